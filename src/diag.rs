@@ -1,0 +1,152 @@
+//! Diagnostics: what went wrong, where (file:line:col), and what to do about it.
+//!
+//! Owns the diagnostic type and its rendering. Knows nothing of the domain: the spec loader,
+//! the planner and the CLI create diagnostics; this module only carries and prints them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A place in a spec file. `line` and `col` are 1-based; `range` is a byte range into `source`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub range: std::ops::Range<usize>,
+    /// The whole file, shared by every span into it, so a diagnostic can show the line.
+    pub source: Arc<str>,
+}
+
+impl Span {
+    /// Builds a span from a byte range, computing line and column.
+    pub fn new(file: impl Into<PathBuf>, source: Arc<str>, range: std::ops::Range<usize>) -> Span {
+        let start = range.start.min(source.len());
+        let before = &source[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = source[line_start..start].chars().count() + 1;
+        Span {
+            file: file.into(),
+            line,
+            col,
+            range,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    /// `file:line:col`, the form editors and terminals turn into links.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// What the user can do about it.
+    pub help: Option<String>,
+    pub span: Option<Span>,
+    /// Further places that explain the problem (e.g. the first definition of a duplicate).
+    pub notes: Vec<(String, Span)>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            help: None,
+            span: None,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn note(mut self, message: impl Into<String>, span: Span) -> Diagnostic {
+        self.notes.push((message.into(), span));
+        self
+    }
+}
+
+/// Every problem found in one pass; loading collects them all rather than stopping at the first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl fmt::Display for Diagnostics {
+    /// Plain rendering (no colour), one block per diagnostic.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{sev}: {}", self.message)?;
+        if let Some(span) = &self.span {
+            writeln!(f, "  --> {span}")?;
+        }
+        for (msg, span) in &self.notes {
+            writeln!(f, "  note: {msg} at {span}")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  help: {help}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! stackform: a declarative reconciler for OpenStack.
+//!
+//! Layout (see ARCHITECTURE.md for the flow):
+//! - [`addr`]: typed addresses `kind.name`.
+//! - [`diag`]: diagnostics located in spec files.
+//! - [`spec`]: TOML spec folder → typed, validated [`spec::Desired`].
+//! - [`graph`]: dependency DAG (petgraph), creation and deletion order.
+//! - [`plan`]: pure `diff(desired, observed, graph) → Plan`.
+//! - [`render`]: plans and progress for people (text) and machines (JSON).
+//! - [`resources`]: one module per kind: list, create, update, delete; attribute schema.
+//! - [`openstack`]: the HTTP client: Keystone auth and catalog, services, errors, waits.
+//! - [`store`]: the sled state: address → id map, last observed, lineage, audit log.
+//! - [`apply`]: executing a plan in parallel, in dependency order, persisting every step.
+//! - [`sim`]: the embedded OpenStack-compatible cloud; shares no types with the client.
+//! - [`cli`]: the commands.
+pub mod addr;
+pub mod apply;
+pub mod cli;
+pub mod diag;
+pub mod graph;
+pub mod openstack;
+pub mod plan;
+pub mod render;
+pub mod resources;
+pub mod sim;
+pub mod spec;
+pub mod store;

@@ -1,0 +1,107 @@
+//! Planning: `diff(desired, observed, graph) → Plan`.
+//!
+//! Pure and deterministic: no I/O, no output formatting. Each action carries its attribute
+//! diff and the reason for it, for display only; `apply` executes actions, `render` prints them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::addr::Address;
+
+mod diff;
+pub use diff::diff;
+
+/// What happens to one resource. Its display is the symbol the user sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Create,
+    Update,
+    /// Delete, then create again.
+    Replace,
+    Delete,
+}
+
+impl ActionKind {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::Create => "+",
+            ActionKind::Update => "~",
+            ActionKind::Replace => "-/+",
+            ActionKind::Delete => "-",
+        }
+    }
+}
+
+/// One attribute's change. `before` is None on create, `after` is None on delete.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttrChange {
+    pub attr: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// This change alone forces the resource to be replaced.
+    pub forces_replacement: bool,
+}
+
+/// Why an action is planned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reason {
+    /// In the spec, not in the cloud.
+    New,
+    /// Attributes differ; these can change in place.
+    AttributesChanged { attrs: Vec<String> },
+    /// These attributes cannot change in place.
+    AttributesForceReplacement { attrs: Vec<String> },
+    /// A resource this one depends on through a replacement-forcing attribute is replaced.
+    DependencyReplaced { dependency: Address },
+    /// A resource this one names in an in-place attribute is replaced, so the link is remade.
+    DependencyReplacedRelink { dependency: Address },
+    /// In the state or tagged as ours, no longer in the spec.
+    RemovedFromSpec,
+    /// Recorded in the state but gone from the cloud: created again.
+    DeletedOutsideStackform,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Action {
+    pub addr: Address,
+    pub kind: ActionKind,
+    /// The existing resource's id (None for a create).
+    pub id: Option<String>,
+    pub changes: Vec<AttrChange>,
+    pub reason: Reason,
+}
+
+/// The ordered list of actions: creates and updates in dependency order, deletes in reverse
+/// dependency order and before everything else. Resources with no change are not listed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// (to add, to change, to destroy), counted like Terraform: a replace adds one and
+    /// destroys one.
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        for a in &self.actions {
+            match a.kind {
+                ActionKind::Create => add += 1,
+                ActionKind::Update => change += 1,
+                ActionKind::Replace => {
+                    add += 1;
+                    destroy += 1;
+                }
+                ActionKind::Delete => destroy += 1,
+            }
+        }
+        (add, change, destroy)
+    }
+}

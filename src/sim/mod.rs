@@ -1,0 +1,23 @@
+//! The embedded OpenStack-compatible cloud: Keystone v3, Nova v2.1, Neutron v2.0, Glance v2,
+//! served over HTTP on one loopback port, persisted under a data folder.
+//!
+//! It is a second, independent implementation of the OpenStack wire format: it shares **no
+//! types** with `crate::openstack` (or any other module), so the client and the cloud cannot
+//! agree by construction. Standard clients (`openstack` CLI) must work against it.
+//!
+//! Layout on the one port (as devstack does it):
+//!   /identity      version document,   /identity/v3/...   Keystone
+//!   /compute       version document,   /compute/v2.1/...  Nova
+//!   /networking    version document,   /networking/v2.0/... Neutron
+//!   /image         version document,   /image/v2/...      Glance
+//!
+//! Ownership of files: `core.rs` (state, persistence, auth of callers, faults, request ids,
+//! server start/stop), `identity.rs`, `compute.rs`, `image.rs`, `network.rs`.
+
+mod compute;
+mod core;
+mod identity;
+mod image;
+mod network;
+
+pub use core::{Sim, SimConfig, SimHandle, ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER};

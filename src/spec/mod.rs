@@ -1,0 +1,85 @@
+//! The spec language: a folder of TOML files describing the desired cloud.
+//!
+//! Owns the TOML schema of each kind (with spans kept), loading and merging a folder, resolving
+//! references by name, and validation. Produces a typed [`Desired`]. Knows nothing of the state,
+//! the network or the graph library (dependency cycles are found by `graph`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::addr::{Address, Kind};
+use crate::diag::{Diagnostics, Span};
+
+mod load;
+
+/// Attribute values of one resource, normalized so that desired and observed compare with `==`:
+/// references hold the target's *name* (its address name), sets are sorted, defaults are filled.
+pub type Attrs = BTreeMap<String, Value>;
+
+/// Everything the spec folder asks for.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub provider: Provider,
+    pub resources: BTreeMap<Address, DesiredResource>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DesiredResource {
+    pub addr: Address,
+    pub attrs: Attrs,
+    /// The resources this one names in its fields (not implicit dependencies; `graph` adds those).
+    pub refs: Vec<Reference>,
+    /// The `[kind.name]` header.
+    pub span: Span,
+    /// Where each attribute was written, for errors found later (e.g. an unknown flavor).
+    pub attr_spans: BTreeMap<String, Span>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub field: String,
+    pub target: Address,
+    pub span: Span,
+}
+
+/// Which cloud to talk to, and how.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub cloud: CloudChoice,
+    /// Name or id of the external network routers use as gateway.
+    pub external_network: Option<String>,
+    /// How many API calls apply makes at once.
+    pub parallelism: usize,
+    /// How long apply waits for one resource to reach its ready status.
+    pub timeout_secs: u64,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloudChoice {
+    /// The built-in cloud, its data kept under `<state>/cloud`.
+    Embedded,
+    /// A real cloud from OS_CLOUD (clouds.yaml) or OS_* variables.
+    Environment,
+    /// A named clouds.yaml entry.
+    CloudsYaml(String),
+}
+
+pub use load::load;
+
+impl Desired {
+    pub fn get(&self, addr: &Address) -> Option<&DesiredResource> {
+        self.resources.get(addr)
+    }
+
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &DesiredResource> {
+        self.resources.values().filter(move |r| r.addr.kind == kind)
+    }
+}
+
+/// Loads `dir`, returning every problem found, located, when it is not a valid spec.
+pub fn load_dir(dir: &Path) -> Result<Desired, Diagnostics> {
+    load(dir)
+}
