@@ -25,3 +25,11 @@ impl Graph {
         todo!()
     }
 }
+
+impl Graph {
+    /// Direct dependents of `addr` (resources that need it to exist).
+    pub fn dependents(&self, addr: &Address) -> Vec<Address> {
+        let _ = addr;
+        todo!()
+    }
+}
