@@ -19,6 +19,7 @@ pub mod cli;
 pub mod diag;
 pub mod graph;
 pub mod openstack;
+pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod resources;

@@ -161,7 +161,10 @@ fn steps(plan: &Plan, graph: &Graph) -> (Vec<Step>, Vec<Vec<usize>>) {
             }
         }
     }
-    (list, preds.into_iter().map(|p| p.into_iter().collect()).collect())
+    (
+        list,
+        preds.into_iter().map(|p| p.into_iter().collect()).collect(),
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,7 +278,10 @@ async fn run_step<E: Executor>(
                 .update(res, current, &ids)
                 .await
                 .map(|()| Some(current.id.clone())),
-            _ => Err(format!("{} is not both in the spec and the cloud", step.addr)),
+            _ => Err(format!(
+                "{} is not both in the spec and the cloud",
+                step.addr
+            )),
         },
         StepOp::Delete => match observed.resources.get(&step.addr) {
             Some(current) => executor
@@ -320,7 +326,10 @@ fn record_success(
     if let Err(e) = write {
         // The cloud changed but the state could not record it: the next refresh adopts the
         // resource by its ownership tag, so nothing is duplicated. Say so loudly.
-        tracing::error!("{}: done in the cloud, but the state write failed: {e}", step.addr);
+        tracing::error!(
+            "{}: done in the cloud, but the state write failed: {e}",
+            step.addr
+        );
     }
     audit(store, step, id, "ok");
 }

@@ -1,1 +1,127 @@
-//! Command-line interface: clap types, one file per command, thin.
+//! Command-line interface: clap types and one file per command. Commands are thin: options
+//! in, an `ops` call, output out. Knows nothing of HTTP, sled or petgraph.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ops::{OpsError, Workspace};
+
+mod apply;
+mod graph;
+mod plan;
+mod sim;
+mod state;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackform",
+    version,
+    about = "Declarative reconciler for OpenStack: keeps a cloud in the shape TOML specs describe"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Refresh from the cloud, compare with the spec, print what apply would do.
+    Plan(plan::PlanArgs),
+    /// Plan, ask for confirmation, then make the changes.
+    Apply(apply::ApplyArgs),
+    /// Delete everything the state manages, dependents first.
+    Destroy(apply::DestroyArgs),
+    /// Check the spec folder without contacting any cloud.
+    Validate(WorkspaceArgs),
+    /// Print the dependency graph in DOT format.
+    Graph(WorkspaceArgs),
+    /// Inspect the state.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Serve the embedded OpenStack-compatible cloud for other clients (the `openstack` CLI).
+    Sim(sim::SimArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct WorkspaceArgs {
+    /// The spec folder (*.toml files).
+    #[arg(long, default_value = "specs")]
+    pub specs: PathBuf,
+    /// The state folder.
+    #[arg(long, default_value = "state")]
+    pub state: PathBuf,
+}
+
+impl WorkspaceArgs {
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            specs: self.specs.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// What went wrong, printed by `main` as is.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Ops(#[from] OpsError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// Spec diagnostics render with colour and source lines; everything else is one line.
+    pub fn render(&self, color: bool) -> String {
+        match self {
+            CliError::Ops(OpsError::Spec(d)) => d.render(color),
+            other => format!("error: {other}"),
+        }
+    }
+}
+
+pub struct Output {
+    pub color: bool,
+}
+
+impl Cli {
+    pub fn color_enabled(&self) -> bool {
+        match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let out = Output {
+        color: cli.color_enabled(),
+    };
+    match cli.command {
+        Command::Plan(args) => plan::run(args, &out).await,
+        Command::Apply(args) => apply::run(args, &out).await,
+        Command::Destroy(args) => apply::destroy(args, &out).await,
+        Command::Validate(args) => graph::validate(args, &out),
+        Command::Graph(args) => graph::run(args, &out).await,
+        Command::State(cmd) => state::run(cmd, &out),
+        Command::Sim(args) => sim::run(args).await,
+    }
+}

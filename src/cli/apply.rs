@@ -1,0 +1,123 @@
+//! `stackform apply` and `stackform destroy`
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, Output, WorkspaceArgs};
+use crate::apply::Event;
+use crate::ops::{self, Goal, Planned};
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub ws: WorkspaceArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub ws: WorkspaceArgs,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+    execute(
+        planned,
+        args.auto_approve,
+        out,
+        "Do you want to perform these actions?",
+    )
+    .await
+}
+
+pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(&args.ws.workspace(), Goal::Destroy).await?;
+    execute(
+        planned,
+        args.auto_approve,
+        out,
+        "Do you really want to destroy all resources?",
+    )
+    .await
+}
+
+async fn execute(
+    planned: Planned,
+    auto_approve: bool,
+    out: &Output,
+    question: &str,
+) -> Result<ExitCode, CliError> {
+    print!("{}", render::human::plan(&planned.plan, out.color));
+    if planned.plan.is_empty() {
+        planned.connection.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto_approve && !confirm(question)? {
+        planned.connection.close().await;
+        println!("Apply cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    println!();
+    let on_event = |event: Event| {
+        let line = match event {
+            Event::Started { addr, action } => render::human::step_started(&addr, action),
+            Event::Done {
+                addr,
+                action,
+                id,
+                elapsed,
+            } => render::human::step_done(&addr, action, id.as_deref(), elapsed),
+            Event::Failed {
+                addr,
+                action,
+                error,
+            } => render::human::step_failed(&addr, action, &error),
+            Event::Skipped { addr, because, .. } => render::human::step_skipped(&addr, &because),
+        };
+        println!("{line}");
+    };
+    let result = ops::apply(&planned, &on_event).await;
+    planned.connection.close().await;
+    let outcome = result?;
+    println!();
+    println!(
+        "{}",
+        render::human::apply_summary(
+            outcome.added,
+            outcome.changed,
+            outcome.destroyed,
+            outcome.failed.len(),
+            outcome.skipped.len()
+        )
+    );
+    Ok(if outcome.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Asks on the terminal; only "yes" approves. Piped input is read too, so scripts can answer.
+fn confirm(question: &str) -> Result<bool, CliError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() || std::env::var_os("STACKFORM_ALLOW_PIPED_APPROVAL").is_some() {
+        print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim() == "yes");
+    }
+    Err(CliError::Usage(
+        "no terminal to ask for confirmation: re-run with --auto-approve to apply without asking"
+            .to_string(),
+    ))
+}

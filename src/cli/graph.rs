@@ -1,0 +1,29 @@
+//! `stackform validate` and `stackform graph`
+
+use std::process::ExitCode;
+
+use super::{CliError, Output, WorkspaceArgs};
+use crate::graph;
+use crate::ops;
+use crate::resources::Observed;
+
+pub fn validate(args: WorkspaceArgs, _out: &Output) -> Result<ExitCode, CliError> {
+    let desired = ops::validate(&args.workspace())?;
+    graph::build(&desired, &Observed::default())
+        .map_err(|d| CliError::Ops(ops::OpsError::Spec(d)))?;
+    println!(
+        "The spec is valid: {} resources in {}.",
+        desired.resources.len(),
+        args.specs.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The graph of the spec alone: what depends on what, before any cloud is asked.
+pub async fn run(args: WorkspaceArgs, _out: &Output) -> Result<ExitCode, CliError> {
+    let desired = ops::validate(&args.workspace())?;
+    let graph = graph::build(&desired, &Observed::default())
+        .map_err(|d| CliError::Ops(ops::OpsError::Spec(d)))?;
+    print!("{}", graph.to_dot());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,41 @@
+//! `stackform plan`
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, Output, WorkspaceArgs};
+use crate::ops::{self, Goal};
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub ws: WorkspaceArgs,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON (stable, machine-readable).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: PlanArgs, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+    if args.json {
+        let json = render::json::plan(&planned.plan);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render::human::plan(&planned.plan, out.color));
+    }
+    let changes = !planned.plan.is_empty();
+    planned.connection.close().await;
+    Ok(if args.detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,78 @@
+//! `stackform sim`: serve the embedded cloud until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::CliError;
+use crate::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback recommended: the admin password is fixed and public).
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+    /// Where the cloud keeps its data between runs.
+    #[arg(long, default_value = "state/cloud")]
+    pub data: PathBuf,
+    /// How long new servers stay in BUILD, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    pub build_delay_ms: u64,
+}
+
+pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
+    let sim = Sim::open(SimConfig {
+        data_dir: Some(args.data.clone()),
+        build_delay: Duration::from_millis(args.build_delay_ms),
+        ..SimConfig::default()
+    })
+    .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let bound = listener.local_addr()?;
+    // The embedded cloud's admin password is a fixed, documented, local-only value: printing
+    // it is what makes `eval "$(stackform sim)"` configure the openstack CLI.
+    println!("export OS_AUTH_URL=http://{bound}/identity/v3");
+    println!("export OS_USERNAME={ADMIN_USER}");
+    println!("export OS_PASSWORD={ADMIN_PASSWORD}");
+    println!("export OS_PROJECT_NAME={ADMIN_PROJECT}");
+    println!("export OS_USER_DOMAIN_NAME=Default");
+    println!("export OS_PROJECT_DOMAIN_NAME=Default");
+    println!("export OS_IDENTITY_API_VERSION=3");
+    println!("export OS_REGION_NAME=RegionOne");
+    println!("export OS_INTERFACE=public");
+    eprintln!(
+        "embedded cloud listening on http://{bound}, data in {}; Ctrl-C stops it",
+        args.data.display()
+    );
+    sim.serve(listener, shutdown_signal()).await;
+    eprintln!("embedded cloud stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
