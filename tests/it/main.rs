@@ -1,4 +1,6 @@
 //! Integration tests: one binary (each test binary costs a link on two cores).
+mod cloud_api;
 mod support;
 
+mod e2e;
 mod openstack_cli;

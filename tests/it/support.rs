@@ -120,3 +120,23 @@ pub fn openstack_cli() -> PathBuf {
     *guard = Some(bin.clone());
     bin
 }
+
+/// Runs stackform in `dir` with extra environment variables (e.g. a cloud's OS_* set).
+pub fn run_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let mut cmd = stackform();
+    cmd.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    decode(cmd.output().expect("the stackform binary runs"))
+}
+
+/// Writes `files` (name, content) into `dir/specs`, replacing what was there.
+pub fn write_specs(dir: &Path, files: &[(&str, &str)]) {
+    let specs = dir.join("specs");
+    let _ = std::fs::remove_dir_all(&specs);
+    std::fs::create_dir_all(&specs).expect("specs folder");
+    for (name, content) in files {
+        std::fs::write(specs.join(name), content).expect("spec written");
+    }
+}

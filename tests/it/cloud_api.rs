@@ -1,0 +1,114 @@
+//! A minimal raw-HTTP view of a cloud for assertions: independent of stackform's client, so
+//! tests check what the cloud really holds, not what our client believes.
+
+use serde_json::{json, Value};
+
+pub struct CloudApi {
+    http: reqwest::Client,
+    token: String,
+    catalog: Vec<Value>,
+}
+
+impl CloudApi {
+    /// Logs in as the embedded cloud's admin, scoped to the admin project.
+    pub async fn admin(auth_url: &str) -> CloudApi {
+        CloudApi::login(auth_url, "admin", stackform::sim::ADMIN_PASSWORD, "admin").await
+    }
+
+    pub async fn login(auth_url: &str, user: &str, password: &str, project: &str) -> CloudApi {
+        let http = reqwest::Client::new();
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"name": "Default"}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}});
+        let resp = http
+            .post(format!("{auth_url}/auth/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .expect("keystone answers");
+        assert_eq!(resp.status().as_u16(), 201, "token issue");
+        let token = resp
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .expect("X-Subject-Token")
+            .to_string();
+        let body: Value = resp.json().await.expect("token body");
+        let catalog = body["token"]["catalog"].as_array().cloned().unwrap_or_default();
+        CloudApi {
+            http,
+            token,
+            catalog,
+        }
+    }
+
+    /// The public endpoint of a service type, with the version path clients add.
+    pub fn endpoint(&self, service_type: &str) -> String {
+        let url = self
+            .catalog
+            .iter()
+            .find(|s| s["type"] == service_type)
+            .and_then(|s| s["endpoints"].as_array())
+            .and_then(|eps| eps.iter().find(|e| e["interface"] == "public"))
+            .and_then(|e| e["url"].as_str())
+            .unwrap_or_else(|| panic!("no {service_type} endpoint"))
+            .trim_end_matches('/')
+            .to_string();
+        match service_type {
+            "network" if !url.ends_with("/v2.0") => format!("{url}/v2.0"),
+            "image" if !url.ends_with("/v2") => format!("{url}/v2"),
+            _ => url,
+        }
+    }
+
+    /// GET `path` on a service; panics unless 200. Nova calls use a fixed microversion.
+    pub async fn get(&self, service_type: &str, path: &str) -> Value {
+        let (status, body) = self.request(reqwest::Method::GET, service_type, path, None).await;
+        assert_eq!(status, 200, "GET {service_type} {path}: {body}");
+        body
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        service_type: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.endpoint(service_type));
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header("X-Auth-Token", &self.token)
+            .header("OpenStack-API-Version", "compute 2.79");
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("the cloud answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `key` of a list answer, e.g. ("network", "/networks?name=x", "networks").
+    pub async fn list(&self, service_type: &str, path: &str, key: &str) -> Vec<Value> {
+        self.get(service_type, path).await[key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The single item named `name` in a list answer's `key`; panics on zero or several.
+    pub async fn one(&self, service_type: &str, collection: &str, key: &str, name: &str) -> Value {
+        let sep = if collection.contains('?') { '&' } else { '?' };
+        let items: Vec<Value> = self
+            .list(service_type, &format!("{collection}{sep}name={name}"), key)
+            .await
+            .into_iter()
+            .filter(|i| i["name"] == name)
+            .collect();
+        assert_eq!(items.len(), 1, "exactly one {key} named {name}: {items:?}");
+        items.into_iter().next().unwrap_or(Value::Null)
+    }
+}
