@@ -1,0 +1,54 @@
+//! The README's main job: `stackform apply --auto-approve` of the repository's `specs/` on the
+//! embedded cloud converges, and a second run changes nothing.
+
+use crate::cloud_api::CloudApi;
+use crate::support::run_in;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_specs_converge_on_the_embedded_cloud() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let specs = format!("{repo}/specs");
+    let args = |cmd: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.extend(["--specs".into(), specs.clone(), "--state".into(), state_arg.clone()]);
+        v
+    };
+    let run = |cmd: &[&'static str]| {
+        let a = args(cmd);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_in(state.path(), &refs)
+    };
+
+    let (code, out, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."), "{out}");
+    let (code, out, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    let (code, out, _) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    // What the embedded cloud holds, read back through its API.
+    {
+        let sim = stackform::sim::Sim::open(stackform::sim::SimConfig {
+            data_dir: Some(state.path().join("cloud")),
+            ..Default::default()
+        })
+        .expect("the embedded cloud's data opens");
+        let handle = sim.start_on_loopback().await.expect("serves");
+        let api = CloudApi::admin(&handle.auth_url).await;
+        let web1 = api.one("compute", "/servers/detail?all_tenants=1", "servers", "web-1").await;
+        let web2 = api.one("compute", "/servers/detail?all_tenants=1", "servers", "web-2").await;
+        assert_eq!(web1["status"], "ACTIVE");
+        assert_eq!(web2["status"], "SHUTOFF");
+        let subnet = api.one("network", "/subnets", "subnets", "demo-subnet").await;
+        assert_eq!(subnet["cidr"], "192.168.42.0/24");
+        handle.stop().await;
+    }
+
+    let (code, out, err) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("0 added, 0 changed, 7 destroyed."), "{out}");
+}
