@@ -8,7 +8,12 @@ use serde_json::Value;
 
 use crate::addr::Address;
 
+mod check;
 mod diff;
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+pub use check::check;
 pub use diff::diff;
 
 /// What happens to one resource. Its display is the symbol the user sees.
@@ -70,6 +75,8 @@ pub struct Action {
     /// The existing resource's id (None for a create).
     pub id: Option<String>,
     pub changes: Vec<AttrChange>,
+    /// Attributes compared and found equal: not listed, only counted in the output.
+    pub unchanged_attrs: usize,
     pub reason: Reason,
 }
 
