@@ -198,6 +198,13 @@ fn propagate_replacements(
                         action.reason = Reason::DependencyReplaced {
                             dependency: replaced.clone(),
                         };
+                        for link in reference_changes(wanted, seen, replaced) {
+                            if !action.changes.iter().any(|c| c.attr == link.attr) {
+                                action.unchanged_attrs = action.unchanged_attrs.saturating_sub(1);
+                                action.changes.push(link);
+                            }
+                        }
+                        action.changes.sort_by(|a, b| a.attr.cmp(&b.attr));
                     }
                 }
                 (Update::ForcesReplacement, None) => {
@@ -206,6 +213,7 @@ fn propagate_replacements(
                         forced(
                             wanted,
                             seen,
+                            replaced,
                             ActionKind::Replace,
                             Reason::DependencyReplaced {
                                 dependency: replaced.clone(),
@@ -219,6 +227,7 @@ fn propagate_replacements(
                         forced(
                             wanted,
                             seen,
+                            replaced,
                             ActionKind::Update,
                             Reason::DependencyReplacedRelink {
                                 dependency: replaced.clone(),
@@ -255,21 +264,51 @@ fn strongest_reference(attrs: &Attrs, dependent: &Address, target: &Address) -> 
     strongest
 }
 
-/// An action caused only by a dependency: no attribute of its own differs.
+/// An action caused only by a dependency: no attribute of its own differs, but the ones that
+/// name the replaced resource are listed (same name, new id behind it).
 fn forced(
     wanted: &DesiredResource,
     seen: &ObservedResource,
+    replaced: &Address,
     kind: ActionKind,
     reason: Reason,
 ) -> Action {
+    let changes = reference_changes(wanted, seen, replaced);
     Action {
         addr: wanted.addr.clone(),
         kind,
         id: Some(seen.id.clone()),
-        changes: Vec::new(),
-        unchanged_attrs: wanted.attrs.len(),
+        unchanged_attrs: wanted.attrs.len().saturating_sub(changes.len()),
+        changes,
         reason,
     }
+}
+
+/// The attributes of `wanted` that name `replaced`, as changes whose value stays the same:
+/// what apply must relink, and what the plan shows as `-> (new id)`.
+fn reference_changes(
+    wanted: &DesiredResource,
+    seen: &ObservedResource,
+    replaced: &Address,
+) -> Vec<AttrChange> {
+    schema::attributes(wanted.addr.kind)
+        .iter()
+        .filter(|a| a.reference == Some(replaced.kind))
+        .filter_map(|a| {
+            let after = wanted.attrs.get(a.name)?;
+            let names_it = match after {
+                Value::String(s) => *s == replaced.name,
+                Value::Array(items) => items.iter().any(|v| v.as_str() == Some(&replaced.name)),
+                _ => false,
+            };
+            names_it.then(|| AttrChange {
+                attr: a.name.to_string(),
+                before: seen.attrs.get(a.name).cloned(),
+                after: Some(after.clone()),
+                forces_replacement: a.update == Update::ForcesReplacement,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -521,7 +560,25 @@ mod tests {
             }]
         );
         assert_eq!(p.actions[2].id.as_deref(), Some("id-web-1"));
-        assert!(p.actions[2].changes.is_empty());
+        assert_eq!(
+            p.actions[2].changes,
+            [AttrChange {
+                attr: "subnet".into(),
+                before: Some(json!("sub")),
+                after: Some(json!("sub")),
+                forces_replacement: true
+            }]
+        );
+        assert_eq!(p.actions[2].unchanged_attrs, 4);
+        assert_eq!(
+            p.actions[1].changes,
+            [AttrChange {
+                attr: "subnets".into(),
+                before: Some(json!(["sub"])),
+                after: Some(json!(["sub"])),
+                forces_replacement: false
+            }]
+        );
         assert_eq!(p.summary(), (2, 1, 2));
     }
 
@@ -600,7 +657,9 @@ mod tests {
                 dependency: addr("subnet.sub")
             }
         );
-        assert_eq!(instance.changes.len(), 1);
+        let changed: Vec<&str> = instance.changes.iter().map(|c| c.attr.as_str()).collect();
+        assert_eq!(changed, ["power_state", "subnet"]);
+        assert_eq!(instance.unchanged_attrs, 3);
     }
 
     #[test]

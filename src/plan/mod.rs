@@ -39,6 +39,9 @@ impl ActionKind {
 }
 
 /// One attribute's change. `before` is None on create, `after` is None on delete.
+///
+/// `before == after` marks a reference to a replaced resource: the name stays, the id behind
+/// it changes, so apply must remake that link (and the plan shows `-> (new id)`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AttrChange {
     pub attr: String,

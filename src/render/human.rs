@@ -277,6 +277,12 @@ fn render_entry(out: &mut Out, indent: usize, label: &str, e: &Entry) {
         return;
     }
     match (e.before, e.after) {
+        // Same name, but it names a replaced resource: the id behind it changes.
+        (Some(before), Some(after)) if before == after => out.line(
+            indent,
+            Symbol::Change,
+            &format!("{label} = {after} -> (new id){forces}"),
+        ),
         (Some(Value::Object(before)), Some(Value::Object(after))) => {
             out.line(indent, Symbol::Change, &format!("{label} = {{{forces}"));
             object_diff(out, indent + NEST, before, after);
@@ -394,27 +400,30 @@ fn element(out: &mut Out, indent: usize, symbol: Symbol, item: &Value) {
     }
 }
 
-/// Every part of a value that is added or removed as a whole.
+/// Every part of a value that is added or removed as a whole. The symbol on its opening line
+/// already says so, so inner lines carry neither `-> null` nor fields that are null anyway.
 fn whole(out: &mut Out, indent: usize, symbol: Symbol, value: &Value) {
     match value {
         Value::Object(map) => {
-            let entries: Vec<Entry> = map
+            let fields: Vec<(&String, &Value)> = map.iter().filter(|(_, v)| !v.is_null()).collect();
+            let width = fields
                 .iter()
-                .map(|(key, v)| {
-                    let (before, after) = if symbol == Symbol::Remove {
-                        (Some(v), None)
-                    } else {
-                        (None, Some(v))
-                    };
-                    Entry {
-                        key,
-                        before,
-                        after,
-                        forces_replacement: false,
-                    }
-                })
-                .collect();
-            render_entries(out, indent, &entries);
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
+            for (key, v) in fields {
+                let label = format!("{key:width$}");
+                if is_sensitive(key) {
+                    out.line(indent, symbol, &format!("{label} = (sensitive)"));
+                } else if is_nonempty_collection(v) {
+                    let (open, close) = brackets(v);
+                    out.line(indent, symbol, &format!("{label} = {open}"));
+                    whole(out, indent + NEST, symbol, v);
+                    out.close(indent, close);
+                } else {
+                    out.line(indent, symbol, &format!("{label} = {v}"));
+                }
+            }
         }
         Value::Array(items) => elements(out, indent, symbol, items),
         scalar => out.line(indent, symbol, &scalar.to_string()),
