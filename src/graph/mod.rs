@@ -573,6 +573,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn each_cycle_is_its_own_error_and_a_self_reference_is_a_cycle() {
+        let spec = desired(vec![
+            resource("network.a", json!({})),
+            resource("subnet.b", json!({})),
+            resource("router.x", json!({})),
+            resource("router.y", json!({})),
+            resource("instance.z", json!({})),
+        ]);
+        let edge = |dependency: &str, dependent: &str| Edge {
+            dependency: addr(dependency),
+            dependent: addr(dependent),
+            link: Link::Reference { attr: "subnets" },
+        };
+        let edges = [
+            edge("router.y", "router.x"),
+            edge("router.x", "router.y"),
+            edge("instance.z", "instance.z"),
+            edge("network.a", "subnet.b"),
+        ]
+        .into_iter()
+        .collect();
+        let g = Graph::from_edges(spec.resources.keys().cloned().collect(), edges);
+        let messages: Vec<String> = g
+            .cycle_diagnostics(&spec)
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "dependency cycle: router.x → router.y → router.x",
+                "dependency cycle: instance.z → instance.z"
+            ]
+        );
+    }
+
     /// Adds a located reference per (resource, field, target), at byte 100, 200, 300...
     fn with_refs(mut spec: Desired, refs: &[(&str, &str, &str)]) -> Desired {
         use crate::plan::fixtures::span_at;
