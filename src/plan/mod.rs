@@ -42,13 +42,38 @@ impl ActionKind {
 ///
 /// `before == after` marks a reference to a replaced resource: the name stays, the id behind
 /// it changes, so apply must remake that link (and the plan shows `-> (new id)`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct AttrChange {
     pub attr: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
     /// This change alone forces the resource to be replaced.
     pub forces_replacement: bool,
+}
+
+impl std::fmt::Debug for AttrChange {
+    /// Values of sensitive attributes stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |v: &Option<Value>| match v {
+            Some(_) if is_sensitive(&self.attr) => Some(Value::from("(sensitive)")),
+            other => other.clone(),
+        };
+        f.debug_struct("AttrChange")
+            .field("attr", &self.attr)
+            .field("before", &mask(&self.before))
+            .field("after", &mask(&self.after))
+            .field("forces_replacement", &self.forces_replacement)
+            .finish()
+    }
+}
+
+/// Attributes whose values never leave the process in clear (plan output, JSON, Debug): their
+/// name says password, secret or token.
+pub fn is_sensitive(attr: &str) -> bool {
+    let attr = attr.to_ascii_lowercase();
+    ["password", "secret", "token"]
+        .iter()
+        .any(|word| attr.contains(word))
 }
 
 /// Why an action is planned.
@@ -113,5 +138,29 @@ impl Plan {
             }
         }
         (add, change, destroy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_sensitive_values() {
+        let change = AttrChange {
+            attr: "admin_password".into(),
+            before: None,
+            after: Some(Value::from("hunter2")),
+            forces_replacement: false,
+        };
+        assert_eq!(
+            format!("{change:?}"),
+            r#"AttrChange { attr: "admin_password", before: None, after: Some(String("(sensitive)")), forces_replacement: false }"#
+        );
+        let plain = AttrChange {
+            attr: "mtu".into(),
+            ..change
+        };
+        assert!(format!("{plain:?}").contains("hunter2"));
     }
 }

@@ -4,11 +4,4 @@
 pub mod human;
 pub mod json;
 
-/// Attributes whose values never leave the process in clear: plans, logs and JSON show a
-/// marker instead.
-pub(crate) fn is_sensitive(attr: &str) -> bool {
-    let attr = attr.to_ascii_lowercase();
-    ["password", "secret", "token"]
-        .iter()
-        .any(|word| attr.contains(word))
-}
+use crate::plan::is_sensitive;
