@@ -652,11 +652,3 @@ mod tests {
         );
     }
 }
-
-impl Graph {
-    /// Direct dependents of `addr` (resources that need it to exist).
-    pub fn dependents(&self, addr: &Address) -> Vec<Address> {
-        let _ = addr;
-        todo!()
-    }
-}
