@@ -4,4 +4,5 @@ mod support;
 
 mod e2e;
 mod openstack_cli;
+mod plan_render;
 mod readme;
