@@ -29,7 +29,9 @@ pub enum StoreError {
     Locked(PathBuf),
     #[error("cannot open the state in {path}: {source}")]
     Open { path: PathBuf, source: sled::Error },
-    #[error("the state in {path} has schema version {found}, newer than this stackform ({SCHEMA_VERSION}); upgrade stackform")]
+    #[error(
+        "the state in {path} has schema version {found}, newer than this stackform ({SCHEMA_VERSION}); upgrade stackform"
+    )]
     TooNew { path: PathBuf, found: u64 },
     #[error("state database error: {0}")]
     Db(#[from] sled::Error),
@@ -80,13 +82,18 @@ impl Store {
             path: path.clone(),
             source: sled::Error::Io(e),
         })?;
-        let db = sled::Config::new().path(&path).open().map_err(|e| match e {
-            sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(dir.to_path_buf()),
-            source => StoreError::Open {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if is_lock_error(io) => {
+                    StoreError::Locked(dir.to_path_buf())
+                }
+                source => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
         let store = Store {
             meta: db.open_tree(META)?,
             resources: db.open_tree(RESOURCES)?,
