@@ -150,7 +150,7 @@ impl Diagnostic {
                     .path(path_text(span))
                     .annotation(AnnotationKind::Primary.span(clamp(span)));
                 for (note, at) in &self.notes {
-                    if at.file == span.file && Arc::ptr_eq(&at.source, &span.source) {
+                    if at.file == span.file && at.source == span.source {
                         snippet = snippet.annotation(
                             AnnotationKind::Context.span(clamp(at)).label(note.as_str()),
                         );
@@ -206,5 +206,99 @@ impl fmt::Display for Diagnostics {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> Arc<str> {
+        Arc::from("[network.a]\ntenant = \"demo\"\nmtu = \"big\"\n")
+    }
+
+    #[test]
+    fn spans_know_their_line_and_column() {
+        let span = Span::new("specs/a.toml", source(), 34..39);
+        assert_eq!(span.to_string(), "specs/a.toml:3:7");
+    }
+
+    #[test]
+    fn renders_like_rustc_with_caret_notes_and_help() {
+        let d = Diagnostic::error("`mtu` must be an integer, found string")
+            .at(Span::new("specs/a.toml", source(), 34..39))
+            .note(
+                "network.a starts here",
+                Span::new("specs/a.toml", source(), 0..11),
+            )
+            .help("write a whole number, without quotes");
+        let expected = "\
+error: `mtu` must be an integer, found string
+ --> specs/a.toml:3:7
+  |
+1 | [network.a]
+  | ----------- network.a starts here
+2 | tenant = \"demo\"
+3 | mtu = \"big\"
+  |       ^^^^^
+  |
+  = help: write a whole number, without quotes
+";
+        assert_eq!(d.to_string(), expected);
+    }
+
+    #[test]
+    fn notes_in_other_files_get_their_own_block() {
+        let other: Arc<str> = Arc::from("[network.a]\n");
+        let d = Diagnostic::error("network.a is defined twice")
+            .at(Span::new("specs/b.toml", source(), 1..10))
+            .note(
+                "first defined here",
+                Span::new("specs/a.toml", other, 1..10),
+            );
+        let expected = "\
+error: network.a is defined twice
+ --> specs/b.toml:1:2
+  |
+1 | [network.a]
+  |  ^^^^^^^^^
+  |
+note: first defined here
+ --> specs/a.toml:1:2
+  |
+1 | [network.a]
+  |  ---------
+";
+        assert_eq!(d.to_string(), expected);
+    }
+
+    #[test]
+    fn diagnostics_without_a_place_still_show_their_help() {
+        let d = Diagnostic::warning("spec folder `x` is empty").help("add a .toml file");
+        assert_eq!(
+            d.to_string(),
+            "warning: spec folder `x` is empty\n |\n = help: add a .toml file\n"
+        );
+    }
+
+    #[test]
+    fn several_diagnostics_are_separated_by_a_blank_line() {
+        let all = Diagnostics(vec![Diagnostic::error("one"), Diagnostic::error("two")]);
+        assert_eq!(all.to_string(), "error: one\n\nerror: two\n");
+        assert!(!all.render(false).contains('\u{1b}'));
+        assert!(all.render(true).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn spans_past_the_end_are_clamped() {
+        let d = Diagnostic::error("unexpected end of file").at(Span::new(
+            "specs/a.toml",
+            Arc::from("a = "),
+            4..9,
+        ));
+        assert_eq!(
+            d.to_string(),
+            "error: unexpected end of file\n --> specs/a.toml:1:5\n  |\n1 | a = \n  |     ^\n"
+        );
     }
 }

@@ -90,13 +90,7 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     fn wrong_type(&self, key: &str, item: &Item<'_>, expected: &str, diags: &mut Diagnostics) {
-        diags.push(
-            Diagnostic::error(format!(
-                "`{key}` must be {expected}, found {}",
-                item.get_ref().type_str()
-            ))
-            .at(self.span(item.span())),
-        );
+        diags.push(wrong_type(key, item, expected, self.file));
     }
 
     pub fn missing(&self, key: &str, example: &str, diags: &mut Diagnostics) {
@@ -195,17 +189,48 @@ pub(super) fn integer_value(
                 None
             }
         },
-        other => {
-            diags.push(
-                Diagnostic::error(format!(
-                    "`{key}` must be an integer, found {}",
-                    other.type_str()
-                ))
-                .at(file.span(item.span())),
-            );
+        _ => {
+            diags.push(wrong_type(key, item, "an integer", file));
             None
         }
     }
+}
+
+/// "`mtu` must be an integer, found string", with a help that fixes the common slips:
+/// a number or boolean in quotes, a single string where a list is expected.
+pub(super) fn wrong_type(
+    key: &str,
+    item: &Item<'_>,
+    expected: &str,
+    file: &SourceFile,
+) -> Diagnostic {
+    let found = item.get_ref();
+    let written = file.text.get(item.span()).unwrap_or_default();
+    let help = match (expected, found) {
+        ("an integer", DeValue::String(s)) if s.trim().parse::<i64>().is_ok() => {
+            format!("remove the quotes: `{key} = {}`", s.trim())
+        }
+        (e, DeValue::String(s))
+            if e.starts_with("a boolean") && matches!(s.as_ref(), "true" | "false") =>
+        {
+            format!("remove the quotes: `{key} = {s}`")
+        }
+        ("an array", DeValue::String(_)) => format!("write a list: `{key} = [{written}]`"),
+        ("a string", DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)) => {
+            format!("put the value in double quotes: `{key} = \"{written}\"`")
+        }
+        ("an integer", _) => "write a whole number, without quotes".to_string(),
+        ("a string", _) => "write text in double quotes".to_string(),
+        ("an array", _) => format!("write a list in brackets: `{key} = [...]`"),
+        ("a table", _) => format!("write a table: `{key} = {{ ... }}`"),
+        _ => "write `true` or `false`, without quotes".to_string(),
+    };
+    Diagnostic::error(format!(
+        "`{key}` must be {expected}, found {}",
+        found.type_str()
+    ))
+    .at(file.span(item.span()))
+    .help(help)
 }
 
 #[cfg(test)]

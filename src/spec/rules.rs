@@ -158,10 +158,17 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
             }
             (ethertype @ ("IPv4" | "IPv6"), _) => ethertype,
             (other, _) => {
+                let help = ["IPv4", "IPv6"]
+                    .into_iter()
+                    .find(|known| known.eq_ignore_ascii_case(other))
+                    .map_or_else(
+                        || "ethertype is \"IPv4\" or \"IPv6\"".to_string(),
+                        |known| format!("write it \"{known}\""),
+                    );
                 diags.push(
                     Diagnostic::error(format!("invalid rule ethertype `{other}`"))
                         .at(t.span(e.span()))
-                        .help("ethertype is \"IPv4\" or \"IPv6\""),
+                        .help(help),
                 );
                 "IPv4"
             }
@@ -195,7 +202,8 @@ fn protocol(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<String> {
                     "`protocol` must be a string, found {}",
                     other.type_str()
                 ))
-                .at(t.span(item.span())),
+                .at(t.span(item.span()))
+                .help("write a protocol name such as \"tcp\", or a number from 0 to 255"),
             );
             return None;
         }

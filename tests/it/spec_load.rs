@@ -198,3 +198,110 @@ fn demo_spans_locate_headers_and_fields() {
         ]
     );
 }
+
+// One fixture per kind of mistake. Each snapshot is the exact text `stackform` prints.
+
+#[test]
+fn toml_syntax_errors_are_all_reported() {
+    insta::assert_snapshot!(errors("syntax"));
+}
+
+#[test]
+fn unknown_kind_lists_the_kinds() {
+    insta::assert_snapshot!(errors("unknown_kind"));
+}
+
+#[test]
+fn unknown_field_names_the_allowed_ones() {
+    insta::assert_snapshot!(errors("unknown_field"));
+}
+
+#[test]
+fn wrong_types_name_expected_and_found() {
+    insta::assert_snapshot!(errors("wrong_type"));
+}
+
+#[test]
+fn missing_required_fields_point_at_the_header() {
+    insta::assert_snapshot!(errors("missing_required"));
+}
+
+#[test]
+fn duplicate_resource_across_files_notes_the_first() {
+    insta::assert_snapshot!(errors("duplicate_resource"));
+}
+
+#[test]
+fn second_provider_table_is_an_error() {
+    insta::assert_snapshot!(errors("two_providers"));
+}
+
+#[test]
+fn dangling_references_suggest_the_closest_name() {
+    insta::assert_snapshot!(errors("dangling_reference"));
+}
+
+#[test]
+fn bad_cidrs_gateways_and_nameservers() {
+    insta::assert_snapshot!(errors("bad_addresses"));
+}
+
+#[test]
+fn bad_security_group_rules() {
+    insta::assert_snapshot!(errors("bad_rules"));
+}
+
+#[test]
+fn values_out_of_range() {
+    insta::assert_snapshot!(errors("out_of_range"));
+}
+
+#[test]
+fn bad_quota_keys_and_values() {
+    insta::assert_snapshot!(errors("bad_quotas"));
+}
+
+#[test]
+fn duplicate_list_entries() {
+    insta::assert_snapshot!(errors("duplicate_entries"));
+}
+
+#[test]
+fn cross_tenant_uses_are_errors() {
+    insta::assert_snapshot!(errors("cross_tenant"));
+}
+
+#[test]
+fn invalid_resource_names() {
+    insta::assert_snapshot!(errors("invalid_name"));
+}
+
+#[test]
+fn bad_provider_table() {
+    insta::assert_snapshot!(errors("bad_provider"));
+}
+
+#[test]
+fn missing_folder() {
+    insta::assert_snapshot!(errors("does-not-exist"));
+}
+
+#[test]
+fn file_instead_of_folder() {
+    insta::assert_snapshot!(errors("demo/10-tenant.toml"));
+}
+
+#[test]
+fn folder_without_toml_files() {
+    insta::assert_snapshot!(errors("no_toml_files"));
+}
+
+#[test]
+fn unreadable_file() {
+    insta::assert_snapshot!(errors("not_utf8"));
+}
+
+#[test]
+fn kinds_and_resources_must_be_tables() {
+    insta::assert_snapshot!(errors("not_tables"));
+}
