@@ -452,3 +452,172 @@ fn instance(b: &mut Builder<'_, '_, '_>) {
         b.set("power_state", json!("running"), None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::load::load_str;
+    use super::super::{CloudChoice, Desired};
+    use crate::addr::{Address, Kind};
+
+    fn loaded(text: &str) -> Desired {
+        match load_str(text) {
+            Ok(desired) => desired,
+            Err(diags) => panic!("should load:\n{diags}"),
+        }
+    }
+
+    fn attrs(desired: &Desired, kind: Kind, name: &str) -> serde_json::Value {
+        serde_json::to_value(desired.get(&Address::new(kind, name)).map(|r| &r.attrs))
+            .unwrap_or_default()
+    }
+
+    const MINIMAL: &str = r#"
+[tenant.t]
+[network.n]
+tenant = "t"
+[subnet.s]
+network = "n"
+cidr = "2001:db8:0:1::/64"
+[router.r]
+tenant = "t"
+[security_group.g]
+tenant = "t"
+default_egress = false
+[instance.i]
+tenant = "t"
+flavor = "f"
+image = "img"
+subnet = "s"
+"#;
+
+    #[test]
+    fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
+        let d = loaded(MINIMAL);
+        assert_eq!(
+            attrs(&d, Kind::Tenant, "t"),
+            json!({"name": "t", "description": "", "enabled": true})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Network, "n"),
+            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Subnet, "s"),
+            json!({"name": "s", "description": "", "network": "n", "cidr": "2001:db8:0:1::/64",
+                   "ip_version": 6, "enable_dhcp": true, "dns_nameservers": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Router, "r"),
+            json!({"name": "r", "description": "", "tenant": "t", "admin_state_up": true,
+                   "external_gateway": false, "subnets": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::SecurityGroup, "g"),
+            json!({"name": "g", "description": "", "tenant": "t", "rules": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Instance, "i"),
+            json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
+                   "power_state": "running"})
+        );
+    }
+
+    #[test]
+    fn no_provider_table_means_the_embedded_cloud_with_defaults() {
+        let p = loaded(MINIMAL).provider;
+        assert_eq!(p.cloud, CloudChoice::Embedded);
+        assert_eq!(p.external_network, None);
+        assert_eq!((p.parallelism, p.timeout_secs), (4, 300));
+        assert_eq!(p.span, None);
+    }
+
+    #[test]
+    fn name_overrides_and_sets_are_sorted() {
+        let d = loaded(
+            r#"
+[tenant.t]
+name = "Tenant T"
+enabled = false
+[network.n]
+tenant = "t"
+[subnet.b]
+network = "n"
+cidr = "10.0.1.0/24"
+dns_nameservers = ["10.0.0.3", "2001:DB8::1", "10.0.0.2"]
+[subnet.a]
+network = "n"
+cidr = "10.0.0.0/24"
+[router.r]
+tenant = "t"
+subnets = ["b", "a"]
+[security_group.z]
+tenant = "t"
+[security_group.y]
+tenant = "t"
+[instance.i]
+tenant = "t"
+flavor = "f"
+image = "img"
+subnet = "a"
+security_groups = ["z", "y"]
+power_state = "stopped"
+"#,
+        );
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["name"], json!("Tenant T"));
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["enabled"], json!(false));
+        assert_eq!(
+            attrs(&d, Kind::Subnet, "b")["dns_nameservers"],
+            json!(["10.0.0.3", "2001:db8::1", "10.0.0.2"])
+        );
+        assert_eq!(attrs(&d, Kind::Router, "r")["subnets"], json!(["a", "b"]));
+        let instance = attrs(&d, Kind::Instance, "i");
+        assert_eq!(instance["security_groups"], json!(["y", "z"]));
+        assert_eq!(instance["power_state"], json!("stopped"));
+        let refs: Vec<String> = d
+            .get(&Address::new(Kind::Router, "r"))
+            .map(|r| {
+                r.refs
+                    .iter()
+                    .map(|r| format!("{}={}", r.field, r.target))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            refs,
+            ["tenant=tenant.t", "subnets=subnet.b", "subnets=subnet.a"]
+        );
+    }
+
+    #[test]
+    fn inline_and_dotted_tables_are_resources_too() {
+        let d = loaded("[tenant]\nt = { description = \"inline\" }\n[network]\nn.tenant = \"t\"\n");
+        let tenant = d.get(&Address::new(Kind::Tenant, "t"));
+        assert_eq!(
+            tenant.map(|r| r.span.to_string()).as_deref(),
+            Some("spec.toml:2:1")
+        );
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["description"], json!("inline"));
+        assert_eq!(attrs(&d, Kind::Network, "n")["tenant"], json!("t"));
+    }
+
+    #[test]
+    fn every_problem_of_a_table_is_reported_at_once() {
+        let diags = match load_str("[network.n]\nmtu = 10\nadmin_state_up = 1\ncolour = \"red\"\n")
+        {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "missing required field `tenant` in network.n",
+                "`mtu` must be between 68 and 9000, found 10",
+                "`admin_state_up` must be a boolean (true or false), found integer",
+                "unknown field `colour` in network.n",
+            ]
+        );
+    }
+}

@@ -24,10 +24,14 @@ const PROVIDER_FIELDS: &[&str] = &["cloud", "external_network", "parallelism", "
 
 pub fn load(dir: &Path) -> Result<Desired, Diagnostics> {
     let files = read_folder(dir)?;
+    load_files(&files)
+}
 
+/// Loads spec files already read, in the order given (the folder's name order).
+pub(super) fn load_files(files: &[SourceFile]) -> Result<Desired, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut parsed = Vec::new();
-    for file in &files {
+    for file in files {
         let (document, errors) = DeTable::parse_recoverable(&file.text);
         let mut errors: Vec<_> = errors.into_iter().collect();
         errors.sort_by_key(|e| e.span().map(|r| r.start));
@@ -403,6 +407,15 @@ fn read_folder(dir: &Path) -> Result<Vec<SourceFile>, Diagnostics> {
         return Err(diags);
     }
     Ok(files)
+}
+
+/// Loads one in-memory file named `spec.toml`, for unit tests of the schema.
+#[cfg(test)]
+pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
+    load_files(&[SourceFile {
+        path: PathBuf::from("spec.toml"),
+        text: Arc::from(text),
+    }])
 }
 
 #[cfg(test)]

@@ -286,3 +286,90 @@ fn port_range(
     // Both are within 1..=65535, so they fit.
     Some((low as u16, high as u16))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::load::load_str;
+    use crate::addr::{Address, Kind};
+
+    fn rules_of(rules: &str, default_egress: bool) -> Value {
+        let text = format!(
+            "[tenant.t]\n[security_group.g]\ntenant = \"t\"\ndefault_egress = {default_egress}\nrules = [\n{rules}\n]\n"
+        );
+        match load_str(&text) {
+            Ok(d) => d
+                .get(&Address::new(Kind::SecurityGroup, "g"))
+                .and_then(|r| r.attrs.get("rules").cloned())
+                .unwrap_or_default(),
+            Err(diags) => panic!("should load:\n{diags}"),
+        }
+    }
+
+    fn rule(
+        direction: &str,
+        ethertype: &str,
+        protocol: Value,
+        ports: (Value, Value),
+        prefix: Value,
+    ) -> Value {
+        json!({"direction": direction, "ethertype": ethertype, "protocol": protocol,
+               "port_range_min": ports.0, "port_range_max": ports.1, "remote_ip_prefix": prefix})
+    }
+
+    #[test]
+    fn short_rules_expand_to_full_neutron_rules() {
+        let rules = rules_of(
+            r#"{ protocol = "TCP", port_range = "8000-8100", cidr = "2001:db8::/32" },
+               { protocol = "udp", port_range = 53 },
+               { direction = "egress", protocol = "any", cidr = "10.1.2.3" },
+               { protocol = "icmp", ethertype = "IPv4" },
+               { protocol = "112" }"#,
+            false,
+        );
+        let none = (Value::Null, Value::Null);
+        assert_eq!(
+            rules,
+            json!([
+                rule(
+                    "egress",
+                    "IPv4",
+                    Value::Null,
+                    none.clone(),
+                    json!("10.1.2.3/32")
+                ),
+                // JSON text order: `"port_range_max":53` sorts before `"port_range_max":null`.
+                rule(
+                    "ingress",
+                    "IPv4",
+                    json!("udp"),
+                    (json!(53), json!(53)),
+                    Value::Null
+                ),
+                rule("ingress", "IPv4", json!("112"), none.clone(), Value::Null),
+                rule("ingress", "IPv4", json!("icmp"), none.clone(), Value::Null),
+                rule(
+                    "ingress",
+                    "IPv6",
+                    json!("tcp"),
+                    (json!(8000), json!(8100)),
+                    json!("2001:db8::/32")
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn default_egress_rules_are_added_once() {
+        let any = (Value::Null, Value::Null);
+        let rules = rules_of(r#"{ direction = "egress", ethertype = "IPv6" }"#, true);
+        assert_eq!(
+            rules,
+            json!([
+                rule("egress", "IPv4", Value::Null, any.clone(), Value::Null),
+                rule("egress", "IPv6", Value::Null, any.clone(), Value::Null),
+            ])
+        );
+    }
+}
