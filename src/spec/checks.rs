@@ -13,15 +13,17 @@ type Resources = BTreeMap<Address, DesiredResource>;
 /// How many existing names a "not defined" help lists before it stops.
 const LISTED_NAMES: usize = 5;
 
-pub(super) fn check(resources: &Resources, diags: &mut Diagnostics) {
+/// `defined` holds every address written in the folder, including those whose table had
+/// errors and is missing from `resources`.
+pub(super) fn check(
+    resources: &Resources,
+    defined: &BTreeMap<Address, Span>,
+    diags: &mut Diagnostics,
+) {
     for resource in resources.values() {
         for reference in &resource.refs {
-            if !resources.contains_key(&reference.target) {
-                diags.push(dangling(
-                    resources,
-                    &reference.target,
-                    reference.span.clone(),
-                ));
+            if !defined.contains_key(&reference.target) {
+                diags.push(dangling(defined, &reference.target, reference.span.clone()));
             }
         }
     }
@@ -34,9 +36,9 @@ pub(super) fn check(resources: &Resources, diags: &mut Diagnostics) {
     }
 }
 
-fn dangling(resources: &Resources, target: &Address, at: Span) -> Diagnostic {
+fn dangling(defined: &BTreeMap<Address, Span>, target: &Address, at: Span) -> Diagnostic {
     let kind = target.kind;
-    let existing: Vec<&str> = resources
+    let existing: Vec<&str> = defined
         .keys()
         .filter(|a| a.kind == kind)
         .map(|a| a.name.as_str())

@@ -174,6 +174,16 @@ impl Builder<'_, '_, '_> {
             return;
         }
         if let Some(target) = self.t.string(key, self.diags) {
+            if target.get_ref().is_empty() {
+                self.error(
+                    format!("`{key}` must not be empty"),
+                    target.span(),
+                    Some(format!(
+                        "name the {kind} by its address name, as in [{kind}.NAME]"
+                    )),
+                );
+                return;
+            }
             self.out.refs.push(Reference {
                 field: key.to_string(),
                 target: Address::new(kind, *target.get_ref()),
@@ -197,6 +207,16 @@ impl Builder<'_, '_, '_> {
         };
         let mut seen: BTreeMap<&str, Range<usize>> = BTreeMap::new();
         for name in &names {
+            if name.get_ref().is_empty() {
+                self.error(
+                    format!("`{key}` must not hold an empty name"),
+                    name.span(),
+                    Some(format!(
+                        "name each {kind} by its address name, as in [{kind}.NAME]"
+                    )),
+                );
+                continue;
+            }
             if let Some(first) = seen.get(name.get_ref()) {
                 self.diags.push(
                     Diagnostic::error(format!(
@@ -600,6 +620,22 @@ power_state = "stopped"
         );
         assert_eq!(attrs(&d, Kind::Tenant, "t")["description"], json!("inline"));
         assert_eq!(attrs(&d, Kind::Network, "n")["tenant"], json!("t"));
+    }
+
+    #[test]
+    fn empty_references_are_rejected_before_lookup() {
+        let diags = match load_str("[tenant.t]\n[router.r]\ntenant = \"\"\nsubnets = [\"\"]\n") {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`tenant` must not be empty",
+                "`subnets` must not hold an empty name",
+            ]
+        );
     }
 
     #[test]

@@ -46,110 +46,149 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<Desired, Diagnostics> {
         return Err(diags);
     }
 
-    let mut provider: Option<(Provider, Span)> = None;
-    let mut resources = BTreeMap::new();
-    // Where each resource's name was first written, for duplicate notes.
-    let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
+    let mut merged = Merged::default();
     for (file, document) in &parsed {
         for (key, item) in entries_in_order(document.get_ref()) {
             let name: &str = key.get_ref();
             if name == "provider" {
-                let header = header_range(file, key, item);
-                if let Some((_, first)) = &provider {
-                    diags.push(
-                        Diagnostic::error("more than one [provider] table")
-                            .at(file.span(header))
-                            .note("the first [provider] table is here", first.clone())
-                            .help("keep one [provider] table for the whole folder"),
-                    );
-                    continue;
-                }
-                if let Some(p) = read_provider(file, item, header, &mut diags) {
-                    let span = p.span.clone().unwrap_or_else(|| file.span(key.span()));
-                    provider = Some((p, span));
-                }
-                continue;
-            }
-            let Some(kind) = Kind::parse(name) else {
+                merged.provider_table(file, key, item, &mut diags);
+            } else if let Some(kind) = Kind::parse(name) {
+                merged.kind_table(file, kind, item, &mut diags);
+            } else {
                 diags.push(unknown_kind(file, key));
-                continue;
-            };
-            let DeValue::Table(of_kind) = item.get_ref() else {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{name}` must be a table of resources, found {}",
-                        item.get_ref().type_str()
-                    ))
-                    .at(file.span(item.span()))
-                    .help(format!("write each {name} as a [{name}.NAME] table")),
-                );
-                continue;
-            };
-            for (name_key, table_item) in entries_in_order(of_kind) {
-                let addr = Address::new(kind, name_key.get_ref().as_ref());
-                let name_span = file.span(name_key.span());
-                if !valid_name(&addr.name) {
-                    diags.push(
-                        Diagnostic::error(format!("invalid resource name `{}`", addr.name))
-                            .at(name_span.clone())
-                            .help("a name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`"),
-                    );
-                }
-                if let Some(first) = first_seen.get(&addr) {
-                    diags.push(
-                        Diagnostic::error(format!("{addr} is defined twice"))
-                            .at(name_span)
-                            .note(format!("{addr} is first defined here"), first.clone())
-                            .help(format!(
-                                "names are unique per kind across the folder's files: rename or remove one {kind}"
-                            )),
-                    );
-                    continue;
-                }
-                first_seen.insert(addr.clone(), name_span);
-                let header = header_range(file, name_key, table_item);
-                let DeValue::Table(table) = table_item.get_ref() else {
-                    diags.push(
-                        Diagnostic::error(format!(
-                            "{addr} must be a table, found {}",
-                            table_item.get_ref().type_str()
-                        ))
-                        .at(file.span(table_item.span()))
-                        .help(format!("write it as a [{addr}] table")),
-                    );
-                    continue;
-                };
-                let reader = Table {
-                    file,
-                    table,
-                    what: addr.to_string(),
-                    header: header.clone(),
-                };
-                let built = kinds::build(&addr, &reader, &mut diags);
-                resources.insert(
-                    addr.clone(),
-                    DesiredResource {
-                        addr,
-                        attrs: built.attrs,
-                        refs: built.refs,
-                        span: file.span(header),
-                        attr_spans: built.attr_spans,
-                    },
-                );
             }
         }
     }
 
-    checks::check(&resources, &mut diags);
+    checks::check(&merged.resources, &merged.defined, &mut diags);
 
     if diags.has_errors() {
         sort_by_place(&mut diags);
         return Err(diags);
     }
     Ok(Desired {
-        provider: provider.map_or_else(default_provider, |(p, _)| p),
-        resources,
+        provider: merged.provider.unwrap_or_else(default_provider),
+        resources: merged.resources,
     })
+}
+
+/// The folder's files merged into one set of tables.
+#[derive(Default)]
+struct Merged {
+    provider: Option<Provider>,
+    /// Where the first `[provider]` table is, even when it had errors.
+    provider_at: Option<Span>,
+    resources: BTreeMap<Address, DesiredResource>,
+    /// Every address written, with where its name is: duplicates point back to it, and a
+    /// reference to a resource whose table is broken is not also called undefined.
+    defined: BTreeMap<Address, Span>,
+}
+
+impl Merged {
+    fn provider_table(
+        &mut self,
+        file: &SourceFile,
+        key: &Key<'_>,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let header = header_range(file, key, item);
+        if let Some(first) = &self.provider_at {
+            diags.push(
+                Diagnostic::error("more than one [provider] table")
+                    .at(file.span(header))
+                    .note("the first [provider] table is here", first.clone())
+                    .help("keep one [provider] table for the whole folder"),
+            );
+            return;
+        }
+        self.provider_at = Some(file.span(header.clone()));
+        self.provider = read_provider(file, item, header, diags);
+    }
+
+    /// A `[kind]` table: every `[kind.name]` resource in it.
+    fn kind_table(
+        &mut self,
+        file: &SourceFile,
+        kind: Kind,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let DeValue::Table(of_kind) = item.get_ref() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{kind}` must be a table of resources, found {}",
+                    item.get_ref().type_str()
+                ))
+                .at(file.span(item.span()))
+                .help(format!("write each {kind} as a [{kind}.NAME] table")),
+            );
+            return;
+        };
+        for (name_key, table_item) in entries_in_order(of_kind) {
+            self.resource(file, kind, name_key, table_item, diags);
+        }
+    }
+
+    fn resource(
+        &mut self,
+        file: &SourceFile,
+        kind: Kind,
+        name_key: &Key<'_>,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let addr = Address::new(kind, name_key.get_ref().as_ref());
+        let name_span = file.span(name_key.span());
+        if !valid_name(&addr.name) {
+            diags.push(
+                Diagnostic::error(format!("invalid resource name `{}`", addr.name))
+                    .at(name_span.clone())
+                    .help("a name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`"),
+            );
+        }
+        if let Some(first) = self.defined.get(&addr) {
+            diags.push(
+                Diagnostic::error(format!("{addr} is defined twice"))
+                    .at(name_span)
+                    .note(format!("{addr} is first defined here"), first.clone())
+                    .help(format!(
+                        "names are unique per kind across the folder's files: rename or remove one {kind}"
+                    )),
+            );
+            return;
+        }
+        self.defined.insert(addr.clone(), name_span);
+        let DeValue::Table(table) = item.get_ref() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "{addr} must be a table, found {}",
+                    item.get_ref().type_str()
+                ))
+                .at(file.span(item.span()))
+                .help(format!("write it as a [{addr}] table")),
+            );
+            return;
+        };
+        let header = header_range(file, name_key, item);
+        let reader = Table {
+            file,
+            table,
+            what: addr.to_string(),
+            header: header.clone(),
+        };
+        let built = kinds::build(&addr, &reader, diags);
+        self.resources.insert(
+            addr.clone(),
+            DesiredResource {
+                addr,
+                attrs: built.attrs,
+                refs: built.refs,
+                span: file.span(header),
+                attr_spans: built.attr_spans,
+            },
+        );
+    }
 }
 
 fn default_provider() -> Provider {
