@@ -1,1 +1,372 @@
-//! Executing a plan: parallel walk of the DAG, waits, per-step persistence, skipped dependents.
+//! Executing a plan: a parallel walk of the step DAG, with bounded concurrency.
+//!
+//! Owns the order of steps, concurrency, skipping the dependents of a failed step, and
+//! persisting the state after EVERY step (so a killed apply resumes with no loss). The calls
+//! themselves go through an [`Executor`] (the real one wraps `resources`), which keeps this
+//! module free of HTTP and lets its ordering be tested on its own. Knows nothing of TOML or
+//! of how progress is printed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::addr::Address;
+use crate::graph::Graph;
+use crate::plan::{ActionKind, Plan};
+use crate::resources::{Observed, ObservedResource};
+use crate::spec::{Desired, DesiredResource};
+use crate::store::{self, AuditEntry, Record, Store};
+
+/// address → id, known so far: the state's, plus what this apply creates.
+pub type Ids = BTreeMap<Address, String>;
+
+/// The calls an apply makes. Errors are one-line messages, already safe to print.
+pub trait Executor: Sync {
+    fn create(
+        &self,
+        res: &DesiredResource,
+        ids: &Ids,
+    ) -> impl Future<Output = Result<String, String>> + Send;
+    fn update(
+        &self,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        ids: &Ids,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    fn delete(
+        &self,
+        current: &ObservedResource,
+        ids: &Ids,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// What one step does. A replace is two steps: delete, then create.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StepOp {
+    Delete,
+    Create,
+    Update,
+}
+
+impl StepOp {
+    /// The plan action this step belongs to, for progress messages.
+    fn action(self) -> ActionKind {
+        match self {
+            StepOp::Delete => ActionKind::Delete,
+            StepOp::Create => ActionKind::Create,
+            StepOp::Update => ActionKind::Update,
+        }
+    }
+}
+
+/// Progress, reported as it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Started {
+        addr: Address,
+        action: ActionKind,
+    },
+    Done {
+        addr: Address,
+        action: ActionKind,
+        id: Option<String>,
+        elapsed: Duration,
+    },
+    Failed {
+        addr: Address,
+        action: ActionKind,
+        error: String,
+    },
+    Skipped {
+        addr: Address,
+        action: ActionKind,
+        because: Address,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub failed: Vec<(Address, String)>,
+    /// (skipped, the failed resource it waited for)
+    pub skipped: Vec<(Address, Address)>,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Step {
+    addr: Address,
+    op: StepOp,
+}
+
+/// The step DAG: deletes first (dependents before their dependencies), then creates and updates
+/// (dependencies before dependents). Deleting everything that goes before creating anything
+/// keeps quotas and names free for the new resources, and a replaced resource's dependents are
+/// gone before it is.
+fn steps(plan: &Plan, graph: &Graph) -> (Vec<Step>, Vec<Vec<usize>>) {
+    let mut list = Vec::new();
+    for action in &plan.actions {
+        let ops: &[StepOp] = match action.kind {
+            ActionKind::Create => &[StepOp::Create],
+            ActionKind::Update => &[StepOp::Update],
+            ActionKind::Delete => &[StepOp::Delete],
+            ActionKind::Replace => &[StepOp::Delete, StepOp::Create],
+        };
+        for &op in ops {
+            list.push(Step {
+                addr: action.addr.clone(),
+                op,
+            });
+        }
+    }
+    let index: BTreeMap<(Address, StepOp), usize> = list
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.addr.clone(), s.op), i))
+        .collect();
+    let deletes: Vec<usize> = (0..list.len())
+        .filter(|&i| list[i].op == StepOp::Delete)
+        .collect();
+    let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); list.len()];
+    for (i, step) in list.iter().enumerate() {
+        let deps = graph.dependencies(&step.addr);
+        match step.op {
+            StepOp::Delete => {
+                // A resource goes only after everything that depends on it is gone.
+                for dependent in graph.dependents(&step.addr) {
+                    if let Some(&j) = index.get(&(dependent, StepOp::Delete)) {
+                        preds[i].insert(j);
+                    }
+                }
+            }
+            StepOp::Create | StepOp::Update => {
+                preds[i].extend(deletes.iter().copied());
+                for dep in deps {
+                    for op in [StepOp::Create, StepOp::Update] {
+                        if let Some(&j) = index.get(&(dep.clone(), op)) {
+                            preds[i].insert(j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (list, preds.into_iter().map(|p| p.into_iter().collect()).collect())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// Runs `plan`. Every finished step is written to `store` before the next decision, and
+/// audited. Returns what happened; a failed step never aborts independent branches.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute<E: Executor>(
+    plan: &Plan,
+    desired: &Desired,
+    observed: &Observed,
+    graph: &Graph,
+    executor: &E,
+    store: &Store,
+    parallelism: usize,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Outcome {
+    let (steps, preds) = steps(plan, graph);
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for (i, ps) in preds.iter().enumerate() {
+        for &p in ps {
+            succs[p].push(i);
+        }
+    }
+    let ids = Mutex::new(store.ids().unwrap_or_default());
+    let mut state = vec![StepState::Waiting; steps.len()];
+    let mut outcome = Outcome::default();
+    let mut running = FuturesUnordered::new();
+    let parallelism = parallelism.max(1);
+
+    loop {
+        // Start every ready step, up to the bound, in plan order.
+        for i in 0..steps.len() {
+            if running.len() >= parallelism {
+                break;
+            }
+            if state[i] != StepState::Waiting
+                || !preds[i].iter().all(|&p| state[p] == StepState::Done)
+            {
+                continue;
+            }
+            state[i] = StepState::Running;
+            let step = steps[i].clone();
+            on_event(Event::Started {
+                addr: step.addr.clone(),
+                action: step.op.action(),
+            });
+            let snapshot = lock(&ids).clone();
+            running.push(run_step(i, step, desired, observed, executor, snapshot));
+        }
+        let Some((i, result, elapsed)) = running.next().await else {
+            break;
+        };
+        let step = &steps[i];
+        let action = step.op.action();
+        match result {
+            Ok(id) => {
+                state[i] = StepState::Done;
+                record_success(store, desired, observed, step, id.as_deref(), &ids);
+                match step.op {
+                    StepOp::Create => outcome.added += 1,
+                    StepOp::Update => outcome.changed += 1,
+                    StepOp::Delete => outcome.destroyed += 1,
+                }
+                on_event(Event::Done {
+                    addr: step.addr.clone(),
+                    action,
+                    id,
+                    elapsed,
+                });
+            }
+            Err(error) => {
+                state[i] = StepState::Failed;
+                audit(store, step, None, &error);
+                outcome.failed.push((step.addr.clone(), error.clone()));
+                on_event(Event::Failed {
+                    addr: step.addr.clone(),
+                    action,
+                    error,
+                });
+                skip_dependents(i, &steps, &succs, &mut state, &mut outcome, on_event);
+            }
+        }
+    }
+    outcome
+}
+
+async fn run_step<E: Executor>(
+    i: usize,
+    step: Step,
+    desired: &Desired,
+    observed: &Observed,
+    executor: &E,
+    ids: Ids,
+) -> (usize, Result<Option<String>, String>, Duration) {
+    let started = Instant::now();
+    let result = match step.op {
+        StepOp::Create => match desired.get(&step.addr) {
+            Some(res) => executor.create(res, &ids).await.map(Some),
+            None => Err(format!("{} is not in the spec", step.addr)),
+        },
+        StepOp::Update => match (desired.get(&step.addr), observed.resources.get(&step.addr)) {
+            (Some(res), Some(current)) => executor
+                .update(res, current, &ids)
+                .await
+                .map(|()| Some(current.id.clone())),
+            _ => Err(format!("{} is not both in the spec and the cloud", step.addr)),
+        },
+        StepOp::Delete => match observed.resources.get(&step.addr) {
+            Some(current) => executor
+                .delete(current, &ids)
+                .await
+                .map(|()| Some(current.id.clone())),
+            None => Ok(None),
+        },
+    };
+    (i, result, started.elapsed())
+}
+
+fn record_success(
+    store: &Store,
+    desired: &Desired,
+    observed: &Observed,
+    step: &Step,
+    id: Option<&str>,
+    ids: &Mutex<Ids>,
+) {
+    let write = match step.op {
+        StepOp::Delete => {
+            lock(ids).remove(&step.addr);
+            store.remove(&step.addr)
+        }
+        StepOp::Create | StepOp::Update => {
+            let id = id.unwrap_or_default().to_string();
+            lock(ids).insert(step.addr.clone(), id.clone());
+            let attrs = desired
+                .get(&step.addr)
+                .map(|r| r.attrs.clone())
+                .or_else(|| observed.resources.get(&step.addr).map(|r| r.attrs.clone()))
+                .unwrap_or_default();
+            store.put(&Record {
+                addr: step.addr.clone(),
+                id,
+                attrs,
+                updated_at: store::now(),
+            })
+        }
+    };
+    if let Err(e) = write {
+        // The cloud changed but the state could not record it: the next refresh adopts the
+        // resource by its ownership tag, so nothing is duplicated. Say so loudly.
+        tracing::error!("{}: done in the cloud, but the state write failed: {e}", step.addr);
+    }
+    audit(store, step, id, "ok");
+}
+
+fn audit(store: &Store, step: &Step, id: Option<&str>, outcome: &str) {
+    let entry = AuditEntry {
+        at: store::now(),
+        addr: step.addr.clone(),
+        action: format!("{:?}", step.op).to_lowercase(),
+        id: id.map(str::to_string),
+        outcome: outcome.to_string(),
+    };
+    if let Err(e) = store.audit(&entry) {
+        tracing::warn!("audit log write failed: {e}");
+    }
+}
+
+fn skip_dependents(
+    failed: usize,
+    steps: &[Step],
+    succs: &[Vec<usize>],
+    state: &mut [StepState],
+    outcome: &mut Outcome,
+    on_event: &(dyn Fn(Event) + Sync),
+) {
+    let because = steps[failed].addr.clone();
+    let mut stack = succs[failed].clone();
+    while let Some(i) = stack.pop() {
+        if state[i] != StepState::Waiting {
+            continue;
+        }
+        state[i] = StepState::Skipped;
+        outcome
+            .skipped
+            .push((steps[i].addr.clone(), because.clone()));
+        on_event(Event::Skipped {
+            addr: steps[i].addr.clone(),
+            action: steps[i].op.action(),
+            because: because.clone(),
+        });
+        stack.extend(succs[i].iter().copied());
+    }
+}
+
+fn lock(ids: &Mutex<Ids>) -> std::sync::MutexGuard<'_, Ids> {
+    // A panic while holding this lock cannot leave the map half-updated (single inserts), so
+    // a poisoned lock is still good data.
+    ids.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,3 +1,4 @@
-//! Integration tests, grouped as modules of one test binary (one link on two cores).
+//! The one integration test binary: each module is a group of tests.
 
+mod plan_render;
 mod spec_load;
