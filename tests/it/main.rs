@@ -6,3 +6,4 @@ mod e2e;
 mod openstack_cli;
 mod plan_render;
 mod readme;
+mod spec_load;
