@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{}", e.render(color));
+            eprint!("{}", e.render(color));
             ExitCode::from(1)
         }
     }

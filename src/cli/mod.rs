@@ -87,10 +87,11 @@ pub enum CliError {
 
 impl CliError {
     /// Spec diagnostics render with colour and source lines; everything else is one line.
+    /// Always ends with a newline.
     pub fn render(&self, color: bool) -> String {
         match self {
             CliError::Ops(OpsError::Spec(d)) => d.render(color),
-            other => format!("error: {other}"),
+            other => format!("error: {other}\n"),
         }
     }
 }
