@@ -549,22 +549,42 @@ fn load_or_seed(dir: &Path) -> Result<World, SimError> {
 
 /// The whole cloud on one port, as devstack lays it out.
 fn router(state: SimState) -> Router {
-    Router::new()
+    let services = Router::new()
         .nest("/identity", super::identity::routes())
         .nest("/compute", super::compute::routes())
         // network.rs provides `pub fn routes() -> Router<SimState>` (the Neutron helper's file).
         .nest("/networking", super::network::routes())
         .nest("/image", super::image::routes())
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            common_layer,
-        ))
-        .with_state(state)
+        .with_state(state.clone());
+    // The common layer wraps the whole router (as its fallback) so it runs before routing:
+    // it can rewrite paths and stamp request ids on every answer, 404s included.
+    Router::new()
+        .fallback_service(services)
+        .layer(axum::middleware::from_fn_with_state(state, common_layer))
+}
+
+/// Service roots answer with and without a trailing slash, as the real services do.
+const SERVICE_ROOTS: [&str; 4] = ["/identity/", "/compute/", "/networking/", "/image/"];
+
+fn without_root_slash(request: &mut Request) {
+    let path = request.uri().path();
+    if !SERVICE_ROOTS.contains(&path) {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/').to_string();
+    let rebuilt = match request.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed,
+    };
+    if let Ok(uri) = rebuilt.parse::<axum::http::Uri>() {
+        *request.uri_mut() = uri;
+    }
 }
 
 /// Request ids, injected faults, WWW-Authenticate on 401s and persistence after writes.
 async fn common_layer(State(state): State<SimState>, mut request: Request, next: Next) -> Response {
+    without_root_slash(&mut request);
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
     request
         .extensions_mut()
