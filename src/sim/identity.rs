@@ -198,11 +198,6 @@ impl IdentityData {
         })
     }
 
-    /// Whether a project with this id exists (for other services' checks).
-    pub fn project_exists(&self, project_id: &str) -> bool {
-        self.project(project_id).is_some()
-    }
-
     fn project(&self, id: &str) -> Option<&Project> {
         self.projects.iter().find(|p| p.id == id)
     }

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use crate::sim_common::{password_token, send, start};
 
+/// (service type, service name, sorted (interface, url) endpoints)
+type CatalogEntry = (String, String, Vec<(String, String)>);
+
 #[tokio::test]
 async fn token_issue_answers_201_with_subject_token_and_full_catalog() {
     let cloud = start().await;
@@ -50,7 +53,7 @@ async fn token_issue_answers_201_with_subject_token_and_full_catalog() {
     );
 
     let catalog = token["catalog"].as_array().cloned().unwrap_or_default();
-    let mut seen: Vec<(String, String, Vec<(String, String)>)> = catalog
+    let mut seen: Vec<CatalogEntry> = catalog
         .iter()
         .map(|service| {
             let mut endpoints: Vec<(String, String)> = service["endpoints"]
