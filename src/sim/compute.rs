@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::core::{
-    Caller, Fault, RequestId, Service, SimState, World, encode_query_value, new_uuid, now,
-    parse_json,
+    Caller, Fault, RequestId, Service, SimState, World, encode_query_value, new_uuid,
+    next_page_query, now, parse_json,
 };
 use super::network::{NicError, ServerNic};
 
@@ -834,22 +834,11 @@ fn page_limit(query: &[(String, String)]) -> Result<usize, Fault> {
     }
 }
 
-/// The `next` link for Nova collections: the same query with the last id as marker.
-fn next_link(
-    base: &str,
-    path: &str,
-    query: &[(String, String)],
-    limit: usize,
-    marker: &str,
-) -> Value {
-    let mut params: Vec<String> = query
-        .iter()
-        .filter(|(k, _)| k != "marker" && k != "limit")
-        .map(|(k, v)| format!("{}={}", encode_query_value(k), encode_query_value(v)))
-        .collect();
-    params.push(format!("limit={limit}"));
-    params.push(format!("marker={}", encode_query_value(marker)));
-    json!([{ "href": format!("{base}/compute/v2.1/{path}?{}", params.join("&")), "rel": "next" }])
+/// The `next` link for Nova collections. Nova adds it whenever a page is full, so the last
+/// page of an exact multiple is followed by an empty one (nova/api/openstack/common.py).
+fn next_link(base: &str, path: &str, query: &[(String, String)], marker: &str) -> Value {
+    let query = next_page_query(query, marker);
+    json!([{ "href": format!("{base}/compute/v2.1/{path}?{query}"), "rel": "next" }])
 }
 
 fn server_list(
@@ -888,8 +877,8 @@ fn server_list(
             .ok_or_else(|| bad_request(format!("marker [{marker}] not found")))?;
         servers.drain(..=position);
     }
-    let more = servers.len() > limit;
     servers.truncate(limit);
+    let full = !servers.is_empty() && servers.len() == limit;
     let items: Vec<Value> = servers
         .iter()
         .map(|s| {
@@ -901,9 +890,9 @@ fn server_list(
         })
         .collect();
     let mut body = json!({ "servers": items });
-    if more && let Some(last) = servers.last() {
+    if full && let Some(last) = servers.last() {
         let path = if detail { "servers/detail" } else { "servers" };
-        body["servers_links"] = next_link(base, path, query, limit, &last.id);
+        body["servers_links"] = next_link(base, path, query, &last.id);
     }
     Ok(json_response(StatusCode::OK, body))
 }
@@ -1749,14 +1738,14 @@ fn flavor_list(
             .ok_or_else(|| bad_request(format!("marker [{marker}] not found")))?;
         flavors.drain(..=position);
     }
-    let more = flavors.len() > limit;
     flavors.truncate(limit);
+    let full = !flavors.is_empty() && flavors.len() == limit;
     let mut body = json!({
         "flavors": flavors.iter().map(|f| flavor_body(f, base, mv, detail)).collect::<Vec<_>>(),
     });
-    if more && let Some(last) = flavors.last() {
+    if full && let Some(last) = flavors.last() {
         let path = if detail { "flavors/detail" } else { "flavors" };
-        body["flavors_links"] = next_link(base, path, query, limit, &last.id);
+        body["flavors_links"] = next_link(base, path, query, &last.id);
     }
     Ok(json_response(StatusCode::OK, body))
 }

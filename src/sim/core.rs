@@ -266,6 +266,21 @@ pub fn encode_query_value(value: &str) -> String {
     out
 }
 
+/// The query of a `next` link: the request's own query, its marker replaced by (or else
+/// followed by) the last id, as Nova and Glance build it.
+pub fn next_page_query(query: &[(String, String)], marker: &str) -> String {
+    let mut params: Vec<(String, String)> = query.to_vec();
+    match params.iter_mut().find(|(k, _)| k == "marker") {
+        Some(entry) => entry.1 = marker.to_string(),
+        None => params.push(("marker".to_string(), marker.to_string())),
+    }
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_query_value(k), encode_query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// All data of the cloud. Each service owns its part.
 #[derive(Default, Serialize, Deserialize)]
 pub struct World {

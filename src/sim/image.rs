@@ -13,9 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::core::{
-    Caller, Fault, Service, SimState, encode_query_value, new_uuid, now, parse_json,
-};
+use super::core::{Caller, Fault, Service, SimState, new_uuid, next_page_query, now, parse_json};
 
 /// Glance's image schema, as `GET /v2/schemas/image` serves it (copied from glance's api-ref).
 const IMAGE_SCHEMA: &str = include_str!("glance-image-schema.json");
@@ -296,22 +294,17 @@ async fn list_images(
         })?;
         images.drain(..=position);
     }
-    let more = images.len() > limit;
     images.truncate(limit);
+    // Glance, like Nova, offers a next page whenever this one is full.
+    let full = !images.is_empty() && images.len() == limit;
     let mut body = json!({
         "images": images.iter().map(|i| image_body(i)).collect::<Vec<_>>(),
         "first": "/v2/images",
         "schema": "/v2/schemas/images",
     });
-    if more && let Some(last) = images.last() {
-        let mut params: Vec<String> = query
-            .iter()
-            .filter(|(k, _)| k != "marker" && k != "limit")
-            .map(|(k, v)| format!("{}={}", encode_query_value(k), encode_query_value(v)))
-            .collect();
-        params.push(format!("limit={limit}"));
-        params.push(format!("marker={}", last.id));
-        body["next"] = json!(format!("/v2/images?{}", params.join("&")));
+    if full && let Some(last) = images.last() {
+        let query = next_page_query(&query, &last.id);
+        body["next"] = json!(format!("/v2/images?{query}"));
     }
     Ok(json_response(StatusCode::OK, body))
 }

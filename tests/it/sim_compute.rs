@@ -451,6 +451,38 @@ async fn server_lists_page_with_next_links_and_filter() {
     assert_eq!(page, vec![json!("app-1")]);
     assert!(next.body.get("servers_links").is_none());
 
+    // A full last page still offers a next link, to an empty page, as Nova does.
+    let full = cloud
+        .call_with(
+            Method::GET,
+            "/compute/v2.1/servers?name=app&limit=3",
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(full.body["servers"].as_array().map(Vec::len), Some(3));
+    let href = full.body["servers_links"][0]["href"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        href,
+        format!(
+            "{}/compute/v2.1/servers?name=app&limit=3&marker={}",
+            cloud.handle.base_url, ids[0]
+        )
+    );
+    let empty = crate::sim_common::send(
+        &cloud.http,
+        Method::GET,
+        &href,
+        Some(&cloud.token),
+        None,
+        &[MV],
+    )
+    .await;
+    assert_eq!(empty.body, json!({ "servers": [] }));
+
     let tagged = cloud
         .call_with(
             Method::GET,
