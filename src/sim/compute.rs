@@ -137,6 +137,17 @@ impl Server {
         }
     }
 
+    /// Nova's reservation id (r-xxxxxxxx), stable for the server.
+    fn reservation_id(&self) -> String {
+        let hex: String = self
+            .id
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(8)
+            .collect();
+        format!("r-{hex}")
+    }
+
     fn start_action(&mut self, task: &str, done_at: DateTime<Utc>, vm_state: &str, power: u8) {
         let at = now();
         self.task_state = Some(task.to_string());
@@ -706,6 +717,26 @@ fn server_detail(
             "OS-EXT-SRV-ATTR:instance_name",
             json!(format!("instance-{:08x}", server.instance_index)),
         );
+        if mv.at_least(3) {
+            extra(
+                &mut body,
+                "OS-EXT-SRV-ATTR:reservation_id",
+                json!(server.reservation_id()),
+            );
+            extra(&mut body, "OS-EXT-SRV-ATTR:launch_index", json!(0));
+            extra(&mut body, "OS-EXT-SRV-ATTR:kernel_id", json!(""));
+            extra(&mut body, "OS-EXT-SRV-ATTR:ramdisk_id", json!(""));
+            extra(
+                &mut body,
+                "OS-EXT-SRV-ATTR:root_device_name",
+                json!("/dev/vda"),
+            );
+            extra(&mut body, "OS-EXT-SRV-ATTR:user_data", Value::Null);
+        }
+        if mv.at_least(16) {
+            let host_status = if scheduled { json!("UP") } else { json!("") };
+            extra(&mut body, "host_status", host_status);
+        }
     }
     if mv.at_least(9) {
         extra(&mut body, "locked", json!(false));
@@ -718,6 +749,9 @@ fn server_detail(
     }
     if mv.at_least(63) {
         extra(&mut body, "trusted_image_certificates", Value::Null);
+    }
+    if mv.at_least(71) {
+        extra(&mut body, "server_groups", json!([]));
     }
     if mv.at_least(73) {
         extra(&mut body, "locked_reason", Value::Null);
@@ -1138,6 +1172,13 @@ async fn create_server(
         .get("key_name")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if let Some(zone) = input.get("availability_zone").and_then(Value::as_str)
+        && zone != AVAILABILITY_ZONE
+    {
+        return Err(bad_request(
+            "The requested availability zone is not available",
+        ));
+    }
 
     let base = state.base_url().to_string();
     let at = now();
@@ -1522,8 +1563,15 @@ fn check_taggable(server: &Server, action: &str) -> Result<(), Fault> {
             | "shelved"
             | "shelved_offloaded"
     );
-    if !at_rest || server.task_state.is_some() {
-        return Err(invalid_state(action, server));
+    if !at_rest {
+        // Nova checks only the vm_state here (nova/api/openstack/compute/server_tags.py).
+        return Err(fault(
+            StatusCode::CONFLICT,
+            format!(
+                "Cannot '{action}' instance {} while it is in vm_state {}",
+                server.id, server.vm_state
+            ),
+        ));
     }
     Ok(())
 }
