@@ -1344,13 +1344,14 @@ async fn delete_server(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// POST /servers/{id}/action: os-start, os-stop, reboot.
+/// POST /servers/{id}/action: os-start, os-stop, reboot, createImage.
 async fn server_action(
     State(state): State<SimState>,
     headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
     Path(server_id): Path<String>,
     body: Bytes,
-) -> Result<StatusCode, Fault> {
+) -> Result<Response, Fault> {
     let caller = state.caller(&headers, Service::Compute)?;
     let body = parse_json(Service::Compute, &body)?;
     let (action, argument) = body
@@ -1406,9 +1407,54 @@ async fn server_action(
             let task = if hard { "rebooting_hard" } else { "rebooting" };
             server.start_action(task, done_at, "active", POWER_RUNNING);
         }
+        "createImage" => {
+            if !matches!(
+                server.vm_state.as_str(),
+                "active" | "stopped" | "paused" | "suspended"
+            ) || server.task_state.is_some()
+            {
+                return Err(invalid_state("createImage", server));
+            }
+            let name = argument
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .ok_or_else(|| {
+                    invalid_field(
+                        "name",
+                        argument.get("name").unwrap_or(&Value::Null),
+                        "A name is required.",
+                    )
+                })?
+                .to_string();
+            let metadata = match argument.get("metadata") {
+                Some(value) => metadata_from(value, "metadata")?,
+                None => BTreeMap::new(),
+            };
+            let snapshot = super::image::Snapshot {
+                name,
+                owner: server.project_id.clone(),
+                instance_uuid: server.id.clone(),
+                base_image_ref: server.image_id.clone(),
+                user_id: caller.user_id.clone(),
+                metadata,
+            };
+            let image_id = world.image.add_snapshot(snapshot);
+            // From 2.45 the id is in the body; before, only in Location.
+            let mut response = if mv.at_least(45) {
+                json_response(StatusCode::ACCEPTED, json!({ "image_id": image_id }))
+            } else {
+                StatusCode::ACCEPTED.into_response()
+            };
+            let location = format!("{}/image/v2/images/{image_id}", state.base_url());
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert("location", value);
+            }
+            return Ok(response);
+        }
         other => return Err(bad_request(format!("There is no such action: {other}"))),
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1992,6 +2038,12 @@ async fn update_quota(
         .ok_or_else(|| invalid_field("quota_set", &body, "'quota_set' is a required property"))?;
     let force = input.get("force").and_then(Value::as_bool).unwrap_or(false);
     let mut world = state.world();
+    // Nova asks Keystone whether the project exists before storing limits for it.
+    if !world.identity.project_exists(&project_id) {
+        return Err(bad_request(format!(
+            "Project ID {project_id} is not a valid project."
+        )));
+    }
     let mut quota = world.compute.quota(&project_id);
     let usage = world.compute.usage(&project_id);
     let legacy: Vec<&str> = legacy_quota_fields(mv)

@@ -198,6 +198,11 @@ impl IdentityData {
         })
     }
 
+    /// Whether a project with this id exists (Nova checks before storing quotas).
+    pub fn project_exists(&self, project_id: &str) -> bool {
+        self.project(project_id).is_some()
+    }
+
     fn project(&self, id: &str) -> Option<&Project> {
         self.projects.iter().find(|p| p.id == id)
     }
@@ -473,7 +478,10 @@ pub fn routes() -> Router<SimState> {
         .route("/v3/domains", get(list_domains))
         .route("/v3/domains/{domain_id}", get(show_domain))
         .route("/v3/users", get(list_users).post(create_user))
-        .route("/v3/users/{user_id}", get(show_user).delete(delete_user))
+        .route(
+            "/v3/users/{user_id}",
+            get(show_user).patch(update_user).delete(delete_user),
+        )
         .route("/v3/users/{user_id}/projects", get(user_projects))
         .route("/v3/roles", get(list_roles))
         .route("/v3/roles/{role_id}", get(show_role))
@@ -1410,6 +1418,77 @@ async fn show_user(
         StatusCode::OK,
         json!({ "user": user_body(user, state.base_url()) }),
     ))
+}
+
+/// PATCH /v3/users/{id}: name, password, enabled, default project, description, email.
+async fn update_user(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Fault> {
+    require_admin(&state, &headers, "update_user")?;
+    let body = parse_json(Service::Identity, &body)?;
+    let input = body
+        .get("user")
+        .ok_or_else(|| missing("user", "request body"))?;
+    let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
+    let mut world = state.world();
+    let data = &mut world.identity;
+    let domain_id = data
+        .user(&user_id)
+        .map(|u| u.domain_id.clone())
+        .ok_or_else(|| not_found("user", &user_id))?;
+    let name = match input.get("name") {
+        Some(value) => {
+            let name = valid_name(Some(value), "user")?;
+            if data
+                .users
+                .iter()
+                .any(|u| u.name == name && u.domain_id == domain_id && u.id != user_id)
+            {
+                return Err(fault(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "Conflict occurred attempting to store user - Duplicate entry found \
+                         with name {name} at domain ID {domain_id}."
+                    ),
+                ));
+            }
+            Some(name)
+        }
+        None => None,
+    };
+    if let Some(project) = text("default_project_id")
+        && data.project(&project).is_none()
+    {
+        return Err(not_found("project", &project));
+    }
+    let user = data
+        .users
+        .iter_mut()
+        .find(|u| u.id == user_id)
+        .ok_or_else(|| not_found("user", &user_id))?;
+    if let Some(name) = name {
+        user.name = name;
+    }
+    if let Some(password) = text("password") {
+        user.password = password;
+    }
+    if let Some(enabled) = input.get("enabled").and_then(Value::as_bool) {
+        user.enabled = enabled;
+    }
+    if input.get("default_project_id").is_some() {
+        user.default_project_id = text("default_project_id");
+    }
+    if input.get("description").is_some() {
+        user.description = text("description");
+    }
+    if input.get("email").is_some() {
+        user.email = text("email");
+    }
+    let body = json!({ "user": user_body(user, state.base_url()) });
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// DELETE /v3/users/{id}: its assignments and tokens go with it.

@@ -45,6 +45,16 @@ pub struct ImageData {
     images: Vec<Image>,
 }
 
+/// What Nova hands Glance when it snapshots a server.
+pub struct Snapshot {
+    pub name: String,
+    pub owner: String,
+    pub instance_uuid: String,
+    pub base_image_ref: String,
+    pub user_id: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 struct Image {
     id: String,
@@ -91,6 +101,37 @@ impl ImageData {
                 ("hw_rng_model".to_string(), "virtio".to_string()),
             ]),
         });
+    }
+
+    /// Records a server snapshot (Nova's createImage) as an active private image of the
+    /// server's project, with the properties Nova sets. Returns the image id.
+    pub fn add_snapshot(&mut self, snapshot: Snapshot) -> String {
+        let at = now();
+        let id = new_uuid();
+        let mut properties = snapshot.metadata;
+        properties.insert("image_type".to_string(), "snapshot".to_string());
+        properties.insert("instance_uuid".to_string(), snapshot.instance_uuid);
+        properties.insert("base_image_ref".to_string(), snapshot.base_image_ref);
+        properties.insert("user_id".to_string(), snapshot.user_id);
+        self.images.push(Image {
+            id: id.clone(),
+            name: Some(snapshot.name),
+            status: "active".to_string(),
+            visibility: "private".to_string(),
+            owner: snapshot.owner,
+            disk_format: Some("qcow2".to_string()),
+            container_format: Some("bare".to_string()),
+            size: Some(0),
+            min_disk: 0,
+            min_ram: 0,
+            protected: false,
+            os_hidden: false,
+            tags: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            properties,
+        });
+        id
     }
 
     /// For Nova's boot checks: the status of an image the project may see, or None when it

@@ -166,6 +166,33 @@ async fn a_server_builds_becomes_active_then_stops() {
     assert_eq!(rebooting.body["server"]["status"], json!("HARD_REBOOT"));
     wait_for_status(&cloud, &token, &id, "ACTIVE").await;
 
+    let snapshot = cloud
+        .call_with(
+            Method::POST,
+            &format!("/compute/v2.1/servers/{id}/action"),
+            Some(json!({ "createImage": { "name": "web-1-snap", "metadata": { "kind": "nightly" } } })),
+            &[MV],
+        )
+        .await;
+    assert_eq!(snapshot.status, StatusCode::ACCEPTED);
+    let image_id = snapshot.body["image_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        snapshot.header("location"),
+        Some(format!("{}/image/v2/images/{image_id}", cloud.handle.base_url).as_str())
+    );
+    let image = cloud
+        .call(Method::GET, &format!("/image/v2/images/{image_id}"), None)
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.body["name"], json!("web-1-snap"));
+    assert_eq!(image.body["image_type"], json!("snapshot"));
+    assert_eq!(image.body["instance_uuid"], json!(id));
+    assert_eq!(image.body["kind"], json!("nightly"));
+    assert_eq!(image.body["visibility"], json!("private"));
+
     let renamed = cloud
         .call_with(
             Method::PUT,
@@ -297,6 +324,33 @@ async fn over_quota_boots_are_403_forbidden() {
     assert_eq!(
         limits.body["limits"]["absolute"]["totalInstancesUsed"],
         json!(1)
+    );
+
+    let unknown = cloud
+        .call(
+            Method::PUT,
+            "/compute/v2.1/os-quota-sets/nosuchproject",
+            Some(json!({ "quota_set": { "cores": 5 } })),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        unknown.body,
+        json!({ "badRequest": { "code": 400, "message": "Project ID nosuchproject is not a valid project." } })
+    );
+    let below_usage = cloud
+        .call(
+            Method::PUT,
+            &format!("/compute/v2.1/os-quota-sets/{project_id}"),
+            Some(json!({ "quota_set": { "cores": 2 } })),
+        )
+        .await;
+    assert_eq!(below_usage.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        below_usage.body["badRequest"]["message"],
+        json!(
+            "Quota limit 2 for cores must be greater than or equal to already used and reserved 4."
+        )
     );
 
     // Only an admin may change quotas.

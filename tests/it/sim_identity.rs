@@ -470,6 +470,21 @@ async fn a_role_grant_opens_project_scoped_tokens() {
         Some(1)
     );
 
+    // A new password replaces the old one.
+    let changed = cloud
+        .call(
+            Method::PATCH,
+            &format!("/identity/v3/users/{user_id}"),
+            Some(json!({ "user": { "password": "pw-new", "email": "a@example.org" } })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.body["user"]["email"], json!("a@example.org"));
+    let old = password_token(&cloud.http, &base, "alice", "pw-alice", Some("team")).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = password_token(&cloud.http, &base, "alice", "pw-new", Some("team")).await;
+    assert_eq!(new.status, StatusCode::CREATED);
+
     // Revoking the grant invalidates the scoped token at once.
     let revoke = cloud.call(Method::DELETE, &grant_path, None).await;
     assert_eq!(revoke.status, StatusCode::NO_CONTENT);
