@@ -1,8 +1,10 @@
 //! Keystone v3 of the embedded cloud: domains, projects (with tags), users, roles, role
 //! assignments, password and token authentication, tokens and the service catalog.
 //!
-//! Tokens are random hex ids kept here with their expiry; the roles a token carries are read
-//! from the assignments on every validation, so revoking a grant takes effect at once.
+//! Tokens are random hex ids handed out once; only their SHA-256 digests are kept, with their
+//! expiry, and passwords only as salted PBKDF2 hashes, so `cloud.json` holds no usable secret.
+//! The roles a token carries are read from the assignments on every validation, so revoking a
+//! grant takes effect at once.
 
 use std::collections::BTreeSet;
 
@@ -60,8 +62,8 @@ struct User {
     name: String,
     domain_id: String,
     enabled: bool,
-    /// Kept only to check password authentication; never rendered.
-    password: String,
+    /// `pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`; never rendered.
+    password_hash: String,
     default_project_id: Option<String>,
     description: Option<String>,
     email: Option<String>,
@@ -82,7 +84,8 @@ struct Assignment {
 
 #[derive(Clone, Serialize, Deserialize)]
 struct Token {
-    id: String,
+    /// SHA-256 of the token id, hex.
+    digest: String,
     user_id: String,
     project_id: Option<String>,
     methods: Vec<String>,
@@ -128,7 +131,7 @@ impl IdentityData {
             name: super::core::ADMIN_USER.to_string(),
             domain_id: DEFAULT_DOMAIN.to_string(),
             enabled: true,
-            password: super::core::ADMIN_PASSWORD.to_string(),
+            password_hash: hash_password(super::core::ADMIN_PASSWORD),
             default_project_id: Some(project_id.clone()),
             description: None,
             email: None,
@@ -169,7 +172,7 @@ impl IdentityData {
         let token = self
             .tokens
             .iter()
-            .find(|t| t.id == token_id && t.expires_at > at)?;
+            .find(|t| t.digest == token_digest(token_id) && t.expires_at > at)?;
         let user = self.user(&token.user_id)?;
         if !user.enabled {
             return None;
@@ -302,6 +305,76 @@ impl IdentityData {
         }
         json!({ "token": body })
     }
+}
+
+const PBKDF2_ITERATIONS: u32 = 10_000;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn token_digest(token_id: &str) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, token_id.as_bytes()).as_ref())
+}
+
+fn hash_password(password: &str) -> String {
+    let salt = uuid::Uuid::new_v4().into_bytes();
+    let mut hash = [0u8; 32];
+    let iterations =
+        std::num::NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(std::num::NonZeroU32::MIN);
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        &salt,
+        password.as_bytes(),
+        &mut hash,
+    );
+    format!(
+        "pbkdf2-sha256${PBKDF2_ITERATIONS}${}${}",
+        hex(&salt),
+        hex(&hash)
+    )
+}
+
+fn verify_password(stored: &str, password: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(iterations), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let (Some(iterations), Some(salt), Some(hash)) = (
+        iterations
+            .parse::<u32>()
+            .ok()
+            .and_then(std::num::NonZeroU32::new),
+        unhex(salt),
+        unhex(hash),
+    ) else {
+        return false;
+    };
+    ring::pbkdf2::verify(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
 }
 
 /// Keystone's timestamp format: microseconds and a literal Z.
@@ -573,7 +646,7 @@ async fn issue_token(State(state): State<SimState>, body: Bytes) -> Result<Respo
                 .find(|u| u.name == name && u.domain_id == domain.id)
         };
         let user = user.ok_or_else(unauthorized)?;
-        if user.password != password || !user.enabled {
+        if !verify_password(&user.password_hash, password) || !user.enabled {
             return Err(unauthorized());
         }
         user.id.clone()
@@ -622,8 +695,9 @@ async fn issue_token(State(state): State<SimState>, body: Bytes) -> Result<Respo
         }
     };
 
+    let token_id = new_hex_id();
     let token = Token {
-        id: new_hex_id(),
+        digest: token_digest(&token_id),
         user_id,
         project_id,
         methods,
@@ -632,7 +706,7 @@ async fn issue_token(State(state): State<SimState>, body: Bytes) -> Result<Respo
         expires_at: at + chrono::Duration::hours(TOKEN_LIFETIME_HOURS),
     };
     let body = data.token_body(&token, state.base_url());
-    let header = HeaderValue::from_str(&token.id).map_err(|_| {
+    let header = HeaderValue::from_str(&token_id).map_err(|_| {
         fault(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Token id is not a header.",
@@ -668,7 +742,7 @@ async fn validate_token(
     let token = data
         .tokens
         .iter()
-        .find(|t| t.id == subject)
+        .find(|t| t.digest == token_digest(&subject))
         .filter(|_| valid)
         .ok_or_else(|| fault(StatusCode::NOT_FOUND, "Failed to validate token"))?;
     let mut response = json_response(StatusCode::OK, data.token_body(token, state.base_url()));
@@ -687,7 +761,8 @@ async fn revoke_token(
     let subject = subject_token(&headers)?;
     let mut world = state.world();
     let before = world.identity.tokens.len();
-    world.identity.tokens.retain(|t| t.id != subject);
+    let digest = token_digest(&subject);
+    world.identity.tokens.retain(|t| t.digest != digest);
     if world.identity.tokens.len() == before {
         return Err(fault(StatusCode::NOT_FOUND, "Failed to validate token"));
     }
@@ -1389,7 +1464,7 @@ async fn create_user(
             .get("enabled")
             .and_then(Value::as_bool)
             .unwrap_or(true),
-        password: text("password").unwrap_or_default(),
+        password_hash: hash_password(&text("password").unwrap_or_default()),
         default_project_id,
         description: text("description"),
         email: text("email"),
@@ -1473,7 +1548,7 @@ async fn update_user(
         user.name = name;
     }
     if let Some(password) = text("password") {
-        user.password = password;
+        user.password_hash = hash_password(&password);
     }
     if let Some(enabled) = input.get("enabled").and_then(Value::as_bool) {
         user.enabled = enabled;
@@ -1662,7 +1737,7 @@ mod tests {
         let user_id = data.users[0].id.clone();
         let at = now();
         data.tokens.push(Token {
-            id: "t".to_string(),
+            digest: token_digest("t"),
             user_id,
             project_id: Some(project_id.clone()),
             methods: vec!["password".to_string()],
@@ -1679,6 +1754,17 @@ mod tests {
             data.caller_for_token("t", at + chrono::Duration::hours(2))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn passwords_are_stored_as_salted_hashes() {
+        let stored = hash_password("s3cret");
+        assert!(stored.starts_with("pbkdf2-sha256$10000$"));
+        assert!(!stored.contains("s3cret"));
+        assert!(verify_password(&stored, "s3cret"));
+        assert!(!verify_password(&stored, "s3cret!"));
+        assert_ne!(stored, hash_password("s3cret"));
+        assert!(!verify_password("garbage", "s3cret"));
     }
 
     #[test]
