@@ -500,6 +500,8 @@ pub fn routes() -> Router<SimState> {
         .route("/os-availability-zone", get(availability_zones))
         .route("/os-availability-zone/detail", get(availability_zones))
         .route("/os-keypairs", get(keypairs))
+        .fallback(|| async { Fault::unknown_path(Service::Compute) })
+        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Compute) })
         .layer(axum::middleware::from_fn(microversion_layer));
     Router::new()
         .route("/", get(versions))
@@ -508,6 +510,7 @@ pub fn routes() -> Router<SimState> {
             get(version).layer(axum::middleware::from_fn(microversion_layer)),
         )
         .nest("/v2.1", v21)
+        .fallback(|| async { Fault::unknown_path(Service::Compute) })
 }
 
 fn version_value(base: &str) -> Value {

@@ -149,6 +149,18 @@ impl Fault {
     pub fn conflict(service: Service, message: impl Into<String>) -> Fault {
         Fault::new(service, StatusCode::CONFLICT, message)
     }
+    /// A path the service does not serve.
+    pub fn unknown_path(service: Service) -> Fault {
+        Fault::not_found(service, "The resource could not be found.")
+    }
+    /// A path the service serves, with another method.
+    pub fn wrong_method(service: Service) -> Fault {
+        Fault::new(
+            service,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The method specified is not allowed for this resource.",
+        )
+    }
     /// 401 as keystonemiddleware (in front of every service) and Keystone itself answer it.
     pub fn unauthorized(service: Service) -> Fault {
         Fault::new(

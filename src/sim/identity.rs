@@ -559,6 +559,8 @@ pub fn routes() -> Router<SimState> {
         .route("/v3/roles", get(list_roles))
         .route("/v3/roles/{role_id}", get(show_role))
         .route("/v3/role_assignments", get(list_assignments))
+        .fallback(|| async { Fault::unknown_path(Service::Identity) })
+        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Identity) })
 }
 
 fn version_value(base: &str) -> Value {

@@ -230,6 +230,8 @@ pub fn routes() -> Router<SimState> {
             "/v2/images/{image_id}/tags/{tag}",
             put(add_tag).delete(remove_tag),
         )
+        .fallback(|| async { Fault::unknown_path(Service::Image) })
+        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Image) })
 }
 
 fn versions_body(base: &str) -> Value {

@@ -188,5 +188,26 @@ async fn every_answer_carries_a_request_id() {
     assert!(id.starts_with("req-"));
     let slash = cloud.call(Method::GET, "/compute/", None).await;
     assert_eq!(slash.status, StatusCode::OK);
+
+    // Unknown paths and methods answer in each service's own error shape.
+    let nova = cloud
+        .call(Method::GET, "/compute/v2.1/os-nothing", None)
+        .await;
+    assert_eq!(nova.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        nova.body,
+        json!({ "itemNotFound": { "code": 404, "message": "The resource could not be found." } })
+    );
+    assert_eq!(nova.header("openstack-api-version"), Some("compute 2.1"));
+    let nova_method = cloud
+        .call(Method::PATCH, "/compute/v2.1/servers", None)
+        .await;
+    assert_eq!(nova_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(nova_method.body["badMethod"]["code"], json!(405));
+    let keystone = cloud.call(Method::GET, "/identity/v3/nothing", None).await;
+    assert_eq!(keystone.body["error"]["code"], json!(404));
+    let glance = cloud.call(Method::POST, "/image/v2/images/x", None).await;
+    assert_eq!(glance.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(glance.body["code"], json!("405 Method Not Allowed"));
     cloud.handle.stop().await;
 }
