@@ -380,9 +380,9 @@ impl SimState {
         };
         // Serializing and writing under the world lock keeps writes in request order.
         let world = self.world();
-        let bytes = serde_json::to_vec(&*world).map_err(|source| SimError::Corrupt {
+        let bytes = serde_json::to_vec(&*world).map_err(|err| SimError::Io {
             path: dir.join(STATE_FILE),
-            source,
+            source: std::io::Error::other(err),
         })?;
         write_atomically(&dir.join(STATE_FILE), &bytes)
     }

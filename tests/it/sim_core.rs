@@ -211,3 +211,23 @@ async fn every_answer_carries_a_request_id() {
     assert_eq!(glance.body["code"], json!("405 Method Not Allowed"));
     cloud.handle.stop().await;
 }
+
+#[tokio::test]
+async fn a_damaged_state_file_is_reported_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("no temp dir: {err}"));
+    let path = dir.path().join("cloud.json");
+    std::fs::write(&path, b"{ not json").unwrap_or_else(|err| panic!("cannot write: {err}"));
+    let opened = Sim::open(config_in(dir.path(), Duration::from_millis(10)));
+    let message = opened.err().map(|err| err.to_string()).unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "the embedded cloud data in {} is not readable JSON: ",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap_or_default(),
+        b"{ not json".to_vec()
+    );
+}
