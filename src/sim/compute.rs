@@ -87,6 +87,9 @@ struct Server {
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
     launched_at: Option<DateTime<Utc>>,
+    /// The fault message of a server in ERROR.
+    #[serde(default)]
+    fault: Option<String>,
 }
 
 /// An action in progress: when it completes and what it leads to.
@@ -95,7 +98,13 @@ struct Pending {
     done_at: DateTime<Utc>,
     vm_state: String,
     power_state: u8,
+    /// For a build that fails: the fault message the server shows in ERROR.
+    #[serde(default)]
+    fault: Option<String>,
 }
+
+/// Why a build failed: the scheduler found no host, as Nova says it.
+const NO_VALID_HOST: &str = "No valid host was found. There are not enough hosts available.";
 
 const POWER_NOSTATE: u8 = 0;
 const POWER_RUNNING: u8 = 1;
@@ -109,6 +118,7 @@ impl Server {
         {
             self.vm_state = pending.vm_state.clone();
             self.power_state = pending.power_state;
+            self.fault = pending.fault.clone();
             self.task_state = None;
             self.updated = pending.done_at;
             if self.launched_at.is_none() && self.vm_state == "active" {
@@ -156,6 +166,7 @@ impl Server {
             done_at,
             vm_state: vm_state.to_string(),
             power_state: power,
+            fault: None,
         });
     }
 }
@@ -711,6 +722,15 @@ fn server_detail(
             map.insert(key.to_string(), value);
         }
     };
+    if server.vm_state == "error"
+        && let Some(message) = &server.fault
+    {
+        extra(
+            &mut body,
+            "fault",
+            json!({ "code": 500, "created": nova_time(server.updated), "message": message }),
+        );
+    }
     if caller.is_admin() {
         let host = if scheduled { json!(HOST) } else { Value::Null };
         extra(&mut body, "OS-EXT-SRV-ATTR:host", host.clone());
@@ -1206,6 +1226,7 @@ async fn create_server(
     let nics = requested_nics(&world, input, mv, &project_id)?;
 
     let server_id = new_uuid();
+    let build_fails = state.take_build_failure();
     for nic in &nics {
         if let Err(error) =
             world
@@ -1235,14 +1256,25 @@ async fn create_server(
         vm_state: "building".to_string(),
         task_state: Some("spawning".to_string()),
         power_state: POWER_NOSTATE,
-        pending: Some(Pending {
-            done_at: at + build_delay,
-            vm_state: "active".to_string(),
-            power_state: POWER_RUNNING,
+        pending: Some(if build_fails {
+            Pending {
+                done_at: at + build_delay,
+                vm_state: "error".to_string(),
+                power_state: POWER_NOSTATE,
+                fault: Some(NO_VALID_HOST.to_string()),
+            }
+        } else {
+            Pending {
+                done_at: at + build_delay,
+                vm_state: "active".to_string(),
+                power_state: POWER_RUNNING,
+                fault: None,
+            }
         }),
         created: at,
         updated: at,
         launched_at: None,
+        fault: None,
     };
     world.compute.servers.push(server);
     let groups: Vec<Value> = if security_groups.is_empty() {
@@ -2264,7 +2296,9 @@ mod tests {
                 done_at: at + chrono::Duration::seconds(5),
                 vm_state: "active".into(),
                 power_state: POWER_RUNNING,
+                fault: None,
             }),
+            fault: None,
             created: at,
             updated: at,
             launched_at: None,

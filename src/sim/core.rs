@@ -331,6 +331,8 @@ struct Inner {
     base_url: std::sync::OnceLock<String>,
     /// Injected failures for tests (lost replies, refused requests).
     faults: Mutex<Vec<FaultRule>>,
+    /// How many of the next server builds end in ERROR (injected for tests).
+    failing_builds: Mutex<u32>,
     /// Kept open (and locked) as long as the cloud lives.
     _lock: Option<File>,
 }
@@ -364,6 +366,20 @@ impl SimState {
             .identity
             .caller_for_token(token, now())
             .ok_or_else(|| Fault::unauthorized(service))
+    }
+
+    /// Whether the server build starting now must fail (consumes one injected failure).
+    pub fn take_build_failure(&self) -> bool {
+        let mut remaining = self
+            .inner
+            .failing_builds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *remaining == 0 {
+            return false;
+        }
+        *remaining -= 1;
+        true
     }
 
     fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
@@ -503,6 +519,7 @@ impl Sim {
                     config,
                     base_url: std::sync::OnceLock::new(),
                     faults: Mutex::new(Vec::new()),
+                    failing_builds: Mutex::new(0),
                     _lock: lock,
                 }),
             },
@@ -675,7 +692,8 @@ fn take_fault(state: &SimState, method: &Method, path: &str) -> Option<FaultKind
     Some(kind)
 }
 
-/// POST /_sim/faults: `{"lose_reply": {...}}` or `{"fail": {..., "status": 503}}`.
+/// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}`, or
+/// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR).
 async fn add_fault(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -689,6 +707,19 @@ async fn add_fault(
         ));
     }
     let body = parse_json(Service::Identity, &body)?;
+    if let Some(spec) = body.get("fail_build") {
+        let count = spec
+            .get("count")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(1);
+        *state
+            .inner
+            .failing_builds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += count;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let (spec, kind) = if let Some(spec) = body.get("lose_reply") {
         (spec, FaultKind::LoseReply)
     } else if let Some(spec) = body.get("fail") {
@@ -743,6 +774,11 @@ async fn clear_faults(
         ));
     }
     state.faults().clear();
+    *state
+        .inner
+        .failing_builds
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = 0;
     Ok(StatusCode::NO_CONTENT)
 }
 

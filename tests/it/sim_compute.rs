@@ -755,3 +755,41 @@ async fn server_tags_and_metadata_apis() {
     assert_eq!(replaced.body, json!({ "metadata": { "only": "this" } }));
     cloud.handle.stop().await;
 }
+
+#[tokio::test]
+async fn an_injected_build_failure_ends_in_error_with_a_fault() {
+    let cloud = start().await;
+    let token = cloud.token.clone();
+    let inject = cloud
+        .call(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({ "fail_build": { "count": 1 } })),
+        )
+        .await;
+    assert_eq!(inject.status, StatusCode::NO_CONTENT);
+    let (status, body) = boot(&cloud, &token, "doomed", "1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["server"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let failed = wait_for_status(&cloud, &token, &id, "ERROR").await;
+    assert_eq!(failed["OS-EXT-STS:vm_state"], json!("error"));
+    assert_eq!(failed["OS-EXT-STS:task_state"], Value::Null);
+    assert_eq!(failed["fault"]["code"], json!(500));
+    assert_eq!(
+        failed["fault"]["message"],
+        json!("No valid host was found. There are not enough hosts available.")
+    );
+    // Only one build was to fail.
+    let (status, body) = boot(&cloud, &token, "fine", "1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["server"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let active = wait_for_status(&cloud, &token, &id, "ACTIVE").await;
+    assert!(active.get("fault").is_none());
+    cloud.handle.stop().await;
+}
