@@ -72,6 +72,9 @@ struct Image {
     tags: Vec<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// SHA-512 of the uploaded data, hex (Glance's multihash, `os_hash_algo` sha512).
+    #[serde(default)]
+    os_hash_value: Option<String>,
     /// Free-form properties (`os_distro`, `hw_*`...), shown at the top level.
     properties: BTreeMap<String, String>,
 }
@@ -96,6 +99,7 @@ impl ImageData {
             tags: Vec::new(),
             created_at: at,
             updated_at: at,
+            os_hash_value: None,
             properties: BTreeMap::from([
                 ("os_distro".to_string(), "cirros".to_string()),
                 ("hw_rng_model".to_string(), "virtio".to_string()),
@@ -129,6 +133,7 @@ impl ImageData {
             tags: Vec::new(),
             created_at: at,
             updated_at: at,
+            os_hash_value: None,
             properties,
         });
         id
@@ -180,8 +185,8 @@ fn image_body(image: &Image) -> Value {
         "size": image.size,
         "virtual_size": null,
         "checksum": null,
-        "os_hash_algo": null,
-        "os_hash_value": null,
+        "os_hash_algo": image.os_hash_value.as_ref().map(|_| "sha512"),
+        "os_hash_value": image.os_hash_value,
         "min_disk": image.min_disk,
         "min_ram": image.min_ram,
         "protected": image.protected,
@@ -517,6 +522,7 @@ async fn create_image(
         tags: Vec::new(),
         created_at: at,
         updated_at: at,
+        os_hash_value: None,
         properties: BTreeMap::new(),
     };
     for (key, value) in input.iter().filter(|(k, _)| k.as_str() != "id") {
@@ -658,6 +664,8 @@ async fn upload_image(
         ));
     }
     image.size = Some(body.len() as u64);
+    let digest = ring::digest::digest(&ring::digest::SHA512, &body);
+    image.os_hash_value = Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect());
     image.status = "active".to_string();
     image.updated_at = now();
     Ok(StatusCode::NO_CONTENT)

@@ -83,6 +83,11 @@ async fn create_upload_tag_and_delete_an_image() {
         .await;
     assert_eq!(shown.body["status"], json!("active"));
     assert_eq!(shown.body["size"], json!(4096));
+    assert_eq!(shown.body["os_hash_algo"], json!("sha512"));
+    assert_eq!(
+        shown.body["os_hash_value"].as_str().map(str::len),
+        Some(128)
+    );
 
     let tag = cloud
         .call(
