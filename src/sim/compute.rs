@@ -445,8 +445,9 @@ fn check_metadata_quota(quota: &Quota, count: usize) -> Result<(), Fault> {
     if quota.metadata_items >= 0 && count as i64 > quota.metadata_items {
         return Err(fault(
             StatusCode::FORBIDDEN,
+            // nova/exception.py MetadataLimitExceeded, answered 403 by the servers API.
             format!(
-                "Quota exceeded for metadata_items: Requested {count}, but already used 0 of {} metadata_items",
+                "Maximum number of metadata items exceeds {}",
                 quota.metadata_items
             ),
         ));

@@ -753,6 +753,27 @@ async fn server_tags_and_metadata_apis() {
         )
         .await;
     assert_eq!(replaced.body, json!({ "metadata": { "only": "this" } }));
+    let quota = cloud
+        .call(
+            Method::PUT,
+            &format!("/compute/v2.1/os-quota-sets/{}", cloud.admin_project_id),
+            Some(json!({ "quota_set": { "metadata_items": 1 } })),
+        )
+        .await;
+    assert_eq!(quota.status, StatusCode::OK);
+    let too_many = cloud
+        .call_with(
+            Method::POST,
+            &format!("/compute/v2.1/servers/{id}/metadata"),
+            Some(json!({ "metadata": { "more": "x" } })),
+            &[MV],
+        )
+        .await;
+    assert_eq!(too_many.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        too_many.body,
+        json!({ "forbidden": { "code": 403, "message": "Maximum number of metadata items exceeds 1" } })
+    );
     cloud.handle.stop().await;
 }
 
