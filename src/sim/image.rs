@@ -639,36 +639,82 @@ async fn delete_image(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// PUT /v2/images/{id}/file: only the size of the data is kept; the image becomes active.
+/// PUT /v2/images/{id}/file: the data is streamed through (any size) and only its size and
+/// SHA-512 are kept; the image is `saving` meanwhile, then `active`.
 async fn upload_image(
     State(state): State<SimState>,
     headers: HeaderMap,
     Path(image_id): Path<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<StatusCode, Fault> {
     let caller = state.caller(&headers, Service::Image)?;
+    {
+        let mut world = state.world();
+        let image = owned_image(&mut world.image.images, &image_id, &caller, "upload_image")?;
+        if image.status != "queued" {
+            return Err(Fault::conflict(
+                Service::Image,
+                format!(
+                    "Image status transition from {} to saving is not allowed",
+                    image.status
+                ),
+            ));
+        }
+        if image.disk_format.is_none() || image.container_format.is_none() {
+            return Err(bad_request(
+                "Properties disk_format, container_format must be set prior to saving data.",
+            ));
+        }
+        image.status = "saving".to_string();
+        image.updated_at = now();
+    }
+    let received = receive(body).await;
     let mut world = state.world();
-    let image = owned_image(&mut world.image.images, &image_id, &caller, "upload_image")?;
-    if image.status != "queued" {
-        return Err(Fault::conflict(
-            Service::Image,
-            format!(
-                "Image status transition from {} to saving is not allowed",
-                image.status
-            ),
-        ));
+    let image = world
+        .image
+        .images
+        .iter_mut()
+        .find(|i| i.id == image_id)
+        .ok_or_else(|| not_found(&image_id))?;
+    match received {
+        Ok((size, digest)) => {
+            image.size = Some(size);
+            image.os_hash_value = Some(digest);
+            image.status = "active".to_string();
+            image.updated_at = now();
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(err) => {
+            // Glance puts an image whose upload broke back to `queued`, ready for a retry.
+            image.status = "queued".to_string();
+            image.updated_at = now();
+            Err(bad_request(format!(
+                "Error in store: the upload was interrupted: {err}"
+            )))
+        }
     }
-    if image.disk_format.is_none() || image.container_format.is_none() {
-        return Err(bad_request(
-            "Properties disk_format, container_format must be set prior to saving data.",
-        ));
+}
+
+/// Reads a request body to its end: its size and SHA-512 (hex).
+async fn receive(mut body: axum::body::Body) -> Result<(u64, String), axum::Error> {
+    use axum::body::HttpBody;
+    let mut size = 0u64;
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA512);
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        if let Some(data) = frame?.data_ref() {
+            size += data.len() as u64;
+            digest.update(data);
+        }
     }
-    image.size = Some(body.len() as u64);
-    let digest = ring::digest::digest(&ring::digest::SHA512, &body);
-    image.os_hash_value = Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect());
-    image.status = "active".to_string();
-    image.updated_at = now();
-    Ok(StatusCode::NO_CONTENT)
+    let hex = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
 }
 
 /// PUT /v2/images/{id}/tags/{tag}: 204.

@@ -73,7 +73,8 @@ async fn create_upload_tag_and_delete_an_image() {
         .put(cloud.url(&format!("/image/v2/images/{id}/file")))
         .header("X-Auth-Token", &cloud.token)
         .header("Content-Type", "application/octet-stream")
-        .body(vec![7u8; 4096])
+        // Larger than axum's default body limit: uploads are streamed, not buffered.
+        .body(vec![7u8; 5 * 1024 * 1024])
         .send()
         .await
         .unwrap_or_else(|err| panic!("upload failed: {err}"));
@@ -82,7 +83,7 @@ async fn create_upload_tag_and_delete_an_image() {
         .call(Method::GET, &format!("/image/v2/images/{id}"), None)
         .await;
     assert_eq!(shown.body["status"], json!("active"));
-    assert_eq!(shown.body["size"], json!(4096));
+    assert_eq!(shown.body["size"], json!(5 * 1024 * 1024));
     assert_eq!(shown.body["os_hash_algo"], json!("sha512"));
     assert_eq!(
         shown.body["os_hash_value"].as_str().map(str::len),
