@@ -76,3 +76,18 @@ impl NetworkData {
         todo!()
     }
 }
+
+// ---- TEMPORARY STUBS added on branch sim-core so core.rs compiles before the Neutron helper's
+// ---- code lands; the lead keeps the Neutron helper's real versions when merging.
+// Expected by core.rs: `pub fn routes() -> axum::Router<crate::sim::core::SimState>` (nested
+// under /networking) and `NetworkData::seed(&mut self, admin_project_id: &str)` (creates the
+// external network `public` on first open).
+pub fn routes() -> axum::Router<super::core::SimState> {
+    axum::Router::new()
+}
+
+impl NetworkData {
+    pub fn seed(&mut self, admin_project_id: &str) {
+        let _ = admin_project_id;
+    }
+}

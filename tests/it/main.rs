@@ -1,4 +1,9 @@
 //! The one integration test binary: each module is a group of tests.
 
 mod plan_render;
+mod sim_common;
+mod sim_compute;
+mod sim_core;
+mod sim_identity;
+mod sim_image;
 mod spec_load;
