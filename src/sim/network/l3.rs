@@ -130,11 +130,11 @@ impl NetworkData {
         };
         let id = router.meta.id.clone();
         self.routers.insert(id.clone(), router);
-        if let Some(gw) = gateway {
-            if let Err(error) = self.set_gateway(&id, gw) {
-                self.routers.remove(&id);
-                return Err(error);
-            }
+        if let Some(gw) = gateway
+            && let Err(error) = self.set_gateway(&id, gw)
+        {
+            self.routers.remove(&id);
+            return Err(error);
         }
         Ok(id)
     }
@@ -275,15 +275,14 @@ impl NetworkData {
                             "Router already has a port on subnet {subnet_id}"
                         )));
                     }
-                    if let Some(existing) = self.subnets.get(&ip.subnet_id) {
-                        if existing.cidr.contains(&new.cidr.network())
-                            || new.cidr.contains(&existing.cidr.network())
-                        {
-                            return Err(NeutronError::bad_router(format!(
-                                "Cidr {} of subnet {subnet_id} overlaps with cidr {} of subnet {}",
-                                new.cidr, existing.cidr, existing.meta.id
-                            )));
-                        }
+                    if let Some(existing) = self.subnets.get(&ip.subnet_id)
+                        && (existing.cidr.contains(&new.cidr.network())
+                            || new.cidr.contains(&existing.cidr.network()))
+                    {
+                        return Err(NeutronError::bad_router(format!(
+                            "Cidr {} of subnet {subnet_id} overlaps with cidr {} of subnet {}",
+                            new.cidr, existing.cidr, existing.meta.id
+                        )));
                     }
                 }
             }
@@ -433,15 +432,15 @@ impl NetworkData {
                             ),
                         )
                     })?;
-                if let Some(subnet_id) = &subnet_id {
-                    if !port.fixed_ips.iter().any(|ip| &ip.subnet_id == subnet_id) {
-                        return Err(NeutronError::conflict(
-                            "SubnetMismatchForPort",
-                            format!(
-                                "Subnet on port {port_id} does not match the requested subnet {subnet_id}."
-                            ),
-                        ));
-                    }
+                if let Some(subnet_id) = &subnet_id
+                    && !port.fixed_ips.iter().any(|ip| &ip.subnet_id == subnet_id)
+                {
+                    return Err(NeutronError::conflict(
+                        "SubnetMismatchForPort",
+                        format!(
+                            "Subnet on port {port_id} does not match the requested subnet {subnet_id}."
+                        ),
+                    ));
                 }
                 port
             }

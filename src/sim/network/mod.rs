@@ -287,10 +287,10 @@ impl NetworkData {
         let mut names: Vec<String> = Vec::new();
         for port in self.server_ports(server_id) {
             for group_id in &port.security_groups {
-                if let Some(group) = self.security_groups.get(group_id) {
-                    if !names.contains(&group.meta.name) {
-                        names.push(group.meta.name.clone());
-                    }
+                if let Some(group) = self.security_groups.get(group_id)
+                    && !names.contains(&group.meta.name)
+                {
+                    names.push(group.meta.name.clone());
                 }
             }
         }

@@ -1292,13 +1292,14 @@ fn read_pools(value: &Value, cidr: &IpNet, gateway: Option<IpAddr>) -> NResult<V
                 ),
             ));
         }
-        if let Some(gw) = gateway {
-            if ip_to_u128(start) <= ip_to_u128(gw) && ip_to_u128(gw) <= ip_to_u128(end) {
-                return Err(NeutronError::conflict(
-                    "GatewayConflictWithAllocationPools",
-                    format!("Gateway ip {gw} conflicts with allocation pool {start}-{end}"),
-                ));
-            }
+        if let Some(gw) = gateway
+            && ip_to_u128(start) <= ip_to_u128(gw)
+            && ip_to_u128(gw) <= ip_to_u128(end)
+        {
+            return Err(NeutronError::conflict(
+                "GatewayConflictWithAllocationPools",
+                format!("Gateway ip {gw} conflicts with allocation pool {start}-{end}"),
+            ));
         }
         pools.push(Pool { start, end });
     }

@@ -81,14 +81,14 @@ fn read_protocol(body: &Map<String, Value>) -> NResult<Option<String>> {
 
 fn read_port(body: &Map<String, Value>, key: &str) -> NResult<Option<i64>> {
     let value = get_int(body, key)?.flatten();
-    if let Some(port) = value {
-        if !(0..=65535).contains(&port) {
-            return Err(NeutronError::new(
-                StatusCode::BAD_REQUEST,
-                "SecurityGroupInvalidPortValue",
-                format!("Invalid value for port {port}"),
-            ));
-        }
+    if let Some(port) = value
+        && !(0..=65535).contains(&port)
+    {
+        return Err(NeutronError::new(
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupInvalidPortValue",
+            format!("Invalid value for port {port}"),
+        ));
     }
     Ok(value)
 }
@@ -129,16 +129,14 @@ fn validate_ports(protocol: Option<&str>, min: Option<i64>, max: Option<i64>) ->
             ("type", "port_range_min", min),
             ("code", "port_range_max", max),
         ] {
-            if let Some(v) = value {
-                if !(0..=255).contains(&v) {
-                    return Err(NeutronError::new(
-                        StatusCode::BAD_REQUEST,
-                        "SecurityGroupInvalidIcmpValue",
-                        format!(
-                            "Invalid value for ICMP {field} ({attr}) {v}. It must be 0 to 255."
-                        ),
-                    ));
-                }
+            if let Some(v) = value
+                && !(0..=255).contains(&v)
+            {
+                return Err(NeutronError::new(
+                    StatusCode::BAD_REQUEST,
+                    "SecurityGroupInvalidIcmpValue",
+                    format!("Invalid value for ICMP {field} ({attr}) {v}. It must be 0 to 255."),
+                ));
             }
         }
         if let (None, Some(code)) = (min, max) {

@@ -477,7 +477,7 @@ fn network_and_subnet_in_use() {
     );
     data.delete_port(&actor, &port).expect("port gone");
     data.delete_network(&actor, &net).expect("network gone");
-    assert!(data.subnets.get(&subnet).is_none());
+    assert!(!data.subnets.contains_key(&subnet));
 }
 
 #[test]
