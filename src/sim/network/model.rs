@@ -73,6 +73,13 @@ impl NeutronError {
 
 impl IntoResponse for NeutronError {
     fn into_response(self) -> Response {
+        // A missing or bad token is refused by keystonemiddleware before Neutron runs, so a
+        // 401 comes in Keystone's error shape (as core renders it for every service).
+        if self.status == StatusCode::UNAUTHORIZED {
+            let body =
+                json!({"error": {"code": 401, "title": "Unauthorized", "message": self.message}});
+            return (self.status, axum::Json(body)).into_response();
+        }
         (self.status, axum::Json(self.body())).into_response()
     }
 }
