@@ -539,21 +539,38 @@ pub fn get_str_list(map: &Map<String, Value>, key: &str) -> NResult<Option<Vec<S
         .map(Some)
 }
 
-/// Tags: strings of at most 255 characters, kept sorted and unique as Neutron's tag table
-/// (a set) does.
-pub fn validate_tags(tags: &[String]) -> NResult<Vec<String>> {
+/// Neutron's tagging extension limit (`MAX_TAG_LEN`).
+pub const MAX_TAG_LEN: usize = 60;
+
+/// Neutron's `validate_list_of_unique_strings(tags, MAX_TAG_LEN)`: the reason on failure.
+/// Valid tags come back sorted, as Neutron's tag table (a set) returns them.
+pub fn check_tag_list(tags: &[String]) -> Result<Vec<String>, String> {
     for tag in tags {
-        if tag.is_empty() || tag.chars().count() > 255 {
-            return Err(NeutronError::invalid_attr(
-                "tags",
-                format!("'{tag}' is not a valid tag"),
-            ));
+        if tag.chars().count() > MAX_TAG_LEN {
+            return Err(format!("'{tag}' exceeds maximum length of {MAX_TAG_LEN}"));
         }
+    }
+    let mut duplicates: Vec<&str> = tags
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| tags[..*i].contains(t))
+        .map(|(_, t)| t.as_str())
+        .collect();
+    duplicates.dedup();
+    if !duplicates.is_empty() {
+        return Err(format!(
+            "Duplicate items in the list: '{}'",
+            duplicates.join(", ")
+        ));
     }
     let mut out = tags.to_vec();
     out.sort();
-    out.dedup();
     Ok(out)
+}
+
+/// `tags` in a POST body, checked by the attribute layer.
+pub fn validate_tags(tags: &[String]) -> NResult<Vec<String>> {
+    check_tag_list(tags).map_err(|reason| NeutronError::invalid_attr("tags", reason))
 }
 
 /// Attributes every Neutron resource with standard attributes has.

@@ -678,7 +678,9 @@ impl NetworkData {
         let id = subnet.meta.id.clone();
         self.subnets.insert(id.clone(), subnet);
         if let Some(net) = self.networks.get_mut(&network_id) {
+            // A subnet is part of its network's revision, as in Neutron.
             net.subnets.push(id.clone());
+            net.meta.touch();
         }
         Ok(id)
     }
@@ -753,6 +755,7 @@ impl NetworkData {
         self.subnets.remove(id);
         if let Some(net) = self.networks.get_mut(&network_id) {
             net.subnets.retain(|s| s != id);
+            net.meta.touch();
         }
         Ok(())
     }

@@ -337,7 +337,7 @@ impl NetworkData {
         id: &str,
         tags: &[String],
     ) -> NResult<Vec<String>> {
-        let tags = validate_tags(tags)?;
+        let tags = check_tag_list(tags).map_err(NeutronError::invalid_input)?;
         let meta = self.meta_mut(kind, actor, id, true)?;
         meta.tags = tags.clone();
         meta.touch();
@@ -345,7 +345,7 @@ impl NetworkData {
     }
 
     pub fn add_tag(&mut self, kind: Kind, actor: &Actor, id: &str, tag: &str) -> NResult<()> {
-        let tag = validate_tags(&[tag.to_string()])?;
+        let tag = check_tag_list(&[tag.to_string()]).map_err(NeutronError::invalid_input)?;
         let meta = self.meta_mut(kind, actor, id, true)?;
         let mut tags = meta.tags.clone();
         tags.extend(tag);

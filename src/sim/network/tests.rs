@@ -806,13 +806,40 @@ fn tags_and_tag_filters() {
     assert_eq!(names(&data, &[("not-tags", "a,b")]), set(&[1, 2, 3]));
     assert_eq!(names(&data, &[("not-tags-any", "a,c")]), set(&[3]));
     assert_eq!(names(&data, &[("tags", "a"), ("not-tags", "b")]), set(&[1]));
-    let replaced = data
-        .replace_tags(
+    assert_eq!(
+        data.replace_tags(
             Kind::Network,
             &actor,
             &ids[3],
-            &["z".into(), "y".into(), "z".into()],
+            &["z".into(), "y".into(), "z".into()]
         )
+        .err(),
+        Some(err(
+            400,
+            "InvalidInput",
+            "Invalid input for operation: Duplicate items in the list: 'z'."
+        ))
+    );
+    let long = "x".repeat(61);
+    assert_eq!(
+        data.add_tag(Kind::Network, &actor, &ids[3], &long).err(),
+        Some(err(
+            400,
+            "InvalidInput",
+            &format!("Invalid input for operation: '{long}' exceeds maximum length of 60.")
+        ))
+    );
+    assert_eq!(
+        data.create_network(&actor, &obj(json!({"tags": ["a", "a"]})))
+            .err(),
+        Some(err(
+            400,
+            "HTTPBadRequest",
+            "Invalid input for tags. Reason: Duplicate items in the list: 'a'."
+        ))
+    );
+    let replaced = data
+        .replace_tags(Kind::Network, &actor, &ids[3], &["z".into(), "y".into()])
         .expect("replaced");
     assert_eq!(replaced, vec!["y", "z"]);
     data.add_tag(Kind::Network, &actor, &ids[3], "x")
