@@ -779,13 +779,15 @@ impl NetworkData {
         subnet.allocation_pools.iter().find_map(|pool| {
             let mut candidate = ip_to_u128(pool.start);
             let end = ip_to_u128(pool.end);
-            while candidate <= end {
+            loop {
                 if !used.contains(&candidate) {
                     return Some(u128_to_ip(candidate, v4));
                 }
+                if candidate >= end {
+                    return None;
+                }
                 candidate += 1;
             }
-            None
         })
     }
 
