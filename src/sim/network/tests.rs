@@ -1066,3 +1066,339 @@ fn nova_seam() {
     assert_eq!(data.ports[&precreated].device_owner, "");
     assert_eq!(data.server_addresses("server-1"), json!({}));
 }
+
+#[test]
+fn router_interface_by_port_and_gateway_changes() {
+    let mut data = seeded();
+    let actor = user(ALICE);
+    let public = public_id(&data);
+    let (net, subnet) = net_with_subnet(&mut data, ALICE, "10.0.0.0/24");
+    let router = data
+        .create_router(&actor, &obj(json!({"name": "r"})))
+        .expect("router");
+    let port = data
+        .create_port(
+            &actor,
+            &obj(json!({"network_id": net, "fixed_ips": [{"ip_address": "10.0.0.50"}]})),
+        )
+        .expect("port");
+    let info = data
+        .add_router_interface(&actor, &router, &json!({"port_id": port}))
+        .expect("by port");
+    assert_eq!(info["subnet_id"], json!(subnet));
+    assert_eq!(info["port_id"], json!(port));
+    assert_eq!(data.ports[&port].device_owner, "network:router_interface");
+    assert_eq!(data.ports[&port].security_groups, Vec::<String>::new());
+    assert_eq!(
+        data.add_router_interface(&actor, &router, &json!({"port_id": port}))
+            .err(),
+        Some(err(
+            409,
+            "PortInUse",
+            &format!(
+                "Unable to complete operation on port {port} for network {net}. Port already has \
+                 an attached device {router}."
+            )
+        ))
+    );
+    assert_eq!(
+        data.add_router_interface(&actor, &router, &json!({})).err(),
+        Some(err(
+            400,
+            "BadRequest",
+            "Bad router request: Either subnet_id or port_id must be specified."
+        ))
+    );
+    let other_subnet = data
+        .create_subnet(
+            &actor,
+            &obj(json!({"network_id": net, "ip_version": 4, "cidr": "10.5.0.0/24"})),
+        )
+        .expect("second subnet");
+    assert_eq!(
+        data.remove_router_interface(
+            &actor,
+            &router,
+            &json!({"port_id": port, "subnet_id": other_subnet})
+        )
+        .err(),
+        Some(err(
+            409,
+            "SubnetMismatchForPort",
+            &format!("Subnet on port {port} does not match the requested subnet {other_subnet}.")
+        ))
+    );
+    assert_eq!(
+        data.remove_router_interface(&actor, &router, &json!({"port_id": "nope"}))
+            .err(),
+        Some(err(
+            404,
+            "RouterInterfaceNotFound",
+            &format!("Router {router} does not have an interface with id nope")
+        ))
+    );
+    data.remove_router_interface(&actor, &router, &json!({"port_id": port}))
+        .expect("removed by port");
+    assert!(!data.ports.contains_key(&port));
+
+    // Setting, keeping and changing the gateway.
+    data.update_router(
+        &actor,
+        &router,
+        &obj(json!({"external_gateway_info": {"network_id": public}})),
+    )
+    .expect("gateway");
+    let first_port = data.routers[&router]
+        .gateway
+        .as_ref()
+        .map(|g| g.port_id.clone());
+    data.update_router(&actor, &router, &obj(json!({"name": "kept"})))
+        .expect("rename");
+    assert_eq!(
+        data.routers[&router]
+            .gateway
+            .as_ref()
+            .map(|g| g.port_id.clone()),
+        first_port
+    );
+    assert_eq!(
+        data.update_router(
+            &actor,
+            &router,
+            &obj(json!({"external_gateway_info": {"network_id": public, "enable_snat": false}}))
+        )
+        .err(),
+        Some(err(
+            403,
+            "PolicyNotAuthorized",
+            "rule:update_router:external_gateway_info:enable_snat is disallowed by policy"
+        ))
+    );
+    let admin_set = data.update_router(
+        &admin(),
+        &router,
+        &obj(
+            json!({"external_gateway_info": {"network_id": public, "enable_snat": false,
+                     "external_fixed_ips": [{"ip_address": "172.24.4.99"}]}}),
+        ),
+    );
+    assert_eq!(admin_set, Ok(()));
+    let view = data.show(Kind::Router, &actor, &router).expect("own");
+    assert_eq!(view["external_gateway_info"]["enable_snat"], json!(false));
+    assert_eq!(
+        view["external_gateway_info"]["external_fixed_ips"][0]["ip_address"],
+        json!("172.24.4.99")
+    );
+    assert_eq!(
+        data.update_network(&admin(), &public, &obj(json!({"router:external": false})))
+            .err(),
+        Some(err(
+            409,
+            "ExternalNetworkInUse",
+            &format!(
+                "External network {public} cannot be updated to be made non-external, since it \
+                 has existing gateway ports."
+            )
+        ))
+    );
+    assert_eq!(
+        data.delete_network(&admin(), &public).err().map(|e| e.kind),
+        Some("NetworkInUse")
+    );
+    data.delete_router(&actor, &router)
+        .expect("deleted with its gateway port");
+    assert!(data.ports.values().all(|p| p.device_id != router));
+}
+
+#[test]
+fn shared_networks_and_port_rules() {
+    let mut data = seeded();
+    let shared = data
+        .create_network(&admin(), &obj(json!({"name": "shared", "shared": true})))
+        .expect("shared");
+    data.create_subnet(
+        &admin(),
+        &obj(json!({"network_id": shared, "ip_version": 4, "cidr": "10.8.0.0/24"})),
+    )
+    .expect("subnet");
+    let bob = user(BOB);
+    assert_eq!(data.bootable_networks(BOB), vec![shared.clone()]);
+    let port = data
+        .create_port(&bob, &obj(json!({"network_id": shared})))
+        .expect("bob's port on a shared network");
+    assert_eq!(data.ports[&port].meta.project_id, BOB);
+    assert_eq!(
+        data.update_network(&bob, &shared, &obj(json!({"name": "mine"})))
+            .err(),
+        Some(err(
+            403,
+            "PolicyNotAuthorized",
+            "rule:update_network is disallowed by policy"
+        ))
+    );
+    assert_eq!(
+        data.create_subnet(
+            &bob,
+            &obj(json!({"network_id": shared, "ip_version": 4, "cidr": "10.9.0.0/24"}))
+        )
+        .err(),
+        Some(err(
+            403,
+            "PolicyNotAuthorized",
+            "rule:create_subnet is disallowed by policy"
+        ))
+    );
+    assert_eq!(
+        data.update_network(&admin(), &shared, &obj(json!({"shared": false})))
+            .err(),
+        Some(err(
+            409,
+            "InvalidSharedSetting",
+            &format!(
+                "Unable to reconfigure sharing settings for network {shared}. Multiple tenants \
+                 are using it."
+            )
+        ))
+    );
+    let public = public_id(&data);
+    assert_eq!(
+        data.create_port(&bob, &obj(json!({"network_id": public})))
+            .err(),
+        Some(err(
+            403,
+            "HTTPForbidden",
+            &format!("Tenant {BOB} not allowed to create port on this network")
+        ))
+    );
+    let mac = data.ports[&port].mac_address.clone();
+    assert_eq!(
+        data.create_port(
+            &admin(),
+            &obj(json!({"network_id": shared, "mac_address": mac}))
+        )
+        .err(),
+        Some(err(
+            409,
+            "MacAddressInUse",
+            &format!(
+                "Unable to complete operation for network {shared}. The mac address {mac} is in use."
+            )
+        ))
+    );
+    let web = data
+        .create_security_group(&bob, &obj(json!({"name": "web"})))
+        .expect("group");
+    data.update_port(&bob, &port, &obj(json!({"security_groups": [web]})))
+        .expect("groups replaced");
+    assert_eq!(data.ports[&port].security_groups, vec![web.clone()]);
+    assert_eq!(
+        data.update_port(&bob, &port, &obj(json!({"port_security_enabled": false})))
+            .err(),
+        Some(err(
+            400,
+            "PortSecurityAndIPRequiredForSecurityGroups",
+            "Port security must be enabled and port must have an IP address in order to use \
+             security groups."
+        ))
+    );
+    data.update_port(
+        &bob,
+        &port,
+        &obj(json!({"port_security_enabled": false, "security_groups": []})),
+    )
+    .expect("port security off");
+    let alice_group = data.ensure_default_security_group(ALICE);
+    assert_eq!(
+        data.update_port(&bob, &port, &obj(json!({"security_groups": [alice_group]})))
+            .err(),
+        Some(err(
+            404,
+            "SecurityGroupNotFound",
+            &format!("Security group {alice_group} does not exist")
+        ))
+    );
+}
+
+#[test]
+fn icmp_and_protocol_rules() {
+    let mut data = seeded();
+    let actor = user(ALICE);
+    let group = data
+        .create_security_group(&actor, &obj(json!({"name": "icmp"})))
+        .expect("group");
+    let rule = |body: Value| {
+        let mut body = obj(body);
+        body.insert("security_group_id".into(), json!(group));
+        body.insert("direction".into(), json!("ingress"));
+        body
+    };
+    assert_eq!(
+        data.create_security_group_rule(
+            &actor,
+            &rule(json!({"protocol": "icmp", "port_range_min": 300}))
+        )
+        .err(),
+        Some(err(
+            400,
+            "SecurityGroupInvalidIcmpValue",
+            "Invalid value for ICMP type (port_range_min) 300. It must be 0 to 255."
+        ))
+    );
+    assert_eq!(
+        data.create_security_group_rule(
+            &actor,
+            &rule(json!({"protocol": "icmp", "port_range_max": 0}))
+        )
+        .err(),
+        Some(err(
+            400,
+            "SecurityGroupMissingIcmpType",
+            "ICMP code (port-range-max) 0 is provided but ICMP type (port-range-min) is missing."
+        ))
+    );
+    assert_eq!(
+        data.create_security_group_rule(
+            &actor,
+            &rule(json!({"port_range_min": 22, "port_range_max": 22}))
+        )
+        .err(),
+        Some(err(
+            400,
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given."
+        ))
+    );
+    assert_eq!(
+        data.create_security_group_rule(&actor, &rule(json!({"protocol": "tcp", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": group}))).err(),
+        Some(err(
+            400,
+            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+            "Only remote_ip_prefix or remote_group_id may be provided."
+        ))
+    );
+    let echo = data
+        .create_security_group_rule(&actor, &rule(json!({"protocol": "ICMP", "port_range_min": 8, "port_range_max": 0, "ethertype": "ipv4"})))
+        .expect("echo request");
+    let view = data
+        .show(Kind::SecurityGroupRule, &actor, &echo)
+        .expect("own");
+    assert_eq!(view["protocol"], json!("icmp"));
+    assert_eq!(view["ethertype"], json!("IPv4"));
+    assert_eq!(view["port_range_min"], json!(8));
+    assert_eq!(view["port_range_max"], json!(0));
+    assert_eq!(view["belongs_to_default_sg"], json!(false));
+    let v6 = data
+        .create_security_group_rule(
+            &actor,
+            &rule(
+                json!({"protocol": 58, "ethertype": "IPv6", "remote_ip_prefix": "2001:db8::1/64"}),
+            ),
+        )
+        .expect("icmpv6 by number");
+    assert_eq!(
+        data.rules[&v6].remote_ip_prefix.as_deref(),
+        Some("2001:db8::/64")
+    );
+    assert_eq!(data.rules[&v6].protocol.as_deref(), Some("58"));
+    assert_eq!(data.security_groups[&group].meta.revision_number, 3);
+}
