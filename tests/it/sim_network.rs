@@ -367,6 +367,9 @@ async fn paging_links_and_fields() {
         second.body["networks_links"],
         json!([{"rel": "previous", "href": format!("{base}?limit=2&fields=id&marker={}&page_reverse=True", ids[2])}])
     );
+    let bad_filter = get(&cloud, &token, "networks?colour=red").await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_filter.body, neutron_error("HTTPBadRequest", "colour is invalid attribute for filtering"));
     let sorted = get(&cloud, &token, "networks?sort_key=name&sort_dir=desc&fields=name&shared=false").await;
     assert_eq!(sorted.body["networks"], json!([{"name": "public"}, {"name": "n2"}, {"name": "n1"}, {"name": "n0"}]));
 }

@@ -311,6 +311,7 @@ fn list(
 ) -> ApiResult {
     let actor = actor(&state, &headers)?;
     let query = ListQuery::parse(&params)?;
+    query.validate_filters(kind)?;
     let href = format!("{}/networking/v2.0/{}", state.base_url(), kind.path());
     let mut world = state.world();
     let data = &mut world.network;

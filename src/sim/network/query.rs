@@ -105,6 +105,32 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// Refuses filters on attributes the resource does not have, as Neutron does with
+    /// filter validation on (its default): silently ignoring a misspelt filter would list
+    /// everything.
+    pub fn validate_filters(&self, kind: Kind) -> NResult<()> {
+        let table = kind.attributes();
+        for (key, _) in &self.filters {
+            let known = [
+                table.post,
+                table.put,
+                table.read_only,
+                table.common_read_only,
+            ]
+            .iter()
+            .any(|list| list.contains(&key.as_str()))
+                || key == "tenant_id"
+                || key == "project_id"
+                || key == "name";
+            if !known {
+                return Err(NeutronError::bad_request(format!(
+                    "{key} is invalid attribute for filtering"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Field selection for a single resource (GET /v2.0/networks/{id}?fields=name).
     pub fn select(&self, item: Map<String, Value>) -> Map<String, Value> {
         if self.fields.is_empty() {

@@ -945,6 +945,26 @@ fn paging_links_filters_and_fields() {
         filtered["networks"],
         json!([{"name": "n4"}, {"name": "n2"}, {"name": "n0"}])
     );
+    assert_eq!(
+        ListQuery::parse(&[("colour".into(), "red".into())])
+            .expect("query")
+            .validate_filters(Kind::Network)
+            .err(),
+        Some(err(
+            400,
+            "HTTPBadRequest",
+            "colour is invalid attribute for filtering"
+        ))
+    );
+    assert_eq!(
+        ListQuery::parse(&[
+            ("router:external".into(), "true".into()),
+            ("tenant_id".into(), "x".into())
+        ])
+        .expect("query")
+        .validate_filters(Kind::Network),
+        Ok(())
+    );
     let any_of = list(&[
         ("name", "n1"),
         ("name", "n3"),
