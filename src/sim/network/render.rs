@@ -11,9 +11,9 @@ impl NetworkData {
     pub fn render_network(&self, net: &Network, actor: &Actor) -> Map<String, Value> {
         let mut out = Map::new();
         net.meta.put_common(&mut out, true);
-        let status = if net.admin_state_up { "ACTIVE" } else { "DOWN" };
+        // ML2 reports networks ACTIVE whatever their admin_state_up (ports go DOWN instead).
         out.insert("admin_state_up".into(), json!(net.admin_state_up));
-        out.insert("status".into(), json!(status));
+        out.insert("status".into(), json!("ACTIVE"));
         out.insert("subnets".into(), json!(net.subnets));
         out.insert("shared".into(), json!(net.shared));
         out.insert("router:external".into(), json!(net.external));
