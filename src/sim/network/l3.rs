@@ -224,7 +224,7 @@ impl NetworkData {
             self.check_external(actor, &gw.network_id)?;
         }
         router.meta.touch();
-        self.routers.insert(id.to_string(), router);
+        let before = self.routers.insert(id.to_string(), router);
         match gateway {
             None => {}
             Some(None) => {
@@ -232,7 +232,16 @@ impl NetworkData {
                     self.ports.remove(&old.port_id);
                 }
             }
-            Some(Some(gw)) => self.set_gateway(id, gw)?,
+            Some(Some(gw)) => {
+                // set_gateway changes no port when it fails; restoring the record makes the
+                // whole update fail as one.
+                if let Err(error) = self.set_gateway(id, gw) {
+                    if let Some(before) = before {
+                        self.routers.insert(id.to_string(), before);
+                    }
+                    return Err(error);
+                }
+            }
         }
         Ok(())
     }

@@ -1194,6 +1194,20 @@ fn router_interface_by_port_and_gateway_changes() {
             "rule:update_router:external_gateway_info:enable_snat is disallowed by policy"
         ))
     );
+    assert_eq!(
+        data.update_router(
+            &admin(),
+            &router,
+            &obj(
+                json!({"name": "not-applied", "external_gateway_info": {"network_id": public,
+                         "external_fixed_ips": [{"ip_address": "10.0.0.9"}]}})
+            ),
+        )
+        .err()
+        .map(|e| e.kind),
+        Some("InvalidIpForNetwork")
+    );
+    assert_eq!(data.routers[&router].meta.name, "kept");
     let admin_set = data.update_router(
         &admin(),
         &router,
