@@ -6,4 +6,5 @@ mod sim_compute;
 mod sim_core;
 mod sim_identity;
 mod sim_image;
+mod sim_network;
 mod spec_load;
