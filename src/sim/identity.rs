@@ -736,7 +736,7 @@ async fn validate_token(
     State(state): State<SimState>,
     headers: HeaderMap,
 ) -> Result<Response, Fault> {
-    state.caller(&headers, Service::Identity)?;
+    let caller = state.caller(&headers, Service::Identity)?;
     let subject = subject_token(&headers)?;
     let world = state.world();
     let data = &world.identity;
@@ -747,6 +747,10 @@ async fn validate_token(
         .find(|t| t.digest == token_digest(&subject))
         .filter(|_| valid)
         .ok_or_else(|| fault(StatusCode::NOT_FOUND, "Failed to validate token"))?;
+    // Keystone's policy: an admin, or the token's own user.
+    if !caller.is_admin() && caller.user_id != token.user_id {
+        return Err(forbidden("validate_token"));
+    }
     let mut response = json_response(StatusCode::OK, data.token_body(token, state.base_url()));
     if let Ok(value) = HeaderValue::from_str(&subject) {
         response.headers_mut().insert("x-subject-token", value);
@@ -759,11 +763,23 @@ async fn revoke_token(
     State(state): State<SimState>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Fault> {
-    state.caller(&headers, Service::Identity)?;
+    let caller = state.caller(&headers, Service::Identity)?;
     let subject = subject_token(&headers)?;
     let mut world = state.world();
     let before = world.identity.tokens.len();
     let digest = token_digest(&subject);
+    let owner = world
+        .identity
+        .tokens
+        .iter()
+        .find(|t| t.digest == digest)
+        .map(|t| t.user_id.clone());
+    if let Some(owner) = owner
+        && !caller.is_admin()
+        && caller.user_id != owner
+    {
+        return Err(forbidden("revoke_token"));
+    }
     world.identity.tokens.retain(|t| t.digest != digest);
     if world.identity.tokens.len() == before {
         return Err(fault(StatusCode::NOT_FOUND, "Failed to validate token"));

@@ -427,6 +427,32 @@ async fn a_role_grant_opens_project_scoped_tokens() {
         .unwrap_or_default()
         .to_string();
 
+    // A member may validate its own token, not the admin's.
+    let own = cloud
+        .call_as(
+            &alice,
+            Method::GET,
+            "/identity/v3/auth/tokens",
+            None,
+            &[("X-Subject-Token", alice.as_str())],
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    let admins = cloud
+        .call_as(
+            &alice,
+            Method::GET,
+            "/identity/v3/auth/tokens",
+            None,
+            &[("X-Subject-Token", cloud.token.as_str())],
+        )
+        .await;
+    assert_eq!(admins.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        admins.body["error"]["message"],
+        json!("You are not authorized to perform the requested action: identity:validate_token.")
+    );
+
     let mine = cloud
         .call_as(&alice, Method::GET, "/identity/v3/auth/projects", None, &[])
         .await;
