@@ -1,9 +1,15 @@
 //! Integration tests: one binary (each test binary costs a link on two cores).
 mod cloud_api;
+mod sim_common;
 mod support;
 
 mod e2e;
 mod openstack_cli;
 mod plan_render;
 mod readme;
+mod sim_compute;
+mod sim_core;
+mod sim_identity;
+mod sim_image;
+mod sim_network;
 mod spec_load;
