@@ -77,7 +77,9 @@ impl fmt::Display for Address {
 pub enum AddressError {
     #[error("`{0}` is not an address: expected KIND.NAME, e.g. network.demo-net")]
     Malformed(String),
-    #[error("unknown resource kind `{0}`; kinds are: tenant, network, subnet, router, security_group, instance")]
+    #[error(
+        "unknown resource kind `{0}`; kinds are: tenant, network, subnet, router, security_group, instance"
+    )]
     UnknownKind(String),
 }
 
@@ -143,7 +145,13 @@ mod tests {
             "volume.x".parse::<Address>(),
             Err(AddressError::UnknownKind("volume".into()))
         );
-        assert!(matches!("network".parse::<Address>(), Err(AddressError::Malformed(_))));
-        assert!(matches!("network.".parse::<Address>(), Err(AddressError::Malformed(_))));
+        assert!(matches!(
+            "network".parse::<Address>(),
+            Err(AddressError::Malformed(_))
+        ));
+        assert!(matches!(
+            "network.".parse::<Address>(),
+            Err(AddressError::Malformed(_))
+        ));
     }
 }

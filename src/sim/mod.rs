@@ -20,4 +20,4 @@ mod identity;
 mod image;
 mod network;
 
-pub use core::{Sim, SimConfig, SimHandle, ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER};
+pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
