@@ -68,6 +68,7 @@ pub struct CreatedServer {
     pub id: String,
 }
 
+#[derive(Clone, Copy)]
 pub struct Compute<'a>(pub &'a Session);
 
 impl Session {
@@ -77,20 +78,20 @@ impl Session {
 }
 
 impl Compute<'_> {
-    pub async fn list_servers(&self, query: &[(String, String)]) -> Result<Vec<Server>, ApiError> {
+    pub async fn list_servers(self, query: &[(String, String)]) -> Result<Vec<Server>, ApiError> {
         self.0
             .list(COMPUTE, "/servers/detail", "servers", query)
             .await
     }
 
-    pub async fn get_server(&self, id: &str) -> Result<Server, ApiError> {
+    pub async fn get_server(self, id: &str) -> Result<Server, ApiError> {
         self.0
             .get(COMPUTE, &format!("/servers/{id}"), "server")
             .await
     }
 
     /// `server` is the inner object (name, flavorRef, imageRef, networks, metadata, tags).
-    pub async fn create_server(&self, server: Value) -> Result<CreatedServer, ApiError> {
+    pub async fn create_server(self, server: Value) -> Result<CreatedServer, ApiError> {
         self.0
             .send_json(
                 COMPUTE,
@@ -102,13 +103,13 @@ impl Compute<'_> {
             .await
     }
 
-    pub async fn delete_server(&self, id: &str) -> Result<(), ApiError> {
+    pub async fn delete_server(self, id: &str) -> Result<(), ApiError> {
         self.0
             .send_no_content(COMPUTE, Method::DELETE, &format!("/servers/{id}"), None)
             .await
     }
 
-    pub async fn rename_server(&self, id: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn rename_server(self, id: &str, name: &str) -> Result<(), ApiError> {
         self.0
             .send_no_content(
                 COMPUTE,
@@ -120,7 +121,7 @@ impl Compute<'_> {
     }
 
     /// `{"os-start": null}`, `{"os-stop": null}`...: 202 with no body.
-    pub async fn action(&self, id: &str, action: &str) -> Result<(), ApiError> {
+    pub async fn action(self, id: &str, action: &str) -> Result<(), ApiError> {
         self.0
             .send_no_content(
                 COMPUTE,
@@ -131,7 +132,7 @@ impl Compute<'_> {
             .await
     }
 
-    pub async fn set_tags(&self, id: &str, tags: &[String]) -> Result<(), ApiError> {
+    pub async fn set_tags(self, id: &str, tags: &[String]) -> Result<(), ApiError> {
         self.0
             .send_no_content(
                 COMPUTE,
@@ -142,14 +143,14 @@ impl Compute<'_> {
             .await
     }
 
-    pub async fn list_flavors(&self) -> Result<Vec<Flavor>, ApiError> {
+    pub async fn list_flavors(self) -> Result<Vec<Flavor>, ApiError> {
         self.0
             .list(COMPUTE, "/flavors/detail", "flavors", &[])
             .await
     }
 
     /// Nova quota set of a project: name → limit (non-integer fields such as `id` dropped).
-    pub async fn get_quotas(&self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
+    pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
         let set: BTreeMap<String, Value> = self
             .0
             .get(
@@ -162,7 +163,7 @@ impl Compute<'_> {
     }
 
     pub async fn update_quotas(
-        &self,
+        self,
         project_id: &str,
         quotas: &BTreeMap<String, i64>,
     ) -> Result<(), ApiError> {
@@ -179,7 +180,7 @@ impl Compute<'_> {
     /// Polls the server until its status is one of `targets` (and no task is running);
     /// ERROR fails at once with the server's fault message.
     pub async fn wait_status(
-        &self,
+        self,
         id: &str,
         targets: &[&str],
         timeout: Duration,
@@ -191,7 +192,7 @@ impl Compute<'_> {
         .await
     }
 
-    pub async fn wait_deleted(&self, id: &str, timeout: Duration) -> Result<(), WaitError> {
+    pub async fn wait_deleted(self, id: &str, timeout: Duration) -> Result<(), WaitError> {
         wait::wait_gone(timeout, || async {
             let server = self.get_server(id).await?;
             // Nova may briefly list a deleted server with status DELETED before the 404.

@@ -18,11 +18,12 @@ pub enum ApiError {
         service: &'static str,
         method: Method,
         /// Scheme, host and path only: the query is dropped so no filter value leaks.
-        url: String,
+        /// (Boxed strings keep the error small enough to pass around in `Result`s.)
+        url: Box<str>,
         status: StatusCode,
-        /// The service's own message, or the status reason when the body had none.
-        message: String,
-        request_id: Option<String>,
+        /// The service's own message; empty when the body had none.
+        message: Box<str>,
+        request_id: Option<Box<str>>,
         /// From a `Retry-After` header in seconds (429/503), honoured by the retry loop.
         retry_after: Option<Duration>,
     },
@@ -296,7 +297,7 @@ mod tests {
             method: Method::GET,
             url: "http://x/servers".into(),
             status,
-            message: String::new(),
+            message: "".into(),
             request_id: None,
             retry_after: None,
         };

@@ -28,6 +28,7 @@ pub struct Role {
 }
 
 /// Keystone calls of one session.
+#[derive(Clone, Copy)]
 pub struct Identity<'a>(pub &'a Session);
 
 impl Session {
@@ -37,21 +38,18 @@ impl Session {
 }
 
 impl Identity<'_> {
-    pub async fn list_projects(
-        &self,
-        query: &[(String, String)],
-    ) -> Result<Vec<Project>, ApiError> {
+    pub async fn list_projects(self, query: &[(String, String)]) -> Result<Vec<Project>, ApiError> {
         self.0.list(IDENTITY, "/projects", "projects", query).await
     }
 
-    pub async fn get_project(&self, id: &str) -> Result<Project, ApiError> {
+    pub async fn get_project(self, id: &str) -> Result<Project, ApiError> {
         self.0
             .get(IDENTITY, &format!("/projects/{id}"), "project")
             .await
     }
 
     /// `project` is the inner object: name, description, enabled, domain_id, tags.
-    pub async fn create_project(&self, project: Value) -> Result<Project, ApiError> {
+    pub async fn create_project(self, project: Value) -> Result<Project, ApiError> {
         self.0
             .send_json(
                 IDENTITY,
@@ -64,7 +62,7 @@ impl Identity<'_> {
     }
 
     /// Keystone updates projects with PATCH and only the given fields.
-    pub async fn update_project(&self, id: &str, changes: Value) -> Result<Project, ApiError> {
+    pub async fn update_project(self, id: &str, changes: Value) -> Result<Project, ApiError> {
         self.0
             .send_json(
                 IDENTITY,
@@ -76,13 +74,13 @@ impl Identity<'_> {
             .await
     }
 
-    pub async fn delete_project(&self, id: &str) -> Result<(), ApiError> {
+    pub async fn delete_project(self, id: &str) -> Result<(), ApiError> {
         self.0
             .send_no_content(IDENTITY, Method::DELETE, &format!("/projects/{id}"), None)
             .await
     }
 
-    pub async fn set_project_tags(&self, id: &str, tags: &[String]) -> Result<(), ApiError> {
+    pub async fn set_project_tags(self, id: &str, tags: &[String]) -> Result<(), ApiError> {
         self.0
             .send_no_content(
                 IDENTITY,
@@ -94,7 +92,7 @@ impl Identity<'_> {
     }
 
     /// The role named `name`, if it exists.
-    pub async fn find_role(&self, name: &str) -> Result<Option<Role>, ApiError> {
+    pub async fn find_role(self, name: &str) -> Result<Option<Role>, ApiError> {
         let roles: Vec<Role> = self
             .0
             .list(IDENTITY, "/roles", "roles", &[("name".into(), name.into())])
@@ -104,7 +102,7 @@ impl Identity<'_> {
 
     /// `PUT /projects/{p}/users/{u}/roles/{r}`: idempotent, 204 with no body.
     pub async fn grant_project_role(
-        &self,
+        self,
         project: &str,
         user: &str,
         role: &str,

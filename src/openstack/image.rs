@@ -14,6 +14,7 @@ pub struct Image {
     pub visibility: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 pub struct ImageApi<'a>(pub &'a Session);
 
 impl Session {
@@ -23,7 +24,7 @@ impl Session {
 }
 
 impl ImageApi<'_> {
-    pub async fn list_images(&self, query: &[(String, String)]) -> Result<Vec<Image>, ApiError> {
+    pub async fn list_images(self, query: &[(String, String)]) -> Result<Vec<Image>, ApiError> {
         self.0
             .list(ServiceType::Image, "/images", "images", query)
             .await

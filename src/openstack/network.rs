@@ -164,6 +164,7 @@ pub struct SecurityGroupRule {
     pub remote_group_id: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 pub struct Neutron<'a>(pub &'a Session);
 
 impl Session {
@@ -174,7 +175,7 @@ impl Session {
 
 impl Neutron<'_> {
     pub async fn list<T: DeserializeOwned>(
-        &self,
+        self,
         c: Collection,
         query: &[(String, String)],
     ) -> Result<Vec<T>, ApiError> {
@@ -183,7 +184,7 @@ impl Neutron<'_> {
             .await
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, c: Collection, id: &str) -> Result<T, ApiError> {
+    pub async fn get<T: DeserializeOwned>(self, c: Collection, id: &str) -> Result<T, ApiError> {
         self.0
             .get(NETWORK, &format!("/{}/{id}", c.path), c.singular)
             .await
@@ -191,7 +192,7 @@ impl Neutron<'_> {
 
     /// POST the inner object (`{"network": body}` is added here). Never retried.
     pub async fn create<T: DeserializeOwned>(
-        &self,
+        self,
         c: Collection,
         body: Value,
     ) -> Result<T, ApiError> {
@@ -207,7 +208,7 @@ impl Neutron<'_> {
     }
 
     pub async fn update<T: DeserializeOwned>(
-        &self,
+        self,
         c: Collection,
         id: &str,
         changes: Value,
@@ -223,14 +224,14 @@ impl Neutron<'_> {
             .await
     }
 
-    pub async fn delete(&self, c: Collection, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(self, c: Collection, id: &str) -> Result<(), ApiError> {
         self.0
             .send_no_content(NETWORK, Method::DELETE, &format!("/{}/{id}", c.path), None)
             .await
     }
 
     /// Replaces all tags of one resource (`PUT /{collection}/{id}/tags`).
-    pub async fn set_tags(&self, c: Collection, id: &str, tags: &[String]) -> Result<(), ApiError> {
+    pub async fn set_tags(self, c: Collection, id: &str, tags: &[String]) -> Result<(), ApiError> {
         self.0
             .send_no_content(
                 NETWORK,
@@ -241,23 +242,19 @@ impl Neutron<'_> {
             .await
     }
 
-    pub async fn add_router_interface(&self, router: &str, subnet: &str) -> Result<(), ApiError> {
+    pub async fn add_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
         self.router_interface(router, subnet, "add_router_interface")
             .await
     }
 
-    pub async fn remove_router_interface(
-        &self,
-        router: &str,
-        subnet: &str,
-    ) -> Result<(), ApiError> {
+    pub async fn remove_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
         self.router_interface(router, subnet, "remove_router_interface")
             .await
     }
 
     /// The answer is the interface info itself (not wrapped); we do not need it.
     async fn router_interface(
-        &self,
+        self,
         router: &str,
         subnet: &str,
         action: &str,
@@ -274,7 +271,7 @@ impl Neutron<'_> {
 
     /// Sets (`Some(network id)`) or clears the router's external gateway.
     pub async fn set_router_gateway(
-        &self,
+        self,
         router: &str,
         network: Option<&str>,
     ) -> Result<Router, ApiError> {
@@ -286,7 +283,7 @@ impl Neutron<'_> {
             .await
     }
 
-    pub async fn get_quotas(&self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
+    pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
         let set: BTreeMap<String, Value> = self
             .0
             .get(NETWORK, &format!("/quotas/{project_id}"), "quota")
@@ -298,7 +295,7 @@ impl Neutron<'_> {
     }
 
     pub async fn update_quotas(
-        &self,
+        self,
         project_id: &str,
         quotas: &BTreeMap<String, i64>,
     ) -> Result<(), ApiError> {

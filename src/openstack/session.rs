@@ -429,15 +429,15 @@ async fn read_response(
     Err(ApiError::Status {
         service: service.as_str(),
         method: method.clone(),
-        url: error::display_url(url),
+        url: error::display_url(url).into(),
         status,
-        message: error::service_message(&text).unwrap_or_default(),
+        message: error::service_message(&text).unwrap_or_default().into(),
         request_id: request_id(&headers),
         retry_after: retry_after(status, &headers),
     })
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+fn request_id(headers: &HeaderMap) -> Option<Box<str>> {
     [
         "x-openstack-request-id",
         "x-compute-request-id",
@@ -446,7 +446,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
     .iter()
     .find_map(|name| headers.get(*name))
     .and_then(|v| v.to_str().ok())
-    .map(str::to_string)
+    .map(Box::from)
 }
 
 fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
@@ -492,9 +492,9 @@ async fn issue_token(
             return Err(ApiError::Status {
                 service: service.as_str(),
                 method: Method::POST,
-                url: error::display_url(&url),
+                url: error::display_url(&url).into(),
                 status,
-                message: error::service_message(&text).unwrap_or_default(),
+                message: error::service_message(&text).unwrap_or_default().into(),
                 request_id: request_id(&headers),
                 retry_after: retry_after(status, &headers),
             });
