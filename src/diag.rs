@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Error,
@@ -116,37 +118,187 @@ impl Diagnostics {
     }
 }
 
+impl Diagnostics {
+    /// Renders every diagnostic like rustc and cargo do: `error: message`, `--> file:line:col`,
+    /// the source line with the span underlined, then notes and `= help:`. ANSI colours only
+    /// when `color` is set, so the plain form is stable enough for snapshot tests.
+    pub fn render(&self, color: bool) -> String {
+        let blocks: Vec<String> = self.0.iter().map(|d| d.render(color)).collect();
+        blocks.join("\n")
+    }
+}
+
+impl Diagnostic {
+    /// One diagnostic, rendered as [`Diagnostics::render`] does.
+    pub fn render(&self, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut main = Group::with_title(level.primary_title(self.message.as_str()));
+        // Notes in the primary span's file become labels on the same snippet (one excerpt, as
+        // rustc does); notes in other files get their own `note:` block after it.
+        let mut elsewhere = Vec::new();
+        match &self.span {
+            Some(span) => {
+                let mut snippet = Snippet::source(&*span.source)
+                    .path(path_text(span))
+                    .annotation(AnnotationKind::Primary.span(clamp(span)));
+                for (note, at) in &self.notes {
+                    if at.file == span.file && at.source == span.source {
+                        snippet = snippet.annotation(
+                            AnnotationKind::Context.span(clamp(at)).label(note.as_str()),
+                        );
+                    } else {
+                        elsewhere.push((note, at));
+                    }
+                }
+                main = main.element(snippet);
+            }
+            None => elsewhere.extend(self.notes.iter().map(|(n, at)| (n, at))),
+        }
+        if let Some(help) = &self.help {
+            main = main.element(Level::HELP.message(help.as_str()));
+        }
+        let mut report = vec![main];
+        for (note, at) in elsewhere {
+            report.push(
+                Group::with_title(Level::NOTE.secondary_title(note.as_str())).element(
+                    Snippet::source(&*at.source)
+                        .path(path_text(at))
+                        .annotation(AnnotationKind::Context.span(clamp(at))),
+                ),
+            );
+        }
+        let mut out = renderer.render(&report);
+        out.push('\n');
+        out
+    }
+}
+
+fn path_text(span: &Span) -> String {
+    span.file.display().to_string()
+}
+
+/// A span the renderer can always draw: inside the source, and at least one character wide
+/// where the source allows (an empty span at the end of a file still gets a caret).
+fn clamp(span: &Span) -> std::ops::Range<usize> {
+    let len = span.source.len();
+    let start = span.range.start.min(len);
+    let end = span.range.end.clamp(start, len);
+    start..end
+}
+
 impl std::error::Error for Diagnostics {}
 
 impl fmt::Display for Diagnostics {
     /// Plain rendering (no colour), one block per diagnostic.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(false))
     }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        writeln!(f, "{sev}: {}", self.message)?;
-        if let Some(span) = &self.span {
-            writeln!(f, "  --> {span}")?;
-        }
-        for (msg, span) in &self.notes {
-            writeln!(f, "  note: {msg} at {span}")?;
-        }
-        if let Some(help) = &self.help {
-            writeln!(f, "  help: {help}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> Arc<str> {
+        Arc::from("[network.a]\ntenant = \"demo\"\nmtu = \"big\"\n")
+    }
+
+    #[test]
+    fn spans_know_their_line_and_column() {
+        let span = Span::new("specs/a.toml", source(), 34..39);
+        assert_eq!(span.to_string(), "specs/a.toml:3:7");
+    }
+
+    #[test]
+    fn renders_like_rustc_with_caret_notes_and_help() {
+        let d = Diagnostic::error("`mtu` must be an integer, found string")
+            .at(Span::new("specs/a.toml", source(), 34..39))
+            .note(
+                "network.a starts here",
+                Span::new("specs/a.toml", source(), 0..11),
+            )
+            .help("write a whole number, without quotes");
+        let expected = "\
+error: `mtu` must be an integer, found string
+ --> specs/a.toml:3:7
+  |
+1 | [network.a]
+  | ----------- network.a starts here
+2 | tenant = \"demo\"
+3 | mtu = \"big\"
+  |       ^^^^^
+  |
+  = help: write a whole number, without quotes
+";
+        assert_eq!(d.to_string(), expected);
+    }
+
+    #[test]
+    fn notes_in_other_files_get_their_own_block() {
+        let other: Arc<str> = Arc::from("[network.a]\n");
+        let d = Diagnostic::error("network.a is defined twice")
+            .at(Span::new("specs/b.toml", source(), 1..10))
+            .note(
+                "first defined here",
+                Span::new("specs/a.toml", other, 1..10),
+            );
+        let expected = "\
+error: network.a is defined twice
+ --> specs/b.toml:1:2
+  |
+1 | [network.a]
+  |  ^^^^^^^^^
+  |
+note: first defined here
+ --> specs/a.toml:1:2
+  |
+1 | [network.a]
+  |  ---------
+";
+        assert_eq!(d.to_string(), expected);
+    }
+
+    #[test]
+    fn diagnostics_without_a_place_still_show_their_help() {
+        let d = Diagnostic::warning("spec folder `x` is empty").help("add a .toml file");
+        assert_eq!(
+            d.to_string(),
+            "warning: spec folder `x` is empty\n |\n = help: add a .toml file\n"
+        );
+    }
+
+    #[test]
+    fn several_diagnostics_are_separated_by_a_blank_line() {
+        let all = Diagnostics(vec![Diagnostic::error("one"), Diagnostic::error("two")]);
+        assert_eq!(all.to_string(), "error: one\n\nerror: two\n");
+        assert!(!all.render(false).contains('\u{1b}'));
+        assert!(all.render(true).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn spans_past_the_end_are_clamped() {
+        let d = Diagnostic::error("unexpected end of file").at(Span::new(
+            "specs/a.toml",
+            Arc::from("a = "),
+            4..9,
+        ));
+        assert_eq!(
+            d.to_string(),
+            "error: unexpected end of file\n --> specs/a.toml:1:5\n  |\n1 | a = \n  |     ^\n"
+        );
     }
 }

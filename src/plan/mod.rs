@@ -8,7 +8,12 @@ use serde_json::Value;
 
 use crate::addr::Address;
 
+mod check;
 mod diff;
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+pub use check::check;
 pub use diff::diff;
 
 /// What happens to one resource. Its display is the symbol the user sees.
@@ -34,13 +39,41 @@ impl ActionKind {
 }
 
 /// One attribute's change. `before` is None on create, `after` is None on delete.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// `before == after` marks a reference to a replaced resource: the name stays, the id behind
+/// it changes, so apply must remake that link (and the plan shows `-> (new id)`).
+#[derive(Clone, PartialEq, Serialize)]
 pub struct AttrChange {
     pub attr: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
     /// This change alone forces the resource to be replaced.
     pub forces_replacement: bool,
+}
+
+impl std::fmt::Debug for AttrChange {
+    /// Values of sensitive attributes stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |v: &Option<Value>| match v {
+            Some(_) if is_sensitive(&self.attr) => Some(Value::from("(sensitive)")),
+            other => other.clone(),
+        };
+        f.debug_struct("AttrChange")
+            .field("attr", &self.attr)
+            .field("before", &mask(&self.before))
+            .field("after", &mask(&self.after))
+            .field("forces_replacement", &self.forces_replacement)
+            .finish()
+    }
+}
+
+/// Attributes whose values never leave the process in clear (plan output, JSON, Debug): their
+/// name says password, secret or token.
+pub fn is_sensitive(attr: &str) -> bool {
+    let attr = attr.to_ascii_lowercase();
+    ["password", "secret", "token"]
+        .iter()
+        .any(|word| attr.contains(word))
 }
 
 /// Why an action is planned.
@@ -70,6 +103,8 @@ pub struct Action {
     /// The existing resource's id (None for a create).
     pub id: Option<String>,
     pub changes: Vec<AttrChange>,
+    /// Attributes compared and found equal: not listed, only counted in the output.
+    pub unchanged_attrs: usize,
     pub reason: Reason,
 }
 
@@ -103,5 +138,29 @@ impl Plan {
             }
         }
         (add, change, destroy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_sensitive_values() {
+        let change = AttrChange {
+            attr: "admin_password".into(),
+            before: None,
+            after: Some(Value::from("hunter2")),
+            forces_replacement: false,
+        };
+        assert_eq!(
+            format!("{change:?}"),
+            r#"AttrChange { attr: "admin_password", before: None, after: Some(String("(sensitive)")), forces_replacement: false }"#
+        );
+        let plain = AttrChange {
+            attr: "mtu".into(),
+            ..change
+        };
+        assert!(format!("{plain:?}").contains("hunter2"));
     }
 }

@@ -1,11 +1,504 @@
 //! Loading a spec folder: raw TOML with spans, then validated, typed [`Desired`].
+//!
+//! Reads every `*.toml` file of the folder (by name, not recursing), parses each keeping byte
+//! ranges, merges their tables (each resource defined once, one `[provider]` at most), then
+//! hands each resource table to `kinds` and the whole set to `checks`. Every problem is
+//! collected; the result is either a complete `Desired` or all the diagnostics.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::Desired;
-use crate::diag::Diagnostics;
+use toml::de::{DeTable, DeValue};
+
+use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
+use super::suggest::did_you_mean;
+use super::{CloudChoice, Desired, DesiredResource, Provider, checks, kinds};
+use crate::addr::{Address, Kind};
+use crate::diag::{Diagnostic, Diagnostics, Severity, Span};
+
+const DEFAULT_PARALLELISM: usize = 4;
+const DEFAULT_TIMEOUT_SECS: u64 = 300;
+const PROVIDER_FIELDS: &[&str] = &["cloud", "external_network", "parallelism", "timeout"];
 
 pub fn load(dir: &Path) -> Result<Desired, Diagnostics> {
-    let _ = dir;
-    todo!()
+    let files = read_folder(dir)?;
+    load_files(&files)
+}
+
+/// Loads spec files already read, in the order given (the folder's name order).
+pub(super) fn load_files(files: &[SourceFile]) -> Result<Desired, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut parsed = Vec::new();
+    for file in files {
+        let (document, errors) = DeTable::parse_recoverable(&file.text);
+        let mut errors: Vec<_> = errors.into_iter().collect();
+        errors.sort_by_key(|e| e.span().map(|r| r.start));
+        for error in errors {
+            diags.push(syntax_error(file, &error));
+        }
+        parsed.push((file, document));
+    }
+    // A file that does not parse yields half-read tables; checking them would only add noise
+    // to the syntax errors, which are the thing to fix first.
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let mut merged = Merged::default();
+    for (file, document) in &parsed {
+        for (key, item) in entries_in_order(document.get_ref()) {
+            let name: &str = key.get_ref();
+            if name == "provider" {
+                merged.provider_table(file, key, item, &mut diags);
+            } else if let Some(kind) = Kind::parse(name) {
+                merged.kind_table(file, kind, item, &mut diags);
+            } else {
+                diags.push(unknown_kind(file, key));
+            }
+        }
+    }
+
+    checks::check(&merged.resources, &merged.defined, &mut diags);
+
+    if diags.has_errors() {
+        sort_by_place(&mut diags);
+        return Err(diags);
+    }
+    Ok(Desired {
+        provider: merged.provider.unwrap_or_else(default_provider),
+        resources: merged.resources,
+    })
+}
+
+/// The folder's files merged into one set of tables.
+#[derive(Default)]
+struct Merged {
+    provider: Option<Provider>,
+    /// Where the first `[provider]` table is, even when it had errors.
+    provider_at: Option<Span>,
+    resources: BTreeMap<Address, DesiredResource>,
+    /// Every address written, with where its name is: duplicates point back to it, and a
+    /// reference to a resource whose table is broken is not also called undefined.
+    defined: BTreeMap<Address, Span>,
+}
+
+impl Merged {
+    fn provider_table(
+        &mut self,
+        file: &SourceFile,
+        key: &Key<'_>,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let header = header_range(file, key, item);
+        if let Some(first) = &self.provider_at {
+            diags.push(
+                Diagnostic::error("more than one [provider] table")
+                    .at(file.span(header))
+                    .note("the first [provider] table is here", first.clone())
+                    .help("keep one [provider] table for the whole folder"),
+            );
+            return;
+        }
+        self.provider_at = Some(file.span(header.clone()));
+        self.provider = read_provider(file, item, header, diags);
+    }
+
+    /// A `[kind]` table: every `[kind.name]` resource in it.
+    fn kind_table(
+        &mut self,
+        file: &SourceFile,
+        kind: Kind,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let DeValue::Table(of_kind) = item.get_ref() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{kind}` must be a table of resources, found {}",
+                    item.get_ref().type_str()
+                ))
+                .at(file.span(item.span()))
+                .help(format!("write each {kind} as a [{kind}.NAME] table")),
+            );
+            return;
+        };
+        for (name_key, table_item) in entries_in_order(of_kind) {
+            self.resource(file, kind, name_key, table_item, diags);
+        }
+    }
+
+    fn resource(
+        &mut self,
+        file: &SourceFile,
+        kind: Kind,
+        name_key: &Key<'_>,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let addr = Address::new(kind, name_key.get_ref().as_ref());
+        let name_span = file.span(name_key.span());
+        if !valid_name(&addr.name) {
+            diags.push(
+                Diagnostic::error(format!("invalid resource name `{}`", addr.name))
+                    .at(name_span.clone())
+                    .help("a name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`"),
+            );
+        }
+        if let Some(first) = self.defined.get(&addr) {
+            diags.push(
+                Diagnostic::error(format!("{addr} is defined twice"))
+                    .at(name_span)
+                    .note(format!("{addr} is first defined here"), first.clone())
+                    .help(format!(
+                        "names are unique per kind across the folder's files: rename or remove one {kind}"
+                    )),
+            );
+            return;
+        }
+        self.defined.insert(addr.clone(), name_span);
+        let DeValue::Table(table) = item.get_ref() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "{addr} must be a table, found {}",
+                    item.get_ref().type_str()
+                ))
+                .at(file.span(item.span()))
+                .help(format!("write it as a [{addr}] table")),
+            );
+            return;
+        };
+        let header = header_range(file, name_key, item);
+        let reader = Table {
+            file,
+            table,
+            what: addr.to_string(),
+            header: header.clone(),
+        };
+        let built = kinds::build(&addr, &reader, diags);
+        self.resources.insert(
+            addr.clone(),
+            DesiredResource {
+                addr,
+                attrs: built.attrs,
+                refs: built.refs,
+                span: file.span(header),
+                attr_spans: built.attr_spans,
+            },
+        );
+    }
+}
+
+fn default_provider() -> Provider {
+    Provider {
+        cloud: CloudChoice::Embedded,
+        external_network: None,
+        parallelism: DEFAULT_PARALLELISM,
+        timeout_secs: DEFAULT_TIMEOUT_SECS,
+        span: None,
+    }
+}
+
+/// Source order: by file, then by position; problems without a place (reading) come first.
+fn sort_by_place(diags: &mut Diagnostics) {
+    diags.0.sort_by(|a, b| {
+        let place = |d: &Diagnostic| {
+            d.span
+                .as_ref()
+                .map(|s| (s.file.clone(), s.range.start, s.range.end))
+        };
+        place(a).cmp(&place(b))
+    });
+}
+
+/// `^[A-Za-z0-9][A-Za-z0-9_.-]*$`
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The `[kind.name]` header when the table is written as one, else the key (inline tables,
+/// dotted keys).
+fn header_range(file: &SourceFile, key: &Key<'_>, item: &Item<'_>) -> Range<usize> {
+    let written_as_header = file
+        .text
+        .get(item.span())
+        .is_some_and(|text| text.starts_with('['));
+    if written_as_header {
+        item.span()
+    } else {
+        key.span()
+    }
+}
+
+fn syntax_error(file: &SourceFile, error: &toml::de::Error) -> Diagnostic {
+    let range = error.span().unwrap_or(0..0);
+    let message = if error.message() == "duplicate key" {
+        let key = file.text.get(range.clone()).unwrap_or_default();
+        format!("TOML syntax error: duplicate key `{key}`")
+    } else {
+        format!("TOML syntax error: {}", error.message())
+    };
+    let help = if error.message() == "duplicate key" {
+        "a key or table is written once per file; merge the two, or remove one"
+    } else {
+        "see https://toml.io/en/v1.0.0 for the syntax"
+    };
+    Diagnostic::error(message).at(file.span(range)).help(help)
+}
+
+fn unknown_kind(file: &SourceFile, key: &Key<'_>) -> Diagnostic {
+    let name: &str = key.get_ref();
+    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    let close = did_you_mean(name, kinds.iter().copied().chain(["provider"]))
+        .map(|c| format!("did you mean `{c}`? "))
+        .unwrap_or_default();
+    Diagnostic::error(format!("unknown resource kind `{name}`"))
+        .at(file.span(key.span()))
+        .help(format!(
+            "{close}tables are [provider] and [KIND.NAME] with KIND one of: {}",
+            kinds.join(", ")
+        ))
+}
+
+fn read_provider(
+    file: &SourceFile,
+    item: &Item<'_>,
+    header: Range<usize>,
+    diags: &mut Diagnostics,
+) -> Option<Provider> {
+    let DeValue::Table(table) = item.get_ref() else {
+        diags.push(
+            Diagnostic::error(format!(
+                "`provider` must be a table, found {}",
+                item.get_ref().type_str()
+            ))
+            .at(file.span(item.span()))
+            .help("write it as a [provider] table"),
+        );
+        return None;
+    };
+    let t = Table {
+        file,
+        table,
+        what: "[provider]".to_string(),
+        header: header.clone(),
+    };
+    let before = diags.0.len();
+    t.reject_unknown(PROVIDER_FIELDS, diags);
+    let mut provider = default_provider();
+    provider.span = Some(file.span(header));
+
+    if let Some(cloud) = t.string("cloud", diags) {
+        match parse_cloud(cloud.get_ref()) {
+            Some(choice) => provider.cloud = choice,
+            None => diags.push(
+                Diagnostic::error(format!("invalid cloud `{}`", cloud.get_ref()))
+                    .at(t.span(cloud.span()))
+                    .help("cloud is \"embedded\", \"env\" (OS_CLOUD or OS_* variables) or \"clouds.yaml:NAME\""),
+            ),
+        }
+    }
+    if let Some(network) = t.string("external_network", diags) {
+        provider.external_network = Some(network.get_ref().to_string());
+    }
+    if let Some(n) = t.integer("parallelism", diags) {
+        match usize::try_from(*n.get_ref()) {
+            Ok(n @ 1..=64) => provider.parallelism = n,
+            _ => diags.push(
+                Diagnostic::error(format!(
+                    "`parallelism` must be between 1 and 64, found {}",
+                    n.get_ref()
+                ))
+                .at(t.span(n.span()))
+                .help(format!("the default is {DEFAULT_PARALLELISM}")),
+            ),
+        }
+    }
+    if let Some((_, item)) = t.get("timeout") {
+        match parse_timeout(item) {
+            Ok(secs) => provider.timeout_secs = secs,
+            Err(found) => diags.push(
+                Diagnostic::error(format!("invalid timeout {found}"))
+                    .at(t.span(item.span()))
+                    .help("write a duration such as \"90s\", \"5m\" or \"1h\" (seconds if no unit), more than zero"),
+            ),
+        }
+    }
+    (diags.0.len() == before).then_some(provider)
+}
+
+fn parse_cloud(text: &str) -> Option<CloudChoice> {
+    match text {
+        "embedded" => Some(CloudChoice::Embedded),
+        "env" => Some(CloudChoice::Environment),
+        _ => text
+            .strip_prefix("clouds.yaml:")
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| CloudChoice::CloudsYaml(name.to_string())),
+    }
+}
+
+/// Seconds from `"90s"`, `"5m"`, `"1h"`, `"300"` or an integer; Err describes what was found.
+fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
+    let secs = match item.get_ref() {
+        DeValue::String(text) => {
+            let text = text.trim();
+            let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+                Some(i) => text.split_at(i),
+                None => (text, "s"),
+            };
+            let multiplier = match unit {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                _ => return Err(format!("`{text}`")),
+            };
+            number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(multiplier))
+                .ok_or_else(|| format!("`{text}`"))?
+        }
+        DeValue::Integer(i) => {
+            u64::from_str_radix(i.as_str(), i.radix()).map_err(|_| format!("`{}`", i.as_str()))?
+        }
+        other => return Err(with_article(other.type_str())),
+    };
+    if secs == 0 {
+        return Err("of zero".to_string());
+    }
+    Ok(secs)
+}
+
+/// The spec files of `dir`, sorted by name, read. Errors carry the path and no span: there is
+/// no source to point into.
+fn read_folder(dir: &Path) -> Result<Vec<SourceFile>, Diagnostics> {
+    let one = |d: Diagnostic| Diagnostics(vec![d]);
+    let meta = std::fs::metadata(dir).map_err(|e| {
+        one(if e.kind() == std::io::ErrorKind::NotFound {
+            Diagnostic::error(format!("spec folder `{}` does not exist", dir.display()))
+                .help("pass the folder that holds your *.toml spec files")
+        } else {
+            Diagnostic::error(format!("cannot read spec folder `{}`: {e}", dir.display()))
+                .help("check that the folder exists and that you may read it")
+        })
+    })?;
+    if !meta.is_dir() {
+        return Err(one(Diagnostic::error(format!(
+            "`{}` is not a folder",
+            dir.display()
+        ))
+        .help(
+            "a spec is a folder of *.toml files: pass the folder, not a file",
+        )));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        one(
+            Diagnostic::error(format!("cannot read spec folder `{}`: {e}", dir.display()))
+                .help("check that you may list the folder"),
+        )
+    })?;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut diags = Diagnostics::default();
+    for entry in entries {
+        match entry {
+            Ok(entry) => {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+                    paths.push(path);
+                }
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(format!("cannot list spec folder `{}`: {e}", dir.display()))
+                    .help("check the folder's permissions"),
+            ),
+        }
+    }
+    paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if paths.is_empty() && diags.is_empty() {
+        return Err(one(Diagnostic::error(format!(
+            "no .toml files in `{}`",
+            dir.display()
+        ))
+        .help(format!(
+            "a spec is a folder of *.toml files, e.g. `{}` with a [tenant.NAME] table",
+            dir.join("main.toml").display()
+        ))));
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => files.push(SourceFile {
+                path,
+                text: Arc::from(text),
+            }),
+            Err(e) => diags.push(
+                Diagnostic::error(format!("cannot read `{}`: {e}", path.display()))
+                    .help("check the file's permissions, and that it is UTF-8 text"),
+            ),
+        }
+    }
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(diags);
+    }
+    Ok(files)
+}
+
+/// Loads one in-memory file named `spec.toml`, for unit tests of the schema.
+#[cfg(test)]
+pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
+    load_files(&[SourceFile {
+        path: PathBuf::from("spec.toml"),
+        text: Arc::from(text),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_address_grammar() {
+        for good in ["demo", "web-1", "a.b_c", "9lives"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", "-x", "_x", "a b", "é", ".x", "a/b"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cloud_choices() {
+        assert_eq!(parse_cloud("embedded"), Some(CloudChoice::Embedded));
+        assert_eq!(parse_cloud("env"), Some(CloudChoice::Environment));
+        assert_eq!(
+            parse_cloud("clouds.yaml:prod"),
+            Some(CloudChoice::CloudsYaml("prod".into()))
+        );
+        assert_eq!(parse_cloud("clouds.yaml:"), None);
+        assert_eq!(parse_cloud("aws"), None);
+    }
+
+    fn timeout_of(toml_value: &str) -> Result<u64, String> {
+        let source = format!("t = {toml_value}");
+        let doc = DeTable::parse(&source).map_err(|e| e.to_string())?;
+        let item = doc.get_ref().get("t").ok_or("no value")?;
+        parse_timeout(item)
+    }
+
+    #[test]
+    fn timeouts_take_units() {
+        assert_eq!(timeout_of("\"90s\""), Ok(90));
+        assert_eq!(timeout_of("\"5m\""), Ok(300));
+        assert_eq!(timeout_of("\"1h\""), Ok(3600));
+        assert_eq!(timeout_of("\"45\""), Ok(45));
+        assert_eq!(timeout_of("120"), Ok(120));
+        assert_eq!(timeout_of("\"5 minutes\""), Err("`5 minutes`".into()));
+        assert_eq!(timeout_of("\"0s\""), Err("of zero".into()));
+        assert_eq!(timeout_of("true"), Err("a boolean".into()));
+    }
 }

@@ -12,7 +12,12 @@ use serde_json::Value;
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostics, Span};
 
+mod checks;
+mod kinds;
 mod load;
+mod reader;
+mod rules;
+mod suggest;
 
 /// Attribute values of one resource, normalized so that desired and observed compare with `==`:
 /// references hold the target's *name* (its address name), sets are sorted, defaults are filled.

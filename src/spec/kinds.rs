@@ -1,0 +1,659 @@
+//! The schema of each resource kind: which fields a `[kind.name]` table takes, their types and
+//! defaults, and how they normalize into [`Attrs`] (the contract in ATTRS.md).
+//!
+//! Checks one table at a time; checks across resources (references, tenants) live in
+//! `checks`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::ops::Range;
+
+use ipnet::IpNet;
+use serde_json::{Value, json};
+
+use super::reader::Table;
+use super::rules::security_group_rules;
+use super::{Attrs, Reference};
+use crate::addr::{Address, Kind};
+use crate::diag::{Diagnostic, Diagnostics, Span};
+
+const TENANT_FIELDS: &[&str] = &["name", "description", "enabled", "quotas"];
+const NETWORK_FIELDS: &[&str] = &["name", "description", "tenant", "admin_state_up", "mtu"];
+const SUBNET_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "network",
+    "cidr",
+    "gateway_ip",
+    "enable_dhcp",
+    "dns_nameservers",
+];
+const ROUTER_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "tenant",
+    "admin_state_up",
+    "external_gateway",
+    "subnets",
+];
+const SECURITY_GROUP_FIELDS: &[&str] =
+    &["name", "description", "tenant", "rules", "default_egress"];
+const INSTANCE_FIELDS: &[&str] = &[
+    "name",
+    "tenant",
+    "flavor",
+    "image",
+    "subnet",
+    "security_groups",
+    "power_state",
+];
+
+/// Nova quotas (`vcpu` is Nova's `cores`) then Neutron quotas.
+pub(super) const QUOTA_KEYS: &[&str] = &[
+    "instances",
+    "vcpu",
+    "ram",
+    "key_pairs",
+    "networks",
+    "subnets",
+    "routers",
+    "ports",
+    "security_groups",
+    "security_group_rules",
+    "floatingips",
+];
+
+const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
+
+/// One resource table, validated and normalized.
+#[derive(Debug, Default)]
+pub(super) struct Built {
+    pub attrs: Attrs,
+    pub refs: Vec<Reference>,
+    pub attr_spans: BTreeMap<String, Span>,
+}
+
+/// Validates the table of `addr` and normalizes it; problems go to `diags`, and the attributes
+/// that could be read are still returned so later checks (references) see as much as possible.
+pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnostics) -> Built {
+    let mut b = Builder {
+        addr,
+        t: table,
+        diags,
+        out: Built::default(),
+    };
+    match addr.kind {
+        Kind::Tenant => tenant(&mut b),
+        Kind::Network => network(&mut b),
+        Kind::Subnet => subnet(&mut b),
+        Kind::Router => router(&mut b),
+        Kind::SecurityGroup => security_group(&mut b),
+        Kind::Instance => instance(&mut b),
+    }
+    b.out
+}
+
+struct Builder<'b, 'a, 'i> {
+    addr: &'b Address,
+    t: &'b Table<'a, 'i>,
+    diags: &'b mut Diagnostics,
+    out: Built,
+}
+
+impl Builder<'_, '_, '_> {
+    fn set(&mut self, key: &str, value: Value, written_at: Option<Range<usize>>) {
+        self.out.attrs.insert(key.to_string(), value);
+        if let Some(range) = written_at {
+            self.out
+                .attr_spans
+                .insert(key.to_string(), self.t.span(range));
+        }
+    }
+
+    fn error(&mut self, message: String, range: Range<usize>, help: Option<String>) {
+        let mut d = Diagnostic::error(message).at(self.t.span(range));
+        if let Some(help) = help {
+            d = d.help(help);
+        }
+        self.diags.push(d);
+    }
+
+    /// `name`: the OpenStack name, the address name unless the spec overrides it.
+    fn name(&mut self) {
+        match self.t.string("name", self.diags) {
+            Some(name) if name.get_ref().is_empty() => self.error(
+                "`name` must not be empty".into(),
+                name.span(),
+                Some(format!(
+                    "remove it to use the address name `{}`",
+                    self.addr.name
+                )),
+            ),
+            Some(name) => self.set("name", json!(name.get_ref()), Some(name.span())),
+            None => {
+                let default = json!(self.addr.name);
+                self.set("name", default, None);
+            }
+        }
+    }
+
+    fn string_or(&mut self, key: &str, default: &str) {
+        match self.t.string(key, self.diags) {
+            Some(s) => self.set(key, json!(s.get_ref()), Some(s.span())),
+            None => self.set(key, json!(default), None),
+        }
+    }
+
+    fn bool_or(&mut self, key: &str, default: bool) {
+        match self.t.bool(key, self.diags) {
+            Some(v) => self.set(key, json!(v.get_ref()), Some(v.span())),
+            None => self.set(key, json!(default), None),
+        }
+    }
+
+    /// A required string that is not a reference (`flavor`, `image`).
+    fn required_string(&mut self, key: &str, example: &str) {
+        if self.t.get(key).is_none() {
+            self.t.missing(key, example, self.diags);
+            return;
+        }
+        if let Some(s) = self.t.string(key, self.diags) {
+            if s.get_ref().is_empty() {
+                self.error(format!("`{key}` must not be empty"), s.span(), None);
+            } else {
+                self.set(key, json!(s.get_ref()), Some(s.span()));
+            }
+        }
+    }
+
+    /// A required reference to one resource of `kind`, by its address name.
+    fn reference(&mut self, key: &str, kind: Kind) {
+        if self.t.get(key).is_none() {
+            self.t
+                .missing(key, &format!("\"<{kind} name>\""), self.diags);
+            return;
+        }
+        if let Some(target) = self.t.string(key, self.diags) {
+            if target.get_ref().is_empty() {
+                self.error(
+                    format!("`{key}` must not be empty"),
+                    target.span(),
+                    Some(format!(
+                        "name the {kind} by its address name, as in [{kind}.NAME]"
+                    )),
+                );
+                return;
+            }
+            self.out.refs.push(Reference {
+                field: key.to_string(),
+                target: Address::new(kind, *target.get_ref()),
+                span: self.t.span(target.span()),
+            });
+            self.set(key, json!(target.get_ref()), Some(target.span()));
+        }
+    }
+
+    /// A set of references to resources of `kind`: sorted, each name written once. Absent
+    /// yields `default_empty` as `[]`, or no attribute (unmanaged) otherwise.
+    fn reference_set(&mut self, key: &str, kind: Kind, default_empty: bool) {
+        let Some((_, item)) = self.t.get(key) else {
+            if default_empty {
+                self.set(key, json!([]), None);
+            }
+            return;
+        };
+        let Some(names) = self.t.strings(key, self.diags) else {
+            return;
+        };
+        let mut seen: BTreeMap<&str, Range<usize>> = BTreeMap::new();
+        for name in &names {
+            if name.get_ref().is_empty() {
+                self.error(
+                    format!("`{key}` must not hold an empty name"),
+                    name.span(),
+                    Some(format!(
+                        "name each {kind} by its address name, as in [{kind}.NAME]"
+                    )),
+                );
+                continue;
+            }
+            if let Some(first) = seen.get(name.get_ref()) {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "{kind}.{} is listed twice in `{key}`",
+                        name.get_ref()
+                    ))
+                    .at(self.t.span(name.span()))
+                    .note("first listed here", self.t.span(first.clone()))
+                    .help("remove the second entry"),
+                );
+                continue;
+            }
+            seen.insert(name.get_ref(), name.span());
+            self.out.refs.push(Reference {
+                field: key.to_string(),
+                target: Address::new(kind, *name.get_ref()),
+                span: self.t.span(name.span()),
+            });
+        }
+        let sorted: Vec<&str> = seen.keys().copied().collect();
+        self.set(key, json!(sorted), Some(item.span()));
+    }
+}
+
+fn tenant(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(TENANT_FIELDS, b.diags);
+    b.name();
+    b.string_or("description", "");
+    b.bool_or("enabled", true);
+    let Some(quotas) = b.t.table("quotas", b.diags) else {
+        return;
+    };
+    let table = Table {
+        file: b.t.file,
+        table: quotas.get_ref(),
+        what: "quotas".to_string(),
+        header: quotas.span(),
+    };
+    let mut normalized = serde_json::Map::new();
+    for (key, item) in super::reader::entries_in_order(quotas.get_ref()) {
+        let name: &str = key.get_ref();
+        if !QUOTA_KEYS.contains(&name) {
+            let help = if name == "cores" {
+                "Nova's `cores` quota is written `vcpu` here".to_string()
+            } else {
+                let close = super::suggest::did_you_mean(name, QUOTA_KEYS.iter().copied())
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                format!("{close}quotas are: {}", QUOTA_KEYS.join(", "))
+            };
+            b.error(format!("unknown quota `{name}`"), key.span(), Some(help));
+            continue;
+        }
+        let Some(value) = table.integer(name, b.diags) else {
+            continue;
+        };
+        if *value.get_ref() < -1 {
+            b.error(
+                format!(
+                    "quota `{name}` must be -1 (unlimited) or more, found {}",
+                    value.get_ref()
+                ),
+                item.span(),
+                Some("write -1 for no limit, or the maximum count".into()),
+            );
+            continue;
+        }
+        normalized.insert(name.to_string(), json!(value.get_ref()));
+    }
+    b.set("quotas", Value::Object(normalized), Some(quotas.span()));
+}
+
+fn network(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(NETWORK_FIELDS, b.diags);
+    b.name();
+    b.string_or("description", "");
+    b.reference("tenant", Kind::Tenant);
+    b.bool_or("admin_state_up", true);
+    if let Some(mtu) = b.t.integer("mtu", b.diags) {
+        if MTU_RANGE.contains(mtu.get_ref()) {
+            b.set("mtu", json!(mtu.get_ref()), Some(mtu.span()));
+        } else {
+            b.error(
+                format!("`mtu` must be between 68 and 9000, found {}", mtu.get_ref()),
+                mtu.span(),
+                Some("68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet".into()),
+            );
+        }
+    }
+}
+
+fn subnet(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(SUBNET_FIELDS, b.diags);
+    b.name();
+    b.string_or("description", "");
+    b.reference("network", Kind::Network);
+    let cidr = subnet_cidr(b);
+    if let Some(gateway) = b.t.string("gateway_ip", b.diags) {
+        match gateway.get_ref().parse::<IpAddr>() {
+            Err(_) => b.error(
+                format!("invalid IP address `{}` in `gateway_ip`", gateway.get_ref()),
+                gateway.span(),
+                Some("write an address such as \"192.168.42.1\"".into()),
+            ),
+            Ok(ip) => match cidr {
+                Some(net) if !net.contains(&ip) => b.error(
+                    format!("gateway_ip {ip} is outside the subnet's cidr {net}"),
+                    gateway.span(),
+                    Some(format!(
+                        "use an address inside {net}, e.g. \"{}\"",
+                        first_host(net)
+                    )),
+                ),
+                _ => b.set("gateway_ip", json!(ip.to_string()), Some(gateway.span())),
+            },
+        }
+    }
+    b.bool_or("enable_dhcp", true);
+    match b.t.strings("dns_nameservers", b.diags) {
+        None => {
+            if b.t.get("dns_nameservers").is_none() {
+                b.set("dns_nameservers", json!([]), None);
+            }
+        }
+        Some(servers) => {
+            let mut normalized = Vec::new();
+            for server in &servers {
+                match server.get_ref().parse::<IpAddr>() {
+                    Ok(ip) => normalized.push(ip.to_string()),
+                    Err(_) => b.error(
+                        format!(
+                            "invalid IP address `{}` in `dns_nameservers`",
+                            server.get_ref()
+                        ),
+                        server.span(),
+                        Some(
+                            "write addresses such as \"8.8.8.8\" or \"2001:4860:4860::8888\""
+                                .into(),
+                        ),
+                    ),
+                }
+            }
+            let written_at = b.t.get("dns_nameservers").map(|(_, v)| v.span());
+            b.set("dns_nameservers", json!(normalized), written_at);
+        }
+    }
+}
+
+/// `cidr` and the `ip_version` it implies. Returns the network for the gateway check.
+fn subnet_cidr(b: &mut Builder<'_, '_, '_>) -> Option<IpNet> {
+    if b.t.get("cidr").is_none() {
+        b.t.missing("cidr", "\"192.168.42.0/24\"", b.diags);
+        return None;
+    }
+    let text = b.t.string("cidr", b.diags)?;
+    let net = parse_network(text.get_ref(), text.span(), "cidr", false, b.t, b.diags)?;
+    let version = match net {
+        IpNet::V4(_) => 4,
+        IpNet::V6(_) => 6,
+    };
+    b.set("cidr", json!(net.to_string()), Some(text.span()));
+    b.set("ip_version", json!(version), Some(text.span()));
+    Some(net)
+}
+
+/// Parses a CIDR in canonical form (no host bits). With `bare_address`, a plain address means
+/// that single host (`/32` or `/128`).
+pub(super) fn parse_network(
+    text: &str,
+    range: Range<usize>,
+    field: &str,
+    bare_address: bool,
+    t: &Table<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Option<IpNet> {
+    let parsed = text
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| bare_address.then(|| text.parse::<IpAddr>().ok().map(IpNet::from))?);
+    let Some(net) = parsed else {
+        diags.push(
+            Diagnostic::error(format!("invalid CIDR `{text}` in `{field}`"))
+                .at(t.span(range))
+                .help("write a network address and prefix length, e.g. \"192.168.42.0/24\" or \"2001:db8::/64\""),
+        );
+        return None;
+    };
+    if net.trunc() != net {
+        diags.push(
+            Diagnostic::error(format!("CIDR `{text}` in `{field}` has host bits set"))
+                .at(t.span(range))
+                .help(format!("the network address is \"{}\"", net.trunc())),
+        );
+        return None;
+    }
+    Some(net)
+}
+
+/// The first usable address of a network, as an example gateway.
+fn first_host(net: IpNet) -> IpAddr {
+    net.hosts().next().unwrap_or(net.network())
+}
+
+fn router(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(ROUTER_FIELDS, b.diags);
+    b.name();
+    b.string_or("description", "");
+    b.reference("tenant", Kind::Tenant);
+    b.bool_or("admin_state_up", true);
+    b.bool_or("external_gateway", false);
+    b.reference_set("subnets", Kind::Subnet, true);
+}
+
+fn security_group(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(SECURITY_GROUP_FIELDS, b.diags);
+    b.name();
+    b.string_or("description", "");
+    b.reference("tenant", Kind::Tenant);
+    let default_egress =
+        b.t.bool("default_egress", b.diags)
+            .is_none_or(|v| *v.get_ref());
+    let rules = b.t.array("rules", b.diags);
+    let written_at = rules.as_ref().map(|r| r.span());
+    let rules = security_group_rules(
+        rules.as_ref().map(|r| *r.get_ref()),
+        default_egress,
+        b.t,
+        b.diags,
+    );
+    b.set("rules", Value::Array(rules), written_at);
+}
+
+fn instance(b: &mut Builder<'_, '_, '_>) {
+    b.t.reject_unknown(INSTANCE_FIELDS, b.diags);
+    b.name();
+    b.reference("tenant", Kind::Tenant);
+    b.required_string("flavor", "\"<flavor name>\"");
+    b.required_string("image", "\"<image name>\"");
+    b.reference("subnet", Kind::Subnet);
+    b.reference_set("security_groups", Kind::SecurityGroup, false);
+    if let Some(state) = b.t.string("power_state", b.diags) {
+        match *state.get_ref() {
+            "running" | "stopped" => {
+                b.set("power_state", json!(state.get_ref()), Some(state.span()))
+            }
+            other => b.error(
+                format!("invalid power_state `{other}`"),
+                state.span(),
+                Some("power_state is \"running\" or \"stopped\"".into()),
+            ),
+        }
+    } else {
+        b.set("power_state", json!("running"), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::load::load_str;
+    use super::super::{CloudChoice, Desired};
+    use crate::addr::{Address, Kind};
+
+    fn loaded(text: &str) -> Desired {
+        match load_str(text) {
+            Ok(desired) => desired,
+            Err(diags) => panic!("should load:\n{diags}"),
+        }
+    }
+
+    fn attrs(desired: &Desired, kind: Kind, name: &str) -> serde_json::Value {
+        serde_json::to_value(desired.get(&Address::new(kind, name)).map(|r| &r.attrs))
+            .unwrap_or_default()
+    }
+
+    const MINIMAL: &str = r#"
+[tenant.t]
+[network.n]
+tenant = "t"
+[subnet.s]
+network = "n"
+cidr = "2001:db8:0:1::/64"
+[router.r]
+tenant = "t"
+[security_group.g]
+tenant = "t"
+default_egress = false
+[instance.i]
+tenant = "t"
+flavor = "f"
+image = "img"
+subnet = "s"
+"#;
+
+    #[test]
+    fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
+        let d = loaded(MINIMAL);
+        assert_eq!(
+            attrs(&d, Kind::Tenant, "t"),
+            json!({"name": "t", "description": "", "enabled": true})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Network, "n"),
+            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Subnet, "s"),
+            json!({"name": "s", "description": "", "network": "n", "cidr": "2001:db8:0:1::/64",
+                   "ip_version": 6, "enable_dhcp": true, "dns_nameservers": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Router, "r"),
+            json!({"name": "r", "description": "", "tenant": "t", "admin_state_up": true,
+                   "external_gateway": false, "subnets": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::SecurityGroup, "g"),
+            json!({"name": "g", "description": "", "tenant": "t", "rules": []})
+        );
+        assert_eq!(
+            attrs(&d, Kind::Instance, "i"),
+            json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
+                   "power_state": "running"})
+        );
+    }
+
+    #[test]
+    fn no_provider_table_means_the_embedded_cloud_with_defaults() {
+        let p = loaded(MINIMAL).provider;
+        assert_eq!(p.cloud, CloudChoice::Embedded);
+        assert_eq!(p.external_network, None);
+        assert_eq!((p.parallelism, p.timeout_secs), (4, 300));
+        assert_eq!(p.span, None);
+    }
+
+    #[test]
+    fn name_overrides_and_sets_are_sorted() {
+        let d = loaded(
+            r#"
+[tenant.t]
+name = "Tenant T"
+enabled = false
+[network.n]
+tenant = "t"
+[subnet.b]
+network = "n"
+cidr = "10.0.1.0/24"
+dns_nameservers = ["10.0.0.3", "2001:DB8::1", "10.0.0.2"]
+[subnet.a]
+network = "n"
+cidr = "10.0.0.0/24"
+[router.r]
+tenant = "t"
+subnets = ["b", "a"]
+[security_group.z]
+tenant = "t"
+[security_group.y]
+tenant = "t"
+[instance.i]
+tenant = "t"
+flavor = "f"
+image = "img"
+subnet = "a"
+security_groups = ["z", "y"]
+power_state = "stopped"
+"#,
+        );
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["name"], json!("Tenant T"));
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["enabled"], json!(false));
+        assert_eq!(
+            attrs(&d, Kind::Subnet, "b")["dns_nameservers"],
+            json!(["10.0.0.3", "2001:db8::1", "10.0.0.2"])
+        );
+        assert_eq!(attrs(&d, Kind::Router, "r")["subnets"], json!(["a", "b"]));
+        let instance = attrs(&d, Kind::Instance, "i");
+        assert_eq!(instance["security_groups"], json!(["y", "z"]));
+        assert_eq!(instance["power_state"], json!("stopped"));
+        let refs: Vec<String> = d
+            .get(&Address::new(Kind::Router, "r"))
+            .map(|r| {
+                r.refs
+                    .iter()
+                    .map(|r| format!("{}={}", r.field, r.target))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            refs,
+            ["tenant=tenant.t", "subnets=subnet.b", "subnets=subnet.a"]
+        );
+    }
+
+    #[test]
+    fn inline_and_dotted_tables_are_resources_too() {
+        let d = loaded("[tenant]\nt = { description = \"inline\" }\n[network]\nn.tenant = \"t\"\n");
+        let tenant = d.get(&Address::new(Kind::Tenant, "t"));
+        assert_eq!(
+            tenant.map(|r| r.span.to_string()).as_deref(),
+            Some("spec.toml:2:1")
+        );
+        assert_eq!(attrs(&d, Kind::Tenant, "t")["description"], json!("inline"));
+        assert_eq!(attrs(&d, Kind::Network, "n")["tenant"], json!("t"));
+    }
+
+    #[test]
+    fn empty_references_are_rejected_before_lookup() {
+        let diags = match load_str("[tenant.t]\n[router.r]\ntenant = \"\"\nsubnets = [\"\"]\n") {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`tenant` must not be empty",
+                "`subnets` must not hold an empty name",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_table_is_reported_at_once() {
+        let diags = match load_str("[network.n]\nmtu = 10\nadmin_state_up = 1\ncolour = \"red\"\n")
+        {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "missing required field `tenant` in network.n",
+                "`mtu` must be between 68 and 9000, found 10",
+                "`admin_state_up` must be a boolean (true or false), found integer",
+                "unknown field `colour` in network.n",
+            ]
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Security group rules: the short spec form (`protocol = "tcp"`, `port_range = "80"`,
+//! `cidr = "0.0.0.0/0"`) into Neutron's full rule objects, sorted and deduplicated.
+
+use std::ops::Range;
+
+use ipnet::IpNet;
+use serde_json::{Value, json};
+use toml::de::{DeArray, DeValue};
+
+use super::kinds::parse_network;
+use super::reader::{Table, with_article};
+use crate::diag::{Diagnostic, Diagnostics};
+
+const RULE_FIELDS: &[&str] = &["direction", "protocol", "port_range", "cidr", "ethertype"];
+
+/// Protocol names Neutron accepts (besides numbers 0–255).
+const PROTOCOL_NAMES: &[&str] = &[
+    "ah",
+    "dccp",
+    "egp",
+    "esp",
+    "gre",
+    "hopopt",
+    "icmp",
+    "icmpv6",
+    "igmp",
+    "ipip",
+    "ipv6-encap",
+    "ipv6-frag",
+    "ipv6-icmp",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "ipv6-route",
+    "ospf",
+    "pgm",
+    "rsvp",
+    "sctp",
+    "tcp",
+    "udp",
+    "udplite",
+    "vrrp",
+];
+
+/// The rules a group ends up with: the written ones, normalized, plus (when `default_egress`)
+/// the two egress rules Neutron adds to every new group, so a spec that never mentions egress
+/// does not fight them. Sorted by the rule objects' JSON text, as ATTRS.md fixes.
+pub(super) fn security_group_rules(
+    written: Option<&DeArray<'_>>,
+    default_egress: bool,
+    t: &Table<'_, '_>,
+    diags: &mut Diagnostics,
+) -> Vec<Value> {
+    let mut rules: Vec<(Value, Range<usize>)> = Vec::new();
+    for item in written.into_iter().flat_map(|a| a.iter()) {
+        let DeValue::Table(table) = item.get_ref() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "each rule must be a table, found {}",
+                    with_article(item.get_ref().type_str())
+                ))
+                .at(t.span(item.span()))
+                .help("write rules as { protocol = \"tcp\", port_range = \"22\", cidr = \"0.0.0.0/0\" }"),
+            );
+            continue;
+        };
+        let rule_table = Table {
+            file: t.file,
+            table,
+            what: format!("a rule of {}", t.what),
+            header: item.span(),
+        };
+        let Some(rule) = rule(&rule_table, diags) else {
+            continue;
+        };
+        if let Some((_, first)) = rules.iter().find(|(r, _)| *r == rule) {
+            diags.push(
+                Diagnostic::error(format!("duplicate rule in {}", t.what))
+                    .at(t.span(item.span()))
+                    .note("the same rule is written here", t.span(first.clone()))
+                    .help("remove one of them"),
+            );
+            continue;
+        }
+        rules.push((rule, item.span()));
+    }
+    let mut rules: Vec<Value> = rules.into_iter().map(|(r, _)| r).collect();
+    if default_egress {
+        for ethertype in ["IPv4", "IPv6"] {
+            let egress = rule_object("egress", ethertype, Value::Null, None, Value::Null);
+            if !rules.contains(&egress) {
+                rules.push(egress);
+            }
+        }
+    }
+    rules.sort_by_cached_key(|r| r.to_string());
+    rules
+}
+
+fn rule_object(
+    direction: &str,
+    ethertype: &str,
+    protocol: Value,
+    ports: Option<(u16, u16)>,
+    remote_ip_prefix: Value,
+) -> Value {
+    json!({
+        "direction": direction,
+        "ethertype": ethertype,
+        "protocol": protocol,
+        "port_range_min": ports.map(|p| p.0),
+        "port_range_max": ports.map(|p| p.1),
+        "remote_ip_prefix": remote_ip_prefix,
+    })
+}
+
+/// One rule, or None when it has an error (already reported).
+fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
+    let before = diags.0.len();
+    t.reject_unknown(RULE_FIELDS, diags);
+
+    let direction = match t.string("direction", diags) {
+        None => "ingress",
+        Some(d) if matches!(*d.get_ref(), "ingress" | "egress") => *d.get_ref(),
+        Some(d) => {
+            diags.push(
+                Diagnostic::error(format!("invalid rule direction `{}`", d.get_ref()))
+                    .at(t.span(d.span()))
+                    .help("direction is \"ingress\" (the default) or \"egress\""),
+            );
+            "ingress"
+        }
+    };
+
+    let protocol = protocol(t, diags);
+
+    let ports = port_range(t, protocol.as_deref(), diags);
+
+    let network = t
+        .string("cidr", diags)
+        .and_then(|c| parse_network(c.get_ref(), c.span(), "cidr", true, t, diags));
+
+    let ethertype = match t.string("ethertype", diags) {
+        None => match network {
+            Some(IpNet::V6(_)) => "IPv6",
+            _ => "IPv4",
+        },
+        Some(e) => match (*e.get_ref(), network) {
+            ("IPv4", Some(net @ IpNet::V6(_))) | ("IPv6", Some(net @ IpNet::V4(_))) => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "ethertype {} does not match cidr {net}",
+                        e.get_ref()
+                    ))
+                    .at(t.span(e.span()))
+                    .help("remove `ethertype`: it follows the cidr's address family"),
+                );
+                "IPv4"
+            }
+            (ethertype @ ("IPv4" | "IPv6"), _) => ethertype,
+            (other, _) => {
+                let help = ["IPv4", "IPv6"]
+                    .into_iter()
+                    .find(|known| known.eq_ignore_ascii_case(other))
+                    .map_or_else(
+                        || "ethertype is \"IPv4\" or \"IPv6\"".to_string(),
+                        |known| format!("write it \"{known}\""),
+                    );
+                diags.push(
+                    Diagnostic::error(format!("invalid rule ethertype `{other}`"))
+                        .at(t.span(e.span()))
+                        .help(help),
+                );
+                "IPv4"
+            }
+        },
+    };
+
+    if diags.0.len() > before {
+        return None;
+    }
+    Some(rule_object(
+        direction,
+        ethertype,
+        protocol.map_or(Value::Null, Value::String),
+        ports,
+        network.map_or(Value::Null, |n| json!(n.to_string())),
+    ))
+}
+
+/// The rule's protocol: None for any. Names are lowercased; numbers stay numbers as text.
+fn protocol(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<String> {
+    let (_, item) = t.get("protocol")?;
+    let (text, range) = match item.get_ref() {
+        DeValue::String(s) => (s.to_lowercase(), item.span()),
+        DeValue::Integer(_) => {
+            let n = super::reader::integer_value("protocol", item, t.file, diags)?;
+            (n.to_string(), item.span())
+        }
+        other => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`protocol` must be a string, found {}",
+                    other.type_str()
+                ))
+                .at(t.span(item.span()))
+                .help("write a protocol name such as \"tcp\", or a number from 0 to 255"),
+            );
+            return None;
+        }
+    };
+    if text == "any" {
+        return None;
+    }
+    let is_number = text.parse::<u8>().is_ok();
+    if !is_number && !PROTOCOL_NAMES.contains(&text.as_str()) {
+        let close = super::suggest::did_you_mean(&text, PROTOCOL_NAMES.iter().copied())
+            .map(|c| format!("did you mean \"{c}\"? "))
+            .unwrap_or_default();
+        diags.push(
+            Diagnostic::error(format!("invalid rule protocol `{text}`"))
+                .at(t.span(range))
+                .help(format!(
+                    "{close}use \"tcp\", \"udp\", \"icmp\", \"any\", another IP protocol name, or a number from 0 to 255"
+                )),
+        );
+    }
+    Some(text)
+}
+
+/// `port_range = "80"` or `"8000-8100"` (an integer port is accepted too); tcp and udp only.
+fn port_range(
+    t: &Table<'_, '_>,
+    protocol: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<(u16, u16)> {
+    let (_, item) = t.get("port_range")?;
+    if !matches!(protocol, Some("tcp" | "udp")) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`port_range` is only valid for tcp and udp rules, this rule's protocol is {}",
+                protocol.unwrap_or("any")
+            ))
+            .at(t.span(item.span()))
+            .help("set protocol = \"tcp\" or \"udp\", or remove `port_range`"),
+        );
+        return None;
+    }
+    let text = match item.get_ref() {
+        DeValue::String(s) => s.to_string(),
+        DeValue::Integer(_) => {
+            super::reader::integer_value("port_range", item, t.file, diags)?.to_string()
+        }
+        other => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`port_range` must be a string, found {}",
+                    other.type_str()
+                ))
+                .at(t.span(item.span()))
+                .help("write a port (\"80\") or a range (\"8000-8100\")"),
+            );
+            return None;
+        }
+    };
+    let invalid = |diags: &mut Diagnostics, why: &str| {
+        diags.push(
+            Diagnostic::error(format!("invalid port range `{text}`: {why}"))
+                .at(t.span(item.span()))
+                .help("write a port (\"80\") or a range (\"8000-8100\") of ports from 1 to 65535"),
+        );
+    };
+    let (low, high) = text.split_once('-').unwrap_or((&text, &text));
+    let (Ok(low), Ok(high)) = (low.trim().parse::<u32>(), high.trim().parse::<u32>()) else {
+        invalid(diags, "not a port number");
+        return None;
+    };
+    let in_range = |p: u32| (1..=65535).contains(&p);
+    if !in_range(low) || !in_range(high) {
+        invalid(diags, "ports go from 1 to 65535");
+        return None;
+    }
+    if low > high {
+        invalid(diags, "the first port is greater than the last");
+        return None;
+    }
+    // Both are within 1..=65535, so they fit.
+    Some((low as u16, high as u16))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::load::load_str;
+    use crate::addr::{Address, Kind};
+
+    fn rules_of(rules: &str, default_egress: bool) -> Value {
+        let text = format!(
+            "[tenant.t]\n[security_group.g]\ntenant = \"t\"\ndefault_egress = {default_egress}\nrules = [\n{rules}\n]\n"
+        );
+        match load_str(&text) {
+            Ok(d) => d
+                .get(&Address::new(Kind::SecurityGroup, "g"))
+                .and_then(|r| r.attrs.get("rules").cloned())
+                .unwrap_or_default(),
+            Err(diags) => panic!("should load:\n{diags}"),
+        }
+    }
+
+    fn rule(
+        direction: &str,
+        ethertype: &str,
+        protocol: Value,
+        ports: (Value, Value),
+        prefix: Value,
+    ) -> Value {
+        json!({"direction": direction, "ethertype": ethertype, "protocol": protocol,
+               "port_range_min": ports.0, "port_range_max": ports.1, "remote_ip_prefix": prefix})
+    }
+
+    #[test]
+    fn short_rules_expand_to_full_neutron_rules() {
+        let rules = rules_of(
+            r#"{ protocol = "TCP", port_range = "8000-8100", cidr = "2001:db8::/32" },
+               { protocol = "udp", port_range = 53 },
+               { direction = "egress", protocol = "any", cidr = "10.1.2.3" },
+               { protocol = "icmp", ethertype = "IPv4" },
+               { protocol = "112" }"#,
+            false,
+        );
+        let none = (Value::Null, Value::Null);
+        assert_eq!(
+            rules,
+            json!([
+                rule(
+                    "egress",
+                    "IPv4",
+                    Value::Null,
+                    none.clone(),
+                    json!("10.1.2.3/32")
+                ),
+                // JSON text order: `"port_range_max":53` sorts before `"port_range_max":null`.
+                rule(
+                    "ingress",
+                    "IPv4",
+                    json!("udp"),
+                    (json!(53), json!(53)),
+                    Value::Null
+                ),
+                rule("ingress", "IPv4", json!("112"), none.clone(), Value::Null),
+                rule("ingress", "IPv4", json!("icmp"), none.clone(), Value::Null),
+                rule(
+                    "ingress",
+                    "IPv6",
+                    json!("tcp"),
+                    (json!(8000), json!(8100)),
+                    json!("2001:db8::/32")
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn default_egress_rules_are_added_once() {
+        let any = (Value::Null, Value::Null);
+        let rules = rules_of(r#"{ direction = "egress", ethertype = "IPv6" }"#, true);
+        assert_eq!(
+            rules,
+            json!([
+                rule("egress", "IPv4", Value::Null, any.clone(), Value::Null),
+                rule("egress", "IPv6", Value::Null, any.clone(), Value::Null),
+            ])
+        );
+    }
+}

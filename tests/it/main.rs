@@ -1,0 +1,4 @@
+//! The one integration test binary: each module is a group of tests.
+
+mod plan_render;
+mod spec_load;
