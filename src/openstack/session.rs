@@ -24,11 +24,12 @@ pub const COMPUTE_MICROVERSION: &str = "2.79";
 /// may expire in flight.
 const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-/// Bounded exponential backoff with jitter for idempotent calls: 4 retries, 0.5 s to 8 s.
+/// Bounded exponential backoff with jitter for idempotent calls: 4 retries from 0.3 s,
+/// doubling, each at most 5 s (about 5 to 9 s in all), enough to ride out a service restart.
 fn backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(8))
+        .with_min_delay(Duration::from_millis(300))
+        .with_max_delay(Duration::from_secs(5))
         .with_max_times(4)
         .with_jitter()
 }
