@@ -1,0 +1,276 @@
+//! The resource kinds against the embedded cloud: create every kind from a real spec, refresh,
+//! and check that what refresh reads equals what the spec asked (the contract that makes a
+//! re-plan empty); then in-place updates, adoption after a lost create answer, and deletes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stackform::addr::{Address, Kind};
+use stackform::openstack::network::{NETWORKS, Network, PORTS, Port};
+use stackform::openstack::{AuthConfig, Cloud, DomainRef, Secret};
+use stackform::resources::{self, Context, Ids, Observed};
+use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
+use stackform::spec::{self, Desired};
+
+const SPEC: &str = r#"
+[tenant.demo]
+description = "demo tenant"
+quotas = { vcpu = 8, instances = 4, networks = 5 }
+
+[network.web]
+tenant = "demo"
+mtu = 1400
+
+[subnet.web-v4]
+network = "web"
+cidr = "10.20.0.0/24"
+dns_nameservers = ["9.9.9.9", "1.1.1.1"]
+
+[router.edge]
+tenant = "demo"
+external_gateway = true
+subnets = ["web-v4"]
+
+[security_group.ssh]
+tenant = "demo"
+rules = [{ protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }]
+
+[instance.web-1]
+tenant = "demo"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "web-v4"
+security_groups = ["ssh"]
+"#;
+
+fn load(text: &str) -> Desired {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.toml"), text).unwrap();
+    match spec::load_dir(dir.path()) {
+        Ok(desired) => desired,
+        Err(diags) => panic!("spec should load:\n{diags}"),
+    }
+}
+
+async fn connect(sim: &SimHandle) -> Context {
+    let auth = AuthConfig {
+        auth_url: sim.auth_url.clone(),
+        username: ADMIN_USER.into(),
+        password: Secret::new(ADMIN_PASSWORD),
+        project_name: ADMIN_PROJECT.into(),
+        user_domain: DomainRef::Name("Default".into()),
+        project_domain: DomainRef::Name("Default".into()),
+        region: None,
+        interface: "public".into(),
+    };
+    Context {
+        cloud: Cloud::connect(auth).await.unwrap(),
+        lineage: "0b0e4d1e-7d1c-4d8a-9b7a-3f5f2f0c1a11".into(),
+        external_network: Some("public".into()),
+        timeout: Duration::from_secs(30),
+    }
+}
+
+async fn start() -> (SimHandle, Context) {
+    let config = SimConfig {
+        build_delay: Duration::from_millis(50),
+        action_delay: Duration::from_millis(20),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start_on_loopback(config).await.unwrap();
+    let cx = connect(&sim).await;
+    (sim, cx)
+}
+
+/// Creates every resource of `desired` in dependency order, recording ids.
+async fn create_all(cx: &Context, desired: &Desired) -> Ids {
+    let mut ids = Ids::new();
+    for kind in Kind::ALL {
+        for res in desired.of_kind(kind) {
+            let id = resources::create(cx, res, &ids)
+                .await
+                .unwrap_or_else(|e| panic!("create {}: {e}", res.addr));
+            ids.insert(res.addr.clone(), id);
+        }
+    }
+    ids
+}
+
+/// The observed attributes limited to the keys desired has (the diff's rule), and for
+/// quotas to the desired quota keys.
+fn comparable(desired: &Desired, observed: &Observed) -> BTreeMap<Address, (Value, Value)> {
+    let mut out = BTreeMap::new();
+    for (addr, res) in &desired.resources {
+        let seen = observed
+            .resources
+            .get(addr)
+            .unwrap_or_else(|| panic!("{addr} was not refreshed"));
+        let mut got = serde_json::Map::new();
+        for (key, want) in &res.attrs {
+            let mut value = seen.attrs.get(key).cloned().unwrap_or(Value::Null);
+            if let (Some(want), Some(have)) = (want.as_object(), value.as_object()) {
+                value = Value::Object(
+                    have.iter()
+                        .filter(|(k, _)| want.contains_key(*k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+            }
+            got.insert(key.clone(), value);
+        }
+        out.insert(
+            addr.clone(),
+            (json!(res.attrs), Value::Object(got)),
+        );
+    }
+    out
+}
+
+fn assert_converged(desired: &Desired, observed: &Observed) {
+    for (addr, (want, got)) in comparable(desired, observed) {
+        assert_eq!(got, want, "{addr}: refreshed attributes differ from the spec");
+    }
+}
+
+#[tokio::test]
+async fn every_kind_is_created_refreshed_as_specified_and_deleted() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let ids = create_all(&cx, &desired).await;
+
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    assert_converged(&desired, &observed);
+    let server = &observed.resources[&Address::new(Kind::Instance, "web-1")];
+    assert_eq!(server.status.as_deref(), Some("ACTIVE"));
+    assert!(observed.images.contains_key("cirros"), "{:?}", observed.images);
+    assert_eq!(observed.flavors["m1.tiny"].ram_mb, 512);
+    // Neutron's two default egress rules are there too, as the spec loader expects.
+    let rules = &observed.resources[&Address::new(Kind::SecurityGroup, "ssh")].attrs["rules"];
+    assert_eq!(rules.as_array().map(Vec::len), Some(3));
+
+    // Refresh matches by tag alone when the state lost every id.
+    let by_tag = resources::refresh(&cx, &Ids::new()).await.unwrap();
+    let found: BTreeMap<Address, String> = by_tag
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), r.id.clone()))
+        .collect();
+    assert_eq!(found, ids);
+
+    // Delete in reverse dependency order; refresh then finds nothing.
+    for kind in Kind::ALL.into_iter().rev() {
+        for res in desired.of_kind(kind) {
+            let current = &observed.resources[&res.addr];
+            resources::delete(&cx, current, &ids)
+                .await
+                .unwrap_or_else(|e| panic!("delete {}: {e}", res.addr));
+            // A second delete finds it gone and succeeds.
+            resources::delete(&cx, current, &ids).await.unwrap();
+        }
+    }
+    let after = resources::refresh(&cx, &ids).await.unwrap();
+    assert_eq!(after.resources.keys().collect::<Vec<_>>(), Vec::<&Address>::new());
+    // The instance's port went with it.
+    let ports: Vec<Port> = cx.cloud.admin().network().list(PORTS, &[]).await.unwrap();
+    let lineage = format!("stackform-lineage:{}", cx.lineage);
+    assert_eq!(ports.iter().filter(|p| p.tags.contains(&lineage)).count(), 0);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn updates_change_only_what_differs() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let ids = create_all(&cx, &desired).await;
+    let before = resources::refresh(&cx, &ids).await.unwrap();
+
+    let changed = load(
+        &SPEC
+            .replace("mtu = 1400", "mtu = 1300\ndescription = \"public web\"")
+            .replace("quotas = { vcpu = 8, instances = 4, networks = 5 }", "quotas = { vcpu = 6, instances = 4, networks = 5 }")
+            .replace("external_gateway = true\nsubnets = [\"web-v4\"]", "external_gateway = false\nsubnets = []")
+            .replace(
+                r#"rules = [{ protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }]"#,
+                r#"rules = [{ protocol = "tcp", port_range = "2222", cidr = "10.0.0.0/8" }]"#,
+            )
+            .replace("security_groups = [\"ssh\"]", "security_groups = [\"ssh\"]\npower_state = \"stopped\"\nname = \"web-one\""),
+    );
+    let ssh = Address::new(Kind::SecurityGroup, "ssh");
+    for kind in Kind::ALL {
+        for res in changed.of_kind(kind) {
+            resources::update(&cx, res, &before.resources[&res.addr], &ids)
+                .await
+                .unwrap_or_else(|e| panic!("update {}: {e}", res.addr));
+        }
+    }
+    let after = resources::refresh(&cx, &ids).await.unwrap();
+    assert_converged(&changed, &after);
+    assert_eq!(
+        after.resources[&Address::new(Kind::Instance, "web-1")].status.as_deref(),
+        Some("SHUTOFF")
+    );
+    assert_eq!(after.resources[&ssh].id, before.resources[&ssh].id);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
+    let mut ids = Ids::new();
+    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
+
+    // The cloud makes the network, then the answer is lost (502, as a failing proxy).
+    let admin = cx.cloud.admin();
+    let http = reqwest::Client::new();
+    let token = admin_token(&sim).await;
+    let status = http
+        .post(format!("{}/_sim/faults", sim.base_url))
+        .header("X-Auth-Token", &token)
+        .json(&json!({"lose_reply": {"method": "POST", "path_suffix": "/v2.0/networks", "count": 1}}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 204);
+
+    let network = desired.get(&Address::new(Kind::Network, "web")).unwrap();
+    let id = resources::create(&cx, network, &ids).await.unwrap();
+    let networks: Vec<Network> = admin.network().list(NETWORKS, &[]).await.unwrap();
+    let named: Vec<&Network> = networks.iter().filter(|n| n.name == "web").collect();
+    assert_eq!(named.len(), 1, "the lost create must not be repeated");
+    assert_eq!(named[0].id, id);
+    let mut tags = named[0].tags.clone();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            format!("stackform-lineage:{}", cx.lineage),
+            "stackform:network.web".to_string()
+        ]
+    );
+    sim.stop().await;
+}
+
+/// A raw admin token, for the simulator's fault-injection endpoint.
+async fn admin_token(sim: &SimHandle) -> String {
+    let body = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": ADMIN_USER, "domain": {"name": "Default"}, "password": ADMIN_PASSWORD}}},
+        "scope": {"project": {"name": ADMIN_PROJECT, "domain": {"name": "Default"}}}
+    }});
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/tokens", sim.auth_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap()
+}
