@@ -152,8 +152,9 @@ impl Session {
             .map_err(|e| ApiError::Config(format!("bad {service} URL `{base}{path}`: {e}")))
     }
 
-    /// One call, JSON in and out. GET/PUT/DELETE/PATCH are retried on transient failures;
-    /// POST never is (a create whose answer was lost is adopted by the resource layer).
+    /// One call, JSON in and out. GET/PUT/DELETE/PATCH are retried on transient failures.
+    /// A POST is retried only when it surely did nothing (connection refused, 429); when its
+    /// outcome is unknown the error goes up, and the resource layer looks for what it made.
     pub async fn call(
         &self,
         service: ServiceType,
@@ -168,12 +169,11 @@ impl Session {
             method,
             Method::GET | Method::PUT | Method::DELETE | Method::PATCH | Method::HEAD
         );
-        if !idempotent {
-            return attempt().await;
-        }
+        let may_retry =
+            |error: &ApiError| error.is_retryable() && (idempotent || !error.is_unknown_outcome());
         attempt
             .retry(backoff())
-            .when(ApiError::is_retryable)
+            .when(may_retry)
             .adjust(|error, delay| match (error.retry_after(), delay) {
                 (Some(asked), Some(planned)) => Some(asked.max(planned)),
                 (_, planned) => planned,

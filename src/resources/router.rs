@@ -99,33 +99,67 @@ async fn external_network_id(cx: &Context, addr: &Address) -> Result<String> {
     }
 }
 
-/// Brings gateway and interfaces to what `res` asks, from the router's live state.
-async fn converge(cx: &Context, res: &DesiredResource, router_id: &str, ids: &Ids) -> Result<()> {
+/// What `res` asks of the router's links, with ids resolved.
+struct Links {
+    /// None: unmanaged. Some(true) with `external` resolved when it had to be.
+    gateway: Option<bool>,
+    external: Option<String>,
+    /// Subnet ids; None when `subnets` is unmanaged.
+    subnets: Option<BTreeSet<String>>,
+}
+
+/// Resolves the subnet ids (which must exist) and, when `resolve_external`, the external
+/// network: done before a create so a missing piece fails before anything is made.
+async fn links(
+    cx: &Context,
+    res: &DesiredResource,
+    ids: &Ids,
+    resolve_external: bool,
+) -> Result<Links> {
+    let gateway = res.attrs.get("external_gateway").and_then(Value::as_bool);
+    let subnets = match res.attrs.contains_key("subnets") {
+        false => None,
+        true => Some(
+            common::list_attr(res, "subnets")
+                .iter()
+                .map(|name| dep_id(ids, Kind::Subnet, name).map(str::to_string))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    let external = match (gateway, resolve_external) {
+        (Some(true), true) => Some(external_network_id(cx, &res.addr).await?),
+        _ => None,
+    };
+    Ok(Links {
+        gateway,
+        external,
+        subnets,
+    })
+}
+
+/// Brings gateway and interfaces to `links`, from the router's live state.
+async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) -> Result<()> {
     let api = cx.cloud.admin().network();
     let router: neutron::Router = api.get(ROUTERS, router_id).await?;
-    if let Some(want) = res.attrs.get("external_gateway").and_then(Value::as_bool)
+    if let Some(want) = links.gateway
         && want != router.has_gateway()
     {
-        let network = if want {
-            Some(external_network_id(cx, &res.addr).await?)
-        } else {
-            None
+        let network = match (want, &links.external) {
+            (false, _) => None,
+            (true, Some(id)) => Some(id.clone()),
+            (true, None) => Some(external_network_id(cx, addr).await?),
         };
         let _ = api
             .set_router_gateway(router_id, network.as_deref())
             .await?;
     }
-    if !res.attrs.contains_key("subnets") {
+    let Some(desired) = &links.subnets else {
         return Ok(());
-    }
-    let desired: BTreeSet<String> = common::list_attr(res, "subnets")
-        .iter()
-        .map(|name| dep_id(ids, Kind::Subnet, name).map(str::to_string))
-        .collect::<Result<_>>()?;
+    };
     let query = neutron::query(&[("device_id", router_id)]);
     let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
     let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
-    for subnet in live.difference(&desired) {
+    for subnet in live.difference(desired) {
         gone_ok(api.remove_router_interface(router_id, subnet).await)?;
     }
     for subnet in desired.difference(&live) {
@@ -137,6 +171,7 @@ async fn converge(cx: &Context, res: &DesiredResource, router_id: &str, ids: &Id
 impl KindOps for Router {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let session = tenant_session(cx, res, ids).await?;
+        let links = links(cx, res, ids, true).await?;
         let body = json!({
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
@@ -145,7 +180,7 @@ impl KindOps for Router {
         let tags = common::ownership_tags(cx, &res.addr);
         let router: neutron::Router =
             neutron_create_tagged(&session, ROUTERS, &res.addr, body, &tags).await?;
-        converge(cx, res, &router.id, ids).await?;
+        converge(cx, &res.addr, &router.id, &links).await?;
         Ok(router.id)
     }
 
@@ -167,7 +202,8 @@ impl KindOps for Router {
                 .update(ROUTERS, &current.id, Value::Object(changes))
                 .await?;
         }
-        converge(cx, res, &current.id, ids).await
+        let links = links(cx, res, ids, false).await?;
+        converge(cx, &res.addr, &current.id, &links).await
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {

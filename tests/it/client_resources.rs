@@ -214,30 +214,34 @@ async fn updates_change_only_what_differs() {
     sim.stop().await;
 }
 
-#[tokio::test]
-async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
-    let (sim, cx) = start().await;
-    let desired = load(SPEC);
-    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
-    let mut ids = Ids::new();
-    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
-
-    // The cloud makes the network, then the answer is lost (502, as a failing proxy).
-    let admin = cx.cloud.admin();
-    let http = reqwest::Client::new();
-    let token = admin_token(&sim).await;
-    let status = http
+/// Makes the cloud carry out the next POST whose path ends with `suffix`, then lose its
+/// answer (502, as a failing proxy would).
+async fn lose_next_reply(sim: &SimHandle, suffix: &str) {
+    let token = admin_token(sim).await;
+    let status = reqwest::Client::new()
         .post(format!("{}/_sim/faults", sim.base_url))
         .header("X-Auth-Token", &token)
-        .json(&json!({"lose_reply": {"method": "POST", "path_suffix": "/v2.0/networks", "count": 1}}))
+        .json(&json!({"lose_reply": {"method": "POST", "path_suffix": suffix, "count": 1}}))
         .send()
         .await
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 204);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let mut ids = Ids::new();
+    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
+    lose_next_reply(&sim, "/v3/projects").await;
+    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
 
     let network = desired.get(&Address::new(Kind::Network, "web")).unwrap();
+    lose_next_reply(&sim, "/v2.0/networks").await;
     let id = resources::create(&cx, network, &ids).await.unwrap();
+    let admin = cx.cloud.admin();
     let networks: Vec<Network> = admin.network().list(NETWORKS, &[]).await.unwrap();
     let named: Vec<&Network> = networks.iter().filter(|n| n.name == "web").collect();
     assert_eq!(named.len(), 1, "the lost create must not be repeated");
@@ -250,6 +254,88 @@ async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
             format!("stackform-lineage:{}", cx.lineage),
             "stackform:network.web".to_string()
         ]
+    );
+    ids.insert(network.addr.clone(), id);
+
+    for name in ["web-v4"] {
+        let res = desired.get(&Address::new(Kind::Subnet, name)).unwrap();
+        ids.insert(res.addr.clone(), resources::create(&cx, res, &ids).await.unwrap());
+    }
+    for addr in [Address::new(Kind::SecurityGroup, "ssh")] {
+        let res = desired.get(&addr).unwrap();
+        ids.insert(addr, resources::create(&cx, res, &ids).await.unwrap());
+    }
+    let instance = desired.get(&Address::new(Kind::Instance, "web-1")).unwrap();
+    lose_next_reply(&sim, "/servers").await;
+    let server_id = resources::create(&cx, instance, &ids).await.unwrap();
+    ids.insert(instance.addr.clone(), server_id.clone());
+
+    let projects = admin.identity().list_projects(&[]).await.unwrap();
+    assert_eq!(projects.iter().filter(|p| p.name == "demo").count(), 1);
+    let all = [("all_tenants".to_string(), "1".to_string())];
+    let servers = admin.compute().list_servers(&all).await.unwrap();
+    let ids_of_web: Vec<&str> = servers
+        .iter()
+        .filter(|s| s.name == "web-1")
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(ids_of_web, vec![server_id.as_str()]);
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    let mut wanted = desired.clone();
+    wanted.resources.remove(&Address::new(Kind::Router, "edge"));
+    assert_converged(&wanted, &observed);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_subnet_first_detaches_it_from_its_router() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let ids = create_all(&cx, &desired).await;
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    let instance = Address::new(Kind::Instance, "web-1");
+    resources::delete(&cx, &observed.resources[&instance], &ids).await.unwrap();
+    let subnet = Address::new(Kind::Subnet, "web-v4");
+    resources::delete(&cx, &observed.resources[&subnet], &ids).await.unwrap();
+
+    let after = resources::refresh(&cx, &ids).await.unwrap();
+    assert!(!after.resources.contains_key(&subnet));
+    assert!(!after.resources.contains_key(&instance));
+    let router = &after.resources[&Address::new(Kind::Router, "edge")];
+    assert_eq!(router.attrs["subnets"], json!([]));
+    assert_eq!(router.attrs["external_gateway"], json!(true));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_gateway_without_an_external_network_is_a_clear_error() {
+    let (sim, mut cx) = start().await;
+    let desired = load(SPEC);
+    let mut ids = Ids::new();
+    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
+    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
+    let router = desired.get(&Address::new(Kind::Router, "edge")).unwrap();
+
+    let missing = resources::create(&cx, router, &ids).await.err().unwrap();
+    assert_eq!(
+        missing.to_string(),
+        "subnet.web-v4 has no id: it must be created before the resources that name it"
+    );
+
+    let mut no_subnets = router.clone();
+    no_subnets.attrs.insert("subnets".into(), json!([]));
+    cx.external_network = None;
+    let error = resources::create(&cx, &no_subnets, &ids).await.err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        "router.edge: external_gateway = true needs an external network: set \
+         `external_network` in the [provider] table"
+    );
+    cx.external_network = Some("nowhere".into());
+    let error = resources::create(&cx, &no_subnets, &ids).await.err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        "router.edge: external network `nowhere` not found (external networks: public)"
     );
     sim.stop().await;
 }
