@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stackform::addr::{Address, Kind};
-use stackform::openstack::network::{NETWORKS, Network, PORTS, Port};
+use stackform::openstack::network::{NETWORKS, Network, PORTS, Port, SECURITY_GROUPS, SecurityGroup};
 use stackform::openstack::{AuthConfig, Cloud, DomainRef, Secret};
 use stackform::resources::{self, Context, Ids, Observed};
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
@@ -35,6 +35,11 @@ subnets = ["web-v4"]
 [security_group.ssh]
 tenant = "demo"
 rules = [{ protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }]
+
+[security_group.http]
+tenant = "demo"
+description = "web traffic"
+rules = [{ protocol = "tcp", port_range = "80-81" }]
 
 [instance.web-1]
 tenant = "demo"
@@ -148,6 +153,10 @@ async fn every_kind_is_created_refreshed_as_specified_and_deleted() {
     // Neutron's two default egress rules are there too, as the spec loader expects.
     let rules = &observed.resources[&Address::new(Kind::SecurityGroup, "ssh")].attrs["rules"];
     assert_eq!(rules.as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        observed.resources[&Address::new(Kind::Instance, "web-1")].attrs["security_groups"],
+        json!(["ssh"])
+    );
 
     // Refresh matches by tag alone when the state lost every id.
     let by_tag = resources::refresh(&cx, &Ids::new()).await.unwrap();
@@ -194,9 +203,24 @@ async fn updates_change_only_what_differs() {
                 r#"rules = [{ protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }]"#,
                 r#"rules = [{ protocol = "tcp", port_range = "2222", cidr = "10.0.0.0/8" }]"#,
             )
-            .replace("security_groups = [\"ssh\"]", "security_groups = [\"ssh\"]\npower_state = \"stopped\"\nname = \"web-one\""),
+            .replace(
+                "security_groups = [\"ssh\"]",
+                "security_groups = [\"http\", \"ssh\"]\npower_state = \"stopped\"\nname = \"web-one\"",
+            ),
     );
+    let rule_ids = |group: SecurityGroup| -> Vec<(String, String)> {
+        let mut ids: Vec<(String, String)> = group
+            .security_group_rules
+            .into_iter()
+            .map(|r| (r.direction, r.id))
+            .collect();
+        ids.sort();
+        ids
+    };
     let ssh = Address::new(Kind::SecurityGroup, "ssh");
+    let ssh_id = &before.resources[&ssh].id;
+    let api = cx.cloud.admin().network();
+    let rules_before = rule_ids(api.get(SECURITY_GROUPS, ssh_id).await.unwrap());
     for kind in Kind::ALL {
         for res in changed.of_kind(kind) {
             resources::update(&cx, res, &before.resources[&res.addr], &ids)
@@ -210,7 +234,18 @@ async fn updates_change_only_what_differs() {
         after.resources[&Address::new(Kind::Instance, "web-1")].status.as_deref(),
         Some("SHUTOFF")
     );
-    assert_eq!(after.resources[&ssh].id, before.resources[&ssh].id);
+    assert_eq!(&after.resources[&ssh].id, ssh_id);
+    // The two egress rules were kept as they were; only the ingress rule was replaced.
+    let rules_after = rule_ids(api.get(SECURITY_GROUPS, ssh_id).await.unwrap());
+    let egress = |rules: &[(String, String)]| -> Vec<String> {
+        rules.iter().filter(|(d, _)| d == "egress").map(|(_, id)| id.clone()).collect()
+    };
+    assert_eq!(egress(&rules_after), egress(&rules_before));
+    assert_eq!(egress(&rules_after).len(), 2);
+    let ingress_before: Vec<_> = rules_before.iter().filter(|(d, _)| d == "ingress").collect();
+    let ingress_after: Vec<_> = rules_after.iter().filter(|(d, _)| d == "ingress").collect();
+    assert_eq!((ingress_before.len(), ingress_after.len()), (1, 1));
+    assert_ne!(ingress_before[0].1, ingress_after[0].1);
     sim.stop().await;
 }
 
@@ -261,7 +296,10 @@ async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
         let res = desired.get(&Address::new(Kind::Subnet, name)).unwrap();
         ids.insert(res.addr.clone(), resources::create(&cx, res, &ids).await.unwrap());
     }
-    for addr in [Address::new(Kind::SecurityGroup, "ssh")] {
+    for addr in [
+        Address::new(Kind::SecurityGroup, "ssh"),
+        Address::new(Kind::SecurityGroup, "http"),
+    ] {
         let res = desired.get(&addr).unwrap();
         ids.insert(addr, resources::create(&cx, res, &ids).await.unwrap());
     }
@@ -359,4 +397,36 @@ async fn admin_token(sim: &SimHandle) -> String {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_server_slower_than_the_timeout_fails_and_is_found_by_the_next_refresh() {
+    let config = SimConfig {
+        build_delay: Duration::from_secs(30),
+        action_delay: Duration::from_millis(20),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start_on_loopback(config).await.unwrap();
+    let mut cx = connect(&sim).await;
+    let desired = load(SPEC);
+    let mut ids = Ids::new();
+    for kind in [Kind::Tenant, Kind::Network, Kind::Subnet, Kind::SecurityGroup] {
+        for res in desired.of_kind(kind) {
+            ids.insert(res.addr.clone(), resources::create(&cx, res, &ids).await.unwrap());
+        }
+    }
+    cx.timeout = Duration::from_secs(1);
+    let instance = desired.get(&Address::new(Kind::Instance, "web-1")).unwrap();
+    let error = resources::create(&cx, instance, &ids).await.err().unwrap().to_string();
+    assert!(
+        error.starts_with("instance.web-1: timed out after 1s waiting for ACTIVE (last status BUILD"),
+        "{error}"
+    );
+    // The state never got its id, but the server carries its address: refresh adopts it.
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    let server = &observed.resources[&instance.addr];
+    assert_eq!(server.status.as_deref(), Some("BUILD"));
+    assert_eq!(server.attrs["power_state"], json!("build"));
+    assert_eq!(server.attrs["subnet"], json!("web-v4"));
+    sim.stop().await;
 }
