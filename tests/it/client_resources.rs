@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stackform::addr::{Address, Kind};
-use stackform::openstack::network::{NETWORKS, Network, PORTS, Port, SECURITY_GROUPS, SecurityGroup};
+use stackform::openstack::network::{
+    NETWORKS, Network, PORTS, Port, SECURITY_GROUPS, SecurityGroup,
+};
 use stackform::openstack::{AuthConfig, Cloud, DomainRef, Secret};
 use stackform::resources::{self, Context, Ids, Observed};
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
@@ -124,17 +126,17 @@ fn comparable(desired: &Desired, observed: &Observed) -> BTreeMap<Address, (Valu
             }
             got.insert(key.clone(), value);
         }
-        out.insert(
-            addr.clone(),
-            (json!(res.attrs), Value::Object(got)),
-        );
+        out.insert(addr.clone(), (json!(res.attrs), Value::Object(got)));
     }
     out
 }
 
 fn assert_converged(desired: &Desired, observed: &Observed) {
     for (addr, (want, got)) in comparable(desired, observed) {
-        assert_eq!(got, want, "{addr}: refreshed attributes differ from the spec");
+        assert_eq!(
+            got, want,
+            "{addr}: refreshed attributes differ from the spec"
+        );
     }
 }
 
@@ -148,7 +150,11 @@ async fn every_kind_is_created_refreshed_as_specified_and_deleted() {
     assert_converged(&desired, &observed);
     let server = &observed.resources[&Address::new(Kind::Instance, "web-1")];
     assert_eq!(server.status.as_deref(), Some("ACTIVE"));
-    assert!(observed.images.contains_key("cirros"), "{:?}", observed.images);
+    assert!(
+        observed.images.contains_key("cirros"),
+        "{:?}",
+        observed.images
+    );
     assert_eq!(observed.flavors["m1.tiny"].ram_mb, 512);
     // Neutron's two default egress rules are there too, as the spec loader expects.
     let rules = &observed.resources[&Address::new(Kind::SecurityGroup, "ssh")].attrs["rules"];
@@ -179,11 +185,17 @@ async fn every_kind_is_created_refreshed_as_specified_and_deleted() {
         }
     }
     let after = resources::refresh(&cx, &ids).await.unwrap();
-    assert_eq!(after.resources.keys().collect::<Vec<_>>(), Vec::<&Address>::new());
+    assert_eq!(
+        after.resources.keys().collect::<Vec<_>>(),
+        Vec::<&Address>::new()
+    );
     // The instance's port went with it.
     let ports: Vec<Port> = cx.cloud.admin().network().list(PORTS, &[]).await.unwrap();
     let lineage = format!("stackform-lineage:{}", cx.lineage);
-    assert_eq!(ports.iter().filter(|p| p.tags.contains(&lineage)).count(), 0);
+    assert_eq!(
+        ports.iter().filter(|p| p.tags.contains(&lineage)).count(),
+        0
+    );
     sim.stop().await;
 }
 
@@ -231,18 +243,27 @@ async fn updates_change_only_what_differs() {
     let after = resources::refresh(&cx, &ids).await.unwrap();
     assert_converged(&changed, &after);
     assert_eq!(
-        after.resources[&Address::new(Kind::Instance, "web-1")].status.as_deref(),
+        after.resources[&Address::new(Kind::Instance, "web-1")]
+            .status
+            .as_deref(),
         Some("SHUTOFF")
     );
     assert_eq!(&after.resources[&ssh].id, ssh_id);
     // The two egress rules were kept as they were; only the ingress rule was replaced.
     let rules_after = rule_ids(api.get(SECURITY_GROUPS, ssh_id).await.unwrap());
     let egress = |rules: &[(String, String)]| -> Vec<String> {
-        rules.iter().filter(|(d, _)| d == "egress").map(|(_, id)| id.clone()).collect()
+        rules
+            .iter()
+            .filter(|(d, _)| d == "egress")
+            .map(|(_, id)| id.clone())
+            .collect()
     };
     assert_eq!(egress(&rules_after), egress(&rules_before));
     assert_eq!(egress(&rules_after).len(), 2);
-    let ingress_before: Vec<_> = rules_before.iter().filter(|(d, _)| d == "ingress").collect();
+    let ingress_before: Vec<_> = rules_before
+        .iter()
+        .filter(|(d, _)| d == "ingress")
+        .collect();
     let ingress_after: Vec<_> = rules_after.iter().filter(|(d, _)| d == "ingress").collect();
     assert_eq!((ingress_before.len(), ingress_after.len()), (1, 1));
     assert_ne!(ingress_before[0].1, ingress_after[0].1);
@@ -271,7 +292,10 @@ async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
     let mut ids = Ids::new();
     let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
     lose_next_reply(&sim, "/v3/projects").await;
-    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
+    ids.insert(
+        tenant.addr.clone(),
+        resources::create(&cx, tenant, &ids).await.unwrap(),
+    );
 
     let network = desired.get(&Address::new(Kind::Network, "web")).unwrap();
     lose_next_reply(&sim, "/v2.0/networks").await;
@@ -294,7 +318,10 @@ async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
 
     for name in ["web-v4"] {
         let res = desired.get(&Address::new(Kind::Subnet, name)).unwrap();
-        ids.insert(res.addr.clone(), resources::create(&cx, res, &ids).await.unwrap());
+        ids.insert(
+            res.addr.clone(),
+            resources::create(&cx, res, &ids).await.unwrap(),
+        );
     }
     for addr in [
         Address::new(Kind::SecurityGroup, "ssh"),
@@ -332,9 +359,13 @@ async fn deleting_a_subnet_first_detaches_it_from_its_router() {
     let ids = create_all(&cx, &desired).await;
     let observed = resources::refresh(&cx, &ids).await.unwrap();
     let instance = Address::new(Kind::Instance, "web-1");
-    resources::delete(&cx, &observed.resources[&instance], &ids).await.unwrap();
+    resources::delete(&cx, &observed.resources[&instance], &ids)
+        .await
+        .unwrap();
     let subnet = Address::new(Kind::Subnet, "web-v4");
-    resources::delete(&cx, &observed.resources[&subnet], &ids).await.unwrap();
+    resources::delete(&cx, &observed.resources[&subnet], &ids)
+        .await
+        .unwrap();
 
     let after = resources::refresh(&cx, &ids).await.unwrap();
     assert!(!after.resources.contains_key(&subnet));
@@ -351,7 +382,10 @@ async fn a_gateway_without_an_external_network_is_a_clear_error() {
     let desired = load(SPEC);
     let mut ids = Ids::new();
     let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
-    ids.insert(tenant.addr.clone(), resources::create(&cx, tenant, &ids).await.unwrap());
+    ids.insert(
+        tenant.addr.clone(),
+        resources::create(&cx, tenant, &ids).await.unwrap(),
+    );
     let router = desired.get(&Address::new(Kind::Router, "edge")).unwrap();
 
     let missing = resources::create(&cx, router, &ids).await.err().unwrap();
@@ -363,14 +397,20 @@ async fn a_gateway_without_an_external_network_is_a_clear_error() {
     let mut no_subnets = router.clone();
     no_subnets.attrs.insert("subnets".into(), json!([]));
     cx.external_network = None;
-    let error = resources::create(&cx, &no_subnets, &ids).await.err().unwrap();
+    let error = resources::create(&cx, &no_subnets, &ids)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(
         error.to_string(),
         "router.edge: external_gateway = true needs an external network: set \
          `external_network` in the [provider] table"
     );
     cx.external_network = Some("nowhere".into());
-    let error = resources::create(&cx, &no_subnets, &ids).await.err().unwrap();
+    let error = resources::create(&cx, &no_subnets, &ids)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(
         error.to_string(),
         "router.edge: external network `nowhere` not found (external networks: public)"
@@ -410,16 +450,30 @@ async fn a_server_slower_than_the_timeout_fails_and_is_found_by_the_next_refresh
     let mut cx = connect(&sim).await;
     let desired = load(SPEC);
     let mut ids = Ids::new();
-    for kind in [Kind::Tenant, Kind::Network, Kind::Subnet, Kind::SecurityGroup] {
+    for kind in [
+        Kind::Tenant,
+        Kind::Network,
+        Kind::Subnet,
+        Kind::SecurityGroup,
+    ] {
         for res in desired.of_kind(kind) {
-            ids.insert(res.addr.clone(), resources::create(&cx, res, &ids).await.unwrap());
+            ids.insert(
+                res.addr.clone(),
+                resources::create(&cx, res, &ids).await.unwrap(),
+            );
         }
     }
     cx.timeout = Duration::from_secs(1);
     let instance = desired.get(&Address::new(Kind::Instance, "web-1")).unwrap();
-    let error = resources::create(&cx, instance, &ids).await.err().unwrap().to_string();
+    let error = resources::create(&cx, instance, &ids)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
-        error.starts_with("instance.web-1: timed out after 1s waiting for ACTIVE (last status BUILD"),
+        error.starts_with(
+            "instance.web-1: timed out after 1s waiting for ACTIVE (last status BUILD"
+        ),
         "{error}"
     );
     // The state never got its id, but the server carries its address: refresh adopts it.
