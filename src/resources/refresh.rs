@@ -129,6 +129,34 @@ async fn list_tenant(cx: &Context, project_id: &str) -> Result<TenantItems> {
     })
 }
 
+/// One tenant: its project with quotas, and the lists of its resources.
+async fn read_tenant(
+    cx: &Context,
+    addr: &Address,
+    project: &Project,
+) -> Result<(ObservedResource, TenantItems)> {
+    let admin = cx.cloud.admin();
+    let (items, nova_quotas, neutron_quotas) = tokio::join!(
+        list_tenant(cx, &project.id),
+        admin.compute().get_quotas(&project.id),
+        admin.network().get_quotas(&project.id),
+    );
+    // Quotas are unmanaged unless desired; a cloud that hides them must not stop refresh.
+    let nova_quotas = nova_quotas
+        .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
+        .ok();
+    let neutron_quotas = neutron_quotas
+        .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
+        .ok();
+    let tenant = ObservedResource {
+        addr: addr.clone(),
+        id: project.id.clone(),
+        attrs: super::tenant::observe(project, nova_quotas.as_ref(), neutron_quotas.as_ref()),
+        status: None,
+    };
+    Ok((tenant, items?))
+}
+
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
     let (flavors, images, projects) = tokio::try_join!(
@@ -169,35 +197,14 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         names.insert(Kind::Tenant, &project.id, &addr.name);
     }
 
+    // Tenants are read concurrently: on a real cloud each list is a round trip of its own.
+    let reads = tenants
+        .iter()
+        .map(|(addr, project)| read_tenant(cx, addr, project));
     let mut per_tenant = Vec::new();
-    for (addr, project) in &tenants {
-        let admin = cx.cloud.admin();
-        let (items, nova_quotas, neutron_quotas) = tokio::join!(
-            list_tenant(cx, &project.id),
-            admin.compute().get_quotas(&project.id),
-            admin.network().get_quotas(&project.id),
-        );
-        // Quotas are unmanaged unless desired; a cloud that hides them must not stop refresh.
-        let nova_quotas = nova_quotas
-            .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
-            .ok();
-        let neutron_quotas = neutron_quotas
-            .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
-            .ok();
-        observed.resources.insert(
-            addr.clone(),
-            ObservedResource {
-                addr: addr.clone(),
-                id: project.id.clone(),
-                attrs: super::tenant::observe(
-                    project,
-                    nova_quotas.as_ref(),
-                    neutron_quotas.as_ref(),
-                ),
-                status: None,
-            },
-        );
-        per_tenant.push(items?);
+    for (tenant, items) in futures_util::future::try_join_all(reads).await? {
+        observed.resources.insert(tenant.addr.clone(), tenant);
+        per_tenant.push(items);
     }
 
     // Match every kind first so references between them resolve to names.

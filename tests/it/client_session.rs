@@ -206,6 +206,11 @@ async fn lists_follow_next_links_and_reauthenticate_once_on_401() {
     assert_eq!(names, vec!["one", "two", "three"]);
     assert_eq!(networks[1].tags, vec!["t".to_string()]);
     assert_eq!(counters.tokens_issued.load(Ordering::SeqCst), 2);
+
+    // Neither the token nor the password shows in debug output.
+    let shown = format!("{cloud:?} {:?}", cloud.admin());
+    assert!(!shown.contains("tok-"), "{shown}");
+    assert!(!shown.contains("right"), "{shown}");
 }
 
 #[tokio::test]
