@@ -74,8 +74,9 @@ impl KindOps for Network {
         Ok(())
     }
 
-    /// Ports stackform made on the network (an instance's port left by a failed delete)
-    /// would block the delete: remove them first.
+    /// Unbound ports stackform made on the network (an instance's port left by a failed
+    /// create) would block the delete: remove them first. Bound ones are left, so a port in
+    /// use makes Neutron refuse with its own clear message.
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
         let lineage = common::lineage_tag(cx);
@@ -84,11 +85,9 @@ impl KindOps for Network {
             Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         };
-        for port in ports
-            .iter()
-            .filter(|p| p.network_id == current.id && p.tags.contains(&lineage))
-            .filter(|p| !p.is_router_interface())
-        {
+        for port in ports.iter().filter(|p| {
+            p.network_id == current.id && p.tags.contains(&lineage) && p.device_id.is_empty()
+        }) {
             gone_ok(api.delete(PORTS, &port.id).await)?;
         }
         gone_ok(api.delete(NETWORKS, &current.id).await)
