@@ -1,5 +1,5 @@
 //! Subnets (Neutron), created in their network's project. Deleting one first detaches it from
-//! any router, which Neutron requires.
+//! any router and removes stackform's unbound ports on it, which Neutron requires.
 
 use ipnet::IpNet;
 use serde_json::{Map, Value, json};
@@ -111,16 +111,21 @@ impl KindOps for Subnet {
             Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         };
-        // Neutron refuses to delete a subnet a router still has an interface on.
+        // Neutron refuses to delete a subnet that still has ports: detach it from routers, and
+        // remove unbound ports stackform made there (an instance port left by a failed create).
         let query = neutron::query(&[("network_id", &subnet.network_id)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-        for port in ports.iter().filter(|p| {
-            p.is_router_interface() && p.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id)
-        }) {
-            gone_ok(
-                api.remove_router_interface(&port.device_id, &subnet.id)
-                    .await,
-            )?;
+        let lineage = common::lineage_tag(cx);
+        let on_subnet = |p: &&neutron::Port| p.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id);
+        for port in ports.iter().filter(on_subnet) {
+            if port.is_router_interface() {
+                gone_ok(
+                    api.remove_router_interface(&port.device_id, &subnet.id)
+                        .await,
+                )?;
+            } else if port.device_id.is_empty() && port.tags.contains(&lineage) {
+                gone_ok(api.delete(PORTS, &port.id).await)?;
+            }
         }
         gone_ok(api.delete(SUBNETS, &current.id).await)
     }

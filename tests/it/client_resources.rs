@@ -484,3 +484,80 @@ async fn a_server_slower_than_the_timeout_fails_and_is_found_by_the_next_refresh
     assert_eq!(server.attrs["subnet"], json!("web-v4"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_port_left_by_a_failed_server_create_is_reused_then_cleaned_up() {
+    let (sim, cx) = start().await;
+    let desired = load(&SPEC.replace("instances = 4", "instances = 0"));
+    let mut ids = Ids::new();
+    for kind in [
+        Kind::Tenant,
+        Kind::Network,
+        Kind::Subnet,
+        Kind::SecurityGroup,
+    ] {
+        for res in desired.of_kind(kind) {
+            ids.insert(
+                res.addr.clone(),
+                resources::create(&cx, res, &ids).await.unwrap(),
+            );
+        }
+    }
+    let instance = desired.get(&Address::new(Kind::Instance, "web-1")).unwrap();
+    let error = resources::create(&cx, instance, &ids)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with("compute: POST ") && error.contains("→ 403 Forbidden: Quota exceeded"),
+        "{error}"
+    );
+    let admin = cx.cloud.admin();
+    let address_tag = "stackform:instance.web-1".to_string();
+    let instance_ports = || async {
+        let ports: Vec<Port> = admin.network().list(PORTS, &[]).await.unwrap();
+        ports
+            .into_iter()
+            .filter(|p| p.tags.contains(&address_tag))
+            .collect::<Vec<_>>()
+    };
+    let left = instance_ports().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].device_id, "");
+
+    // With room in the quota, the next attempt boots on that same port.
+    let tenant = Address::new(Kind::Tenant, "demo");
+    let before = resources::refresh(&cx, &ids).await.unwrap();
+    let roomy = load(SPEC);
+    resources::update(
+        &cx,
+        &roomy.resources[&tenant],
+        &before.resources[&tenant],
+        &ids,
+    )
+    .await
+    .unwrap();
+    let server_id = resources::create(&cx, instance, &ids).await.unwrap();
+    let used = instance_ports().await;
+    assert_eq!(used.len(), 1);
+    assert_eq!(
+        (used[0].id.as_str(), used[0].device_id.as_str()),
+        (left[0].id.as_str(), server_id.as_str())
+    );
+
+    // A port left unbound again (server gone, port kept) does not block the subnet's delete.
+    admin.compute().delete_server(&server_id).await.unwrap();
+    admin
+        .compute()
+        .wait_deleted(&server_id, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    let subnet = Address::new(Kind::Subnet, "web-v4");
+    resources::delete(&cx, &observed.resources[&subnet], &ids)
+        .await
+        .unwrap();
+    assert_eq!(instance_ports().await.len(), 0);
+    sim.stop().await;
+}
