@@ -69,6 +69,26 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// Password credentials for a project, user and project in the `Default` domain, public
+    /// endpoints, any region (the embedded cloud's shape; also devstack's).
+    pub fn new(
+        auth_url: impl Into<String>,
+        username: impl Into<String>,
+        password: Secret,
+        project_name: impl Into<String>,
+    ) -> AuthConfig {
+        AuthConfig {
+            auth_url: auth_url.into(),
+            username: username.into(),
+            password,
+            project_name: project_name.into(),
+            user_domain: DomainRef::Name("Default".into()),
+            project_domain: DomainRef::Name("Default".into()),
+            region: None,
+            interface: "public".into(),
+        }
+    }
+
     /// Reads the standard OS_* variables an openrc file sets.
     pub fn from_env() -> Result<AuthConfig, ApiError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))

@@ -60,7 +60,8 @@ where
     }
 }
 
-/// Polls a GET until it answers 404. `get` returns the current status when found.
+/// Polls a GET until it answers 404. `get` returns the current status when found, for the
+/// timeout message.
 pub async fn wait_gone<F, Fut>(timeout: Duration, mut get: F) -> Result<(), WaitError>
 where
     F: FnMut() -> Fut,
@@ -70,9 +71,8 @@ where
         let probe = get();
         async move {
             match probe.await {
-                Ok(status) if status.eq_ignore_ascii_case("error") => Ok(Poll::Failed(
-                    "went to ERROR while being deleted".to_string(),
-                )),
+                // A resource in ERROR may still be on its way out (Nova deletes ERROR
+                // servers), so no status ends the wait early: only the timeout does.
                 Ok(status) => Ok(Poll::Pending(status)),
                 Err(e) if e.is_not_found() => Ok(Poll::Ready(())),
                 Err(e) => Err(e),
@@ -115,6 +115,31 @@ mod tests {
             result.err().map(|e| e.to_string()).as_deref(),
             Some("No valid host was found.")
         );
+    }
+
+    #[tokio::test]
+    async fn waits_until_gone_through_error_statuses() {
+        let polls = AtomicUsize::new(0);
+        let result = wait_gone(Duration::from_secs(10), || {
+            let n = polls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    0 => Ok("ERROR".to_string()),
+                    _ => Err(ApiError::Status {
+                        service: "compute",
+                        method: reqwest::Method::GET,
+                        url: "http://nova/servers/x".into(),
+                        status: reqwest::StatusCode::NOT_FOUND,
+                        message: "".into(),
+                        request_id: None,
+                        retry_after: None,
+                    }),
+                }
+            }
+        })
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(polls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

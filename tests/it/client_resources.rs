@@ -10,7 +10,7 @@ use stackform::addr::{Address, Kind};
 use stackform::openstack::network::{
     NETWORKS, Network, PORTS, Port, SECURITY_GROUPS, SecurityGroup,
 };
-use stackform::openstack::{AuthConfig, Cloud, DomainRef, Secret};
+use stackform::openstack::{AuthConfig, Cloud, Secret};
 use stackform::resources::{self, Context, Ids, Observed};
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
 use stackform::spec::{self, Desired};
@@ -61,16 +61,12 @@ fn load(text: &str) -> Desired {
 }
 
 async fn connect(sim: &SimHandle) -> Context {
-    let auth = AuthConfig {
-        auth_url: sim.auth_url.clone(),
-        username: ADMIN_USER.into(),
-        password: Secret::new(ADMIN_PASSWORD),
-        project_name: ADMIN_PROJECT.into(),
-        user_domain: DomainRef::Name("Default".into()),
-        project_domain: DomainRef::Name("Default".into()),
-        region: None,
-        interface: "public".into(),
-    };
+    let auth = AuthConfig::new(
+        sim.auth_url.clone(),
+        ADMIN_USER,
+        Secret::new(ADMIN_PASSWORD),
+        ADMIN_PROJECT,
+    );
     Context {
         cloud: Cloud::connect(auth).await.unwrap(),
         lineage: "0b0e4d1e-7d1c-4d8a-9b7a-3f5f2f0c1a11".into(),
