@@ -24,6 +24,9 @@ struct Counters {
     flavor_calls: AtomicUsize,
     network_posts: AtomicUsize,
     microversion_ok: AtomicUsize,
+    router_posts: AtomicUsize,
+    /// When set, tokens expire 2 minutes after issue (inside the 5-minute renewal margin).
+    short_tokens: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -60,8 +63,13 @@ async fn issue_token(State(stub): State<Stub>, body: axum::Json<Value>) -> Respo
         json!([{"interface": "public", "region_id": "RegionOne",
         "region": "RegionOne", "url": url}])
     };
+    let expires_at = if stub.counters.short_tokens.load(Ordering::SeqCst) {
+        (chrono::Utc::now() + chrono::TimeDelta::minutes(2)).to_rfc3339()
+    } else {
+        "2999-01-01T00:00:00.000000Z".to_string()
+    };
     let body = json!({"token": {
-        "expires_at": "2999-01-01T00:00:00.000000Z",
+        "expires_at": expires_at,
         "user": {"id": "u1", "name": "admin", "domain": {"id": "default"}},
         "project": {"id": "p-admin", "name": "admin", "domain": {"id": "default", "name": "Default"}},
         "catalog": [
@@ -117,6 +125,22 @@ async fn create_network(State(stub): State<Stub>) -> Response {
         .into_response()
 }
 
+/// A create refused with 429 did nothing, so the client may send it again.
+async fn create_router(State(stub): State<Stub>) -> Response {
+    if stub.counters.router_posts.fetch_add(1, Ordering::SeqCst) == 0 {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(json!({"NeutronError": {"type": "OverLimit", "message": "Too many requests", "detail": ""}})),
+        )
+            .into_response();
+    }
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"router": {"id": "r1", "name": "edge", "project_id": "p-admin"}})),
+    )
+        .into_response()
+}
+
 async fn list_flavors(State(stub): State<Stub>, headers: HeaderMap) -> Response {
     if headers
         .get("openstack-api-version")
@@ -155,6 +179,7 @@ async fn start_stub() -> (String, Arc<Counters>) {
             "/networking/v2.0/networks",
             get(list_networks).post(create_network),
         )
+        .route("/networking/v2.0/routers", post(create_router))
         .route("/compute/v2.1/flavors/detail", get(list_flavors))
         .with_state(stub);
     tokio::spawn(async move {
@@ -287,4 +312,33 @@ async fn unreachable_clouds_say_so() {
         )),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_create_refused_with_429_is_sent_again() {
+    let (base, counters) = start_stub().await;
+    let cloud = Cloud::connect(auth(&base, "right")).await.unwrap();
+    let router: stackform::openstack::network::Router = cloud
+        .admin()
+        .network()
+        .create(
+            stackform::openstack::network::ROUTERS,
+            json!({"name": "edge"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(router.id, "r1");
+    assert_eq!(counters.router_posts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn tokens_about_to_expire_are_renewed_before_use() {
+    let (base, counters) = start_stub().await;
+    counters.short_tokens.store(true, Ordering::SeqCst);
+    let cloud = Cloud::connect(auth(&base, "right")).await.unwrap();
+    assert_eq!(counters.tokens_issued.load(Ordering::SeqCst), 1);
+    let networks: Vec<Network> = cloud.admin().network().list(NETWORKS, &[]).await.unwrap();
+    assert_eq!(networks.len(), 3);
+    // Two pages, two calls: each started with a fresh token.
+    assert_eq!(counters.tokens_issued.load(Ordering::SeqCst), 3);
 }
