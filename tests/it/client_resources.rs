@@ -557,3 +557,48 @@ async fn a_port_left_by_a_failed_server_create_is_reused_then_cleaned_up() {
     assert_eq!(instance_ports().await.len(), 0);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn tenants_keep_their_own_resources_apart() {
+    let (sim, cx) = start().await;
+    let desired = load(
+        r#"
+[tenant.alpha]
+[tenant.beta]
+[network.alpha-net]
+tenant = "alpha"
+name = "net"
+[network.beta-net]
+tenant = "beta"
+name = "net"
+admin_state_up = false
+"#,
+    );
+    let ids = create_all(&cx, &desired).await;
+    let observed = resources::refresh(&cx, &ids).await.unwrap();
+    assert_converged(&desired, &observed);
+    let alpha = &observed.resources[&Address::new(Kind::Network, "alpha-net")];
+    let beta = &observed.resources[&Address::new(Kind::Network, "beta-net")];
+    assert_eq!(alpha.attrs["tenant"], json!("alpha"));
+    assert_eq!(beta.attrs["tenant"], json!("beta"));
+    assert_ne!(alpha.id, beta.id);
+
+    // An id the state remembers but the cloud no longer has is simply absent.
+    let mut stale = ids.clone();
+    stale.insert(Address::new(Kind::Network, "gone"), "no-such-id".into());
+    let again = resources::refresh(&cx, &stale).await.unwrap();
+    assert_eq!(
+        again
+            .resources
+            .keys()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            "tenant.alpha",
+            "tenant.beta",
+            "network.alpha-net",
+            "network.beta-net"
+        ]
+    );
+    sim.stop().await;
+}
