@@ -1,0 +1,317 @@
+//! Nova v2.1 at microversion [`COMPUTE_MICROVERSION`](super::COMPUTE_MICROVERSION): servers,
+//! server actions and tags, flavors, quota sets.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::wait::{self, Poll, WaitError};
+use super::{ApiError, ServiceType, Session};
+
+const COMPUTE: ServiceType = ServiceType::Compute;
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub tenant_id: String,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub flavor: ServerFlavor,
+    /// An object with `id`, or "" for a server booted from a volume.
+    pub image: Value,
+    pub fault: Option<ServerFault>,
+    #[serde(rename = "OS-EXT-STS:task_state")]
+    pub task_state: Option<String>,
+}
+
+impl Server {
+    pub fn image_id(&self) -> Option<&str> {
+        self.image.get("id").and_then(Value::as_str)
+    }
+}
+
+/// From 2.47 the flavor is embedded (`original_name`); before, only `id`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerFlavor {
+    pub id: Option<String>,
+    pub original_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerFault {
+    pub code: Option<u16>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u64,
+    pub ram: u64,
+    pub disk: u64,
+}
+
+/// Only id and links are guaranteed in a create answer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreatedServer {
+    pub id: String,
+}
+
+#[derive(Clone, Copy)]
+pub struct Compute<'a>(pub &'a Session);
+
+impl Session {
+    pub fn compute(&self) -> Compute<'_> {
+        Compute(self)
+    }
+}
+
+impl Compute<'_> {
+    pub async fn list_servers(self, query: &[(String, String)]) -> Result<Vec<Server>, ApiError> {
+        self.0
+            .list(COMPUTE, "/servers/detail", "servers", query)
+            .await
+    }
+
+    pub async fn get_server(self, id: &str) -> Result<Server, ApiError> {
+        self.0
+            .get(COMPUTE, &format!("/servers/{id}"), "server")
+            .await
+    }
+
+    /// `server` is the inner object (name, flavorRef, imageRef, networks, metadata, tags).
+    pub async fn create_server(self, server: Value) -> Result<CreatedServer, ApiError> {
+        self.0
+            .send_json(
+                COMPUTE,
+                Method::POST,
+                "/servers",
+                &json!({ "server": server }),
+                Some("server"),
+            )
+            .await
+    }
+
+    pub async fn delete_server(self, id: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(COMPUTE, Method::DELETE, &format!("/servers/{id}"), None)
+            .await
+    }
+
+    pub async fn rename_server(self, id: &str, name: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::PUT,
+                &format!("/servers/{id}"),
+                Some(&json!({ "server": { "name": name } })),
+            )
+            .await
+    }
+
+    /// `{"os-start": null}`, `{"os-stop": null}`...: 202 with no body.
+    pub async fn action(self, id: &str, action: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::POST,
+                &format!("/servers/{id}/action"),
+                Some(&json!({ action: null })),
+            )
+            .await
+    }
+
+    pub async fn set_tags(self, id: &str, tags: &[String]) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::PUT,
+                &format!("/servers/{id}/tags"),
+                Some(&json!({ "tags": tags })),
+            )
+            .await
+    }
+
+    pub async fn list_flavors(self) -> Result<Vec<Flavor>, ApiError> {
+        self.0
+            .list(COMPUTE, "/flavors/detail", "flavors", &[])
+            .await
+    }
+
+    /// Nova quota set of a project: name → limit (non-integer fields such as `id` dropped).
+    pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
+        let set: BTreeMap<String, Value> = self
+            .0
+            .get(
+                COMPUTE,
+                &format!("/os-quota-sets/{project_id}"),
+                "quota_set",
+            )
+            .await?;
+        Ok(integers(set))
+    }
+
+    pub async fn update_quotas(
+        self,
+        project_id: &str,
+        quotas: &BTreeMap<String, i64>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::PUT,
+                &format!("/os-quota-sets/{project_id}"),
+                Some(&json!({ "quota_set": quotas })),
+            )
+            .await
+    }
+
+    /// Polls the server until its status is one of `targets` (and no task is running);
+    /// ERROR fails at once with the server's fault message.
+    pub async fn wait_status(
+        self,
+        id: &str,
+        targets: &[&str],
+        timeout: Duration,
+    ) -> Result<Server, WaitError> {
+        wait::wait_for(timeout, || async {
+            let server = self.get_server(id).await?;
+            Ok(server_poll(server, targets))
+        })
+        .await
+    }
+
+    pub async fn wait_deleted(self, id: &str, timeout: Duration) -> Result<(), WaitError> {
+        wait::wait_gone(timeout, || async {
+            let server = self.get_server(id).await?;
+            // Nova may briefly list a deleted server with status DELETED before the 404.
+            Ok(if server.status == "DELETED" {
+                "DELETING".to_string()
+            } else {
+                server.status
+            })
+        })
+        .await
+    }
+}
+
+/// One poll's verdict on a server.
+pub fn server_poll(server: Server, targets: &[&str]) -> Poll<Server> {
+    if server.status == "ERROR" {
+        let message = server
+            .fault
+            .as_ref()
+            .map(|f| f.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "the server went to ERROR (no fault recorded)".into());
+        return Poll::Failed(format!("server {} is in ERROR: {message}", server.id));
+    }
+    if targets.contains(&server.status.as_str()) && server.task_state.is_none() {
+        return Poll::Ready(server);
+    }
+    Poll::Pending(match &server.task_state {
+        Some(task) => format!("{} ({task})", server.status),
+        None => server.status,
+    })
+}
+
+fn integers(set: BTreeMap<String, Value>) -> BTreeMap<String, i64> {
+    set.into_iter()
+        .filter_map(|(k, v)| {
+            // Some clouds answer `?usage=true`-shaped values ({limit, in_use}).
+            let limit = v
+                .as_i64()
+                .or_else(|| v.get("limit").and_then(Value::as_i64))?;
+            Some((k, limit))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/openstack/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn decodes_the_nova_servers_detail_sample() {
+        // Copied from openstack-api-samples compute/servers_v2.100_servers-details-resp.json.
+        let page = fixture("servers_v2.100_servers-details-resp.json");
+        let servers: Vec<Server> = serde_json::from_value(page["servers"].clone()).unwrap();
+        assert_eq!(servers.len(), 1);
+        let server = &servers[0];
+        assert_eq!(server.status, "ACTIVE");
+        assert_eq!(server.flavor.original_name.as_deref(), Some("m1.tiny"));
+        assert_eq!(
+            server.image_id(),
+            Some("70a599e0-31e7-49b7-b260-868f441e862b")
+        );
+        assert_eq!(server.tenant_id, "6f70656e737461636b20342065766572");
+        assert_eq!(
+            server.metadata.get("My Server Name").map(String::as_str),
+            Some("Apache1")
+        );
+        assert_eq!(server.task_state, None);
+    }
+
+    #[test]
+    fn error_servers_fail_with_their_fault() {
+        // Copied from openstack-api-samples errors/compute-server-fault-excerpt.json.
+        let body = fixture("compute-server-fault-excerpt.json");
+        let server: Server = serde_json::from_value(body["server"].clone()).unwrap();
+        match server_poll(server, &["ACTIVE"]) {
+            Poll::Failed(message) => assert_eq!(
+                message,
+                "server 52415800-8b69-11e0-9b19-734f0000ffff is in ERROR: No valid host was found."
+            ),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_running_task_keeps_the_wait_going() {
+        let server = Server {
+            id: "s".into(),
+            status: "ACTIVE".into(),
+            task_state: Some("powering-off".into()),
+            ..Server::default()
+        };
+        match server_poll(server, &["ACTIVE"]) {
+            Poll::Pending(status) => assert_eq!(status, "ACTIVE (powering-off)"),
+            other => panic!("expected Pending, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn quota_values_are_read_as_integers() {
+        let set: BTreeMap<String, Value> = serde_json::from_value(json!({
+            "id": "p1", "cores": 20, "instances": {"limit": 10, "in_use": 2}, "ram": -1
+        }))
+        .unwrap();
+        let expected: BTreeMap<String, i64> = [
+            ("cores".to_string(), 20),
+            ("instances".to_string(), 10),
+            ("ram".to_string(), -1),
+        ]
+        .into();
+        assert_eq!(integers(set), expected);
+    }
+}

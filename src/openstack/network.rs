@@ -1,0 +1,349 @@
+//! Neutron v2.0: networks, subnets, ports, routers (interfaces, gateway), security groups and
+//! rules, quotas, tags. Lists follow `<collection>_links` pages.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{ApiError, ServiceType, Session};
+
+const NETWORK: ServiceType = ServiceType::Network;
+
+/// A Neutron collection: its URL path, list key and object key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Collection {
+    pub path: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+}
+
+pub const NETWORKS: Collection = Collection {
+    path: "networks",
+    plural: "networks",
+    singular: "network",
+};
+pub const SUBNETS: Collection = Collection {
+    path: "subnets",
+    plural: "subnets",
+    singular: "subnet",
+};
+pub const PORTS: Collection = Collection {
+    path: "ports",
+    plural: "ports",
+    singular: "port",
+};
+pub const ROUTERS: Collection = Collection {
+    path: "routers",
+    plural: "routers",
+    singular: "router",
+};
+pub const SECURITY_GROUPS: Collection = Collection {
+    path: "security-groups",
+    plural: "security_groups",
+    singular: "security_group",
+};
+pub const SECURITY_GROUP_RULES: Collection = Collection {
+    path: "security-group-rules",
+    plural: "security_group_rules",
+    singular: "security_group_rule",
+};
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub admin_state_up: Option<bool>,
+    pub mtu: Option<i64>,
+    pub status: String,
+    pub tags: Vec<String>,
+    #[serde(rename = "router:external")]
+    pub external: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Subnet {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub network_id: String,
+    pub cidr: String,
+    pub ip_version: i64,
+    pub gateway_ip: Option<String>,
+    pub enable_dhcp: Option<bool>,
+    pub dns_nameservers: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FixedIp {
+    pub subnet_id: String,
+    pub ip_address: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Port {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub network_id: String,
+    pub device_id: String,
+    pub device_owner: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub security_groups: Vec<String>,
+    pub status: String,
+    pub tags: Vec<String>,
+}
+
+impl Port {
+    /// A router's interface port, whatever the router flavour (legacy, DVR, HA).
+    pub fn is_router_interface(&self) -> bool {
+        matches!(
+            self.device_owner.as_str(),
+            "network:router_interface"
+                | "network:router_interface_distributed"
+                | "network:ha_router_replicated_interface"
+        )
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Router {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub admin_state_up: Option<bool>,
+    /// null when the router has no gateway.
+    pub external_gateway_info: Option<Value>,
+    pub status: String,
+    pub tags: Vec<String>,
+}
+
+impl Router {
+    pub fn has_gateway(&self) -> bool {
+        self.external_gateway_info
+            .as_ref()
+            .is_some_and(|info| info.get("network_id").is_some_and(|n| !n.is_null()))
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub security_group_rules: Vec<SecurityGroupRule>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub security_group_id: String,
+    pub direction: String,
+    pub ethertype: String,
+    /// A name ("tcp"), a number as a string ("6"), or null for any protocol.
+    pub protocol: Option<Value>,
+    pub port_range_min: Option<i64>,
+    pub port_range_max: Option<i64>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+pub struct Neutron<'a>(pub &'a Session);
+
+impl Session {
+    pub fn network(&self) -> Neutron<'_> {
+        Neutron(self)
+    }
+}
+
+impl Neutron<'_> {
+    pub async fn list<T: DeserializeOwned>(
+        self,
+        c: Collection,
+        query: &[(String, String)],
+    ) -> Result<Vec<T>, ApiError> {
+        self.0
+            .list(NETWORK, &format!("/{}", c.path), c.plural, query)
+            .await
+    }
+
+    pub async fn get<T: DeserializeOwned>(self, c: Collection, id: &str) -> Result<T, ApiError> {
+        self.0
+            .get(NETWORK, &format!("/{}/{id}", c.path), c.singular)
+            .await
+    }
+
+    /// POST the inner object (`{"network": body}` is added here). Never retried.
+    pub async fn create<T: DeserializeOwned>(
+        self,
+        c: Collection,
+        body: Value,
+    ) -> Result<T, ApiError> {
+        self.0
+            .send_json(
+                NETWORK,
+                Method::POST,
+                &format!("/{}", c.path),
+                &json!({ c.singular: body }),
+                Some(c.singular),
+            )
+            .await
+    }
+
+    pub async fn update<T: DeserializeOwned>(
+        self,
+        c: Collection,
+        id: &str,
+        changes: Value,
+    ) -> Result<T, ApiError> {
+        self.0
+            .send_json(
+                NETWORK,
+                Method::PUT,
+                &format!("/{}/{id}", c.path),
+                &json!({ c.singular: changes }),
+                Some(c.singular),
+            )
+            .await
+    }
+
+    pub async fn delete(self, c: Collection, id: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(NETWORK, Method::DELETE, &format!("/{}/{id}", c.path), None)
+            .await
+    }
+
+    /// Replaces all tags of one resource (`PUT /{collection}/{id}/tags`).
+    pub async fn set_tags(self, c: Collection, id: &str, tags: &[String]) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                NETWORK,
+                Method::PUT,
+                &format!("/{}/{id}/tags", c.path),
+                Some(&json!({ "tags": tags })),
+            )
+            .await
+    }
+
+    pub async fn add_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
+        self.router_interface(router, subnet, "add_router_interface")
+            .await
+    }
+
+    pub async fn remove_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
+        self.router_interface(router, subnet, "remove_router_interface")
+            .await
+    }
+
+    /// The answer is the interface info itself (not wrapped); we do not need it.
+    async fn router_interface(
+        self,
+        router: &str,
+        subnet: &str,
+        action: &str,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                NETWORK,
+                Method::PUT,
+                &format!("/routers/{router}/{action}"),
+                Some(&json!({ "subnet_id": subnet })),
+            )
+            .await
+    }
+
+    /// Sets (`Some(network id)`) or clears the router's external gateway.
+    pub async fn set_router_gateway(
+        self,
+        router: &str,
+        network: Option<&str>,
+    ) -> Result<Router, ApiError> {
+        let info = match network {
+            Some(id) => json!({ "network_id": id }),
+            None => json!({}),
+        };
+        self.update(ROUTERS, router, json!({ "external_gateway_info": info }))
+            .await
+    }
+
+    pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
+        let set: BTreeMap<String, Value> = self
+            .0
+            .get(NETWORK, &format!("/quotas/{project_id}"), "quota")
+            .await?;
+        Ok(set
+            .into_iter()
+            .filter_map(|(k, v)| v.as_i64().map(|v| (k, v)))
+            .collect())
+    }
+
+    pub async fn update_quotas(
+        self,
+        project_id: &str,
+        quotas: &BTreeMap<String, i64>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                NETWORK,
+                Method::PUT,
+                &format!("/quotas/{project_id}"),
+                Some(&json!({ "quota": quotas })),
+            )
+            .await
+    }
+}
+
+/// `key=value` query pairs from string slices.
+pub fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_gateway_presence() {
+        let mut router = Router::default();
+        assert!(!router.has_gateway());
+        router.external_gateway_info = Some(json!({"network_id": "ext", "enable_snat": true}));
+        assert!(router.has_gateway());
+        router.external_gateway_info = Some(json!({}));
+        assert!(!router.has_gateway());
+    }
+
+    #[test]
+    fn decodes_rules_with_numeric_or_null_protocols() {
+        let rules: Vec<SecurityGroupRule> = serde_json::from_value(json!([
+            {"id": "r1", "direction": "egress", "ethertype": "IPv4", "protocol": null,
+             "port_range_min": null, "port_range_max": null, "remote_ip_prefix": null,
+             "unknown_field": 1},
+            {"id": "r2", "direction": "ingress", "ethertype": "IPv4", "protocol": "6",
+             "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0"}
+        ]))
+        .unwrap();
+        assert_eq!(rules[0].protocol, None);
+        assert_eq!(rules[1].protocol, Some(json!("6")));
+        assert_eq!(rules[1].port_range_min, Some(22));
+    }
+}

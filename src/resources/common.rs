@@ -1,0 +1,327 @@
+//! Helpers shared by the kind modules: ownership tags, reading desired attributes, finding
+//! dependency ids, create-or-adopt after a lost answer, and id → address-name maps.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use serde_json::{Value, json};
+
+use super::{Context, Error, Ids, Result};
+use crate::addr::{Address, Kind};
+use crate::openstack::network::{self as neutron, Collection};
+use crate::openstack::wait::WaitError;
+use crate::openstack::{ApiError, Session};
+use crate::spec::{Attrs, DesiredResource};
+
+/// Nova server metadata key holding the address (Nova tags are limited to 60 characters).
+pub const ADDRESS_METADATA: &str = "stackform_address";
+
+pub fn lineage_tag(cx: &Context) -> String {
+    format!("stackform-lineage:{}", cx.lineage)
+}
+
+pub fn address_tag(addr: &Address) -> String {
+    format!("stackform:{addr}")
+}
+
+/// Both ownership tags of a resource.
+pub fn ownership_tags(cx: &Context, addr: &Address) -> Vec<String> {
+    vec![lineage_tag(cx), address_tag(addr)]
+}
+
+/// The address an item claims through its tags, if it carries this lineage's tag.
+pub fn tagged_address(lineage_tag: &str, tags: &[String]) -> Option<Address> {
+    if !tags.iter().any(|t| t == lineage_tag) {
+        return None;
+    }
+    tags.iter()
+        .filter_map(|t| t.strip_prefix("stackform:"))
+        .find_map(|a| a.parse().ok())
+}
+
+pub fn bad_attr(addr: &Address, attr: &str, problem: impl Into<String>) -> Error {
+    Error::BadAttr {
+        addr: addr.clone(),
+        attr: attr.to_string(),
+        problem: problem.into(),
+    }
+}
+
+pub fn str_attr<'a>(res: &'a DesiredResource, attr: &str) -> Result<&'a str> {
+    res.attrs
+        .get(attr)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_attr(&res.addr, attr, "is missing or not a string"))
+}
+
+/// The resource's OpenStack name: `name`, defaulting to the address name.
+pub fn name_of(res: &DesiredResource) -> &str {
+    res.attrs
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&res.addr.name)
+}
+
+pub fn bool_attr(res: &DesiredResource, attr: &str, default: bool) -> bool {
+    res.attrs
+        .get(attr)
+        .and_then(Value::as_bool)
+        .unwrap_or(default)
+}
+
+/// The strings of a list attribute (absent = empty).
+pub fn list_attr(res: &DesiredResource, attr: &str) -> Vec<String> {
+    res.attrs
+        .get(attr)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The id of the resource `kind.name`, which must already exist.
+pub fn dep_id<'a>(ids: &'a Ids, kind: Kind, name: &str) -> Result<&'a str> {
+    let addr = Address::new(kind, name);
+    ids.get(&addr)
+        .map(String::as_str)
+        .ok_or(Error::MissingDependency(addr))
+}
+
+/// The id named by reference attribute `attr` of `res`.
+pub fn ref_id<'a>(res: &DesiredResource, ids: &'a Ids, attr: &str, kind: Kind) -> Result<&'a str> {
+    dep_id(ids, kind, str_attr(res, attr)?)
+}
+
+/// The session of the tenant `res` names in its `tenant` attribute: resources are created
+/// in their project with its own token, so they belong to it.
+pub async fn tenant_session(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<Session> {
+    let project = ref_id(res, ids, "tenant", Kind::Tenant)?;
+    Ok(cx.cloud.project_session(project).await?)
+}
+
+/// The attributes present in desired whose value differs from current, for in-place updates.
+pub fn changed<'a>(
+    desired: &'a Attrs,
+    current: &Attrs,
+    attrs: &[&str],
+) -> Vec<(&'a str, &'a Value)> {
+    desired
+        .iter()
+        .filter(|(k, v)| attrs.contains(&k.as_str()) && current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.as_str(), v))
+        .collect()
+}
+
+/// Runs a create; when its outcome is unknown (answer lost), looks for what it may have made
+/// and adopts it, else sends the create once more.
+pub async fn create_or_adopt<T, C, CF, F, FF>(addr: &Address, create: C, find: F) -> Result<T>
+where
+    C: Fn() -> CF,
+    CF: Future<Output = Result<T, ApiError>>,
+    F: Fn() -> FF,
+    FF: Future<Output = Result<Option<T>, ApiError>>,
+{
+    match create().await {
+        Ok(created) => Ok(created),
+        Err(error) if error.is_unknown_outcome() => {
+            tracing::warn!("{addr}: create answer lost ({error}); looking for it by tag");
+            if let Some(found) = find().await? {
+                tracing::info!("{addr}: adopted the resource the lost create made");
+                return Ok(found);
+            }
+            Ok(create().await?)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// POSTs a Neutron resource with its tags in the body; clouds without tag-at-create
+/// (`tag-creation` extension) reject the field, so then create without and PUT the tags.
+/// A lost answer is resolved by looking the tags up in the project.
+pub async fn neutron_create_tagged<T>(
+    session: &Session,
+    collection: Collection,
+    addr: &Address,
+    body: Value,
+    tags: &[String],
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + Tagged,
+{
+    let project = session.project_id();
+    let find = || async {
+        let query = neutron::query(&[("tags", &tags.join(",")), ("project_id", &project)]);
+        let found: Vec<T> = session.network().list(collection, &query).await?;
+        // Filtered here too: a cloud without the tag filter extension returns everything.
+        Ok(found.into_iter().find(|item| has_tags(item.tags(), tags)))
+    };
+    let mut tagged = body.clone();
+    tagged["tags"] = json!(tags);
+    let first = create_or_adopt(
+        addr,
+        || session.network().create::<T>(collection, tagged.clone()),
+        find,
+    )
+    .await;
+    match first {
+        Err(Error::Api(error))
+            if error.status() == Some(reqwest::StatusCode::BAD_REQUEST)
+                && error.message().contains("tags") =>
+        {
+            let created: T = create_or_adopt(
+                addr,
+                || session.network().create::<T>(collection, body.clone()),
+                || async { Ok(None) },
+            )
+            .await?;
+            session
+                .network()
+                .set_tags(collection, created.id(), tags)
+                .await?;
+            Ok(created)
+        }
+        other => other,
+    }
+}
+
+/// A cloud object with an id and tags.
+pub trait Tagged {
+    fn id(&self) -> &str;
+    fn tags(&self) -> &[String];
+}
+
+macro_rules! tagged {
+    ($($ty:ty),*) => {$(
+        impl Tagged for $ty {
+            fn id(&self) -> &str { &self.id }
+            fn tags(&self) -> &[String] { &self.tags }
+        }
+    )*};
+}
+
+tagged!(
+    neutron::Network,
+    neutron::Subnet,
+    neutron::Port,
+    neutron::Router,
+    neutron::SecurityGroup,
+    crate::openstack::identity::Project
+);
+
+/// `have` carries every tag of `want`.
+pub fn has_tags(have: &[String], want: &[String]) -> bool {
+    want.iter().all(|w| have.contains(w))
+}
+
+/// Deleting something already gone is success.
+pub fn gone_ok(result: Result<(), ApiError>) -> Result<()> {
+    match result {
+        Err(error) if error.is_not_found() => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+pub fn wait_error(addr: &Address, what: &str, error: WaitError) -> Error {
+    match error {
+        WaitError::Api(api) => Error::Api(api),
+        WaitError::Failed(message) => Error::Failed {
+            addr: addr.clone(),
+            message,
+        },
+        WaitError::Timeout { waited, last } => Error::Timeout {
+            addr: addr.clone(),
+            what: what.to_string(),
+            waited,
+            last,
+        },
+    }
+}
+
+/// Ids found by refresh → address names, per kind, to write references as names.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    by_kind: HashMap<Kind, HashMap<String, String>>,
+}
+
+impl Names {
+    pub fn insert(&mut self, kind: Kind, id: &str, name: &str) {
+        self.by_kind
+            .entry(kind)
+            .or_default()
+            .insert(id.to_string(), name.to_string());
+    }
+
+    /// The address name of `id`, or the raw id when it is not one of ours (so a diff shows it).
+    pub fn name(&self, kind: Kind, id: &str) -> String {
+        self.by_kind
+            .get(&kind)
+            .and_then(|m| m.get(id))
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// A JSON array of strings, sorted (ATTRS.md: lists that are sets are sorted).
+pub fn sorted_names(mut names: Vec<String>) -> Value {
+    names.sort();
+    names.dedup();
+    json!(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_claim_an_address_only_with_the_lineage() {
+        let tags = vec![
+            "stackform-lineage:L1".to_string(),
+            "stackform:network.web".to_string(),
+        ];
+        assert_eq!(
+            tagged_address("stackform-lineage:L1", &tags),
+            Some(Address::new(Kind::Network, "web"))
+        );
+        assert_eq!(tagged_address("stackform-lineage:L2", &tags), None);
+        let odd = vec![
+            "stackform-lineage:L1".to_string(),
+            "stackform:volume.x".to_string(),
+        ];
+        assert_eq!(tagged_address("stackform-lineage:L1", &odd), None);
+    }
+
+    #[test]
+    fn names_fall_back_to_the_raw_id() {
+        let mut names = Names::default();
+        names.insert(Kind::Network, "id-1", "web");
+        assert_eq!(names.name(Kind::Network, "id-1"), "web");
+        assert_eq!(names.name(Kind::Network, "id-2"), "id-2");
+        assert_eq!(names.name(Kind::Subnet, "id-1"), "id-1");
+    }
+
+    #[test]
+    fn changed_compares_only_listed_desired_attrs() {
+        let desired: Attrs = [
+            ("name".to_string(), json!("a")),
+            ("mtu".to_string(), json!(1400)),
+            ("tenant".to_string(), json!("t")),
+        ]
+        .into();
+        let current: Attrs = [
+            ("name".to_string(), json!("a")),
+            ("mtu".to_string(), json!(1500)),
+            ("tenant".to_string(), json!("u")),
+            ("description".to_string(), json!("x")),
+        ]
+        .into();
+        assert_eq!(
+            changed(&desired, &current, &["name", "mtu", "description"]),
+            vec![("mtu", &json!(1400))]
+        );
+    }
+}

@@ -1,0 +1,422 @@
+//! Instances: a Neutron port on the instance's subnet (carrying its security groups and the
+//! instance's tags), then a Nova server on that port. Power state is driven with
+//! os-start/os-stop.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::common::{self, ADDRESS_METADATA, Names, dep_id, gone_ok, name_of, ref_id};
+use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
+use crate::addr::{Address, Kind};
+use crate::openstack::Session;
+use crate::openstack::compute::Server;
+use crate::openstack::network::{self as neutron, PORTS, SUBNETS};
+use crate::spec::{Attrs, DesiredResource};
+
+pub struct Instance;
+
+/// ATTRS.md: running for ACTIVE, stopped for SHUTOFF, otherwise the status lowercased.
+pub fn power_state(status: &str) -> String {
+    match status {
+        "ACTIVE" => "running".into(),
+        "SHUTOFF" => "stopped".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// Normalized attributes (ATTRS.md "instance"). `port` is the instance's stackform port;
+/// `flavor_names` and `image_names` map ids to names.
+pub fn observe(
+    server: &Server,
+    port: Option<&neutron::Port>,
+    names: &Names,
+    flavor_names: &HashMap<String, String>,
+    image_names: &HashMap<String, String>,
+) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), json!(server.name));
+    attrs.insert(
+        "tenant".into(),
+        json!(names.name(Kind::Tenant, &server.tenant_id)),
+    );
+    let flavor = server.flavor.original_name.clone().or_else(|| {
+        let id = server.flavor.id.as_ref()?;
+        Some(flavor_names.get(id).cloned().unwrap_or_else(|| id.clone()))
+    });
+    attrs.insert("flavor".into(), json!(flavor));
+    let image = server.image_id().map(|id| {
+        image_names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    });
+    attrs.insert("image".into(), json!(image));
+    if let Some(port) = port {
+        let subnet = port
+            .fixed_ips
+            .first()
+            .map(|ip| names.name(Kind::Subnet, &ip.subnet_id));
+        attrs.insert("subnet".into(), json!(subnet));
+        let groups = port
+            .security_groups
+            .iter()
+            .map(|id| names.name(Kind::SecurityGroup, id))
+            .collect();
+        attrs.insert("security_groups".into(), common::sorted_names(groups));
+    }
+    attrs.insert("power_state".into(), json!(power_state(&server.status)));
+    attrs
+}
+
+/// The instance's port among `ports`: the one tagged with its address, else the first one
+/// bound to the server.
+pub fn port_of<'a>(
+    lineage_tag: &str,
+    addr: &Address,
+    server_id: Option<&str>,
+    ports: &'a [neutron::Port],
+) -> Option<&'a neutron::Port> {
+    let tags = [lineage_tag.to_string(), common::address_tag(addr)];
+    ports
+        .iter()
+        .find(|p| common::has_tags(&p.tags, &tags))
+        .or_else(|| server_id.and_then(|id| ports.iter().find(|p| p.device_id == id)))
+}
+
+/// The ports stackform made for `addr` in the session's project.
+async fn tagged_ports(
+    cx: &Context,
+    session: &Session,
+    addr: &Address,
+) -> Result<Vec<neutron::Port>> {
+    let tags = common::ownership_tags(cx, addr);
+    let project = session.project_id();
+    let query = neutron::query(&[("tags", &tags.join(",")), ("project_id", &project)]);
+    let ports: Vec<neutron::Port> = session.network().list(PORTS, &query).await?;
+    Ok(ports
+        .into_iter()
+        .filter(|p| common::has_tags(&p.tags, &tags))
+        .collect())
+}
+
+async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    let flavors = cx.cloud.admin().compute().list_flavors().await?;
+    flavors
+        .iter()
+        .find(|f| f.name == name)
+        .or_else(|| flavors.iter().find(|f| f.id == name))
+        .map(|f| f.id.clone())
+        .ok_or_else(|| Error::Failed {
+            addr: addr.clone(),
+            message: format!("no flavor named `{name}`"),
+        })
+}
+
+async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    let query = [("name".to_string(), name.to_string())];
+    let images = cx.cloud.admin().image().list_images(&query).await?;
+    let matching: Vec<_> = images
+        .iter()
+        .filter(|i| i.name.as_deref() == Some(name) || i.id == name)
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(Error::Failed {
+            addr: addr.clone(),
+            message: format!("no image named `{name}`"),
+        }),
+        _ => Err(Error::Failed {
+            addr: addr.clone(),
+            message: format!("several images are named `{name}`"),
+        }),
+    }
+}
+
+/// The servers stackform made for `addr` in the session's project (by lineage tag and
+/// address metadata).
+async fn find_server(
+    cx: &Context,
+    session: &Session,
+    addr: &Address,
+) -> Result<Option<Server>, crate::openstack::ApiError> {
+    let lineage = common::lineage_tag(cx);
+    let query = [("tags".to_string(), lineage.clone())];
+    let servers = session.compute().list_servers(&query).await?;
+    let address = addr.to_string();
+    Ok(servers
+        .into_iter()
+        .find(|s| s.tags.contains(&lineage) && s.metadata.get(ADDRESS_METADATA) == Some(&address)))
+}
+
+async fn set_power(cx: &Context, addr: &Address, server_id: &str, want: &str) -> Result<()> {
+    let compute = cx.cloud.admin().compute();
+    let (action, target) = match want {
+        "stopped" => ("os-stop", "SHUTOFF"),
+        _ => ("os-start", "ACTIVE"),
+    };
+    compute.action(server_id, action).await?;
+    compute
+        .wait_status(server_id, &[target], cx.timeout)
+        .await
+        .map_err(|e| common::wait_error(addr, target, e))?;
+    Ok(())
+}
+
+impl KindOps for Instance {
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let addr = &res.addr;
+        let session = common::tenant_session(cx, res, ids).await?;
+        let subnet_id = ref_id(res, ids, "subnet", Kind::Subnet)?;
+        let group_ids: Vec<&str> = common::list_attr(res, "security_groups")
+            .iter()
+            .map(|name| dep_id(ids, Kind::SecurityGroup, name))
+            .collect::<Result<_>>()?;
+        let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
+        let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
+
+        // A port left by an earlier attempt (made, then the server create failed) is reused.
+        let existing = tagged_ports(cx, &session, addr).await?;
+        let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
+            Some(port) => port.id.clone(),
+            None => {
+                let subnet: neutron::Subnet =
+                    cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
+                let mut body = json!({
+                    "network_id": subnet.network_id,
+                    "name": name_of(res),
+                    "fixed_ips": [{ "subnet_id": subnet_id }],
+                });
+                if res.attrs.contains_key("security_groups") {
+                    body["security_groups"] = json!(group_ids);
+                }
+                let tags = common::ownership_tags(cx, addr);
+                let port: neutron::Port =
+                    common::neutron_create_tagged(&session, PORTS, addr, body, &tags).await?;
+                port.id
+            }
+        };
+
+        let server_body = json!({
+            "name": name_of(res),
+            "flavorRef": flavor,
+            "imageRef": image,
+            "networks": [{ "port": port_id }],
+            "metadata": { ADDRESS_METADATA: addr.to_string() },
+            "tags": [common::lineage_tag(cx)],
+        });
+        let server_id = common::create_or_adopt(
+            addr,
+            || async {
+                Ok(session
+                    .compute()
+                    .create_server(server_body.clone())
+                    .await?
+                    .id)
+            },
+            || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
+        )
+        .await?;
+        let server = session
+            .compute()
+            .wait_status(&server_id, &["ACTIVE", "SHUTOFF"], cx.timeout)
+            .await
+            .map_err(|e| common::wait_error(addr, "ACTIVE", e))?;
+        let want = res
+            .attrs
+            .get("power_state")
+            .and_then(Value::as_str)
+            .unwrap_or("running");
+        if power_state(&server.status) != want {
+            set_power(cx, addr, &server_id, want).await?;
+        }
+        Ok(server_id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        ids: &Ids,
+    ) -> Result<()> {
+        let addr = &res.addr;
+        let compute = cx.cloud.admin().compute();
+        if let Some(name) = res.attrs.get("name").and_then(Value::as_str)
+            && current.attrs.get("name").and_then(Value::as_str) != Some(name)
+        {
+            compute.rename_server(&current.id, name).await?;
+        }
+        if res.attrs.contains_key("security_groups")
+            && res.attrs.get("security_groups") != current.attrs.get("security_groups")
+        {
+            let group_ids: Vec<&str> = common::list_attr(res, "security_groups")
+                .iter()
+                .map(|name| dep_id(ids, Kind::SecurityGroup, name))
+                .collect::<Result<_>>()?;
+            let api = cx.cloud.admin().network();
+            let query = neutron::query(&[("device_id", &current.id)]);
+            let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+            let port = port_of(&common::lineage_tag(cx), addr, Some(&current.id), &ports)
+                .ok_or_else(|| Error::Failed {
+                    addr: addr.clone(),
+                    message: "the instance has no port to set security groups on".into(),
+                })?;
+            let _: neutron::Port = api
+                .update(PORTS, &port.id, json!({ "security_groups": group_ids }))
+                .await?;
+        }
+        if let Some(want) = res.attrs.get("power_state").and_then(Value::as_str)
+            && current.attrs.get("power_state").and_then(Value::as_str) != Some(want)
+        {
+            set_power(cx, addr, &current.id, want).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        let addr = &current.addr;
+        let admin = cx.cloud.admin();
+        // Found before the server goes: Nova leaves ports it did not create, and once unbound
+        // only the tags say the port was this instance's.
+        let query = neutron::query(&[("device_id", &current.id)]);
+        let mut ports: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
+        ports.retain(|p| p.device_id == current.id);
+        let lineage = common::lineage_tag(cx);
+        let tags = common::ownership_tags(cx, addr);
+        let query = neutron::query(&[("tags", &tags.join(","))]);
+        let tagged: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
+        for port in tagged {
+            if common::has_tags(&port.tags, &tags) && !ports.iter().any(|p| p.id == port.id) {
+                ports.push(port);
+            }
+        }
+        match admin.compute().delete_server(&current.id).await {
+            Err(e) if e.is_not_found() => {}
+            other => other?,
+        }
+        admin
+            .compute()
+            .wait_deleted(&current.id, cx.timeout)
+            .await
+            .map_err(|e| common::wait_error(addr, "deletion", e))?;
+        for port in ports.iter().filter(|p| p.tags.contains(&lineage)) {
+            gone_ok(admin.network().delete(PORTS, &port.id).await)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openstack::compute::ServerFlavor;
+    use crate::openstack::network::FixedIp;
+
+    fn names() -> Names {
+        let mut names = Names::default();
+        names.insert(Kind::Tenant, "p1", "demo");
+        names.insert(Kind::Subnet, "s1", "web-v4");
+        names.insert(Kind::SecurityGroup, "g2", "web");
+        names.insert(Kind::SecurityGroup, "g1", "ssh");
+        names
+    }
+
+    fn server(status: &str) -> Server {
+        Server {
+            id: "vm1".into(),
+            name: "web-1".into(),
+            status: status.into(),
+            tenant_id: "p1".into(),
+            flavor: ServerFlavor {
+                id: None,
+                original_name: Some("m1.small".into()),
+            },
+            image: json!({"id": "img1"}),
+            ..Server::default()
+        }
+    }
+
+    fn port() -> neutron::Port {
+        neutron::Port {
+            id: "port1".into(),
+            device_id: "vm1".into(),
+            fixed_ips: vec![FixedIp {
+                subnet_id: "s1".into(),
+                ip_address: Some("10.0.0.5".into()),
+            }],
+            security_groups: vec!["g2".into(), "g1".into()],
+            tags: vec![
+                "stackform-lineage:L".into(),
+                "stackform:instance.web-1".into(),
+            ],
+            ..neutron::Port::default()
+        }
+    }
+
+    #[test]
+    fn observes_server_with_its_port() {
+        let images: HashMap<String, String> = [("img1".to_string(), "cirros".to_string())].into();
+        let attrs = observe(
+            &server("SHUTOFF"),
+            Some(&port()),
+            &names(),
+            &HashMap::new(),
+            &images,
+        );
+        let expected: Attrs = [
+            ("name".to_string(), json!("web-1")),
+            ("tenant".to_string(), json!("demo")),
+            ("flavor".to_string(), json!("m1.small")),
+            ("image".to_string(), json!("cirros")),
+            ("subnet".to_string(), json!("web-v4")),
+            ("security_groups".to_string(), json!(["ssh", "web"])),
+            ("power_state".to_string(), json!("stopped")),
+        ]
+        .into();
+        assert_eq!(attrs, expected);
+    }
+
+    #[test]
+    fn old_microversion_flavor_ids_and_unknown_images() {
+        let mut old = server("ERROR");
+        old.flavor = ServerFlavor {
+            id: Some("f1".into()),
+            original_name: None,
+        };
+        old.image = json!({"id": "img-gone"});
+        let flavors: HashMap<String, String> = [("f1".to_string(), "m1.tiny".to_string())].into();
+        let attrs = observe(&old, None, &names(), &flavors, &HashMap::new());
+        assert_eq!(attrs["flavor"], json!("m1.tiny"));
+        assert_eq!(attrs["image"], json!("img-gone"));
+        assert_eq!(attrs["power_state"], json!("error"));
+        assert_eq!(attrs.get("subnet"), None);
+    }
+
+    #[test]
+    fn power_states() {
+        assert_eq!(power_state("ACTIVE"), "running");
+        assert_eq!(power_state("SHUTOFF"), "stopped");
+        assert_eq!(power_state("BUILD"), "build");
+    }
+
+    #[test]
+    fn finds_the_port_by_tag_then_by_device() {
+        let addr = Address::new(Kind::Instance, "web-1");
+        let mut untagged = port();
+        untagged.tags.clear();
+        let ports = [untagged.clone(), port()];
+        assert_eq!(
+            port_of("stackform-lineage:L", &addr, None, &ports),
+            Some(&ports[1])
+        );
+        let only_bound = [untagged];
+        assert_eq!(
+            port_of("stackform-lineage:L", &addr, Some("vm1"), &only_bound).map(|p| p.id.as_str()),
+            Some("port1")
+        );
+        assert_eq!(
+            port_of("stackform-lineage:L", &addr, None, &only_bound),
+            None
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! Networks (Neutron), created in their tenant's project.
+
+use serde_json::{Map, Value, json};
+
+use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
+use super::{Context, Ids, KindOps, ObservedResource, Result};
+use crate::addr::Kind;
+use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
+use crate::spec::{Attrs, DesiredResource};
+
+pub struct Network;
+
+/// Attributes a PUT can change.
+const IN_PLACE: &[&str] = &["name", "description", "admin_state_up", "mtu"];
+
+/// Normalized attributes (ATTRS.md "network").
+pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), json!(network.name));
+    attrs.insert(
+        "description".into(),
+        json!(network.description.clone().unwrap_or_default()),
+    );
+    attrs.insert(
+        "tenant".into(),
+        json!(names.name(Kind::Tenant, &network.project_id)),
+    );
+    attrs.insert(
+        "admin_state_up".into(),
+        json!(network.admin_state_up.unwrap_or(true)),
+    );
+    if let Some(mtu) = network.mtu {
+        attrs.insert("mtu".into(), json!(mtu));
+    }
+    attrs
+}
+
+impl KindOps for Network {
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let session = tenant_session(cx, res, ids).await?;
+        let mut body = json!({
+            "name": name_of(res),
+            "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
+            "admin_state_up": common::bool_attr(res, "admin_state_up", true),
+        });
+        if let Some(mtu) = res.attrs.get("mtu") {
+            body["mtu"] = mtu.clone();
+        }
+        let tags = common::ownership_tags(cx, &res.addr);
+        let network: neutron::Network =
+            neutron_create_tagged(&session, NETWORKS, &res.addr, body, &tags).await?;
+        Ok(network.id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        _ids: &Ids,
+    ) -> Result<()> {
+        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let _: neutron::Network = cx
+            .cloud
+            .admin()
+            .network()
+            .update(NETWORKS, &current.id, Value::Object(changes))
+            .await?;
+        Ok(())
+    }
+
+    /// Unbound ports stackform made on the network (an instance's port left by a failed
+    /// create) would block the delete: remove them first. Bound ones are left, so a port in
+    /// use makes Neutron refuse with its own clear message.
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        let api = cx.cloud.admin().network();
+        let lineage = common::lineage_tag(cx);
+        let query = neutron::query(&[("network_id", &current.id), ("tags", &lineage)]);
+        let ports: Vec<neutron::Port> = match api.list(PORTS, &query).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        for port in ports.iter().filter(|p| {
+            p.network_id == current.id && p.tags.contains(&lineage) && p.device_id.is_empty()
+        }) {
+            gone_ok(api.delete(PORTS, &port.id).await)?;
+        }
+        gone_ok(api.delete(NETWORKS, &current.id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observes_references_by_name_and_defaults() {
+        let mut names = Names::default();
+        names.insert(Kind::Tenant, "p1", "demo");
+        let network = neutron::Network {
+            id: "n1".into(),
+            name: "web".into(),
+            description: None,
+            project_id: "p1".into(),
+            admin_state_up: Some(true),
+            mtu: Some(1450),
+            ..neutron::Network::default()
+        };
+        let expected: Attrs = [
+            ("name".to_string(), json!("web")),
+            ("description".to_string(), json!("")),
+            ("tenant".to_string(), json!("demo")),
+            ("admin_state_up".to_string(), json!(true)),
+            ("mtu".to_string(), json!(1450)),
+        ]
+        .into();
+        assert_eq!(observe(&network, &names), expected);
+
+        let foreign = neutron::Network {
+            project_id: "other-project".into(),
+            ..network
+        };
+        assert_eq!(observe(&foreign, &names)["tenant"], json!("other-project"));
+    }
+}

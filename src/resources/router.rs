@@ -1,0 +1,279 @@
+//! Routers (Neutron): external gateway and one interface per subnet, converged by comparing
+//! the router's live interface ports with the desired subnets.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged, tenant_session};
+use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
+use crate::addr::{Address, Kind};
+use crate::openstack::network::{self as neutron, NETWORKS, PORTS, ROUTERS};
+use crate::spec::{Attrs, DesiredResource};
+
+pub struct Router;
+
+const IN_PLACE: &[&str] = &["name", "description", "admin_state_up"];
+
+/// Normalized attributes (ATTRS.md "router"). `interface_subnets` are the subnet ids of the
+/// router's interface ports.
+pub fn observe(router: &neutron::Router, interface_subnets: &[String], names: &Names) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), json!(router.name));
+    attrs.insert(
+        "description".into(),
+        json!(router.description.clone().unwrap_or_default()),
+    );
+    attrs.insert(
+        "tenant".into(),
+        json!(names.name(Kind::Tenant, &router.project_id)),
+    );
+    attrs.insert(
+        "admin_state_up".into(),
+        json!(router.admin_state_up.unwrap_or(true)),
+    );
+    attrs.insert("external_gateway".into(), json!(router.has_gateway()));
+    let subnets = interface_subnets
+        .iter()
+        .map(|id| names.name(Kind::Subnet, id))
+        .collect();
+    attrs.insert("subnets".into(), common::sorted_names(subnets));
+    attrs
+}
+
+/// The subnet ids a router has interfaces on, from its ports.
+pub fn interface_subnets<'a>(
+    router_id: &str,
+    ports: impl IntoIterator<Item = &'a neutron::Port>,
+) -> Vec<String> {
+    let mut subnets: Vec<String> = ports
+        .into_iter()
+        .filter(|p| p.device_id == router_id && p.is_router_interface())
+        .flat_map(|p| p.fixed_ips.iter().map(|ip| ip.subnet_id.clone()))
+        .collect();
+    subnets.sort();
+    subnets.dedup();
+    subnets
+}
+
+/// The external network's id, from `cx.external_network` (a name or an id).
+async fn external_network_id(cx: &Context, addr: &Address) -> Result<String> {
+    let wanted = cx
+        .external_network
+        .as_deref()
+        .ok_or_else(|| Error::Failed {
+            addr: addr.clone(),
+            message:
+                "external_gateway = true needs an external network: set `external_network` in \
+                  the [provider] table"
+                    .into(),
+        })?;
+    let query = neutron::query(&[("router:external", "true")]);
+    let externals: Vec<neutron::Network> =
+        cx.cloud.admin().network().list(NETWORKS, &query).await?;
+    let externals: Vec<_> = externals
+        .into_iter()
+        .filter(|n| n.external != Some(false))
+        .collect();
+    if let Some(by_id) = externals.iter().find(|n| n.id == wanted) {
+        return Ok(by_id.id.clone());
+    }
+    let by_name: Vec<_> = externals.iter().filter(|n| n.name == wanted).collect();
+    match by_name.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(Error::Failed {
+            addr: addr.clone(),
+            message: format!(
+                "external network `{wanted}` not found (external networks: {})",
+                externals
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+        _ => Err(Error::Failed {
+            addr: addr.clone(),
+            message: format!("several external networks are named `{wanted}`: give its id"),
+        }),
+    }
+}
+
+/// What `res` asks of the router's links, with ids resolved.
+struct Links {
+    /// None: unmanaged. Some(true) with `external` resolved when it had to be.
+    gateway: Option<bool>,
+    external: Option<String>,
+    /// Subnet ids; None when `subnets` is unmanaged.
+    subnets: Option<BTreeSet<String>>,
+}
+
+/// Resolves the subnet ids (which must exist) and, when `resolve_external`, the external
+/// network: done before a create so a missing piece fails before anything is made.
+async fn links(
+    cx: &Context,
+    res: &DesiredResource,
+    ids: &Ids,
+    resolve_external: bool,
+) -> Result<Links> {
+    let gateway = res.attrs.get("external_gateway").and_then(Value::as_bool);
+    let subnets = match res.attrs.contains_key("subnets") {
+        false => None,
+        true => Some(
+            common::list_attr(res, "subnets")
+                .iter()
+                .map(|name| dep_id(ids, Kind::Subnet, name).map(str::to_string))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    let external = match (gateway, resolve_external) {
+        (Some(true), true) => Some(external_network_id(cx, &res.addr).await?),
+        _ => None,
+    };
+    Ok(Links {
+        gateway,
+        external,
+        subnets,
+    })
+}
+
+/// Brings gateway and interfaces to `links`, from the router's live state.
+async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) -> Result<()> {
+    let api = cx.cloud.admin().network();
+    let router: neutron::Router = api.get(ROUTERS, router_id).await?;
+    if let Some(want) = links.gateway
+        && want != router.has_gateway()
+    {
+        let network = match (want, &links.external) {
+            (false, _) => None,
+            (true, Some(id)) => Some(id.clone()),
+            (true, None) => Some(external_network_id(cx, addr).await?),
+        };
+        let _ = api
+            .set_router_gateway(router_id, network.as_deref())
+            .await?;
+    }
+    let Some(desired) = &links.subnets else {
+        return Ok(());
+    };
+    let query = neutron::query(&[("device_id", router_id)]);
+    let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+    let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
+    for subnet in live.difference(desired) {
+        gone_ok(api.remove_router_interface(router_id, subnet).await)?;
+    }
+    for subnet in desired.difference(&live) {
+        api.add_router_interface(router_id, subnet).await?;
+    }
+    Ok(())
+}
+
+impl KindOps for Router {
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let session = tenant_session(cx, res, ids).await?;
+        let links = links(cx, res, ids, true).await?;
+        let body = json!({
+            "name": name_of(res),
+            "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
+            "admin_state_up": common::bool_attr(res, "admin_state_up", true),
+        });
+        let tags = common::ownership_tags(cx, &res.addr);
+        let router: neutron::Router =
+            neutron_create_tagged(&session, ROUTERS, &res.addr, body, &tags).await?;
+        converge(cx, &res.addr, &router.id, &links).await?;
+        Ok(router.id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        ids: &Ids,
+    ) -> Result<()> {
+        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        if !changes.is_empty() {
+            let _: neutron::Router = cx
+                .cloud
+                .admin()
+                .network()
+                .update(ROUTERS, &current.id, Value::Object(changes))
+                .await?;
+        }
+        let links = links(cx, res, ids, false).await?;
+        converge(cx, &res.addr, &current.id, &links).await
+    }
+
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        let api = cx.cloud.admin().network();
+        let router: neutron::Router = match api.get(ROUTERS, &current.id).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        if router.has_gateway() {
+            let _ = api.set_router_gateway(&router.id, None).await?;
+        }
+        let query = neutron::query(&[("device_id", &router.id)]);
+        let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+        for subnet in interface_subnets(&router.id, &ports) {
+            gone_ok(api.remove_router_interface(&router.id, &subnet).await)?;
+        }
+        gone_ok(api.delete(ROUTERS, &router.id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openstack::network::FixedIp;
+
+    fn port(device: &str, owner: &str, subnet: &str) -> neutron::Port {
+        neutron::Port {
+            device_id: device.into(),
+            device_owner: owner.into(),
+            fixed_ips: vec![FixedIp {
+                subnet_id: subnet.into(),
+                ip_address: None,
+            }],
+            ..neutron::Port::default()
+        }
+    }
+
+    #[test]
+    fn observes_interfaces_and_gateway() {
+        let mut names = Names::default();
+        names.insert(Kind::Tenant, "p1", "demo");
+        names.insert(Kind::Subnet, "s-b", "b");
+        names.insert(Kind::Subnet, "s-a", "a");
+        let ports = [
+            port("r1", "network:router_interface", "s-b"),
+            port("r1", "network:router_interface", "s-a"),
+            port("r1", "network:router_interface", "s-foreign"),
+            port("r1", "network:router_gateway", "s-ext"),
+            port("vm", "compute:nova", "s-a"),
+        ];
+        let router = neutron::Router {
+            id: "r1".into(),
+            name: "edge".into(),
+            project_id: "p1".into(),
+            admin_state_up: Some(true),
+            external_gateway_info: Some(json!({"network_id": "ext"})),
+            ..neutron::Router::default()
+        };
+        let expected: Attrs = [
+            ("name".to_string(), json!("edge")),
+            ("description".to_string(), json!("")),
+            ("tenant".to_string(), json!("demo")),
+            ("admin_state_up".to_string(), json!(true)),
+            ("external_gateway".to_string(), json!(true)),
+            ("subnets".to_string(), json!(["a", "b", "s-foreign"])),
+        ]
+        .into();
+        assert_eq!(
+            observe(&router, &interface_subnets("r1", &ports), &names),
+            expected
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Security groups and their rules (Neutron). Rules are compared in normalized form and
+//! converged one by one: undesired rules deleted, missing ones created, others untouched.
+
+use ipnet::IpNet;
+use serde_json::{Map, Value, json};
+
+use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
+use super::{Context, Ids, KindOps, ObservedResource, Result};
+use crate::addr::Kind;
+use crate::openstack::network::{self as neutron, SECURITY_GROUP_RULES, SECURITY_GROUPS};
+use crate::spec::{Attrs, DesiredResource};
+
+pub struct SecurityGroup;
+
+const IN_PLACE: &[&str] = &["name", "description"];
+
+/// Protocol numbers Neutron may store instead of the names the spec uses.
+fn protocol_name(protocol: &Value) -> Value {
+    let text = match protocol {
+        Value::Null => return Value::Null,
+        Value::String(s) => s.to_ascii_lowercase(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    match text.as_str() {
+        "" | "any" => Value::Null,
+        "6" => json!("tcp"),
+        "17" => json!("udp"),
+        "1" => json!("icmp"),
+        _ => json!(text),
+    }
+}
+
+/// One rule in the ATTRS.md form, all keys present. A rule whose remote is another group
+/// cannot be written in a spec; it gets an extra `remote_group` key so that it never equals a
+/// desired rule and a plan shows (and removes) it.
+pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
+    let prefix = rule.remote_ip_prefix.as_deref().map(|p| {
+        p.parse::<IpNet>()
+            .map(|net| net.trunc().to_string())
+            .unwrap_or_else(|_| p.to_string())
+    });
+    let mut object = json!({
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": protocol_name(rule.protocol.as_ref().unwrap_or(&Value::Null)),
+        "port_range_min": rule.port_range_min,
+        "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": prefix,
+    });
+    if let Some(group) = &rule.remote_group_id {
+        object["remote_group"] = json!(names.name(Kind::SecurityGroup, group));
+    }
+    object
+}
+
+/// Rules sorted by their JSON text (ATTRS.md), duplicates kept once.
+fn sorted_rules(mut rules: Vec<Value>) -> Value {
+    rules.sort_by_key(|r| r.to_string());
+    rules.dedup();
+    Value::Array(rules)
+}
+
+/// Normalized attributes (ATTRS.md "security_group").
+pub fn observe(group: &neutron::SecurityGroup, names: &Names) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), json!(group.name));
+    attrs.insert(
+        "description".into(),
+        json!(group.description.clone().unwrap_or_default()),
+    );
+    attrs.insert(
+        "tenant".into(),
+        json!(names.name(Kind::Tenant, &group.project_id)),
+    );
+    let rules = group
+        .security_group_rules
+        .iter()
+        .map(|r| observe_rule(r, names))
+        .collect();
+    attrs.insert("rules".into(), sorted_rules(rules));
+    attrs
+}
+
+/// The create body of one desired rule.
+fn rule_body(group_id: &str, rule: &Value) -> Value {
+    let mut body = Map::new();
+    body.insert("security_group_id".into(), json!(group_id));
+    for key in crate::resources::schema::RULE_FIELDS {
+        if let Some(value) = rule.get(*key).filter(|v| !v.is_null()) {
+            body.insert(key.to_string(), value.clone());
+        }
+    }
+    Value::Object(body)
+}
+
+/// Which live rules to delete and which desired rules to create.
+fn plan_rules<'a>(
+    live: &'a [neutron::SecurityGroupRule],
+    desired: &'a [Value],
+) -> (Vec<&'a neutron::SecurityGroupRule>, Vec<&'a Value>) {
+    let names = Names::default();
+    let mut kept: Vec<Value> = Vec::new();
+    let mut delete = Vec::new();
+    for rule in live {
+        let form = observe_rule(rule, &names);
+        // A duplicate of a rule already kept is deleted too.
+        if desired.contains(&form) && !kept.contains(&form) {
+            kept.push(form);
+        } else {
+            delete.push(rule);
+        }
+    }
+    let mut create: Vec<&Value> = Vec::new();
+    for rule in desired {
+        if !kept.contains(rule) && !create.contains(&rule) {
+            create.push(rule);
+        }
+    }
+    (delete, create)
+}
+
+async fn converge_rules(cx: &Context, res: &DesiredResource, group_id: &str) -> Result<()> {
+    let Some(desired) = res.attrs.get("rules").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let api = cx.cloud.admin().network();
+    let group: neutron::SecurityGroup = api.get(SECURITY_GROUPS, group_id).await?;
+    let (delete, create) = plan_rules(&group.security_group_rules, desired);
+    for rule in delete {
+        gone_ok(api.delete(SECURITY_GROUP_RULES, &rule.id).await)?;
+    }
+    for rule in create {
+        let _: neutron::SecurityGroupRule = api
+            .create(SECURITY_GROUP_RULES, rule_body(group_id, rule))
+            .await?;
+    }
+    Ok(())
+}
+
+impl KindOps for SecurityGroup {
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let session = tenant_session(cx, res, ids).await?;
+        let body = json!({
+            "name": name_of(res),
+            "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
+        });
+        let tags = common::ownership_tags(cx, &res.addr);
+        let group: neutron::SecurityGroup =
+            neutron_create_tagged(&session, SECURITY_GROUPS, &res.addr, body, &tags).await?;
+        converge_rules(cx, res, &group.id).await?;
+        Ok(group.id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        _ids: &Ids,
+    ) -> Result<()> {
+        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        if !changes.is_empty() {
+            let _: neutron::SecurityGroup = cx
+                .cloud
+                .admin()
+                .network()
+                .update(SECURITY_GROUPS, &current.id, Value::Object(changes))
+                .await?;
+        }
+        if res.attrs.get("rules") != current.attrs.get("rules") {
+            converge_rules(cx, res, &current.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        gone_ok(
+            cx.cloud
+                .admin()
+                .network()
+                .delete(SECURITY_GROUPS, &current.id)
+                .await,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(
+        id: &str,
+        direction: &str,
+        ethertype: &str,
+        protocol: Option<&str>,
+        ports: Option<(i64, i64)>,
+        prefix: Option<&str>,
+    ) -> neutron::SecurityGroupRule {
+        neutron::SecurityGroupRule {
+            id: id.into(),
+            security_group_id: "g1".into(),
+            direction: direction.into(),
+            ethertype: ethertype.into(),
+            protocol: protocol.map(|p| json!(p)),
+            port_range_min: ports.map(|p| p.0),
+            port_range_max: ports.map(|p| p.1),
+            remote_ip_prefix: prefix.map(str::to_string),
+            remote_group_id: None,
+        }
+    }
+
+    fn egress(ethertype: &str) -> Value {
+        json!({"direction": "egress", "ethertype": ethertype, "protocol": null,
+               "port_range_min": null, "port_range_max": null, "remote_ip_prefix": null})
+    }
+
+    fn ssh() -> Value {
+        json!({"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+               "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0"})
+    }
+
+    #[test]
+    fn observes_rules_sorted_with_protocol_numbers_named() {
+        let mut names = Names::default();
+        names.insert(Kind::Tenant, "p1", "demo");
+        let group = neutron::SecurityGroup {
+            id: "g1".into(),
+            name: "web".into(),
+            description: Some("web servers".into()),
+            project_id: "p1".into(),
+            security_group_rules: vec![
+                rule("r1", "egress", "IPv6", None, None, None),
+                rule(
+                    "r2",
+                    "ingress",
+                    "IPv4",
+                    Some("6"),
+                    Some((22, 22)),
+                    Some("0.0.0.0/0"),
+                ),
+                rule("r3", "egress", "IPv4", None, None, None),
+            ],
+            tags: vec![],
+        };
+        let mut expected_rules = vec![egress("IPv6"), ssh(), egress("IPv4")];
+        expected_rules.sort_by_key(|r| r.to_string());
+        let expected: Attrs = [
+            ("name".to_string(), json!("web")),
+            ("description".to_string(), json!("web servers")),
+            ("tenant".to_string(), json!("demo")),
+            ("rules".to_string(), Value::Array(expected_rules)),
+        ]
+        .into();
+        assert_eq!(observe(&group, &names), expected);
+    }
+
+    #[test]
+    fn remote_group_rules_never_equal_a_spec_rule() {
+        let mut names = Names::default();
+        names.insert(Kind::SecurityGroup, "g1", "web");
+        let mut from_group = rule("r9", "ingress", "IPv4", None, None, None);
+        from_group.remote_group_id = Some("g1".into());
+        assert_eq!(
+            observe_rule(&from_group, &names),
+            json!({"direction": "ingress", "ethertype": "IPv4", "protocol": null,
+                   "port_range_min": null, "port_range_max": null, "remote_ip_prefix": null,
+                   "remote_group": "web"})
+        );
+    }
+
+    #[test]
+    fn converging_rules_touches_only_differences() {
+        let live = vec![
+            rule("r1", "egress", "IPv4", None, None, None),
+            rule("r2", "egress", "IPv6", None, None, None),
+            rule(
+                "r3",
+                "ingress",
+                "IPv4",
+                Some("tcp"),
+                Some((80, 80)),
+                Some("0.0.0.0/0"),
+            ),
+        ];
+        let desired = vec![egress("IPv4"), egress("IPv6"), ssh()];
+        let (delete, create) = plan_rules(&live, &desired);
+        assert_eq!(
+            delete.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec!["r3"]
+        );
+        assert_eq!(create, vec![&ssh()]);
+        assert_eq!(
+            rule_body("g1", &ssh()),
+            json!({"security_group_id": "g1", "direction": "ingress", "ethertype": "IPv4",
+                   "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                   "remote_ip_prefix": "0.0.0.0/0"})
+        );
+        assert_eq!(
+            rule_body("g1", &egress("IPv6")),
+            json!({"security_group_id": "g1", "direction": "egress", "ethertype": "IPv6"})
+        );
+    }
+}

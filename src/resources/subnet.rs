@@ -1,0 +1,173 @@
+//! Subnets (Neutron), created in their network's project. Deleting one first detaches it from
+//! any router and removes stackform's unbound ports on it, which Neutron requires.
+
+use ipnet::IpNet;
+use serde_json::{Map, Value, json};
+
+use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, ref_id};
+use super::{Context, Ids, KindOps, ObservedResource, Result};
+use crate::addr::Kind;
+use crate::openstack::network::{self as neutron, NETWORKS, PORTS, SUBNETS};
+use crate::spec::{Attrs, DesiredResource};
+
+pub struct Subnet;
+
+const IN_PLACE: &[&str] = &[
+    "name",
+    "description",
+    "gateway_ip",
+    "enable_dhcp",
+    "dns_nameservers",
+];
+
+/// `cidr` in canonical network form; anything unparsable is kept as the cloud wrote it.
+fn canonical_cidr(cidr: &str) -> String {
+    cidr.parse::<IpNet>()
+        .map(|net| net.trunc().to_string())
+        .unwrap_or_else(|_| cidr.to_string())
+}
+
+/// Normalized attributes (ATTRS.md "subnet").
+pub fn observe(subnet: &neutron::Subnet, names: &Names) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), json!(subnet.name));
+    attrs.insert(
+        "description".into(),
+        json!(subnet.description.clone().unwrap_or_default()),
+    );
+    attrs.insert(
+        "network".into(),
+        json!(names.name(Kind::Network, &subnet.network_id)),
+    );
+    attrs.insert("cidr".into(), json!(canonical_cidr(&subnet.cidr)));
+    attrs.insert("ip_version".into(), json!(subnet.ip_version));
+    attrs.insert("gateway_ip".into(), json!(subnet.gateway_ip));
+    attrs.insert(
+        "enable_dhcp".into(),
+        json!(subnet.enable_dhcp.unwrap_or(true)),
+    );
+    attrs.insert("dns_nameservers".into(), json!(subnet.dns_nameservers));
+    attrs
+}
+
+impl KindOps for Subnet {
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let network_id = ref_id(res, ids, "network", Kind::Network)?;
+        // A subnet lives in its network's project; the network says which.
+        let network: neutron::Network =
+            cx.cloud.admin().network().get(NETWORKS, network_id).await?;
+        let session = cx.cloud.project_session(&network.project_id).await?;
+        let cidr = common::str_attr(res, "cidr")?;
+        let ip_version = match res.attrs.get("ip_version").and_then(Value::as_i64) {
+            Some(v) => v,
+            None => match cidr.parse::<IpNet>() {
+                Ok(IpNet::V6(_)) => 6,
+                _ => 4,
+            },
+        };
+        let mut body = json!({
+            "network_id": network_id,
+            "cidr": cidr,
+            "ip_version": ip_version,
+            "name": name_of(res),
+            "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
+            "enable_dhcp": common::bool_attr(res, "enable_dhcp", true),
+            "dns_nameservers": common::list_attr(res, "dns_nameservers"),
+        });
+        if let Some(gateway) = res.attrs.get("gateway_ip") {
+            body["gateway_ip"] = gateway.clone();
+        }
+        let tags = common::ownership_tags(cx, &res.addr);
+        let subnet: neutron::Subnet =
+            neutron_create_tagged(&session, SUBNETS, &res.addr, body, &tags).await?;
+        Ok(subnet.id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        _ids: &Ids,
+    ) -> Result<()> {
+        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let _: neutron::Subnet = cx
+            .cloud
+            .admin()
+            .network()
+            .update(SUBNETS, &current.id, Value::Object(changes))
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        let api = cx.cloud.admin().network();
+        let subnet: neutron::Subnet = match api.get(SUBNETS, &current.id).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        // Neutron refuses to delete a subnet that still has ports: detach it from routers, and
+        // remove unbound ports stackform made there (an instance port left by a failed create).
+        let query = neutron::query(&[("network_id", &subnet.network_id)]);
+        let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+        let lineage = common::lineage_tag(cx);
+        let on_subnet = |p: &&neutron::Port| p.fixed_ips.iter().any(|ip| ip.subnet_id == subnet.id);
+        for port in ports.iter().filter(on_subnet) {
+            if port.is_router_interface() {
+                gone_ok(
+                    api.remove_router_interface(&port.device_id, &subnet.id)
+                        .await,
+                )?;
+            } else if port.device_id.is_empty() && port.tags.contains(&lineage) {
+                gone_ok(api.delete(PORTS, &port.id).await)?;
+            }
+        }
+        gone_ok(api.delete(SUBNETS, &current.id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observes_canonical_cidr_and_keeps_dns_order() {
+        let mut names = Names::default();
+        names.insert(Kind::Network, "n1", "web");
+        let subnet = neutron::Subnet {
+            id: "s1".into(),
+            name: "web-v4".into(),
+            network_id: "n1".into(),
+            cidr: "192.168.42.0/24".into(),
+            ip_version: 4,
+            gateway_ip: Some("192.168.42.1".into()),
+            enable_dhcp: Some(false),
+            dns_nameservers: vec!["9.9.9.9".into(), "1.1.1.1".into()],
+            ..neutron::Subnet::default()
+        };
+        let expected: Attrs = [
+            ("name".to_string(), json!("web-v4")),
+            ("description".to_string(), json!("")),
+            ("network".to_string(), json!("web")),
+            ("cidr".to_string(), json!("192.168.42.0/24")),
+            ("ip_version".to_string(), json!(4)),
+            ("gateway_ip".to_string(), json!("192.168.42.1")),
+            ("enable_dhcp".to_string(), json!(false)),
+            ("dns_nameservers".to_string(), json!(["9.9.9.9", "1.1.1.1"])),
+        ]
+        .into();
+        assert_eq!(observe(&subnet, &names), expected);
+    }
+
+    #[test]
+    fn canonicalizes_cidrs() {
+        assert_eq!(canonical_cidr("10.0.0.5/8"), "10.0.0.0/8");
+        assert_eq!(canonical_cidr("2001:db8::1/64"), "2001:db8::/64");
+        assert_eq!(canonical_cidr("garbage"), "garbage");
+    }
+}
