@@ -145,15 +145,12 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
     let provider = &desired.provider;
     let (auth, embedded) = match &provider.cloud {
         CloudChoice::Embedded => {
-            let sim = Sim::open(SimConfig {
+            let handle = Sim::start_on_loopback(SimConfig {
                 data_dir: Some(ws.embedded_cloud_dir()),
                 ..SimConfig::default()
             })
+            .await
             .map_err(|e| OpsError::Cloud(format!("embedded cloud: {e}")))?;
-            let handle = sim
-                .start_on_loopback()
-                .await
-                .map_err(|e| OpsError::Cloud(format!("embedded cloud: {e}")))?;
             (embedded_auth(&handle.auth_url), Some(handle))
         }
         CloudChoice::Environment => (
@@ -188,16 +185,12 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
 
 /// The credentials of the embedded cloud's admin; a fixed, local-only password.
 pub fn embedded_auth(auth_url: &str) -> AuthConfig {
-    AuthConfig {
-        auth_url: auth_url.to_string(),
-        username: sim::ADMIN_USER.to_string(),
-        password: Secret::new(sim::ADMIN_PASSWORD.to_string()),
-        project_name: sim::ADMIN_PROJECT.to_string(),
-        user_domain_name: "Default".to_string(),
-        project_domain_name: "Default".to_string(),
-        region: None,
-        interface: "public".to_string(),
-    }
+    AuthConfig::new(
+        auth_url,
+        sim::ADMIN_USER,
+        Secret::new(sim::ADMIN_PASSWORD),
+        sim::ADMIN_PROJECT,
+    )
 }
 
 /// Executes a plan. Before the first change, records in the state the resources refresh

@@ -1,7 +1,7 @@
 //! A minimal raw-HTTP view of a cloud for assertions: independent of stackform's client, so
 //! tests check what the cloud really holds, not what our client believes.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub struct CloudApi {
     http: reqwest::Client,
@@ -16,6 +16,8 @@ impl CloudApi {
     }
 
     pub async fn login(auth_url: &str, user: &str, password: &str, project: &str) -> CloudApi {
+        // reqwest is built without a default TLS provider (see Cargo.toml): pick ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
@@ -35,7 +37,10 @@ impl CloudApi {
             .expect("X-Subject-Token")
             .to_string();
         let body: Value = resp.json().await.expect("token body");
-        let catalog = body["token"]["catalog"].as_array().cloned().unwrap_or_default();
+        let catalog = body["token"]["catalog"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         CloudApi {
             http,
             token,
@@ -58,13 +63,16 @@ impl CloudApi {
         match service_type {
             "network" if !url.ends_with("/v2.0") => format!("{url}/v2.0"),
             "image" if !url.ends_with("/v2") => format!("{url}/v2"),
+            "identity" if !url.ends_with("/v3") => format!("{url}/v3"),
             _ => url,
         }
     }
 
     /// GET `path` on a service; panics unless 200. Nova calls use a fixed microversion.
     pub async fn get(&self, service_type: &str, path: &str) -> Value {
-        let (status, body) = self.request(reqwest::Method::GET, service_type, path, None).await;
+        let (status, body) = self
+            .request(reqwest::Method::GET, service_type, path, None)
+            .await;
         assert_eq!(status, 200, "GET {service_type} {path}: {body}");
         body
     }

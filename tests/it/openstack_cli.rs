@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{openstack_cli, SimProcess};
+use crate::support::{SimProcess, openstack_cli};
 
 struct Osc<'a> {
     bin: &'a Path,
@@ -17,7 +17,9 @@ struct Osc<'a> {
 impl Osc<'_> {
     fn run(&self, args: &[&str]) -> (bool, String, String) {
         let mut cmd = Command::new(self.bin);
-        cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
         for (k, v) in &self.sim.env {
             cmd.env(k, v);
         }
@@ -41,7 +43,8 @@ impl Osc<'_> {
         let mut all = args.to_vec();
         all.extend(["-f", "json"]);
         let out = self.ok(&all);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {out}", args.join(" ")))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {out}", args.join(" ")))
     }
 
     fn names(&self, args: &[&str]) -> Vec<String> {
@@ -60,7 +63,10 @@ impl Osc<'_> {
             if show["status"] == status {
                 return;
             }
-            assert!(Instant::now() < deadline, "{server} never reached {status}: {show}");
+            assert!(
+                Instant::now() < deadline,
+                "{server} never reached {status}: {show}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -71,17 +77,40 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     let bin = openstack_cli();
     let data = tempfile::tempdir().unwrap();
     let sim = SimProcess::start(data.path());
-    assert!(sim.auth_url().ends_with("/identity/v3"), "{}", sim.auth_url());
-    let osc = Osc { bin: &bin, sim: &sim };
+    assert!(
+        sim.auth_url().ends_with("/identity/v3"),
+        "{}",
+        sim.auth_url()
+    );
+    let osc = Osc {
+        bin: &bin,
+        sim: &sim,
+    };
 
     // Identity
     let token = osc.json(&["token", "issue"]);
-    assert_eq!(token["project_id"].as_str().map(str::len), Some(32), "{token}");
-    let project = osc.json(&["project", "create", "--description", "made by the CLI", "osc-demo"]);
+    assert_eq!(
+        token["project_id"].as_str().map(str::len),
+        Some(32),
+        "{token}"
+    );
+    let project = osc.json(&[
+        "project",
+        "create",
+        "--description",
+        "made by the CLI",
+        "osc-demo",
+    ]);
     assert_eq!(project["name"], "osc-demo");
     assert_eq!(project["description"], "made by the CLI");
-    assert!(osc.names(&["project", "list"]).contains(&"osc-demo".to_string()));
-    assert_eq!(osc.json(&["project", "show", "osc-demo"])["id"], project["id"]);
+    assert!(
+        osc.names(&["project", "list"])
+            .contains(&"osc-demo".to_string())
+    );
+    assert_eq!(
+        osc.json(&["project", "show", "osc-demo"])["id"],
+        project["id"]
+    );
 
     // Catalog content
     let flavors = osc.names(&["flavor", "list"]);
@@ -94,46 +123,104 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     let net = osc.json(&["network", "create", "osc-net"]);
     assert_eq!(net["name"], "osc-net");
     let subnet = osc.json(&[
-        "subnet", "create", "osc-subnet", "--network", "osc-net", "--subnet-range", "10.9.0.0/24",
+        "subnet",
+        "create",
+        "osc-subnet",
+        "--network",
+        "osc-net",
+        "--subnet-range",
+        "10.9.0.0/24",
     ]);
     assert_eq!(subnet["cidr"], "10.9.0.0/24");
     assert_eq!(subnet["gateway_ip"], "10.9.0.1");
     let router = osc.json(&["router", "create", "osc-router"]);
     osc.ok(&["router", "add", "subnet", "osc-router", "osc-subnet"]);
-    osc.ok(&["router", "set", "--external-gateway", "public", "osc-router"]);
+    osc.ok(&[
+        "router",
+        "set",
+        "--external-gateway",
+        "public",
+        "osc-router",
+    ]);
     let shown = osc.json(&["router", "show", "osc-router"]);
     assert_eq!(shown["id"], router["id"]);
     let public = osc.json(&["network", "show", "public"]);
-    assert_eq!(shown["external_gateway_info"]["network_id"], public["id"], "{shown}");
+    assert_eq!(
+        shown["external_gateway_info"]["network_id"], public["id"],
+        "{shown}"
+    );
     let ports = osc.json(&["port", "list", "--router", "osc-router"]);
-    assert_eq!(ports.as_array().map(Vec::len), Some(2), "gateway + interface: {ports}");
+    assert_eq!(
+        ports.as_array().map(Vec::len),
+        Some(2),
+        "gateway + interface: {ports}"
+    );
 
     // Security groups
     let sg = osc.json(&["security", "group", "create", "osc-sg"]);
     assert_eq!(sg["name"], "osc-sg");
     let rule = osc.json(&[
-        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", "osc-sg",
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "22",
+        "osc-sg",
     ]);
     assert_eq!(rule["port_range_min"], 22);
     let (ok, _, stderr) = osc.run(&[
-        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22", "osc-sg",
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "22",
+        "osc-sg",
     ]);
-    assert!(!ok && stderr.contains("already exists"), "duplicate rule: {stderr}");
+    assert!(
+        !ok && stderr.contains("already exists"),
+        "duplicate rule: {stderr}"
+    );
     let rules = osc.json(&["security", "group", "rule", "list", "osc-sg"]);
-    assert_eq!(rules.as_array().map(Vec::len), Some(3), "2 default egress + 1: {rules}");
+    assert_eq!(
+        rules.as_array().map(Vec::len),
+        Some(3),
+        "2 default egress + 1: {rules}"
+    );
 
     // Compute
     let server = osc.json(&[
-        "server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--network", "osc-net",
-        "--security-group", "osc-sg", "--wait", "osc-vm",
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "cirros",
+        "--network",
+        "osc-net",
+        "--security-group",
+        "osc-sg",
+        "--wait",
+        "osc-vm",
     ]);
     assert_eq!(server["status"], "ACTIVE", "{server}");
     let addresses = server["addresses"].to_string();
-    assert!(addresses.contains("10.9.0."), "an address on osc-subnet: {addresses}");
+    assert!(
+        addresses.contains("10.9.0."),
+        "an address on osc-subnet: {addresses}"
+    );
     osc.ok(&["server", "stop", "osc-vm"]);
     osc.wait_status("osc-vm", "SHUTOFF");
     let (ok, _, stderr) = osc.run(&["server", "stop", "osc-vm"]);
-    assert!(!ok && stderr.contains("vm_state stopped"), "stop when stopped: {stderr}");
+    assert!(
+        !ok && stderr.contains("vm_state stopped"),
+        "stop when stopped: {stderr}"
+    );
     osc.ok(&["server", "start", "osc-vm"]);
     osc.wait_status("osc-vm", "ACTIVE");
     assert_eq!(osc.names(&["server", "list"]), ["osc-vm"]);
@@ -151,11 +238,17 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     osc.ok(&["network", "delete", "osc-net"]);
     osc.ok(&["security", "group", "delete", "osc-sg"]);
     osc.ok(&["project", "delete", "osc-demo"]);
-    assert!(!osc.names(&["project", "list"]).contains(&"osc-demo".to_string()));
+    assert!(
+        !osc.names(&["project", "list"])
+            .contains(&"osc-demo".to_string())
+    );
     let nets = osc.names(&["network", "list"]);
     assert_eq!(nets, ["public"]);
 
     drop(osc);
     let status = sim.terminate();
-    assert!(status.success(), "stackform sim exits cleanly on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "stackform sim exits cleanly on SIGTERM: {status}"
+    );
 }

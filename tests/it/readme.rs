@@ -12,7 +12,12 @@ async fn the_demo_specs_converge_on_the_embedded_cloud() {
     let specs = format!("{repo}/specs");
     let args = |cmd: &[&'static str]| -> Vec<String> {
         let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        v.extend(["--specs".into(), specs.clone(), "--state".into(), state_arg.clone()]);
+        v.extend([
+            "--specs".into(),
+            specs.clone(),
+            "--state".into(),
+            state_arg.clone(),
+        ]);
         v
     };
     let run = |cmd: &[&'static str]| {
@@ -23,7 +28,10 @@ async fn the_demo_specs_converge_on_the_embedded_cloud() {
 
     let (code, out, err) = run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."), "{out}");
+    assert!(
+        out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
     let (code, out, err) = run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("No changes."), "{out}");
@@ -32,18 +40,34 @@ async fn the_demo_specs_converge_on_the_embedded_cloud() {
 
     // What the embedded cloud holds, read back through its API.
     {
-        let sim = stackform::sim::Sim::open(stackform::sim::SimConfig {
+        let handle = stackform::sim::Sim::start_on_loopback(stackform::sim::SimConfig {
             data_dir: Some(state.path().join("cloud")),
             ..Default::default()
         })
-        .expect("the embedded cloud's data opens");
-        let handle = sim.start_on_loopback().await.expect("serves");
+        .await
+        .expect("serves");
         let api = CloudApi::admin(&handle.auth_url).await;
-        let web1 = api.one("compute", "/servers/detail?all_tenants=1", "servers", "web-1").await;
-        let web2 = api.one("compute", "/servers/detail?all_tenants=1", "servers", "web-2").await;
+        let web1 = api
+            .one(
+                "compute",
+                "/servers/detail?all_tenants=1",
+                "servers",
+                "web-1",
+            )
+            .await;
+        let web2 = api
+            .one(
+                "compute",
+                "/servers/detail?all_tenants=1",
+                "servers",
+                "web-2",
+            )
+            .await;
         assert_eq!(web1["status"], "ACTIVE");
         assert_eq!(web2["status"], "SHUTOFF");
-        let subnet = api.one("network", "/subnets", "subnets", "demo-subnet").await;
+        let subnet = api
+            .one("network", "/subnets", "subnets", "demo-subnet")
+            .await;
         assert_eq!(subnet["cidr"], "192.168.42.0/24");
         handle.stop().await;
     }

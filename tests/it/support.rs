@@ -38,7 +38,14 @@ pub struct SimProcess {
 impl SimProcess {
     pub fn start(data: &Path) -> SimProcess {
         let mut child = stackform()
-            .args(["sim", "--listen", "127.0.0.1:0", "--build-delay-ms", "200", "--data"])
+            .args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--build-delay-ms",
+                "200",
+                "--data",
+            ])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -72,7 +79,10 @@ impl SimProcess {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(killed.map(|s| s.success()).unwrap_or(false), "kill -TERM {pid}");
+        assert!(
+            killed.map(|s| s.success()).unwrap_or(false),
+            "kill -TERM {pid}"
+        );
         self.child.wait().expect("sim exits")
     }
 }
@@ -107,7 +117,12 @@ pub fn openstack_cli() -> PathBuf {
             .expect("python3 -m venv runs");
         assert!(status.success(), "python3 -m venv {}", venv.display());
         let out = Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", OPENSTACKCLIENT])
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OPENSTACKCLIENT,
+            ])
             .output()
             .expect("pip runs");
         assert!(
