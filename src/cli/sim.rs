@@ -49,7 +49,9 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
         "embedded cloud listening on http://{bound}, data in {}; Ctrl-C stops it",
         args.data.display()
     );
-    sim.serve(listener, shutdown_signal()).await;
+    sim.serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;
     eprintln!("embedded cloud stopped");
     Ok(ExitCode::SUCCESS)
 }

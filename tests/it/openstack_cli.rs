@@ -245,7 +245,6 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     let nets = osc.names(&["network", "list"]);
     assert_eq!(nets, ["public"]);
 
-    drop(osc);
     let status = sim.terminate();
     assert!(
         status.success(),
