@@ -11,6 +11,16 @@
 //!   /networking    version document,   /networking/v2.0/... Neutron
 //!   /image         version document,   /image/v2/...      Glance
 //!
+//!   /_sim/faults   test hook (admin token): `{"lose_reply": {"method", "path_suffix", "count"}}`
+//!                  processes the next matching request then answers 502 with no body;
+//!                  `{"fail": {..., "status"}}` rejects without processing; `{"fail_build":
+//!                  {"count"}}` makes the next server builds end in ERROR; DELETE clears all.
+//!
+//! State lives in `<data_dir>/cloud.json`, rewritten atomically after every non-GET request,
+//! and an OS lock on `<data_dir>/cloud.lock` keeps a second process out. Slow transitions
+//! (server build, stop, start, reboot) are stored as "done at" timestamps, so they complete on
+//! time across restarts.
+//!
 //! Ownership of files: `core.rs` (state, persistence, auth of callers, faults, request ids,
 //! server start/stop), `identity.rs`, `compute.rs`, `image.rs`, `network.rs`.
 
@@ -20,4 +30,4 @@ mod identity;
 mod image;
 mod network;
 
-pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
+pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimError, SimHandle};

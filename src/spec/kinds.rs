@@ -110,12 +110,9 @@ impl Builder<'_, '_, '_> {
         }
     }
 
-    fn error(&mut self, message: String, range: Range<usize>, help: Option<String>) {
-        let mut d = Diagnostic::error(message).at(self.t.span(range));
-        if let Some(help) = help {
-            d = d.help(help);
-        }
-        self.diags.push(d);
+    fn error(&mut self, message: String, range: Range<usize>, help: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(message).at(self.t.span(range)).help(help));
     }
 
     /// `name`: the OpenStack name, the address name unless the spec overrides it.
@@ -124,10 +121,7 @@ impl Builder<'_, '_, '_> {
             Some(name) if name.get_ref().is_empty() => self.error(
                 "`name` must not be empty".into(),
                 name.span(),
-                Some(format!(
-                    "remove it to use the address name `{}`",
-                    self.addr.name
-                )),
+                format!("remove it to use the address name `{}`", self.addr.name),
             ),
             Some(name) => self.set("name", json!(name.get_ref()), Some(name.span())),
             None => {
@@ -159,7 +153,11 @@ impl Builder<'_, '_, '_> {
         }
         if let Some(s) = self.t.string(key, self.diags) {
             if s.get_ref().is_empty() {
-                self.error(format!("`{key}` must not be empty"), s.span(), None);
+                self.error(
+                    format!("`{key}` must not be empty"),
+                    s.span(),
+                    format!("write the {key}'s name as the cloud knows it"),
+                );
             } else {
                 self.set(key, json!(s.get_ref()), Some(s.span()));
             }
@@ -178,9 +176,7 @@ impl Builder<'_, '_, '_> {
                 self.error(
                     format!("`{key}` must not be empty"),
                     target.span(),
-                    Some(format!(
-                        "name the {kind} by its address name, as in [{kind}.NAME]"
-                    )),
+                    format!("name the {kind} by its address name, as in [{kind}.NAME]"),
                 );
                 return;
             }
@@ -211,9 +207,7 @@ impl Builder<'_, '_, '_> {
                 self.error(
                     format!("`{key}` must not hold an empty name"),
                     name.span(),
-                    Some(format!(
-                        "name each {kind} by its address name, as in [{kind}.NAME]"
-                    )),
+                    format!("name each {kind} by its address name, as in [{kind}.NAME]"),
                 );
                 continue;
             }
@@ -267,7 +261,7 @@ fn tenant(b: &mut Builder<'_, '_, '_>) {
                     .unwrap_or_default();
                 format!("{close}quotas are: {}", QUOTA_KEYS.join(", "))
             };
-            b.error(format!("unknown quota `{name}`"), key.span(), Some(help));
+            b.error(format!("unknown quota `{name}`"), key.span(), help);
             continue;
         }
         let Some(value) = table.integer(name, b.diags) else {
@@ -280,7 +274,7 @@ fn tenant(b: &mut Builder<'_, '_, '_>) {
                     value.get_ref()
                 ),
                 item.span(),
-                Some("write -1 for no limit, or the maximum count".into()),
+                "write -1 for no limit, or the maximum count",
             );
             continue;
         }
@@ -302,7 +296,7 @@ fn network(b: &mut Builder<'_, '_, '_>) {
             b.error(
                 format!("`mtu` must be between 68 and 9000, found {}", mtu.get_ref()),
                 mtu.span(),
-                Some("68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet".into()),
+                "68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet",
             );
         }
     }
@@ -319,16 +313,13 @@ fn subnet(b: &mut Builder<'_, '_, '_>) {
             Err(_) => b.error(
                 format!("invalid IP address `{}` in `gateway_ip`", gateway.get_ref()),
                 gateway.span(),
-                Some("write an address such as \"192.168.42.1\"".into()),
+                "write an address such as \"192.168.42.1\"",
             ),
             Ok(ip) => match cidr {
                 Some(net) if !net.contains(&ip) => b.error(
                     format!("gateway_ip {ip} is outside the subnet's cidr {net}"),
                     gateway.span(),
-                    Some(format!(
-                        "use an address inside {net}, e.g. \"{}\"",
-                        first_host(net)
-                    )),
+                    format!("use an address inside {net}, e.g. \"{}\"", first_host(net)),
                 ),
                 _ => b.set("gateway_ip", json!(ip.to_string()), Some(gateway.span())),
             },
@@ -352,10 +343,7 @@ fn subnet(b: &mut Builder<'_, '_, '_>) {
                             server.get_ref()
                         ),
                         server.span(),
-                        Some(
-                            "write addresses such as \"8.8.8.8\" or \"2001:4860:4860::8888\""
-                                .into(),
-                        ),
+                        "write addresses such as \"8.8.8.8\" or \"2001:4860:4860::8888\"",
                     ),
                 }
             }
@@ -465,7 +453,7 @@ fn instance(b: &mut Builder<'_, '_, '_>) {
             other => b.error(
                 format!("invalid power_state `{other}`"),
                 state.span(),
-                Some("power_state is \"running\" or \"stopped\"".into()),
+                "power_state is \"running\" or \"stopped\"",
             ),
         }
     } else {

@@ -22,6 +22,9 @@ const DEFAULT_PARALLELISM: usize = 4;
 const DEFAULT_TIMEOUT_SECS: u64 = 300;
 const PROVIDER_FIELDS: &[&str] = &["cloud", "external_network", "parallelism", "timeout"];
 
+/// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
+/// normalized [`Desired`]. Paths in diagnostics are `dir` joined with the file name, so a
+/// relative `dir` gives relative, stable paths.
 pub fn load(dir: &Path) -> Result<Desired, Diagnostics> {
     let files = read_folder(dir)?;
     load_files(&files)

@@ -164,7 +164,10 @@ impl<'a, 'i> Table<'a, 'i> {
                         "`{key}` must be an array of strings, found {} in it",
                         with_article(other.type_str())
                     ))
-                    .at(self.span(element.span())),
+                    .at(self.span(element.span()))
+                    .help(format!(
+                        "write each entry in double quotes: `{key} = [\"a\", \"b\"]`"
+                    )),
                 ),
             }
         }
@@ -184,7 +187,9 @@ pub(super) fn integer_value(
             Ok(v) => Some(v),
             Err(_) => {
                 diags.push(
-                    Diagnostic::error(format!("`{key}` is too large")).at(file.span(item.span())),
+                    Diagnostic::error(format!("`{key}` is too large"))
+                        .at(file.span(item.span()))
+                        .help("the largest number accepted is 9223372036854775807"),
                 );
                 None
             }
@@ -286,6 +291,44 @@ mod tests {
         assert_eq!(
             diags.0[0].span.as_ref().map(|s| s.range.clone()),
             Some(6..11)
+        );
+    }
+
+    #[test]
+    fn non_strings_in_a_string_array_are_reported_one_by_one() {
+        let f = file("subnets = [\"a\", 5, \"b\"]\nbig = 9223372036854775808\n");
+        let parsed = DeTable::parse(&f.text).unwrap();
+        let t = Table {
+            file: &f,
+            table: parsed.get_ref(),
+            what: "router.r".into(),
+            header: 0..0,
+        };
+        let mut diags = Diagnostics::default();
+        let names: Vec<&str> = t
+            .strings("subnets", &mut diags)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| *s.get_ref())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(t.integer("big", &mut diags), None);
+        let rendered: Vec<String> = diags
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} @ {:?}",
+                    d.message,
+                    d.span.as_ref().map(|s| s.to_string())
+                )
+            })
+            .collect();
+        assert_eq!(
+            rendered,
+            [
+                "`subnets` must be an array of strings, found an integer in it @ Some(\"t.toml:1:17\")",
+                "`big` is too large @ Some(\"t.toml:2:7\")",
+            ]
         );
     }
 

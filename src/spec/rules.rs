@@ -372,4 +372,28 @@ mod tests {
             ])
         );
     }
+
+    #[test]
+    fn rules_may_be_written_as_an_array_of_tables() {
+        let text = "[tenant.t]\n[security_group.g]\ntenant = \"t\"\ndefault_egress = false\n\n[[security_group.g.rules]]\nprotocol = \"tcp\"\nport_range = \"22\"\n";
+        let desired = match load_str(text) {
+            Ok(d) => d,
+            Err(diags) => panic!("should load:\n{diags}"),
+        };
+        let group = desired.get(&Address::new(Kind::SecurityGroup, "g"));
+        assert_eq!(
+            group.and_then(|g| g.attrs.get("rules")),
+            Some(&json!([rule(
+                "ingress",
+                "IPv4",
+                json!("tcp"),
+                (json!(22), json!(22)),
+                Value::Null
+            )]))
+        );
+        let written_at = group
+            .and_then(|g| g.attr_spans.get("rules"))
+            .map(|s| s.to_string());
+        assert_eq!(written_at.as_deref(), Some("spec.toml:6:1"));
+    }
 }

@@ -2,4 +2,10 @@
 
 mod client_session;
 mod plan_render;
+mod sim_common;
+mod sim_compute;
+mod sim_core;
+mod sim_identity;
+mod sim_image;
+mod sim_network;
 mod spec_load;

@@ -1,0 +1,500 @@
+//! JSON views of the records (what Neutron returns: policy-hidden fields only for admins),
+//! the per-kind dispatch the HTTP layer uses, tags, and quotas.
+
+use serde_json::{Map, Value, json};
+
+use super::NetworkData;
+use super::model::*;
+use super::ops::{QUOTA_DEFAULTS, ensure_owner};
+
+impl NetworkData {
+    pub fn render_network(&self, net: &Network, actor: &Actor) -> Map<String, Value> {
+        let mut out = Map::new();
+        net.meta.put_common(&mut out, true);
+        // ML2 reports networks ACTIVE whatever their admin_state_up (ports go DOWN instead).
+        out.insert("admin_state_up".into(), json!(net.admin_state_up));
+        out.insert("status".into(), json!("ACTIVE"));
+        out.insert("subnets".into(), json!(net.subnets));
+        out.insert("shared".into(), json!(net.shared));
+        out.insert("router:external".into(), json!(net.external));
+        out.insert("mtu".into(), json!(net.mtu));
+        out.insert("tags".into(), json!(net.meta.tags));
+        out.insert(
+            "port_security_enabled".into(),
+            json!(net.port_security_enabled),
+        );
+        out.insert(
+            "availability_zone_hints".into(),
+            json!(net.availability_zone_hints),
+        );
+        out.insert("availability_zones".into(), json!(["nova"]));
+        out.insert("ipv4_address_scope".into(), Value::Null);
+        out.insert("ipv6_address_scope".into(), Value::Null);
+        out.insert("l2_adjacency".into(), json!(true));
+        out.insert("is_default".into(), json!(net.is_default));
+        if actor.admin {
+            out.insert("provider:network_type".into(), json!(net.network_type));
+            out.insert(
+                "provider:physical_network".into(),
+                json!(net.physical_network),
+            );
+            out.insert(
+                "provider:segmentation_id".into(),
+                json!(net.segmentation_id),
+            );
+        }
+        out
+    }
+
+    pub fn render_subnet(&self, subnet: &Subnet) -> Map<String, Value> {
+        let mut out = Map::new();
+        subnet.meta.put_common(&mut out, true);
+        let pools: Vec<Value> = subnet
+            .allocation_pools
+            .iter()
+            .map(|p| json!({"start": p.start.to_string(), "end": p.end.to_string()}))
+            .collect();
+        let external = self
+            .networks
+            .get(&subnet.network_id)
+            .is_some_and(|n| n.external);
+        out.insert("network_id".into(), json!(subnet.network_id));
+        out.insert("ip_version".into(), json!(subnet.ip_version));
+        out.insert("cidr".into(), json!(subnet.cidr.to_string()));
+        out.insert(
+            "gateway_ip".into(),
+            json!(subnet.gateway_ip.map(|ip| ip.to_string())),
+        );
+        out.insert("allocation_pools".into(), Value::Array(pools));
+        out.insert("enable_dhcp".into(), json!(subnet.enable_dhcp));
+        out.insert("dns_nameservers".into(), json!(subnet.dns_nameservers));
+        out.insert("host_routes".into(), json!(subnet.host_routes));
+        out.insert("ipv6_address_mode".into(), json!(subnet.ipv6_address_mode));
+        out.insert("ipv6_ra_mode".into(), json!(subnet.ipv6_ra_mode));
+        out.insert("tags".into(), json!(subnet.meta.tags));
+        out.insert("service_types".into(), json!([]));
+        out.insert("subnetpool_id".into(), Value::Null);
+        out.insert("segment_id".into(), Value::Null);
+        out.insert("dns_publish_fixed_ip".into(), json!(false));
+        out.insert("router:external".into(), json!(external));
+        out
+    }
+
+    pub fn render_port(&self, port: &Port, actor: &Actor) -> Map<String, Value> {
+        let mut out = Map::new();
+        port.meta.put_common(&mut out, true);
+        let bound = !port.device_id.is_empty();
+        let status = if bound && port.admin_state_up {
+            "ACTIVE"
+        } else {
+            "DOWN"
+        };
+        let fixed_ips: Vec<Value> = port
+            .fixed_ips
+            .iter()
+            .map(|ip| json!({"subnet_id": ip.subnet_id, "ip_address": ip.ip_address.to_string()}))
+            .collect();
+        out.insert("network_id".into(), json!(port.network_id));
+        out.insert("mac_address".into(), json!(port.mac_address));
+        out.insert("admin_state_up".into(), json!(port.admin_state_up));
+        out.insert("status".into(), json!(status));
+        out.insert("device_id".into(), json!(port.device_id));
+        out.insert("device_owner".into(), json!(port.device_owner));
+        out.insert("fixed_ips".into(), Value::Array(fixed_ips));
+        out.insert("security_groups".into(), json!(port.security_groups));
+        out.insert(
+            "port_security_enabled".into(),
+            json!(port.port_security_enabled),
+        );
+        out.insert("tags".into(), json!(port.meta.tags));
+        out.insert("binding:vnic_type".into(), json!(port.binding_vnic_type));
+        out.insert("ip_allocation".into(), json!("immediate"));
+        out.insert("propagate_uplink_status".into(), json!(false));
+        if actor.admin {
+            let vif_type = if bound { "ovs" } else { "unbound" };
+            let details = if bound {
+                json!({"port_filter": true, "ovs_hybrid_plug": false, "connectivity": "l2", "bridge_name": "br-int"})
+            } else {
+                json!({})
+            };
+            out.insert("binding:host_id".into(), json!(port.binding_host_id));
+            out.insert("binding:profile".into(), port.binding_profile.clone());
+            out.insert("binding:vif_type".into(), json!(vif_type));
+            out.insert("binding:vif_details".into(), details);
+        }
+        out
+    }
+
+    pub fn render_router(&self, router: &Router) -> Map<String, Value> {
+        let mut out = Map::new();
+        router.meta.put_common(&mut out, true);
+        let gateway = router.gateway.as_ref().map(|gw| {
+            let ips: Vec<Value> = self
+                .ports
+                .get(&gw.port_id)
+                .map(|p| {
+                    p.fixed_ips
+                        .iter()
+                        .map(|ip| json!({"subnet_id": ip.subnet_id, "ip_address": ip.ip_address.to_string()}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({"network_id": gw.network_id, "enable_snat": gw.enable_snat, "external_fixed_ips": ips})
+        });
+        out.insert("admin_state_up".into(), json!(router.admin_state_up));
+        out.insert("status".into(), json!("ACTIVE"));
+        out.insert(
+            "external_gateway_info".into(),
+            gateway.unwrap_or(Value::Null),
+        );
+        out.insert("routes".into(), json!([]));
+        out.insert("tags".into(), json!(router.meta.tags));
+        out.insert(
+            "availability_zone_hints".into(),
+            json!(router.availability_zone_hints),
+        );
+        out.insert("availability_zones".into(), json!(["nova"]));
+        out.insert("flavor_id".into(), Value::Null);
+        out
+    }
+
+    pub fn render_rule(&self, rule: &SecurityGroupRule) -> Map<String, Value> {
+        let mut out = Map::new();
+        rule.meta.put_common(&mut out, false);
+        let default_group = self
+            .security_groups
+            .get(&rule.security_group_id)
+            .is_some_and(|g| g.is_default);
+        out.insert("security_group_id".into(), json!(rule.security_group_id));
+        out.insert("direction".into(), json!(rule.direction));
+        out.insert("ethertype".into(), json!(rule.ethertype));
+        out.insert("protocol".into(), json!(rule.protocol));
+        out.insert("port_range_min".into(), json!(rule.port_range_min));
+        out.insert("port_range_max".into(), json!(rule.port_range_max));
+        out.insert("remote_ip_prefix".into(), json!(rule.remote_ip_prefix));
+        out.insert("remote_group_id".into(), json!(rule.remote_group_id));
+        out.insert("remote_address_group_id".into(), Value::Null);
+        out.insert("belongs_to_default_sg".into(), json!(default_group));
+        out
+    }
+
+    pub fn render_group(&self, group: &SecurityGroup) -> Map<String, Value> {
+        let mut out = Map::new();
+        group.meta.put_common(&mut out, true);
+        let rules: Vec<Value> = self
+            .rules
+            .values()
+            .filter(|r| r.security_group_id == group.meta.id)
+            .map(|r| Value::Object(self.render_rule(r)))
+            .collect();
+        out.insert("security_group_rules".into(), Value::Array(rules));
+        out.insert("tags".into(), json!(group.meta.tags));
+        out.insert("stateful".into(), json!(group.stateful));
+        out.insert("shared".into(), json!(false));
+        out
+    }
+
+    /// Every resource of `kind` the actor may see, rendered, in id order.
+    pub fn visible(&self, kind: Kind, actor: &Actor) -> Vec<Map<String, Value>> {
+        match kind {
+            Kind::Network => self
+                .networks
+                .values()
+                .filter(|n| self.network_visible(n, actor))
+                .map(|n| self.render_network(n, actor))
+                .collect(),
+            Kind::Subnet => self
+                .subnets
+                .values()
+                .filter(|s| self.subnet_visible(s, actor))
+                .map(|s| self.render_subnet(s))
+                .collect(),
+            Kind::Port => self
+                .ports
+                .values()
+                .filter(|p| self.port_visible(p, actor))
+                .map(|p| self.render_port(p, actor))
+                .collect(),
+            Kind::Router => self
+                .routers
+                .values()
+                .filter(|r| self.router_visible(r, actor))
+                .map(|r| self.render_router(r))
+                .collect(),
+            Kind::SecurityGroup => self
+                .security_groups
+                .values()
+                .filter(|g| self.group_visible(g, actor))
+                .map(|g| self.render_group(g))
+                .collect(),
+            Kind::SecurityGroupRule => self
+                .rules
+                .values()
+                .filter(|r| self.rule_visible(r, actor))
+                .map(|r| self.render_rule(r))
+                .collect(),
+        }
+    }
+
+    pub fn show(&self, kind: Kind, actor: &Actor, id: &str) -> NResult<Map<String, Value>> {
+        Ok(match kind {
+            Kind::Network => self.render_network(self.network(actor, id)?, actor),
+            Kind::Subnet => self.render_subnet(self.subnet(actor, id)?),
+            Kind::Port => self.render_port(self.port(actor, id)?, actor),
+            Kind::Router => self.render_router(self.router(actor, id)?),
+            Kind::SecurityGroup => self.render_group(self.security_group(actor, id)?),
+            Kind::SecurityGroupRule => self.render_rule(self.security_group_rule(actor, id)?),
+        })
+    }
+
+    pub fn create(
+        &mut self,
+        kind: Kind,
+        actor: &Actor,
+        body: &Map<String, Value>,
+    ) -> NResult<String> {
+        match kind {
+            Kind::Network => self.create_network(actor, body),
+            Kind::Subnet => self.create_subnet(actor, body),
+            Kind::Port => self.create_port(actor, body),
+            Kind::Router => self.create_router(actor, body),
+            Kind::SecurityGroup => self.create_security_group(actor, body),
+            Kind::SecurityGroupRule => self.create_security_group_rule(actor, body),
+        }
+    }
+
+    pub fn update(
+        &mut self,
+        kind: Kind,
+        actor: &Actor,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> NResult<()> {
+        match kind {
+            Kind::Network => self.update_network(actor, id, body),
+            Kind::Subnet => self.update_subnet(actor, id, body),
+            Kind::Port => self.update_port(actor, id, body),
+            Kind::Router => self.update_router(actor, id, body),
+            Kind::SecurityGroup => self.update_security_group(actor, id, body),
+            // Rules have no updatable attribute: the attribute check refused the body already.
+            Kind::SecurityGroupRule => self.security_group_rule(actor, id).map(|_| ()),
+        }
+    }
+
+    pub fn delete(&mut self, kind: Kind, actor: &Actor, id: &str) -> NResult<()> {
+        match kind {
+            Kind::Network => self.delete_network(actor, id),
+            Kind::Subnet => self.delete_subnet(actor, id),
+            Kind::Port => self.delete_port(actor, id),
+            Kind::Router => self.delete_router(actor, id),
+            Kind::SecurityGroup => self.delete_security_group(actor, id),
+            Kind::SecurityGroupRule => self.delete_security_group_rule(actor, id),
+        }
+    }
+
+    // ---- tags (standard-attr-tag) -----------------------------------------------------
+
+    fn meta_mut(&mut self, kind: Kind, actor: &Actor, id: &str, write: bool) -> NResult<&mut Meta> {
+        let project = match kind {
+            Kind::Network => self.network(actor, id)?.meta.project_id.clone(),
+            Kind::Subnet => self.subnet(actor, id)?.meta.project_id.clone(),
+            Kind::Port => self.port(actor, id)?.meta.project_id.clone(),
+            Kind::Router => self.router(actor, id)?.meta.project_id.clone(),
+            Kind::SecurityGroup => self.security_group(actor, id)?.meta.project_id.clone(),
+            Kind::SecurityGroupRule => return Err(kind.not_found(id)),
+        };
+        if write {
+            ensure_owner(actor, &project, &format!("update_{}_tags", kind.singular()))?;
+        }
+        let meta = match kind {
+            Kind::Network => self.networks.get_mut(id).map(|r| &mut r.meta),
+            Kind::Subnet => self.subnets.get_mut(id).map(|r| &mut r.meta),
+            Kind::Port => self.ports.get_mut(id).map(|r| &mut r.meta),
+            Kind::Router => self.routers.get_mut(id).map(|r| &mut r.meta),
+            Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.meta),
+            Kind::SecurityGroupRule => None,
+        };
+        meta.ok_or_else(|| kind.not_found(id))
+    }
+
+    pub fn tags(&mut self, kind: Kind, actor: &Actor, id: &str) -> NResult<Vec<String>> {
+        Ok(self.meta_mut(kind, actor, id, false)?.tags.clone())
+    }
+
+    pub fn has_tag(&mut self, kind: Kind, actor: &Actor, id: &str, tag: &str) -> NResult<()> {
+        let meta = self.meta_mut(kind, actor, id, false)?;
+        if meta.tags.iter().any(|t| t == tag) {
+            Ok(())
+        } else {
+            Err(tag_not_found(kind, id, tag))
+        }
+    }
+
+    pub fn replace_tags(
+        &mut self,
+        kind: Kind,
+        actor: &Actor,
+        id: &str,
+        tags: &[String],
+    ) -> NResult<Vec<String>> {
+        let tags = check_tag_list(tags).map_err(NeutronError::invalid_input)?;
+        let meta = self.meta_mut(kind, actor, id, true)?;
+        meta.tags = tags.clone();
+        meta.touch();
+        Ok(tags)
+    }
+
+    pub fn add_tag(&mut self, kind: Kind, actor: &Actor, id: &str, tag: &str) -> NResult<()> {
+        let tag = check_tag_list(&[tag.to_string()]).map_err(NeutronError::invalid_input)?;
+        let meta = self.meta_mut(kind, actor, id, true)?;
+        let mut tags = meta.tags.clone();
+        tags.extend(tag);
+        tags.sort();
+        tags.dedup();
+        if tags != meta.tags {
+            meta.tags = tags;
+            meta.touch();
+        }
+        Ok(())
+    }
+
+    pub fn remove_tag(&mut self, kind: Kind, actor: &Actor, id: &str, tag: &str) -> NResult<()> {
+        let meta = self.meta_mut(kind, actor, id, true)?;
+        if !meta.tags.iter().any(|t| t == tag) {
+            return Err(tag_not_found(kind, id, tag));
+        }
+        meta.tags.retain(|t| t != tag);
+        meta.touch();
+        Ok(())
+    }
+
+    pub fn clear_tags(&mut self, kind: Kind, actor: &Actor, id: &str) -> NResult<()> {
+        let meta = self.meta_mut(kind, actor, id, true)?;
+        if !meta.tags.is_empty() {
+            meta.tags.clear();
+            meta.touch();
+        }
+        Ok(())
+    }
+
+    // ---- quotas -----------------------------------------------------------------------
+
+    pub fn quota_set(&self, project_id: &str) -> Map<String, Value> {
+        QUOTA_DEFAULTS
+            .iter()
+            .map(|(name, _)| (name.to_string(), json!(self.quota_limit(project_id, name))))
+            .collect()
+    }
+
+    pub fn quota_details(&self, project_id: &str) -> Map<String, Value> {
+        QUOTA_DEFAULTS
+            .iter()
+            .map(|(name, _)| {
+                (
+                    name.to_string(),
+                    json!({
+                        "used": self.quota_used(project_id, name),
+                        "limit": self.quota_limit(project_id, name),
+                        "reserved": 0,
+                    }),
+                )
+            })
+            .collect()
+    }
+
+    /// Projects with non-default quotas, as GET /v2.0/quotas lists them.
+    pub fn quota_list(&self, actor: &Actor) -> Vec<Value> {
+        self.quotas
+            .keys()
+            .filter(|p| actor.admin || **p == actor.project_id)
+            .map(|p| {
+                let mut set = self.quota_set(p);
+                set.insert("project_id".into(), json!(p));
+                set.insert("tenant_id".into(), json!(p));
+                Value::Object(set)
+            })
+            .collect()
+    }
+
+    pub fn update_quota(
+        &mut self,
+        actor: &Actor,
+        project_id: &str,
+        body: &Value,
+    ) -> NResult<Map<String, Value>> {
+        if !actor.admin {
+            return Err(NeutronError::policy("update_quota"));
+        }
+        let quota = body
+            .get("quota")
+            .and_then(Value::as_object)
+            .ok_or_else(|| NeutronError::bad_request("Unable to find 'quota' in request body"))?;
+        let unknown: Vec<&str> = quota
+            .keys()
+            .map(String::as_str)
+            .filter(|k| {
+                !QUOTA_DEFAULTS.iter().any(|(name, _)| name == k)
+                    && *k != "force"
+                    && *k != "check_limit"
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(NeutronError::bad_request(format!(
+                "Unrecognized attribute(s) '{}'",
+                unknown.join(", ")
+            )));
+        }
+        let mut changes = Vec::new();
+        for (name, _) in QUOTA_DEFAULTS {
+            let Some(limit) = get_int(quota, name)?.flatten() else {
+                continue;
+            };
+            if limit < -1 {
+                return Err(NeutronError::invalid_attr(
+                    name,
+                    format!("'{limit}' should be greater than or equal to -1"),
+                ));
+            }
+            changes.push((name, limit));
+        }
+        let check_limit = get_bool(quota, "check_limit")?.unwrap_or(false);
+        if check_limit {
+            for (name, limit) in &changes {
+                let used = self.quota_used(project_id, name);
+                if *limit >= 0 && used > *limit {
+                    return Err(NeutronError::bad_request(format!(
+                        "Quota limit {limit} for {name} must be greater than or equal to already used {used}"
+                    ))
+                    .with_invalid_quota());
+                }
+            }
+        }
+        let entry = self.quotas.entry(project_id.to_string()).or_default();
+        for (name, limit) in changes {
+            entry.insert(name.to_string(), limit);
+        }
+        Ok(self.quota_set(project_id))
+    }
+
+    pub fn reset_quota(&mut self, actor: &Actor, project_id: &str) -> NResult<()> {
+        if !actor.admin {
+            return Err(NeutronError::policy("delete_quota"));
+        }
+        self.quotas.remove(project_id);
+        Ok(())
+    }
+}
+
+impl NeutronError {
+    fn with_invalid_quota(mut self) -> Self {
+        self.kind = "InvalidQuotaValue";
+        self
+    }
+}
+
+fn tag_not_found(kind: Kind, id: &str, tag: &str) -> NeutronError {
+    NeutronError::not_found(
+        "TagNotFound",
+        format!("Tag {tag} could not be found for {} {id}.", kind.singular()),
+    )
+}
