@@ -1,5 +1,6 @@
 //! The one integration test binary: each module is a group of tests.
 
+mod client_resources;
 mod client_session;
 mod plan_render;
 mod sim_common;
