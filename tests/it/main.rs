@@ -3,6 +3,7 @@ mod cloud_api;
 mod sim_common;
 mod support;
 
+mod client_resources;
 mod client_session;
 mod e2e;
 mod openstack_cli;
