@@ -56,7 +56,7 @@ async fn execute(
     out: &Output,
     question: &str,
 ) -> Result<ExitCode, CliError> {
-    print!("{}", render::human::plan(&planned.plan, out.color));
+    super::print_block(&render::human::plan(&planned.plan, out.color));
     if planned.plan.is_empty() {
         planned.connection.close().await;
         return Ok(ExitCode::SUCCESS);

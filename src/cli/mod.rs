@@ -126,3 +126,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sim(args) => sim::run(args).await,
     }
 }
+
+/// Prints a rendered block, ending it with exactly one newline whatever the renderer did.
+pub fn print_block(text: &str) {
+    println!("{}", text.trim_end_matches('\n'));
+}

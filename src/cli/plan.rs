@@ -29,7 +29,7 @@ pub async fn run(args: PlanArgs, out: &Output) -> Result<ExitCode, CliError> {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else {
-        print!("{}", render::human::plan(&planned.plan, out.color));
+        super::print_block(&render::human::plan(&planned.plan, out.color));
     }
     let changes = !planned.plan.is_empty();
     planned.connection.close().await;

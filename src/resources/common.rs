@@ -185,6 +185,17 @@ where
                 .await?;
             Ok(created)
         }
+        // Real Neutron (2026.2, ML2) answers a port POST with `tags: []` although it
+        // advertises `tag-creation`: the tags in the body are dropped. Without them a lost
+        // reply could not be adopted and the port could not be told as ours once unbound, so
+        // whatever the reply lacks is set explicitly.
+        Ok(created) if !has_tags(created.tags(), tags) => {
+            session
+                .network()
+                .set_tags(collection, created.id(), tags)
+                .await?;
+            Ok(created)
+        }
         other => other,
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::common::{self, bool_attr, create_or_adopt, gone_ok, name_of};
 use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
 use crate::openstack::identity::Project;
+use crate::openstack::network::{self as neutron, SECURITY_GROUPS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Tenant;
@@ -176,6 +177,16 @@ impl KindOps for Tenant {
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        // Neutron creates a `default` security group for every project that uses it and never
+        // removes it when the project goes (seen on real Neutron 2026.2): without this, each
+        // destroyed tenant would leave an orphan group behind.
+        let admin = cx.cloud.admin();
+        let query = neutron::query(&[("project_id", &current.id), ("name", "default")]);
+        let groups: Vec<neutron::SecurityGroup> =
+            admin.network().list(SECURITY_GROUPS, &query).await?;
+        for group in groups.iter().filter(|g| g.project_id == current.id) {
+            gone_ok(admin.network().delete(SECURITY_GROUPS, &group.id).await)?;
+        }
         gone_ok(
             cx.cloud
                 .admin()
