@@ -8,8 +8,6 @@
 //! Layout: `model` (records, NeutronError, body readers), `ops` (networks, subnets, ports,
 //! IPAM, quotas), `l3` (routers), `secgroups`, `render` (JSON views, dispatch, tags, quota
 //! views), `query` (list queries), `api` (axum routes).
-// Nothing outside the sim calls into this module until core and compute are merged.
-#![allow(dead_code)]
 
 mod api;
 mod l3;
@@ -29,7 +27,6 @@ use serde_json::{Map, Value, json};
 use model::{Actor, Meta, NeutronError, OWNER_COMPUTE, SIM_HOST, Subnet};
 use ops::{IpRequest, NewPort};
 
-#[allow(unused_imports)]
 pub use api::routes;
 
 /// Neutron's whole database; records are keyed by id, so lists come out in id order.

@@ -8,19 +8,6 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Kind, NResult, NeutronError};
 
-const RESERVED: [&str; 10] = [
-    "fields",
-    "limit",
-    "marker",
-    "page_reverse",
-    "sort_key",
-    "sort_dir",
-    "tags",
-    "tags-any",
-    "not-tags",
-    "not-tags-any",
-];
-
 #[derive(Debug, Default)]
 pub struct ListQuery {
     pairs: Vec<(String, String)>,
