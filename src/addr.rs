@@ -51,6 +51,10 @@ impl fmt::Display for Kind {
     }
 }
 
+/// The longest address: every resource stackform creates carries the tag
+/// `stackform:<address>`, and Neutron and Nova tags hold at most 60 characters.
+pub const MAX_ADDRESS_LEN: usize = 60 - "stackform:".len();
+
 /// `kind.name`: how plans, state and errors name one resource.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address {

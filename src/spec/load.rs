@@ -150,6 +150,20 @@ impl Merged {
                     .help("a name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`"),
             );
         }
+        let address_len = addr.to_string().chars().count();
+        if address_len > crate::addr::MAX_ADDRESS_LEN {
+            let room = crate::addr::MAX_ADDRESS_LEN - kind.as_str().len() - 1;
+            diags.push(
+                Diagnostic::error(format!(
+                    "the name `{}` is too long: a {kind} name holds at most {room} characters",
+                    addr.name
+                ))
+                .at(name_span.clone())
+                .help(format!(
+                    "stackform tags every resource `stackform:{kind}.NAME` and OpenStack tags hold 60 characters; the spec may still set a longer OpenStack name with `name = \"...\"`"
+                )),
+            );
+        }
         if let Some(first) = self.defined.get(&addr) {
             diags.push(
                 Diagnostic::error(format!("{addr} is defined twice"))
@@ -463,6 +477,22 @@ pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_fit_in_an_openstack_tag() {
+        let ok = format!("[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n", "a".repeat(35));
+        let long = format!("[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n", "a".repeat(36));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), ok).unwrap();
+        assert!(load(dir.path()).is_ok());
+        std::fs::write(dir.path().join("a.toml"), long).unwrap();
+        let errors = load(dir.path()).unwrap_err().render(false);
+        assert!(
+            errors.contains("a security_group name holds at most 35 characters"),
+            "{errors}"
+        );
+        assert!(errors.contains("a.toml:1:17"), "{errors}");
+    }
 
     #[test]
     fn names_follow_the_address_grammar() {
