@@ -25,7 +25,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -339,6 +339,9 @@ struct Inner {
     faults: Mutex<Vec<FaultRule>>,
     /// How many of the next server builds end in ERROR (injected for tests).
     failing_builds: Mutex<u32>,
+    /// The latest requests served (method, path, status), for tests that must prove what a
+    /// client did not do (a converged apply makes no write calls). Bounded, never persisted.
+    requests: Mutex<std::collections::VecDeque<(String, String, u16)>>,
     /// Kept open (and locked) as long as the cloud lives.
     _lock: Option<File>,
 }
@@ -388,6 +391,21 @@ impl SimState {
         true
     }
 
+    fn record_request(&self, method: &Method, path: &str, status: StatusCode) {
+        if path.starts_with("/_sim/") {
+            return;
+        }
+        let mut log = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if log.len() == REQUEST_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back((method.to_string(), path.to_string(), status.as_u16()));
+    }
+
     fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
         self.inner
             .faults
@@ -424,6 +442,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
         source,
     })
 }
+
+/// How many requests `GET /_sim/requests` remembers.
+const REQUEST_LOG_LEN: usize = 10_000;
 
 /// One injected failure, matched by method and path suffix.
 #[derive(Clone, Debug)]
@@ -525,6 +546,7 @@ impl Sim {
                     config,
                     base_url: std::sync::OnceLock::new(),
                     faults: Mutex::new(Vec::new()),
+                    requests: Mutex::new(std::collections::VecDeque::new()),
                     failing_builds: Mutex::new(0),
                     _lock: lock,
                 }),
@@ -612,6 +634,7 @@ fn router(state: SimState) -> Router {
         .nest("/networking", super::network::routes())
         .nest("/image", super::image::routes())
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
+        .route("/_sim/requests", get(list_requests).delete(clear_requests))
         .with_state(state.clone());
     // The common layer wraps the whole router (as its fallback) so it runs before routing:
     // it can rewrite paths and stamp request ids on every answer, 404s included.
@@ -667,6 +690,7 @@ async fn common_layer(State(state): State<SimState>, mut request: Request, next:
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response());
     }
+    state.record_request(&method, &path, response.status());
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static("x-openstack-request-id"), value);
@@ -858,4 +882,51 @@ mod tests {
         assert_eq!(encode_query_value("a b/c"), "a%20b%2Fc");
         assert_eq!(encode_query_value("web-1_x.y~"), "web-1_x.y~");
     }
+}
+
+/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}]}`, oldest first.
+async fn list_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may read the request log.",
+        ));
+    }
+    let log = state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let requests: Vec<Value> = log
+        .iter()
+        .map(|(method, path, status)| {
+            serde_json::json!({"method": method, "path": path, "status": status})
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "requests": requests })))
+}
+
+/// DELETE /_sim/requests: forget the log.
+async fn clear_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may clear the request log.",
+        ));
+    }
+    state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    Ok(StatusCode::NO_CONTENT)
 }

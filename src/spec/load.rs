@@ -480,8 +480,14 @@ mod tests {
 
     #[test]
     fn addresses_fit_in_an_openstack_tag() {
-        let ok = format!("[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n", "a".repeat(35));
-        let long = format!("[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n", "a".repeat(36));
+        let ok = format!(
+            "[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n",
+            "a".repeat(35)
+        );
+        let long = format!(
+            "[security_group.{}]\ntenant = \"t\"\n[tenant.t]\n",
+            "a".repeat(36)
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.toml"), ok).unwrap();
         assert!(load(dir.path()).is_ok());
