@@ -17,6 +17,9 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// How many API calls to make at once (overrides `[provider] parallelism`).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -26,6 +29,9 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// How many API calls to make at once (overrides `[provider] parallelism`).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: Option<u16>,
 }
 
 pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
@@ -40,7 +46,10 @@ pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
 }
 
 pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Destroy).await?;
+    let mut planned = ops::plan(&args.ws.workspace(), Goal::Destroy).await?;
+    if let Some(n) = args.parallelism {
+        planned.desired.provider.parallelism = usize::from(n);
+    }
     execute(
         planned,
         args.auto_approve,
