@@ -13,7 +13,7 @@ use crate::apply::{self, Event, Executor, Ids, Outcome};
 use crate::diag::Diagnostics;
 use crate::graph::{self, Graph};
 use crate::openstack::{AuthConfig, Cloud, Secret};
-use crate::plan::{self, Plan};
+use crate::plan::{self, ActionKind, Plan, Reason};
 use crate::resources::{self, Context, Observed, ObservedResource};
 use crate::sim::{self, Sim, SimConfig, SimHandle};
 use crate::spec::{self, CloudChoice, Desired, DesiredResource};
@@ -129,7 +129,8 @@ async fn plan_with(
     let Some(graph) = graph.filter(|_| !problems.has_errors()) else {
         return Err((OpsError::Spec(problems), connection));
     };
-    let plan = plan::diff(&desired, &observed, &graph);
+    let mut plan = plan::diff(&desired, &observed, &graph);
+    explain_recreations(&mut plan, &known);
     Ok(Planned {
         desired,
         observed,
@@ -138,6 +139,16 @@ async fn plan_with(
         store,
         connection,
     })
+}
+
+/// A create of something the state records was deleted behind stackform's back: say so,
+/// since `diff` sees only spec and cloud.
+fn explain_recreations(plan: &mut Plan, known: &Ids) {
+    for action in &mut plan.actions {
+        if action.kind == ActionKind::Create && known.contains_key(&action.addr) {
+            action.reason = Reason::DeletedOutsideStackform;
+        }
+    }
 }
 
 /// Connects to the cloud the provider names, starting the embedded one if asked.
@@ -213,10 +224,23 @@ pub async fn apply(planned: &Planned, on_event: &(dyn Fn(Event) + Sync)) -> Resu
     .await)
 }
 
-/// Resources found in the cloud by tag but missing from the state are written to it, so the
-/// plan's updates and deletes of them are tracked like any other.
+/// Brings the state in line with what refresh saw, before the first change: resources found by
+/// their ownership tag but missing from the state (a create whose reply was lost) are recorded,
+/// and records of resources gone from the cloud (deleted outside stackform) are forgotten.
 fn record_adopted(store: &Store, observed: &Observed) -> Result<()> {
     let known = store.ids()?;
+    for (addr, id) in &known {
+        if !observed.resources.contains_key(addr) {
+            store.remove(addr)?;
+            store.audit(&store::AuditEntry {
+                at: store::now(),
+                addr: addr.clone(),
+                action: "forget".to_string(),
+                id: Some(id.clone()),
+                outcome: "gone from the cloud".to_string(),
+            })?;
+        }
+    }
     for (addr, res) in &observed.resources {
         if known.get(addr) != Some(&res.id) {
             store.put(&Record {

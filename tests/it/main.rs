@@ -6,6 +6,7 @@ mod support;
 mod client_resources;
 mod client_session;
 mod converged;
+mod drift;
 mod e2e;
 mod openstack_cli;
 mod plan_render;
