@@ -812,6 +812,53 @@ async fn clear_faults(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}]}`, oldest first.
+async fn list_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may read the request log.",
+        ));
+    }
+    let log = state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let requests: Vec<Value> = log
+        .iter()
+        .map(|(method, path, status)| {
+            serde_json::json!({"method": method, "path": path, "status": status})
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "requests": requests })))
+}
+
+/// DELETE /_sim/requests: forget the log.
+async fn clear_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may clear the request log.",
+        ));
+    }
+    state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -882,51 +929,4 @@ mod tests {
         assert_eq!(encode_query_value("a b/c"), "a%20b%2Fc");
         assert_eq!(encode_query_value("web-1_x.y~"), "web-1_x.y~");
     }
-}
-
-/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}]}`, oldest first.
-async fn list_requests(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-) -> Result<axum::Json<Value>, Fault> {
-    let caller = state.caller(&headers, Service::Identity)?;
-    if !caller.is_admin() {
-        return Err(Fault::forbidden(
-            Service::Identity,
-            "Only an admin may read the request log.",
-        ));
-    }
-    let log = state
-        .inner
-        .requests
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let requests: Vec<Value> = log
-        .iter()
-        .map(|(method, path, status)| {
-            serde_json::json!({"method": method, "path": path, "status": status})
-        })
-        .collect();
-    Ok(axum::Json(serde_json::json!({ "requests": requests })))
-}
-
-/// DELETE /_sim/requests: forget the log.
-async fn clear_requests(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-) -> Result<StatusCode, Fault> {
-    let caller = state.caller(&headers, Service::Identity)?;
-    if !caller.is_admin() {
-        return Err(Fault::forbidden(
-            Service::Identity,
-            "Only an admin may clear the request log.",
-        ));
-    }
-    state
-        .inner
-        .requests
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
-    Ok(StatusCode::NO_CONTENT)
 }
