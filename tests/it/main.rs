@@ -3,6 +3,7 @@ mod cloud_api;
 mod sim_common;
 mod support;
 
+mod cli;
 mod client_resources;
 mod client_session;
 mod converged;
