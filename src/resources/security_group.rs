@@ -14,20 +14,17 @@ pub struct SecurityGroup;
 
 const IN_PLACE: &[&str] = &["name", "description"];
 
-/// Protocol numbers Neutron may store instead of the names the spec uses.
-fn protocol_name(protocol: &Value) -> Value {
+/// The protocol in the spec's canonical form (numbers named, IPv6 ICMP as `ipv6-icmp`), so
+/// that a rule Neutron stored as `6` or `58` equals the spec's `tcp` or `icmpv6`.
+fn protocol_name(protocol: &Value, ethertype: &str) -> Value {
     let text = match protocol {
         Value::Null => return Value::Null,
-        Value::String(s) => s.to_ascii_lowercase(),
-        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    match text.as_str() {
+    match text.to_ascii_lowercase().as_str() {
         "" | "any" => Value::Null,
-        "6" => json!("tcp"),
-        "17" => json!("udp"),
-        "1" => json!("icmp"),
-        _ => json!(text),
+        _ => json!(crate::spec::canonical_protocol(&text, ethertype)),
     }
 }
 
@@ -43,7 +40,7 @@ pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
     let mut object = json!({
         "direction": rule.direction,
         "ethertype": rule.ethertype,
-        "protocol": protocol_name(rule.protocol.as_ref().unwrap_or(&Value::Null)),
+        "protocol": protocol_name(rule.protocol.as_ref().unwrap_or(&Value::Null), &rule.ethertype),
         "port_range_min": rule.port_range_min,
         "port_range_max": rule.port_range_max,
         "remote_ip_prefix": prefix,
@@ -255,6 +252,21 @@ mod tests {
         ]
         .into();
         assert_eq!(observe(&group, &names), expected);
+    }
+
+    #[test]
+    fn ipv6_icmp_is_observed_as_neutron_stores_it() {
+        // Real Neutron answers `ipv6-icmp` for a rule created as `icmpv6`, and keeps numbers.
+        let names = Names::default();
+        for stored in ["ipv6-icmp", "58", "icmp", "1"] {
+            let observed = observe_rule(
+                &rule("r", "ingress", "IPv6", Some(stored), None, None),
+                &names,
+            );
+            assert_eq!(observed["protocol"], "ipv6-icmp", "stored as {stored}");
+        }
+        let v4 = observe_rule(&rule("r", "ingress", "IPv4", Some("1"), None, None), &names);
+        assert_eq!(v4["protocol"], "icmp");
     }
 
     #[test]

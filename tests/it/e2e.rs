@@ -76,6 +76,9 @@ tenant = "demo"
 rules = [
   {{ direction = "ingress", protocol = "tcp", port_range = "{http_port}", cidr = "0.0.0.0/0" }},
   {{ direction = "ingress", protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }},
+  {{ direction = "ingress", protocol = "udp", port_range = "1-65535", cidr = "10.0.0.0/8" }},
+  {{ direction = "egress", protocol = "icmpv6", ethertype = "IPv6" }},
+  {{ direction = "egress", cidr = "0.0.0.0/0" }},
 ]
 
 [instance.web-1]
@@ -296,7 +299,7 @@ fn lineage_of(item: &Value) -> String {
 fn ports_of(rules: &[Value]) -> Vec<(String, i64)> {
     let mut v: Vec<(String, i64)> = rules
         .iter()
-        .filter(|r| r["direction"] == "ingress")
+        .filter(|r| r["direction"] == "ingress" && r["protocol"] == "tcp")
         .map(|r| {
             (
                 r["id"].as_str().unwrap_or_default().to_string(),
@@ -356,6 +359,15 @@ async fn lifecycle(target: Target) {
     assert_eq!(ifaces.len(), 1);
     assert_eq!(ifaces[0]["fixed_ips"][0]["subnet_id"], subnet["id"]);
     let rules = s.rules(&project, "web").await;
+    // 5 written rules + Neutron's default IPv6 egress (its IPv4 one is replaced by the
+    // written egress to 0.0.0.0/0, which Neutron would call a duplicate of it).
+    assert_eq!(rules.len(), 6, "{rules:#?}");
+    let udp = rules.iter().find(|r| r["protocol"] == "udp");
+    assert_eq!(
+        udp.map(|r| (&r["port_range_min"], &r["port_range_max"])),
+        Some((&Value::Null, &Value::Null)),
+        "a full port range is no range"
+    );
     let before = ports_of(&rules);
     assert_eq!(before.iter().map(|(_, p)| *p).collect::<Vec<_>>(), [22, 80]);
     let server = s.server(&project, "web-1").await;
