@@ -701,6 +701,98 @@ async fn real_every_in_place_attribute_changes_and_comes_back() {
     every_attribute_in_place(Target::Real).await;
 }
 
+fn one_instance(tenant_name: &str, flavor: &str) -> String {
+    format!(
+        r#"
+[tenant.demo]
+name = "{tenant_name}"
+quotas = {{ vcpu = -1, ram = -1, instances = 10 }}
+
+[network.net]
+tenant = "demo"
+
+[subnet.sub]
+network = "net"
+cidr = "10.9.0.0/24"
+
+[instance.vm]
+tenant = "demo"
+flavor = "{flavor}"
+image = "cirros"
+subnet = "sub"
+"#
+    )
+}
+
+/// A server whose build fails ends in ERROR with Nova's fault in the output; the next plan
+/// replaces it (a server in ERROR takes no power action) and the apply after converges.
+/// The failure: on the embedded cloud an injected build fault, on the real one a flavor no
+/// host can take (then the spec moves to a flavor that fits).
+async fn a_failed_build_is_replaced(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let failing_flavor = match target {
+        Target::Embedded => {
+            let (status, body) = s
+                .api
+                .request(
+                    Method::POST,
+                    "identity",
+                    "/../../_sim/faults",
+                    Some(json!({"fail_build": {"count": 1}})),
+                )
+                .await;
+            assert!(status < 300, "fault injection: {status} {body}");
+            "m1.small"
+        }
+        Target::Real => real_common::UNSCHEDULABLE_FLAVOR,
+    };
+    s.specs(&one_instance(&s.tenant, failing_flavor));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("is in ERROR: No valid host was found."),
+        "{out}\n{err}"
+    );
+    let project = s.project_id().await;
+    let net = s.owned(&project, "networks", "networks", "net").await;
+    let lineage = lineage_of(&net);
+    let failed = s.server(&project, "vm").await;
+    assert_eq!(failed["status"], "ERROR");
+
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("# instance.vm must be replaced (power_state forces replacement)"),
+        "{out}"
+    );
+
+    s.specs(&one_instance(&s.tenant, real_common::FLAVOR));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let server = s.server(&project, "vm").await;
+    assert_eq!(server["status"], "ACTIVE");
+    assert_ne!(server["id"], failed["id"]);
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_build_is_replaced_on_the_next_apply() {
+    a_failed_build_is_replaced(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_failed_build_is_replaced_on_the_next_apply() {
+    a_failed_build_is_replaced(Target::Real).await;
+}
+
 // Embedded only: losing a reply needs the embedded cloud's /_sim/faults, which a real cloud
 // does not have (and cannot be made to lose one reply on demand from a test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

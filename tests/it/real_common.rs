@@ -1,7 +1,7 @@
 //! What every test against a real OpenStack cloud shares: the `REAL_OS_OPENRC` gate (the path
 //! of an openrc file; unset means "not run", except under CI where it is a failure), parsing
 //! that openrc into OS_* pairs, unique per-run names, and the idempotent admin setup the
-//! scenarios need (an external network, a flavor, an image), done once per test binary.
+//! scenarios need (an external network, flavors, an image), done once per test binary.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,6 +13,8 @@ pub const EXTERNAL_NETWORK: &str = "sf-ext";
 const EXTERNAL_SUBNET: &str = "sf-ext-subnet";
 const EXTERNAL_CIDR: &str = "172.24.4.0/24";
 pub const FLAVOR: &str = "m1.small";
+/// A flavor no host can take (100 TB of RAM): its servers end in ERROR, "No valid host".
+pub const UNSCHEDULABLE_FLAVOR: &str = "sf-unschedulable";
 pub const IMAGE: &str = "cirros";
 
 /// The OS_* pairs of the real cloud, or None (after saying so) when it is not configured.
@@ -110,7 +112,7 @@ pub async fn ensure_admin_setup(admin: &CloudApi) {
         return;
     }
     ensure_external_network(admin).await;
-    ensure_flavor(admin).await;
+    ensure_flavors(admin).await;
     ensure_image(admin).await;
     *done = true;
 }
@@ -181,20 +183,22 @@ async fn create_external_network(admin: &CloudApi) -> String {
     panic!("no free vlan segment in 3000..3999 after 10 tries");
 }
 
-async fn ensure_flavor(admin: &CloudApi) {
+async fn ensure_flavors(admin: &CloudApi) {
     let flavors = admin.list("compute", "/flavors/detail", "flavors").await;
-    if flavors.iter().any(|f| f["name"] == FLAVOR) {
-        return;
+    for (name, ram_mib) in [(FLAVOR, 512_u64), (UNSCHEDULABLE_FLAVOR, 100_000_000)] {
+        if flavors.iter().any(|f| f["name"] == name) {
+            continue;
+        }
+        admin
+            .send(
+                Method::POST,
+                "compute",
+                "/flavors",
+                json!({"flavor": {"name": name, "vcpus": 1, "ram": ram_mib, "disk": 1}}),
+                &[200],
+            )
+            .await;
     }
-    admin
-        .send(
-            Method::POST,
-            "compute",
-            "/flavors",
-            json!({"flavor": {"name": FLAVOR, "vcpus": 1, "ram": 512, "disk": 1}}),
-            &[200],
-        )
-        .await;
 }
 
 async fn ensure_image(admin: &CloudApi) {
