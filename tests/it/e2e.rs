@@ -793,6 +793,115 @@ async fn real_a_failed_build_is_replaced_on_the_next_apply() {
     a_failed_build_is_replaced(Target::Real).await;
 }
 
+fn kept_instance(tenant_name: &str, with_web_and_router: bool) -> String {
+    let mut s = format!(
+        r#"
+[tenant.demo]
+name = "{tenant_name}"
+
+[network.net]
+tenant = "demo"
+
+[subnet.sub]
+network = "net"
+cidr = "10.9.0.0/24"
+
+[security_group.ssh]
+tenant = "demo"
+rules = [ {{ protocol = "tcp", port_range = "22" }} ]
+"#
+    );
+    let groups = if with_web_and_router {
+        s.push_str(
+            r#"
+[security_group.web]
+tenant = "demo"
+rules = [ { protocol = "tcp", port_range = "80" } ]
+
+[router.r]
+tenant = "demo"
+external_gateway = true
+subnets = ["sub"]
+"#,
+        );
+        r#""ssh", "web""#
+    } else {
+        r#""ssh""#
+    };
+    s.push_str(&format!(
+        r#"
+[instance.vm]
+tenant = "demo"
+flavor = "m1.small"
+image = "cirros"
+subnet = "sub"
+security_groups = [{groups}]
+"#
+    ));
+    s
+}
+
+/// Dropping a security group and a router while the instance and subnet that used them
+/// stay: the deletes run first, so they must let go of what is kept (real Neutron refuses to
+/// delete a group a port uses, and a subnet a router interface holds).
+async fn dropped_resources_release_what_is_kept(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    s.specs(&kept_instance(&s.tenant, true));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let net = s.owned(&project, "networks", "networks", "net").await;
+    let lineage = lineage_of(&net);
+    let server = s.server(&project, "vm").await;
+
+    s.specs(&kept_instance(&s.tenant, false));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Resources: 0 added, 1 changed, 2 destroyed."),
+        "{out}"
+    );
+    let ssh = s
+        .owned(&project, "security-groups", "security_groups", "ssh")
+        .await;
+    let server_id = server["id"].as_str().unwrap_or_default();
+    let ports = s
+        .api
+        .list("network", &format!("/ports?device_id={server_id}"), "ports")
+        .await;
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(ports[0]["security_groups"], json!([ssh["id"]]));
+    let routers = s
+        .api
+        .list(
+            "network",
+            &format!("/routers?project_id={project}"),
+            "routers",
+        )
+        .await;
+    assert_eq!(routers, Vec::<Value>::new());
+    assert_eq!(s.server(&project, "vm").await["id"], server["id"]);
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_groups_and_routers_release_the_kept_instance_and_subnet() {
+    dropped_resources_release_what_is_kept(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_dropped_groups_and_routers_release_the_kept_instance_and_subnet() {
+    dropped_resources_release_what_is_kept(Target::Real).await;
+}
+
 // Embedded only: losing a reply needs the embedded cloud's /_sim/faults, which a real cloud
 // does not have (and cannot be made to lose one reply on demand from a test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
