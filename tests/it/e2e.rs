@@ -902,6 +902,83 @@ async fn real_dropped_groups_and_routers_release_the_kept_instance_and_subnet() 
     dropped_resources_release_what_is_kept(Target::Real).await;
 }
 
+impl Scenario {
+    /// Runs a Nova server action outside stackform and waits for the server's `status`.
+    async fn server_action(&self, server_id: &str, action: &str, status: &str) {
+        self.api
+            .send(
+                Method::POST,
+                "compute",
+                &format!("/servers/{server_id}/action"),
+                json!({ action: null }),
+                &[202],
+            )
+            .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let server = self
+                .api
+                .get("compute", &format!("/servers/{server_id}"))
+                .await;
+            if server["server"]["status"] == status
+                && server["server"]["OS-EXT-STS:task_state"].is_null()
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{action}: server never reached {status}: {}",
+                server["server"]["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+}
+
+// Real only: the embedded cloud has no pause, suspend or shelve. A server put in one of those
+// states outside stackform comes back to the spec's power state through Nova's own undo
+// action (os-start and os-stop alone are refused from them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_paused_suspended_and_shelved_servers_return_to_the_spec() {
+    let Some(mut s) = Scenario::start(Target::Real).await else {
+        return;
+    };
+    let spec = |power: &str| {
+        one_instance(&s.tenant, real_common::FLAVOR).replace(
+            "subnet = \"sub\"\n",
+            &format!("subnet = \"sub\"\npower_state = \"{power}\"\n"),
+        )
+    };
+    s.specs(&spec("running"));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let lineage = lineage_of(&s.owned(&project, "networks", "networks", "net").await);
+    let server = s.server(&project, "vm").await;
+    let id = server["id"].as_str().unwrap_or_default().to_string();
+    for (action, status, want, expected) in [
+        ("pause", "PAUSED", "running", "ACTIVE"),
+        ("suspend", "SUSPENDED", "stopped", "SHUTOFF"),
+        ("shelve", "SHELVED_OFFLOADED", "running", "ACTIVE"),
+    ] {
+        s.server_action(&id, action, status).await;
+        s.specs(&spec(want));
+        let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "{action}:\n{out}\n{err}");
+        let now = s.server(&project, "vm").await;
+        assert_eq!(
+            (now["id"].as_str(), &now["status"]),
+            (Some(id.as_str()), &json!(expected))
+        );
+        let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{action}:\n{out}\n{err}");
+    }
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
 // Embedded only: losing a reply needs the embedded cloud's /_sim/faults, which a real cloud
 // does not have (and cannot be made to lose one reply on demand from a test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
