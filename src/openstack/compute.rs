@@ -212,7 +212,8 @@ pub fn server_poll(server: Server, targets: &[&str]) -> Poll<Server> {
         let message = server
             .fault
             .as_ref()
-            .map(|f| f.message.clone())
+            // Real Nova's scheduler fault ends in a space ("No valid host was found. ").
+            .map(|f| f.message.trim().to_string())
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "the server went to ERROR (no fault recorded)".into());
         return Poll::Failed(format!("server {} is in ERROR: {message}", server.id));
@@ -282,6 +283,25 @@ mod tests {
                 message,
                 "server 52415800-8b69-11e0-9b19-734f0000ffff is in ERROR: No valid host was found."
             ),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fault_messages_are_trimmed() {
+        let server = Server {
+            id: "s".into(),
+            status: "ERROR".into(),
+            fault: Some(ServerFault {
+                message: "No valid host was found. ".into(),
+                ..ServerFault::default()
+            }),
+            ..Server::default()
+        };
+        match server_poll(server, &["ACTIVE"]) {
+            Poll::Failed(message) => {
+                assert_eq!(message, "server s is in ERROR: No valid host was found.")
+            }
             other => panic!("expected Failed, got {other:?}"),
         }
     }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ServiceType, Session};
@@ -79,7 +79,15 @@ pub struct Subnet {
     pub gateway_ip: Option<String>,
     pub enable_dhcp: Option<bool>,
     pub dns_nameservers: Vec<String>,
+    pub allocation_pools: Vec<AllocationPool>,
     pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct AllocationPool {
+    pub start: String,
+    pub end: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -22,7 +22,56 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     for tenant in desired.of_kind(Kind::Tenant) {
         check_quotas(tenant, desired, &observed.flavors, &mut out);
     }
+    check_disabled_tenants(desired, observed, &mut out);
     out
+}
+
+/// The tenant a resource lives in: its `tenant`, or (a subnet) its network's.
+fn tenant_of<'a>(desired: &'a Desired, resource: &'a DesiredResource) -> Option<&'a str> {
+    if let Some(tenant) = resource.attrs.get("tenant").and_then(Value::as_str) {
+        return Some(tenant);
+    }
+    let network = resource.attrs.get("network").and_then(Value::as_str)?;
+    desired
+        .of_kind(Kind::Network)
+        .find(|n| n.addr.name == network)
+        .and_then(|n| n.attrs.get("tenant"))
+        .and_then(Value::as_str)
+}
+
+/// Creating in a tenant needs a token scoped to it, and real Keystone issues none for a
+/// disabled project (401 on POST /v3/auth/tokens): such a create can only fail, midway
+/// through an apply. Updates and deletes go through the admin session and are fine.
+fn check_disabled_tenants(desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    let disabled: Vec<&DesiredResource> = desired
+        .of_kind(Kind::Tenant)
+        .filter(|t| t.attrs.get("enabled") == Some(&Value::Bool(false)))
+        .collect();
+    for tenant in disabled {
+        let creates: Vec<String> = desired
+            .resources
+            .values()
+            .filter(|r| r.addr.kind != Kind::Tenant)
+            .filter(|r| tenant_of(desired, r) == Some(tenant.addr.name.as_str()))
+            .filter(|r| !observed.resources.contains_key(&r.addr))
+            .map(|r| r.addr.to_string())
+            .collect();
+        if creates.is_empty() {
+            continue;
+        }
+        out.push(
+            Diagnostic::error(format!(
+                "{}: is disabled (enabled = false), so {} cannot be created in it",
+                tenant.addr,
+                creates.join(", ")
+            ))
+            .at(span_of(tenant, "enabled"))
+            .help(
+                "OpenStack gives no token for a disabled project: apply with enabled = true \
+                 first, then disable the tenant",
+            ),
+        );
+    }
 }
 
 fn check_exists(
@@ -277,6 +326,42 @@ mod tests {
             instance("a", "m1.small", "cirros"),
         ]);
         assert_eq!(check(&spec, &cloud()), Diagnostics::default());
+    }
+
+    #[test]
+    fn creating_in_a_disabled_tenant_is_refused_before_any_call() {
+        let mut off = resource("tenant.demo", json!({"name": "demo", "enabled": false}));
+        off.attr_spans.insert("enabled".into(), span_at(33));
+        let existing = resource("network.net", json!({"tenant": "demo"}));
+        let spec = desired(vec![
+            off,
+            existing.clone(),
+            resource(
+                "subnet.sub",
+                json!({"network": "net", "cidr": "10.0.0.0/24"}),
+            ),
+            instance("a", "m1.small", "cirros"),
+            resource("network.other", json!({"tenant": "elsewhere"})),
+        ]);
+        let mut observed = cloud();
+        let net = crate::plan::fixtures::observed_as_applied(&desired(vec![existing]));
+        observed.resources = net.resources;
+        assert_eq!(
+            messages(&check(&spec, &observed)),
+            [(
+                "tenant.demo: is disabled (enabled = false), so subnet.sub, instance.a cannot be created in it"
+                    .to_string(),
+                Some(
+                    "OpenStack gives no token for a disabled project: apply with enabled = true first, then disable the tenant"
+                        .to_string()
+                ),
+                Some(33)
+            )]
+        );
+        // Once everything exists, a disabled tenant is fine.
+        let mut all = cloud();
+        all.resources = crate::plan::fixtures::observed_as_applied(&spec).resources;
+        assert_eq!(check(&spec, &all), Diagnostics::default());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Action, ActionKind, AttrChange, Plan, Reason};
-use crate::addr::Address;
+use crate::addr::{Address, Kind};
 use crate::graph::Graph;
 use crate::resources::schema::{self, Update};
 use crate::resources::{Observed, ObservedResource};
@@ -103,6 +103,15 @@ fn delete(seen: &ObservedResource) -> Action {
     }
 }
 
+/// A server in ERROR cannot be brought to a power state: real Nova answers 409 ("Instance
+/// ... is not ready") to os-start and os-stop in vm_state error, so an in-place update would
+/// fail on every apply. Its power_state change forces a new server instead.
+fn is_failed_server(wanted: &DesiredResource, seen: &ObservedResource, attr: &str) -> bool {
+    wanted.addr.kind == Kind::Instance
+        && attr == "power_state"
+        && seen.status.as_deref() == Some("ERROR")
+}
+
 /// Only attributes the spec sets are managed; anything else the cloud reports is left alone.
 fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> {
     let mut changes = Vec::new();
@@ -114,7 +123,8 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             continue;
         }
         let forces_replacement = schema::attribute(wanted.addr.kind, attr)
-            .is_some_and(|a| a.update == Update::ForcesReplacement);
+            .is_some_and(|a| a.update == Update::ForcesReplacement)
+            || is_failed_server(wanted, seen, attr);
         changes.push(AttrChange {
             attr: attr.clone(),
             before,
@@ -498,7 +508,7 @@ mod tests {
     }
 
     #[test]
-    fn an_instance_in_error_is_updated_on_power_state() {
+    fn an_instance_in_error_is_replaced() {
         let spec = demo();
         let mut observed = observed_as_applied(&spec);
         if let Some(i) = observed.resources.get_mut(&addr("instance.web-1")) {
@@ -510,8 +520,8 @@ mod tests {
             summary_of(&p),
             [(
                 "instance.web-1".to_string(),
-                ActionKind::Update,
-                Reason::AttributesChanged {
+                ActionKind::Replace,
+                Reason::AttributesForceReplacement {
                     attrs: vec!["power_state".into()]
                 }
             )]

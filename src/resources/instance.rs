@@ -149,17 +149,45 @@ async fn find_server(
         .find(|s| s.tags.contains(&lineage) && s.metadata.get(ADDRESS_METADATA) == Some(&address)))
 }
 
-async fn set_power(cx: &Context, addr: &Address, server_id: &str, want: &str) -> Result<()> {
-    let compute = cx.cloud.admin().compute();
-    let (action, target) = match want {
-        "stopped" => ("os-stop", "SHUTOFF"),
-        _ => ("os-start", "ACTIVE"),
+/// The Nova actions that take a server from `status` to `want` ("running" or "stopped"),
+/// each with the status to wait for. Real Nova starts only a SHUTOFF server and stops only an
+/// ACTIVE (or ERROR) one, answering 409 otherwise: a server paused, suspended or shelved
+/// outside stackform first comes back to ACTIVE through its own undo action.
+fn power_actions(status: &str, want: &str) -> Vec<(&'static str, &'static str)> {
+    let mut steps = Vec::new();
+    let undo = match status {
+        "PAUSED" => Some("unpause"),
+        "SUSPENDED" => Some("resume"),
+        "SHELVED" | "SHELVED_OFFLOADED" => Some("unshelve"),
+        _ => None,
     };
-    compute.action(server_id, action).await?;
-    compute
-        .wait_status(server_id, &[target], cx.timeout)
-        .await
-        .map_err(|e| common::wait_error(addr, target, e))?;
+    if let Some(action) = undo {
+        steps.push((action, "ACTIVE"));
+    }
+    let now = if undo.is_some() { "ACTIVE" } else { status };
+    match (want, now) {
+        ("stopped", "SHUTOFF") | ("running", "ACTIVE") => {}
+        ("stopped", _) => steps.push(("os-stop", "SHUTOFF")),
+        _ => steps.push(("os-start", "ACTIVE")),
+    }
+    steps
+}
+
+async fn set_power(
+    cx: &Context,
+    addr: &Address,
+    server_id: &str,
+    status: &str,
+    want: &str,
+) -> Result<()> {
+    let compute = cx.cloud.admin().compute();
+    for (action, target) in power_actions(status, want) {
+        compute.action(server_id, action).await?;
+        compute
+            .wait_status(server_id, &[target], cx.timeout)
+            .await
+            .map_err(|e| common::wait_error(addr, target, e))?;
+    }
     Ok(())
 }
 
@@ -228,7 +256,7 @@ impl KindOps for Instance {
             .and_then(Value::as_str)
             .unwrap_or("running");
         if power_state(&server.status) != want {
-            set_power(cx, addr, &server_id, want).await?;
+            set_power(cx, addr, &server_id, &server.status, want).await?;
         }
         Ok(server_id)
     }
@@ -268,7 +296,12 @@ impl KindOps for Instance {
         if let Some(want) = res.attrs.get("power_state").and_then(Value::as_str)
             && current.attrs.get("power_state").and_then(Value::as_str) != Some(want)
         {
-            set_power(cx, addr, &current.id, want).await?;
+            let status = match current.status.as_deref() {
+                Some(status) => status,
+                None if current.attrs.get("power_state") == Some(&json!("stopped")) => "SHUTOFF",
+                None => "ACTIVE",
+            };
+            set_power(cx, addr, &current.id, status, want).await?;
         }
         Ok(())
     }
@@ -390,6 +423,25 @@ mod tests {
         assert_eq!(attrs["image"], json!("img-gone"));
         assert_eq!(attrs["power_state"], json!("error"));
         assert_eq!(attrs.get("subnet"), None);
+    }
+
+    #[test]
+    fn power_actions_follow_what_nova_allows_from_each_status() {
+        assert_eq!(power_actions("ACTIVE", "stopped"), [("os-stop", "SHUTOFF")]);
+        assert_eq!(
+            power_actions("SHUTOFF", "running"),
+            [("os-start", "ACTIVE")]
+        );
+        assert_eq!(power_actions("ACTIVE", "running"), []);
+        assert_eq!(power_actions("PAUSED", "running"), [("unpause", "ACTIVE")]);
+        assert_eq!(
+            power_actions("SUSPENDED", "stopped"),
+            [("resume", "ACTIVE"), ("os-stop", "SHUTOFF")]
+        );
+        assert_eq!(
+            power_actions("SHELVED_OFFLOADED", "running"),
+            [("unshelve", "ACTIVE")]
+        );
     }
 
     #[test]

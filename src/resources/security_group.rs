@@ -7,27 +7,24 @@ use serde_json::{Map, Value, json};
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
 use super::{Context, Ids, KindOps, ObservedResource, Result};
 use crate::addr::Kind;
-use crate::openstack::network::{self as neutron, SECURITY_GROUP_RULES, SECURITY_GROUPS};
+use crate::openstack::network::{self as neutron, PORTS, SECURITY_GROUP_RULES, SECURITY_GROUPS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct SecurityGroup;
 
 const IN_PLACE: &[&str] = &["name", "description"];
 
-/// Protocol numbers Neutron may store instead of the names the spec uses.
-fn protocol_name(protocol: &Value) -> Value {
+/// The protocol in the spec's canonical form (numbers named, IPv6 ICMP as `ipv6-icmp`), so
+/// that a rule Neutron stored as `6` or `58` equals the spec's `tcp` or `icmpv6`.
+fn protocol_name(protocol: &Value, ethertype: &str) -> Value {
     let text = match protocol {
         Value::Null => return Value::Null,
-        Value::String(s) => s.to_ascii_lowercase(),
-        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    match text.as_str() {
+    match text.to_ascii_lowercase().as_str() {
         "" | "any" => Value::Null,
-        "6" => json!("tcp"),
-        "17" => json!("udp"),
-        "1" => json!("icmp"),
-        _ => json!(text),
+        _ => json!(crate::spec::canonical_protocol(&text, ethertype)),
     }
 }
 
@@ -43,7 +40,7 @@ pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
     let mut object = json!({
         "direction": rule.direction,
         "ethertype": rule.ethertype,
-        "protocol": protocol_name(rule.protocol.as_ref().unwrap_or(&Value::Null)),
+        "protocol": protocol_name(rule.protocol.as_ref().unwrap_or(&Value::Null), &rule.ethertype),
         "port_range_min": rule.port_range_min,
         "port_range_max": rule.port_range_max,
         "remote_ip_prefix": prefix,
@@ -138,6 +135,28 @@ async fn converge_rules(cx: &Context, res: &DesiredResource, group_id: &str) -> 
     Ok(())
 }
 
+/// stackform's ports (by lineage tag) that use `group_id`, each with its other groups.
+fn ports_to_release(
+    ports: &[neutron::Port],
+    group_id: &str,
+    lineage_tag: &str,
+) -> Vec<(String, Vec<String>)> {
+    ports
+        .iter()
+        .filter(|p| p.tags.iter().any(|t| t == lineage_tag))
+        .filter(|p| p.security_groups.iter().any(|g| g == group_id))
+        .map(|p| {
+            let rest = p
+                .security_groups
+                .iter()
+                .filter(|g| *g != group_id)
+                .cloned()
+                .collect();
+            (p.id.clone(), rest)
+        })
+        .collect()
+}
+
 impl KindOps for SecurityGroup {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let session = tenant_session(cx, res, ids).await?;
@@ -177,13 +196,23 @@ impl KindOps for SecurityGroup {
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
-        gone_ok(
-            cx.cloud
-                .admin()
-                .network()
-                .delete(SECURITY_GROUPS, &current.id)
-                .await,
-        )
+        let api = cx.cloud.admin().network();
+        let group: neutron::SecurityGroup = match api.get(SECURITY_GROUPS, &current.id).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        // Real Neutron refuses to delete a group a port still uses (409 "Security Group ...
+        // in use"). When the spec drops a group but keeps an instance that used it, the
+        // group's delete runs before the instance's update (deletes go first), so take the
+        // group off stackform's own ports here; anyone else's port still blocks the delete.
+        let query = neutron::query(&[("project_id", &group.project_id)]);
+        let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+        for (port, remaining) in ports_to_release(&ports, &group.id, &common::lineage_tag(cx)) {
+            let _: neutron::Port = api
+                .update(PORTS, &port, json!({ "security_groups": remaining }))
+                .await?;
+        }
+        gone_ok(api.delete(SECURITY_GROUPS, &current.id).await)
     }
 }
 
@@ -255,6 +284,45 @@ mod tests {
         ]
         .into();
         assert_eq!(observe(&group, &names), expected);
+    }
+
+    #[test]
+    fn ipv6_icmp_is_observed_as_neutron_stores_it() {
+        // Real Neutron answers `ipv6-icmp` for a rule created as `icmpv6`, and keeps numbers.
+        let names = Names::default();
+        for stored in ["ipv6-icmp", "58", "icmp", "1"] {
+            let observed = observe_rule(
+                &rule("r", "ingress", "IPv6", Some(stored), None, None),
+                &names,
+            );
+            assert_eq!(observed["protocol"], "ipv6-icmp", "stored as {stored}");
+        }
+        let v4 = observe_rule(&rule("r", "ingress", "IPv4", Some("1"), None, None), &names);
+        assert_eq!(v4["protocol"], "icmp");
+    }
+
+    #[test]
+    fn only_stackforms_ports_are_released_from_a_deleted_group() {
+        let port = |id: &str, groups: &[&str], tags: &[&str]| neutron::Port {
+            id: id.into(),
+            security_groups: groups.iter().map(|g| g.to_string()).collect(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..neutron::Port::default()
+        };
+        let ours = "stackform-lineage:L";
+        let ports = [
+            port("p1", &["web", "ssh"], &[ours]),
+            port("p2", &["ssh"], &[ours]),
+            port("p3", &["web"], &["stackform-lineage:other"]),
+            port("p4", &["web"], &[ours]),
+        ];
+        assert_eq!(
+            ports_to_release(&ports, "web", ours),
+            [
+                ("p1".to_string(), vec!["ssh".to_string()]),
+                ("p4".to_string(), vec![])
+            ]
+        );
     }
 
     #[test]

@@ -50,6 +50,74 @@ pub fn observe(subnet: &neutron::Subnet, names: &Names) -> Attrs {
     attrs
 }
 
+/// The allocation pools Neutron gives a subnet created without any (ipam `generate_pools`):
+/// every host address except the gateway, the network address and, in IPv4, the broadcast.
+fn default_pools(cidr: &str, gateway_ip: Option<&str>) -> Option<Vec<neutron::AllocationPool>> {
+    let net: IpNet = cidr.parse().ok()?;
+    let (first, last, v4) = match net {
+        IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+            true,
+        ),
+        IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast()), false),
+    };
+    let text = |n: u128| -> String {
+        if v4 {
+            std::net::Ipv4Addr::from(n as u32).to_string()
+        } else {
+            std::net::Ipv6Addr::from(n).to_string()
+        }
+    };
+    let pool = |start: u128, end: u128| neutron::AllocationPool {
+        start: text(start),
+        end: text(end),
+    };
+    if first == last {
+        return Some(vec![pool(first, last)]);
+    }
+    let (low, high) = (first + 1, last - u128::from(v4));
+    if low >= high {
+        return Some(Vec::new());
+    }
+    let gateway = gateway_ip
+        .and_then(|g| g.parse::<std::net::IpAddr>().ok())
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+            std::net::IpAddr::V6(a) => u128::from(a),
+        });
+    Some(match gateway {
+        Some(g) if (low..=high).contains(&g) => {
+            let mut pools = Vec::new();
+            if g > low {
+                pools.push(pool(low, g - 1));
+            }
+            if g < high {
+                pools.push(pool(g + 1, high));
+            }
+            pools
+        }
+        _ => vec![pool(low, high)],
+    })
+}
+
+/// The routers whose interface on `subnet_id` holds `gateway_ip`.
+fn gateway_holders(ports: &[neutron::Port], subnet_id: &str, gateway_ip: &str) -> Vec<String> {
+    let mut routers: Vec<String> = ports
+        .iter()
+        .filter(|p| p.is_router_interface())
+        .filter(|p| {
+            p.fixed_ips
+                .iter()
+                .any(|ip| ip.subnet_id == subnet_id && ip.ip_address.as_deref() == Some(gateway_ip))
+        })
+        .map(|p| p.device_id.clone())
+        .collect();
+    routers.sort();
+    routers.dedup();
+    routers
+}
+
 impl KindOps for Subnet {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let network_id = ref_id(res, ids, "network", Kind::Network)?;
@@ -96,12 +164,43 @@ impl KindOps for Subnet {
         if changes.is_empty() {
             return Ok(());
         }
-        let _: neutron::Subnet = cx
-            .cloud
-            .admin()
-            .network()
+        let api = cx.cloud.admin().network();
+        // Real Neutron refuses a new gateway_ip while a router interface holds the old one
+        // (409 "Current gateway ip ... already in use by port"): detach those routers, move
+        // the gateway, attach them again (their interface then takes the new address).
+        let holders = match (changes.get("gateway_ip"), current.attrs.get("gateway_ip")) {
+            (Some(_), Some(Value::String(old))) => {
+                let subnet: neutron::Subnet = api.get(SUBNETS, &current.id).await?;
+                let query = neutron::query(&[("network_id", &subnet.network_id)]);
+                let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+                gateway_holders(&ports, &current.id, old)
+            }
+            _ => Vec::new(),
+        };
+        let mut changes = changes;
+        if let Some(new_gateway) = changes.get("gateway_ip").cloned() {
+            // Neutron keeps the pools computed from the old gateway and refuses a gateway
+            // inside them (409 "Gateway ip ... conflicts with allocation pool"). The spec does
+            // not manage pools: when they are still Neutron's defaults, move them with it.
+            let subnet: neutron::Subnet = api.get(SUBNETS, &current.id).await?;
+            let old_defaults = default_pools(&subnet.cidr, subnet.gateway_ip.as_deref());
+            if old_defaults.as_ref() == Some(&subnet.allocation_pools)
+                && let Some(pools) = default_pools(&subnet.cidr, new_gateway.as_str())
+            {
+                changes.insert("allocation_pools".into(), json!(pools));
+            }
+        }
+        for router in &holders {
+            gone_ok(api.remove_router_interface(router, &current.id).await)?;
+        }
+        let updated: std::result::Result<neutron::Subnet, _> = api
             .update(SUBNETS, &current.id, Value::Object(changes))
-            .await?;
+            .await;
+        // Reattach even when the update failed, so the router is not left cut off.
+        for router in &holders {
+            api.add_router_interface(router, &current.id).await?;
+        }
+        updated?;
         Ok(())
     }
 
@@ -162,6 +261,67 @@ mod tests {
         ]
         .into();
         assert_eq!(observe(&subnet, &names), expected);
+    }
+
+    #[test]
+    fn only_router_interfaces_on_the_gateway_address_hold_it() {
+        let port = |device: &str, owner: &str, subnet: &str, ip: &str| neutron::Port {
+            device_id: device.into(),
+            device_owner: owner.into(),
+            fixed_ips: vec![neutron::FixedIp {
+                subnet_id: subnet.into(),
+                ip_address: Some(ip.into()),
+            }],
+            ..neutron::Port::default()
+        };
+        let ports = [
+            port("r1", "network:router_interface", "s1", "10.0.0.1"),
+            port("r1", "network:router_interface", "s1", "10.0.0.1"),
+            port("r2", "network:router_interface", "s1", "10.0.0.7"),
+            port("r3", "network:router_interface", "s2", "10.0.0.1"),
+            port("vm", "compute:nova", "s1", "10.0.0.1"),
+        ];
+        assert_eq!(gateway_holders(&ports, "s1", "10.0.0.1"), ["r1"]);
+        assert_eq!(
+            gateway_holders(&ports, "s1", "10.0.0.9"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn default_pools_are_neutrons() {
+        let pools = |cidr: &str, gateway: Option<&str>| -> Vec<(String, String)> {
+            default_pools(cidr, gateway)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.start, p.end))
+                .collect()
+        };
+        let range = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            pools("192.168.50.0/24", Some("192.168.50.1")),
+            [range("192.168.50.2", "192.168.50.254")]
+        );
+        assert_eq!(
+            pools("192.168.50.0/24", Some("192.168.50.254")),
+            [range("192.168.50.1", "192.168.50.253")]
+        );
+        assert_eq!(
+            pools("192.168.50.0/24", Some("192.168.50.100")),
+            [
+                range("192.168.50.1", "192.168.50.99"),
+                range("192.168.50.101", "192.168.50.254")
+            ]
+        );
+        assert_eq!(
+            pools("192.168.50.0/24", None),
+            [range("192.168.50.1", "192.168.50.254")]
+        );
+        assert_eq!(
+            pools("2001:db8::/64", Some("2001:db8::1")),
+            [range("2001:db8::2", "2001:db8::ffff:ffff:ffff:ffff")]
+        );
+        assert_eq!(pools("10.0.0.0/31", None), Vec::<(String, String)>::new());
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub enum CloudChoice {
 }
 
 pub use load::load;
+pub use rules::canonical_protocol;
 
 impl Desired {
     pub fn get(&self, addr: &Address) -> Option<&DesiredResource> {

@@ -41,6 +41,51 @@ const PROTOCOL_NAMES: &[&str] = &[
     "vrrp",
 ];
 
+/// Neutron's protocol numbers by name (neutron_lib `IP_PROTOCOL_MAP`, without 0, which names
+/// two protocols there, and without the legacy alias `icmpv6`).
+const PROTOCOL_NUMBERS: &[(&str, u8)] = &[
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ipip", 4),
+    ("tcp", 6),
+    ("egp", 8),
+    ("udp", 17),
+    ("dccp", 33),
+    ("ipv6-encap", 41),
+    ("ipv6-route", 43),
+    ("ipv6-frag", 44),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("ipv6-icmp", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("ospf", 89),
+    ("vrrp", 112),
+    ("pgm", 113),
+    ("sctp", 132),
+    ("udplite", 136),
+];
+
+/// A rule's protocol in the one form desired and observed rules are compared in: lowercase,
+/// a number Neutron has a name for written as that name, and ICMP for IPv6 as `ipv6-icmp`.
+/// Real Neutron stores `icmpv6`, and `icmp` or `1` in an IPv6 rule, as `ipv6-icmp` / `58`
+/// (securitygroups_db `_make_canonical_ipv6_icmp_protocol`); without this a spec saying
+/// `icmpv6` planned a rule change after every apply.
+pub fn canonical_protocol(protocol: &str, ethertype: &str) -> String {
+    let lower = protocol.to_ascii_lowercase();
+    let named = lower
+        .parse::<u8>()
+        .ok()
+        .and_then(|n| PROTOCOL_NUMBERS.iter().find(|(_, num)| *num == n))
+        .map_or(lower.as_str(), |(name, _)| *name);
+    match (named, ethertype) {
+        ("icmpv6", _) | ("icmp", "IPv6") => "ipv6-icmp".to_string(),
+        (other, _) => other.to_string(),
+    }
+}
+
 /// The rules a group ends up with: the written ones, normalized, plus (when `default_egress`)
 /// the two egress rules Neutron adds to every new group, so a spec that never mentions egress
 /// does not fight them. Sorted by the rule objects' JSON text, as ATTRS.md fixes.
@@ -87,7 +132,16 @@ pub(super) fn security_group_rules(
     if default_egress {
         for ethertype in ["IPv4", "IPv6"] {
             let egress = rule_object("egress", ethertype, Value::Null, None, Value::Null);
-            if !rules.contains(&egress) {
+            // Real Neutron treats a remote of 0.0.0.0/0 or ::/0 as no remote when it looks
+            // for duplicates (`_rule_to_key`): adding its default beside a written egress to
+            // anywhere would be refused with 409 SecurityGroupRuleExists.
+            let any = if ethertype == "IPv4" {
+                "0.0.0.0/0"
+            } else {
+                "::/0"
+            };
+            let written_anywhere = rule_object("egress", ethertype, Value::Null, None, json!(any));
+            if !rules.contains(&egress) && !rules.contains(&written_anywhere) {
                 rules.push(egress);
             }
         }
@@ -131,9 +185,11 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
         }
     };
 
-    let protocol = protocol(t, diags);
+    let protocol = protocol(t, diags).map(|p| canonical_protocol(&p, "IPv4"));
 
-    let ports = port_range(t, protocol.as_deref(), diags);
+    // Real Neutron stores a port range of 1-65535 as no range at all
+    // (`_make_canonical_port_range`), so that is the form a plan compares.
+    let ports = port_range(t, protocol.as_deref(), diags).filter(|&r| r != (1, 65535));
 
     let network = t
         .string("cidr", diags)
@@ -181,7 +237,7 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
     Some(rule_object(
         direction,
         ethertype,
-        protocol.map_or(Value::Null, Value::String),
+        protocol.map_or(Value::Null, |p| json!(canonical_protocol(&p, ethertype))),
         ports,
         network.map_or(Value::Null, |n| json!(n.to_string())),
     ))
@@ -347,8 +403,9 @@ mod tests {
                     (json!(53), json!(53)),
                     Value::Null
                 ),
-                rule("ingress", "IPv4", json!("112"), none.clone(), Value::Null),
                 rule("ingress", "IPv4", json!("icmp"), none.clone(), Value::Null),
+                // A number Neutron has a name for is compared by that name.
+                rule("ingress", "IPv4", json!("vrrp"), none.clone(), Value::Null),
                 rule(
                     "ingress",
                     "IPv6",
@@ -356,6 +413,63 @@ mod tests {
                     (json!(8000), json!(8100)),
                     json!("2001:db8::/32")
                 ),
+            ])
+        );
+    }
+
+    #[test]
+    fn rules_take_the_form_real_neutron_stores() {
+        let none = (Value::Null, Value::Null);
+        let rules = rules_of(
+            r#"{ protocol = "icmpv6", ethertype = "IPv6" },
+               { protocol = "icmp", cidr = "::/0" },
+               { protocol = 6, port_range = "1-65535" },
+               { protocol = "200" }"#,
+            false,
+        );
+        assert_eq!(
+            rules,
+            json!([
+                rule("ingress", "IPv4", json!("200"), none.clone(), Value::Null),
+                rule("ingress", "IPv4", json!("tcp"), none.clone(), Value::Null),
+                rule(
+                    "ingress",
+                    "IPv6",
+                    json!("ipv6-icmp"),
+                    none.clone(),
+                    json!("::/0")
+                ),
+                rule(
+                    "ingress",
+                    "IPv6",
+                    json!("ipv6-icmp"),
+                    none.clone(),
+                    Value::Null
+                ),
+            ])
+        );
+        assert_eq!(super::canonical_protocol("58", "IPv6"), "ipv6-icmp");
+        assert_eq!(super::canonical_protocol("1", "IPv6"), "ipv6-icmp");
+        assert_eq!(super::canonical_protocol("1", "IPv4"), "icmp");
+        assert_eq!(super::canonical_protocol("UDP", "IPv4"), "udp");
+        assert_eq!(super::canonical_protocol("0", "IPv4"), "0");
+    }
+
+    #[test]
+    fn a_written_egress_to_anywhere_replaces_the_neutron_default() {
+        let any = (Value::Null, Value::Null);
+        let rules = rules_of(r#"{ direction = "egress", cidr = "0.0.0.0/0" }"#, true);
+        assert_eq!(
+            rules,
+            json!([
+                rule(
+                    "egress",
+                    "IPv4",
+                    Value::Null,
+                    any.clone(),
+                    json!("0.0.0.0/0")
+                ),
+                rule("egress", "IPv6", Value::Null, any.clone(), Value::Null),
             ])
         );
     }

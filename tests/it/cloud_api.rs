@@ -16,13 +16,49 @@ impl CloudApi {
     }
 
     pub async fn login(auth_url: &str, user: &str, password: &str, project: &str) -> CloudApi {
+        CloudApi::login_scoped(auth_url, user, password, project, "Default", "Default").await
+    }
+
+    /// Logs in from OS_* pairs (as sourced from an openrc), with their domain names.
+    pub async fn login_env(env: &[(String, String)]) -> CloudApi {
+        let var = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("{k} missing from the OS_* variables"))
+        };
+        let or_default = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("Default")
+        };
+        CloudApi::login_scoped(
+            var("OS_AUTH_URL").trim_end_matches('/'),
+            var("OS_USERNAME"),
+            var("OS_PASSWORD"),
+            var("OS_PROJECT_NAME"),
+            or_default("OS_USER_DOMAIN_NAME"),
+            or_default("OS_PROJECT_DOMAIN_NAME"),
+        )
+        .await
+    }
+
+    async fn login_scoped(
+        auth_url: &str,
+        user: &str,
+        password: &str,
+        project: &str,
+        user_domain: &str,
+        project_domain: &str,
+    ) -> CloudApi {
         // reqwest is built without a default TLS provider (see Cargo.toml): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
-                "name": user, "domain": {"name": "Default"}, "password": password}}},
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}});
+                "name": user, "domain": {"name": user_domain}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": {"name": project_domain}}}}});
         let resp = http
             .post(format!("{auth_url}/auth/tokens"))
             .json(&body)
@@ -97,6 +133,40 @@ impl CloudApi {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POST/PUT `body` to `path`; panics unless the status is one of `ok`.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        service_type: &str,
+        path: &str,
+        body: Value,
+        ok: &[u16],
+    ) -> Value {
+        let (status, answer) = self
+            .request(method.clone(), service_type, path, Some(body))
+            .await;
+        assert!(
+            ok.contains(&status),
+            "{method} {service_type} {path}: {status} {answer}"
+        );
+        answer
+    }
+
+    /// PUT raw bytes (Glance image data: `Content-Type: application/octet-stream`).
+    pub async fn put_bytes(&self, service_type: &str, path: &str, data: Vec<u8>) -> u16 {
+        let url = format!("{}{path}", self.endpoint(service_type));
+        let resp = self
+            .http
+            .put(&url)
+            .header("X-Auth-Token", &self.token)
+            .header("Content-Type", "application/octet-stream")
+            .body(data)
+            .send()
+            .await
+            .expect("the cloud answers");
+        resp.status().as_u16()
     }
 
     /// `key` of a list answer, e.g. ("network", "/networks?name=x", "networks").

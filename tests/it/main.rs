@@ -1,5 +1,6 @@
 //! Integration tests: one binary (each test binary costs a link on two cores).
 mod cloud_api;
+mod real_common;
 mod sim_common;
 mod support;
 

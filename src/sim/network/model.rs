@@ -255,6 +255,7 @@ impl Kind {
                     "name",
                     "description",
                     "gateway_ip",
+                    "allocation_pools",
                     "enable_dhcp",
                     "dns_nameservers",
                     "host_routes",

@@ -708,26 +708,46 @@ impl NetworkData {
         if let Some(routes) = read_host_routes(body)? {
             subnet.host_routes = routes;
         }
-        match get_nullable_str(body, "gateway_ip")? {
-            None => {}
-            Some(None) => subnet.gateway_ip = None,
-            Some(Some(text)) => {
-                let gw = validate_gateway(&subnet.cidr, &text, subnet.ip_version)?;
-                // Neutron keeps the pools on a gateway change and refuses a gateway inside them.
-                if let Some(pool) = subnet.allocation_pools.iter().find(|p| {
-                    ip_to_u128(p.start) <= ip_to_u128(gw) && ip_to_u128(gw) <= ip_to_u128(p.end)
-                }) {
-                    return Err(NeutronError::conflict(
-                        "GatewayConflictWithAllocationPools",
-                        format!(
-                            "Gateway ip {gw} conflicts with allocation pool {}-{}",
-                            pool.start, pool.end
-                        ),
-                    ));
-                }
-                subnet.gateway_ip = Some(gw);
+        let gateway = match get_nullable_str(body, "gateway_ip")? {
+            None => subnet.gateway_ip,
+            Some(None) => None,
+            Some(Some(text)) => Some(validate_gateway(&subnet.cidr, &text, subnet.ip_version)?),
+        };
+        if gateway != subnet.gateway_ip
+            && let Some(old) = subnet.gateway_ip
+            && let Some(port) = self.ports.values().find(|p| {
+                p.device_owner == OWNER_ROUTER_INTERFACE
+                    && p.fixed_ips
+                        .iter()
+                        .any(|ip| ip.subnet_id == id && ip.ip_address == old)
+            })
+        {
+            // Neutron's GatewayIpInUse: a router interface holds the current gateway.
+            return Err(NeutronError::conflict(
+                "GatewayIpInUse",
+                format!(
+                    "Current gateway ip {old} already in use by port {}. Unable to update.",
+                    port.meta.id
+                ),
+            ));
+        }
+        if let Some(value) = body.get("allocation_pools") {
+            subnet.allocation_pools = read_pools(value, &subnet.cidr, gateway)?;
+        } else if let Some(gw) = gateway.filter(|_| gateway != subnet.gateway_ip) {
+            // Neutron keeps the pools on a gateway change and refuses a gateway inside them.
+            if let Some(pool) = subnet.allocation_pools.iter().find(|p| {
+                ip_to_u128(p.start) <= ip_to_u128(gw) && ip_to_u128(gw) <= ip_to_u128(p.end)
+            }) {
+                return Err(NeutronError::conflict(
+                    "GatewayConflictWithAllocationPools",
+                    format!(
+                        "Gateway ip {gw} conflicts with allocation pool {}-{}",
+                        pool.start, pool.end
+                    ),
+                ));
             }
         }
+        subnet.gateway_ip = gateway;
         subnet.meta.touch();
         self.subnets.insert(id.to_string(), subnet);
         Ok(())

@@ -317,6 +317,44 @@ fn subnet_gateway_choices() {
 }
 
 #[test]
+fn a_gateway_held_by_a_router_cannot_move_and_pools_are_updatable() {
+    // As real Neutron: GatewayIpInUse while a router interface holds the gateway, and
+    // allocation_pools may be sent in a PUT (with the gateway they make room for).
+    let mut data = seeded();
+    let actor = user(ALICE);
+    let (_, subnet) = net_with_subnet(&mut data, ALICE, "10.0.0.0/24");
+    let router = data
+        .create_router(&actor, &obj(json!({"name": "r1"})))
+        .expect("router");
+    let info = data
+        .add_router_interface(&actor, &router, &json!({"subnet_id": subnet}))
+        .expect("interface");
+    let port = info["port_id"].as_str().expect("port id").to_string();
+    let move_gateway = obj(json!({"gateway_ip": "10.0.0.254",
+                                  "allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.253"}]}));
+    assert_eq!(
+        data.update_subnet(&actor, &subnet, &move_gateway).err(),
+        Some(err(
+            409,
+            "GatewayIpInUse",
+            &format!(
+                "Current gateway ip 10.0.0.1 already in use by port {port}. Unable to update."
+            )
+        ))
+    );
+    data.remove_router_interface(&actor, &router, &json!({"subnet_id": subnet}))
+        .expect("detached");
+    data.update_subnet(&actor, &subnet, &move_gateway)
+        .expect("moved");
+    let view = data.show(Kind::Subnet, &actor, &subnet).expect("own");
+    assert_eq!(view["gateway_ip"], "10.0.0.254");
+    assert_eq!(
+        view["allocation_pools"],
+        json!([{"start": "10.0.0.1", "end": "10.0.0.253"}])
+    );
+}
+
+#[test]
 fn body_attribute_checks() {
     assert_eq!(
         check_attributes(
