@@ -5,10 +5,12 @@ mod support;
 
 mod client_resources;
 mod client_session;
+mod differential;
 mod e2e;
 mod openstack_cli;
 mod plan_render;
 mod readme;
+mod real_common;
 mod sim_compute;
 mod sim_core;
 mod sim_identity;
