@@ -198,7 +198,7 @@ impl Fault {
         // A missing or bad token is rejected by keystonemiddleware before any service code
         // runs, so every service answers it in Keystone's shape (WWW-Authenticate is added by
         // the core middleware, which knows the base URL).
-        let service = if self.status == StatusCode::UNAUTHORIZED {
+        let service = if self.status == StatusCode::UNAUTHORIZED && self.service != Service::Image {
             Service::Identity
         } else {
             self.service
@@ -240,6 +240,33 @@ impl IntoResponse for Fault {
         (self.status, axum::Json(self.body())).into_response()
     }
 }
+
+/// What a webob HTTP exception renders (Glance's errors, Neutron's extension lookups):
+/// JSON `{"message", "code", "title"}` when the client accepts JSON, an HTML page otherwise.
+/// `message` is already webob's "explanation<br /><br />\ndetail" text.
+pub fn webob_error(status: StatusCode, message: &str, headers: &axum::http::HeaderMap) -> Response {
+    let code = format!("{} {}", status.as_u16(), reason(status));
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        let body = json!({ "message": message, "code": code, "title": reason(status) });
+        return (status, axum::Json(body)).into_response();
+    }
+    let html = format!(
+        "<html>\n <head>\n  <title>{code}</title>\n </head>\n <body>\n  <h1>{code}</h1>\n  {message}\n </body>\n</html>"
+    );
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        html,
+    )
+        .into_response()
+}
+
+/// webob's explanation of a 401, which Glance's auth filter answers with.
+pub const WEBOB_UNAUTHORIZED: &str = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.";
 
 /// Parses a JSON request body, answering malformed JSON in the service's shape.
 pub fn parse_json(service: Service, body: &Bytes) -> Result<Value, Fault> {
@@ -667,8 +694,20 @@ async fn common_layer(State(state): State<SimState>, mut request: Request, next:
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response());
     }
+    // Nova's, Neutron's and Glance's version documents are served ahead of the request-id
+    // middleware (Keystone's are not).
+    let version_document = matches!(
+        path.trim_end_matches('/'),
+        "/compute" | "/networking" | "/image" | "/image/versions"
+    );
+    // Glance's auth filter rejects a bad token ahead of its request-id middleware.
+    let glance_unauthorized =
+        path.starts_with("/image") && response.status() == StatusCode::UNAUTHORIZED;
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if !version_document
+        && !glance_unauthorized
+        && let Ok(value) = HeaderValue::from_str(&request_id)
+    {
         headers.insert(HeaderName::from_static("x-openstack-request-id"), value);
     }
     if response.status() == StatusCode::UNAUTHORIZED

@@ -42,6 +42,7 @@ async fn embedded_cloud_matches_real_openstack() {
     let mut real_recorder = Recorder::new("real", &run, http.clone(), &real.auth_url);
     script::run(&mut real_recorder, &real_login).await;
     real_recorder.clean_up().await;
+    real_recorder.finish();
 
     let sim = Sim::start_on_loopback(SimConfig::default())
         .await
@@ -59,7 +60,14 @@ async fn embedded_cloud_matches_real_openstack() {
     let mut sim_recorder = Recorder::new("embedded", &run, http, &auth_url);
     script::run(&mut sim_recorder, &sim_login).await;
     sim_recorder.clean_up().await;
+    sim_recorder.finish();
 
+    if let Ok(dir) = std::env::var("DIFFERENTIAL_DUMP") {
+        for recorder in [&real_recorder, &sim_recorder] {
+            let text = serde_json::to_string_pretty(&recorder.raw).unwrap_or_default();
+            let _ = std::fs::write(format!("{dir}/{}.json", recorder.name), text);
+        }
+    }
     let differences = compare::compare(&real_recorder.records, &sim_recorder.records);
     let report = compare::report(&differences);
     if let Ok(path) = std::env::var("DIFFERENTIAL_REPORT") {

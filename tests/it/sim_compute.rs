@@ -657,8 +657,10 @@ async fn microversions_are_negotiated_and_bounded() {
     )
     .await;
     assert_eq!(versions.status, StatusCode::OK);
-    assert_eq!(versions.body["versions"][0]["version"], json!("2.96"));
-    assert_eq!(versions.body["versions"][0]["min_version"], json!("2.1"));
+    assert_eq!(versions.body["versions"][0]["id"], json!("v2.0"));
+    assert_eq!(versions.body["versions"][0]["status"], json!("DEPRECATED"));
+    assert_eq!(versions.body["versions"][1]["version"], json!("2.96"));
+    assert_eq!(versions.body["versions"][1]["min_version"], json!("2.1"));
     cloud.handle.stop().await;
 }
 

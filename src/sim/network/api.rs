@@ -239,7 +239,7 @@ async fn versions(State(state): State<SimState>) -> Response {
         json!({"versions": [{
             "status": "CURRENT",
             "id": "v2.0",
-            "links": [{"href": format!("{}/networking/v2.0", state.base_url()), "rel": "self"}],
+            "links": [{"href": format!("{}/networking/v2.0/", state.base_url()), "rel": "self"}],
         }]}),
     )
 }
@@ -247,16 +247,22 @@ async fn versions(State(state): State<SimState>) -> Response {
 async fn resources(State(state): State<SimState>, headers: HeaderMap) -> ApiResult {
     actor(&state, &headers)?;
     let base = format!("{}/networking/v2.0", state.base_url());
-    let resources: Vec<Value> = KINDS
-        .iter()
-        .map(|k| {
-            json!({
-                "name": k.singular(),
-                "collection": k.collection(),
-                "links": [{"href": format!("{base}/{}", k.path()), "rel": "self"}],
-            })
+    // Neutron lists its core resources only (extensions add the others).
+    let resources: Vec<Value> = [
+        ("network", "networks"),
+        ("subnet", "subnets"),
+        ("subnetpool", "subnetpools"),
+        ("port", "ports"),
+    ]
+    .iter()
+    .map(|(name, collection)| {
+        json!({
+            "name": name,
+            "collection": collection,
+            "links": [{"href": format!("{base}/{collection}"), "rel": "self"}],
         })
-        .collect();
+    })
+    .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({"resources": resources}),
@@ -288,15 +294,16 @@ async fn extension(
     Path(alias): Path<String>,
 ) -> ApiResult {
     actor(&state, &headers)?;
-    let (a, n, d) = EXTENSIONS
-        .iter()
-        .find(|(a, _, _)| *a == alias)
-        .ok_or_else(|| {
-            NeutronError::not_found(
-                "HTTPNotFound",
-                format!("Extension with alias {alias} does not exist"),
-            )
-        })?;
+    let Some((a, n, d)) = EXTENSIONS.iter().find(|(a, _, _)| *a == alias) else {
+        // Neutron's extension controller raises a plain webob 404, not a NeutronError.
+        return Ok(crate::sim::core::webob_error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "The resource could not be found.<br /><br />\nExtension with alias {alias} does not exist\n\n"
+            ),
+            &headers,
+        ));
+    };
     Ok(json_response(
         StatusCode::OK,
         json!({"extension": extension_body(a, n, d)}),
@@ -350,7 +357,13 @@ fn create(kind: Kind, state: SimState, headers: HeaderMap, body: Bytes) -> ApiRe
     let body = resource_body(&body, kind, Method::Post)?;
     let mut world = state.world();
     let id = world.network.create(kind, &actor, &body)?;
-    let item = world.network.show(kind, &actor, &id)?;
+    let mut item = world.network.show(kind, &actor, &id)?;
+    // auto-allocated-topology's is_default is in a network's create answer only.
+    if kind == Kind::Network
+        && let Some(network) = world.network.networks.get(&id)
+    {
+        item.insert("is_default".into(), json!(network.is_default));
+    }
     Ok(json_response(
         StatusCode::CREATED,
         json!({kind.singular(): item}),

@@ -26,12 +26,28 @@ impl Difference {
     }
 }
 
-/// `*` at the end matches any tail; otherwise exact.
+/// `*` matches any run of characters (anywhere in the pattern); everything else is literal.
 fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => text.starts_with(prefix),
+    match pattern.split_once('*') {
         None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| glob(rest, &tail[i..]))
+        }
     }
+}
+
+#[test]
+fn glob_matches_stars_anywhere() {
+    assert!(glob("neutron.*", "neutron.network.show"));
+    assert!(glob("body *zones*", "body networks[].availability_zones[]"));
+    assert!(glob("poll", "poll"));
+    assert!(!glob("poll", "polls"));
+    assert!(!glob("nova.*", "neutron.x"));
 }
 
 fn join(set: Option<&BTreeSet<String>>) -> String {
@@ -115,8 +131,8 @@ pub fn report(differences: &[Difference]) -> String {
             ));
         }
         let mark = match difference.known() {
-            Some(_) => "  (known)",
-            None => "",
+            Some(known) => format!("  (known: {})", known.reason),
+            None => String::new(),
         };
         text.push_str(&format!(
             "    {}{mark}\n        real:     {}\n        embedded: {}\n",

@@ -79,9 +79,6 @@ const COMPARED_VALUES: &[&str] = &[
     "limit",
     "reserved",
     "used",
-    "cores",
-    "instances",
-    "ram",
     "network",
     "subnet",
     "port",
@@ -107,8 +104,10 @@ pub struct Record {
     pub method: String,
     pub template: String,
     pub status: u16,
-    /// Flattened body shape: `path → {type or type=value}`.
+    /// Flattened body shape: `path → {type or type=value}` (filled by `finish`, once the
+    /// catalog's roots are known for normalizing URLs).
     pub shape: BTreeMap<String, BTreeSet<String>>,
+    body: Value,
     /// Header name → `present` or its compared value; absent headers are not listed.
     pub headers: BTreeMap<String, String>,
     /// For polls: the distinct statuses seen, in order.
@@ -204,6 +203,8 @@ pub struct Recorder {
     roots: BTreeMap<&'static str, String>,
     pub vars: BTreeMap<&'static str, String>,
     pub records: Vec<Record>,
+    /// Every reply as received, for diagnosing a difference (`DIFFERENTIAL_DUMP`).
+    pub raw: Vec<Value>,
     /// (service, path) to DELETE at the end, in reverse, whatever happened.
     cleanup: Vec<(Svc, String)>,
 }
@@ -218,6 +219,7 @@ impl Recorder {
             roots: BTreeMap::new(),
             vars: BTreeMap::new(),
             records: Vec::new(),
+            raw: Vec::new(),
             cleanup: Vec::new(),
         }
     }
@@ -364,11 +366,17 @@ impl Recorder {
             method: req.method.to_string(),
             template: req.template.clone(),
             status: reply.status,
-            shape: self.shape_of(&reply.body),
-            headers: header_summary(&reply.headers),
+            shape: BTreeMap::new(),
+            body: reply.body.clone(),
+            headers: header_summary(&reply.headers, !reply.body.is_null()),
             polled: Vec::new(),
         };
         self.records.push(record);
+        self.raw.push(
+            json!({"label": req.label, "url": url, "status": reply.status,
+            "body": reply.body.clone(),
+            "headers": format!("{:?}", reply.headers)}),
+        );
         reply
     }
 
@@ -387,8 +395,7 @@ impl Recorder {
         let req = Req::new(label, svc, Method::GET, template);
         let started = Instant::now();
         let mut seen: Vec<String> = Vec::new();
-        let mut last = String::new();
-        loop {
+        let last = loop {
             let reply = self.send(&req, &url).await;
             let value = if reply.status == 404 {
                 "404".to_string()
@@ -404,18 +411,18 @@ impl Recorder {
             if seen.last() != Some(&value) {
                 seen.push(value.clone());
             }
-            last = value;
-            if targets.contains(&last.as_str()) || started.elapsed() > timeout {
-                break;
+            if targets.contains(&value.as_str()) || started.elapsed() > timeout {
+                break value;
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+        };
         self.records.push(Record {
             label: label.to_string(),
             method: "POLL".into(),
             template: format!("{template} {pointer}"),
             status: 0,
             shape: BTreeMap::new(),
+            body: Value::Null,
             headers: BTreeMap::new(),
             polled: seen,
         });
@@ -439,6 +446,18 @@ impl Recorder {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
             }
+        }
+    }
+
+    /// Computes every record's shape.
+    pub fn finish(&mut self) {
+        let shapes: Vec<_> = self
+            .records
+            .iter()
+            .map(|r| self.shape_of(&r.body))
+            .collect();
+        for (record, shape) in self.records.iter_mut().zip(shapes) {
+            record.shape = shape;
         }
     }
 
@@ -521,10 +540,15 @@ impl Recorder {
             Some((path, query)) => (path.to_string(), Some(query.to_string())),
             None => (url, None),
         };
-        let path = path
-            .split('/')
-            .map(|segment| {
-                if looks_like_id(segment) {
+        // A segment after a collection name is an id, whatever its form (flavor ids are
+        // deployment data: "1" here, a UUID there).
+        let segments: Vec<&str> = path.split('/').collect();
+        let path = segments
+            .iter()
+            .enumerate()
+            .map(|(i, segment)| {
+                let after_collection = i > 0 && COLLECTIONS.contains(&segments[i - 1]);
+                if looks_like_id(segment) || (after_collection && !segment.is_empty()) {
                     "{id}"
                 } else {
                     segment
@@ -552,6 +576,8 @@ impl Recorder {
         }
     }
 }
+
+const COLLECTIONS: &[&str] = &["flavors", "servers", "images"];
 
 fn looks_like_id(segment: &str) -> bool {
     let hex: String = segment.chars().filter(|c| *c != '-').collect();
@@ -589,7 +615,11 @@ const WATCHED_HEADERS: &[&str] = &[
     "vary",
 ];
 
-fn header_summary(headers: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
+/// Content-Type is compared only when there is a body: an empty reply's type means nothing.
+fn header_summary(
+    headers: &reqwest::header::HeaderMap,
+    has_body: bool,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for name in WATCHED_HEADERS {
         if headers.contains_key(*name) {
@@ -601,7 +631,11 @@ fn header_summary(headers: &reqwest::header::HeaderMap) -> BTreeMap<String, Stri
             out.insert(name.to_string(), value.to_string());
         }
     }
-    if let Some(value) = headers.get("content-type").and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| has_body)
+    {
         let main = value.split(';').next().unwrap_or("").trim().to_lowercase();
         out.insert("content-type".into(), main);
     }

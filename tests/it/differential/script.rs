@@ -971,6 +971,14 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     ))
     .await;
 
+    rec.call(post(
+        "nova.server.create.network_without_subnet",
+        C,
+        "/v2.1/servers",
+        json!({"server": {"name": format!("sfd-nosubnet-{run}"), "imageRef": "{image}",
+            "flavorRef": "{flavor}", "networks": [{"uuid": "{net2}"}]}}),
+    ))
+    .await;
     let name = format!("sfd-server-{run}");
     let reply = rec
         .call(post(
@@ -978,7 +986,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
             C,
             "/v2.1/servers",
             json!({"server": {"name": name, "imageRef": "{image}", "flavorRef": "{flavor}",
-                "networks": [{"uuid": "{net2}"}], "metadata": {"role": "differential"}}}),
+                "networks": [{"uuid": "{net}"}], "metadata": {"role": "differential"}}}),
         ))
         .await;
     rec.bind("server", reply.str_at("/server/id"));
