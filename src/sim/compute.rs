@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::core::{
-    Caller, Fault, RequestId, Service, SimState, World, encode_query_value, new_uuid,
-    next_page_query, now, parse_json,
+    Caller, Fault, NoMicroversion, RequestId, Service, SimState, World, encode_query_value,
+    new_uuid, next_page_query, now, parse_json, unrouted,
 };
 use super::network::{NicError, ServerNic};
 
@@ -113,6 +113,18 @@ const POWER_SHUTDOWN: u8 = 4;
 impl Server {
     /// Applies a pending transition whose time has come.
     fn settle(&mut self, at: DateTime<Utc>) {
+        // A reboot's second half: the driver has started it (Nova's rebooting, reboot_pending,
+        // reboot_started; `updated` is when the action began).
+        if let Some(pending) = &self.pending
+            && pending.done_at > at
+            && at >= self.updated + (pending.done_at - self.updated) / 2
+        {
+            match self.task_state.as_deref() {
+                Some("rebooting") => self.task_state = Some("reboot_started".into()),
+                Some("rebooting_hard") => self.task_state = Some("reboot_started_hard".into()),
+                _ => {}
+            }
+        }
         if let Some(pending) = &self.pending
             && pending.done_at <= at
         {
@@ -515,8 +527,10 @@ pub fn routes() -> Router<SimState> {
             get(availability_zones_detail),
         )
         .route("/os-keypairs", get(keypairs))
-        .fallback(|| async { Fault::unknown_path(Service::Compute) })
-        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Compute) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Compute, true, &headers)
+        })
         .layer(axum::middleware::from_fn(microversion_layer));
     Router::new()
         .route("/", get(versions))
@@ -525,7 +539,7 @@ pub fn routes() -> Router<SimState> {
             get(version).layer(axum::middleware::from_fn(microversion_layer)),
         )
         .nest("/v2.1", v21)
-        .fallback(|| async { Fault::unknown_path(Service::Compute) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
 }
 
 /// The deprecated v2.0 API Nova still lists beside v2.1.
@@ -636,15 +650,17 @@ async fn microversion_layer(mut request: Request, next: Next) -> Response {
         }
         Err((fault, echoed)) => (echoed, fault.into_response()),
     };
-    let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
+    // A bad token is refused by keystonemiddleware, and an unknown path by the routes
+    // mapper, both ahead of Nova's microversion handling.
+    let unversioned = response.status() == StatusCode::UNAUTHORIZED
+        || response.extensions().get::<NoMicroversion>().is_some();
     let headers = response.headers_mut();
     if let Some(RequestId(id)) = &request_id
         && let Ok(value) = HeaderValue::from_str(id)
     {
         headers.insert("x-compute-request-id", value);
     }
-    // A bad token is refused by keystonemiddleware, ahead of Nova's microversion handling.
-    if unauthorized {
+    if unversioned {
         return response;
     }
     if let Ok(value) = HeaderValue::from_str(&format!("compute {text}")) {

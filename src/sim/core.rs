@@ -265,6 +265,68 @@ pub fn webob_error(status: StatusCode, message: &str, headers: &axum::http::Head
         .into_response()
 }
 
+/// Marks a reply made ahead of Nova's microversion handling (its router's 404s).
+#[derive(Clone, Copy, Debug)]
+pub struct NoMicroversion;
+
+/// A path (or method) no route serves, answered as each service's framework does: Nova's
+/// routes mapper gives webob's 404 for both, Keystone's Flask an HTML page, Neutron a
+/// NeutronError, Glance webob's error (rendered by its own layer).
+pub fn unrouted(service: Service, wrong_method: bool, headers: &axum::http::HeaderMap) -> Response {
+    match service {
+        Service::Compute => {
+            let mut response = webob_error(
+                StatusCode::NOT_FOUND,
+                "The resource could not be found.<br /><br />\n\n\n",
+                headers,
+            );
+            response.extensions_mut().insert(NoMicroversion);
+            response
+        }
+        Service::Identity => {
+            let (status, title, text) = if wrong_method {
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "405 Method Not Allowed",
+                    "The method is not allowed for the requested URL.",
+                )
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    "404 Not Found",
+                    "The requested URL was not found on the server. If you entered the URL \
+                     manually please check your spelling and try again.",
+                )
+            };
+            let heading = title.split_once(' ').map_or(title, |(_, rest)| rest);
+            let html = format!(
+                "<!doctype html>\n<html lang=en>\n<title>{title}</title>\n<h1>{heading}</h1>\n<p>{text}</p>\n"
+            );
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response()
+        }
+        Service::Network if wrong_method => Fault::neutron(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "HTTPMethodNotAllowed",
+            "The server could not comply with the request since it is either malformed or \
+             otherwise incorrect.",
+        )
+        .into_response(),
+        Service::Network => Fault::neutron(
+            StatusCode::NOT_FOUND,
+            "HTTPNotFound",
+            "The resource could not be found.",
+        )
+        .into_response(),
+        Service::Image if wrong_method => Fault::wrong_method(service).into_response(),
+        Service::Image => Fault::unknown_path(service).into_response(),
+    }
+}
+
 /// webob's explanation of a 401, which Glance's auth filter answers with.
 pub const WEBOB_UNAUTHORIZED: &str = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.";
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::core::{Caller, Fault, Service, SimState, new_hex_id, now, parse_json};
+use super::core::{Caller, Fault, Service, SimState, new_hex_id, now, parse_json, unrouted};
 
 const TOKEN_LIFETIME_HOURS: i64 = 1;
 const REGION: &str = "RegionOne";
@@ -565,8 +565,10 @@ pub fn routes() -> Router<SimState> {
         .route("/v3/roles", get(list_roles))
         .route("/v3/roles/{role_id}", get(show_role))
         .route("/v3/role_assignments", get(list_assignments))
-        .fallback(|| async { Fault::unknown_path(Service::Identity) })
-        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Identity) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Identity, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Identity, true, &headers)
+        })
         .layer(axum::middleware::from_fn(keystone_layer))
 }
 

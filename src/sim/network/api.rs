@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::query::ListQuery;
-use crate::sim::core::{Service, SimState};
+use crate::sim::core::{Service, SimState, unrouted};
 
 type ApiResult = Result<Response, NeutronError>;
 type Params = Query<Vec<(String, String)>>;
@@ -230,7 +230,12 @@ pub fn routes() -> Router<SimState> {
                 ),
             );
     }
+    // Registered last: the method fallback covers the routes registered before it.
     router
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Network, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Network, true, &headers)
+        })
 }
 
 async fn versions(State(state): State<SimState>) -> Response {

@@ -118,6 +118,8 @@ async fn identity(rec: &mut Recorder, login: &Login) {
         .await;
     rec.call(get("keystone.domain.show", I, "/v3/domains/default"))
         .await;
+    rec.call(get("keystone.unknown_path", I, "/v3/nothing"))
+        .await;
     rec.call(get(
         "keystone.domain.not_found",
         I,
@@ -450,6 +452,26 @@ async fn image(rec: &mut Recorder, login: &Login) {
     ))
     .await;
     rec.call(
+        Req::new(
+            "glance.method_not_allowed",
+            G,
+            Method::POST,
+            "/v2/images/{image}",
+        )
+        .header("Accept", "application/json"),
+    )
+    .await;
+    rec.call(
+        post(
+            "glance.image.create.bad_disk_format",
+            G,
+            "/v2/images",
+            json!({"name": format!("sfd-bad-{}", login.run), "disk_format": "floppy", "container_format": "bare"}),
+        )
+        .header("Accept", "application/json"),
+    )
+    .await;
+    rec.call(
         get(
             "glance.image.not_found.json",
             G,
@@ -482,6 +504,31 @@ async fn network(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("neutron.bad_token", N, "/v2.0/networks").auth(Auth::Raw(BOGUS_TOKEN.into())))
         .await;
+    rec.call(get("neutron.unknown_path", N, "/v2.0/nothings"))
+        .await;
+    rec.call(Req::new(
+        "neutron.method_not_allowed",
+        N,
+        Method::PATCH,
+        "/v2.0/networks",
+    ))
+    .await;
+    rec.call(get("neutron.quotas.list", N, "/v2.0/quotas"))
+        .await;
+    rec.call(post(
+        "neutron.network.create.unknown_attribute",
+        N,
+        "/v2.0/networks",
+        json!({"network": {"name": "sfd-bogus", "bogus": 1}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.no_network",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": NO_SUCH_ID}}),
+    ))
+    .await;
     rec.call(get(
         "neutron.network.not_found",
         N,
@@ -664,6 +711,26 @@ async fn network(rec: &mut Recorder, login: &Login) {
     rec.on_cleanup(N, "/v2.0/ports/{port}");
     rec.call(get("neutron.port.show", N, "/v2.0/ports/{port}"))
         .await;
+    rec.call(put_empty(
+        "neutron.subnet.tag.add",
+        N,
+        "/v2.0/subnets/{subnet}/tags/blue",
+    ))
+    .await;
+    rec.call(put_empty(
+        "neutron.port.tag.add",
+        N,
+        "/v2.0/ports/{port}/tags/blue",
+    ))
+    .await;
+    rec.call(get("neutron.port.tags.list", N, "/v2.0/ports/{port}/tags"))
+        .await;
+    rec.call(get(
+        "neutron.subnets.list.tagged",
+        N,
+        "/v2.0/subnets?tags=blue&network_id={net}",
+    ))
+    .await;
     rec.call(get(
         "neutron.ports.list",
         N,
@@ -785,6 +852,24 @@ async fn network(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("neutron.router.show", N, "/v2.0/routers/{router}"))
         .await;
+    rec.call(put_empty(
+        "neutron.router.tag.add",
+        N,
+        "/v2.0/routers/{router}/tags/blue",
+    ))
+    .await;
+    rec.call(put_empty(
+        "neutron.security_group.tag.add",
+        N,
+        "/v2.0/security-groups/{sg}/tags/blue",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.security_group.show.tagged",
+        N,
+        "/v2.0/security-groups/{sg}",
+    ))
+    .await;
     rec.call(get(
         "neutron.ports.list.router_interface",
         N,
@@ -874,6 +959,15 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         &format!("/v2.1/servers/{NO_SUCH_ID}"),
     ))
     .await;
+    rec.call(Req::new(
+        "nova.method_not_allowed",
+        C,
+        Method::PATCH,
+        "/v2.1/servers",
+    ))
+    .await;
+    rec.call(get("nova.unknown_path", C, "/v2.1/nothings"))
+        .await;
     rec.call(
         get(
             "nova.servers.list.no_microversion",
@@ -977,6 +1071,30 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         "/v2.1/servers",
         json!({"server": {"name": format!("sfd-nosubnet-{run}"), "imageRef": "{image}",
             "flavorRef": "{flavor}", "networks": [{"uuid": "{net2}"}]}}),
+    ))
+    .await;
+    rec.call(post(
+        "nova.server.create.bad_flavor",
+        C,
+        "/v2.1/servers",
+        json!({"server": {"name": format!("sfd-badflavor-{run}"), "imageRef": "{image}",
+            "flavorRef": "no-such-flavor", "networks": "none"}}),
+    ))
+    .await;
+    rec.call(post(
+        "nova.server.create.bad_image",
+        C,
+        "/v2.1/servers",
+        json!({"server": {"name": format!("sfd-badimage-{run}"), "imageRef": NO_SUCH_ID,
+            "flavorRef": "{flavor}", "networks": "none"}}),
+    ))
+    .await;
+    rec.call(post(
+        "nova.server.create.missing_networks",
+        C,
+        "/v2.1/servers",
+        json!({"server": {"name": format!("sfd-nonets-{run}"), "imageRef": "{image}",
+            "flavorRef": "{flavor}"}}),
     ))
     .await;
     let name = format!("sfd-server-{run}");
