@@ -1434,13 +1434,37 @@ async fn delete_server(
     Path(server_id): Path<String>,
 ) -> Result<StatusCode, Fault> {
     let caller = state.caller(&headers, Service::Compute)?;
+    let delay = chrono::Duration::from_std(state.config().action_delay)
+        .unwrap_or_else(|_| chrono::Duration::zero());
+    let at = now();
     let mut world = state.world();
-    let has_ports = find_server(&mut world, &caller, &server_id)?.has_ports;
-    world.compute.servers.retain(|s| s.id != server_id);
-    if has_ports {
-        world.network.detach_server_ports(&server_id);
+    let server = find_server(&mut world, &caller, &server_id)?;
+    // As in Nova, the server stays (task_state deleting) until the compute side is done; its
+    // ports go with it then.
+    if server.task_state.as_deref() != Some("deleting") {
+        server.start_action("deleting", at + delay, "deleted", POWER_NOSTATE);
     }
+    reap_deleted_servers(&mut world, at);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the servers whose deletion has completed, with their ports.
+pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
+    let mut gone = Vec::new();
+    for server in &mut world.compute.servers {
+        if server.task_state.as_deref() == Some("deleting") {
+            server.settle(at);
+        }
+        if server.vm_state == "deleted" {
+            gone.push((server.id.clone(), server.has_ports));
+        }
+    }
+    for (server_id, has_ports) in gone {
+        world.compute.servers.retain(|s| s.id != server_id);
+        if has_ports {
+            world.network.detach_server_ports(&server_id);
+        }
+    }
 }
 
 /// POST /servers/{id}/action: os-start, os-stop, reboot, createImage.

@@ -736,6 +736,8 @@ async fn common_layer(State(state): State<SimState>, mut request: Request, next:
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    // Deletions that finished since the last request leave before anyone looks.
+    super::compute::reap_deleted_servers(&mut state.world(), now());
 
     let injected = take_fault(&state, &method, &path);
     let mut response = match injected {

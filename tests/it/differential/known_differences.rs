@@ -15,7 +15,7 @@ const CATALOG: &str = "the embedded cloud registers Keystone at {base}/identity,
     does; the harness registers http://host:5000/v3/. Both are valid catalog entries: clients \
     discover the version from the unversioned or versioned endpoint alike";
 
-pub const KNOWN_DIFFERENCES: &[Known] = &[
+pub static KNOWN_DIFFERENCES: &[Known] = &[
     Known {
         step: "keystone.*",
         what: "body token.catalog[].endpoints[].url",
@@ -77,13 +77,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         what: "body availabilityZoneInfo[].hosts.*",
         reason: "host names are deployment data (harness-compute vs stackform-sim): the keys \
             of `hosts` differ by nature, the structure under them is the same",
-    },
-    Known {
-        step: "nova.server.deleting",
-        what: "poll",
-        reason: "timing: real Nova shows the server (task_state deleting, then DELETED) for a \
-            moment after DELETE; the embedded cloud removes it at once. Both end in 404, which \
-            is what a client waits for",
     },
 ];
 
