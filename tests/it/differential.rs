@@ -3,6 +3,18 @@
 //! OpenStack services and against the embedded cloud; status codes, body shapes, contract
 //! values, headers and polled status transitions are compared step by step. Every difference
 //! must be fixed in the embedded cloud or listed, with its reason, in `known_differences.rs`.
+//!
+//! Run: `REAL_OS_OPENRC=/work/real-os/run/openrc cargo test --test it embedded_cloud_matches
+//! -- --nocapture`. `DIFFERENTIAL_REPORT=<file>` writes the full report (known differences
+//! included), `DIFFERENTIAL_DUMP=<dir>` every raw reply of both clouds (real.json,
+//! embedded.json). Names carry a per-run suffix; everything made is deleted at the end, also
+//! when a step fails (the script never stops early).
+//!
+//! Run: `REAL_OS_OPENRC=/work/real-os/run/openrc cargo test --test it embedded_cloud_matches
+//! -- --nocapture`. `DIFFERENTIAL_REPORT=<file>` writes the full report (known differences
+//! included), `DIFFERENTIAL_DUMP=<dir>` every raw reply of both clouds (real.json,
+//! embedded.json). Names carry a per-run suffix; everything made is deleted at the end, also
+//! when a step fails (the script never stops early).
 
 mod compare;
 mod known_differences;

@@ -108,6 +108,11 @@ async fn identity(rec: &mut Recorder, login: &Login) {
         get("keystone.token.validate", I, "/v3/auth/tokens").header("X-Subject-Token", "{token}"),
     )
     .await;
+    rec.call(
+        Req::new("keystone.token.check", I, Method::HEAD, "/v3/auth/tokens")
+            .header("X-Subject-Token", "{token}"),
+    )
+    .await;
     rec.call(get("keystone.bad_token", I, "/v3/projects").auth(Auth::Raw(BOGUS_TOKEN.into())))
         .await;
     rec.call(get("keystone.auth.projects", I, "/v3/auth/projects"))
