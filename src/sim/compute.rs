@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::core::{
-    Caller, Fault, RequestId, Service, SimState, World, encode_query_value, new_uuid,
-    next_page_query, now, parse_json,
+    Caller, Fault, NoMicroversion, RequestId, Service, SimState, World, encode_query_value,
+    new_uuid, next_page_query, now, parse_json, unrouted,
 };
 use super::network::{NicError, ServerNic};
 
@@ -113,6 +113,18 @@ const POWER_SHUTDOWN: u8 = 4;
 impl Server {
     /// Applies a pending transition whose time has come.
     fn settle(&mut self, at: DateTime<Utc>) {
+        // A reboot's second half: the driver has started it (Nova's rebooting, reboot_pending,
+        // reboot_started; `updated` is when the action began).
+        if let Some(pending) = &self.pending
+            && pending.done_at > at
+            && at >= self.updated + (pending.done_at - self.updated) / 2
+        {
+            match self.task_state.as_deref() {
+                Some("rebooting") => self.task_state = Some("reboot_started".into()),
+                Some("rebooting_hard") => self.task_state = Some("reboot_started_hard".into()),
+                _ => {}
+            }
+        }
         if let Some(pending) = &self.pending
             && pending.done_at <= at
         {
@@ -510,10 +522,15 @@ pub fn routes() -> Router<SimState> {
         )
         .route("/limits", get(limits))
         .route("/os-availability-zone", get(availability_zones))
-        .route("/os-availability-zone/detail", get(availability_zones))
+        .route(
+            "/os-availability-zone/detail",
+            get(availability_zones_detail),
+        )
         .route("/os-keypairs", get(keypairs))
-        .fallback(|| async { Fault::unknown_path(Service::Compute) })
-        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Compute) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Compute, true, &headers)
+        })
         .layer(axum::middleware::from_fn(microversion_layer));
     Router::new()
         .route("/", get(versions))
@@ -522,7 +539,19 @@ pub fn routes() -> Router<SimState> {
             get(version).layer(axum::middleware::from_fn(microversion_layer)),
         )
         .nest("/v2.1", v21)
-        .fallback(|| async { Fault::unknown_path(Service::Compute) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
+}
+
+/// The deprecated v2.0 API Nova still lists beside v2.1.
+fn legacy_version_value(base: &str) -> Value {
+    json!({
+        "id": "v2.0",
+        "links": [{ "href": format!("{base}/compute/v2/"), "rel": "self" }],
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2025-07-04T12:00:00Z",
+    })
 }
 
 fn version_value(base: &str) -> Value {
@@ -540,13 +569,17 @@ fn version_value(base: &str) -> Value {
 async fn versions(State(state): State<SimState>) -> Response {
     json_response(
         StatusCode::OK,
-        json!({ "versions": [version_value(state.base_url())] }),
+        json!({ "versions": [legacy_version_value(state.base_url()), version_value(state.base_url())] }),
     )
 }
 
 /// GET /compute/v2.1
 async fn version(State(state): State<SimState>) -> Response {
     let mut version = version_value(state.base_url());
+    version["links"] = json!([
+        { "href": format!("{}/compute/v2.1/", state.base_url()), "rel": "self" },
+        { "href": "http://docs.openstack.org/", "rel": "describedby", "type": "text/html" },
+    ]);
     version["media-types"] = json!([{
         "base": "application/json",
         "type": "application/vnd.openstack.compute+json;version=2.1",
@@ -554,8 +587,9 @@ async fn version(State(state): State<SimState>) -> Response {
     json_response(StatusCode::OK, json!({ "version": version }))
 }
 
-/// Reads the requested microversion; no header means 2.1.
-fn negotiate(headers: &HeaderMap) -> Result<Microversion, Fault> {
+/// Reads the requested microversion; no header means 2.1. A refusal carries the version text
+/// Nova echoes in its headers: the requested one when it is out of range.
+fn negotiate(headers: &HeaderMap) -> Result<Microversion, (Fault, String)> {
     let modern = headers
         .get_all("openstack-api-version")
         .iter()
@@ -582,18 +616,24 @@ fn negotiate(headers: &HeaderMap) -> Result<Microversion, Fault> {
         .split_once('.')
         .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)));
     let Some((major, minor)) = parsed else {
-        return Err(bad_request(format!(
-            "API Version String {requested} is of invalid format. Must be of format \
-             MajorNum.MinorNum."
-        )));
+        return Err((
+            bad_request(format!(
+                "API Version String {requested} is of invalid format. Must be of format \
+                 MajorNum.MinorNum."
+            )),
+            format!("2.{MIN_MINOR}"),
+        ));
     };
     if major != 2 || !(MIN_MINOR..=MAX_MINOR).contains(&minor) {
-        return Err(fault(
-            StatusCode::NOT_ACCEPTABLE,
-            format!(
-                "Version {requested} is not supported by the API. Minimum is 2.{MIN_MINOR} and \
-                 maximum is 2.{MAX_MINOR}."
+        return Err((
+            fault(
+                StatusCode::NOT_ACCEPTABLE,
+                format!(
+                    "Version {requested} is not supported by the API. Minimum is 2.{MIN_MINOR} \
+                     and maximum is 2.{MAX_MINOR}."
+                ),
             ),
+            requested,
         ));
     }
     Ok(Microversion(minor))
@@ -603,15 +643,26 @@ fn negotiate(headers: &HeaderMap) -> Result<Microversion, Fault> {
 async fn microversion_layer(mut request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().cloned();
     let negotiated = negotiate(request.headers());
-    let (version, mut response) = match negotiated {
+    let (text, mut response) = match negotiated {
         Ok(version) => {
             request.extensions_mut().insert(version);
-            (version, next.run(request).await)
+            (format!("2.{}", version.0), next.run(request).await)
         }
-        Err(fault) => (Microversion(MIN_MINOR), fault.into_response()),
+        Err((fault, echoed)) => (echoed, fault.into_response()),
     };
+    // A bad token is refused by keystonemiddleware, and an unknown path by the routes
+    // mapper, both ahead of Nova's microversion handling.
+    let unversioned = response.status() == StatusCode::UNAUTHORIZED
+        || response.extensions().get::<NoMicroversion>().is_some();
     let headers = response.headers_mut();
-    let text = format!("2.{}", version.0);
+    if let Some(RequestId(id)) = &request_id
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        headers.insert("x-compute-request-id", value);
+    }
+    if unversioned {
+        return response;
+    }
     if let Ok(value) = HeaderValue::from_str(&format!("compute {text}")) {
         headers.insert("openstack-api-version", value);
     }
@@ -622,11 +673,6 @@ async fn microversion_layer(mut request: Request, next: Next) -> Response {
         "vary",
         HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"),
     );
-    if let Some(RequestId(id)) = request_id
-        && let Ok(value) = HeaderValue::from_str(&id)
-    {
-        headers.insert("x-compute-request-id", value);
-    }
     response
 }
 
@@ -707,7 +753,6 @@ fn server_detail(
         "links": server_links(base, &server.id),
         "key_name": server.key_name,
         "config_drive": "",
-        "progress": 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": AVAILABILITY_ZONE,
         "OS-EXT-STS:power_state": server.power_state,
@@ -723,6 +768,13 @@ fn server_detail(
             map.insert(key.to_string(), value);
         }
     };
+    // Nova shows progress only in the statuses where it means something.
+    if matches!(
+        server.status(),
+        "ACTIVE" | "BUILD" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING"
+    ) {
+        extra(&mut body, "progress", json!(0));
+    }
     if server.vm_state == "error"
         && let Some(message) = &server.fault
     {
@@ -941,7 +993,12 @@ fn server_list(
         .iter()
         .map(|s| {
             if detail {
-                server_detail(&world, s, base, mv, &caller)
+                let mut body = server_detail(&world, s, base, mv, &caller);
+                // 2.71's server_groups is shown by show, update and rebuild, not by lists.
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("server_groups");
+                }
+                body
             } else {
                 server_summary(s, base)
             }
@@ -1038,6 +1095,9 @@ fn nic_fault(error: NicError) -> Fault {
             fault(StatusCode::CONFLICT, format!("Port {id} is still in use."))
         }
         NicError::NetworkNotFound(id) => bad_request(format!("Network {id} could not be found.")),
+        NicError::NetworkRequiresSubnet(id) => bad_request(format!(
+            "Network {id} requires a subnet in order to boot instances on."
+        )),
         NicError::SecurityGroupNotFound(name) => {
             bad_request(format!("Security group {name} not found."))
         }
@@ -1209,7 +1269,10 @@ async fn create_server(
     let build_delay = chrono::Duration::from_std(state.config().build_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
-    match world.image.visible_status(&image_ref, &project_id) {
+    match world
+        .image
+        .visible_status(&image_ref, &project_id, caller.is_admin())
+    {
         None => return Err(bad_request("Can not find requested image")),
         Some("active") => {}
         Some(_) => return Err(bad_request(format!("Image {image_ref} is not active."))),
@@ -1371,13 +1434,37 @@ async fn delete_server(
     Path(server_id): Path<String>,
 ) -> Result<StatusCode, Fault> {
     let caller = state.caller(&headers, Service::Compute)?;
+    let delay = chrono::Duration::from_std(state.config().action_delay)
+        .unwrap_or_else(|_| chrono::Duration::zero());
+    let at = now();
     let mut world = state.world();
-    let has_ports = find_server(&mut world, &caller, &server_id)?.has_ports;
-    world.compute.servers.retain(|s| s.id != server_id);
-    if has_ports {
-        world.network.detach_server_ports(&server_id);
+    let server = find_server(&mut world, &caller, &server_id)?;
+    // As in Nova, the server stays (task_state deleting) until the compute side is done; its
+    // ports go with it then.
+    if server.task_state.as_deref() != Some("deleting") {
+        server.start_action("deleting", at + delay, "deleted", POWER_NOSTATE);
     }
+    reap_deleted_servers(&mut world, at);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the servers whose deletion has completed, with their ports.
+pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
+    let mut gone = Vec::new();
+    for server in &mut world.compute.servers {
+        if server.task_state.as_deref() == Some("deleting") {
+            server.settle(at);
+        }
+        if server.vm_state == "deleted" {
+            gone.push((server.id.clone(), server.has_ports));
+        }
+    }
+    for (server_id, has_ports) in gone {
+        world.compute.servers.retain(|s| s.id != server_id);
+        if has_ports {
+            world.network.detach_server_ports(&server_id);
+        }
+    }
 }
 
 /// POST /servers/{id}/action: os-start, os-stop, reboot, createImage.
@@ -1817,13 +1904,14 @@ fn flavor_body(flavor: &Flavor, base: &str, mv: Microversion, detail: bool) -> V
         body.insert("vcpus".into(), json!(flavor.vcpus));
         body.insert("ram".into(), json!(flavor.ram));
         body.insert("disk".into(), json!(flavor.disk));
-        // Before 2.75 Nova shows an empty swap as "" and still has rxtx_factor.
+        // Before 2.75 Nova shows an empty swap as "".
         if mv.at_least(75) {
             body.insert("swap".into(), json!(0));
         } else {
             body.insert("swap".into(), json!(""));
-            body.insert("rxtx_factor".into(), json!(1.0));
         }
+        // Nova still shows rxtx_factor at every microversion this cloud speaks.
+        body.insert("rxtx_factor".into(), json!(1.0));
         body.insert("OS-FLV-EXT-DATA:ephemeral".into(), json!(0));
         body.insert("OS-FLV-DISABLED:disabled".into(), json!(false));
         body.insert("os-flavor-access:is_public".into(), json!(true));
@@ -2183,6 +2271,37 @@ async fn availability_zones(
     ))
 }
 
+/// GET /os-availability-zone/detail: the admin view, with the services of each zone's host
+/// (the control services sit in the `internal` zone).
+async fn availability_zones_detail(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<Response, Fault> {
+    state.caller(&headers, Service::Compute)?;
+    let updated = now().format("%Y-%m-%dT%H:%M:%S.000000").to_string();
+    let service = json!({ "available": true, "active": true, "updated_at": updated });
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "availabilityZoneInfo": [
+                {
+                    "zoneName": "internal",
+                    "zoneState": { "available": true },
+                    "hosts": { HOST: {
+                        "nova-scheduler": service.clone(),
+                        "nova-conductor": service.clone(),
+                    } },
+                },
+                {
+                    "zoneName": AVAILABILITY_ZONE,
+                    "zoneState": { "available": true },
+                    "hosts": { HOST: { "nova-compute": service } },
+                },
+            ]
+        }),
+    ))
+}
+
 /// Key pairs are not kept: `key_name` on create is accepted and shown, nothing more.
 async fn keypairs(State(state): State<SimState>, headers: HeaderMap) -> Result<Response, Fault> {
     state.caller(&headers, Service::Compute)?;
@@ -2223,13 +2342,13 @@ mod tests {
         assert_eq!(
             negotiate(&headers(&[("openstack-api-version", "compute 2.200")]))
                 .err()
-                .map(|f| f.status),
+                .map(|(f, _)| f.status),
             Some(StatusCode::NOT_ACCEPTABLE)
         );
         assert_eq!(
             negotiate(&headers(&[("openstack-api-version", "compute two")]))
                 .err()
-                .map(|f| f.status),
+                .map(|(f, _)| f.status),
             Some(StatusCode::BAD_REQUEST)
         );
     }

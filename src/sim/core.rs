@@ -198,7 +198,7 @@ impl Fault {
         // A missing or bad token is rejected by keystonemiddleware before any service code
         // runs, so every service answers it in Keystone's shape (WWW-Authenticate is added by
         // the core middleware, which knows the base URL).
-        let service = if self.status == StatusCode::UNAUTHORIZED {
+        let service = if self.status == StatusCode::UNAUTHORIZED && self.service != Service::Image {
             Service::Identity
         } else {
             self.service
@@ -240,6 +240,95 @@ impl IntoResponse for Fault {
         (self.status, axum::Json(self.body())).into_response()
     }
 }
+
+/// What a webob HTTP exception renders (Glance's errors, Neutron's extension lookups):
+/// JSON `{"message", "code", "title"}` when the client accepts JSON, an HTML page otherwise.
+/// `message` is already webob's "explanation<br /><br />\ndetail" text.
+pub fn webob_error(status: StatusCode, message: &str, headers: &axum::http::HeaderMap) -> Response {
+    let code = format!("{} {}", status.as_u16(), reason(status));
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        let body = json!({ "message": message, "code": code, "title": reason(status) });
+        return (status, axum::Json(body)).into_response();
+    }
+    let html = format!(
+        "<html>\n <head>\n  <title>{code}</title>\n </head>\n <body>\n  <h1>{code}</h1>\n  {message}\n </body>\n</html>"
+    );
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        html,
+    )
+        .into_response()
+}
+
+/// Marks a reply made ahead of Nova's microversion handling (its router's 404s).
+#[derive(Clone, Copy, Debug)]
+pub struct NoMicroversion;
+
+/// A path (or method) no route serves, answered as each service's framework does: Nova's
+/// routes mapper gives webob's 404 for both, Keystone's Flask an HTML page, Neutron a
+/// NeutronError, Glance webob's error (rendered by its own layer).
+pub fn unrouted(service: Service, wrong_method: bool, headers: &axum::http::HeaderMap) -> Response {
+    match service {
+        Service::Compute => {
+            let mut response = webob_error(
+                StatusCode::NOT_FOUND,
+                "The resource could not be found.<br /><br />\n\n\n",
+                headers,
+            );
+            response.extensions_mut().insert(NoMicroversion);
+            response
+        }
+        Service::Identity => {
+            let (status, title, text) = if wrong_method {
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "405 Method Not Allowed",
+                    "The method is not allowed for the requested URL.",
+                )
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    "404 Not Found",
+                    "The requested URL was not found on the server. If you entered the URL \
+                     manually please check your spelling and try again.",
+                )
+            };
+            let heading = title.split_once(' ').map_or(title, |(_, rest)| rest);
+            let html = format!(
+                "<!doctype html>\n<html lang=en>\n<title>{title}</title>\n<h1>{heading}</h1>\n<p>{text}</p>\n"
+            );
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response()
+        }
+        Service::Network if wrong_method => Fault::neutron(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "HTTPMethodNotAllowed",
+            "The server could not comply with the request since it is either malformed or \
+             otherwise incorrect.",
+        )
+        .into_response(),
+        Service::Network => Fault::neutron(
+            StatusCode::NOT_FOUND,
+            "HTTPNotFound",
+            "The resource could not be found.",
+        )
+        .into_response(),
+        Service::Image if wrong_method => Fault::wrong_method(service).into_response(),
+        Service::Image => Fault::unknown_path(service).into_response(),
+    }
+}
+
+/// webob's explanation of a 401, which Glance's auth filter answers with.
+pub const WEBOB_UNAUTHORIZED: &str = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.";
 
 /// Parses a JSON request body, answering malformed JSON in the service's shape.
 pub fn parse_json(service: Service, body: &Bytes) -> Result<Value, Fault> {
@@ -670,6 +759,8 @@ async fn common_layer(State(state): State<SimState>, mut request: Request, next:
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    // Deletions that finished since the last request leave before anyone looks.
+    super::compute::reap_deleted_servers(&mut state.world(), now());
 
     let injected = take_fault(&state, &method, &path);
     let mut response = match injected {
@@ -691,8 +782,20 @@ async fn common_layer(State(state): State<SimState>, mut request: Request, next:
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response());
     }
     state.record_request(&method, &path, response.status());
+    // Nova's, Neutron's and Glance's version documents are served ahead of the request-id
+    // middleware (Keystone's are not).
+    let version_document = matches!(
+        path.trim_end_matches('/'),
+        "/compute" | "/networking" | "/image" | "/image/versions"
+    );
+    // Glance's auth filter rejects a bad token ahead of its request-id middleware.
+    let glance_unauthorized =
+        path.starts_with("/image") && response.status() == StatusCode::UNAUTHORIZED;
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if !version_document
+        && !glance_unauthorized
+        && let Ok(value) = HeaderValue::from_str(&request_id)
+    {
         headers.insert(HeaderName::from_static("x-openstack-request-id"), value);
     }
     if response.status() == StatusCode::UNAUTHORIZED

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::core::{Caller, Fault, Service, SimState, new_hex_id, now, parse_json};
+use super::core::{Caller, Fault, Service, SimState, new_hex_id, now, parse_json, unrouted};
 
 const TOKEN_LIFETIME_HOURS: i64 = 1;
 const REGION: &str = "RegionOne";
@@ -439,12 +439,18 @@ fn user_body(user: &User, base: &str) -> Value {
 }
 
 fn role_body(role: &Role, base: &str) -> Value {
+    // `keystone-manage bootstrap` makes its three roles immutable.
+    let options = if matches!(role.name.as_str(), "admin" | "member" | "reader") {
+        json!({ "immutable": true })
+    } else {
+        json!({})
+    };
     json!({
         "id": role.id,
         "name": role.name,
         "domain_id": null,
         "description": null,
-        "options": {},
+        "options": options,
         "links": { "self": format!("{base}/identity/v3/roles/{}", role.id) },
     })
 }
@@ -559,8 +565,47 @@ pub fn routes() -> Router<SimState> {
         .route("/v3/roles", get(list_roles))
         .route("/v3/roles/{role_id}", get(show_role))
         .route("/v3/role_assignments", get(list_assignments))
-        .fallback(|| async { Fault::unknown_path(Service::Identity) })
-        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Identity) })
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Identity, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Identity, true, &headers)
+        })
+        .layer(axum::middleware::from_fn(keystone_layer))
+}
+
+/// What Keystone's Flask app does to every reply: `Vary: X-Auth-Token`, and a list's
+/// `links.self` is the request's URL, query string included.
+async fn keystone_layer(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let query = request.uri().query().map(str::to_string);
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        HeaderValue::from_static("X-Auth-Token"),
+    );
+    let Some(query) = query else {
+        return response;
+    };
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let mut value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+    };
+    if let Some(Value::String(link)) = value.pointer_mut("/links/self") {
+        link.push('?');
+        link.push_str(&query);
+    }
+    let bytes = serde_json::to_vec(&value).unwrap_or_else(|_| bytes.to_vec());
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn version_value(base: &str) -> Value {
@@ -579,7 +624,14 @@ fn version_value(base: &str) -> Value {
 /// GET /identity: Keystone answers 300 Multiple Choices with its versions.
 async fn versions(State(state): State<SimState>) -> Response {
     let body = json!({ "versions": { "values": [version_value(state.base_url())] } });
-    json_response(StatusCode::MULTIPLE_CHOICES, body)
+    let mut response = json_response(StatusCode::MULTIPLE_CHOICES, body);
+    // Keystone points at its only version.
+    if let Ok(location) = HeaderValue::from_str(&format!("{}/identity/v3/", state.base_url())) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
+    }
+    response
 }
 
 async fn version(State(state): State<SimState>) -> Response {
@@ -825,7 +877,7 @@ async fn auth_catalog(
         StatusCode::OK,
         json!({
             "catalog": world.identity.catalog(base),
-            "links": collection_links(base, "auth/catalog"),
+            "links": { "self": format!("{base}/identity/v3/auth/catalog") },
         }),
     ))
 }
@@ -1086,7 +1138,9 @@ async fn update_project(
     if let Some(enabled) = input.get("enabled").and_then(Value::as_bool) {
         project.enabled = enabled;
     }
-    let body = json!({ "project": project_body(project, state.base_url()) });
+    let mut body = json!({ "project": project_body(project, state.base_url()) });
+    // Keystone's update answers with the stored row, whose unknown attributes sit in `extra`.
+    body["project"]["extra"] = json!({});
     Ok(json_response(StatusCode::OK, body))
 }
 
@@ -1128,7 +1182,7 @@ async fn list_tags(
     let project = visible_project(&world.identity, &caller, &project_id, "list_project_tags")?;
     Ok(json_response(
         StatusCode::OK,
-        json!({ "tags": project.tags }),
+        json!({ "tags": project.tags, "links": { "self": format!("{}/identity/v3", state.base_url()) } }),
     ))
 }
 
@@ -1150,7 +1204,7 @@ async fn replace_tags(
     project.tags = tags;
     Ok(json_response(
         StatusCode::OK,
-        json!({ "tags": project.tags }),
+        json!({ "tags": project.tags, "links": { "self": format!("{}/identity/v3", state.base_url()) } }),
     ))
 }
 
@@ -1580,7 +1634,12 @@ async fn update_user(
     if input.get("email").is_some() {
         user.email = text("email");
     }
-    let body = json!({ "user": user_body(user, state.base_url()) });
+    let mut body = json!({ "user": user_body(user, state.base_url()) });
+    // Keystone's update answers with the stored row: `email` is an extra attribute.
+    body["user"]["extra"] = match &user.email {
+        Some(email) => json!({ "email": email }),
+        None => json!({}),
+    };
     Ok(json_response(StatusCode::OK, body))
 }
 

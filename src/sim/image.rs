@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::core::{Caller, Fault, Service, SimState, new_uuid, next_page_query, now, parse_json};
+use super::core::{
+    Caller, Fault, Service, SimState, WEBOB_UNAUTHORIZED, encode_query_value, new_uuid,
+    next_page_query, now, parse_json, webob_error,
+};
 
 /// Glance's image schema, as `GET /v2/schemas/image` serves it (copied from glance's api-ref).
 const IMAGE_SCHEMA: &str = include_str!("glance-image-schema.json");
@@ -75,6 +78,9 @@ struct Image {
     /// SHA-512 of the uploaded data, hex (Glance's multihash, `os_hash_algo` sha512).
     #[serde(default)]
     os_hash_value: Option<String>,
+    /// MD5 of the uploaded data, hex (Glance's legacy `checksum`).
+    #[serde(default)]
+    checksum: Option<String>,
     /// Free-form properties (`os_distro`, `hw_*`...), shown at the top level.
     properties: BTreeMap<String, String>,
 }
@@ -100,6 +106,7 @@ impl ImageData {
             created_at: at,
             updated_at: at,
             os_hash_value: None,
+            checksum: None,
             properties: BTreeMap::from([
                 ("os_distro".to_string(), "cirros".to_string()),
                 ("hw_rng_model".to_string(), "virtio".to_string()),
@@ -134,6 +141,7 @@ impl ImageData {
             created_at: at,
             updated_at: at,
             os_hash_value: None,
+            checksum: None,
             properties,
         });
         id
@@ -141,10 +149,11 @@ impl ImageData {
 
     /// For Nova's boot checks: the status of an image the project may see, or None when it
     /// does not exist or is not visible.
-    pub fn visible_status(&self, image_id: &str, project_id: &str) -> Option<&str> {
+    /// An admin sees every image, as Glance's policy lets Nova's admin-token lookup do.
+    pub fn visible_status(&self, image_id: &str, project_id: &str, admin: bool) -> Option<&str> {
         self.images
             .iter()
-            .find(|i| i.id == image_id && visible_to_project(i, project_id))
+            .find(|i| i.id == image_id && (admin || visible_to_project(i, project_id)))
             .map(|i| i.status.as_str())
     }
 }
@@ -183,8 +192,9 @@ fn image_body(image: &Image) -> Value {
         "disk_format": image.disk_format,
         "container_format": image.container_format,
         "size": image.size,
-        "virtual_size": null,
-        "checksum": null,
+        // Glance's format inspector reads a raw image's virtual size as its size.
+        "virtual_size": image.checksum.as_ref().and(image.size),
+        "checksum": image.checksum,
         "os_hash_algo": image.os_hash_value.as_ref().map(|_| "sha512"),
         "os_hash_value": image.os_hash_value,
         "min_disk": image.min_disk,
@@ -200,6 +210,10 @@ fn image_body(image: &Image) -> Value {
     });
     if let Value::Object(fixed) = fixed {
         body.extend(fixed);
+    }
+    // Images with data name the store that holds it.
+    if image.checksum.is_some() {
+        body.insert("stores".into(), json!("file"));
     }
     Value::Object(body)
 }
@@ -237,16 +251,47 @@ pub fn routes() -> Router<SimState> {
         )
         .fallback(|| async { Fault::unknown_path(Service::Image) })
         .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Image) })
+        .layer(axum::middleware::from_fn(webob_layer))
+}
+
+/// Glance's errors are webob's: HTML unless the client accepts JSON.
+async fn webob_layer(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.as_u16() < 400 {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = if status == StatusCode::UNAUTHORIZED {
+        format!("{WEBOB_UNAUTHORIZED}<br /><br />\n\n\n")
+    } else {
+        value["message"].as_str().unwrap_or_default().to_string()
+    };
+    let mut rendered = webob_error(status, &message, &headers);
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rendered
 }
 
 fn versions_body(base: &str) -> Value {
-    let versions: Vec<Value> = (0..=18)
+    // Glance 33 with one file store and no image cache: 2.14 and 2.16 (cache API) are not
+    // offered, 2.17 is current.
+    let versions: Vec<Value> = (0..=17)
         .rev()
+        .filter(|minor| !matches!(minor, 14 | 16))
         .map(|minor| {
             json!({
                 "id": format!("v2.{minor}"),
                 "links": [{ "href": format!("{base}/image/v2/"), "rel": "self" }],
-                "status": if minor == 18 { "CURRENT" } else { "SUPPORTED" },
+                "status": if minor == 17 { "CURRENT" } else { "SUPPORTED" },
             })
         })
         .collect();
@@ -345,9 +390,20 @@ async fn list_images(
     images.truncate(limit);
     // Glance, like Nova, offers a next page whenever this one is full.
     let full = !images.is_empty() && images.len() == limit;
+    // `first` is the request's own query without its marker.
+    let first_query: Vec<String> = query
+        .iter()
+        .filter(|(key, _)| key != "marker")
+        .map(|(key, value)| format!("{}={}", encode_query_value(key), encode_query_value(value)))
+        .collect();
+    let first = if first_query.is_empty() {
+        "/v2/images".to_string()
+    } else {
+        format!("/v2/images?{}", first_query.join("&"))
+    };
     let mut body = json!({
         "images": images.iter().map(|i| image_body(i)).collect::<Vec<_>>(),
-        "first": "/v2/images",
+        "first": first,
         "schema": "/v2/schemas/images",
     });
     if full && let Some(last) = images.last() {
@@ -523,6 +579,7 @@ async fn create_image(
         created_at: at,
         updated_at: at,
         os_hash_value: None,
+        checksum: None,
         properties: BTreeMap::new(),
     };
     for (key, value) in input.iter().filter(|(k, _)| k.as_str() != "id") {
@@ -677,9 +734,10 @@ async fn upload_image(
         .find(|i| i.id == image_id)
         .ok_or_else(|| not_found(&image_id))?;
     match received {
-        Ok((size, digest)) => {
+        Ok((size, digest, checksum)) => {
             image.size = Some(size);
             image.os_hash_value = Some(digest);
+            image.checksum = Some(checksum);
             image.status = "active".to_string();
             image.updated_at = now();
             Ok(StatusCode::NO_CONTENT)
@@ -696,16 +754,19 @@ async fn upload_image(
 }
 
 /// Reads a request body to its end: its size and SHA-512 (hex).
-async fn receive(mut body: axum::body::Body) -> Result<(u64, String), axum::Error> {
+/// Size, SHA-512 and MD5 (hex) of the streamed data.
+async fn receive(mut body: axum::body::Body) -> Result<(u64, String, String), axum::Error> {
     use axum::body::HttpBody;
     let mut size = 0u64;
     let mut digest = ring::digest::Context::new(&ring::digest::SHA512);
+    let mut md5 = super::md5::Md5::default();
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
         if let Some(data) = frame?.data_ref() {
             size += data.len() as u64;
             digest.update(data);
+            md5.update(data);
         }
     }
     let hex = digest
@@ -714,7 +775,7 @@ async fn receive(mut body: axum::body::Body) -> Result<(u64, String), axum::Erro
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Ok((size, hex))
+    Ok((size, hex, md5.hex()))
 }
 
 /// PUT /v2/images/{id}/tags/{tag}: 204.
@@ -772,7 +833,7 @@ mod tests {
         assert_eq!(body["os_distro"], json!("cirros"));
         assert_eq!(body["status"], json!("active"));
         assert_eq!(
-            data.visible_status(&data.images[0].id, "other"),
+            data.visible_status(&data.images[0].id, "other", false),
             Some("active")
         );
     }

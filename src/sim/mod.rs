@@ -28,6 +28,7 @@ mod compute;
 mod core;
 mod identity;
 mod image;
+mod md5;
 mod network;
 
 pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimError, SimHandle};

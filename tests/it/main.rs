@@ -8,6 +8,7 @@ mod cli;
 mod client_resources;
 mod client_session;
 mod converged;
+mod differential;
 mod drift;
 mod e2e;
 mod openstack_cli;

@@ -265,3 +265,45 @@ fn unique_names_carry_eight_hex_digits() {
     assert_eq!(a.len(), 11, "{a}");
     assert!(a[3..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
 }
+
+/// Admin credentials of the real cloud, read from its openrc (for tests that speak raw HTTP).
+pub struct RealCloud {
+    pub auth_url: String,
+    pub user: String,
+    pub password: String,
+    pub project: String,
+    pub user_domain: String,
+    pub project_domain: String,
+}
+
+impl std::fmt::Debug for RealCloud {
+    // The password stays out of test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealCloud")
+            .field("auth_url", &self.auth_url)
+            .field("user", &self.user)
+            .field("project", &self.project)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Some` when the real cloud is configured; the same gate as [`real_cloud_env`].
+pub fn real_cloud() -> Option<RealCloud> {
+    let env = real_cloud_env()?;
+    let get = |key: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let required =
+        |key: &str| get(key).unwrap_or_else(|| panic!("{key} missing from REAL_OS_OPENRC"));
+    Some(RealCloud {
+        auth_url: required("OS_AUTH_URL"),
+        user: required("OS_USERNAME"),
+        password: required("OS_PASSWORD"),
+        project: required("OS_PROJECT_NAME"),
+        user_domain: get("OS_USER_DOMAIN_NAME").unwrap_or_else(|| "Default".into()),
+        project_domain: get("OS_PROJECT_DOMAIN_NAME").unwrap_or_else(|| "Default".into()),
+    })
+}

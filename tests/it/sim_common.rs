@@ -125,6 +125,13 @@ pub async fn send(
     if let Some(token) = token {
         request = request.header("X-Auth-Token", token);
     }
+    // As every OpenStack client does (and stackform's): Glance answers errors in HTML without it.
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
+    {
+        request = request.header("Accept", "application/json");
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::sim_common::{Cloud, start};
+use stackform::sim::SimConfig;
+
+use crate::sim_common::{Cloud, fast_config, start, start_with};
 
 const MV: (&str, &str) = ("OpenStack-API-Version", "compute 2.52");
 
@@ -54,7 +56,12 @@ async fn wait_for_status(cloud: &Cloud, token: &str, id: &str, status: &str) -> 
 
 #[tokio::test]
 async fn a_server_builds_becomes_active_then_stops() {
-    let cloud = start().await;
+    // Actions slow enough that the server is surely seen deleting right after DELETE.
+    let cloud = start_with(SimConfig {
+        action_delay: Duration::from_millis(600),
+        ..fast_config()
+    })
+    .await;
     let token = cloud.token.clone();
     let image = cloud.cirros_id().await;
     let created = cloud
@@ -213,6 +220,22 @@ async fn a_server_builds_becomes_active_then_stops() {
         )
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // As in Nova, the server is still there, deleting, until the compute side is done.
+    let deleting = cloud
+        .call_with(
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}"),
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(deleting.status, StatusCode::OK);
+    assert_eq!(
+        deleting.body["server"]["OS-EXT-STS:task_state"],
+        json!("deleting")
+    );
+    assert_eq!(deleting.body["server"]["status"], json!("ACTIVE"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let gone = cloud
         .call_with(
             Method::GET,
@@ -657,8 +680,10 @@ async fn microversions_are_negotiated_and_bounded() {
     )
     .await;
     assert_eq!(versions.status, StatusCode::OK);
-    assert_eq!(versions.body["versions"][0]["version"], json!("2.96"));
-    assert_eq!(versions.body["versions"][0]["min_version"], json!("2.1"));
+    assert_eq!(versions.body["versions"][0]["id"], json!("v2.0"));
+    assert_eq!(versions.body["versions"][0]["status"], json!("DEPRECATED"));
+    assert_eq!(versions.body["versions"][1]["version"], json!("2.96"));
+    assert_eq!(versions.body["versions"][1]["min_version"], json!("2.1"));
     cloud.handle.stop().await;
 }
 

@@ -317,7 +317,10 @@ async fn project_crud_with_tags_and_unique_names() {
         .await;
     assert_eq!(
         tags.body,
-        json!({ "tags": ["owner=stackform", "env=dev", "team=a"] })
+        json!({
+            "tags": ["owner=stackform", "env=dev", "team=a"],
+            "links": { "self": cloud.url("/identity/v3") },
+        })
     );
     let removed = cloud
         .call(
@@ -335,7 +338,10 @@ async fn project_crud_with_tags_and_unique_names() {
         )
         .await;
     assert_eq!(replaced.status, StatusCode::OK);
-    assert_eq!(replaced.body, json!({ "tags": ["x"] }));
+    assert_eq!(
+        replaced.body,
+        json!({ "tags": ["x"], "links": { "self": cloud.url("/identity/v3") } })
+    );
     let missing_tag = cloud
         .call(
             Method::GET,

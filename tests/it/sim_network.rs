@@ -83,7 +83,7 @@ async fn versions_and_extensions() {
     assert_eq!(
         versions.body,
         json!({"versions": [{"status": "CURRENT", "id": "v2.0",
-            "links": [{"href": cloud.url("/networking/v2.0"), "rel": "self"}]}]})
+            "links": [{"href": cloud.url("/networking/v2.0/"), "rel": "self"}]}]})
     );
     let extensions = get(&cloud, &cloud.token, "extensions").await;
     assert_eq!(extensions.status, StatusCode::OK);
@@ -109,7 +109,8 @@ async fn versions_and_extensions() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(
         missing.body,
-        neutron_error("HTTPNotFound", "Extension with alias fwaas does not exist")
+        json!({"message": "The resource could not be found.<br /><br />\nExtension with alias fwaas does not exist\n\n",
+               "code": "404 Not Found", "title": "Not Found"})
     );
     let anonymous = crate::sim_common::send(
         &cloud.http,
@@ -156,8 +157,8 @@ async fn full_lifecycle_with_conflicts() {
     assert_eq!(
         bad_cidr.body,
         neutron_error(
-            "HTTPBadRequest",
-            "Invalid input for cidr. Reason: '192.168.1.0/33' is not a valid IP subnet."
+            "InvalidInput",
+            "Invalid input for operation: 192.168.1.0/33 is not in a CIDR format."
         )
     );
     let subnet = post(&cloud, token, "subnets", json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "10.10.0.0/24", "name": "app-sub"}})).await;
@@ -295,7 +296,7 @@ async fn full_lifecycle_with_conflicts() {
     assert_eq!(
         add.body,
         json!({"id": router_id, "network_id": net_id, "port_id": iface_port, "subnet_id": subnet_id,
-               "subnet_ids": [subnet_id], "project_id": project, "tenant_id": project, "tags": []})
+               "subnet_ids": [subnet_id], "project_id": project})
     );
     let iface = get(&cloud, token, &format!("ports/{iface_port}")).await;
     assert_eq!(
@@ -517,8 +518,9 @@ async fn quotas_and_over_quota() {
     assert_eq!(defaults.status, StatusCode::OK);
     assert_eq!(
         defaults.body,
-        json!({"quota": {"floatingip": 50, "network": 100, "port": 500, "router": 10,
-                         "security_group": 10, "security_group_rule": 100, "subnet": 100}})
+        json!({"quota": {"floatingip": 50, "network": 100, "port": 500, "rbac_policy": 10,
+                         "router": 10, "router_route": 30, "security_group": 10,
+                         "security_group_rule": 100, "subnet": 100, "subnetpool": -1}})
     );
     let refused = put(
         &cloud,
@@ -735,7 +737,10 @@ async fn paging_links_and_fields() {
     );
     assert_eq!(
         first.body["networks_links"],
-        json!([{"rel": "next", "href": format!("{base}?limit=2&fields=id&marker={}", ids[1])}])
+        json!([
+            {"rel": "next", "href": format!("{base}?limit=2&fields=id&marker={}", ids[1])},
+            {"rel": "previous", "href": format!("{base}?limit=2&fields=id&marker={}&page_reverse=True", ids[0])},
+        ])
     );
     let second = get(
         &cloud,
@@ -749,7 +754,10 @@ async fn paging_links_and_fields() {
     );
     assert_eq!(
         second.body["networks_links"],
-        json!([{"rel": "previous", "href": format!("{base}?limit=2&fields=id&marker={}&page_reverse=True", ids[2])}])
+        json!([
+            {"rel": "next", "href": format!("{base}?limit=2&fields=id&marker={}", ids[3])},
+            {"rel": "previous", "href": format!("{base}?limit=2&fields=id&marker={}&page_reverse=True", ids[2])},
+        ])
     );
     let bad_filter = get(&cloud, &token, "networks?colour=red").await;
     assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::*;
 use super::query::ListQuery;
-use crate::sim::core::{Service, SimState};
+use crate::sim::core::{Service, SimState, unrouted};
 
 type ApiResult = Result<Response, NeutronError>;
 type Params = Query<Vec<(String, String)>>;
@@ -230,7 +230,12 @@ pub fn routes() -> Router<SimState> {
                 ),
             );
     }
+    // Registered last: the method fallback covers the routes registered before it.
     router
+        .fallback(|headers: HeaderMap| async move { unrouted(Service::Network, false, &headers) })
+        .method_not_allowed_fallback(|headers: HeaderMap| async move {
+            unrouted(Service::Network, true, &headers)
+        })
 }
 
 async fn versions(State(state): State<SimState>) -> Response {
@@ -239,7 +244,7 @@ async fn versions(State(state): State<SimState>) -> Response {
         json!({"versions": [{
             "status": "CURRENT",
             "id": "v2.0",
-            "links": [{"href": format!("{}/networking/v2.0", state.base_url()), "rel": "self"}],
+            "links": [{"href": format!("{}/networking/v2.0/", state.base_url()), "rel": "self"}],
         }]}),
     )
 }
@@ -247,16 +252,22 @@ async fn versions(State(state): State<SimState>) -> Response {
 async fn resources(State(state): State<SimState>, headers: HeaderMap) -> ApiResult {
     actor(&state, &headers)?;
     let base = format!("{}/networking/v2.0", state.base_url());
-    let resources: Vec<Value> = KINDS
-        .iter()
-        .map(|k| {
-            json!({
-                "name": k.singular(),
-                "collection": k.collection(),
-                "links": [{"href": format!("{base}/{}", k.path()), "rel": "self"}],
-            })
+    // Neutron lists its core resources only (extensions add the others).
+    let resources: Vec<Value> = [
+        ("network", "networks"),
+        ("subnet", "subnets"),
+        ("subnetpool", "subnetpools"),
+        ("port", "ports"),
+    ]
+    .iter()
+    .map(|(name, collection)| {
+        json!({
+            "name": name,
+            "collection": collection,
+            "links": [{"href": format!("{base}/{collection}"), "rel": "self"}],
         })
-        .collect();
+    })
+    .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({"resources": resources}),
@@ -288,15 +299,16 @@ async fn extension(
     Path(alias): Path<String>,
 ) -> ApiResult {
     actor(&state, &headers)?;
-    let (a, n, d) = EXTENSIONS
-        .iter()
-        .find(|(a, _, _)| *a == alias)
-        .ok_or_else(|| {
-            NeutronError::not_found(
-                "HTTPNotFound",
-                format!("Extension with alias {alias} does not exist"),
-            )
-        })?;
+    let Some((a, n, d)) = EXTENSIONS.iter().find(|(a, _, _)| *a == alias) else {
+        // Neutron's extension controller raises a plain webob 404, not a NeutronError.
+        return Ok(crate::sim::core::webob_error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "The resource could not be found.<br /><br />\nExtension with alias {alias} does not exist\n\n"
+            ),
+            &headers,
+        ));
+    };
     Ok(json_response(
         StatusCode::OK,
         json!({"extension": extension_body(a, n, d)}),
@@ -350,7 +362,13 @@ fn create(kind: Kind, state: SimState, headers: HeaderMap, body: Bytes) -> ApiRe
     let body = resource_body(&body, kind, Method::Post)?;
     let mut world = state.world();
     let id = world.network.create(kind, &actor, &body)?;
-    let item = world.network.show(kind, &actor, &id)?;
+    let mut item = world.network.show(kind, &actor, &id)?;
+    // auto-allocated-topology's is_default is in a network's create answer only.
+    if kind == Kind::Network
+        && let Some(network) = world.network.networks.get(&id)
+    {
+        item.insert("is_default".into(), json!(network.is_default));
+    }
     Ok(json_response(
         StatusCode::CREATED,
         json!({kind.singular(): item}),

@@ -312,8 +312,6 @@ impl NetworkData {
             "subnet_id": subnet_id,
             "subnet_ids": subnet_ids,
             "project_id": router.meta.project_id,
-            "tenant_id": router.meta.project_id,
-            "tags": router.meta.tags,
         })
     }
 

@@ -62,6 +62,7 @@ pub enum NicError {
     PortNotFound(String),
     PortInUse(String),
     NetworkNotFound(String),
+    NetworkRequiresSubnet(String),
     SecurityGroupNotFound(String),
     NoMoreFixedIps(String),
     FixedIpInvalid(String),
@@ -172,6 +173,9 @@ impl NetworkData {
                     .map_err(|_| NicError::NetworkNotFound(network_id.clone()))?;
                 if network.meta.project_id != project_id && !network.shared {
                     return Err(NicError::NetworkNotFound(network_id.clone()));
+                }
+                if network.subnets.is_empty() {
+                    return Err(NicError::NetworkRequiresSubnet(network_id.clone()));
                 }
                 let groups = if security_groups.is_empty() {
                     vec![self.ensure_default_security_group(project_id)]

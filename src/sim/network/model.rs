@@ -734,4 +734,7 @@ pub struct SecurityGroupRule {
     pub port_range_max: Option<i64>,
     pub remote_ip_prefix: Option<String>,
     pub remote_group_id: Option<String>,
+    /// Made by Neutron itself with a new group: such rules show a null description.
+    #[serde(default)]
+    pub automatic: bool,
 }

@@ -12,14 +12,17 @@ use super::NetworkData;
 use super::model::*;
 
 /// Neutron's defaults from neutron.conf [quotas] as this cloud sets them.
-pub const QUOTA_DEFAULTS: [(&str, i64); 7] = [
+pub const QUOTA_DEFAULTS: [(&str, i64); 10] = [
     ("floatingip", 50),
     ("network", 100),
     ("port", 500),
+    ("rbac_policy", 10),
     ("router", 10),
+    ("router_route", 30),
     ("security_group", 10),
     ("security_group_rule", 100),
     ("subnet", 100),
+    ("subnetpool", -1),
 ];
 
 /// MTU of tenant (VXLAN) networks under ML2/OVS with a 1500 physical MTU.
@@ -173,9 +176,15 @@ pub fn parse_cidr(attr: &str, text: &str) -> NResult<IpNet> {
             )),
         };
     }
-    text.parse::<IpNet>()
-        .map(|net| net.trunc())
-        .map_err(|_| NeutronError::invalid_attr(attr, format!("'{text}' is not a valid IP subnet")))
+    text.parse::<IpNet>().map(|net| net.trunc()).map_err(|_| {
+        if attr == "cidr" {
+            // A subnet's cidr with a slash gets past the API validator and is refused by the
+            // plugin's netaddr parse.
+            NeutronError::invalid_input(format!("{text} is not in a CIDR format"))
+        } else {
+            NeutronError::invalid_attr(attr, format!("'{text}' is not a valid IP subnet"))
+        }
+    })
 }
 
 pub fn parse_ip(attr: &str, text: &str) -> NResult<IpAddr> {

@@ -173,9 +173,8 @@ impl ListQuery {
 
     /// Filters, sorts, pages and selects; returns the list body with its links.
     ///
-    /// Links differ from stock Neutron on one point, by design: Neutron adds a `next` link
-    /// to every full page (so the last full page leads to an empty one) and a `previous` link
-    /// to every page; here each link is present only when that direction has items.
+    /// Links are stock Neutron's: a `next` link on every full page (so the last full page
+    /// leads to an empty one) and a `previous` link on every non-empty page.
     pub fn apply(
         &self,
         kind: Kind,
@@ -215,14 +214,17 @@ impl ListQuery {
         };
         let page: Vec<Map<String, Value>> = items[start..end].to_vec();
         let mut body = Map::new();
-        if self.limit.is_some() {
+        if let Some(limit) = self.limit {
+            // Neutron's get_pagination_links: `next` unless a forward page came back short,
+            // `previous` unless a reverse page did; so the last full page links to an empty one.
             let mut links = Vec::new();
-            if let Some(last) = page.last().filter(|_| end < total) {
+            let short = page.len() < limit;
+            if let Some(last) = page.last().filter(|_| !short || self.page_reverse) {
                 links.push(
                     json!({"rel": "next", "href": self.href(href_base, &id_of(last), false)}),
                 );
             }
-            if let Some(first) = page.first().filter(|_| start > 0) {
+            if let Some(first) = page.first().filter(|_| !short || !self.page_reverse) {
                 links.push(
                     json!({"rel": "previous", "href": self.href(href_base, &id_of(first), true)}),
                 );

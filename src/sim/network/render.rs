@@ -30,8 +30,10 @@ impl NetworkData {
         out.insert("availability_zones".into(), json!(["nova"]));
         out.insert("ipv4_address_scope".into(), Value::Null);
         out.insert("ipv6_address_scope".into(), Value::Null);
-        out.insert("l2_adjacency".into(), json!(true));
-        out.insert("is_default".into(), json!(net.is_default));
+        // ML2's extension set (neutron 29): qinq and vlan-transparent, no l2_adjacency or
+        // auto-allocated-topology's is_default.
+        out.insert("qinq".into(), json!(false));
+        out.insert("vlan_transparent".into(), json!(false));
         if actor.admin {
             out.insert("provider:network_type".into(), json!(net.network_type));
             out.insert(
@@ -74,8 +76,6 @@ impl NetworkData {
         out.insert("tags".into(), json!(subnet.meta.tags));
         out.insert("service_types".into(), json!([]));
         out.insert("subnetpool_id".into(), Value::Null);
-        out.insert("segment_id".into(), Value::Null);
-        out.insert("dns_publish_fixed_ip".into(), json!(false));
         out.insert("router:external".into(), json!(external));
         out
     }
@@ -102,14 +102,16 @@ impl NetworkData {
         out.insert("device_owner".into(), json!(port.device_owner));
         out.insert("fixed_ips".into(), Value::Array(fixed_ips));
         out.insert("security_groups".into(), json!(port.security_groups));
+        // The L3 plugin makes its router ports with port security off.
+        let router_port = port.device_owner.starts_with("network:router_");
         out.insert(
             "port_security_enabled".into(),
-            json!(port.port_security_enabled),
+            json!(port.port_security_enabled && !router_port),
         );
         out.insert("tags".into(), json!(port.meta.tags));
         out.insert("binding:vnic_type".into(), json!(port.binding_vnic_type));
-        out.insert("ip_allocation".into(), json!("immediate"));
-        out.insert("propagate_uplink_status".into(), json!(false));
+        out.insert("allowed_address_pairs".into(), json!([]));
+        out.insert("extra_dhcp_opts".into(), json!([]));
         if actor.admin {
             let vif_type = if bound { "ovs" } else { "unbound" };
             let details = if bound {
@@ -155,6 +157,8 @@ impl NetworkData {
         );
         out.insert("availability_zones".into(), json!(["nova"]));
         out.insert("flavor_id".into(), Value::Null);
+        out.insert("distributed".into(), json!(false));
+        out.insert("ha".into(), json!(false));
         out
     }
 
@@ -175,6 +179,16 @@ impl NetworkData {
         out.insert("remote_group_id".into(), json!(rule.remote_group_id));
         out.insert("remote_address_group_id".into(), Value::Null);
         out.insert("belongs_to_default_sg".into(), json!(default_group));
+        if rule.automatic {
+            out.insert("description".into(), Value::Null);
+        }
+        // The remote prefix with its host bits cleared (Neutron's normalized_cidr).
+        let normalized = rule
+            .remote_ip_prefix
+            .as_deref()
+            .and_then(|prefix| prefix.parse::<ipnet::IpNet>().ok())
+            .map(|net| net.trunc().to_string());
+        out.insert("normalized_cidr".into(), json!(normalized));
         out
     }
 
@@ -185,7 +199,14 @@ impl NetworkData {
             .rules
             .values()
             .filter(|r| r.security_group_id == group.meta.id)
-            .map(|r| Value::Object(self.render_rule(r)))
+            .enumerate()
+            .map(|(index, r)| {
+                // Rules inside a group carry the standard attributes Neutron adds there.
+                let mut rule = self.render_rule(r);
+                rule.insert("standard_attr_id".into(), json!(index + 1));
+                rule.insert("tags".into(), json!([]));
+                Value::Object(rule)
+            })
             .collect();
         out.insert("security_group_rules".into(), Value::Array(rules));
         out.insert("tags".into(), json!(group.meta.tags));

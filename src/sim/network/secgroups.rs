@@ -234,6 +234,7 @@ impl NetworkData {
             port_range_max: None,
             remote_ip_prefix: None,
             remote_group_id,
+            automatic: true,
         };
         self.rules.insert(rule.meta.id.clone(), rule);
     }
@@ -450,6 +451,7 @@ impl NetworkData {
             port_range_max,
             remote_ip_prefix,
             remote_group_id,
+            automatic: false,
         };
         let id = rule.meta.id.clone();
         self.rules.insert(id.clone(), rule);

@@ -198,8 +198,8 @@ fn subnet_cidr_validation_and_normalization() {
         create(&mut data, "192.168.1.0/33", 4).err(),
         Some(err(
             400,
-            "HTTPBadRequest",
-            "Invalid input for cidr. Reason: '192.168.1.0/33' is not a valid IP subnet."
+            "InvalidInput",
+            "Invalid input for operation: 192.168.1.0/33 is not in a CIDR format."
         ))
     );
     assert_eq!(
@@ -556,7 +556,7 @@ fn router_gateway_and_interfaces() {
     assert_eq!(
         info,
         json!({"id": router, "network_id": net, "port_id": port_id, "subnet_id": subnet,
-               "subnet_ids": [subnet], "project_id": ALICE, "tenant_id": ALICE, "tags": []})
+               "subnet_ids": [subnet], "project_id": ALICE})
     );
     assert_eq!(port_ips(&data, &port_id), vec!["10.0.0.1"]);
     assert_eq!(
@@ -780,8 +780,9 @@ fn quotas_limit_creates() {
         .expect("set");
     assert_eq!(
         Value::Object(set),
-        json!({"floatingip": 50, "network": 1, "port": 500, "router": 10,
-               "security_group": 10, "security_group_rule": 100, "subnet": 100})
+        json!({"floatingip": 50, "network": 1, "port": 500, "rbac_policy": 10, "router": 10,
+               "router_route": 30, "security_group": 10, "security_group_rule": 100,
+               "subnet": 100, "subnetpool": -1})
     );
     data.create_network(&user(ALICE), &obj(json!({})))
         .expect("first");
@@ -937,7 +938,10 @@ fn paging_links_filters_and_fields() {
     let page1 = list(&[("limit", "2")]);
     assert_eq!(
         page1["networks_links"],
-        json!([{"rel": "next", "href": format!("http://h/networking/v2.0/networks?limit=2&marker={}", ids[1])}])
+        json!([
+            {"rel": "next", "href": format!("http://h/networking/v2.0/networks?limit=2&marker={}", ids[1])},
+            {"rel": "previous", "href": format!("http://h/networking/v2.0/networks?limit=2&marker={}&page_reverse=True", ids[0])}
+        ])
     );
     let page2 = list(&[("limit", "2"), ("marker", &ids[1])]);
     let page2_ids: Vec<&str> = page2["networks"]
