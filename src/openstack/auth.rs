@@ -89,9 +89,14 @@ impl AuthConfig {
         }
     }
 
-    /// Reads the standard OS_* variables an openrc file sets.
+    /// Reads the standard OS_* variables an openrc file sets; without OS_AUTH_URL, the
+    /// clouds.yaml entry OS_CLOUD names (as the `openstack` CLI does).
     pub fn from_env() -> Result<AuthConfig, ApiError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match (lookup("OS_AUTH_URL"), lookup("OS_CLOUD")) {
+            (None, Some(cloud)) => super::clouds::from_clouds_yaml(&cloud, lookup),
+            _ => Self::from_lookup(lookup),
+        }
     }
 
     /// Like [`from_env`](Self::from_env) with any variable source (tests use a map).

@@ -157,11 +157,13 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             AuthConfig::from_env().map_err(|e| OpsError::Cloud(e.to_string()))?,
             None,
         ),
-        CloudChoice::CloudsYaml(name) => {
-            return Err(OpsError::Cloud(format!(
-                "clouds.yaml entries (`{name}`) are not supported yet; set cloud = \"env\" and export OS_* variables"
-            )));
-        }
+        CloudChoice::CloudsYaml(name) => (
+            crate::openstack::clouds::from_clouds_yaml(name, |var| {
+                std::env::var(var).ok().filter(|v| !v.is_empty())
+            })
+            .map_err(|e| OpsError::Cloud(e.to_string()))?,
+            None,
+        ),
     };
     let cloud = match Cloud::connect(auth).await {
         Ok(c) => c,

@@ -24,11 +24,11 @@ enum Target {
     Real,
 }
 
-fn provider(external_network: &str, timeout: &str) -> String {
+fn provider(cloud: &str, external_network: &str, timeout: &str) -> String {
     format!(
         r#"
 [provider]
-cloud = "env"
+cloud = "{cloud}"
 external_network = "{external_network}"
 parallelism = 4
 timeout = "{timeout}"
@@ -99,7 +99,10 @@ struct Scenario {
     target: Target,
     /// Kept alive for the scenario's length (the embedded target only).
     _sim: Option<SimProcess>,
+    /// What stackform is given: OS_* pairs, or where its clouds.yaml is.
     env: Vec<(String, String)>,
+    /// `[provider] cloud`: "env", or "clouds.yaml:NAME" after [`Scenario::use_clouds_yaml`].
+    cloud: String,
     api: CloudApi,
     /// The cloud name of `tenant.demo`.
     tenant: String,
@@ -120,6 +123,7 @@ impl Scenario {
                 Scenario {
                     target,
                     env: sim.env.clone(),
+                    cloud: "env".to_string(),
                     _sim: Some(sim),
                     api,
                     tenant: "demo".to_string(),
@@ -136,6 +140,7 @@ impl Scenario {
                 Scenario {
                     target,
                     env,
+                    cloud: "env".to_string(),
                     _sim: None,
                     api,
                     tenant: real_common::unique_name("sf"),
@@ -150,7 +155,7 @@ impl Scenario {
     }
 
     fn specs(&self, demo_toml: &str) {
-        let provider = provider(&self.external_network, self.timeout);
+        let provider = provider(&self.cloud, &self.external_network, self.timeout);
         write_specs(
             self.dir.path(),
             &[("provider.toml", &provider), ("demo.toml", demo_toml)],
@@ -159,6 +164,47 @@ impl Scenario {
 
     fn demo(&self, cidr: &str, http_port: &str, vcpu: u32, power: &str, with_web: bool) {
         self.specs(&demo(&self.tenant, cidr, http_port, vcpu, power, with_web));
+    }
+
+    /// From now on stackform reaches the cloud through a clouds.yaml entry, its password in
+    /// the secure.yaml beside it, instead of OS_* variables.
+    fn use_clouds_yaml(&mut self) {
+        const CLOUD: &str = "stackform-e2e";
+        let quoted = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut auth = String::new();
+        let mut top = String::new();
+        let mut password = String::new();
+        for (key, value) in &self.env {
+            let line = |k: &str| format!("      {k}: {}\n", quoted(value));
+            match key.as_str() {
+                "OS_AUTH_URL" => auth.push_str(&line("auth_url")),
+                "OS_USERNAME" => auth.push_str(&line("username")),
+                "OS_PROJECT_NAME" => auth.push_str(&line("project_name")),
+                "OS_USER_DOMAIN_NAME" => auth.push_str(&line("user_domain_name")),
+                "OS_PROJECT_DOMAIN_NAME" => auth.push_str(&line("project_domain_name")),
+                "OS_REGION_NAME" => top.push_str(&format!("    region_name: {}\n", quoted(value))),
+                "OS_INTERFACE" => top.push_str(&format!("    interface: {}\n", quoted(value))),
+                "OS_PASSWORD" => password = quoted(value),
+                _ => {}
+            }
+        }
+        let clouds = self.dir.path().join("clouds.yaml");
+        let secure = self.dir.path().join("secure.yaml");
+        std::fs::write(
+            &clouds,
+            format!("clouds:\n  {CLOUD}:\n    auth:\n{auth}{top}"),
+        )
+        .unwrap();
+        std::fs::write(
+            &secure,
+            format!("clouds:\n  {CLOUD}:\n    auth:\n      password: {password}\n"),
+        )
+        .unwrap();
+        self.env = vec![
+            ("OS_CLIENT_CONFIG_FILE".into(), clouds.display().to_string()),
+            ("OS_CLIENT_SECURE_FILE".into(), secure.display().to_string()),
+        ];
+        self.cloud = format!("clouds.yaml:{CLOUD}");
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
@@ -844,10 +890,13 @@ security_groups = [{groups}]
 /// Dropping a security group and a router while the instance and subnet that used them
 /// stay: the deletes run first, so they must let go of what is kept (real Neutron refuses to
 /// delete a group a port uses, and a subnet a router interface holds).
+///
+/// This scenario reaches the cloud through a clouds.yaml entry rather than OS_* variables.
 async fn dropped_resources_release_what_is_kept(target: Target) {
     let Some(mut s) = Scenario::start(target).await else {
         return;
     };
+    s.use_clouds_yaml();
     s.specs(&kept_instance(&s.tenant, true));
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -1109,7 +1158,7 @@ fn an_unreachable_cloud_is_one_clear_line() {
     write_specs(
         dir.path(),
         &[
-            ("provider.toml", &provider("public", "60s")),
+            ("provider.toml", &provider("env", "public", "60s")),
             ("demo.toml", "[tenant.demo]\n"),
         ],
     );
