@@ -244,6 +244,32 @@ clouds:
     }
 
     #[test]
+    fn os_cloud_is_read_when_os_auth_url_is_not_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clouds = write(
+            dir.path(),
+            "clouds.yaml",
+            &CLOUDS.replace("username: admin", "username: admin\n      password: s3"),
+        );
+        let vars = |with_url: bool| {
+            let clouds = clouds.clone();
+            move |k: &str| match k {
+                "OS_CLOUD" => Some("harness-admin".to_string()),
+                "OS_CLIENT_CONFIG_FILE" => Some(clouds.clone()),
+                "OS_AUTH_URL" if with_url => Some("http://other:5000/v3".to_string()),
+                "OS_USERNAME" | "OS_PASSWORD" | "OS_PROJECT_NAME" => Some("x".to_string()),
+                "OS_USER_DOMAIN_NAME" | "OS_PROJECT_DOMAIN_NAME" => Some("Default".to_string()),
+                _ => None,
+            }
+        };
+        let from_yaml = AuthConfig::from_env_lookup(vars(false)).expect("clouds.yaml");
+        assert_eq!(from_yaml.auth_url, "http://127.0.0.1:5000/v3");
+        assert_eq!(from_yaml.password.expose(), "s3");
+        let from_vars = AuthConfig::from_env_lookup(vars(true)).expect("variables");
+        assert_eq!(from_vars.auth_url, "http://other:5000/v3");
+    }
+
+    #[test]
     fn secure_values_merge_deeply() {
         let mut base =
             serde_json::json!({"auth": {"username": "a", "password": "old"}, "region_name": "R"});
