@@ -556,9 +556,9 @@ fn every_attribute(tenant_name: &str, two: bool) -> String {
     );
     let quotas = pick(
         "vcpu = 20, ram = 51200, instances = 10, key_pairs = 10, networks = 10, subnets = 10, \
-         routers = 5, ports = 50, security_groups = 10, security_group_rules = 100",
+         routers = 5, ports = 50, security_groups = 10, security_group_rules = 100, floatingips = 10",
         "vcpu = 30, ram = 40960, instances = 5, key_pairs = 5, networks = 5, subnets = 6, \
-         routers = 3, ports = 40, security_groups = 8, security_group_rules = 80",
+         routers = 3, ports = 40, security_groups = 8, security_group_rules = 80, floatingips = 0",
     );
     format!(
         r#"
@@ -654,10 +654,11 @@ async fn every_attribute_in_place(target: Target) {
         "port",
         "security_group",
         "security_group_rule",
+        "floatingip",
     ];
     assert_eq!(
         keys.map(|k| neutron[k].as_i64()),
-        [5, 6, 3, 40, 8, 80].map(Some),
+        [5, 6, 3, 40, 8, 80, 0].map(Some),
         "{neutron}"
     );
     let net = s.owned(&project, "networks", "networks", "net").await;
