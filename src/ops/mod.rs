@@ -195,6 +195,12 @@ pub fn embedded_auth(auth_url: &str) -> AuthConfig {
     )
 }
 
+/// Records what refresh adopted by ownership tags, for an apply with nothing to change: the
+/// leftover of a lost create that already matches the spec is then known to the state too.
+pub fn record_adoptions(planned: &Planned) -> Result<()> {
+    record_adopted(&planned.store, &planned.observed)
+}
+
 /// Executes a plan. Before the first change, records in the state the resources refresh
 /// adopted by their ownership tags (a create whose reply was lost in an earlier run).
 pub async fn apply(planned: &Planned, on_event: &(dyn Fn(Event) + Sync)) -> Result<Outcome> {

@@ -1029,8 +1029,88 @@ async fn real_paused_suspended_and_shelved_servers_return_to_the_spec() {
     s.assert_nothing_left(&lineage).await;
 }
 
+/// What a create whose reply was lost leaves behind, made by hand (so it runs on a real cloud,
+/// which cannot be told to lose a reply): a network carrying the run's ownership tags that the
+/// state does not know. The next plan adopts it instead of creating a second one.
+async fn a_tagged_leftover_is_adopted(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let tenant_only = format!("[tenant.demo]\nname = \"{}\"\n", s.tenant);
+    s.specs(&tenant_only);
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let tenant = s.api.get("identity", &format!("/projects/{project}")).await;
+    let lineage = lineage_of(&tenant["project"]);
+    let leftover = s
+        .api
+        .send(
+            Method::POST,
+            "network",
+            "/networks",
+            json!({"network": {"name": "demo-net", "project_id": project}}),
+            &[201],
+        )
+        .await;
+    let leftover_id = leftover["network"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    s.api
+        .send(
+            Method::PUT,
+            "network",
+            &format!("/networks/{leftover_id}/tags"),
+            json!({"tags": [format!("stackform-lineage:{lineage}"), "stackform:network.demo-net"]}),
+            &[200],
+        )
+        .await;
+
+    s.specs(&format!(
+        "{tenant_only}\n[network.demo-net]\ntenant = \"demo\"\n"
+    ));
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code, 0,
+        "the leftover is what the spec asks for:\n{out}\n{err}"
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let nets = s
+        .api
+        .list(
+            "network",
+            &format!("/networks?project_id={project}&name=demo-net"),
+            "networks",
+        )
+        .await;
+    assert_eq!(nets.len(), 1, "{nets:?}");
+    let (_, state, _) = s.run(&["state", "list"]);
+    assert!(
+        state.contains(&format!("network.demo-net\t{leftover_id}")),
+        "{state}"
+    );
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_leftover_is_adopted_not_duplicated() {
+    a_tagged_leftover_is_adopted(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_tagged_leftover_is_adopted_not_duplicated() {
+    a_tagged_leftover_is_adopted(Target::Real).await;
+}
+
 // Embedded only: losing a reply needs the embedded cloud's /_sim/faults, which a real cloud
-// does not have (and cannot be made to lose one reply on demand from a test).
+// does not have (and cannot be made to lose one reply on demand from a test). On the real cloud
+// `real_a_tagged_leftover_is_adopted_not_duplicated` makes the leftover by hand instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_create_reply_is_adopted_not_duplicated() {
     let Some(s) = Scenario::start(Target::Embedded).await else {
