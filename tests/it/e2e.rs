@@ -1,12 +1,9 @@
-//! End to end: the `stackform` binary against the embedded cloud running as its own process
-//! (reached through OS_* variables, exactly as a real cloud would be), with every outcome
-//! checked through the cloud's own API.
-
-//! End to end: the `stackform` binary against a cloud reached through OS_* variables, exactly
-//! as a user would point it at one (`cloud = "env"`), with every outcome checked through the
-//! cloud's own API. Each scenario is a function of its [`Target`]: the embedded cloud running
-//! as its own process, or the real OpenStack cloud named by `REAL_OS_OPENRC` (the `real_*`
-//! tests; see real_common.rs for the gate and the admin setup).
+//! End to end: the `stackform` binary against a cloud reached through OS_* variables or a
+//! clouds.yaml entry, exactly as a user would point it at one (`cloud = "env"`,
+//! `cloud = "clouds.yaml:NAME"`), with every outcome checked through the cloud's own API.
+//! Each scenario is a function of its [`Target`]: the embedded cloud running as its own
+//! process, or the real OpenStack cloud named by `REAL_OS_OPENRC` (the `real_*` tests; see
+//! real_common.rs for the gate and the admin setup).
 
 use reqwest::Method;
 use serde_json::{Value, json};
