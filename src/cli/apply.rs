@@ -67,7 +67,9 @@ async fn execute(
 ) -> Result<ExitCode, CliError> {
     super::print_block(&render::human::plan(&planned.plan, out.color));
     if planned.plan.is_empty() {
+        let adopted = ops::record_adoptions(&planned);
         planned.connection.close().await;
+        adopted?;
         return Ok(ExitCode::SUCCESS);
     }
     if !auto_approve && !confirm(question)? {

@@ -89,9 +89,21 @@ impl AuthConfig {
         }
     }
 
-    /// Reads the standard OS_* variables an openrc file sets.
+    /// Reads the standard OS_* variables an openrc file sets; without OS_AUTH_URL, the
+    /// clouds.yaml entry OS_CLOUD names (as the `openstack` CLI does).
     pub fn from_env() -> Result<AuthConfig, ApiError> {
-        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_env_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// [`from_env`](Self::from_env) over any variable source: OS_AUTH_URL wins over OS_CLOUD,
+    /// so a shell that has both keeps the explicit variables.
+    pub fn from_env_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<AuthConfig, ApiError> {
+        match (lookup("OS_AUTH_URL"), lookup("OS_CLOUD")) {
+            (None, Some(cloud)) => super::clouds::from_clouds_yaml(&cloud, lookup),
+            _ => Self::from_lookup(lookup),
+        }
     }
 
     /// Like [`from_env`](Self::from_env) with any variable source (tests use a map).

@@ -11,6 +11,7 @@
 //! Knows nothing of specs, plans or state.
 
 mod auth;
+pub mod clouds;
 pub mod compute;
 mod error;
 pub mod identity;

@@ -465,6 +465,29 @@ fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(60)))
 }
 
+/// What a refused token was for. Real Keystone answers every refusal with the same
+/// "The request you have made requires authentication.", whether the password is wrong or
+/// the project is disabled or not the user's: say which request it was.
+fn unauthorized_hint(auth: &AuthConfig, scope: &Scope) -> String {
+    let domain = |d: &auth::DomainRef| match d {
+        auth::DomainRef::Name(name) => format!("domain `{name}`"),
+        auth::DomainRef::Id(id) => format!("domain id `{id}`"),
+    };
+    match scope {
+        Scope::Configured => format!(
+            "user `{}` in {}, project `{}` in {}: check the credentials",
+            auth.username,
+            domain(&auth.user_domain),
+            auth.project_name,
+            domain(&auth.project_domain)
+        ),
+        Scope::ProjectId(id) => format!(
+            "a token for project {id}: Keystone refuses one for a disabled project or a user \
+             with no role on it"
+        ),
+    }
+}
+
 /// `POST /v3/auth/tokens`: the token from X-Subject-Token, the rest from the body.
 async fn issue_token(
     http: &reqwest::Client,
@@ -490,12 +513,16 @@ async fn issue_token(
             .await
             .map_err(|e| transport_error(service, &Method::POST, &url, e))?;
         if !status.is_success() {
+            let mut message = error::service_message(&text).unwrap_or_default();
+            if status == StatusCode::UNAUTHORIZED {
+                message = format!("{message} ({})", unauthorized_hint(auth, scope));
+            }
             return Err(ApiError::Status {
                 service: service.as_str(),
                 method: Method::POST,
                 url: error::display_url(&url).into(),
                 status,
-                message: error::service_message(&text).unwrap_or_default().into(),
+                message: message.into(),
                 request_id: request_id(&headers),
                 retry_after: retry_after(status, &headers),
             });

@@ -168,11 +168,13 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             AuthConfig::from_env().map_err(|e| OpsError::Cloud(e.to_string()))?,
             None,
         ),
-        CloudChoice::CloudsYaml(name) => {
-            return Err(OpsError::Cloud(format!(
-                "clouds.yaml entries (`{name}`) are not supported yet; set cloud = \"env\" and export OS_* variables"
-            )));
-        }
+        CloudChoice::CloudsYaml(name) => (
+            crate::openstack::clouds::from_clouds_yaml(name, |var| {
+                std::env::var(var).ok().filter(|v| !v.is_empty())
+            })
+            .map_err(|e| OpsError::Cloud(e.to_string()))?,
+            None,
+        ),
     };
     let cloud = match Cloud::connect(auth).await {
         Ok(c) => c,
@@ -202,6 +204,12 @@ pub fn embedded_auth(auth_url: &str) -> AuthConfig {
         Secret::new(sim::ADMIN_PASSWORD),
         sim::ADMIN_PROJECT,
     )
+}
+
+/// Records what refresh adopted by ownership tags, for an apply with nothing to change: the
+/// leftover of a lost create that already matches the spec is then known to the state too.
+pub fn record_adoptions(planned: &Planned) -> Result<()> {
+    record_adopted(&planned.store, &planned.observed)
 }
 
 /// Executes a plan. Before the first change, records in the state the resources refresh

@@ -116,20 +116,34 @@ async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     let query = [("name".to_string(), name.to_string())];
     let images = cx.cloud.admin().image().list_images(&query).await?;
+    pick_image(&images, name).map_err(|message| Error::Failed {
+        addr: addr.clone(),
+        message,
+    })
+}
+
+/// The one active image named (or with id) `name`. Real Glance also lists images that are
+/// not bootable yet or any more (queued while their data uploads, deactivated, killed), and
+/// Nova refuses those ("Image ... is not active"): only active ones count.
+fn pick_image(
+    images: &[crate::openstack::image::Image],
+    name: &str,
+) -> std::result::Result<String, String> {
     let matching: Vec<_> = images
         .iter()
         .filter(|i| i.name.as_deref() == Some(name) || i.id == name)
         .collect();
-    match matching.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => Err(Error::Failed {
-            addr: addr.clone(),
-            message: format!("no image named `{name}`"),
-        }),
-        _ => Err(Error::Failed {
-            addr: addr.clone(),
-            message: format!("several images are named `{name}`"),
-        }),
+    let active: Vec<_> = matching.iter().filter(|i| i.status == "active").collect();
+    match (active.as_slice(), matching.first()) {
+        ([one], _) => Ok(one.id.clone()),
+        ([], None) => Err(format!("no image named `{name}`")),
+        ([], Some(inactive)) => Err(format!(
+            "image `{name}` is not active (status {})",
+            inactive.status
+        )),
+        _ => Err(format!(
+            "several active images are named `{name}`: name one by its id"
+        )),
     }
 }
 
@@ -441,6 +455,36 @@ mod tests {
         assert_eq!(
             power_actions("SHELVED_OFFLOADED", "running"),
             [("unshelve", "ACTIVE")]
+        );
+    }
+
+    #[test]
+    fn only_active_images_are_booted() {
+        let image = |id: &str, status: &str| crate::openstack::image::Image {
+            id: id.into(),
+            name: Some("cirros".into()),
+            status: status.into(),
+            visibility: None,
+        };
+        assert_eq!(
+            pick_image(&[image("q", "queued"), image("a", "active")], "cirros"),
+            Ok("a".to_string())
+        );
+        assert_eq!(
+            pick_image(&[image("q", "queued")], "cirros"),
+            Err("image `cirros` is not active (status queued)".to_string())
+        );
+        assert_eq!(
+            pick_image(&[image("a", "active"), image("b", "active")], "cirros"),
+            Err("several active images are named `cirros`: name one by its id".to_string())
+        );
+        assert_eq!(
+            pick_image(&[image("a", "active")], "a"),
+            Ok("a".to_string())
+        );
+        assert_eq!(
+            pick_image(&[], "cirros"),
+            Err("no image named `cirros`".to_string())
         );
     }
 

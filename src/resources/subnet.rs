@@ -165,24 +165,21 @@ impl KindOps for Subnet {
             return Ok(());
         }
         let api = cx.cloud.admin().network();
-        // Real Neutron refuses a new gateway_ip while a router interface holds the old one
-        // (409 "Current gateway ip ... already in use by port"): detach those routers, move
-        // the gateway, attach them again (their interface then takes the new address).
-        let holders = match (changes.get("gateway_ip"), current.attrs.get("gateway_ip")) {
-            (Some(_), Some(Value::String(old))) => {
-                let subnet: neutron::Subnet = api.get(SUBNETS, &current.id).await?;
+        let mut changes = changes;
+        let mut holders = Vec::new();
+        if let Some(new_gateway) = changes.get("gateway_ip").cloned() {
+            let subnet: neutron::Subnet = api.get(SUBNETS, &current.id).await?;
+            // Real Neutron refuses a new gateway_ip while a router interface holds the old
+            // one (409 "Current gateway ip ... already in use by port"): detach those routers,
+            // move the gateway, attach them again (their interface takes the new address).
+            if let Some(old) = &subnet.gateway_ip {
                 let query = neutron::query(&[("network_id", &subnet.network_id)]);
                 let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-                gateway_holders(&ports, &current.id, old)
+                holders = gateway_holders(&ports, &current.id, old);
             }
-            _ => Vec::new(),
-        };
-        let mut changes = changes;
-        if let Some(new_gateway) = changes.get("gateway_ip").cloned() {
             // Neutron keeps the pools computed from the old gateway and refuses a gateway
             // inside them (409 "Gateway ip ... conflicts with allocation pool"). The spec does
             // not manage pools: when they are still Neutron's defaults, move them with it.
-            let subnet: neutron::Subnet = api.get(SUBNETS, &current.id).await?;
             let old_defaults = default_pools(&subnet.cidr, subnet.gateway_ip.as_deref());
             if old_defaults.as_ref() == Some(&subnet.allocation_pools)
                 && let Some(pools) = default_pools(&subnet.cidr, new_gateway.as_str())

@@ -288,7 +288,8 @@ async fn bad_credentials_fail_with_keystones_message_and_no_secret() {
         text,
         format!(
             "identity: POST {base}/identity/v3/auth/tokens → 401 Unauthorized: The request you \
-             have made requires authentication."
+             have made requires authentication. (user `admin` in domain `Default`, project \
+             `admin` in domain id `default`: check the credentials)"
         )
     );
     assert!(!format!("{error:?}").contains("wrong-password-value"));

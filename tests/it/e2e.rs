@@ -1,12 +1,9 @@
-//! End to end: the `stackform` binary against the embedded cloud running as its own process
-//! (reached through OS_* variables, exactly as a real cloud would be), with every outcome
-//! checked through the cloud's own API.
-
-//! End to end: the `stackform` binary against a cloud reached through OS_* variables, exactly
-//! as a user would point it at one (`cloud = "env"`), with every outcome checked through the
-//! cloud's own API. Each scenario is a function of its [`Target`]: the embedded cloud running
-//! as its own process, or the real OpenStack cloud named by `REAL_OS_OPENRC` (the `real_*`
-//! tests; see real_common.rs for the gate and the admin setup).
+//! End to end: the `stackform` binary against a cloud reached through OS_* variables or a
+//! clouds.yaml entry, exactly as a user would point it at one (`cloud = "env"`,
+//! `cloud = "clouds.yaml:NAME"`), with every outcome checked through the cloud's own API.
+//! Each scenario is a function of its [`Target`]: the embedded cloud running as its own
+//! process, or the real OpenStack cloud named by `REAL_OS_OPENRC` (the `real_*` tests; see
+//! real_common.rs for the gate and the admin setup).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -24,11 +21,11 @@ enum Target {
     Real,
 }
 
-fn provider(external_network: &str, timeout: &str) -> String {
+fn provider(cloud: &str, external_network: &str, timeout: &str) -> String {
     format!(
         r#"
 [provider]
-cloud = "env"
+cloud = "{cloud}"
 external_network = "{external_network}"
 parallelism = 4
 timeout = "{timeout}"
@@ -99,7 +96,10 @@ struct Scenario {
     target: Target,
     /// Kept alive for the scenario's length (the embedded target only).
     _sim: Option<SimProcess>,
+    /// What stackform is given: OS_* pairs, or where its clouds.yaml is.
     env: Vec<(String, String)>,
+    /// `[provider] cloud`: "env", or "clouds.yaml:NAME" after [`Scenario::use_clouds_yaml`].
+    cloud: String,
     api: CloudApi,
     /// The cloud name of `tenant.demo`.
     tenant: String,
@@ -120,6 +120,7 @@ impl Scenario {
                 Scenario {
                     target,
                     env: sim.env.clone(),
+                    cloud: "env".to_string(),
                     _sim: Some(sim),
                     api,
                     tenant: "demo".to_string(),
@@ -136,6 +137,7 @@ impl Scenario {
                 Scenario {
                     target,
                     env,
+                    cloud: "env".to_string(),
                     _sim: None,
                     api,
                     tenant: real_common::unique_name("sf"),
@@ -150,7 +152,7 @@ impl Scenario {
     }
 
     fn specs(&self, demo_toml: &str) {
-        let provider = provider(&self.external_network, self.timeout);
+        let provider = provider(&self.cloud, &self.external_network, self.timeout);
         write_specs(
             self.dir.path(),
             &[("provider.toml", &provider), ("demo.toml", demo_toml)],
@@ -159,6 +161,47 @@ impl Scenario {
 
     fn demo(&self, cidr: &str, http_port: &str, vcpu: u32, power: &str, with_web: bool) {
         self.specs(&demo(&self.tenant, cidr, http_port, vcpu, power, with_web));
+    }
+
+    /// From now on stackform reaches the cloud through a clouds.yaml entry, its password in
+    /// the secure.yaml beside it, instead of OS_* variables.
+    fn use_clouds_yaml(&mut self) {
+        const CLOUD: &str = "stackform-e2e";
+        let quoted = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut auth = String::new();
+        let mut top = String::new();
+        let mut password = String::new();
+        for (key, value) in &self.env {
+            let line = |k: &str| format!("      {k}: {}\n", quoted(value));
+            match key.as_str() {
+                "OS_AUTH_URL" => auth.push_str(&line("auth_url")),
+                "OS_USERNAME" => auth.push_str(&line("username")),
+                "OS_PROJECT_NAME" => auth.push_str(&line("project_name")),
+                "OS_USER_DOMAIN_NAME" => auth.push_str(&line("user_domain_name")),
+                "OS_PROJECT_DOMAIN_NAME" => auth.push_str(&line("project_domain_name")),
+                "OS_REGION_NAME" => top.push_str(&format!("    region_name: {}\n", quoted(value))),
+                "OS_INTERFACE" => top.push_str(&format!("    interface: {}\n", quoted(value))),
+                "OS_PASSWORD" => password = quoted(value),
+                _ => {}
+            }
+        }
+        let clouds = self.dir.path().join("clouds.yaml");
+        let secure = self.dir.path().join("secure.yaml");
+        std::fs::write(
+            &clouds,
+            format!("clouds:\n  {CLOUD}:\n    auth:\n{auth}{top}"),
+        )
+        .unwrap();
+        std::fs::write(
+            &secure,
+            format!("clouds:\n  {CLOUD}:\n    auth:\n      password: {password}\n"),
+        )
+        .unwrap();
+        self.env = vec![
+            ("OS_CLIENT_CONFIG_FILE".into(), clouds.display().to_string()),
+            ("OS_CLIENT_SECURE_FILE".into(), secure.display().to_string()),
+        ];
+        self.cloud = format!("clouds.yaml:{CLOUD}");
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
@@ -510,9 +553,9 @@ fn every_attribute(tenant_name: &str, two: bool) -> String {
     );
     let quotas = pick(
         "vcpu = 20, ram = 51200, instances = 10, key_pairs = 10, networks = 10, subnets = 10, \
-         routers = 5, ports = 50, security_groups = 10, security_group_rules = 100",
+         routers = 5, ports = 50, security_groups = 10, security_group_rules = 100, floatingips = 10",
         "vcpu = 30, ram = 40960, instances = 5, key_pairs = 5, networks = 5, subnets = 6, \
-         routers = 3, ports = 40, security_groups = 8, security_group_rules = 80",
+         routers = 3, ports = 40, security_groups = 8, security_group_rules = 80, floatingips = 0",
     );
     format!(
         r#"
@@ -608,10 +651,11 @@ async fn every_attribute_in_place(target: Target) {
         "port",
         "security_group",
         "security_group_rule",
+        "floatingip",
     ];
     assert_eq!(
         keys.map(|k| neutron[k].as_i64()),
-        [5, 6, 3, 40, 8, 80].map(Some),
+        [5, 6, 3, 40, 8, 80, 0].map(Some),
         "{neutron}"
     );
     let net = s.owned(&project, "networks", "networks", "net").await;
@@ -844,10 +888,13 @@ security_groups = [{groups}]
 /// Dropping a security group and a router while the instance and subnet that used them
 /// stay: the deletes run first, so they must let go of what is kept (real Neutron refuses to
 /// delete a group a port uses, and a subnet a router interface holds).
+///
+/// This scenario reaches the cloud through a clouds.yaml entry rather than OS_* variables.
 async fn dropped_resources_release_what_is_kept(target: Target) {
     let Some(mut s) = Scenario::start(target).await else {
         return;
     };
+    s.use_clouds_yaml();
     s.specs(&kept_instance(&s.tenant, true));
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -979,8 +1026,88 @@ async fn real_paused_suspended_and_shelved_servers_return_to_the_spec() {
     s.assert_nothing_left(&lineage).await;
 }
 
+/// What a create whose reply was lost leaves behind, made by hand (so it runs on a real cloud,
+/// which cannot be told to lose a reply): a network carrying the run's ownership tags that the
+/// state does not know. The next plan adopts it instead of creating a second one.
+async fn a_tagged_leftover_is_adopted(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let tenant_only = format!("[tenant.demo]\nname = \"{}\"\n", s.tenant);
+    s.specs(&tenant_only);
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let tenant = s.api.get("identity", &format!("/projects/{project}")).await;
+    let lineage = lineage_of(&tenant["project"]);
+    let leftover = s
+        .api
+        .send(
+            Method::POST,
+            "network",
+            "/networks",
+            json!({"network": {"name": "demo-net", "project_id": project}}),
+            &[201],
+        )
+        .await;
+    let leftover_id = leftover["network"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    s.api
+        .send(
+            Method::PUT,
+            "network",
+            &format!("/networks/{leftover_id}/tags"),
+            json!({"tags": [format!("stackform-lineage:{lineage}"), "stackform:network.demo-net"]}),
+            &[200],
+        )
+        .await;
+
+    s.specs(&format!(
+        "{tenant_only}\n[network.demo-net]\ntenant = \"demo\"\n"
+    ));
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code, 0,
+        "the leftover is what the spec asks for:\n{out}\n{err}"
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let nets = s
+        .api
+        .list(
+            "network",
+            &format!("/networks?project_id={project}&name=demo-net"),
+            "networks",
+        )
+        .await;
+    assert_eq!(nets.len(), 1, "{nets:?}");
+    let (_, state, _) = s.run(&["state", "list"]);
+    assert!(
+        state.contains(&format!("network.demo-net\t{leftover_id}")),
+        "{state}"
+    );
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_leftover_is_adopted_not_duplicated() {
+    a_tagged_leftover_is_adopted(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_tagged_leftover_is_adopted_not_duplicated() {
+    a_tagged_leftover_is_adopted(Target::Real).await;
+}
+
 // Embedded only: losing a reply needs the embedded cloud's /_sim/faults, which a real cloud
-// does not have (and cannot be made to lose one reply on demand from a test).
+// does not have (and cannot be made to lose one reply on demand from a test). On the real cloud
+// `real_a_tagged_leftover_is_adopted_not_duplicated` makes the leftover by hand instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_create_reply_is_adopted_not_duplicated() {
     let Some(s) = Scenario::start(Target::Embedded).await else {
@@ -1109,7 +1236,7 @@ fn an_unreachable_cloud_is_one_clear_line() {
     write_specs(
         dir.path(),
         &[
-            ("provider.toml", &provider("public", "60s")),
+            ("provider.toml", &provider("env", "public", "60s")),
             ("demo.toml", "[tenant.demo]\n"),
         ],
     );
