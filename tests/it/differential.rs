@@ -38,6 +38,11 @@ async fn embedded_cloud_matches_real_openstack() {
     let Some(real) = real_cloud() else {
         return;
     };
+    // The script boots servers on `m1.small`: on a fresh cloud it exists only once the shared
+    // admin setup (serialised with the other real-cloud tests of this binary) has made it.
+    let env = crate::real_common::real_cloud_env().unwrap_or_default();
+    crate::real_common::ensure_admin_setup(&crate::cloud_api::CloudApi::login_env(&env).await)
+        .await;
     let run = run_suffix();
     let segment = 3000 + (u16::from_str_radix(&run[..4], 16).unwrap_or(0) % 1000);
     let http = http_client();
