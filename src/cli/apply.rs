@@ -1,6 +1,6 @@
 //! `stackform apply` and `stackform destroy`
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -117,18 +117,13 @@ async fn execute(
     })
 }
 
-/// Asks on the terminal; only "yes" approves. Piped input is read too, so scripts can answer.
+/// Asks, as Terraform does, on standard input: only "yes" approves; anything else, or no
+/// input at all (end of file, e.g. `< /dev/null` in a script), cancels.
 fn confirm(question: &str) -> Result<bool, CliError> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() || std::env::var_os("STACKFORM_ALLOW_PIPED_APPROVAL").is_some() {
-        print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        stdin.lock().read_line(&mut line)?;
-        return Ok(line.trim() == "yes");
-    }
-    Err(CliError::Usage(
-        "no terminal to ask for confirmation: re-run with --auto-approve to apply without asking"
-            .to_string(),
-    ))
+    print!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    println!();
+    Ok(line.trim() == "yes")
 }

@@ -36,3 +36,91 @@ fn graph_prints_explicit_and_implicit_dependencies_as_dot() {
         "{out}"
     );
 }
+
+/// Runs stackform with `input` on its standard input.
+fn run_with_input(dir: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = crate::support::stackform()
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stackform starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    crate::support::decode(child.wait_with_output().expect("stackform ends"))
+}
+
+#[test]
+fn apply_asks_and_only_yes_approves_then_the_state_shows_what_was_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = repo().join("specs");
+    let specs = specs.to_string_lossy();
+    let args = ["apply", "--specs", &specs, "--state", "state"];
+
+    for answer in ["no\n", ""] {
+        let (code, out, _) = run_with_input(dir.path(), &args, answer);
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("Only 'yes' will be accepted to approve."),
+            "{out}"
+        );
+        assert!(out.trim_end().ends_with("Apply cancelled."), "{out}");
+        let (_, listed, _) = run_in(dir.path(), &["state", "list"]);
+        assert_eq!(listed, "", "a cancelled apply records nothing");
+    }
+
+    let (code, out, err) = run_with_input(dir.path(), &args, "yes\n");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let (code, listed, _) = run_in(dir.path(), &["state", "list"]);
+    assert_eq!(code, 0);
+    let addresses: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "tenant.demo",
+            "network.demo-net",
+            "subnet.demo-subnet",
+            "router.demo-router",
+            "security_group.web",
+            "instance.web-1",
+            "instance.web-2"
+        ]
+    );
+    let (code, shown, _) = run_in(dir.path(), &["state", "show", "instance.web-2"]);
+    assert_eq!(code, 0);
+    assert!(shown.starts_with("# instance.web-2\nid = \""), "{shown}");
+    for line in [
+        "flavor = \"m1.small\"",
+        "power_state = \"stopped\"",
+        "subnet = \"demo-subnet\"",
+    ] {
+        assert!(shown.contains(line), "{line} missing:\n{shown}");
+    }
+    let (code, _, err) = run_in(dir.path(), &["state", "show", "instance.nope"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "error: instance.nope is not in the state; `stackform state list` shows what is\n"
+    );
+    let (code, _, err) = run_in(dir.path(), &["state", "show", "volume.x"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: unknown resource kind `volume`"),
+        "{err}"
+    );
+}
