@@ -1,55 +1,15 @@
 //! Typed resource addresses: `kind.name` (`network.demo-net`).
 //!
-//! Owns the list of resource kinds, parsing and display of addresses. Knows nothing else.
+//! Owns parsing and display of addresses. The kinds themselves come from the registry
+//! (`resources::registry`); this module only names them.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Every resource kind stackform manages, in the order a user reads them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Tenant,
-    Network,
-    Subnet,
-    Router,
-    SecurityGroup,
-    Instance,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Tenant,
-        Kind::Network,
-        Kind::Subnet,
-        Kind::Router,
-        Kind::SecurityGroup,
-        Kind::Instance,
-    ];
-
-    /// The TOML table name and the address prefix.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Tenant => "tenant",
-            Kind::Network => "network",
-            Kind::Subnet => "subnet",
-            Kind::Router => "router",
-            Kind::SecurityGroup => "security_group",
-            Kind::Instance => "instance",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The resource kinds, from the registry: one line there per kind.
+pub use crate::resources::Kind;
 
 /// The longest address: every resource stackform creates carries the tag
 /// `stackform:<address>`, and Neutron and Nova tags hold at most 60 characters.
@@ -81,10 +41,12 @@ impl fmt::Display for Address {
 pub enum AddressError {
     #[error("`{0}` is not an address: expected KIND.NAME, e.g. network.demo-net")]
     Malformed(String),
-    #[error(
-        "unknown resource kind `{0}`; kinds are: tenant, network, subnet, router, security_group, instance"
-    )]
+    #[error("unknown resource kind `{0}`; kinds are: {kinds}", kinds = kind_names())]
     UnknownKind(String),
+}
+
+fn kind_names() -> String {
+    Kind::ALL.map(Kind::as_str).join(", ")
 }
 
 impl FromStr for Address {

@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::addr::{Address, Kind};
+use crate::addr::Address;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::{Observed, schema};
+use crate::resources::Observed;
+use crate::resources::schema::{self, View, referenced_names};
 use crate::spec::{Attrs, Desired};
 
 /// Why one resource depends on another.
@@ -19,8 +20,13 @@ use crate::spec::{Attrs, Desired};
 pub enum Link {
     /// The dependent names the dependency in this attribute.
     Reference { attr: &'static str },
-    /// An instance needs the interface a router has on the instance's subnet.
-    RoutesSubnet { subnet: Address },
+    /// Not written in any attribute: the dependent's kind implies it from its attribute
+    /// `attr`, which names `via` (an instance needs the router of its subnet).
+    Implied {
+        attr: &'static str,
+        via: Address,
+        relation: &'static str,
+    },
 }
 
 /// One edge: `dependent` needs `dependency` to exist first.
@@ -69,7 +75,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
             );
         }
     }
-    implicit_router_edges(desired, observed, &nodes, &mut edges);
+    implicit_edges(View { desired, observed }, &nodes, &mut edges);
 
     let graph = Graph::from_edges(nodes, edges);
     let cycles = graph.cycle_diagnostics(desired);
@@ -87,11 +93,11 @@ fn reference_edges(
     edges: &mut BTreeSet<Edge>,
 ) {
     for attr in schema::attributes(addr.kind) {
-        let Some(target_kind) = attr.reference else {
+        let Some(target) = attr.reference() else {
             continue;
         };
         for name in referenced_names(attrs.get(attr.name)) {
-            let target = Address::new(target_kind, name);
+            let target = Address::new(target.kind, name);
             // Dangling references are the spec loader's to report.
             if nodes.contains(&target) {
                 edges.insert(Edge {
@@ -104,50 +110,23 @@ fn reference_edges(
     }
 }
 
-fn referenced_names(value: Option<&serde_json::Value>) -> Vec<&str> {
-    match value {
-        Some(serde_json::Value::String(s)) => vec![s.as_str()],
-        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// An instance can only boot with a working network once every router serving its subnet has
-/// its interface there, so it waits for those routers.
-fn implicit_router_edges(
-    desired: &Desired,
-    observed: &Observed,
-    nodes: &BTreeSet<Address>,
-    edges: &mut BTreeSet<Edge>,
-) {
-    let attrs_of = |addr: &Address| -> Option<&Attrs> {
-        desired
-            .get(addr)
-            .map(|r| &r.attrs)
-            .or_else(|| observed.resources.get(addr).map(|r| &r.attrs))
-    };
-    let routers: Vec<(&Address, Vec<&str>)> = nodes
-        .iter()
-        .filter(|a| a.kind == Kind::Router)
-        .filter_map(|a| Some((a, referenced_names(attrs_of(a)?.get("subnets")))))
-        .collect();
-    for instance in nodes.iter().filter(|a| a.kind == Kind::Instance) {
-        let Some(subnet) = attrs_of(instance)
-            .and_then(|attrs| attrs.get("subnet"))
-            .and_then(|v| v.as_str())
-        else {
+/// The dependencies each kind implies beyond its references ([`schema::KindSchema`]'s
+/// `implicit_dependencies`).
+fn implicit_edges(view: View<'_>, nodes: &BTreeSet<Address>, edges: &mut BTreeSet<Edge>) {
+    for addr in nodes {
+        let Some(implied) = addr.kind.schema().implicit_dependencies else {
             continue;
         };
-        for (router, subnets) in &routers {
-            if subnets.contains(&subnet) {
-                edges.insert(Edge {
-                    dependency: (*router).clone(),
-                    dependent: instance.clone(),
-                    link: Link::RoutesSubnet {
-                        subnet: Address::new(Kind::Subnet, subnet),
-                    },
-                });
-            }
+        for dependency in implied(addr, &view, nodes) {
+            edges.insert(Edge {
+                dependency: dependency.dependency,
+                dependent: addr.clone(),
+                link: Link::Implied {
+                    attr: dependency.attr,
+                    via: dependency.via,
+                    relation: dependency.relation,
+                },
+            });
         }
     }
 }
@@ -275,7 +254,7 @@ impl Graph {
                 let (from, to) = self.dag.edge_endpoints(e)?;
                 let implicit = self.dag[e]
                     .iter()
-                    .all(|l| matches!(l, Link::RoutesSubnet { .. }));
+                    .all(|l| matches!(l, Link::Implied { .. }));
                 Some((&self.dag[from], &self.dag[to], implicit))
             })
             .collect();
@@ -373,9 +352,13 @@ impl Graph {
                                 r.span.clone(),
                             )
                         }),
-                    Link::RoutesSubnet { subnet } => resource.attr_spans.get("subnet").map(|s| {
+                    Link::Implied {
+                        attr,
+                        via,
+                        relation,
+                    } => resource.attr_spans.get(*attr).map(|s| {
                         (
-                            format!("{dependent} needs {dependency}, the router of {subnet}"),
+                            format!("{dependent} needs {dependency}, {relation} {via}"),
                             s.clone(),
                         )
                     }),
@@ -392,6 +375,7 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::Kind;
     use crate::plan::fixtures::{addr, desired, observed_as_applied, resource};
     use serde_json::json;
 
@@ -462,8 +446,10 @@ mod tests {
         );
         assert_eq!(
             g.links(&addr("router.r"), &addr("instance.web-1")),
-            [Link::RoutesSubnet {
-                subnet: addr("subnet.sub")
+            [Link::Implied {
+                attr: "subnet",
+                via: addr("subnet.sub"),
+                relation: "the router of",
             }]
         );
         assert_eq!(

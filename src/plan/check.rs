@@ -1,203 +1,63 @@
-//! Checks a plan needs the cloud for: flavors and images that exist, and tenant quotas that
-//! hold what the spec asks for. Run before any call is made, so a plan that cannot succeed
-//! fails early and points at the spec line to change.
-
-use std::collections::BTreeMap;
+//! Checks a plan needs the cloud for, run before any call is made, so a plan that cannot
+//! succeed fails early and points at the spec line to change: names the cloud must know
+//! (flavors, images) exist, and each kind's own plan checks (a tenant's quotas hold what the
+//! spec puts in it, nothing is created in a disabled tenant).
 
 use serde_json::Value;
 
-use crate::addr::Kind;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::{Flavor, Observed};
+use crate::resources::Observed;
+use crate::resources::schema::{AttrType, Catalog};
 use crate::spec::{Desired, DesiredResource};
 
 pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     let mut out = Diagnostics::default();
-    for instance in desired.of_kind(Kind::Instance) {
-        let flavors: Vec<&String> = observed.flavors.keys().collect();
-        check_exists(instance, "flavor", "flavors", &flavors, &mut out);
-        let images: Vec<&String> = observed.images.keys().collect();
-        check_exists(instance, "image", "images", &images, &mut out);
+    for resource in desired.resources.values() {
+        for attr in resource.addr.kind.schema().attrs {
+            if let AttrType::CloudName { catalog, .. } = attr.ty {
+                check_exists(resource, attr.name, catalog, observed, &mut out);
+            }
+        }
     }
-    for tenant in desired.of_kind(Kind::Tenant) {
-        check_quotas(tenant, desired, &observed.flavors, &mut out);
+    for resource in desired.resources.values() {
+        if let Some(kind_check) = resource.addr.kind.schema().plan_check {
+            kind_check(resource, desired, observed, &mut out);
+        }
     }
-    check_disabled_tenants(desired, observed, &mut out);
     out
 }
 
-/// The tenant a resource lives in: its `tenant`, or (a subnet) its network's.
-fn tenant_of<'a>(desired: &'a Desired, resource: &'a DesiredResource) -> Option<&'a str> {
-    if let Some(tenant) = resource.attrs.get("tenant").and_then(Value::as_str) {
-        return Some(tenant);
-    }
-    let network = resource.attrs.get("network").and_then(Value::as_str)?;
-    desired
-        .of_kind(Kind::Network)
-        .find(|n| n.addr.name == network)
-        .and_then(|n| n.attrs.get("tenant"))
-        .and_then(Value::as_str)
-}
-
-/// Creating in a tenant needs a token scoped to it, and real Keystone issues none for a
-/// disabled project (401 on POST /v3/auth/tokens): such a create can only fail, midway
-/// through an apply. Updates and deletes go through the admin session and are fine.
-fn check_disabled_tenants(desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
-    let disabled: Vec<&DesiredResource> = desired
-        .of_kind(Kind::Tenant)
-        .filter(|t| t.attrs.get("enabled") == Some(&Value::Bool(false)))
-        .collect();
-    for tenant in disabled {
-        let creates: Vec<String> = desired
-            .resources
-            .values()
-            .filter(|r| r.addr.kind != Kind::Tenant)
-            .filter(|r| tenant_of(desired, r) == Some(tenant.addr.name.as_str()))
-            .filter(|r| !observed.resources.contains_key(&r.addr))
-            .map(|r| r.addr.to_string())
-            .collect();
-        if creates.is_empty() {
-            continue;
-        }
-        out.push(
-            Diagnostic::error(format!(
-                "{}: is disabled (enabled = false), so {} cannot be created in it",
-                tenant.addr,
-                creates.join(", ")
-            ))
-            .at(span_of(tenant, "enabled"))
-            .help(
-                "OpenStack gives no token for a disabled project: apply with enabled = true \
-                 first, then disable the tenant",
-            ),
-        );
-    }
-}
-
 fn check_exists(
-    instance: &DesiredResource,
+    resource: &DesiredResource,
     attr: &str,
-    plural: &str,
-    available: &[&String],
+    catalog: Catalog,
+    observed: &Observed,
     out: &mut Diagnostics,
 ) {
-    let Some(wanted) = instance.attrs.get(attr).and_then(Value::as_str) else {
+    let Some(wanted) = resource.attrs.get(attr).and_then(Value::as_str) else {
         return;
     };
-    if available.iter().any(|name| name.as_str() == wanted) {
+    let available: Vec<&str> = match catalog {
+        Catalog::Flavors => observed.flavors.keys().map(String::as_str).collect(),
+        Catalog::Images => observed.images.keys().map(String::as_str).collect(),
+    };
+    if available.contains(&wanted) {
         return;
     }
+    let plural = catalog.plural();
     let help = if available.is_empty() {
         format!("the cloud has no {plural}")
     } else {
-        let names: Vec<&str> = available.iter().map(|s| s.as_str()).collect();
-        format!("available {plural}: {}", names.join(", "))
+        format!("available {plural}: {}", available.join(", "))
     };
     out.push(
         Diagnostic::error(format!(
             "{}: {attr} `{wanted}` does not exist in the cloud",
-            instance.addr
+            resource.addr
         ))
-        .at(span_of(instance, attr))
+        .at(resource.span_of(attr))
         .help(help),
     );
-}
-
-fn span_of(resource: &DesiredResource, attr: &str) -> crate::diag::Span {
-    resource
-        .attr_spans
-        .get(attr)
-        .unwrap_or(&resource.span)
-        .clone()
-}
-
-/// What the desired instances of one tenant consume.
-#[derive(Default)]
-struct Usage {
-    instances: u64,
-    vcpus: u64,
-    ram_mb: u64,
-}
-
-fn check_quotas(
-    tenant: &DesiredResource,
-    desired: &Desired,
-    flavors: &BTreeMap<String, Flavor>,
-    out: &mut Diagnostics,
-) {
-    let Some(Value::Object(quotas)) = tenant.attrs.get("quotas") else {
-        return;
-    };
-    let mut usage = Usage::default();
-    for instance in desired.of_kind(Kind::Instance) {
-        if instance.attrs.get("tenant").and_then(Value::as_str) != Some(&tenant.addr.name) {
-            continue;
-        }
-        usage.instances += 1;
-        // An unknown flavor is reported on its own; it consumes nothing here.
-        let flavor = instance.attrs.get("flavor").and_then(Value::as_str);
-        if let Some(f) = flavor.and_then(|name| flavors.get(name)) {
-            usage.vcpus += f.vcpus;
-            usage.ram_mb += f.ram_mb;
-        }
-    }
-    let limit = |key: &str| -> Option<u64> {
-        // Negative (-1) is unlimited.
-        quotas
-            .get(key)
-            .and_then(Value::as_i64)
-            .and_then(|l| u64::try_from(l).ok())
-    };
-    let addr = &tenant.addr;
-    let instances = count(usage.instances, "instance", "instances");
-    let mut over = Vec::new();
-    if let Some(l) = limit("instances").filter(|l| usage.instances > *l) {
-        over.push((
-            format!("{addr}: {instances} but quotas.instances is {l}"),
-            format!("raise quotas.instances to at least {}", usage.instances),
-        ));
-    }
-    if let Some(l) = limit("vcpu").filter(|l| usage.vcpus > *l) {
-        over.push((
-            format!(
-                "{addr}: {instances} {} {} but quotas.vcpu is {l}",
-                need(usage.instances),
-                count(usage.vcpus, "vCPU", "vCPUs")
-            ),
-            format!(
-                "raise quotas.vcpu to at least {}, or use smaller flavors",
-                usage.vcpus
-            ),
-        ));
-    }
-    if let Some(l) = limit("ram").filter(|l| usage.ram_mb > *l) {
-        over.push((
-            format!(
-                "{addr}: {instances} {} {} MiB of RAM but quotas.ram is {l}",
-                need(usage.instances),
-                usage.ram_mb
-            ),
-            format!(
-                "raise quotas.ram to at least {}, or use smaller flavors",
-                usage.ram_mb
-            ),
-        ));
-    }
-    for (message, help) in over {
-        out.push(
-            Diagnostic::error(message)
-                .at(span_of(tenant, "quotas"))
-                .help(help),
-        );
-    }
-}
-
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn need(instances: u64) -> &'static str {
-    if instances == 1 { "needs" } else { "need" }
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use similar::{Algorithm, DiffTag, capture_diff_slices_by_key};
 
 use super::is_sensitive;
-use crate::addr::{Address, Kind};
+use crate::addr::Address;
 use crate::plan::{Action, ActionKind, Plan, Reason};
+use crate::resources::schema;
 
 const NO_CHANGES: &str = "No changes. The cloud matches the spec.";
 
@@ -230,11 +231,13 @@ fn reason_note(action: &Action) -> Option<String> {
         )),
         Reason::DependencyReplaced { dependency } => Some(format!("{dependency} is replaced")),
         Reason::DependencyReplacedRelink { dependency } => {
-            if action.addr.kind == Kind::Router && dependency.kind == Kind::Subnet {
-                Some(format!("interface to {dependency} is remade"))
-            } else {
-                Some(format!("link to {dependency} is remade"))
-            }
+            // The schema names the link: a router's link to a subnet is an interface.
+            let link = schema::attributes(action.addr.kind)
+                .iter()
+                .filter_map(|a| a.reference())
+                .find(|r| r.kind == dependency.kind)
+                .map_or("link", |r| r.link);
+            Some(format!("{link} to {dependency} is remade"))
         }
         Reason::RemovedFromSpec => Some("removed from the spec".to_string()),
         Reason::DeletedOutsideStackform => Some("deleted outside stackform".to_string()),

@@ -3,5 +3,6 @@
 
 pub mod human;
 pub mod json;
+pub mod reference;
 
 use crate::plan::is_sensitive;

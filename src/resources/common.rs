@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::{Context, Error, Ids, Result};
+use super::schema::KindSchema;
+use super::{Context, Error, Ids, Listed, Observation, ObservedResource, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, Collection};
 use crate::openstack::wait::WaitError;
@@ -117,6 +118,20 @@ pub fn changed<'a>(
         .collect()
 }
 
+/// The update body of `res`: the attributes its kind sends as is ([`KindSchema::body_attrs`])
+/// whose desired value differs from the current one.
+pub fn body_changes(
+    schema: &KindSchema,
+    res: &DesiredResource,
+    current: &ObservedResource,
+) -> Map<String, Value> {
+    let attrs: Vec<&str> = schema.body_attrs().collect();
+    changed(&res.attrs, &current.attrs, &attrs)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 /// Runs a create; when its outcome is unknown (answer lost), looks for what it may have made
 /// and adopts it, else sends the create once more.
 pub async fn create_or_adopt<T, C, CF, F, FF>(addr: &Address, create: C, find: F) -> Result<T>
@@ -200,10 +215,42 @@ where
     }
 }
 
+/// A Neutron collection of one project, as refresh sees it: filtered by project (lists may
+/// include shared objects of other projects, such as an external network), claimed by
+/// ownership tags, observed by `observe` once every kind is matched.
+pub async fn list_neutron<T, F>(
+    cx: &Context,
+    collection: Collection,
+    project: &str,
+    status: fn(&T) -> Option<&str>,
+    observe: F,
+) -> Result<Vec<Listed>>
+where
+    T: serde::de::DeserializeOwned + Tagged + Send + 'static,
+    F: Fn(&T, &Address, &Observation) -> Attrs + Clone + Send + 'static,
+{
+    let query = neutron::query(&[("project_id", project)]);
+    let items: Vec<T> = cx.cloud.admin().network().list(collection, &query).await?;
+    let lineage = lineage_tag(cx);
+    Ok(items
+        .into_iter()
+        .filter(|item| item.project_id() == project)
+        .map(|item| {
+            let claim = tagged_address(&lineage, item.tags());
+            let (id, status) = (item.id().to_string(), status(&item).map(str::to_string));
+            let observe = observe.clone();
+            Listed::new(id, claim, status.as_deref(), move |addr, o| {
+                observe(&item, addr, o)
+            })
+        })
+        .collect())
+}
+
 /// A cloud object with an id and tags.
 pub trait Tagged {
     fn id(&self) -> &str;
     fn tags(&self) -> &[String];
+    fn project_id(&self) -> &str;
 }
 
 macro_rules! tagged {
@@ -211,6 +258,7 @@ macro_rules! tagged {
         impl Tagged for $ty {
             fn id(&self) -> &str { &self.id }
             fn tags(&self) -> &[String] { &self.tags }
+            fn project_id(&self) -> &str { &self.project_id }
         }
     )*};
 }
@@ -220,8 +268,7 @@ tagged!(
     neutron::Subnet,
     neutron::Port,
     neutron::Router,
-    neutron::SecurityGroup,
-    crate::openstack::identity::Project
+    neutron::SecurityGroup
 );
 
 /// `have` carries every tag of `want`.
@@ -277,7 +324,7 @@ impl Names {
     }
 }
 
-/// A JSON array of strings, sorted (ATTRS.md: lists that are sets are sorted).
+/// A JSON array of strings, sorted (the attribute contract in `schema`: sets are sorted).
 pub fn sorted_names(mut names: Vec<String>) -> Value {
     names.sort();
     names.dedup();

@@ -6,8 +6,14 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeSet;
+
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, gone_ok, name_of, ref_id};
-use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
+use super::schema::{
+    Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
+    referenced_names,
+};
+use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::Session;
 use crate::openstack::compute::Server;
@@ -16,7 +22,127 @@ use crate::spec::{Attrs, DesiredResource};
 
 pub struct Instance;
 
-/// ATTRS.md: running for ACTIVE, stopped for SHUTOFF, otherwise the status lowercased.
+/// An instance sits on one subnet through a port stackform creates for it; its security groups
+/// are that port's, so changing them is in place.
+const SCHEMA: KindSchema = KindSchema {
+    // A server in ERROR cannot be brought to a power state: real Nova answers 409 ("Instance
+    // ... is not ready") to os-start and os-stop in vm_state error, so an in-place update
+    // would fail on every apply. Its power_state change forces a new server instead.
+    replace_in_status: &[("power_state", "ERROR")],
+    implicit_dependencies: Some(routers_of_subnet),
+    quota_usage: Some(quota_usage),
+    ..KindSchema::new(
+        "instance",
+        "a Nova server on a port stackform makes on its subnet",
+        Api {
+            service: Service::Compute,
+            collection: "/servers",
+            scope: ListScope::Tenant,
+            ownership: Ownership::LineageTagAddressMetadata,
+        },
+        &[
+            Attr::new("name", AttrType::Name).own_calls(),
+            Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+            Attr::new(
+                "flavor",
+                AttrType::CloudName {
+                    example: "\"<flavor name>\"",
+                    catalog: Catalog::Flavors,
+                },
+            )
+            .forces_replacement(),
+            Attr::new(
+                "image",
+                AttrType::CloudName {
+                    example: "\"<image name>\"",
+                    catalog: Catalog::Images,
+                },
+            )
+            .forces_replacement(),
+            Attr::new(
+                "subnet",
+                AttrType::Reference(Ref::to(Kind::Subnet).same_tenant(
+                    "use",
+                    "an instance uses subnets of its own tenant only: pick a subnet of",
+                )),
+            )
+            .forces_replacement(),
+            Attr::new(
+                "security_groups",
+                AttrType::ReferenceSet {
+                    to: Ref::to(Kind::SecurityGroup).same_tenant(
+                        "use",
+                        "an instance uses security groups of its own tenant only: pick one of",
+                    ),
+                    default_empty: false,
+                },
+            )
+            .own_calls(),
+            Attr::new(
+                "power_state",
+                AttrType::Choice {
+                    values: &["running", "stopped"],
+                    default: "running",
+                },
+            )
+            .own_calls(),
+        ],
+    )
+    .parent("tenant")
+    .statuses(&["ACTIVE", "SHUTOFF"], &["ERROR"])
+};
+
+/// An instance can only boot with a working network once every router serving its subnet has
+/// its interface there, so it waits for those routers.
+fn routers_of_subnet(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let Some(subnet) = view
+        .attrs(instance)
+        .and_then(|attrs| attrs.get("subnet"))
+        .and_then(|v| v.as_str())
+    else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .filter(|a| a.kind == Kind::Router)
+        .filter(|router| {
+            view.attrs(router)
+                .is_some_and(|attrs| referenced_names(attrs.get("subnets")).contains(&subnet))
+        })
+        .map(|router| Implied {
+            dependency: router.clone(),
+            attr: "subnet",
+            via: Address::new(Kind::Subnet, subnet),
+            relation: "the router of",
+        })
+        .collect()
+}
+
+/// One server, and what its flavor takes (an unknown flavor is reported on its own and
+/// consumes nothing here).
+fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static str, u64)> {
+    let flavor = instance
+        .attrs
+        .get("flavor")
+        .and_then(Value::as_str)
+        .and_then(|name| observed.flavors.get(name));
+    let mut usage = vec![("instances", 1)];
+    if let Some(f) = flavor {
+        usage.extend([("vcpu", f.vcpus), ("ram", f.ram_mb)]);
+    }
+    usage
+}
+
+/// Nova tags hold 60 characters, too few for the address tag: a server is claimed by the
+/// lineage tag and its address metadata.
+fn server_claim(lineage_tag: &str, server: &Server) -> Option<Address> {
+    if !server.tags.iter().any(|t| t == lineage_tag) {
+        return None;
+    }
+    server.metadata.get(ADDRESS_METADATA)?.parse().ok()
+}
+
+/// Running for ACTIVE, stopped for SHUTOFF, otherwise the status lowercased.
 pub fn power_state(status: &str) -> String {
     match status {
         "ACTIVE" => "running".into(),
@@ -25,7 +151,7 @@ pub fn power_state(status: &str) -> String {
     }
 }
 
-/// Normalized attributes (ATTRS.md "instance"). `port` is the instance's stackform port;
+/// Normalized attributes. `port` is the instance's stackform port;
 /// `flavor_names` and `image_names` map ids to names.
 pub fn observe(
     server: &Server,
@@ -206,6 +332,29 @@ async fn set_power(
 }
 
 impl KindOps for Instance {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Project(project) = scope else {
+            return Ok(Vec::new());
+        };
+        let query = neutron::query(&[("all_tenants", "1"), ("project_id", project)]);
+        let servers = cx.cloud.admin().compute().list_servers(&query).await?;
+        let lineage = common::lineage_tag(cx);
+        Ok(servers
+            .into_iter()
+            .filter(|s| s.tenant_id == project)
+            .map(|server| {
+                let claim = server_claim(&lineage, &server);
+                let status = server.status.clone();
+                Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
+                    let port = port_of(&o.lineage_tag, addr, Some(&server.id), &o.ports);
+                    observe(&server, port, &o.names, &o.flavor_names, &o.image_names)
+                })
+            })
+            .collect())
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
@@ -261,7 +410,7 @@ impl KindOps for Instance {
         .await?;
         let server = session
             .compute()
-            .wait_status(&server_id, &["ACTIVE", "SHUTOFF"], cx.timeout)
+            .wait_status(&server_id, SCHEMA.ready, cx.timeout)
             .await
             .map_err(|e| common::wait_error(addr, "ACTIVE", e))?;
         let want = res
@@ -398,6 +547,23 @@ mod tests {
             ],
             ..neutron::Port::default()
         }
+    }
+
+    #[test]
+    fn servers_claim_by_lineage_tag_and_metadata() {
+        let mut server = Server {
+            id: "vm".into(),
+            tags: vec!["stackform-lineage:L".into()],
+            ..Server::default()
+        };
+        server
+            .metadata
+            .insert(ADDRESS_METADATA.into(), "instance.web-1".into());
+        assert_eq!(
+            server_claim("stackform-lineage:L", &server),
+            Some(Address::new(Kind::Instance, "web-1"))
+        );
+        assert_eq!(server_claim("stackform-lineage:M", &server), None);
     }
 
     #[test]

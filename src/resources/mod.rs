@@ -1,32 +1,40 @@
-//! Resource kinds: one module per kind, each implementing [`KindOps`] (create, update,
-//! delete) against the `openstack` client and its own normalization of what refresh reads;
-//! [`refresh`] lists everything stackform manages; [`schema`] is the static attribute schema.
+//! Resource kinds: one module per kind, each declaring its [`schema::KindSchema`] and
+//! implementing [`KindOps`] (list, create, update, delete) against the `openstack` client;
+//! the [`registry`] makes them known; [`refresh`] lists everything stackform manages.
 //!
-//! Every resource created is tagged with the lineage and its address (ATTRS.md, "Ownership
-//! tags"), so a create whose answer was lost is found and adopted instead of duplicated.
+//! Every resource created is tagged with the lineage and its address ([`schema::Ownership`]),
+//! so a create whose answer was lost is found and adopted instead of duplicated.
 //!
 //! Knows nothing of ordering (that is `graph`/`apply`) or of sled (that is `store`).
 
+#[macro_use]
+pub mod registry;
 pub mod schema;
 
 mod common;
-mod instance;
-mod network;
+mod listed;
 mod refresh;
-mod router;
-mod security_group;
-mod subnet;
-mod tenant;
+
+// The kind registry: one line per kind, `module::Type` (see `registry`).
+registry! {
+    tenant::Tenant,
+    network::Network,
+    subnet::Subnet,
+    router::Router,
+    security_group::SecurityGroup,
+    instance::Instance,
+}
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::addr::{Address, Kind};
+use crate::addr::Address;
 use crate::openstack::{self, ApiError};
 use crate::spec::{self, Attrs};
 
+pub use listed::{Listed, Observation, Scope};
 pub use refresh::refresh;
 
 /// What every resource call needs.
@@ -100,9 +108,14 @@ pub struct Flavor {
     pub disk_gb: u64,
 }
 
-/// The per-kind contract. Implemented once per kind by a unit struct; [`create`], [`update`]
-/// and [`delete`] dispatch on the address's kind.
+/// The per-kind contract, implemented once per kind by a unit struct and made known by one
+/// line of the [`registry`].
 pub(crate) trait KindOps {
+    /// Everything about the kind that is data: attributes, API collection, statuses, rules.
+    const SCHEMA: schema::KindSchema;
+    /// The kind's objects in `scope`, with the admin token: one paginated list per collection.
+    /// Objects of other projects that a list shows (shared networks) are left out.
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>>;
     /// Creates the resource (tagged), waits until it is ready, returns its id.
     async fn create(cx: &Context, res: &spec::DesiredResource, ids: &Ids) -> Result<String>;
     /// Changes only the attributes that differ between `res` and `current`.
@@ -114,44 +127,6 @@ pub(crate) trait KindOps {
     ) -> Result<()>;
     /// Deletes the resource; already gone is success.
     async fn delete(cx: &Context, current: &ObservedResource, ids: &Ids) -> Result<()>;
-}
-
-pub async fn create(cx: &Context, res: &spec::DesiredResource, ids: &Ids) -> Result<String> {
-    match res.addr.kind {
-        Kind::Tenant => tenant::Tenant::create(cx, res, ids).await,
-        Kind::Network => network::Network::create(cx, res, ids).await,
-        Kind::Subnet => subnet::Subnet::create(cx, res, ids).await,
-        Kind::Router => router::Router::create(cx, res, ids).await,
-        Kind::SecurityGroup => security_group::SecurityGroup::create(cx, res, ids).await,
-        Kind::Instance => instance::Instance::create(cx, res, ids).await,
-    }
-}
-
-pub async fn update(
-    cx: &Context,
-    res: &spec::DesiredResource,
-    current: &ObservedResource,
-    ids: &Ids,
-) -> Result<()> {
-    match res.addr.kind {
-        Kind::Tenant => tenant::Tenant::update(cx, res, current, ids).await,
-        Kind::Network => network::Network::update(cx, res, current, ids).await,
-        Kind::Subnet => subnet::Subnet::update(cx, res, current, ids).await,
-        Kind::Router => router::Router::update(cx, res, current, ids).await,
-        Kind::SecurityGroup => security_group::SecurityGroup::update(cx, res, current, ids).await,
-        Kind::Instance => instance::Instance::update(cx, res, current, ids).await,
-    }
-}
-
-pub async fn delete(cx: &Context, current: &ObservedResource, ids: &Ids) -> Result<()> {
-    match current.addr.kind {
-        Kind::Tenant => tenant::Tenant::delete(cx, current, ids).await,
-        Kind::Network => network::Network::delete(cx, current, ids).await,
-        Kind::Subnet => subnet::Subnet::delete(cx, current, ids).await,
-        Kind::Router => router::Router::delete(cx, current, ids).await,
-        Kind::SecurityGroup => security_group::SecurityGroup::delete(cx, current, ids).await,
-        Kind::Instance => instance::Instance::delete(cx, current, ids).await,
-    }
 }
 
 #[cfg(test)]

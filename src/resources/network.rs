@@ -1,19 +1,39 @@
 //! Networks (Neutron), created in their tenant's project.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::{Context, Ids, KindOps, ObservedResource, Result};
+use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::Kind;
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Network;
 
-/// Attributes a PUT can change.
-const IN_PLACE: &[&str] = &["name", "description", "admin_state_up", "mtu"];
+const SCHEMA: KindSchema = KindSchema::new(
+    "network",
+    "a Neutron network in its tenant's project",
+    Api::neutron("/v2.0/networks"),
+    &[
+        Attr::new("name", AttrType::Name),
+        Attr::new("description", AttrType::Text { default: "" }),
+        Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+        Attr::new("admin_state_up", AttrType::Bool { default: true }),
+        Attr::new(
+            "mtu",
+            AttrType::Integer {
+                min: 68,
+                max: 9000,
+                help: "68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet",
+            },
+        ),
+    ],
+)
+.parent("tenant")
+.statuses(&["ACTIVE"], &["ERROR"]);
 
-/// Normalized attributes (ATTRS.md "network").
+/// Normalized attributes.
 pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("name".into(), json!(network.name));
@@ -36,6 +56,22 @@ pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
 }
 
 impl KindOps for Network {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Project(project) = scope else {
+            return Ok(Vec::new());
+        };
+        common::list_neutron(
+            cx,
+            NETWORKS,
+            project,
+            |n: &neutron::Network| Some(&n.status),
+            |n, _, o| observe(n, &o.names),
+        )
+        .await
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let session = tenant_session(cx, res, ids).await?;
         let mut body = json!({
@@ -58,10 +94,7 @@ impl KindOps for Network {
         current: &ObservedResource,
         _ids: &Ids,
     ) -> Result<()> {
-        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let changes = common::body_changes(&SCHEMA, res, current);
         if changes.is_empty() {
             return Ok(());
         }

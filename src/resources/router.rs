@@ -3,19 +3,47 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
+use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::{Context, Error, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS, ROUTERS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Router;
 
-const IN_PLACE: &[&str] = &["name", "description", "admin_state_up"];
+/// `subnets` are the router's interfaces: added and removed in place.
+const SCHEMA: KindSchema = KindSchema::new(
+    "router",
+    "a Neutron router: external gateway and one interface per subnet",
+    Api::neutron("/v2.0/routers"),
+    &[
+        Attr::new("name", AttrType::Name),
+        Attr::new("description", AttrType::Text { default: "" }),
+        Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+        Attr::new("admin_state_up", AttrType::Bool { default: true }),
+        Attr::new("external_gateway", AttrType::Bool { default: false }).own_calls(),
+        Attr::new(
+            "subnets",
+            AttrType::ReferenceSet {
+                to: Ref::to(Kind::Subnet)
+                    .same_tenant(
+                        "attach",
+                        "a router attaches subnets of its own tenant only: attach a subnet of",
+                    )
+                    .link("interface"),
+                default_empty: true,
+            },
+        )
+        .own_calls(),
+    ],
+)
+.parent("tenant")
+.statuses(&["ACTIVE"], &["ERROR"]);
 
-/// Normalized attributes (ATTRS.md "router"). `interface_subnets` are the subnet ids of the
+/// Normalized attributes. `interface_subnets` are the subnet ids of the
 /// router's interface ports.
 pub fn observe(router: &neutron::Router, interface_subnets: &[String], names: &Names) -> Attrs {
     let mut attrs = Attrs::new();
@@ -169,6 +197,22 @@ async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) 
 }
 
 impl KindOps for Router {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Project(project) = scope else {
+            return Ok(Vec::new());
+        };
+        common::list_neutron(
+            cx,
+            ROUTERS,
+            project,
+            |r: &neutron::Router| Some(&r.status),
+            |r, _, o| observe(r, &interface_subnets(&r.id, &o.ports), &o.names),
+        )
+        .await
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let session = tenant_session(cx, res, ids).await?;
         let links = links(cx, res, ids, true).await?;
@@ -190,10 +234,7 @@ impl KindOps for Router {
         current: &ObservedResource,
         ids: &Ids,
     ) -> Result<()> {
-        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let changes = common::body_changes(&SCHEMA, res, current);
         if !changes.is_empty() {
             let _: neutron::Router = cx
                 .cloud

@@ -1,10 +1,151 @@
-//! Static knowledge about each kind's attributes: which ones exist, which can change in
-//! place, which force a replacement, and which name other resources.
+//! What a resource kind is, as data: the attribute contract every other module reads.
 //!
-//! This is the contract between `spec` (normalization), `plan` (what an attribute change
-//! means) and the per-kind modules (which implement the changes). Pure data.
+//! A kind declares one [`KindSchema`] in its own module: its attributes (type, default, in
+//! place or replacing, which kind they name, sensitive or not), the attribute that places it in
+//! a tenant, its API collection, its ready and failed statuses, and the pure rules that
+//! `spec`, `graph` and `plan` apply to it (implicit dependencies, plan checks, quota usage).
+//! Nothing here makes a call; `graph/` and `plan/` depend on this, never on the HTTP layer.
+//!
+//! The attribute contract, which desired attributes (from `spec`) and observed ones (from
+//! refresh) both follow so that they compare with `==`:
+//! - every attribute is a JSON value; references hold the target's address *name*;
+//! - lists that are sets (reference sets, rules) are sorted and hold each entry once; ordered
+//!   lists (`dns_nameservers`) keep their order;
+//! - defaults are filled in by the spec loader, so an omitted field and its default compare
+//!   equal; attributes with no default and no value are absent and not managed;
+//! - a partial map (quotas) is compared only on the keys the spec writes.
 
-use crate::addr::Kind;
+use std::collections::BTreeSet;
+
+use crate::addr::{Address, Kind};
+use crate::diag::Diagnostics;
+use crate::spec::{Attrs, Desired, DesiredResource};
+
+use super::Observed;
+
+/// One kind, declared once.
+#[derive(Debug)]
+pub struct KindSchema {
+    /// The TOML table name and the address prefix.
+    pub name: &'static str,
+    /// What it is in OpenStack, one line for the reference.
+    pub summary: &'static str,
+    pub api: Api,
+    /// In spec order: the order fields are read and documented.
+    pub attrs: &'static [Attr],
+    /// The reference attribute that places the resource in a tenant, directly (`tenant`) or
+    /// through its parent (a subnet's `network`). None for the kind that *is* the tenant.
+    pub parent: Option<&'static str>,
+    /// Statuses the kind waits for after a create, and statuses that mean it failed.
+    pub ready: &'static [&'static str],
+    pub failed: &'static [&'static str],
+    /// (attribute, status): in that status the attribute cannot change in place, so a change
+    /// of it replaces the resource (a server in ERROR cannot be started or stopped).
+    pub replace_in_status: &'static [(&'static str, &'static str)],
+    /// Dependencies not written in any attribute (an instance needs the router on its subnet).
+    pub implicit_dependencies: Option<ImplicitDependencies>,
+    /// Checks a plan makes against what the cloud holds, before any call.
+    pub plan_check: Option<PlanCheck>,
+    /// What one resource consumes of its tenant's quotas (quota key, amount).
+    pub quota_usage: Option<QuotaUsage>,
+}
+
+/// The implicit dependencies of one resource among the graph's `nodes`.
+pub type ImplicitDependencies = fn(&Address, &View<'_>, &BTreeSet<Address>) -> Vec<Implied>;
+
+/// What the planner sees of every resource: what the spec says, else what the cloud holds
+/// (a resource the spec dropped is still ordered by its links).
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub desired: &'a Desired,
+    pub observed: &'a Observed,
+}
+
+impl<'a> View<'a> {
+    pub fn attrs(&self, addr: &Address) -> Option<&'a Attrs> {
+        self.desired
+            .get(addr)
+            .map(|r| &r.attrs)
+            .or_else(|| self.observed.resources.get(addr).map(|r| &r.attrs))
+    }
+}
+
+pub type PlanCheck = fn(&DesiredResource, &Desired, &Observed, &mut Diagnostics);
+
+pub type QuotaUsage = fn(&DesiredResource, &Observed) -> Vec<(&'static str, u64)>;
+
+/// One implicit dependency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Implied {
+    pub dependency: Address,
+    /// The dependent's attribute it comes from (where a cycle note points).
+    pub attr: &'static str,
+    /// The resource that attribute names.
+    pub via: Address,
+    /// How `dependency` relates to `via`: "the router of".
+    pub relation: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Identity,
+    Compute,
+    Network,
+    BlockStorage,
+    Image,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Identity => "Keystone",
+            Service::Compute => "Nova",
+            Service::Network => "Neutron",
+            Service::BlockStorage => "Cinder",
+            Service::Image => "Glance",
+        }
+    }
+}
+
+/// Where refresh lists a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListScope {
+    /// Once for the whole cloud: this kind is the tenant, and the others are listed per
+    /// resource of it.
+    Cloud,
+    /// Once per tenant, filtered by project.
+    Tenant,
+}
+
+/// How stackform marks a resource as its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// `stackform-lineage:<id>` and `stackform:<address>` tags.
+    Tags,
+    /// The lineage tag, and the address in metadata (Nova tags are too short for it).
+    LineageTagAddressMetadata,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Api {
+    pub service: Service,
+    /// The collection path, as the API reference writes it.
+    pub collection: &'static str,
+    pub scope: ListScope,
+    pub ownership: Ownership,
+}
+
+impl Api {
+    /// A Neutron collection: listed per tenant, owned by tags.
+    pub const fn neutron(collection: &'static str) -> Api {
+        Api {
+            service: Service::Network,
+            collection,
+            scope: ListScope::Tenant,
+            ownership: Ownership::Tags,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Update {
@@ -14,141 +155,309 @@ pub enum Update {
     ForcesReplacement,
 }
 
+/// What a referenced resource must share with the one naming it.
 #[derive(Clone, Copy, Debug)]
-pub struct AttrSchema {
+pub struct SameTenant {
+    /// "attach", "use": the error reads "router.r (tenant.a) cannot attach subnet.s ...".
+    pub verb: &'static str,
+    /// The help's start, completed with " tenant.NAME, or move ... to tenant.NAME".
+    pub help: &'static str,
+}
+
+/// A reference to resources of another kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Ref {
+    pub kind: Kind,
+    pub same_tenant: Option<SameTenant>,
+    /// What the plan calls the link when the target is replaced and only the link is remade
+    /// ("interface to subnet.x is remade").
+    pub link: &'static str,
+}
+
+impl Ref {
+    pub const fn to(kind: Kind) -> Ref {
+        Ref {
+            kind,
+            same_tenant: None,
+            link: "link",
+        }
+    }
+
+    pub const fn same_tenant(self, verb: &'static str, help: &'static str) -> Ref {
+        Ref {
+            same_tenant: Some(SameTenant { verb, help }),
+            ..self
+        }
+    }
+
+    pub const fn link(self, link: &'static str) -> Ref {
+        Ref { link, ..self }
+    }
+}
+
+/// Where a plan looks up a name the cloud must already know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalog {
+    Flavors,
+    Images,
+}
+
+impl Catalog {
+    pub fn plural(self) -> &'static str {
+        match self {
+            Catalog::Flavors => "flavors",
+            Catalog::Images => "images",
+        }
+    }
+}
+
+/// How an attribute is written in a spec, validated and normalized.
+#[derive(Clone, Copy, Debug)]
+pub enum AttrType {
+    /// The OpenStack name: a non-empty string, the address name by default.
+    Name,
+    /// A string with a default.
+    Text {
+        default: &'static str,
+    },
+    Bool {
+        default: bool,
+    },
+    /// An optional integer in `min..=max`; `help` explains the range.
+    Integer {
+        min: i64,
+        max: i64,
+        help: &'static str,
+    },
+    /// One of `values`, `default` when omitted.
+    Choice {
+        values: &'static [&'static str],
+        default: &'static str,
+    },
+    /// A required name the cloud must know (a flavor, an image), checked in plan.
+    CloudName {
+        example: &'static str,
+        catalog: Catalog,
+    },
+    /// A required reference to one resource.
+    Reference(Ref),
+    /// A set of references; absent is `[]` when `default_empty`, else unmanaged.
+    ReferenceSet {
+        to: Ref,
+        default_empty: bool,
+    },
+    /// A required network in canonical form; `version_attr` receives its IP version.
+    Cidr {
+        example: &'static str,
+        version_attr: &'static str,
+    },
+    /// Set from another attribute (an IP version from a CIDR), never written.
+    Derived,
+    /// An optional IP address inside the network of attribute `within`.
+    IpAddressIn {
+        within: &'static str,
+    },
+    /// An ordered list of IP addresses, `[]` by default.
+    IpAddresses,
+    /// A partial map of quota name → limit (-1 unlimited); `aliases` are names people write
+    /// for a key, with the help that says so.
+    Quotas {
+        keys: &'static [&'static str],
+        aliases: &'static [(&'static str, &'static str)],
+    },
+    /// Security group rules in the short form, normalized to Neutron's; the boolean input
+    /// `default_egress` says whether Neutron's default egress rules are part of them.
+    Rules {
+        default_egress: &'static str,
+    },
+    /// A boolean read by another attribute's type, not an attribute of its own.
+    Input {
+        default: bool,
+    },
+}
+
+/// One attribute of a kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Attr {
     pub name: &'static str,
+    pub ty: AttrType,
     pub update: Update,
-    /// The kind this attribute names (a string, or a list of strings, of address names).
-    pub reference: Option<Kind>,
+    /// Never printed in clear (plans, JSON, logs).
+    pub sensitive: bool,
+    /// Sent under its own name, as is, in the create and update bodies; other attributes
+    /// have calls of their own (interfaces, rules, power actions).
+    pub in_body: bool,
 }
 
-const fn in_place(name: &'static str) -> AttrSchema {
-    AttrSchema {
-        name,
-        update: Update::InPlace,
-        reference: None,
+impl Attr {
+    /// An attribute sent as is, changeable in place.
+    pub const fn new(name: &'static str, ty: AttrType) -> Attr {
+        Attr {
+            name,
+            ty,
+            update: Update::InPlace,
+            sensitive: false,
+            in_body: true,
+        }
+    }
+
+    pub const fn forces_replacement(self) -> Attr {
+        Attr {
+            update: Update::ForcesReplacement,
+            ..self
+        }
+    }
+
+    /// Converged by calls of the kind's own, not by the update body.
+    pub const fn own_calls(self) -> Attr {
+        Attr {
+            in_body: false,
+            ..self
+        }
+    }
+
+    pub const fn sensitive(self) -> Attr {
+        Attr {
+            sensitive: true,
+            ..self
+        }
+    }
+
+    /// The kind this attribute names, if it is a reference.
+    pub fn reference(&self) -> Option<&Ref> {
+        match &self.ty {
+            AttrType::Reference(r) | AttrType::ReferenceSet { to: r, .. } => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Written in a spec (derived values and inputs are not compared; inputs are written).
+    pub fn is_written(&self) -> bool {
+        !matches!(self.ty, AttrType::Derived)
+    }
+
+    /// Part of the compared attributes (inputs only shape another attribute).
+    pub fn is_stored(&self) -> bool {
+        !matches!(self.ty, AttrType::Input { .. })
     }
 }
 
-const fn forces(name: &'static str) -> AttrSchema {
-    AttrSchema {
-        name,
-        update: Update::ForcesReplacement,
-        reference: None,
+impl KindSchema {
+    /// A kind with no statuses, no parent and no rules beyond its attributes.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        api: Api,
+        attrs: &'static [Attr],
+    ) -> KindSchema {
+        KindSchema {
+            name,
+            summary,
+            api,
+            attrs,
+            parent: None,
+            ready: &[],
+            failed: &[],
+            replace_in_status: &[],
+            implicit_dependencies: None,
+            plan_check: None,
+            quota_usage: None,
+        }
+    }
+
+    /// Placed in a tenant by the reference attribute `parent`.
+    pub const fn parent(self, parent: &'static str) -> KindSchema {
+        KindSchema {
+            parent: Some(parent),
+            ..self
+        }
+    }
+
+    pub const fn statuses(
+        self,
+        ready: &'static [&'static str],
+        failed: &'static [&'static str],
+    ) -> KindSchema {
+        KindSchema {
+            ready,
+            failed,
+            ..self
+        }
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&'static Attr> {
+        self.attrs.iter().find(|a| a.name == name)
+    }
+
+    /// Attributes sent as is in the update body.
+    pub fn body_attrs(&self) -> impl Iterator<Item = &'static str> + use<> {
+        self.attrs
+            .iter()
+            .filter(|a| a.in_body && a.update == Update::InPlace && a.is_stored())
+            .filter(|a| a.reference().is_none())
+            .map(|a| a.name)
     }
 }
 
-const fn reference(name: &'static str, kind: Kind, update: Update) -> AttrSchema {
-    AttrSchema {
-        name,
-        update,
-        reference: Some(kind),
-    }
+/// The schema of one attribute of `kind`.
+pub fn attribute(kind: Kind, name: &str) -> Option<&'static Attr> {
+    kind.schema().attribute(name)
 }
 
-use Update::{ForcesReplacement, InPlace};
-
-/// Tenant (Keystone project). `quotas` is an object of quota name → integer, set on Nova and
-/// Neutron; absent means "not managed".
-pub const TENANT: &[AttrSchema] = &[
-    in_place("name"),
-    in_place("description"),
-    in_place("enabled"),
-    in_place("quotas"),
-];
-
-pub const NETWORK: &[AttrSchema] = &[
-    in_place("name"),
-    in_place("description"),
-    reference("tenant", Kind::Tenant, ForcesReplacement),
-    in_place("mtu"),
-    in_place("admin_state_up"),
-];
-
-/// A subnet belongs to its network's tenant; it has no `tenant` attribute of its own.
-pub const SUBNET: &[AttrSchema] = &[
-    in_place("name"),
-    in_place("description"),
-    reference("network", Kind::Network, ForcesReplacement),
-    forces("cidr"),
-    forces("ip_version"),
-    in_place("gateway_ip"),
-    in_place("enable_dhcp"),
-    in_place("dns_nameservers"),
-];
-
-/// `subnets` are the router's interfaces: added and removed in place.
-pub const ROUTER: &[AttrSchema] = &[
-    in_place("name"),
-    in_place("description"),
-    reference("tenant", Kind::Tenant, ForcesReplacement),
-    in_place("admin_state_up"),
-    in_place("external_gateway"),
-    reference("subnets", Kind::Subnet, InPlace),
-];
-
-/// `rules` is a sorted list of rule objects (see [`RULE_FIELDS`]); rules are added and removed
-/// one by one, never touching the unchanged ones.
-pub const SECURITY_GROUP: &[AttrSchema] = &[
-    in_place("name"),
-    in_place("description"),
-    reference("tenant", Kind::Tenant, ForcesReplacement),
-    in_place("rules"),
-];
-
-/// The fields of one normalized security group rule, all present (null where unset).
-pub const RULE_FIELDS: &[&str] = &[
-    "direction",
-    "ethertype",
-    "protocol",
-    "port_range_min",
-    "port_range_max",
-    "remote_ip_prefix",
-];
-
-/// An instance sits on one subnet through a port stackform creates for it; its security groups
-/// are that port's, so changing them is in place.
-pub const INSTANCE: &[AttrSchema] = &[
-    in_place("name"),
-    reference("tenant", Kind::Tenant, ForcesReplacement),
-    forces("flavor"),
-    forces("image"),
-    reference("subnet", Kind::Subnet, ForcesReplacement),
-    reference("security_groups", Kind::SecurityGroup, InPlace),
-    in_place("power_state"),
-];
-
-pub fn attributes(kind: Kind) -> &'static [AttrSchema] {
-    match kind {
-        Kind::Tenant => TENANT,
-        Kind::Network => NETWORK,
-        Kind::Subnet => SUBNET,
-        Kind::Router => ROUTER,
-        Kind::SecurityGroup => SECURITY_GROUP,
-        Kind::Instance => INSTANCE,
-    }
+pub fn attributes(kind: Kind) -> &'static [Attr] {
+    kind.schema().attrs
 }
 
-pub fn attribute(kind: Kind, name: &str) -> Option<&'static AttrSchema> {
-    attributes(kind).iter().find(|a| a.name == name)
+/// The names a reference value holds: one string, or a list of them.
+pub fn referenced_names(value: Option<&serde_json::Value>) -> Vec<&str> {
+    match value {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The addresses an attribute map refers to, from the schema's reference attributes.
 /// Works for desired and observed attributes alike, so deletes can be ordered too.
-pub fn references(kind: Kind, attrs: &crate::spec::Attrs) -> Vec<crate::addr::Address> {
+pub fn references(kind: Kind, attrs: &Attrs) -> Vec<Address> {
     let mut out = Vec::new();
     for a in attributes(kind) {
-        let Some(target) = a.reference else { continue };
-        match attrs.get(a.name) {
-            Some(serde_json::Value::String(s)) => out.push(crate::addr::Address::new(target, s)),
-            Some(serde_json::Value::Array(items)) => out.extend(
-                items
-                    .iter()
-                    .filter_map(|v| v.as_str())
-                    .map(|s| crate::addr::Address::new(target, s)),
-            ),
-            _ => {}
-        }
+        let Some(target) = a.reference() else {
+            continue;
+        };
+        out.extend(
+            referenced_names(attrs.get(a.name))
+                .into_iter()
+                .map(|name| Address::new(target.kind, name)),
+        );
     }
     out
+}
+
+/// The kind whose resources are the tenants.
+pub fn tenant_kind() -> Kind {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.schema().parent.is_none())
+        .unwrap_or(Kind::ALL[0])
+}
+
+/// The resource that names the tenant of `addr` (itself, or a parent up the chain) and that
+/// tenant's name, following each kind's `parent` attribute through `attrs_of`.
+pub fn tenant_holder<'a>(
+    addr: &Address,
+    attrs_of: &dyn Fn(&Address) -> Option<&'a Attrs>,
+) -> Option<(Address, &'a str)> {
+    let mut at = addr.clone();
+    // A chain longer than the number of kinds would be a cycle; the loader reports those.
+    for _ in 0..Kind::ALL.len() {
+        let parent = at.kind.schema().parent?;
+        let target = attribute(at.kind, parent)?.reference()?.kind;
+        let name = attrs_of(&at)?.get(parent)?.as_str()?;
+        if target.schema().parent.is_none() {
+            return Some((at, name));
+        }
+        at = Address::new(target, name);
+    }
+    None
 }

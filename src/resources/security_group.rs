@@ -5,14 +5,45 @@ use ipnet::IpNet;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::{Context, Ids, KindOps, ObservedResource, Result};
+use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::Kind;
 use crate::openstack::network::{self as neutron, PORTS, SECURITY_GROUP_RULES, SECURITY_GROUPS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct SecurityGroup;
 
-const IN_PLACE: &[&str] = &["name", "description"];
+/// `rules` is a sorted list of rule objects (see [`RULE_FIELDS`]); rules are added and removed
+/// one by one, never touching the unchanged ones.
+const SCHEMA: KindSchema = KindSchema::new(
+    "security_group",
+    "a Neutron security group and its rules",
+    Api::neutron("/v2.0/security-groups"),
+    &[
+        Attr::new("name", AttrType::Name),
+        Attr::new("description", AttrType::Text { default: "" }),
+        Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+        Attr::new(
+            "rules",
+            AttrType::Rules {
+                default_egress: "default_egress",
+            },
+        )
+        .own_calls(),
+        Attr::new("default_egress", AttrType::Input { default: true }),
+    ],
+)
+.parent("tenant");
+
+/// The fields of one normalized security group rule, all present (null where unset).
+const RULE_FIELDS: &[&str] = &[
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+];
 
 /// The protocol in the spec's canonical form (numbers named, IPv6 ICMP as `ipv6-icmp`), so
 /// that a rule Neutron stored as `6` or `58` equals the spec's `tcp` or `icmpv6`.
@@ -28,7 +59,7 @@ fn protocol_name(protocol: &Value, ethertype: &str) -> Value {
     }
 }
 
-/// One rule in the ATTRS.md form, all keys present. A rule whose remote is another group
+/// One rule in the normalized form, all keys present. A rule whose remote is another group
 /// cannot be written in a spec; it gets an extra `remote_group` key so that it never equals a
 /// desired rule and a plan shows (and removes) it.
 pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
@@ -51,14 +82,14 @@ pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
     object
 }
 
-/// Rules sorted by their JSON text (ATTRS.md), duplicates kept once.
+/// Rules sorted by their JSON text (the form `spec` writes them in), duplicates kept once.
 fn sorted_rules(mut rules: Vec<Value>) -> Value {
     rules.sort_by_key(|r| r.to_string());
     rules.dedup();
     Value::Array(rules)
 }
 
-/// Normalized attributes (ATTRS.md "security_group").
+/// Normalized attributes.
 pub fn observe(group: &neutron::SecurityGroup, names: &Names) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("name".into(), json!(group.name));
@@ -83,7 +114,7 @@ pub fn observe(group: &neutron::SecurityGroup, names: &Names) -> Attrs {
 fn rule_body(group_id: &str, rule: &Value) -> Value {
     let mut body = Map::new();
     body.insert("security_group_id".into(), json!(group_id));
-    for key in crate::resources::schema::RULE_FIELDS {
+    for key in RULE_FIELDS {
         if let Some(value) = rule.get(*key).filter(|v| !v.is_null()) {
             body.insert(key.to_string(), value.clone());
         }
@@ -158,6 +189,19 @@ fn ports_to_release(
 }
 
 impl KindOps for SecurityGroup {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Project(project) = scope else {
+            return Ok(Vec::new());
+        };
+        let no_status = |_: &neutron::SecurityGroup| None;
+        common::list_neutron(cx, SECURITY_GROUPS, project, no_status, |g, _, o| {
+            observe(g, &o.names)
+        })
+        .await
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let session = tenant_session(cx, res, ids).await?;
         let body = json!({
@@ -177,10 +221,7 @@ impl KindOps for SecurityGroup {
         current: &ObservedResource,
         _ids: &Ids,
     ) -> Result<()> {
-        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let changes = common::body_changes(&SCHEMA, res, current);
         if !changes.is_empty() {
             let _: neutron::SecurityGroup = cx
                 .cloud

@@ -2,23 +2,41 @@
 //! any router and removes stackform's unbound ports on it, which Neutron requires.
 
 use ipnet::IpNet;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, ref_id};
-use super::{Context, Ids, KindOps, ObservedResource, Result};
+use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::Kind;
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS, SUBNETS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Subnet;
 
-const IN_PLACE: &[&str] = &[
-    "name",
-    "description",
-    "gateway_ip",
-    "enable_dhcp",
-    "dns_nameservers",
-];
+/// A subnet belongs to its network's tenant; it has no `tenant` attribute of its own.
+const SCHEMA: KindSchema = KindSchema::new(
+    "subnet",
+    "a Neutron subnet, in its network's project",
+    Api::neutron("/v2.0/subnets"),
+    &[
+        Attr::new("name", AttrType::Name),
+        Attr::new("description", AttrType::Text { default: "" }),
+        Attr::new("network", AttrType::Reference(Ref::to(Kind::Network))).forces_replacement(),
+        Attr::new(
+            "cidr",
+            AttrType::Cidr {
+                example: "\"192.168.42.0/24\"",
+                version_attr: "ip_version",
+            },
+        )
+        .forces_replacement(),
+        Attr::new("ip_version", AttrType::Derived).forces_replacement(),
+        Attr::new("gateway_ip", AttrType::IpAddressIn { within: "cidr" }),
+        Attr::new("enable_dhcp", AttrType::Bool { default: true }),
+        Attr::new("dns_nameservers", AttrType::IpAddresses),
+    ],
+)
+.parent("network");
 
 /// `cidr` in canonical network form; anything unparsable is kept as the cloud wrote it.
 fn canonical_cidr(cidr: &str) -> String {
@@ -27,7 +45,7 @@ fn canonical_cidr(cidr: &str) -> String {
         .unwrap_or_else(|_| cidr.to_string())
 }
 
-/// Normalized attributes (ATTRS.md "subnet").
+/// Normalized attributes.
 pub fn observe(subnet: &neutron::Subnet, names: &Names) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("name".into(), json!(subnet.name));
@@ -119,6 +137,16 @@ fn gateway_holders(ports: &[neutron::Port], subnet_id: &str, gateway_ip: &str) -
 }
 
 impl KindOps for Subnet {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Project(project) = scope else {
+            return Ok(Vec::new());
+        };
+        let no_status = |_: &neutron::Subnet| None;
+        common::list_neutron(cx, SUBNETS, project, no_status, |s, _, o| observe(s, &o.names)).await
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let network_id = ref_id(res, ids, "network", Kind::Network)?;
         // A subnet lives in its network's project; the network says which.
@@ -157,10 +185,7 @@ impl KindOps for Subnet {
         current: &ObservedResource,
         _ids: &Ids,
     ) -> Result<()> {
-        let changes: Map<String, Value> = common::changed(&res.attrs, &current.attrs, IN_PLACE)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let changes = common::body_changes(&SCHEMA, res, current);
         if changes.is_empty() {
             return Ok(());
         }

@@ -6,12 +6,44 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, bool_attr, create_or_adopt, gone_ok, name_of};
-use super::{Context, Error, Ids, KindOps, ObservedResource, Result};
+use super::schema::{
+    Api, Attr, AttrType, KindSchema, ListScope, Ownership, Service, tenant_holder,
+};
+use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::identity::Project;
 use crate::openstack::network::{self as neutron, SECURITY_GROUPS};
-use crate::spec::{Attrs, DesiredResource};
+use crate::spec::{Attrs, Desired, DesiredResource};
 
 pub struct Tenant;
+
+const SCHEMA: KindSchema = KindSchema {
+    plan_check: Some(plan_check),
+    ..KindSchema::new(
+        "tenant",
+        "a Keystone project, with its Nova and Neutron quotas",
+        Api {
+            service: Service::Identity,
+            collection: "/v3/projects",
+            scope: ListScope::Cloud,
+            ownership: Ownership::Tags,
+        },
+        &[
+            Attr::new("name", AttrType::Name),
+            Attr::new("description", AttrType::Text { default: "" }),
+            Attr::new("enabled", AttrType::Bool { default: true }),
+            // Absent means "not managed"; set on Nova and Neutron by calls of their own.
+            Attr::new(
+                "quotas",
+                AttrType::Quotas {
+                    keys: &QUOTA_KEYS,
+                    aliases: &[("cores", "Nova's `cores` quota is written `vcpu` here")],
+                },
+            )
+            .own_calls(),
+        ],
+    )
+};
 
 /// The role stackform gives itself on the tenants it creates.
 const MEMBER_ROLE: &str = "member";
@@ -35,7 +67,22 @@ const NEUTRON_QUOTAS: &[(&str, &str)] = &[
     ("floatingips", "floatingip"),
 ];
 
-/// Normalized attributes of a project and its quotas (ATTRS.md "tenant").
+/// The quota keys a spec writes: Nova's (`vcpu` is Nova's `cores`), then Neutron's.
+const QUOTA_KEYS: [&str; NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len()] = {
+    let mut keys = [""; NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len()];
+    let mut i = 0;
+    while i < NOVA_QUOTAS.len() {
+        keys[i] = NOVA_QUOTAS[i].0;
+        i += 1;
+    }
+    while i < keys.len() {
+        keys[i] = NEUTRON_QUOTAS[i - NOVA_QUOTAS.len()].0;
+        i += 1;
+    }
+    keys
+};
+
+/// Normalized attributes of a project and its quotas.
 pub fn observe(
     project: &Project,
     nova_quotas: Option<&BTreeMap<String, i64>>,
@@ -103,7 +150,45 @@ async fn set_quotas(
     Ok(())
 }
 
+/// Every project; the quotas are read only for those matched as stackform's (two GETs each).
+async fn list(cx: &Context) -> Result<Vec<Listed>> {
+    let admin = cx.cloud.admin().clone();
+    let lineage = common::lineage_tag(cx);
+    let projects = admin.identity().list_projects(&[]).await?;
+    Ok(projects
+        .into_iter()
+        .map(|project| {
+            let claim = common::tagged_address(&lineage, &project.tags);
+            let admin = admin.clone();
+            Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
+                let (nova, neutron) = tokio::join!(
+                    admin.compute().get_quotas(&project.id),
+                    admin.network().get_quotas(&project.id),
+                );
+                // Quotas are unmanaged unless desired; a cloud that hides them must not stop
+                // refresh.
+                let nova = nova
+                    .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
+                    .ok();
+                let neutron = neutron
+                    .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
+                    .ok();
+                observe(&project, nova.as_ref(), neutron.as_ref())
+            })
+        })
+        .collect())
+}
+
 impl KindOps for Tenant {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        match scope {
+            Scope::Cloud => list(cx).await,
+            Scope::Project(_) => Ok(Vec::new()),
+        }
+    }
+
     async fn create(cx: &Context, res: &DesiredResource, _ids: &Ids) -> Result<String> {
         let admin = cx.cloud.admin();
         let tags = common::ownership_tags(cx, &res.addr);
@@ -152,14 +237,7 @@ impl KindOps for Tenant {
         current: &ObservedResource,
         _ids: &Ids,
     ) -> Result<()> {
-        let changes: Map<String, Value> = common::changed(
-            &res.attrs,
-            &current.attrs,
-            &["name", "description", "enabled"],
-        )
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+        let changes = common::body_changes(&SCHEMA, res, current);
         let admin = cx.cloud.admin();
         if !changes.is_empty() {
             admin
@@ -197,6 +275,125 @@ impl KindOps for Tenant {
         cx.cloud.forget_project(&current.id).await;
         Ok(())
     }
+}
+
+/// A plan fails early when the tenant cannot hold what the spec puts in it.
+fn plan_check(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    check_quotas(tenant, desired, observed, out);
+    check_disabled(tenant, desired, observed, out);
+}
+
+/// The tenant a desired resource lives in.
+fn tenant_of<'a>(desired: &'a Desired, resource: &DesiredResource) -> Option<&'a str> {
+    let attrs_of = |a: &crate::addr::Address| desired.get(a).map(|r| &r.attrs);
+    tenant_holder(&resource.addr, &attrs_of).map(|(_, tenant)| tenant)
+}
+
+/// Creating in a tenant needs a token scoped to it, and real Keystone issues none for a
+/// disabled project (401 on POST /v3/auth/tokens): such a create can only fail, midway
+/// through an apply. Updates and deletes go through the admin session and are fine.
+fn check_disabled(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    if tenant.attrs.get("enabled") != Some(&Value::Bool(false)) {
+        return;
+    }
+    let creates: Vec<String> = desired
+        .resources
+        .values()
+        .filter(|r| r.addr != tenant.addr)
+        .filter(|r| tenant_of(desired, r) == Some(tenant.addr.name.as_str()))
+        .filter(|r| !observed.resources.contains_key(&r.addr))
+        .map(|r| r.addr.to_string())
+        .collect();
+    if creates.is_empty() {
+        return;
+    }
+    out.push(
+        Diagnostic::error(format!(
+            "{}: is disabled (enabled = false), so {} cannot be created in it",
+            tenant.addr,
+            creates.join(", ")
+        ))
+        .at(tenant.span_of("enabled"))
+        .help(
+            "OpenStack gives no token for a disabled project: apply with enabled = true \
+             first, then disable the tenant",
+        ),
+    );
+}
+
+/// Sums what the tenant's resources consume (each kind says what one of its resources
+/// takes) and compares it with the quotas the spec sets.
+fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    let Some(Value::Object(quotas)) = tenant.attrs.get("quotas") else {
+        return;
+    };
+    let mut usage: BTreeMap<&str, u64> = BTreeMap::new();
+    for resource in desired.resources.values() {
+        let Some(consumes) = resource.addr.kind.schema().quota_usage else {
+            continue;
+        };
+        if tenant_of(desired, resource) != Some(tenant.addr.name.as_str()) {
+            continue;
+        }
+        for (key, amount) in consumes(resource, observed) {
+            *usage.entry(key).or_default() += amount;
+        }
+    }
+    let used = |key: &str| usage.get(key).copied().unwrap_or(0);
+    let limit = |key: &str| -> Option<u64> {
+        // Negative (-1) is unlimited.
+        quotas
+            .get(key)
+            .and_then(Value::as_i64)
+            .and_then(|l| u64::try_from(l).ok())
+    };
+    let addr = &tenant.addr;
+    let count_instances = used("instances");
+    let instances = count(count_instances, "instance", "instances");
+    let mut over = Vec::new();
+    if let Some(l) = limit("instances").filter(|l| count_instances > *l) {
+        over.push((
+            format!("{addr}: {instances} but quotas.instances is {l}"),
+            format!("raise quotas.instances to at least {count_instances}"),
+        ));
+    }
+    if let Some(l) = limit("vcpu").filter(|l| used("vcpu") > *l) {
+        over.push((
+            format!(
+                "{addr}: {instances} {} {} but quotas.vcpu is {l}",
+                need(count_instances),
+                count(used("vcpu"), "vCPU", "vCPUs")
+            ),
+            format!(
+                "raise quotas.vcpu to at least {}, or use smaller flavors",
+                used("vcpu")
+            ),
+        ));
+    }
+    if let Some(l) = limit("ram").filter(|l| used("ram") > *l) {
+        over.push((
+            format!(
+                "{addr}: {instances} {} {} MiB of RAM but quotas.ram is {l}",
+                need(count_instances),
+                used("ram")
+            ),
+            format!(
+                "raise quotas.ram to at least {}, or use smaller flavors",
+                used("ram")
+            ),
+        ));
+    }
+    for (message, help) in over {
+        out.push(Diagnostic::error(message).at(tenant.span_of("quotas")).help(help));
+    }
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn need(instances: u64) -> &'static str {
+    if instances == 1 { "needs" } else { "need" }
 }
 
 #[cfg(test)]

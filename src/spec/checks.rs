@@ -1,12 +1,14 @@
 //! Checks across resources, once every table is read: references name defined resources, and
-//! what a router or an instance uses belongs to its own tenant. Cycles are `graph`'s business.
+//! what a resource attaches or uses belongs to its own tenant (where its kind's schema says
+//! so). Cycles are `graph`'s business.
 
 use std::collections::BTreeMap;
 
 use super::DesiredResource;
 use super::suggest::did_you_mean;
-use crate::addr::{Address, Kind};
+use crate::addr::Address;
 use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::resources::schema::tenant_holder;
 
 type Resources = BTreeMap<Address, DesiredResource>;
 
@@ -28,11 +30,7 @@ pub(super) fn check(
         }
     }
     for resource in resources.values() {
-        match resource.addr.kind {
-            Kind::Router => router_tenants(resources, resource, diags),
-            Kind::Instance => instance_tenants(resources, resource, diags),
-            _ => {}
-        }
+        same_tenant(resources, resource, diags);
     }
 }
 
@@ -64,25 +62,10 @@ fn dangling(defined: &BTreeMap<Address, Span>, target: &Address, at: Span) -> Di
         .help(help)
 }
 
-/// The tenant a resource names in its `tenant` attribute.
-fn tenant_of(resource: &DesiredResource) -> Option<&str> {
-    resource.attrs.get("tenant")?.as_str()
-}
-
-/// The network a subnet is on, and that network's tenant, when both are defined.
-fn subnet_owner<'r>(
-    resources: &'r Resources,
-    subnet: &str,
-) -> Option<(&'r DesiredResource, &'r str)> {
-    let subnet = resources.get(&Address::new(Kind::Subnet, subnet))?;
-    let network_name = subnet.attrs.get("network")?.as_str()?;
-    let network = resources.get(&Address::new(Kind::Network, network_name))?;
-    Some((network, tenant_of(network)?))
-}
-
 /// Points at where a resource's tenant is written, when it is.
 fn tenant_note(resource: &DesiredResource, tenant: &str) -> Option<(String, Span)> {
-    let span = resource.attr_spans.get("tenant")?.clone();
+    let parent = resource.addr.kind.schema().parent?;
+    let span = resource.attr_spans.get(parent)?.clone();
     Some((
         format!("{} is in tenant.{tenant} here", resource.addr),
         span,
@@ -96,73 +79,45 @@ fn with_note(d: Diagnostic, note: Option<(String, Span)>) -> Diagnostic {
     }
 }
 
-fn router_tenants(resources: &Resources, router: &DesiredResource, diags: &mut Diagnostics) {
-    let Some(tenant) = tenant_of(router) else {
+/// What a resource attaches or uses through a reference the schema marks [`SameTenant`] must
+/// be in the resource's own tenant (found for each side through the kinds' `parent`).
+fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Diagnostics) {
+    let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
+    let Some((_, tenant)) = tenant_holder(&resource.addr, &attrs_of) else {
         return;
     };
-    for reference in router.refs.iter().filter(|r| r.field == "subnets") {
-        let Some((network, owner)) = subnet_owner(resources, &reference.target.name) else {
+    let schema = resource.addr.kind.schema();
+    for reference in &resource.refs {
+        let Some(rule) = schema
+            .attribute(&reference.field)
+            .and_then(|a| a.reference())
+            .and_then(|r| r.same_tenant)
+        else {
             continue;
         };
-        if owner != tenant {
-            let d = Diagnostic::error(format!(
-                "{} (tenant.{tenant}) cannot attach {}: its network {} is in tenant.{owner}",
-                router.addr, reference.target, network.addr
-            ))
-            .at(reference.span.clone())
-            .help(format!(
-                "a router attaches subnets of its own tenant only: attach a subnet of tenant.{tenant}, or move {} to tenant.{tenant}",
-                network.addr
-            ));
-            diags.push(with_note(d, tenant_note(network, owner)));
+        let Some((holder, owner)) = tenant_holder(&reference.target, &attrs_of) else {
+            continue;
+        };
+        if owner == tenant {
+            continue;
         }
-    }
-}
-
-fn instance_tenants(resources: &Resources, instance: &DesiredResource, diags: &mut Diagnostics) {
-    let Some(tenant) = tenant_of(instance) else {
-        return;
-    };
-    for reference in &instance.refs {
-        match reference.field.as_str() {
-            "subnet" => {
-                let Some((network, owner)) = subnet_owner(resources, &reference.target.name) else {
-                    continue;
-                };
-                if owner != tenant {
-                    let d = Diagnostic::error(format!(
-                        "{} (tenant.{tenant}) cannot use {}: its network {} is in tenant.{owner}",
-                        instance.addr, reference.target, network.addr
-                    ))
-                    .at(reference.span.clone())
-                    .help(format!(
-                        "an instance uses subnets of its own tenant only: pick a subnet of tenant.{tenant}, or move {} to tenant.{tenant}",
-                        network.addr
-                    ));
-                    diags.push(with_note(d, tenant_note(network, owner)));
-                }
-            }
-            "security_groups" => {
-                let Some(group) = resources.get(&reference.target) else {
-                    continue;
-                };
-                let Some(owner) = tenant_of(group) else {
-                    continue;
-                };
-                if owner != tenant {
-                    let d = Diagnostic::error(format!(
-                        "{} (tenant.{tenant}) cannot use {}: it is in tenant.{owner}",
-                        instance.addr, reference.target
-                    ))
-                    .at(reference.span.clone())
-                    .help(format!(
-                        "an instance uses security groups of its own tenant only: pick one of tenant.{tenant}, or move {} to tenant.{tenant}",
-                        reference.target
-                    ));
-                    diags.push(with_note(d, tenant_note(group, owner)));
-                }
-            }
-            _ => {}
-        }
+        let Some(holder) = resources.get(&holder) else {
+            continue;
+        };
+        let whose = if holder.addr == reference.target {
+            "it".to_string()
+        } else {
+            format!("its {} {}", holder.addr.kind, holder.addr)
+        };
+        let d = Diagnostic::error(format!(
+            "{} (tenant.{tenant}) cannot {} {}: {whose} is in tenant.{owner}",
+            resource.addr, rule.verb, reference.target
+        ))
+        .at(reference.span.clone())
+        .help(format!(
+            "{} tenant.{tenant}, or move {} to tenant.{tenant}",
+            rule.help, holder.addr
+        ));
+        diags.push(with_note(d, tenant_note(holder, owner)));
     }
 }

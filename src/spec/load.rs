@@ -2,7 +2,7 @@
 //!
 //! Reads every `*.toml` file of the folder (by name, not recursing), parses each keeping byte
 //! ranges, merges their tables (each resource defined once, one `[provider]` at most), then
-//! hands each resource table to `kinds` and the whole set to `checks`. Every problem is
+//! hands each resource table to `fields` and the whole set to `checks`. Every problem is
 //! collected; the result is either a complete `Desired` or all the diagnostics.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
 use super::suggest::did_you_mean;
-use super::{CloudChoice, Desired, DesiredResource, Provider, checks, kinds};
+use super::{CloudChoice, Desired, DesiredResource, Provider, checks, fields};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Severity, Span};
 
@@ -194,7 +194,7 @@ impl Merged {
             what: addr.to_string(),
             header: header.clone(),
         };
-        let built = kinds::build(&addr, &reader, diags);
+        let built = fields::build(&addr, &reader, diags);
         self.resources.insert(
             addr.clone(),
             DesiredResource {

@@ -13,7 +13,7 @@ use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostics, Span};
 
 mod checks;
-mod kinds;
+mod fields;
 mod load;
 mod reader;
 mod rules;
@@ -74,6 +74,13 @@ pub enum CloudChoice {
 
 pub use load::load;
 pub use rules::canonical_protocol;
+
+impl DesiredResource {
+    /// Where `attr` is written, else the resource's header: where an error about it points.
+    pub fn span_of(&self, attr: &str) -> Span {
+        self.attr_spans.get(attr).unwrap_or(&self.span).clone()
+    }
+}
 
 impl Desired {
     pub fn get(&self, addr: &Address) -> Option<&DesiredResource> {

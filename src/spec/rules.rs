@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 use toml::de::{DeArray, DeValue};
 
-use super::kinds::parse_network;
+use super::fields::parse_network;
 use super::reader::{Table, with_article};
 use crate::diag::{Diagnostic, Diagnostics};
 
@@ -88,7 +88,7 @@ pub fn canonical_protocol(protocol: &str, ethertype: &str) -> String {
 
 /// The rules a group ends up with: the written ones, normalized, plus (when `default_egress`)
 /// the two egress rules Neutron adds to every new group, so a spec that never mentions egress
-/// does not fight them. Sorted by the rule objects' JSON text, as ATTRS.md fixes.
+/// does not fight them. Sorted by the rule objects' JSON text, as the attribute contract (`resources::schema`) fixes.
 pub(super) fn security_group_rules(
     written: Option<&DeArray<'_>>,
     default_egress: bool,

@@ -76,3 +76,32 @@ async fn the_demo_specs_converge_on_the_embedded_cloud() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("0 added, 0 changed, 7 destroyed."), "{out}");
 }
+
+const KINDS_BEGIN: &str = "<!-- kinds: written from the registry by tests/it/readme.rs -->\n";
+const KINDS_END: &str = "<!-- end of kinds -->";
+
+/// The README's reference of kinds is the registry's: this fails when a kind or an attribute
+/// changed and the README did not. `STACKFORM_BLESS=1 cargo test --test it readme` rewrites it.
+#[test]
+fn the_readme_reference_of_kinds_is_the_registry() {
+    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (Some(begin), Some(end)) = (readme.find(KINDS_BEGIN), readme.find(KINDS_END)) else {
+        panic!("README.md lacks the markers {KINDS_BEGIN:?} … {KINDS_END:?}");
+    };
+    let written = &readme[begin + KINDS_BEGIN.len()..end];
+    let wanted = stackform::render::reference::kinds_table();
+    if written != wanted && std::env::var_os("STACKFORM_BLESS").is_some() {
+        let updated = format!(
+            "{}{wanted}{}",
+            &readme[..begin + KINDS_BEGIN.len()],
+            &readme[end..]
+        );
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        written, wanted,
+        "README.md's reference of kinds is out of date: run `STACKFORM_BLESS=1 cargo test --test it readme`"
+    );
+}

@@ -1,5 +1,6 @@
-//! The schema of each resource kind: which fields a `[kind.name]` table takes, their types and
-//! defaults, and how they normalize into [`Attrs`] (the contract in ATTRS.md).
+//! Reading one `[kind.name]` table, generic over the registry: each attribute of the kind's
+//! schema is read, validated and normalized by its [`AttrType`] into [`Attrs`] (the attribute
+//! contract in `resources::schema`). A kind never has code here: it picks types.
 //!
 //! Checks one table at a time; checks across resources (references, tenants) live in
 //! `checks`.
@@ -16,54 +17,7 @@ use super::rules::security_group_rules;
 use super::{Attrs, Reference};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Span};
-
-const TENANT_FIELDS: &[&str] = &["name", "description", "enabled", "quotas"];
-const NETWORK_FIELDS: &[&str] = &["name", "description", "tenant", "admin_state_up", "mtu"];
-const SUBNET_FIELDS: &[&str] = &[
-    "name",
-    "description",
-    "network",
-    "cidr",
-    "gateway_ip",
-    "enable_dhcp",
-    "dns_nameservers",
-];
-const ROUTER_FIELDS: &[&str] = &[
-    "name",
-    "description",
-    "tenant",
-    "admin_state_up",
-    "external_gateway",
-    "subnets",
-];
-const SECURITY_GROUP_FIELDS: &[&str] =
-    &["name", "description", "tenant", "rules", "default_egress"];
-const INSTANCE_FIELDS: &[&str] = &[
-    "name",
-    "tenant",
-    "flavor",
-    "image",
-    "subnet",
-    "security_groups",
-    "power_state",
-];
-
-/// Nova quotas (`vcpu` is Nova's `cores`) then Neutron quotas.
-pub(super) const QUOTA_KEYS: &[&str] = &[
-    "instances",
-    "vcpu",
-    "ram",
-    "key_pairs",
-    "networks",
-    "subnets",
-    "routers",
-    "ports",
-    "security_groups",
-    "security_group_rules",
-    "floatingips",
-];
-
-const MTU_RANGE: std::ops::RangeInclusive<i64> = 68..=9000;
+use crate::resources::schema::{Attr, AttrType};
 
 /// One resource table, validated and normalized.
 #[derive(Debug, Default)]
@@ -81,14 +35,18 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
         t: table,
         diags,
         out: Built::default(),
+        networks: BTreeMap::new(),
     };
-    match addr.kind {
-        Kind::Tenant => tenant(&mut b),
-        Kind::Network => network(&mut b),
-        Kind::Subnet => subnet(&mut b),
-        Kind::Router => router(&mut b),
-        Kind::SecurityGroup => security_group(&mut b),
-        Kind::Instance => instance(&mut b),
+    let schema = addr.kind.schema();
+    let written: Vec<&str> = schema
+        .attrs
+        .iter()
+        .filter(|a| a.is_written())
+        .map(|a| a.name)
+        .collect();
+    b.t.reject_unknown(&written, b.diags);
+    for attr in schema.attrs {
+        b.attribute(attr);
     }
     b.out
 }
@@ -98,9 +56,42 @@ struct Builder<'b, 'a, 'i> {
     t: &'b Table<'a, 'i>,
     diags: &'b mut Diagnostics,
     out: Built,
+    /// Networks read so far (CIDRs), for addresses that must lie inside them.
+    networks: BTreeMap<&'static str, IpNet>,
 }
 
 impl Builder<'_, '_, '_> {
+    fn attribute(&mut self, attr: &Attr) {
+        let key = attr.name;
+        match attr.ty {
+            AttrType::Name => self.name(),
+            AttrType::Text { default } => self.string_or(key, default),
+            AttrType::Bool { default } => self.bool_or(key, default),
+            AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
+            AttrType::Choice { values, default } => self.choice(key, values, default),
+            AttrType::CloudName { example, .. } => self.required_string(key, example),
+            AttrType::Reference(to) => self.reference(key, to.kind),
+            AttrType::ReferenceSet { to, default_empty } => {
+                self.reference_set(key, to.kind, default_empty)
+            }
+            AttrType::Cidr {
+                example,
+                version_attr,
+            } => {
+                if let Some(net) = self.cidr(key, example, version_attr) {
+                    self.networks.insert(attr.name, net);
+                }
+            }
+            AttrType::IpAddressIn { within } => self.address_in(key, within),
+            AttrType::IpAddresses => self.addresses(key),
+            AttrType::Quotas { keys, aliases } => self.quotas(key, keys, aliases),
+            AttrType::Rules { default_egress } => self.rules(key, default_egress),
+            // Derived values are set by the attribute they come from; inputs are read by the
+            // attribute they shape.
+            AttrType::Derived | AttrType::Input { .. } => {}
+        }
+    }
+
     fn set(&mut self, key: &str, value: Value, written_at: Option<Range<usize>>) {
         self.out.attrs.insert(key.to_string(), value);
         if let Some(range) = written_at {
@@ -142,6 +133,41 @@ impl Builder<'_, '_, '_> {
         match self.t.bool(key, self.diags) {
             Some(v) => self.set(key, json!(v.get_ref()), Some(v.span())),
             None => self.set(key, json!(default), None),
+        }
+    }
+
+    /// An optional integer in `min..=max`.
+    fn integer_in(&mut self, key: &str, min: i64, max: i64, help: &str) {
+        if let Some(value) = self.t.integer(key, self.diags) {
+            if (min..=max).contains(value.get_ref()) {
+                self.set(key, json!(value.get_ref()), Some(value.span()));
+            } else {
+                self.error(
+                    format!(
+                        "`{key}` must be between {min} and {max}, found {}",
+                        value.get_ref()
+                    ),
+                    value.span(),
+                    help,
+                );
+            }
+        }
+    }
+
+    fn choice(&mut self, key: &str, values: &[&str], default: &str) {
+        let Some(value) = self.t.string(key, self.diags) else {
+            self.set(key, json!(default), None);
+            return;
+        };
+        if values.contains(value.get_ref()) {
+            self.set(key, json!(value.get_ref()), Some(value.span()));
+        } else {
+            let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+            self.error(
+                format!("invalid {key} `{}`", value.get_ref()),
+                value.span(),
+                format!("{key} is {}", quoted.join(" or ")),
+            );
         }
     }
 
@@ -233,141 +259,134 @@ impl Builder<'_, '_, '_> {
         let sorted: Vec<&str> = seen.keys().copied().collect();
         self.set(key, json!(sorted), Some(item.span()));
     }
-}
 
-fn tenant(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(TENANT_FIELDS, b.diags);
-    b.name();
-    b.string_or("description", "");
-    b.bool_or("enabled", true);
-    let Some(quotas) = b.t.table("quotas", b.diags) else {
-        return;
-    };
-    let table = Table {
-        file: b.t.file,
-        table: quotas.get_ref(),
-        what: "quotas".to_string(),
-        header: quotas.span(),
-    };
-    let mut normalized = serde_json::Map::new();
-    for (key, item) in super::reader::entries_in_order(quotas.get_ref()) {
-        let name: &str = key.get_ref();
-        if !QUOTA_KEYS.contains(&name) {
-            let help = if name == "cores" {
-                "Nova's `cores` quota is written `vcpu` here".to_string()
-            } else {
-                let close = super::suggest::did_you_mean(name, QUOTA_KEYS.iter().copied())
-                    .map(|c| format!("did you mean `{c}`? "))
-                    .unwrap_or_default();
-                format!("{close}quotas are: {}", QUOTA_KEYS.join(", "))
-            };
-            b.error(format!("unknown quota `{name}`"), key.span(), help);
-            continue;
+    /// A required CIDR in canonical form, and the IP version it implies.
+    fn cidr(&mut self, key: &str, example: &str, version_attr: &str) -> Option<IpNet> {
+        if self.t.get(key).is_none() {
+            self.t.missing(key, example, self.diags);
+            return None;
         }
-        let Some(value) = table.integer(name, b.diags) else {
-            continue;
+        let text = self.t.string(key, self.diags)?;
+        let net = parse_network(text.get_ref(), text.span(), key, false, self.t, self.diags)?;
+        let version = match net {
+            IpNet::V4(_) => 4,
+            IpNet::V6(_) => 6,
         };
-        if *value.get_ref() < -1 {
-            b.error(
-                format!(
-                    "quota `{name}` must be -1 (unlimited) or more, found {}",
-                    value.get_ref()
-                ),
-                item.span(),
-                "write -1 for no limit, or the maximum count",
-            );
-            continue;
-        }
-        normalized.insert(name.to_string(), json!(value.get_ref()));
+        self.set(key, json!(net.to_string()), Some(text.span()));
+        self.set(version_attr, json!(version), Some(text.span()));
+        Some(net)
     }
-    b.set("quotas", Value::Object(normalized), Some(quotas.span()));
-}
 
-fn network(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(NETWORK_FIELDS, b.diags);
-    b.name();
-    b.string_or("description", "");
-    b.reference("tenant", Kind::Tenant);
-    b.bool_or("admin_state_up", true);
-    if let Some(mtu) = b.t.integer("mtu", b.diags) {
-        if MTU_RANGE.contains(mtu.get_ref()) {
-            b.set("mtu", json!(mtu.get_ref()), Some(mtu.span()));
-        } else {
-            b.error(
-                format!("`mtu` must be between 68 and 9000, found {}", mtu.get_ref()),
-                mtu.span(),
-                "68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet",
-            );
-        }
-    }
-}
-
-fn subnet(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(SUBNET_FIELDS, b.diags);
-    b.name();
-    b.string_or("description", "");
-    b.reference("network", Kind::Network);
-    let cidr = subnet_cidr(b);
-    if let Some(gateway) = b.t.string("gateway_ip", b.diags) {
-        match gateway.get_ref().parse::<IpAddr>() {
-            Err(_) => b.error(
-                format!("invalid IP address `{}` in `gateway_ip`", gateway.get_ref()),
-                gateway.span(),
+    /// An optional address inside the network read for attribute `within`.
+    fn address_in(&mut self, key: &str, within: &str) {
+        let Some(text) = self.t.string(key, self.diags) else {
+            return;
+        };
+        match text.get_ref().parse::<IpAddr>() {
+            Err(_) => self.error(
+                format!("invalid IP address `{}` in `{key}`", text.get_ref()),
+                text.span(),
                 "write an address such as \"192.168.42.1\"",
             ),
-            Ok(ip) => match cidr {
-                Some(net) if !net.contains(&ip) => b.error(
-                    format!("gateway_ip {ip} is outside the subnet's cidr {net}"),
-                    gateway.span(),
+            Ok(ip) => match self.networks.get(within).copied() {
+                Some(net) if !net.contains(&ip) => self.error(
+                    format!(
+                        "{key} {ip} is outside the {}'s {within} {net}",
+                        self.addr.kind
+                    ),
+                    text.span(),
                     format!("use an address inside {net}, e.g. \"{}\"", first_host(net)),
                 ),
-                _ => b.set("gateway_ip", json!(ip.to_string()), Some(gateway.span())),
+                _ => self.set(key, json!(ip.to_string()), Some(text.span())),
             },
         }
     }
-    b.bool_or("enable_dhcp", true);
-    match b.t.strings("dns_nameservers", b.diags) {
-        None => {
-            if b.t.get("dns_nameservers").is_none() {
-                b.set("dns_nameservers", json!([]), None);
-            }
-        }
-        Some(servers) => {
-            let mut normalized = Vec::new();
-            for server in &servers {
-                match server.get_ref().parse::<IpAddr>() {
-                    Ok(ip) => normalized.push(ip.to_string()),
-                    Err(_) => b.error(
-                        format!(
-                            "invalid IP address `{}` in `dns_nameservers`",
-                            server.get_ref()
-                        ),
-                        server.span(),
-                        "write addresses such as \"8.8.8.8\" or \"2001:4860:4860::8888\"",
-                    ),
-                }
-            }
-            let written_at = b.t.get("dns_nameservers").map(|(_, v)| v.span());
-            b.set("dns_nameservers", json!(normalized), written_at);
-        }
-    }
-}
 
-/// `cidr` and the `ip_version` it implies. Returns the network for the gateway check.
-fn subnet_cidr(b: &mut Builder<'_, '_, '_>) -> Option<IpNet> {
-    if b.t.get("cidr").is_none() {
-        b.t.missing("cidr", "\"192.168.42.0/24\"", b.diags);
-        return None;
+    /// An ordered list of IP addresses, `[]` when absent.
+    fn addresses(&mut self, key: &str) {
+        let Some(written) = self.t.strings(key, self.diags) else {
+            if self.t.get(key).is_none() {
+                self.set(key, json!([]), None);
+            }
+            return;
+        };
+        let mut normalized = Vec::new();
+        for address in &written {
+            match address.get_ref().parse::<IpAddr>() {
+                Ok(ip) => normalized.push(ip.to_string()),
+                Err(_) => self.error(
+                    format!("invalid IP address `{}` in `{key}`", address.get_ref()),
+                    address.span(),
+                    "write addresses such as \"8.8.8.8\" or \"2001:4860:4860::8888\"",
+                ),
+            }
+        }
+        let written_at = self.t.get(key).map(|(_, v)| v.span());
+        self.set(key, json!(normalized), written_at);
     }
-    let text = b.t.string("cidr", b.diags)?;
-    let net = parse_network(text.get_ref(), text.span(), "cidr", false, b.t, b.diags)?;
-    let version = match net {
-        IpNet::V4(_) => 4,
-        IpNet::V6(_) => 6,
-    };
-    b.set("cidr", json!(net.to_string()), Some(text.span()));
-    b.set("ip_version", json!(version), Some(text.span()));
-    Some(net)
+
+    /// A partial map of quota limits; absent means unmanaged.
+    fn quotas(&mut self, key: &str, keys: &[&str], aliases: &[(&str, &str)]) {
+        let Some(quotas) = self.t.table(key, self.diags) else {
+            return;
+        };
+        let table = Table {
+            file: self.t.file,
+            table: quotas.get_ref(),
+            what: key.to_string(),
+            header: quotas.span(),
+        };
+        let mut normalized = serde_json::Map::new();
+        for (quota, item) in super::reader::entries_in_order(quotas.get_ref()) {
+            let name: &str = quota.get_ref();
+            if !keys.contains(&name) {
+                let help = match aliases.iter().find(|(alias, _)| *alias == name) {
+                    Some((_, help)) => help.to_string(),
+                    None => {
+                        let close = super::suggest::did_you_mean(name, keys.iter().copied())
+                            .map(|c| format!("did you mean `{c}`? "))
+                            .unwrap_or_default();
+                        format!("{close}quotas are: {}", keys.join(", "))
+                    }
+                };
+                self.error(format!("unknown quota `{name}`"), quota.span(), help);
+                continue;
+            }
+            let Some(value) = table.integer(name, self.diags) else {
+                continue;
+            };
+            if *value.get_ref() < -1 {
+                self.error(
+                    format!(
+                        "quota `{name}` must be -1 (unlimited) or more, found {}",
+                        value.get_ref()
+                    ),
+                    item.span(),
+                    "write -1 for no limit, or the maximum count",
+                );
+                continue;
+            }
+            normalized.insert(name.to_string(), json!(value.get_ref()));
+        }
+        self.set(key, Value::Object(normalized), Some(quotas.span()));
+    }
+
+    /// Security group rules, with Neutron's default egress unless `default_egress` is false.
+    fn rules(&mut self, key: &str, default_egress: &str) {
+        let default_egress = self
+            .t
+            .bool(default_egress, self.diags)
+            .is_none_or(|v| *v.get_ref());
+        let rules = self.t.array(key, self.diags);
+        let written_at = rules.as_ref().map(|r| r.span());
+        let rules = security_group_rules(
+            rules.as_ref().map(|r| *r.get_ref()),
+            default_egress,
+            self.t,
+            self.diags,
+        );
+        self.set(key, Value::Array(rules), written_at);
+    }
 }
 
 /// Parses a CIDR in canonical form (no host bits). With `bare_address`, a plain address means
@@ -406,59 +425,6 @@ pub(super) fn parse_network(
 /// The first usable address of a network, as an example gateway.
 fn first_host(net: IpNet) -> IpAddr {
     net.hosts().next().unwrap_or(net.network())
-}
-
-fn router(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(ROUTER_FIELDS, b.diags);
-    b.name();
-    b.string_or("description", "");
-    b.reference("tenant", Kind::Tenant);
-    b.bool_or("admin_state_up", true);
-    b.bool_or("external_gateway", false);
-    b.reference_set("subnets", Kind::Subnet, true);
-}
-
-fn security_group(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(SECURITY_GROUP_FIELDS, b.diags);
-    b.name();
-    b.string_or("description", "");
-    b.reference("tenant", Kind::Tenant);
-    let default_egress =
-        b.t.bool("default_egress", b.diags)
-            .is_none_or(|v| *v.get_ref());
-    let rules = b.t.array("rules", b.diags);
-    let written_at = rules.as_ref().map(|r| r.span());
-    let rules = security_group_rules(
-        rules.as_ref().map(|r| *r.get_ref()),
-        default_egress,
-        b.t,
-        b.diags,
-    );
-    b.set("rules", Value::Array(rules), written_at);
-}
-
-fn instance(b: &mut Builder<'_, '_, '_>) {
-    b.t.reject_unknown(INSTANCE_FIELDS, b.diags);
-    b.name();
-    b.reference("tenant", Kind::Tenant);
-    b.required_string("flavor", "\"<flavor name>\"");
-    b.required_string("image", "\"<image name>\"");
-    b.reference("subnet", Kind::Subnet);
-    b.reference_set("security_groups", Kind::SecurityGroup, false);
-    if let Some(state) = b.t.string("power_state", b.diags) {
-        match *state.get_ref() {
-            "running" | "stopped" => {
-                b.set("power_state", json!(state.get_ref()), Some(state.span()))
-            }
-            other => b.error(
-                format!("invalid power_state `{other}`"),
-                state.span(),
-                "power_state is \"running\" or \"stopped\"",
-            ),
-        }
-    } else {
-        b.set("power_state", json!("running"), None);
-    }
 }
 
 #[cfg(test)]

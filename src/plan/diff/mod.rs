@@ -1,0 +1,337 @@
+//! The diff itself: desired vs observed, per resource, then replacements propagated along the
+//! graph, then the actions put in display order.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Action, ActionKind, AttrChange, Plan, Reason};
+use crate::addr::Address;
+use crate::graph::Graph;
+use crate::resources::schema::{self, AttrType, Update};
+use crate::resources::{Observed, ObservedResource};
+use crate::spec::{Attrs, Desired, DesiredResource};
+
+pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
+    let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
+    for (addr, wanted) in &desired.resources {
+        let action = match observed.resources.get(addr) {
+            None => Some(create(wanted)),
+            Some(seen) => compare(wanted, seen),
+        };
+        if let Some(action) = action {
+            actions.insert(addr.clone(), action);
+        }
+    }
+    for (addr, seen) in &observed.resources {
+        if !desired.resources.contains_key(addr) {
+            actions.insert(addr.clone(), delete(seen));
+        }
+    }
+
+    let creation_order = creation_order(graph, desired, observed);
+    propagate_replacements(&creation_order, desired, observed, graph, &mut actions);
+
+    // Deletes first, dependents before what they use; then the rest, dependencies first.
+    let mut ordered = Vec::with_capacity(actions.len());
+    for addr in creation_order.iter().rev() {
+        if actions
+            .get(addr)
+            .is_some_and(|a| a.kind == ActionKind::Delete)
+        {
+            ordered.extend(actions.remove(addr));
+        }
+    }
+    for addr in &creation_order {
+        ordered.extend(actions.remove(addr));
+    }
+    Plan { actions: ordered }
+}
+
+/// The graph's order, completed with any address it does not know (a graph built from other
+/// inputs must not make an action disappear).
+fn creation_order(graph: &Graph, desired: &Desired, observed: &Observed) -> Vec<Address> {
+    let mut order = graph.creation_order();
+    let known: std::collections::BTreeSet<Address> = order.iter().cloned().collect();
+    let missing: std::collections::BTreeSet<&Address> = desired
+        .resources
+        .keys()
+        .chain(observed.resources.keys())
+        .filter(|a| !known.contains(*a))
+        .collect();
+    order.extend(missing.into_iter().cloned());
+    order
+}
+
+fn create(wanted: &DesiredResource) -> Action {
+    Action {
+        addr: wanted.addr.clone(),
+        kind: ActionKind::Create,
+        id: None,
+        changes: wanted
+            .attrs
+            .iter()
+            .map(|(attr, value)| AttrChange {
+                attr: attr.clone(),
+                before: None,
+                after: Some(value.clone()),
+                forces_replacement: false,
+            })
+            .collect(),
+        unchanged_attrs: 0,
+        reason: Reason::New,
+    }
+}
+
+fn delete(seen: &ObservedResource) -> Action {
+    Action {
+        addr: seen.addr.clone(),
+        kind: ActionKind::Delete,
+        id: Some(seen.id.clone()),
+        changes: seen
+            .attrs
+            .iter()
+            .map(|(attr, value)| AttrChange {
+                attr: attr.clone(),
+                before: Some(value.clone()),
+                after: None,
+                forces_replacement: false,
+            })
+            .collect(),
+        unchanged_attrs: 0,
+        reason: Reason::RemovedFromSpec,
+    }
+}
+
+/// Some attributes cannot change in place while the resource is in some status (a server in
+/// ERROR cannot be started or stopped); the kind's schema lists them.
+fn blocked_by_status(wanted: &DesiredResource, seen: &ObservedResource, attr: &str) -> bool {
+    let status = seen.status.as_deref();
+    wanted
+        .addr
+        .kind
+        .schema()
+        .replace_in_status
+        .iter()
+        .any(|(a, s)| *a == attr && status == Some(*s))
+}
+
+/// Only attributes the spec sets are managed; anything else the cloud reports is left alone.
+fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> {
+    let mut changes = Vec::new();
+    let mut unchanged_attrs = 0;
+    for (attr, after) in &wanted.attrs {
+        let partial = schema::attribute(wanted.addr.kind, attr)
+            .is_some_and(|a| matches!(a.ty, AttrType::Quotas { .. }));
+        let before = seen.attrs.get(attr).map(|b| {
+            if partial {
+                managed_part(b, after)
+            } else {
+                b.clone()
+            }
+        });
+        if before.as_ref() == Some(after) {
+            unchanged_attrs += 1;
+            continue;
+        }
+        let forces_replacement = schema::attribute(wanted.addr.kind, attr)
+            .is_some_and(|a| a.update == Update::ForcesReplacement)
+            || blocked_by_status(wanted, seen, attr);
+        changes.push(AttrChange {
+            attr: attr.clone(),
+            before,
+            after: Some(after.clone()),
+            forces_replacement,
+        });
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let forcing: Vec<String> = changes
+        .iter()
+        .filter(|c| c.forces_replacement)
+        .map(|c| c.attr.clone())
+        .collect();
+    let (kind, reason) = if forcing.is_empty() {
+        let attrs = changes.iter().map(|c| c.attr.clone()).collect();
+        (ActionKind::Update, Reason::AttributesChanged { attrs })
+    } else {
+        (
+            ActionKind::Replace,
+            Reason::AttributesForceReplacement { attrs: forcing },
+        )
+    };
+    Some(Action {
+        addr: wanted.addr.clone(),
+        kind,
+        id: Some(seen.id.clone()),
+        changes,
+        unchanged_attrs,
+        reason,
+    })
+}
+
+/// For a partial map (quotas), the part of the observed object whose keys the spec manages: a
+/// tenant's other quotas keep whatever value the cloud has.
+fn managed_part(observed: &Value, desired: &Value) -> Value {
+    match (observed, desired) {
+        (Value::Object(seen), Value::Object(wanted)) => Value::Object(
+            seen.iter()
+                .filter(|(k, _)| wanted.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        _ => observed.clone(),
+    }
+}
+
+/// A replaced resource gets a new id. Dependents that hold it in a replacement-forcing
+/// attribute (an instance's subnet) must be replaced too; dependents that hold it in an
+/// in-place attribute (a router's interfaces) only relink. Walking in creation order makes
+/// chains work: by the time a resource is visited, everything it depends on is settled.
+fn propagate_replacements(
+    creation_order: &[Address],
+    desired: &Desired,
+    observed: &Observed,
+    graph: &Graph,
+    actions: &mut BTreeMap<Address, Action>,
+) {
+    for replaced in creation_order {
+        if actions.get(replaced).map(|a| a.kind) != Some(ActionKind::Replace) {
+            continue;
+        }
+        for dependent in graph.dependents(replaced) {
+            let Some(wanted) = desired.get(&dependent) else {
+                continue;
+            };
+            // A resource to be created gets the new id anyway.
+            let Some(seen) = observed.resources.get(&dependent) else {
+                continue;
+            };
+            let Some(update) = strongest_reference(&wanted.attrs, &dependent, replaced) else {
+                continue;
+            };
+            let current = actions.get(&dependent).map(|a| a.kind);
+            match (update, current) {
+                (_, Some(ActionKind::Create | ActionKind::Replace | ActionKind::Delete)) => {}
+                (Update::ForcesReplacement, Some(ActionKind::Update)) => {
+                    if let Some(action) = actions.get_mut(&dependent) {
+                        action.kind = ActionKind::Replace;
+                        action.reason = Reason::DependencyReplaced {
+                            dependency: replaced.clone(),
+                        };
+                        for link in reference_changes(wanted, seen, replaced) {
+                            if !action.changes.iter().any(|c| c.attr == link.attr) {
+                                action.unchanged_attrs = action.unchanged_attrs.saturating_sub(1);
+                                action.changes.push(link);
+                            }
+                        }
+                        action.changes.sort_by(|a, b| a.attr.cmp(&b.attr));
+                    }
+                }
+                (Update::ForcesReplacement, None) => {
+                    actions.insert(
+                        dependent.clone(),
+                        forced(
+                            wanted,
+                            seen,
+                            replaced,
+                            ActionKind::Replace,
+                            Reason::DependencyReplaced {
+                                dependency: replaced.clone(),
+                            },
+                        ),
+                    );
+                }
+                (Update::InPlace, None) => {
+                    actions.insert(
+                        dependent.clone(),
+                        forced(
+                            wanted,
+                            seen,
+                            replaced,
+                            ActionKind::Update,
+                            Reason::DependencyReplacedRelink {
+                                dependency: replaced.clone(),
+                            },
+                        ),
+                    );
+                }
+                (Update::InPlace, Some(ActionKind::Update)) => {}
+            }
+        }
+    }
+}
+
+/// How `dependent` names `target` in its desired attributes: replacement-forcing wins over
+/// in-place; None when it does not name it (an implicit edge, which forces nothing).
+fn strongest_reference(attrs: &Attrs, dependent: &Address, target: &Address) -> Option<Update> {
+    let mut strongest = None;
+    for attr in schema::attributes(dependent.kind) {
+        if attr.reference().map(|r| r.kind) != Some(target.kind) {
+            continue;
+        }
+        let names_target = match attrs.get(attr.name) {
+            Some(Value::String(s)) => *s == target.name,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(&target.name)),
+            _ => false,
+        };
+        if names_target {
+            match attr.update {
+                Update::ForcesReplacement => return Some(Update::ForcesReplacement),
+                Update::InPlace => strongest = Some(Update::InPlace),
+            }
+        }
+    }
+    strongest
+}
+
+/// An action caused only by a dependency: no attribute of its own differs, but the ones that
+/// name the replaced resource are listed (same name, new id behind it).
+fn forced(
+    wanted: &DesiredResource,
+    seen: &ObservedResource,
+    replaced: &Address,
+    kind: ActionKind,
+    reason: Reason,
+) -> Action {
+    let changes = reference_changes(wanted, seen, replaced);
+    Action {
+        addr: wanted.addr.clone(),
+        kind,
+        id: Some(seen.id.clone()),
+        unchanged_attrs: wanted.attrs.len().saturating_sub(changes.len()),
+        changes,
+        reason,
+    }
+}
+
+/// The attributes of `wanted` that name `replaced`, as changes whose value stays the same:
+/// what apply must relink, and what the plan shows as `-> (new id)`.
+fn reference_changes(
+    wanted: &DesiredResource,
+    seen: &ObservedResource,
+    replaced: &Address,
+) -> Vec<AttrChange> {
+    schema::attributes(wanted.addr.kind)
+        .iter()
+        .filter(|a| a.reference().map(|r| r.kind) == Some(replaced.kind))
+        .filter_map(|a| {
+            let after = wanted.attrs.get(a.name)?;
+            let names_it = match after {
+                Value::String(s) => *s == replaced.name,
+                Value::Array(items) => items.iter().any(|v| v.as_str() == Some(&replaced.name)),
+                _ => false,
+            };
+            names_it.then(|| AttrChange {
+                attr: a.name.to_string(),
+                before: seen.attrs.get(a.name).cloned(),
+                after: Some(after.clone()),
+                forces_replacement: a.update == Update::ForcesReplacement,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+//! What a kind's list call hands to refresh: each cloud object's id, the address its
+//! ownership tags claim, its status, and how to turn it into normalized attributes once every
+//! kind has been matched (references are written as address names, so observing waits until
+//! all names are known).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::common::Names;
+use crate::addr::Address;
+use crate::openstack::network as neutron;
+use crate::spec::Attrs;
+
+/// Where a list runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// The whole cloud (the tenant kind).
+    Cloud,
+    /// One tenant's project, by id.
+    Project(&'a str),
+}
+
+/// What every observation may read, gathered once per refresh.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Ids of matched resources → address names, per kind.
+    pub names: Names,
+    pub lineage_tag: String,
+    /// Every tenant's ports: router interfaces and instance ports are read from them.
+    pub ports: Vec<neutron::Port>,
+    pub flavor_names: HashMap<String, String>,
+    pub image_names: HashMap<String, String>,
+}
+
+type Observe = Box<dyn FnOnce(Address, Arc<Observation>) -> BoxFuture<'static, Attrs> + Send>;
+
+/// One listed cloud object, not yet matched to an address.
+pub struct Listed {
+    pub id: String,
+    /// The address this object's ownership tags claim in this lineage, if any.
+    pub claim: Option<Address>,
+    /// The cloud's status word, where the kind has one.
+    pub status: Option<String>,
+    observe: Observe,
+}
+
+impl std::fmt::Debug for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listed")
+            .field("id", &self.id)
+            .field("claim", &self.claim)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listed {
+    /// An object whose attributes come from what was listed.
+    pub fn new(
+        id: impl Into<String>,
+        claim: Option<Address>,
+        status: Option<&str>,
+        observe: impl FnOnce(&Address, &Observation) -> Attrs + Send + 'static,
+    ) -> Listed {
+        Listed::reading(id, claim, status, move |addr, observation| async move {
+            observe(&addr, &observation)
+        })
+    }
+
+    /// An object whose attributes need reads of their own (a tenant's quotas), made only for
+    /// the objects that are stackform's.
+    pub fn reading<F>(
+        id: impl Into<String>,
+        claim: Option<Address>,
+        status: Option<&str>,
+        observe: impl FnOnce(Address, Arc<Observation>) -> F + Send + 'static,
+    ) -> Listed
+    where
+        F: Future<Output = Attrs> + Send + 'static,
+    {
+        Listed {
+            id: id.into(),
+            claim,
+            status: status.filter(|s| !s.is_empty()).map(str::to_string),
+            observe: Box::new(move |addr, observation| Box::pin(observe(addr, observation))),
+        }
+    }
+
+    /// The normalized attributes of the object, now known as `addr`.
+    pub async fn observe(self, addr: Address, observation: Arc<Observation>) -> Attrs {
+        (self.observe)(addr, observation).await
+    }
+}
