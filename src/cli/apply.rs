@@ -35,7 +35,7 @@ pub struct DestroyArgs {
 }
 
 pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+    let planned = ops::plan(&args.ws.workspace(), Goal::Converge, "apply").await?;
     execute(
         planned,
         args.auto_approve,
@@ -46,7 +46,7 @@ pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
 }
 
 pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let mut planned = ops::plan(&args.ws.workspace(), Goal::Destroy).await?;
+    let mut planned = ops::plan(&args.ws.workspace(), Goal::Destroy, "destroy").await?;
     if let Some(n) = args.parallelism {
         planned.desired.provider.parallelism = usize::from(n);
     }
@@ -67,7 +67,7 @@ async fn execute(
 ) -> Result<ExitCode, CliError> {
     super::print_block(&render::human::plan(&planned.plan, out.color));
     if planned.plan.is_empty() {
-        let adopted = ops::record_adoptions(&planned);
+        let adopted = ops::record_adoptions(&planned).await;
         planned.connection.close().await;
         adopted?;
         return Ok(ExitCode::SUCCESS);
@@ -91,12 +91,12 @@ async fn execute(
                 addr,
                 action,
                 error,
-            } => render::human::step_failed(&addr, action, &error),
+            } => render::human::step_failed(&addr, action, &error.to_string()),
             Event::Skipped { addr, because, .. } => render::human::step_skipped(&addr, &because),
         };
         println!("{line}");
     };
-    let result = ops::apply(&planned, &on_event).await;
+    let result = ops::apply(&planned, None, &on_event).await;
     planned.connection.close().await;
     let outcome = result?;
     println!();

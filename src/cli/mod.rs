@@ -122,7 +122,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Destroy(args) => apply::destroy(args, &out).await,
         Command::Validate(args) => graph::validate(args, &out),
         Command::Graph(args) => graph::run(args, &out).await,
-        Command::State(cmd) => state::run(cmd, &out),
+        Command::State(cmd) => state::run(cmd, &out).await,
         Command::Sim(args) => sim::run(args).await,
     }
 }

@@ -21,7 +21,7 @@ pub struct PlanArgs {
 }
 
 pub async fn run(args: PlanArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+    let planned = ops::plan(&args.ws.workspace(), Goal::Converge, "plan").await?;
     if args.json {
         let json = render::json::plan(&planned.plan);
         println!(

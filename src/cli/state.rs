@@ -7,8 +7,7 @@ use clap::Subcommand;
 
 use super::{CliError, Output};
 use crate::addr::Address;
-use crate::ops::OpsError;
-use crate::store::Store;
+use crate::ops::{self, OpsError, Workspace};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
@@ -26,11 +25,11 @@ pub enum StateCommand {
     },
 }
 
-pub fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
+pub async fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
     match cmd {
         StateCommand::List { state } => {
-            let store = Store::open(&state).map_err(OpsError::from)?;
-            for record in store.records().map_err(OpsError::from)? {
+            let store = ops::open_state(&workspace(state))?;
+            for record in store.records().await.map_err(OpsError::from)? {
                 println!("{}\t{}", record.addr, record.id);
             }
             Ok(ExitCode::SUCCESS)
@@ -39,8 +38,8 @@ pub fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
             let addr: Address = address
                 .parse()
                 .map_err(|e: crate::addr::AddressError| CliError::Usage(e.to_string()))?;
-            let store = Store::open(&state).map_err(OpsError::from)?;
-            let Some(record) = store.get(&addr).map_err(OpsError::from)? else {
+            let store = ops::open_state(&workspace(state))?;
+            let Some(record) = store.get(&addr).await.map_err(OpsError::from)? else {
                 return Err(CliError::Usage(format!(
                     "{addr} is not in the state; `stackform state list` shows what is"
                 )));
@@ -53,5 +52,12 @@ pub fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
             println!("# updated {}", record.updated_at);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn workspace(state: PathBuf) -> Workspace {
+    Workspace {
+        specs: PathBuf::from("specs"),
+        state,
     }
 }

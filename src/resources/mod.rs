@@ -10,6 +10,7 @@
 pub mod schema;
 
 mod common;
+mod error_policy;
 mod instance;
 mod network;
 mod refresh;
