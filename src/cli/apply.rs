@@ -39,6 +39,7 @@ pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
     execute(
         planned,
         args.auto_approve,
+        args.parallelism,
         out,
         "Do you want to perform these actions?",
     )
@@ -46,13 +47,11 @@ pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
 }
 
 pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let mut planned = ops::plan(&args.ws.workspace(), Goal::Destroy, "destroy").await?;
-    if let Some(n) = args.parallelism {
-        planned.desired.provider.parallelism = usize::from(n);
-    }
+    let planned = ops::plan(&args.ws.workspace(), Goal::Destroy, "destroy").await?;
     execute(
         planned,
         args.auto_approve,
+        args.parallelism,
         out,
         "Do you really want to destroy all resources?",
     )
@@ -62,6 +61,7 @@ pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliErr
 async fn execute(
     planned: Planned,
     auto_approve: bool,
+    parallelism: Option<u16>,
     out: &Output,
     question: &str,
 ) -> Result<ExitCode, CliError> {
@@ -96,7 +96,7 @@ async fn execute(
         };
         println!("{line}");
     };
-    let result = ops::apply(&planned, None, &on_event).await;
+    let result = ops::apply(&planned, parallelism.map(usize::from), &on_event).await;
     planned.connection.close().await;
     let outcome = result?;
     println!();
@@ -106,7 +106,8 @@ async fn execute(
             outcome.added,
             outcome.changed,
             outcome.destroyed,
-            outcome.failed.len(),
+            // Done but not recorded counts as failed: the state is behind the cloud.
+            outcome.failed.len() + outcome.unrecorded.len(),
             outcome.skipped.len()
         )
     );
