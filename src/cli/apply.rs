@@ -5,15 +5,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, Output, WorkspaceArgs};
+use super::{CliError, Output};
 use crate::apply::Event;
-use crate::ops::{self, Goal, Planned};
+use crate::ops::{self, Goal, Planned, Workspace};
 use crate::render;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub ws: WorkspaceArgs,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -24,8 +22,6 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    #[command(flatten)]
-    pub ws: WorkspaceArgs,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -34,8 +30,8 @@ pub struct DestroyArgs {
     pub parallelism: Option<u16>,
 }
 
-pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Converge, "apply").await?;
+pub async fn run(args: ApplyArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(ws, Goal::Converge, "apply").await?;
     execute(
         planned,
         args.auto_approve,
@@ -46,8 +42,12 @@ pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
     .await
 }
 
-pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Destroy, "destroy").await?;
+pub async fn destroy(
+    args: DestroyArgs,
+    ws: &Workspace,
+    out: &Output,
+) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(ws, Goal::Destroy, "destroy").await?;
     execute(
         planned,
         args.auto_approve,

@@ -1,6 +1,5 @@
 //! `stackform state list` / `stackform state show ADDRESS`
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -12,33 +11,28 @@ use crate::ops::{self, OpsError, Workspace};
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Every resource the state manages, with its id.
-    List {
-        #[arg(long, default_value = "state")]
-        state: PathBuf,
-    },
+    List,
     /// One resource's recorded attributes.
     Show {
         /// KIND.NAME, e.g. network.demo-net
         address: String,
-        #[arg(long, default_value = "state")]
-        state: PathBuf,
     },
 }
 
-pub async fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
+pub async fn run(cmd: StateCommand, ws: &Workspace, _out: &Output) -> Result<ExitCode, CliError> {
     match cmd {
-        StateCommand::List { state } => {
-            let store = ops::open_state(&workspace(state))?;
+        StateCommand::List => {
+            let store = ops::open_state(ws)?;
             for record in store.records().await.map_err(OpsError::from)? {
                 println!("{}\t{}", record.addr, record.id);
             }
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Show { address, state } => {
+        StateCommand::Show { address } => {
             let addr: Address = address
                 .parse()
                 .map_err(|e: crate::addr::AddressError| CliError::Usage(e.to_string()))?;
-            let store = ops::open_state(&workspace(state))?;
+            let store = ops::open_state(ws)?;
             let Some(record) = store.get(&addr).await.map_err(OpsError::from)? else {
                 return Err(CliError::Usage(format!(
                     "{addr} is not in the state; `stackform state list` shows what is"
@@ -52,12 +46,5 @@ pub async fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError>
             println!("# updated {}", record.updated_at);
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-fn workspace(state: PathBuf) -> Workspace {
-    Workspace {
-        specs: PathBuf::from("specs"),
-        state,
     }
 }

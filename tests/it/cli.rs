@@ -124,3 +124,80 @@ fn apply_asks_and_only_yes_approves_then_the_state_shows_what_was_made() {
         "{err}"
     );
 }
+
+/// Regression: `stackform state list --specs specs` was refused ("unexpected argument"), though
+/// the README says every command takes `--specs` and `--state`. They are global now: accepted
+/// before or after the subcommand, on every command.
+#[test]
+fn workspace_options_are_accepted_before_and_after_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = repo().join("specs");
+    let specs = specs.to_string_lossy();
+    let valid = format!("The spec is valid: 7 resources in {specs}.\n");
+    for args in [
+        vec!["validate", "--specs", &specs, "--state", "st"],
+        vec!["--specs", &specs, "--state", "st", "validate"],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!((code, out.as_str()), (0, valid.as_str()), "{args:?}: {err}");
+    }
+    for args in [
+        vec!["graph", "--specs", &specs],
+        vec!["--specs", &specs, "graph", "--state", "st"],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.starts_with("digraph stackform {\n"), "{args:?}: {out}");
+    }
+    for args in [
+        vec!["state", "list", "--specs", &specs, "--state", "st"],
+        vec!["--specs", &specs, "--state", "st", "state", "list"],
+        vec!["state", "--state", "st", "list", "--specs", &specs],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "{args:?}");
+    }
+    for args in [
+        vec![
+            "state",
+            "show",
+            "tenant.demo",
+            "--specs",
+            &specs,
+            "--state",
+            "st",
+        ],
+        vec![
+            "--state",
+            "st",
+            "--specs",
+            &specs,
+            "state",
+            "show",
+            "tenant.demo",
+        ],
+    ] {
+        let (code, _, err) = run_in(dir.path(), &args);
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(
+            err, "error: tenant.demo is not in the state; `stackform state list` shows what is\n",
+            "{args:?}"
+        );
+    }
+    // Every command read the state named on its command line, never the default.
+    assert!(dir.path().join("st").join("stackform.db").exists());
+    assert!(!dir.path().join("state").exists());
+    for command in ["plan", "apply", "destroy"] {
+        for args in [
+            vec![command, "--specs", "missing", "--state", "st"],
+            vec!["--specs", "missing", "--state", "st", command],
+        ] {
+            let (code, _, err) = run_in(dir.path(), &args);
+            assert_eq!(code, 1, "{args:?}");
+            assert!(
+                err.starts_with("error: spec folder `missing` does not exist"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
