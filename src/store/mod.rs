@@ -5,7 +5,7 @@
 //! the append-only history (audit log) of every change applied, and the lock that keeps two
 //! runs from writing one state. [`SledStore`] (an embedded sled database under the state
 //! folder) is the default backend; a shared PostgreSQL backend is to implement the same trait
-//! and pass the same [`conformance`] suite.
+//! and pass the same `conformance` suite (run by the tests).
 //!
 //! Knows nothing of OpenStack, TOML or the apply engine: a step is a record written or
 //! removed together with its audit entry, nothing more.
