@@ -48,22 +48,19 @@ impl SledStore {
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        let db = sled::Config::new()
-            .path(&path)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if is_lock_error(io) => match read_holder(dir) {
-                    Some(holder) => StoreError::LockedBy {
-                        path: dir.to_path_buf(),
-                        holder,
-                    },
-                    None => StoreError::Locked(dir.to_path_buf()),
+        let db = open_db(&path).map_err(|e| match e {
+            sled::Error::Io(ref io) if is_lock_error(io) => match read_holder(dir) {
+                Some(holder) => StoreError::LockedBy {
+                    path: dir.to_path_buf(),
+                    holder,
                 },
-                other => StoreError::Open {
-                    path: path.clone(),
-                    detail: other.to_string(),
-                },
-            })?;
+                None => StoreError::Locked(dir.to_path_buf()),
+            },
+            other => StoreError::Open {
+                path: path.clone(),
+                detail: other.to_string(),
+            },
+        })?;
         // The file lock is ours: a holder file left behind is a crashed run's.
         let _ = std::fs::remove_file(dir.join(HOLDER_FILE));
         let store = SledStore {
@@ -312,6 +309,23 @@ fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
         key: key.to_string(),
         detail: e.to_string(),
     })
+}
+
+/// How long a lock may outlive the handle that held it: sled's background writer threads keep
+/// the database file, and with it the lock, for a moment after the last handle is dropped (a
+/// run that reopens its own state at once would otherwise find it "locked").
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(ref io)) if is_lock_error(io) && started.elapsed() < LOCK_GRACE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn read_holder(dir: &Path) -> Option<LockInfo> {
