@@ -606,6 +606,40 @@ mod tests {
         (outcome, events.into_inner().unwrap())
     }
 
+    #[test]
+    fn a_step_error_says_whether_to_retry_and_names_the_request() {
+        use crate::openstack::ApiError;
+        use reqwest::{Method, StatusCode};
+        let api = |status, retry_after| {
+            StepError::from(resources::Error::Api(ApiError::Status {
+                service: "network",
+                method: Method::POST,
+                url: "http://cloud:9696/v2.0/networks".into(),
+                status,
+                message: "".into(),
+                request_id: Some("req-1".into()),
+                retry_after,
+            }))
+        };
+        let busy = api(StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)));
+        assert!(busy.is_retryable());
+        assert!(!busy.is_unknown_outcome());
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(busy.clone().request_id(), Some("req-1"));
+        let lost = api(StatusCode::BAD_GATEWAY, None);
+        assert!(lost.is_retryable() && lost.is_unknown_outcome());
+        let refused = api(StatusCode::CONFLICT, None);
+        assert!(!refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "network: POST http://cloud:9696/v2.0/networks → 409 Conflict (request req-1)"
+        );
+        let mismatch = StepError::from(Mismatch::NotInSpec(addr("network.x")));
+        assert!(!mismatch.is_retryable());
+        assert_eq!(mismatch.request_id(), None);
+        assert_eq!(mismatch.to_string(), "network.x is not in the spec");
+    }
+
     fn independent_tenants(n: usize) -> Desired {
         desired(
             (0..n)
