@@ -201,3 +201,55 @@ fn workspace_options_are_accepted_before_and_after_every_command() {
         }
     }
 }
+
+/// An apply waiting for its confirmation holds the state: another command is refused, and
+/// told whom it waits for.
+#[test]
+fn a_held_state_names_its_holder() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let specs = repo().join("specs");
+    let specs = specs.to_string_lossy();
+    let mut apply = crate::support::stackform()
+        .args(["apply", "--specs", &specs])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("stackform starts");
+    let mut stdout = apply.stdout.take().expect("piped stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Enter a value: ") {
+        let n = stdout.read(&mut buf).expect("readable stdout");
+        assert!(
+            n > 0,
+            "apply ended early:\n{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    let holder = format!("locked by stackform apply (pid {}, ", apply.id());
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.starts_with("error: the state in state is "), "{err}");
+    assert!(err.contains(&holder), "{holder} missing from: {err}");
+    assert!(
+        err.trim_end()
+            .ends_with("wait for it to finish, or stop it"),
+        "{err}"
+    );
+
+    let mut stdin = apply.stdin.take().expect("piped stdin");
+    stdin.write_all(b"no\n").expect("answer written");
+    drop(stdin);
+    assert_eq!(apply.wait().expect("apply ends").code(), Some(1));
+    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "free once the apply ended: {err}"
+    );
+}
