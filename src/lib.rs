@@ -9,10 +9,18 @@
 //! - [`render`]: plans and progress for people (text) and machines (JSON).
 //! - [`resources`]: one module per kind: list, create, update, delete; attribute schema.
 //! - [`openstack`]: the HTTP client: Keystone auth and catalog, services, errors, waits.
-//! - [`store`]: the sled state: address → id map, last observed, lineage, audit log.
-//! - [`apply`]: executing a plan in parallel, in dependency order, persisting every step.
+//! - [`store`]: the [`store::StateStore`] trait (atomic step, lock naming its holder, serial,
+//!   lineage, history) with its conformance suite; sled ([`store::SledStore`]) is the default
+//!   backend.
+//! - [`apply`]: executing a plan in parallel, in dependency order, committing every step;
+//!   failures stay typed ([`apply::StepError`]).
+//! - [`ops`]: the workflows behind the commands: validate → lock → refresh → check → diff →
+//!   apply; prints nothing.
 //! - [`sim`]: the embedded OpenStack-compatible cloud; shares no types with the client.
-//! - [`cli`]: the commands.
+//! - [`cli`]: the commands: options in, an `ops` call, output out.
+//!
+//! Adding a resource kind = its `resources/` module + one line of the kind registry + its
+//! service in `sim/` + its tests; nothing else names a kind.
 pub mod addr;
 pub mod apply;
 pub mod cli;

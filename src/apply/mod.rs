@@ -1,14 +1,17 @@
 //! Executing a plan: a parallel walk of the step DAG, with bounded concurrency.
 //!
 //! Owns the order of steps, concurrency, skipping the dependents of a failed step, and
-//! persisting the state after EVERY step (so a killed apply resumes with no loss). The calls
-//! themselves go through an [`Executor`] (the real one wraps `resources`), which keeps this
-//! module free of HTTP and lets its ordering be tested on its own. Knows nothing of TOML or
-//! of how progress is printed.
+//! persisting the state after EVERY step, each as one atomic [`StateStore::commit`] of the
+//! record and its audit entry (so a killed apply resumes with no loss). The calls themselves
+//! go through an [`Executor`] (the real one wraps `resources`), which keeps this module free
+//! of HTTP and lets its ordering be tested on its own. Failures stay typed ([`StepError`]) up
+//! to whoever prints them or decides to retry. Knows nothing of TOML, of how progress is
+//! printed, or of which state backend is in use.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -16,31 +19,92 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use crate::addr::Address;
 use crate::graph::Graph;
 use crate::plan::{ActionKind, Plan};
-use crate::resources::{Observed, ObservedResource};
+use crate::resources::{self, Observed, ObservedResource};
 use crate::spec::{Desired, DesiredResource};
-use crate::store::{self, AuditEntry, Record, Store};
+use crate::store::{self, AuditEntry, Change, Record, StateStore, StepWrite, StoreError};
 
 /// address → id, known so far: the state's, plus what this apply creates.
 pub type Ids = BTreeMap<Address, String>;
 
-/// The calls an apply makes. Errors are one-line messages, already safe to print.
+/// The calls an apply makes.
 pub trait Executor: Sync {
+    /// Why a call failed. Its display is one line, safe to print (no secrets). Cloned into both
+    /// the progress event and the outcome, so it should be cheap to clone.
+    type Error: Clone + fmt::Display + From<Mismatch> + Send;
+
     fn create(
         &self,
         res: &DesiredResource,
         ids: &Ids,
-    ) -> impl Future<Output = Result<String, String>> + Send;
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
     fn update(
         &self,
         res: &DesiredResource,
         current: &ObservedResource,
         ids: &Ids,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     fn delete(
         &self,
         current: &ObservedResource,
         ids: &Ids,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// A step the engine cannot run because the plan, the spec and the cloud disagree (a plan
+/// made from other inputs than the ones given).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("{0} is not in the spec")]
+    NotInSpec(Address),
+    #[error("{0} is not both in the spec and the cloud")]
+    NotInSpecAndCloud(Address),
+}
+
+/// Why a step of a real apply failed: the cloud call's typed error (shared, since the progress
+/// event and the outcome both carry it), or a [`Mismatch`].
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Cloud(Arc<resources::Error>),
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+}
+
+impl From<resources::Error> for StepError {
+    fn from(e: resources::Error) -> Self {
+        StepError::Cloud(Arc::new(e))
+    }
+}
+
+impl StepError {
+    /// The cloud's error, when the step got as far as calling it.
+    pub fn cloud(&self) -> Option<&resources::Error> {
+        match self {
+            StepError::Cloud(e) => Some(e),
+            StepError::Mismatch(_) => None,
+        }
+    }
+
+    /// Worth running again later, unchanged: the cloud was briefly unable, not wrong.
+    pub fn is_retryable(&self) -> bool {
+        self.cloud().is_some_and(resources::Error::is_retryable)
+    }
+
+    /// The call may have been carried out: what it made is adopted by its tag before any retry.
+    pub fn is_unknown_outcome(&self) -> bool {
+        self.cloud()
+            .is_some_and(resources::Error::is_unknown_outcome)
+    }
+
+    /// The delay the service asked for before the next try.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.cloud().and_then(resources::Error::retry_after)
+    }
+
+    /// The service's request id, for the operator to quote.
+    pub fn request_id(&self) -> Option<&str> {
+        self.cloud().and_then(resources::Error::request_id)
+    }
 }
 
 /// What one step does. A replace is two steps: delete, then create.
@@ -64,7 +128,7 @@ impl StepOp {
 
 /// Progress, reported as it happens.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event {
+pub enum Event<E = StepError> {
     Started {
         addr: Address,
         action: ActionKind,
@@ -78,7 +142,7 @@ pub enum Event {
     Failed {
         addr: Address,
         action: ActionKind,
-        error: String,
+        error: E,
     },
     Skipped {
         addr: Address,
@@ -87,19 +151,36 @@ pub enum Event {
     },
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Outcome {
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome<E = StepError> {
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
-    pub failed: Vec<(Address, String)>,
+    pub failed: Vec<(Address, E)>,
     /// (skipped, the failed resource it waited for)
     pub skipped: Vec<(Address, Address)>,
+    /// Done in the cloud, but the state could not record it (the next refresh adopts them
+    /// by their ownership tags).
+    pub unrecorded: Vec<Address>,
 }
 
-impl Outcome {
+// Not derived: a derive would ask `E: Default`, which no error needs to be.
+impl<E> Default for Outcome<E> {
+    fn default() -> Self {
+        Outcome {
+            added: 0,
+            changed: 0,
+            destroyed: 0,
+            failed: Vec::new(),
+            skipped: Vec::new(),
+            unrecorded: Vec::new(),
+        }
+    }
+}
+
+impl<E> Outcome<E> {
     pub fn succeeded(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.unrecorded.is_empty()
     }
 }
 
@@ -176,8 +257,9 @@ enum StepState {
     Skipped,
 }
 
-/// Runs `plan`. Every finished step is written to `store` before the next decision, and
-/// audited. Returns what happened; a failed step never aborts independent branches.
+/// Runs `plan`. Every finished step is committed to `store` with its audit entry, in one
+/// atomic write, before the next decision. Returns what happened; a failed step never aborts
+/// independent branches. Fails before any call if the state cannot be read.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute<E: Executor>(
     plan: &Plan,
@@ -185,10 +267,10 @@ pub async fn execute<E: Executor>(
     observed: &Observed,
     graph: &Graph,
     executor: &E,
-    store: &Store,
+    store: &dyn StateStore,
     parallelism: usize,
-    on_event: &(dyn Fn(Event) + Sync),
-) -> Outcome {
+    on_event: &(dyn Fn(Event<E::Error>) + Sync),
+) -> Result<Outcome<E::Error>, StoreError> {
     let (steps, preds) = steps(plan, graph);
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (i, ps) in preds.iter().enumerate() {
@@ -196,7 +278,9 @@ pub async fn execute<E: Executor>(
             succs[p].push(i);
         }
     }
-    let ids = Mutex::new(store.ids().unwrap_or_default());
+    // An unreadable state must stop the apply: starting from an empty map would create
+    // again what the state already holds.
+    let ids = Mutex::new(store.ids().await?);
     let mut state = vec![StepState::Waiting; steps.len()];
     let mut outcome = Outcome::default();
     let mut running = FuturesUnordered::new();
@@ -230,7 +314,9 @@ pub async fn execute<E: Executor>(
         match result {
             Ok(id) => {
                 state[i] = StepState::Done;
-                record_success(store, desired, observed, step, id.as_deref(), &ids);
+                if !record_success(store, desired, observed, step, id.as_deref(), &ids).await {
+                    outcome.unrecorded.push(step.addr.clone());
+                }
                 match step.op {
                     StepOp::Create => outcome.added += 1,
                     StepOp::Update => outcome.changed += 1,
@@ -245,7 +331,13 @@ pub async fn execute<E: Executor>(
             }
             Err(error) => {
                 state[i] = StepState::Failed;
-                audit(store, step, None, &error);
+                let write = StepWrite {
+                    change: Change::None,
+                    audit: audit_entry(step, None, &error.to_string()),
+                };
+                if let Err(e) = store.commit(&write).await {
+                    tracing::warn!("audit log write failed: {e}");
+                }
                 outcome.failed.push((step.addr.clone(), error.clone()));
                 on_event(Event::Failed {
                     addr: step.addr.clone(),
@@ -256,7 +348,7 @@ pub async fn execute<E: Executor>(
             }
         }
     }
-    outcome
+    Ok(outcome)
 }
 
 async fn run_step<E: Executor>(
@@ -266,22 +358,19 @@ async fn run_step<E: Executor>(
     observed: &Observed,
     executor: &E,
     ids: Ids,
-) -> (usize, Result<Option<String>, String>, Duration) {
+) -> (usize, Result<Option<String>, E::Error>, Duration) {
     let started = Instant::now();
     let result = match step.op {
         StepOp::Create => match desired.get(&step.addr) {
             Some(res) => executor.create(res, &ids).await.map(Some),
-            None => Err(format!("{} is not in the spec", step.addr)),
+            None => Err(Mismatch::NotInSpec(step.addr.clone()).into()),
         },
         StepOp::Update => match (desired.get(&step.addr), observed.resources.get(&step.addr)) {
             (Some(res), Some(current)) => executor
                 .update(res, current, &ids)
                 .await
                 .map(|()| Some(current.id.clone())),
-            _ => Err(format!(
-                "{} is not both in the spec and the cloud",
-                step.addr
-            )),
+            _ => Err(Mismatch::NotInSpecAndCloud(step.addr.clone()).into()),
         },
         StepOp::Delete => match observed.resources.get(&step.addr) {
             Some(current) => executor
@@ -294,18 +383,19 @@ async fn run_step<E: Executor>(
     (i, result, started.elapsed())
 }
 
-fn record_success(
-    store: &Store,
+/// Commits a finished step; false when the state could not record it.
+async fn record_success(
+    store: &dyn StateStore,
     desired: &Desired,
     observed: &Observed,
     step: &Step,
     id: Option<&str>,
     ids: &Mutex<Ids>,
-) {
-    let write = match step.op {
+) -> bool {
+    let change = match step.op {
         StepOp::Delete => {
             lock(ids).remove(&step.addr);
-            store.remove(&step.addr)
+            Change::Remove(step.addr.clone())
         }
         StepOp::Create | StepOp::Update => {
             let id = id.unwrap_or_default().to_string();
@@ -315,7 +405,7 @@ fn record_success(
                 .map(|r| r.attrs.clone())
                 .or_else(|| observed.resources.get(&step.addr).map(|r| r.attrs.clone()))
                 .unwrap_or_default();
-            store.put(&Record {
+            Change::Put(Record {
                 addr: step.addr.clone(),
                 id,
                 attrs,
@@ -323,37 +413,41 @@ fn record_success(
             })
         }
     };
-    if let Err(e) = write {
-        // The cloud changed but the state could not record it: the next refresh adopts the
-        // resource by its ownership tag, so nothing is duplicated. Say so loudly.
-        tracing::error!(
-            "{}: done in the cloud, but the state write failed: {e}",
-            step.addr
-        );
+    let write = StepWrite {
+        change,
+        audit: audit_entry(step, id, "ok"),
+    };
+    match store.commit(&write).await {
+        Ok(()) => true,
+        Err(e) => {
+            // The cloud changed but the state could not record it: the next refresh adopts
+            // the resource by its ownership tag, so nothing is duplicated. Say so loudly.
+            tracing::error!(
+                "{}: done in the cloud, but the state write failed: {e}",
+                step.addr
+            );
+            false
+        }
     }
-    audit(store, step, id, "ok");
 }
 
-fn audit(store: &Store, step: &Step, id: Option<&str>, outcome: &str) {
-    let entry = AuditEntry {
+fn audit_entry(step: &Step, id: Option<&str>, outcome: &str) -> AuditEntry {
+    AuditEntry {
         at: store::now(),
         addr: step.addr.clone(),
         action: format!("{:?}", step.op).to_lowercase(),
         id: id.map(str::to_string),
         outcome: outcome.to_string(),
-    };
-    if let Err(e) = store.audit(&entry) {
-        tracing::warn!("audit log write failed: {e}");
     }
 }
 
-fn skip_dependents(
+fn skip_dependents<E>(
     failed: usize,
     steps: &[Step],
     succs: &[Vec<usize>],
     state: &mut [StepState],
-    outcome: &mut Outcome,
-    on_event: &(dyn Fn(Event) + Sync),
+    outcome: &mut Outcome<E>,
+    on_event: &(dyn Fn(Event<E>) + Sync),
 ) {
     let because = steps[failed].addr.clone();
     let mut stack = succs[failed].clone();
@@ -389,6 +483,14 @@ mod tests {
     use super::*;
     use crate::graph;
     use crate::plan::fixtures::{addr, desired, observed_as_applied, resource};
+    use crate::store::SledStore as Store;
+
+    /// The fake cloud's errors are their messages.
+    impl From<Mismatch> for String {
+        fn from(m: Mismatch) -> String {
+            m.to_string()
+        }
+    }
 
     /// Records calls; fails the creates of the addresses it is told to; takes a little time
     /// per call so independent steps overlap.
@@ -423,6 +525,8 @@ mod tests {
     }
 
     impl Executor for FakeCloud {
+        type Error = String;
+
         async fn create(&self, res: &DesiredResource, ids: &Ids) -> Result<String, String> {
             // Every reference must already have an id: that is what ordering is for.
             for dep in crate::resources::schema::references(res.addr.kind, &res.attrs) {
@@ -483,7 +587,7 @@ mod tests {
         cloud: &FakeCloud,
         store: &Store,
         parallelism: usize,
-    ) -> (Outcome, Vec<Event>) {
+    ) -> (Outcome<String>, Vec<Event<String>>) {
         let graph = graph::build(desired, observed).unwrap();
         let plan = crate::plan::diff(desired, observed, &graph);
         let events = Mutex::new(Vec::new());
@@ -497,8 +601,173 @@ mod tests {
             parallelism,
             &|e| events.lock().unwrap().push(e),
         )
-        .await;
+        .await
+        .expect("the state is readable");
         (outcome, events.into_inner().unwrap())
+    }
+
+    #[test]
+    fn a_step_error_says_whether_to_retry_and_names_the_request() {
+        use crate::openstack::ApiError;
+        use reqwest::{Method, StatusCode};
+        let api = |status, retry_after| {
+            StepError::from(resources::Error::Api(ApiError::Status {
+                service: "network",
+                method: Method::POST,
+                url: "http://cloud:9696/v2.0/networks".into(),
+                status,
+                message: "".into(),
+                request_id: Some("req-1".into()),
+                retry_after,
+            }))
+        };
+        let busy = api(StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)));
+        assert!(busy.is_retryable());
+        assert!(!busy.is_unknown_outcome());
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(busy.clone().request_id(), Some("req-1"));
+        let lost = api(StatusCode::BAD_GATEWAY, None);
+        assert!(lost.is_retryable() && lost.is_unknown_outcome());
+        let refused = api(StatusCode::CONFLICT, None);
+        assert!(!refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "network: POST http://cloud:9696/v2.0/networks → 409 Conflict (request req-1)"
+        );
+        let mismatch = StepError::from(Mismatch::NotInSpec(addr("network.x")));
+        assert!(!mismatch.is_retryable());
+        assert_eq!(mismatch.request_id(), None);
+        assert_eq!(mismatch.to_string(), "network.x is not in the spec");
+    }
+
+    fn independent_tenants(n: usize) -> Desired {
+        desired(
+            (0..n)
+                .map(|i| resource(&format!("tenant.t{i}"), json!({"name": format!("t{i}")})))
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn parallelism_bounds_the_calls_in_flight() {
+        for (n, expected) in [(1, 1), (3, 3), (8, 6)] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let cloud = FakeCloud::default();
+            let (outcome, _) = run(
+                &independent_tenants(6),
+                &Observed::default(),
+                &cloud,
+                &store,
+                n,
+            )
+            .await;
+            assert_eq!(outcome.added, 6);
+            assert_eq!(
+                cloud.max_in_flight.load(Ordering::SeqCst),
+                expected,
+                "parallelism {n}"
+            );
+        }
+    }
+
+    /// A state that cannot be read: every call fails.
+    struct Unreadable;
+
+    impl StateStore for Unreadable {
+        fn location(&self) -> String {
+            "nowhere".to_string()
+        }
+        fn lock<'a>(&'a self, _: &'a store::LockInfo) -> store::StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn unlock(&self) -> store::StoreFuture<'_, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn lineage(&self) -> store::StoreFuture<'_, String> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+        fn serial(&self) -> store::StoreFuture<'_, u64> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+        fn get<'a>(&'a self, _: &'a Address) -> store::StoreFuture<'a, Option<Record>> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+        fn records(&self) -> store::StoreFuture<'_, Vec<Record>> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+        fn commit<'a>(&'a self, _: &'a StepWrite) -> store::StoreFuture<'a, ()> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+        fn history(&self) -> store::StoreFuture<'_, Vec<AuditEntry>> {
+            Box::pin(async { Err(StoreError::Backend("disk gone".into())) })
+        }
+    }
+
+    /// Regression: an unreadable state was taken as an empty one (`unwrap_or_default`), so the
+    /// apply went on and created again what the state held.
+    #[tokio::test]
+    async fn an_unreadable_state_stops_the_apply_before_any_call() {
+        let desired = independent_tenants(2);
+        let observed = Observed::default();
+        let graph = graph::build(&desired, &observed).unwrap();
+        let plan = crate::plan::diff(&desired, &observed, &graph);
+        let cloud = FakeCloud::default();
+        let result = execute(
+            &plan,
+            &desired,
+            &observed,
+            &graph,
+            &cloud,
+            &Unreadable,
+            2,
+            &|_| {},
+        )
+        .await;
+        match result {
+            Err(e) => assert_eq!(e.to_string(), "state database error: disk gone"),
+            Ok(outcome) => panic!("expected the read error, got {outcome:?}"),
+        }
+        assert!(cloud.log().is_empty(), "{:?}", cloud.log());
+    }
+
+    #[tokio::test]
+    async fn each_step_commits_its_record_with_its_audit_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cloud = FakeCloud {
+            fail_create: vec![addr("tenant.t1")],
+            ..FakeCloud::default()
+        };
+        let (outcome, _) = run(
+            &independent_tenants(3),
+            &Observed::default(),
+            &cloud,
+            &store,
+            2,
+        )
+        .await;
+        assert_eq!(outcome.added, 2);
+        // Two records, one serial step each; the failure is audited without moving the serial.
+        assert_eq!(store.serial().unwrap(), 2);
+        let mut audited: Vec<(String, String)> = store
+            .audit_log()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.addr.to_string(), e.outcome))
+            .collect();
+        audited.sort();
+        assert_eq!(
+            audited,
+            [
+                ("tenant.t0".to_string(), "ok".to_string()),
+                (
+                    "tenant.t1".to_string(),
+                    "409 Conflict: quota exceeded".to_string()
+                ),
+                ("tenant.t2".to_string(), "ok".to_string()),
+            ]
+        );
     }
 
     #[tokio::test]

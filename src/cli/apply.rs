@@ -5,15 +5,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, Output, WorkspaceArgs};
+use super::{CliError, Output};
 use crate::apply::Event;
-use crate::ops::{self, Goal, Planned};
+use crate::ops::{self, Goal, Planned, Workspace};
 use crate::render;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub ws: WorkspaceArgs,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -24,8 +22,6 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    #[command(flatten)]
-    pub ws: WorkspaceArgs,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -34,25 +30,28 @@ pub struct DestroyArgs {
     pub parallelism: Option<u16>,
 }
 
-pub async fn run(args: ApplyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+pub async fn run(args: ApplyArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(ws, Goal::Converge, "apply").await?;
     execute(
         planned,
         args.auto_approve,
+        args.parallelism,
         out,
         "Do you want to perform these actions?",
     )
     .await
 }
 
-pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let mut planned = ops::plan(&args.ws.workspace(), Goal::Destroy).await?;
-    if let Some(n) = args.parallelism {
-        planned.desired.provider.parallelism = usize::from(n);
-    }
+pub async fn destroy(
+    args: DestroyArgs,
+    ws: &Workspace,
+    out: &Output,
+) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(ws, Goal::Destroy, "destroy").await?;
     execute(
         planned,
         args.auto_approve,
+        args.parallelism,
         out,
         "Do you really want to destroy all resources?",
     )
@@ -62,12 +61,13 @@ pub async fn destroy(args: DestroyArgs, out: &Output) -> Result<ExitCode, CliErr
 async fn execute(
     planned: Planned,
     auto_approve: bool,
+    parallelism: Option<u16>,
     out: &Output,
     question: &str,
 ) -> Result<ExitCode, CliError> {
     super::print_block(&render::human::plan(&planned.plan, out.color));
     if planned.plan.is_empty() {
-        let adopted = ops::record_adoptions(&planned);
+        let adopted = ops::record_adoptions(&planned).await;
         planned.connection.close().await;
         adopted?;
         return Ok(ExitCode::SUCCESS);
@@ -91,12 +91,12 @@ async fn execute(
                 addr,
                 action,
                 error,
-            } => render::human::step_failed(&addr, action, &error),
+            } => render::human::step_failed(&addr, action, &error.to_string()),
             Event::Skipped { addr, because, .. } => render::human::step_skipped(&addr, &because),
         };
         println!("{line}");
     };
-    let result = ops::apply(&planned, &on_event).await;
+    let result = ops::apply(&planned, parallelism.map(usize::from), &on_event).await;
     planned.connection.close().await;
     let outcome = result?;
     println!();
@@ -106,7 +106,8 @@ async fn execute(
             outcome.added,
             outcome.changed,
             outcome.destroyed,
-            outcome.failed.len(),
+            // Done but not recorded counts as failed: the state is behind the cloud.
+            outcome.failed.len() + outcome.unrecorded.len(),
             outcome.skipped.len()
         )
     );

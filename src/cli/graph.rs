@@ -2,26 +2,26 @@
 
 use std::process::ExitCode;
 
-use super::{CliError, Output, WorkspaceArgs};
+use super::{CliError, Output};
 use crate::graph;
-use crate::ops;
+use crate::ops::{self, Workspace};
 use crate::resources::Observed;
 
-pub fn validate(args: WorkspaceArgs, _out: &Output) -> Result<ExitCode, CliError> {
-    let desired = ops::validate(&args.workspace())?;
+pub fn validate(ws: &Workspace, _out: &Output) -> Result<ExitCode, CliError> {
+    let desired = ops::validate(ws)?;
     graph::build(&desired, &Observed::default())
         .map_err(|d| CliError::Ops(ops::OpsError::Spec(d)))?;
     println!(
         "The spec is valid: {} resources in {}.",
         desired.resources.len(),
-        args.specs.display()
+        ws.specs.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The graph of the spec alone: what depends on what, before any cloud is asked.
-pub async fn run(args: WorkspaceArgs, _out: &Output) -> Result<ExitCode, CliError> {
-    let desired = ops::validate(&args.workspace())?;
+pub async fn run(ws: &Workspace, _out: &Output) -> Result<ExitCode, CliError> {
+    let desired = ops::validate(ws)?;
     let graph = graph::build(&desired, &Observed::default())
         .map_err(|d| CliError::Ops(ops::OpsError::Spec(d)))?;
     print!("{}", graph.to_dot());

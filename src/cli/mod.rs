@@ -24,6 +24,8 @@ mod state;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub ws: WorkspaceArgs,
     /// When to colour output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -45,9 +47,9 @@ pub enum Command {
     /// Delete everything the state manages, dependents first.
     Destroy(apply::DestroyArgs),
     /// Check the spec folder without contacting any cloud.
-    Validate(WorkspaceArgs),
+    Validate,
     /// Print the dependency graph in DOT format.
-    Graph(WorkspaceArgs),
+    Graph,
     /// Inspect the state.
     #[command(subcommand)]
     State(state::StateCommand),
@@ -55,13 +57,15 @@ pub enum Command {
     Sim(sim::SimArgs),
 }
 
+/// Where every command finds its spec and state. Global: accepted before or after the
+/// subcommand (`stackform --state s plan`, `stackform state list --state s`), on every command.
 #[derive(Clone, Debug, Args)]
 pub struct WorkspaceArgs {
     /// The spec folder (*.toml files).
-    #[arg(long, default_value = "specs")]
+    #[arg(long, global = true, default_value = "specs")]
     pub specs: PathBuf,
     /// The state folder.
-    #[arg(long, default_value = "state")]
+    #[arg(long, global = true, default_value = "state")]
     pub state: PathBuf,
 }
 
@@ -116,13 +120,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let out = Output {
         color: cli.color_enabled(),
     };
+    let ws = cli.ws.workspace();
     match cli.command {
-        Command::Plan(args) => plan::run(args, &out).await,
-        Command::Apply(args) => apply::run(args, &out).await,
-        Command::Destroy(args) => apply::destroy(args, &out).await,
-        Command::Validate(args) => graph::validate(args, &out),
-        Command::Graph(args) => graph::run(args, &out).await,
-        Command::State(cmd) => state::run(cmd, &out),
+        Command::Plan(args) => plan::run(args, &ws, &out).await,
+        Command::Apply(args) => apply::run(args, &ws, &out).await,
+        Command::Destroy(args) => apply::destroy(args, &ws, &out).await,
+        Command::Validate => graph::validate(&ws, &out),
+        Command::Graph => graph::run(&ws, &out).await,
+        Command::State(cmd) => state::run(cmd, &ws, &out).await,
         Command::Sim(args) => sim::run(args).await,
     }
 }

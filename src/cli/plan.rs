@@ -4,14 +4,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, Output, WorkspaceArgs};
-use crate::ops::{self, Goal};
+use super::{CliError, Output};
+use crate::ops::{self, Goal, Workspace};
 use crate::render;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub ws: WorkspaceArgs,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -20,8 +18,8 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
-pub async fn run(args: PlanArgs, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(&args.ws.workspace(), Goal::Converge).await?;
+pub async fn run(args: PlanArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
+    let planned = ops::plan(ws, Goal::Converge, "plan").await?;
     if args.json {
         let json = render::json::plan(&planned.plan);
         println!(

@@ -1,46 +1,39 @@
 //! `stackform state list` / `stackform state show ADDRESS`
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use super::{CliError, Output};
 use crate::addr::Address;
-use crate::ops::OpsError;
-use crate::store::Store;
+use crate::ops::{self, OpsError, Workspace};
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Every resource the state manages, with its id.
-    List {
-        #[arg(long, default_value = "state")]
-        state: PathBuf,
-    },
+    List,
     /// One resource's recorded attributes.
     Show {
         /// KIND.NAME, e.g. network.demo-net
         address: String,
-        #[arg(long, default_value = "state")]
-        state: PathBuf,
     },
 }
 
-pub fn run(cmd: StateCommand, _out: &Output) -> Result<ExitCode, CliError> {
+pub async fn run(cmd: StateCommand, ws: &Workspace, _out: &Output) -> Result<ExitCode, CliError> {
     match cmd {
-        StateCommand::List { state } => {
-            let store = Store::open(&state).map_err(OpsError::from)?;
-            for record in store.records().map_err(OpsError::from)? {
+        StateCommand::List => {
+            let store = ops::open_state(ws)?;
+            for record in store.records().await.map_err(OpsError::from)? {
                 println!("{}\t{}", record.addr, record.id);
             }
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Show { address, state } => {
+        StateCommand::Show { address } => {
             let addr: Address = address
                 .parse()
                 .map_err(|e: crate::addr::AddressError| CliError::Usage(e.to_string()))?;
-            let store = Store::open(&state).map_err(OpsError::from)?;
-            let Some(record) = store.get(&addr).map_err(OpsError::from)? else {
+            let store = ops::open_state(ws)?;
+            let Some(record) = store.get(&addr).await.map_err(OpsError::from)? else {
                 return Err(CliError::Usage(format!(
                     "{addr} is not in the state; `stackform state list` shows what is"
                 )));

@@ -138,6 +138,14 @@ impl ApiError {
         }
     }
 
+    /// The service's request id (`x-openstack-request-id`), when it answered with one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ApiError::Status { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The service's message (empty for errors without an answer).
     pub fn message(&self) -> &str {
         match self {

@@ -2,22 +2,27 @@
 //! cloud connection, refresh, the planner and the executor (like cargo's `ops`).
 //!
 //! The CLI calls these and prints; nothing here prints. The order of a run is fixed: load and
-//! validate the spec (no network), open the state (lock), connect, refresh, check the spec
-//! against the cloud (flavors, images, quotas), build the graph, diff. Only then may `apply`
-//! write anything, so an invalid spec changes nothing.
+//! validate the spec (no network), open the state and lock it, connect, refresh, check the
+//! spec against the cloud (flavors, images, quotas), build the graph, diff. Only then may
+//! `apply` write anything, so an invalid spec changes nothing. Errors stay typed
+//! ([`OpsError`]) so that a caller can tell a retryable cloud failure from a spec error.
+//!
+//! Chooses the state backend ([`open_state`]) but otherwise sees only [`StateStore`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::apply::{self, Event, Executor, Ids, Outcome};
+use crate::apply::{self, Event, Executor, Ids, Outcome, StepError};
 use crate::diag::Diagnostics;
 use crate::graph::{self, Graph};
-use crate::openstack::{AuthConfig, Cloud, Secret};
+use crate::openstack::{ApiError, AuthConfig, Cloud, Secret};
 use crate::plan::{self, ActionKind, Plan, Reason};
 use crate::resources::{self, Context, Observed, ObservedResource};
-use crate::sim::{self, Sim, SimConfig, SimHandle};
+use crate::sim::{self, Sim, SimConfig, SimError, SimHandle};
 use crate::spec::{self, CloudChoice, Desired, DesiredResource};
-use crate::store::{self, Record, Store, StoreError};
+use crate::store::{
+    self, AuditEntry, Change, LockInfo, Record, SledStore, StateStore, StepWrite, StoreError,
+};
 
 /// Where a run reads its spec and keeps its state.
 #[derive(Clone, Debug)]
@@ -40,9 +45,48 @@ pub enum OpsError {
     Spec(Diagnostics),
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// Connecting to or talking to the cloud failed (one line).
+    /// Connecting to or talking to the cloud failed.
     #[error("{0}")]
-    Cloud(String),
+    Cloud(#[from] CloudError),
+}
+
+/// Reaching the cloud or refreshing from it failed. Displays on one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error("embedded cloud: {0}")]
+    Embedded(#[source] SimError),
+    /// Credentials, catalog, or a call while connecting.
+    #[error(transparent)]
+    Connect(#[from] ApiError),
+    #[error(transparent)]
+    Refresh(#[from] resources::Error),
+}
+
+impl CloudError {
+    /// Worth trying the whole run again later: the cloud was briefly unable, not wrong.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CloudError::Embedded(_) => false,
+            CloudError::Connect(e) => e.is_retryable(),
+            CloudError::Refresh(e) => e.is_retryable(),
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CloudError::Embedded(_) => None,
+            CloudError::Connect(e) => e.retry_after(),
+            CloudError::Refresh(e) => e.retry_after(),
+        }
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            CloudError::Embedded(_) => None,
+            CloudError::Connect(e) => e.request_id(),
+            CloudError::Refresh(e) => e.request_id(),
+        }
+    }
 }
 
 pub type Result<T, E = OpsError> = std::result::Result<T, E>;
@@ -62,7 +106,7 @@ pub struct Planned {
     pub observed: Observed,
     pub graph: Graph,
     pub plan: Plan,
-    pub store: Store,
+    pub store: Box<dyn StateStore>,
     pub connection: Connection,
 }
 
@@ -86,15 +130,22 @@ pub fn validate(ws: &Workspace) -> Result<Desired> {
     spec::load(&ws.specs).map_err(OpsError::Spec)
 }
 
-/// Everything up to the plan. Writes nothing to the cloud; writes to the state only when
-/// `adopt` is set (apply), to record resources found by their ownership tags.
-pub async fn plan(ws: &Workspace, goal: Goal) -> Result<Planned> {
+/// Opens the workspace's state. The embedded sled database is the only backend so far; a
+/// shared one (PostgreSQL) is to be chosen here, from configuration.
+pub fn open_state(ws: &Workspace) -> Result<Box<dyn StateStore>> {
+    Ok(Box::new(SledStore::open(&ws.state)?))
+}
+
+/// Everything up to the plan, with the state locked for `operation` (plan, apply, destroy)
+/// until the returned [`Planned`] is dropped. Writes nothing to the cloud or the state.
+pub async fn plan(ws: &Workspace, goal: Goal, operation: &str) -> Result<Planned> {
     let mut desired = validate(ws)?;
     if goal == Goal::Destroy {
         desired.resources.clear();
     }
-    let store = Store::open(&ws.state)?;
-    let lineage = store.lineage()?;
+    let store = open_state(ws)?;
+    store.lock(&LockInfo::current(operation)).await?;
+    let lineage = store.lineage().await?;
     let connection = connect(ws, &desired, lineage).await?;
     match plan_with(desired, store, connection).await {
         Ok(planned) => Ok(planned),
@@ -107,16 +158,16 @@ pub async fn plan(ws: &Workspace, goal: Goal) -> Result<Planned> {
 
 async fn plan_with(
     desired: Desired,
-    store: Store,
+    store: Box<dyn StateStore>,
     connection: Connection,
 ) -> std::result::Result<Planned, (OpsError, Connection)> {
-    let known = match store.ids() {
+    let known = match store.ids().await {
         Ok(ids) => ids,
         Err(e) => return Err((e.into(), connection)),
     };
     let observed = match resources::refresh(&connection.context, &known).await {
         Ok(o) => o,
-        Err(e) => return Err((OpsError::Cloud(e.to_string()), connection)),
+        Err(e) => return Err((CloudError::Refresh(e).into(), connection)),
     };
     let mut problems = plan::check(&desired, &observed);
     let graph = match graph::build(&desired, &observed) {
@@ -161,18 +212,15 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
                 ..SimConfig::default()
             })
             .await
-            .map_err(|e| OpsError::Cloud(format!("embedded cloud: {e}")))?;
+            .map_err(CloudError::Embedded)?;
             (embedded_auth(&handle.auth_url), Some(handle))
         }
-        CloudChoice::Environment => (
-            AuthConfig::from_env().map_err(|e| OpsError::Cloud(e.to_string()))?,
-            None,
-        ),
+        CloudChoice::Environment => (AuthConfig::from_env().map_err(CloudError::from)?, None),
         CloudChoice::CloudsYaml(name) => (
             crate::openstack::clouds::from_clouds_yaml(name, |var| {
                 std::env::var(var).ok().filter(|v| !v.is_empty())
             })
-            .map_err(|e| OpsError::Cloud(e.to_string()))?,
+            .map_err(CloudError::from)?,
             None,
         ),
     };
@@ -182,7 +230,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             if let Some(h) = embedded {
                 h.stop().await;
             }
-            return Err(OpsError::Cloud(e.to_string()));
+            return Err(CloudError::Connect(e).into());
         }
     };
     Ok(Connection {
@@ -208,14 +256,20 @@ pub fn embedded_auth(auth_url: &str) -> AuthConfig {
 
 /// Records what refresh adopted by ownership tags, for an apply with nothing to change: the
 /// leftover of a lost create that already matches the spec is then known to the state too.
-pub fn record_adoptions(planned: &Planned) -> Result<()> {
-    record_adopted(&planned.store, &planned.observed)
+pub async fn record_adoptions(planned: &Planned) -> Result<()> {
+    record_adopted(planned.store.as_ref(), &planned.observed).await
 }
 
-/// Executes a plan. Before the first change, records in the state the resources refresh
-/// adopted by their ownership tags (a create whose reply was lost in an earlier run).
-pub async fn apply(planned: &Planned, on_event: &(dyn Fn(Event) + Sync)) -> Result<Outcome> {
-    record_adopted(&planned.store, &planned.observed)?;
+/// Executes a plan with at most `parallelism` calls in flight (the spec's
+/// `[provider] parallelism` unless the caller overrides it). Before the first change, records
+/// in the state the resources refresh adopted by their ownership tags (a create whose reply
+/// was lost in an earlier run).
+pub async fn apply(
+    planned: &Planned,
+    parallelism: Option<usize>,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome> {
+    record_adopted(planned.store.as_ref(), &planned.observed).await?;
     let executor = CloudExecutor {
         cx: &planned.connection.context,
     };
@@ -225,60 +279,67 @@ pub async fn apply(planned: &Planned, on_event: &(dyn Fn(Event) + Sync)) -> Resu
         &planned.observed,
         &planned.graph,
         &executor,
-        &planned.store,
-        planned.desired.provider.parallelism,
+        planned.store.as_ref(),
+        parallelism.unwrap_or(planned.desired.provider.parallelism),
         on_event,
     )
-    .await)
+    .await?)
 }
 
 /// Brings the state in line with what refresh saw, before the first change: resources found by
 /// their ownership tag but missing from the state (a create whose reply was lost) are recorded,
 /// and records of resources gone from the cloud (deleted outside stackform) are forgotten.
-fn record_adopted(store: &Store, observed: &Observed) -> Result<()> {
-    let known = store.ids()?;
+/// Each is one step: the record and its audit entry together.
+async fn record_adopted(store: &dyn StateStore, observed: &Observed) -> Result<()> {
+    let known = store.ids().await?;
     for (addr, id) in &known {
         if !observed.resources.contains_key(addr) {
-            store.remove(addr)?;
-            store.audit(&store::AuditEntry {
-                at: store::now(),
-                addr: addr.clone(),
-                action: "forget".to_string(),
-                id: Some(id.clone()),
-                outcome: "gone from the cloud".to_string(),
-            })?;
+            let step = StepWrite {
+                change: Change::Remove(addr.clone()),
+                audit: AuditEntry {
+                    at: store::now(),
+                    addr: addr.clone(),
+                    action: "forget".to_string(),
+                    id: Some(id.clone()),
+                    outcome: "gone from the cloud".to_string(),
+                },
+            };
+            store.commit(&step).await?;
         }
     }
     for (addr, res) in &observed.resources {
         if known.get(addr) != Some(&res.id) {
-            store.put(&Record {
-                addr: addr.clone(),
-                id: res.id.clone(),
-                attrs: res.attrs.clone(),
-                updated_at: store::now(),
-            })?;
-            store.audit(&store::AuditEntry {
-                at: store::now(),
-                addr: addr.clone(),
-                action: "adopt".to_string(),
-                id: Some(res.id.clone()),
-                outcome: "ok".to_string(),
-            })?;
+            let step = StepWrite {
+                change: Change::Put(Record {
+                    addr: addr.clone(),
+                    id: res.id.clone(),
+                    attrs: res.attrs.clone(),
+                    updated_at: store::now(),
+                }),
+                audit: AuditEntry {
+                    at: store::now(),
+                    addr: addr.clone(),
+                    action: "adopt".to_string(),
+                    id: Some(res.id.clone()),
+                    outcome: "ok".to_string(),
+                },
+            };
+            store.commit(&step).await?;
         }
     }
     Ok(())
 }
 
-/// The real executor: the resource kinds' calls.
+/// The real executor: the resource kinds' calls, their errors kept typed.
 struct CloudExecutor<'a> {
     cx: &'a Context,
 }
 
 impl Executor for CloudExecutor<'_> {
-    async fn create(&self, res: &DesiredResource, ids: &Ids) -> Result<String, String> {
-        resources::create(self.cx, res, ids)
-            .await
-            .map_err(|e| e.to_string())
+    type Error = StepError;
+
+    async fn create(&self, res: &DesiredResource, ids: &Ids) -> Result<String, StepError> {
+        Ok(resources::create(self.cx, res, ids).await?)
     }
 
     async fn update(
@@ -286,15 +347,11 @@ impl Executor for CloudExecutor<'_> {
         res: &DesiredResource,
         current: &ObservedResource,
         ids: &Ids,
-    ) -> Result<(), String> {
-        resources::update(self.cx, res, current, ids)
-            .await
-            .map_err(|e| e.to_string())
+    ) -> Result<(), StepError> {
+        Ok(resources::update(self.cx, res, current, ids).await?)
     }
 
-    async fn delete(&self, current: &ObservedResource, ids: &Ids) -> Result<(), String> {
-        resources::delete(self.cx, current, ids)
-            .await
-            .map_err(|e| e.to_string())
+    async fn delete(&self, current: &ObservedResource, ids: &Ids) -> Result<(), StepError> {
+        Ok(resources::delete(self.cx, current, ids).await?)
     }
 }

@@ -1,5 +1,5 @@
 //! Resource kinds: one module per kind, each declaring its [`schema::KindSchema`] and
-//! implementing [`KindOps`] (list, create, update, delete) against the `openstack` client;
+//! implementing `KindOps` (list, create, update, delete) against the `openstack` client;
 //! the [`registry`] makes them known; [`refresh`] lists everything stackform manages.
 //!
 //! Every resource created is tagged with the lineage and its address ([`schema::Ownership`]),
@@ -12,6 +12,7 @@ pub mod registry;
 pub mod schema;
 
 mod common;
+mod error_policy;
 mod listed;
 mod refresh;
 

@@ -3,15 +3,13 @@
 //!
 //! From those lines the [`registry!`] macro declares each kind's module, [`Kind`] (re-exported
 //! as `addr::Kind`) with its list and names, each kind's `KindSchema`, and the dispatch of
-//! list, create, update and delete to the kind's [`KindOps`]. `spec`, `graph`, `plan`,
+//! list, create, update and delete to the kind's `KindOps`. `spec`, `graph`, `plan`,
 //! `render` and refresh read kinds only through this.
 //!
-//! Adding a kind = its `resources/` module (a [`KindOps`] with its `SCHEMA`) + one registry
+//! Adding a kind = its `resources/` module (a `KindOps` with its `SCHEMA`) + one registry
 //! line + its service in `sim/` + its tests.
 
 use super::Kind;
-#[cfg(doc)]
-use super::KindOps;
 
 macro_rules! registry {
     ($($module:ident :: $variant:ident),* $(,)?) => {

@@ -124,3 +124,132 @@ fn apply_asks_and_only_yes_approves_then_the_state_shows_what_was_made() {
         "{err}"
     );
 }
+
+/// Regression: `stackform state list --specs specs` was refused ("unexpected argument"), though
+/// the README says every command takes `--specs` and `--state`. They are global now: accepted
+/// before or after the subcommand, on every command.
+#[test]
+fn workspace_options_are_accepted_before_and_after_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = repo().join("specs");
+    let specs = specs.to_string_lossy();
+    let valid = format!("The spec is valid: 7 resources in {specs}.\n");
+    for args in [
+        vec!["validate", "--specs", &specs, "--state", "st"],
+        vec!["--specs", &specs, "--state", "st", "validate"],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!((code, out.as_str()), (0, valid.as_str()), "{args:?}: {err}");
+    }
+    for args in [
+        vec!["graph", "--specs", &specs],
+        vec!["--specs", &specs, "graph", "--state", "st"],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.starts_with("digraph stackform {\n"), "{args:?}: {out}");
+    }
+    for args in [
+        vec!["state", "list", "--specs", &specs, "--state", "st"],
+        vec!["--specs", &specs, "--state", "st", "state", "list"],
+        vec!["state", "--state", "st", "list", "--specs", &specs],
+    ] {
+        let (code, out, err) = run_in(dir.path(), &args);
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "{args:?}");
+    }
+    for args in [
+        vec![
+            "state",
+            "show",
+            "tenant.demo",
+            "--specs",
+            &specs,
+            "--state",
+            "st",
+        ],
+        vec![
+            "--state",
+            "st",
+            "--specs",
+            &specs,
+            "state",
+            "show",
+            "tenant.demo",
+        ],
+    ] {
+        let (code, _, err) = run_in(dir.path(), &args);
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(
+            err, "error: tenant.demo is not in the state; `stackform state list` shows what is\n",
+            "{args:?}"
+        );
+    }
+    // Every command read the state named on its command line, never the default.
+    assert!(dir.path().join("st").join("stackform.db").exists());
+    assert!(!dir.path().join("state").exists());
+    for command in ["plan", "apply", "destroy"] {
+        for args in [
+            vec![command, "--specs", "missing", "--state", "st"],
+            vec!["--specs", "missing", "--state", "st", command],
+        ] {
+            let (code, _, err) = run_in(dir.path(), &args);
+            assert_eq!(code, 1, "{args:?}");
+            assert!(
+                err.starts_with("error: spec folder `missing` does not exist"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
+
+/// An apply waiting for its confirmation holds the state: another command is refused, and
+/// told whom it waits for.
+#[test]
+fn a_held_state_names_its_holder() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let specs = repo().join("specs");
+    let specs = specs.to_string_lossy();
+    let mut apply = crate::support::stackform()
+        .args(["apply", "--specs", &specs])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("stackform starts");
+    let mut stdout = apply.stdout.take().expect("piped stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Enter a value: ") {
+        let n = stdout.read(&mut buf).expect("readable stdout");
+        assert!(
+            n > 0,
+            "apply ended early:\n{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    let holder = format!("locked by stackform apply (pid {}, ", apply.id());
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.starts_with("error: the state in state is "), "{err}");
+    assert!(err.contains(&holder), "{holder} missing from: {err}");
+    assert!(
+        err.trim_end()
+            .ends_with("wait for it to finish, or stop it"),
+        "{err}"
+    );
+
+    let mut stdin = apply.stdin.take().expect("piped stdin");
+    stdin.write_all(b"no\n").expect("answer written");
+    drop(stdin);
+    assert_eq!(apply.wait().expect("apply ends").code(), Some(1));
+    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "free once the apply ended: {err}"
+    );
+}

@@ -4,6 +4,7 @@ mod real_common;
 mod sim_common;
 mod support;
 
+mod apply_cli;
 mod cli;
 mod client_resources;
 mod client_session;

@@ -37,15 +37,15 @@ pub struct SimProcess {
 
 impl SimProcess {
     pub fn start(data: &Path) -> SimProcess {
+        SimProcess::start_with_build_delay(data, 200)
+    }
+
+    /// As [`SimProcess::start`], with servers staying in BUILD for `build_delay_ms`.
+    pub fn start_with_build_delay(data: &Path, build_delay_ms: u64) -> SimProcess {
         let mut child = stackform()
-            .args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--build-delay-ms",
-                "200",
-                "--data",
-            ])
+            .args(["sim", "--listen", "127.0.0.1:0", "--build-delay-ms"])
+            .arg(build_delay_ms.to_string())
+            .arg("--data")
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,456 @@
+//! The embedded backend: a sled database under the state folder.
+//!
+//! Three trees: `meta` (schema version, lineage, serial), `resources` (address → record as
+//! JSON) and `audit` (sequence → entry as JSON). A step is one sled transaction across the
+//! three, flushed before it returns; sled logs a transaction as one batch, which recovery
+//! replays whole or not at all. The lock is sled's own exclusive file lock (one handle per
+//! state at a time, across processes); the holder's [`LockInfo`] sits in a small file beside
+//! the database, since a process refused by the file lock cannot read the database itself.
+//!
+//! Owns the sled types: none of them leaves this file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{
+    AuditEntry, Change, LockInfo, Record, Result, SCHEMA_VERSION, StateStore, StepWrite,
+    StoreError, StoreFuture,
+};
+use crate::addr::Address;
+
+const META: &str = "meta";
+const RESOURCES: &str = "resources";
+const AUDIT: &str = "audit";
+const HOLDER_FILE: &str = "lock.json";
+
+pub struct SledStore {
+    dir: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    resources: sled::Tree,
+    audit: sled::Tree,
+    /// The holder this handle recorded, if it took the lock.
+    holder: Mutex<Option<LockInfo>>,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the state under `dir`. Fails with [`StoreError::LockedBy`]
+    /// (or [`StoreError::Locked`] when the holder did not say who it is) while another handle
+    /// has it open: sled holds an exclusive file lock.
+    pub fn open(dir: &Path) -> Result<SledStore> {
+        let path = dir.join("stackform.db");
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let db = open_db(&path).map_err(|e| match e {
+            sled::Error::Io(ref io) if is_lock_error(io) => match read_holder(dir) {
+                Some(holder) => StoreError::LockedBy {
+                    path: dir.to_path_buf(),
+                    holder,
+                },
+                None => StoreError::Locked(dir.to_path_buf()),
+            },
+            other => StoreError::Open {
+                path: path.clone(),
+                detail: other.to_string(),
+            },
+        })?;
+        // The file lock is ours: a holder file left behind is a crashed run's.
+        let _ = std::fs::remove_file(dir.join(HOLDER_FILE));
+        let store = SledStore {
+            meta: db.open_tree(META).map_err(db_error)?,
+            resources: db.open_tree(RESOURCES).map_err(db_error)?,
+            audit: db.open_tree(AUDIT).map_err(db_error)?,
+            db,
+            dir: dir.to_path_buf(),
+            holder: Mutex::new(None),
+        };
+        match store.meta_u64("schema_version")? {
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew { path, found });
+            }
+            Some(_) => {}
+            None => store.set_meta("schema_version", SCHEMA_VERSION.to_string().as_bytes())?,
+        }
+        if store.meta.get("lineage").map_err(db_error)?.is_none() {
+            let lineage = uuid::Uuid::new_v4().to_string();
+            store.set_meta("lineage", lineage.as_bytes())?;
+        }
+        Ok(store)
+    }
+
+    pub fn lineage(&self) -> Result<String> {
+        Ok(self
+            .meta
+            .get("lineage")
+            .map_err(db_error)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default())
+    }
+
+    pub fn serial(&self) -> Result<u64> {
+        Ok(self.meta_u64("serial")?.unwrap_or(0))
+    }
+
+    pub fn get(&self, addr: &Address) -> Result<Option<Record>> {
+        let key = addr.to_string();
+        match self.resources.get(key.as_bytes()).map_err(db_error)? {
+            Some(v) => Ok(Some(decode(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record, ordered by address.
+    pub fn records(&self) -> Result<Vec<Record>> {
+        let mut out: Vec<Record> = Vec::new();
+        for item in self.resources.iter() {
+            let (k, v) = item.map_err(db_error)?;
+            out.push(decode(&String::from_utf8_lossy(&k), &v)?);
+        }
+        out.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Ok(out)
+    }
+
+    pub fn ids(&self) -> Result<BTreeMap<Address, String>> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .map(|r| (r.addr, r.id))
+            .collect())
+    }
+
+    /// Records `record` without an audit entry (tests and tools; apply uses [`commit`]).
+    ///
+    /// [`commit`]: SledStore::commit
+    pub fn put(&self, record: &Record) -> Result<()> {
+        self.write(Some(&Change::Put(record.clone())), None)
+    }
+
+    /// Forgets `addr` without an audit entry (tests and tools; apply uses [`commit`]).
+    ///
+    /// [`commit`]: SledStore::commit
+    pub fn remove(&self, addr: &Address) -> Result<()> {
+        self.write(Some(&Change::Remove(addr.clone())), None)
+    }
+
+    /// Appends to the audit log alone.
+    pub fn audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.write(None, Some(entry))
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
+        let mut out = Vec::new();
+        for item in self.audit.iter() {
+            let (k, v) = item.map_err(db_error)?;
+            out.push(decode(&format!("audit {k:?}"), &v)?);
+        }
+        Ok(out)
+    }
+
+    /// One step: change, audit entry and serial in one transaction, then one flush.
+    pub fn commit(&self, step: &StepWrite) -> Result<()> {
+        self.write(Some(&step.change), Some(&step.audit))
+    }
+
+    fn write(&self, change: Option<&Change>, audit: Option<&AuditEntry>) -> Result<()> {
+        let put = match change {
+            Some(Change::Put(record)) => Some((record.addr.to_string(), encode(record)?)),
+            _ => None,
+        };
+        let audit = audit.map(encode).transpose()?;
+        let bumps = matches!(change, Some(Change::Put(_) | Change::Remove(_)));
+        // The sequence comes from outside the transaction: sled may run the closure again on
+        // a conflict, and a skipped number in the log is harmless.
+        let seq = match audit {
+            Some(_) => Some(self.db.generate_id().map_err(db_error)?),
+            None => None,
+        };
+        (&self.meta, &self.resources, &self.audit)
+            .transaction(|(meta, resources, log)| {
+                match (change, &put) {
+                    (_, Some((key, value))) => {
+                        resources.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    (Some(Change::Remove(addr)), _) => {
+                        resources.remove(addr.to_string().as_bytes())?;
+                    }
+                    _ => {}
+                }
+                if let (Some(seq), Some(entry)) = (seq, &audit) {
+                    log.insert(&seq.to_be_bytes(), entry.as_slice())?;
+                }
+                if bumps {
+                    let serial = meta
+                        .get("serial")?
+                        .and_then(|v| String::from_utf8_lossy(&v).parse::<u64>().ok())
+                        .unwrap_or(0);
+                    meta.insert("serial", (serial + 1).to_string().as_bytes())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => db_error(e),
+                TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
+            })?;
+        self.db.flush().map_err(db_error)?;
+        Ok(())
+    }
+
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value).map_err(db_error)?;
+        self.db.flush().map_err(db_error)?;
+        Ok(())
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(db_error)?
+            .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
+    }
+
+    fn take_lock(&self, holder: &LockInfo) -> Result<()> {
+        let mut mine = self.holder.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(current) = mine.as_ref() {
+            return Err(StoreError::LockedBy {
+                path: self.dir.clone(),
+                holder: current.clone(),
+            });
+        }
+        let json = serde_json::to_vec(holder).map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Written aside and renamed so that a waiting process never reads half a file.
+        let tmp = self.dir.join(format!("{HOLDER_FILE}.tmp"));
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, self.dir.join(HOLDER_FILE)))
+            .map_err(|e| StoreError::Backend(format!("cannot record the lock holder: {e}")))?;
+        *mine = Some(holder.clone());
+        Ok(())
+    }
+
+    fn release_lock(&self) {
+        let mut mine = self.holder.lock().unwrap_or_else(|p| p.into_inner());
+        if mine.take().is_some() {
+            let _ = std::fs::remove_file(self.dir.join(HOLDER_FILE));
+        }
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        self.release_lock();
+    }
+}
+
+/// sled works in memory and on local files: each call returns at once, its result wrapped in
+/// a ready future.
+impl StateStore for SledStore {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn lock<'a>(&'a self, holder: &'a LockInfo) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(self.take_lock(holder)))
+    }
+
+    fn unlock(&self) -> StoreFuture<'_, ()> {
+        self.release_lock();
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn lineage(&self) -> StoreFuture<'_, String> {
+        Box::pin(std::future::ready(SledStore::lineage(self)))
+    }
+
+    fn serial(&self) -> StoreFuture<'_, u64> {
+        Box::pin(std::future::ready(SledStore::serial(self)))
+    }
+
+    fn get<'a>(&'a self, addr: &'a Address) -> StoreFuture<'a, Option<Record>> {
+        Box::pin(std::future::ready(SledStore::get(self, addr)))
+    }
+
+    fn records(&self) -> StoreFuture<'_, Vec<Record>> {
+        Box::pin(std::future::ready(SledStore::records(self)))
+    }
+
+    fn commit<'a>(&'a self, step: &'a StepWrite) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(SledStore::commit(self, step)))
+    }
+
+    fn history(&self) -> StoreFuture<'_, Vec<AuditEntry>> {
+        Box::pin(std::future::ready(self.audit_log()))
+    }
+}
+
+fn db_error(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            key: format!("at {at:?}"),
+            detail: "sled found a damaged page".to_string(),
+        },
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// How long a lock may outlive the handle that held it: sled's background writer threads keep
+/// the database file, and with it the lock, for a moment after the last handle is dropped (a
+/// run that reopens its own state at once would otherwise find it "locked").
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(ref io)) if is_lock_error(io) && started.elapsed() < LOCK_GRACE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn read_holder(dir: &Path) -> Option<LockInfo> {
+    let bytes = std::fs::read(dir.join(HOLDER_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn is_lock_error(e: &std::io::Error) -> bool {
+    // sled reports the lock held by another process as WouldBlock (flock EWOULDBLOCK) or
+    // with a message naming the lock.
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{conformance, now};
+    use super::SledStore as Store;
+    use super::*;
+    use crate::addr::Kind;
+    use crate::spec::Attrs;
+
+    fn record(name: &str, id: &str) -> Record {
+        Record {
+            addr: Address::new(Kind::Network, name),
+            id: id.to_string(),
+            attrs: Attrs::from([("name".to_string(), serde_json::json!(name))]),
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn records_survive_reopen_and_serial_counts_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineage;
+        {
+            let store = Store::open(dir.path()).unwrap();
+            lineage = store.lineage().unwrap();
+            assert_eq!(lineage.len(), 36);
+            store.put(&record("b", "id-b")).unwrap();
+            store.put(&record("a", "id-a")).unwrap();
+            store.remove(&Address::new(Kind::Network, "b")).unwrap();
+            assert_eq!(store.serial().unwrap(), 3);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.lineage().unwrap(), lineage);
+        let ids = store.ids().unwrap();
+        assert_eq!(
+            ids,
+            BTreeMap::from([(Address::new(Kind::Network, "a"), "id-a".to_string())])
+        );
+        assert_eq!(store.serial().unwrap(), 3);
+    }
+
+    #[test]
+    fn audit_log_keeps_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for action in ["create", "update", "delete"] {
+            store
+                .audit(&AuditEntry {
+                    at: now(),
+                    addr: Address::new(Kind::Tenant, "demo"),
+                    action: action.to_string(),
+                    id: None,
+                    outcome: "ok".to_string(),
+                })
+                .unwrap();
+        }
+        let actions: Vec<_> = store
+            .audit_log()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["create", "update", "delete"]);
+    }
+
+    #[test]
+    fn a_second_open_while_held_says_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Store::open(dir.path()).unwrap();
+        // sled's lock is per process file descriptor (flock), so a second open in the same
+        // process conflicts too, as a second stackform process would.
+        match Store::open(dir.path()) {
+            Err(StoreError::Locked(p)) => assert_eq!(p, dir.path()),
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("expected Locked, got a second handle"),
+        }
+    }
+
+    fn factory(base: &Path) -> impl Fn(&str) -> Result<Box<dyn StateStore>> + '_ {
+        move |name| SledStore::open(&base.join(name)).map(|s| Box::new(s) as Box<dyn StateStore>)
+    }
+
+    /// The conformance suite, run for sled: every backend must pass it.
+    #[tokio::test]
+    async fn sled_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run_all(&factory(dir.path())).await;
+    }
+
+    /// The child of [`sled_loses_no_completed_step_when_the_process_aborts_mid_step`]; does
+    /// nothing when run as an ordinary test.
+    #[test]
+    fn crash_child() {
+        if let Ok(dir) = std::env::var("STACKFORM_CRASH_CHILD_DIR") {
+            conformance::crash_child(&factory(Path::new(&dir)));
+        }
+    }
+
+    #[tokio::test]
+    async fn sled_loses_no_completed_step_when_the_process_aborts_mid_step() {
+        let dir = tempfile::tempdir().unwrap();
+        conformance::reopen_after_crash(&factory(dir.path()), || {
+            std::process::Command::new(std::env::current_exe().expect("the test binary"))
+                .args([
+                    "--exact",
+                    "store::sled_store::tests::crash_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("STACKFORM_CRASH_CHILD_DIR", dir.path())
+                .output()
+                .expect("the test binary runs as the crashing child")
+        })
+        .await;
+    }
+}
