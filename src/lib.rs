@@ -7,7 +7,8 @@
 //! - [`graph`]: dependency DAG (petgraph), creation and deletion order.
 //! - [`plan`]: pure `diff(desired, observed, graph) → Plan`.
 //! - [`render`]: plans and progress for people (text) and machines (JSON).
-//! - [`resources`]: one module per kind: list, create, update, delete; attribute schema.
+//! - [`resources`]: the kind registry, and one module per kind declaring its schema
+//!   (attributes, API collection, statuses, plan rules) and its list, create, update, delete.
 //! - [`openstack`]: the HTTP client: Keystone auth and catalog, services, errors, waits.
 //! - [`store`]: the [`store::StateStore`] trait (atomic step, lock naming its holder, serial,
 //!   lineage, history) with its conformance suite; sled ([`store::SledStore`]) is the default
