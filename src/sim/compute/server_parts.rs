@@ -60,12 +60,7 @@ pub(super) async fn show_interface(
     let interface = world
         .network
         .server_interface(&server_id, &port_id, mv.at_least(70))
-        .ok_or_else(|| {
-            fault(
-                StatusCode::NOT_FOUND,
-                format!("Instance {server_id} does not have a port with id {port_id}"),
-            )
-        })?;
+        .map_err(|message| fault(StatusCode::NOT_FOUND, message))?;
     Ok(json_reply(
         StatusCode::OK,
         json!({ "interfaceAttachment": interface }),

@@ -184,19 +184,15 @@ impl NetworkData {
 
     /// The groups on the server's ports as Nova's os-security-groups shows them
     /// (nova/network/security_group_api.py then api/openstack/compute/security_groups.py):
+    /// one entry per port and group (a group on two ports is listed twice, as Nova does),
     /// ingress rules only, ports defaulted by protocol, a remote group shown by name, sorted
     /// by (tenant_id, name).
     pub fn server_security_group_views(&self, server_id: &str) -> Vec<Value> {
-        let mut ids: Vec<&String> = Vec::new();
-        for port in self.server_ports(server_id) {
-            for id in &port.security_groups {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-        }
-        let mut views: Vec<Value> = ids
-            .into_iter()
+        let mut views: Vec<Value> = self
+            .ports
+            .values()
+            .filter(|p| p.device_id == server_id)
+            .flat_map(|port| port.security_groups.iter())
             .filter_map(|id| self.security_groups.get(id))
             .map(|group| {
                 let rules: Vec<Value> = self
@@ -214,6 +210,7 @@ impl NetworkData {
                 })
             })
             .collect();
+        // Python's sort is stable, and so is this one.
         views.sort_by(|a, b| {
             let key = |v: &Value| (v["tenant_id"].to_string(), v["name"].to_string());
             key(a).cmp(&key(b))
@@ -242,7 +239,11 @@ impl NetworkData {
                     json!({}),
                 )
             }
-            None => (json!({}), json!({"cidr": rule.remote_ip_prefix})),
+            // Nova's parse_cidr: no prefix means 0.0.0.0/0, even on an IPv6 rule.
+            None => (
+                json!({}),
+                json!({"cidr": rule.remote_ip_prefix.as_deref().unwrap_or("0.0.0.0/0")}),
+            ),
         };
         Some(json!({
             "id": rule.meta.id,
@@ -255,29 +256,35 @@ impl NetworkData {
         }))
     }
 
-    /// The server's ports as Nova's os-interface lists them (`interfaceAttachments`), in
-    /// Neutron's list order (by id); `tag` from microversion 2.70, always null here since
-    /// the embedded cloud takes no device tags.
+    /// The server's ports as Nova's os-interface lists them (`interfaceAttachments`: Neutron's
+    /// ports whose device_id is the server, in Neutron's list order); `tag` from microversion
+    /// 2.70, always null since the embedded cloud takes no device tags.
     pub fn server_interfaces(&self, server_id: &str, with_tag: bool) -> Vec<Value> {
         self.ports
             .values()
-            .filter(|p| p.device_id == server_id && p.device_owner == OWNER_COMPUTE)
+            .filter(|p| p.device_id == server_id)
             .map(|port| self.interface_view(port, with_tag))
             .collect()
     }
 
-    /// One of the server's ports in os-interface's shape; None when the port is not the
-    /// server's.
+    /// One port in os-interface's shape, or Nova's 404 message: the port is unknown, or it is
+    /// not the server's.
     pub fn server_interface(
         &self,
         server_id: &str,
         port_id: &str,
         with_tag: bool,
-    ) -> Option<Value> {
-        self.ports
+    ) -> Result<Value, String> {
+        let port = self
+            .ports
             .get(port_id)
-            .filter(|p| p.device_id == server_id && p.device_owner == OWNER_COMPUTE)
-            .map(|port| self.interface_view(port, with_tag))
+            .ok_or_else(|| format!("Port id {port_id} could not be found."))?;
+        if port.device_id != server_id {
+            return Err(format!(
+                "Instance {server_id} does not have a port with id {port_id}"
+            ));
+        }
+        Ok(self.interface_view(port, with_tag))
     }
 
     fn interface_view(&self, port: &model::Port, with_tag: bool) -> Value {
@@ -286,13 +293,8 @@ impl NetworkData {
             .iter()
             .map(|ip| json!({"subnet_id": ip.subnet_id, "ip_address": ip.ip_address.to_string()}))
             .collect();
-        let status = if port.admin_state_up {
-            "ACTIVE"
-        } else {
-            "DOWN"
-        };
         let mut view = json!({
-            "port_state": status,
+            "port_state": port.status(),
             "fixed_ips": fixed_ips,
             "port_id": port.meta.id,
             "net_id": port.network_id,

@@ -246,3 +246,119 @@ fn shared_networks_and_port_rules() {
         ))
     );
 }
+
+/// os-security-groups as Nova builds it from Neutron: ingress rules only, ports defaulted by
+/// protocol, 0.0.0.0/0 for a rule without a prefix, remote groups by name.
+#[test]
+fn server_security_groups_in_novas_proxy_shape() {
+    let mut data = seeded();
+    let actor = user(ALICE);
+    let (net, _) = net_with_subnet(&mut data, ALICE, "10.0.0.0/24");
+    let web = data
+        .create_security_group(&actor, &obj(json!({"name": "web", "description": "www"})))
+        .expect("group");
+    let rule = |data: &mut NetworkData, body: Value| {
+        let mut body = obj(body);
+        body.insert("security_group_id".into(), json!(web));
+        data.create_security_group_rule(&actor, &body)
+            .expect("rule")
+    };
+    let ssh = rule(
+        &mut data,
+        json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 22,
+               "port_range_max": 22, "remote_ip_prefix": "192.0.2.0/24"}),
+    );
+    let any_tcp = rule(
+        &mut data,
+        json!({"direction": "ingress", "protocol": "tcp"}),
+    );
+    let icmp = rule(
+        &mut data,
+        json!({"direction": "ingress", "protocol": "icmp"}),
+    );
+    let nic = ServerNic::Network {
+        network_id: net,
+        fixed_ip: None,
+    };
+    data.attach_server_port(
+        ALICE,
+        false,
+        &nic,
+        "server-1",
+        &["web".into(), "default".into()],
+    )
+    .expect("attached");
+
+    let groups = data.server_security_group_views("server-1");
+    let names: Vec<&Value> = groups.iter().map(|g| &g["name"]).collect();
+    assert_eq!(names, [&json!("default"), &json!("web")]);
+    // The default group's ingress rules admit the group itself: shown by name, no range.
+    let default_rules = groups[0]["rules"].as_array().cloned().unwrap_or_default();
+    assert_eq!(default_rules.len(), 2, "{default_rules:?}");
+    for rule in &default_rules {
+        assert_eq!(
+            rule["group"],
+            json!({"name": "default", "tenant_id": ALICE})
+        );
+        assert_eq!(rule["ip_range"], json!({}));
+        assert_eq!(rule["ip_protocol"], Value::Null);
+        assert_eq!(rule["from_port"], Value::Null);
+    }
+    let web_view = &groups[1];
+    assert_eq!(web_view["description"], json!("www"));
+    assert_eq!(web_view["tenant_id"], json!(ALICE));
+    let by_id = |id: &str| {
+        web_view["rules"]
+            .as_array()
+            .and_then(|rules| rules.iter().find(|r| r["id"] == json!(id)).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        by_id(&ssh),
+        json!({"id": ssh, "parent_group_id": web, "ip_protocol": "tcp", "from_port": 22,
+               "to_port": 22, "group": {}, "ip_range": {"cidr": "192.0.2.0/24"}})
+    );
+    assert_eq!(by_id(&any_tcp)["from_port"], json!(1));
+    assert_eq!(by_id(&any_tcp)["to_port"], json!(65535));
+    assert_eq!(by_id(&any_tcp)["ip_range"], json!({"cidr": "0.0.0.0/0"}));
+    assert_eq!(by_id(&icmp)["from_port"], json!(-1));
+    assert_eq!(by_id(&icmp)["to_port"], json!(-1));
+    // Egress rules (the two automatic ones) are not Nova's business.
+    assert_eq!(web_view["rules"].as_array().map(Vec::len), Some(3));
+    assert!(data.server_security_group_views("no-server").is_empty());
+}
+
+/// os-interface: the server's ports, and Nova's two 404 messages for a port it cannot show.
+#[test]
+fn server_interfaces_in_novas_shape() {
+    let mut data = seeded();
+    let (net, subnet) = net_with_subnet(&mut data, ALICE, "10.0.0.0/24");
+    let nic = ServerNic::Network {
+        network_id: net.clone(),
+        fixed_ip: None,
+    };
+    let port = data
+        .attach_server_port(ALICE, false, &nic, "server-1", &[])
+        .expect("attached");
+    let mac = data.ports[&port].mac_address.clone();
+    let expected = json!({"port_state": "ACTIVE", "port_id": port, "net_id": net,
+        "mac_addr": mac, "fixed_ips": [{"subnet_id": subnet, "ip_address": "10.0.0.2"}]});
+    assert_eq!(
+        data.server_interfaces("server-1", false),
+        vec![expected.clone()]
+    );
+    let mut tagged = expected.clone();
+    tagged["tag"] = Value::Null;
+    assert_eq!(data.server_interface("server-1", &port, true), Ok(tagged));
+    assert_eq!(
+        data.server_interface("server-2", &port, false),
+        Err(format!(
+            "Instance server-2 does not have a port with id {port}"
+        ))
+    );
+    assert_eq!(
+        data.server_interface("server-1", "missing", false),
+        Err("Port id missing could not be found.".to_string())
+    );
+    assert!(data.server_interfaces("server-2", false).is_empty());
+}
