@@ -226,3 +226,118 @@ async fn a_servers_groups_and_interfaces_are_served() {
     }
     cloud.handle.stop().await;
 }
+
+/// GET /servers/{id}/os-instance-actions[/{request_id}] (`openstack server event list/show`):
+/// every accepted action is recorded with the request id that asked for it, newest first;
+/// refused ones are not. Volume attachments and server groups are listed empty.
+#[tokio::test]
+async fn server_events_are_recorded_per_request() {
+    let cloud = start().await;
+    let (_p, _u, token) = cloud.tenant("epsilon").await;
+    let net = network(&cloud, &token, "epsilon-net", None).await;
+    let (status, body) = boot_on(&cloud, &token, "epsilon-vm", &net).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["server"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    wait_active(&cloud, &token, &id).await;
+    let action = format!("/compute/v2.1/servers/{id}/action");
+    let refused = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &action,
+            Some(json!({"os-start": null})),
+            &[MV],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let stop = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &action,
+            Some(json!({"os-stop": null})),
+            &[MV],
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::ACCEPTED);
+    let stop_request = stop
+        .header("x-compute-request-id")
+        .unwrap_or_default()
+        .to_string();
+
+    let list = cloud
+        .call_as(
+            &token,
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}/os-instance-actions"),
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let actions: Vec<&str> = list.body["instanceActions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actions, ["stop", "create"]);
+    assert_eq!(
+        list.body["instanceActions"][0]["request_id"],
+        json!(stop_request)
+    );
+    let shown = cloud
+        .call_as(
+            &token,
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}/os-instance-actions/{stop_request}"),
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    let event = &shown.body["instanceAction"]["events"][0];
+    assert_eq!(event["event"], json!("compute_stop_instance"));
+    assert!(event.get("traceback").is_none(), "owners see no traceback");
+
+    let paged = cloud
+        .call_as(
+            &token,
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}/os-instance-actions?limit=1"),
+            None,
+            &[("OpenStack-API-Version", "compute 2.58")],
+        )
+        .await;
+    let next = paged.body["links"][0]["href"].as_str().unwrap_or_default();
+    assert!(
+        next.ends_with(&format!(
+            "os-instance-actions?limit=1&marker={stop_request}"
+        )),
+        "{}",
+        paged.body
+    );
+
+    let volumes = cloud
+        .call_as(
+            &token,
+            Method::GET,
+            &format!("/compute/v2.1/servers/{id}/os-volume_attachments"),
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(volumes.body, json!({ "volumeAttachments": [] }));
+    let groups = cloud
+        .call_as(
+            &token,
+            Method::GET,
+            "/compute/v2.1/os-server-groups",
+            None,
+            &[MV],
+        )
+        .await;
+    assert_eq!(groups.body, json!({ "server_groups": [] }));
+    cloud.handle.stop().await;
+}

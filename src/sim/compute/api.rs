@@ -62,6 +62,18 @@ pub fn routes() -> Router<SimState> {
         )
         .route("/servers/{server_id}/os-interface", get(list_interfaces))
         .route(
+            "/servers/{server_id}/os-volume_attachments",
+            get(list_volume_attachments),
+        )
+        .route(
+            "/servers/{server_id}/os-instance-actions",
+            get(list_instance_actions),
+        )
+        .route(
+            "/servers/{server_id}/os-instance-actions/{request_id}",
+            get(show_instance_action),
+        )
+        .route(
             "/servers/{server_id}/os-interface/{port_id}",
             get(show_interface),
         )
@@ -88,6 +100,7 @@ pub fn routes() -> Router<SimState> {
             get(availability_zones_detail),
         )
         .route("/os-keypairs", get(keypairs))
+        .route("/os-server-groups", get(server_groups))
         .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
         .method_not_allowed_fallback(|headers: HeaderMap| async move {
             unrouted(Service::Compute, true, &headers)
@@ -236,6 +249,7 @@ pub(super) async fn create_server(
     State(state): State<SimState>,
     headers: HeaderMap,
     Extension(mv): Extension<Microversion>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
     body: Bytes,
 ) -> Result<Response, Fault> {
     let caller = state.caller(&headers, Service::Compute)?;
@@ -376,7 +390,7 @@ pub(super) async fn create_server(
         }
     }
     world.compute.next_instance_index += 1;
-    let server = Server {
+    let mut server = Server {
         id: server_id.clone(),
         name,
         description,
@@ -412,7 +426,21 @@ pub(super) async fn create_server(
         updated: at,
         launched_at: None,
         fault: None,
+        actions: Vec::new(),
     };
+    // A build refused by the scheduler fails in the conductor, before any compute host.
+    let event = if build_fails {
+        "conductor_schedule_and_build_instances"
+    } else {
+        "compute__do_build_and_run_instance"
+    };
+    server.record_action(
+        "create",
+        event,
+        &request_id,
+        &caller.user_id,
+        at + build_delay,
+    );
     world.compute.servers.push(server);
     let groups: Vec<Value> = if security_groups.is_empty() {
         vec![json!({ "name": "default" })]
@@ -526,6 +554,7 @@ pub(super) async fn server_action(
     State(state): State<SimState>,
     headers: HeaderMap,
     Extension(mv): Extension<Microversion>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
     Path(server_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fault> {
@@ -549,12 +578,26 @@ pub(super) async fn server_action(
                 return Err(invalid_state("stop", server));
             }
             server.start_action("powering-off", done_at, "stopped", POWER_SHUTDOWN);
+            server.record_action(
+                "stop",
+                "compute_stop_instance",
+                &request_id,
+                &caller.user_id,
+                done_at,
+            );
         }
         "os-start" => {
             if server.task_state.is_some() || server.vm_state != "stopped" {
                 return Err(invalid_state("start", server));
             }
             server.start_action("powering-on", done_at, "active", POWER_RUNNING);
+            server.record_action(
+                "start",
+                "compute_start_instance",
+                &request_id,
+                &caller.user_id,
+                done_at,
+            );
         }
         "reboot" => {
             let hard = argument
@@ -583,6 +626,13 @@ pub(super) async fn server_action(
             }
             let task = if hard { "rebooting_hard" } else { "rebooting" };
             server.start_action(task, done_at, "active", POWER_RUNNING);
+            server.record_action(
+                "reboot",
+                "compute_reboot_instance",
+                &request_id,
+                &caller.user_id,
+                done_at,
+            );
         }
         "createImage" => {
             if !matches!(
@@ -608,6 +658,14 @@ pub(super) async fn server_action(
                 Some(value) => metadata_from(value, "metadata")?,
                 None => BTreeMap::new(),
             };
+            // The embedded snapshot is taken at once.
+            server.record_action(
+                "createImage",
+                "compute_snapshot_instance",
+                &request_id,
+                &caller.user_id,
+                now(),
+            );
             let snapshot = crate::sim::image::Snapshot {
                 name,
                 owner: server.project_id.clone(),

@@ -287,3 +287,13 @@ pub(super) async fn keypairs(
     state.caller(&headers, Service::Compute)?;
     Ok(json_reply(StatusCode::OK, json!({ "keypairs": [] })))
 }
+
+/// GET /os-server-groups (`openstack server group list`): the embedded cloud makes no server
+/// groups, so every project's list is empty.
+pub(super) async fn server_groups(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<Response, Fault> {
+    state.caller(&headers, Service::Compute)?;
+    Ok(json_reply(StatusCode::OK, json!({ "server_groups": [] })))
+}

@@ -48,6 +48,25 @@ pub(super) struct Server {
     /// The fault message of a server in ERROR.
     #[serde(default)]
     pub(super) fault: Option<String>,
+    /// What was asked of the server, oldest first (os-instance-actions).
+    #[serde(default)]
+    pub(super) actions: Vec<Action>,
+}
+
+/// One instance action: who asked what in which request, and the one event that carries it
+/// out, whose result is known once `finish` has passed (as its transition is).
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct Action {
+    pub(super) action: String,
+    pub(super) request_id: String,
+    pub(super) user_id: String,
+    pub(super) project_id: String,
+    pub(super) start: DateTime<Utc>,
+    /// Nova's event name: the conductor or compute method that ran
+    /// (`compute__do_build_and_run_instance`, `compute_stop_instance`...).
+    pub(super) event: String,
+    pub(super) finish: DateTime<Utc>,
+    pub(super) failed: bool,
 }
 
 /// An action in progress: when it completes and what it leads to.
@@ -129,6 +148,28 @@ impl Server {
             .take(8)
             .collect();
         format!("r-{hex}")
+    }
+
+    /// Records an instance action whose event ends at `finish`.
+    pub(super) fn record_action(
+        &mut self,
+        action: &str,
+        event: &str,
+        request_id: &str,
+        user_id: &str,
+        finish: DateTime<Utc>,
+    ) {
+        let failed = self.pending.as_ref().is_some_and(|p| p.fault.is_some());
+        self.actions.push(Action {
+            action: action.to_string(),
+            request_id: request_id.to_string(),
+            user_id: user_id.to_string(),
+            project_id: self.project_id.clone(),
+            start: now(),
+            event: event.to_string(),
+            finish,
+            failed,
+        });
     }
 
     pub(super) fn start_action(

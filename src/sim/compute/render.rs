@@ -291,3 +291,89 @@ pub(super) fn quota_body(
 pub(super) fn metadata_response(server: &Server) -> Response {
     json_reply(StatusCode::OK, json!({ "metadata": server.metadata }))
 }
+
+/// Nova's instance action times: its database keeps whole seconds.
+pub(super) fn action_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S.000000").to_string()
+}
+
+/// An instance action as os-instance-actions lists it (`updated_at` from 2.58: when its
+/// event last changed).
+pub(super) fn action_summary(
+    action: &Action,
+    server_id: &str,
+    mv: Microversion,
+    at: DateTime<Utc>,
+) -> Value {
+    let finished = action.finish <= at;
+    let mut view = json!({
+        "action": action.action,
+        "instance_uuid": server_id,
+        "request_id": action.request_id,
+        "user_id": action.user_id,
+        "project_id": action.project_id,
+        "start_time": action_time(action.start),
+        // Nova marks an action whose event failed with "Error".
+        "message": if finished && action.failed { json!("Error") } else { Value::Null },
+    });
+    if mv.at_least(58) {
+        let updated = if finished {
+            action.finish
+        } else {
+            action.start
+        };
+        view["updated_at"] = json!(action_time(updated));
+    }
+    view
+}
+
+/// An instance action with its event, as GET os-instance-actions/{request_id} shows it:
+/// events for admins always and for owners from 2.51, the traceback for admins only, the
+/// host for admins from 2.62 and the hashed hostId for all from 2.62, `details` from 2.84.
+pub(super) fn action_detail(
+    action: &Action,
+    server_id: &str,
+    mv: Microversion,
+    admin: bool,
+    at: DateTime<Utc>,
+) -> Value {
+    let mut view = action_summary(action, server_id, mv, at);
+    if !admin && !mv.at_least(51) {
+        return view;
+    }
+    let finished = action.finish <= at;
+    let result = match (finished, action.failed) {
+        (false, _) => Value::Null,
+        (true, false) => json!("Success"),
+        (true, true) => json!("Error"),
+    };
+    let mut event = json!({
+        "event": action.event,
+        "start_time": action_time(action.start),
+        "finish_time": if finished { json!(action_time(action.finish)) } else { Value::Null },
+        "result": result,
+    });
+    if admin {
+        // Nova keeps the Python traceback of a failed event; the only failure here is the
+        // scheduler's.
+        event["traceback"] = if finished && action.failed {
+            json!(format!(
+                "Traceback (most recent call last):\nnova.exception.NoValidHost: {NO_VALID_HOST}\n"
+            ))
+        } else {
+            Value::Null
+        };
+        if mv.at_least(62) {
+            // The host that ran the event, the conductor's or the compute's: one host here.
+            event["host"] = json!(HOST);
+        }
+    }
+    if mv.at_least(62) {
+        event["hostId"] = json!(host_id(&action.project_id));
+    }
+    if mv.at_least(84) && admin {
+        event["details"] = Value::Null;
+    }
+    view["events"] = json!([event]);
+    view
+}

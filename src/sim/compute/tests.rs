@@ -1,6 +1,7 @@
 //! Unit tests of Nova's data layer, driven without HTTP.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Value, json};
 
 use super::api::negotiate;
 use super::*;
@@ -113,6 +114,7 @@ fn pending_transitions_settle_by_time() {
             fault: None,
         }),
         fault: None,
+        actions: Vec::new(),
         created: at,
         updated: at,
         launched_at: None,
@@ -129,4 +131,57 @@ fn pending_transitions_settle_by_time() {
         ("ACTIVE", None, POWER_RUNNING)
     );
     assert_eq!(server.launched_at, Some(at + chrono::Duration::seconds(5)));
+}
+
+/// os-instance-actions views: an event's result and finish time appear once its transition
+/// is over; the microversion and the caller's role decide which keys are shown.
+#[test]
+fn instance_actions_follow_the_clock_and_the_microversion() {
+    let at = now();
+    let action = Action {
+        action: "stop".into(),
+        request_id: "req-1".into(),
+        user_id: "u".into(),
+        project_id: "p".into(),
+        start: at,
+        event: "compute_stop_instance".into(),
+        finish: at + chrono::Duration::seconds(5),
+        failed: false,
+    };
+    let running = action_detail(&action, "s", Microversion(79), false, at);
+    assert_eq!(running["message"], Value::Null);
+    assert_eq!(running["updated_at"], running["start_time"]);
+    let event = &running["events"][0];
+    assert_eq!(event["event"], "compute_stop_instance");
+    assert_eq!(event["result"], Value::Null);
+    assert_eq!(event["finish_time"], Value::Null);
+    assert!(event.get("traceback").is_none(), "admins only");
+    assert!(event.get("host").is_none(), "admins only");
+    assert_eq!(event["hostId"], json!(host_id("p")));
+
+    let later = at + chrono::Duration::seconds(6);
+    let done = action_detail(&action, "s", Microversion(84), true, later);
+    let event = &done["events"][0];
+    assert_eq!(event["result"], "Success");
+    assert_eq!(event["finish_time"], json!(action_time(action.finish)));
+    assert_eq!(event["traceback"], Value::Null);
+    assert_eq!(event["host"], json!(HOST));
+    assert_eq!(event["details"], Value::Null);
+    assert_eq!(done["updated_at"], json!(action_time(action.finish)));
+
+    let old = action_detail(&action, "s", Microversion(50), false, later);
+    assert!(old.get("events").is_none(), "owners see events from 2.51");
+    assert!(old.get("updated_at").is_none(), "updated_at from 2.58");
+
+    let failed = Action {
+        action: "create".into(),
+        event: "conductor_schedule_and_build_instances".into(),
+        failed: true,
+        ..action
+    };
+    let view = action_detail(&failed, "s", Microversion(79), true, later);
+    assert_eq!(view["message"], "Error");
+    assert_eq!(view["events"][0]["result"], "Error");
+    let traceback = view["events"][0]["traceback"].as_str().unwrap_or_default();
+    assert!(traceback.contains("NoValidHost"), "{traceback}");
 }

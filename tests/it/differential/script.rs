@@ -1229,6 +1229,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         json!({"os-frobnicate": null}),
     ))
     .await;
+    server_events(rec).await;
 
     let tags = "/v2.1/servers/{server}/tags";
     rec.call(put_empty(
@@ -1377,6 +1378,66 @@ async fn server_reads(rec: &mut Recorder) {
         "/v2.1/servers/{server}/os-interface/{port}",
     ))
     .await;
+}
+
+/// `openstack server event list/show`, `server volume list`, `server group list`, once the
+/// server has been built, stopped, started and rebooted.
+async fn server_events(rec: &mut Recorder) {
+    use Svc::Compute as C;
+    let actions = "/v2.1/servers/{server}/os-instance-actions";
+    let reply = rec.call(get("nova.server.actions.list", C, actions)).await;
+    let create = reply
+        .body
+        .pointer("/instanceActions")
+        .and_then(Value::as_array)
+        .and_then(|list| list.iter().find(|a| a["action"] == "create"))
+        .and_then(|a| a["request_id"].as_str())
+        .unwrap_or("missing-create-action")
+        .to_string();
+    rec.bind("create_request", create);
+    rec.call(get(
+        "nova.server.action.show",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions/{create_request}",
+    ))
+    .await;
+    rec.call(
+        get(
+            "nova.server.action.show.2_50",
+            C,
+            "/v2.1/servers/{server}/os-instance-actions/{create_request}",
+        )
+        .header("OpenStack-API-Version", "compute 2.50"),
+    )
+    .await;
+    rec.call(get("nova.server.actions.list.2_1", C, actions).no_microversion())
+        .await;
+    rec.call(get(
+        "nova.server.actions.list.limit",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions?limit=1",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.actions.list.bad_marker",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions?marker=req-sfd-none",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.action.not_found",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions/req-sfd-none",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.volume_attachments",
+        C,
+        "/v2.1/servers/{server}/os-volume_attachments",
+    ))
+    .await;
+    rec.call(get("nova.server_groups.list", C, "/v2.1/os-server-groups"))
+        .await;
 }
 
 /// Regression: an admin may boot on another project's unshared network (real Nova goes
