@@ -37,17 +37,11 @@ pub use api::routes;
 pub use ops::reap_deleted_servers;
 
 const MIN_MINOR: u32 = 1;
-
 const MAX_MINOR: u32 = 96;
-
 const MAX_PAGE: usize = 1000;
-
 const MAX_SERVER_TAGS: usize = 50;
-
 const MAX_TAG_LEN: usize = 60;
-
 const AVAILABILITY_ZONE: &str = "nova";
-
 const HOST: &str = "stackform-sim";
 
 /// The negotiated compute microversion, 2.<minor>.

@@ -85,9 +85,7 @@ pub(super) const NO_VALID_HOST: &str =
     "No valid host was found. There are not enough hosts available.";
 
 pub(super) const POWER_NOSTATE: u8 = 0;
-
 pub(super) const POWER_RUNNING: u8 = 1;
-
 pub(super) const POWER_SHUTDOWN: u8 = 4;
 
 impl Server {

@@ -37,9 +37,7 @@ use hooks::*;
 pub use server::{Sim, SimHandle};
 
 pub const ADMIN_USER: &str = "admin";
-
 pub const ADMIN_PASSWORD: &str = "stackform-embedded";
-
 pub const ADMIN_PROJECT: &str = "admin";
 
 /// The file holding the whole World inside the data folder.

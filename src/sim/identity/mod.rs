@@ -33,14 +33,11 @@ use users::*;
 pub use api::routes;
 
 const TOKEN_LIFETIME_HOURS: i64 = 1;
-
 const REGION: &str = "RegionOne";
-
 const DEFAULT_DOMAIN: &str = "default";
 
 /// Keystone refuses more tags than this on one project.
 const MAX_TAGS: usize = 80;
-
 const MAX_TAG_LEN: usize = 255;
 
 #[derive(Default, Serialize, Deserialize)]

@@ -2,12 +2,14 @@
 //! uploads (only the size is kept, never the bytes), and the image schema.
 //!
 //! Layout: `model` (records, seed, visibility), `ops` (Glance's rules without HTTP: attribute
-//! changes, ownership, faults), `render` (image view, version documents), `api` (routes,
-//! webob error layer, handlers), and `tests` of the data layer.
+//! changes, ownership, faults), `render` (image view, version documents), `query` (the image
+//! list: filters, order, paging links), `api` (routes, webob error layer, handlers), and
+//! `tests` of the data layer.
 
 mod api;
 mod model;
 mod ops;
+mod query;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use model::*;
 use ops::*;
+use query::*;
 use render::*;
 
 pub use api::routes;
@@ -29,7 +32,6 @@ const DISK_FORMATS: [&str; 11] = [
 ];
 
 const CONTAINER_FORMATS: [&str; 7] = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker"];
-
 const VISIBILITIES: [&str; 4] = ["public", "private", "shared", "community"];
 
 /// Attributes Glance computes itself; a client may not set them.
@@ -49,7 +51,6 @@ const READ_ONLY: [&str; 12] = [
 ];
 
 const DEFAULT_PAGE: usize = 25;
-
 const MAX_PAGE: usize = 1000;
 
 #[derive(Default, Serialize, Deserialize)]
