@@ -21,8 +21,11 @@
 //! (server build, stop, start, reboot) are stored as "done at" timestamps, so they complete on
 //! time across restarts.
 //!
-//! Ownership of files: `core.rs` (state, persistence, auth of callers, faults, request ids,
-//! server start/stop), `identity.rs`, `compute.rs`, `image.rs`, `network.rs`.
+//! Ownership of files: `core` (state, persistence, auth of callers, faults, request ids,
+//! server start/stop), one folder per service in the same shape (`identity/`, `compute/`,
+//! `image/`, `network/`: `model` data, `ops` rules without HTTP, `api` handlers, `render` wire
+//! format, `query` list filters, and tests of the data layer), and `wire/` for the wire
+//! helpers they share (JSON replies, tags, paging links, version documents).
 
 mod compute;
 mod core;
@@ -30,5 +33,6 @@ mod identity;
 mod image;
 mod md5;
 mod network;
+mod wire;
 
 pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimError, SimHandle};

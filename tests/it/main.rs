@@ -20,4 +20,5 @@ mod sim_core;
 mod sim_identity;
 mod sim_image;
 mod sim_network;
+mod sim_server_network;
 mod spec_load;

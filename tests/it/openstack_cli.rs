@@ -214,6 +214,38 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         addresses.contains("10.9.0."),
         "an address on osc-subnet: {addresses}"
     );
+
+    // The reads clients make of a server and what it is made of.
+    assert_eq!(osc.json(&["server", "show", "osc-vm"])["id"], server["id"]);
+    let long = osc.json(&["server", "list", "--long"]);
+    assert_eq!(long[0]["Flavor"], "m1.tiny", "{long}");
+    let events = osc.json(&["server", "event", "list", "osc-vm"]);
+    assert_eq!(events[0]["Action"], "create", "{events}");
+    let request = events[0]["Request ID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let event = osc.json(&["server", "event", "show", "osc-vm", &request]);
+    assert_eq!(event["action"], "create", "{event}");
+    let ports = osc.json(&["port", "list", "--server", "osc-vm"]);
+    assert_eq!(ports.as_array().map(Vec::len), Some(1), "{ports}");
+    assert_eq!(
+        osc.json(&["server", "volume", "list", "osc-vm"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        osc.json(&["server", "group", "list"]),
+        serde_json::json!([])
+    );
+    for read in [
+        &["network", "show", "osc-net"][..],
+        &["image", "show", "cirros"],
+        &["flavor", "show", "m1.tiny"],
+        &["project", "show", "osc-demo"],
+        &["limits", "show", "--absolute"],
+    ] {
+        osc.json(read);
+    }
     osc.ok(&["server", "stop", "osc-vm"]);
     osc.wait_status("osc-vm", "SHUTOFF");
     let (ok, _, stderr) = osc.run(&["server", "stop", "osc-vm"]);

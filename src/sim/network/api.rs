@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::model::*;
 use super::query::ListQuery;
 use crate::sim::core::{Service, SimState, unrouted};
+use crate::sim::wire::{json_reply, versions};
 
 type ApiResult = Result<Response, NeutronError>;
 type Params = Query<Vec<(String, String)>>;
@@ -110,10 +111,6 @@ const EXTENSIONS: [(&str, &str, &str); 17] = [
         "Extension that indicates that pagination is enabled.",
     ),
 ];
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
-}
 
 fn actor(state: &SimState, headers: &HeaderMap) -> NResult<Actor> {
     let caller = state.caller(headers, Service::Network)?;
@@ -239,13 +236,13 @@ pub fn routes() -> Router<SimState> {
 }
 
 async fn versions(State(state): State<SimState>) -> Response {
-    json_response(
+    json_reply(
         StatusCode::OK,
-        json!({"versions": [{
-            "status": "CURRENT",
-            "id": "v2.0",
-            "links": [{"href": format!("{}/networking/v2.0/", state.base_url()), "rel": "self"}],
-        }]}),
+        json!({"versions": [versions::entry(
+            "v2.0",
+            "CURRENT",
+            &format!("{}/networking/v2.0/", state.base_url()),
+        )]}),
     )
 }
 
@@ -268,10 +265,7 @@ async fn resources(State(state): State<SimState>, headers: HeaderMap) -> ApiResu
         })
     })
     .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({"resources": resources}),
-    ))
+    Ok(json_reply(StatusCode::OK, json!({"resources": resources})))
 }
 
 fn extension_body(alias: &str, name: &str, description: &str) -> Value {
@@ -290,7 +284,7 @@ async fn extensions(State(state): State<SimState>, headers: HeaderMap) -> ApiRes
         .iter()
         .map(|(a, n, d)| extension_body(a, n, d))
         .collect();
-    Ok(json_response(StatusCode::OK, json!({"extensions": list})))
+    Ok(json_reply(StatusCode::OK, json!({"extensions": list})))
 }
 
 async fn extension(
@@ -309,7 +303,7 @@ async fn extension(
             &headers,
         ));
     };
-    Ok(json_response(
+    Ok(json_reply(
         StatusCode::OK,
         json!({"extension": extension_body(a, n, d)}),
     ))
@@ -334,10 +328,7 @@ fn list(
         data.ensure_default_security_group(&actor.project_id);
     }
     let items = data.visible(kind, &actor);
-    Ok(json_response(
-        StatusCode::OK,
-        query.apply(kind, items, &href)?,
-    ))
+    Ok(json_reply(StatusCode::OK, query.apply(kind, items, &href)?))
 }
 
 fn show(
@@ -351,7 +342,7 @@ fn show(
     let query = ListQuery::parse(&params)?;
     let world = state.world();
     let item = world.network.show(kind, &actor, &id)?;
-    Ok(json_response(
+    Ok(json_reply(
         StatusCode::OK,
         json!({kind.singular(): query.select(item)}),
     ))
@@ -369,7 +360,7 @@ fn create(kind: Kind, state: SimState, headers: HeaderMap, body: Bytes) -> ApiRe
     {
         item.insert("is_default".into(), json!(network.is_default));
     }
-    Ok(json_response(
+    Ok(json_reply(
         StatusCode::CREATED,
         json!({kind.singular(): item}),
     ))
@@ -381,10 +372,7 @@ fn update(kind: Kind, state: SimState, headers: HeaderMap, id: String, body: Byt
     let mut world = state.world();
     world.network.update(kind, &actor, &id, &body)?;
     let item = world.network.show(kind, &actor, &id)?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({kind.singular(): item}),
-    ))
+    Ok(json_reply(StatusCode::OK, json!({kind.singular(): item})))
 }
 
 fn delete(kind: Kind, state: SimState, headers: HeaderMap, id: String) -> ApiResult {
@@ -396,7 +384,7 @@ fn delete(kind: Kind, state: SimState, headers: HeaderMap, id: String) -> ApiRes
 fn tags_get(kind: Kind, state: SimState, headers: HeaderMap, id: String) -> ApiResult {
     let actor = actor(&state, &headers)?;
     let tags = state.world().network.tags(kind, &actor, &id)?;
-    Ok(json_response(StatusCode::OK, json!({"tags": tags})))
+    Ok(json_reply(StatusCode::OK, json!({"tags": tags})))
 }
 
 fn tags_replace(
@@ -424,7 +412,7 @@ fn tags_replace(
         .world()
         .network
         .replace_tags(kind, &actor, &id, &tags)?;
-    Ok(json_response(StatusCode::OK, json!({"tags": tags})))
+    Ok(json_reply(StatusCode::OK, json!({"tags": tags})))
 }
 
 fn tags_clear(kind: Kind, state: SimState, headers: HeaderMap, id: String) -> ApiResult {
@@ -479,7 +467,7 @@ async fn add_interface(
         .world()
         .network
         .add_router_interface(&actor, &id, &body)?;
-    Ok(json_response(StatusCode::OK, info))
+    Ok(json_reply(StatusCode::OK, info))
 }
 
 async fn remove_interface(
@@ -494,7 +482,7 @@ async fn remove_interface(
         .world()
         .network
         .remove_router_interface(&actor, &id, &body)?;
-    Ok(json_response(StatusCode::OK, info))
+    Ok(json_reply(StatusCode::OK, info))
 }
 
 /// Non-admins may only read their own project's quotas.
@@ -509,7 +497,7 @@ fn quota_reader(actor: &Actor, project_id: &str) -> NResult<()> {
 async fn quota_list(State(state): State<SimState>, headers: HeaderMap) -> ApiResult {
     let actor = actor(&state, &headers)?;
     let list = state.world().network.quota_list(&actor);
-    Ok(json_response(StatusCode::OK, json!({"quotas": list})))
+    Ok(json_reply(StatusCode::OK, json!({"quotas": list})))
 }
 
 async fn quota_show(
@@ -520,7 +508,7 @@ async fn quota_show(
     let actor = actor(&state, &headers)?;
     quota_reader(&actor, &project_id)?;
     let set = state.world().network.quota_set(&project_id);
-    Ok(json_response(StatusCode::OK, json!({"quota": set})))
+    Ok(json_reply(StatusCode::OK, json!({"quota": set})))
 }
 
 async fn quota_default(
@@ -534,7 +522,7 @@ async fn quota_default(
         .iter()
         .map(|(name, limit)| (name.to_string(), json!(limit)))
         .collect();
-    Ok(json_response(StatusCode::OK, json!({"quota": set})))
+    Ok(json_reply(StatusCode::OK, json!({"quota": set})))
 }
 
 async fn quota_details(
@@ -545,7 +533,7 @@ async fn quota_details(
     let actor = actor(&state, &headers)?;
     quota_reader(&actor, &project_id)?;
     let details = state.world().network.quota_details(&project_id);
-    Ok(json_response(StatusCode::OK, json!({"quota": details})))
+    Ok(json_reply(StatusCode::OK, json!({"quota": details})))
 }
 
 async fn quota_update(
@@ -560,7 +548,7 @@ async fn quota_update(
         .world()
         .network
         .update_quota(&actor, &project_id, &body)?;
-    Ok(json_response(StatusCode::OK, json!({"quota": set})))
+    Ok(json_reply(StatusCode::OK, json!({"quota": set})))
 }
 
 async fn quota_reset(

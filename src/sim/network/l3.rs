@@ -5,7 +5,9 @@ use serde_json::{Map, Value, json};
 
 use super::NetworkData;
 use super::model::*;
-use super::ops::{IpRequest, NewPort, ensure_owner, owner, parse_ip};
+use super::ops::{ensure_owner, owner};
+use super::ports::{IpRequest, NewPort};
+use super::subnets::parse_ip;
 
 /// A parsed `external_gateway_info`: None clears the gateway.
 struct GatewayRequest {

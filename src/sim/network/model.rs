@@ -693,6 +693,18 @@ pub struct Port {
     pub created_by_nova: bool,
 }
 
+impl Port {
+    /// Neutron's `status`: a bound port that is administratively up is ACTIVE (the embedded
+    /// cloud's agents bind at once), anything else DOWN.
+    pub fn status(&self) -> &'static str {
+        if !self.device_id.is_empty() && self.admin_state_up {
+            "ACTIVE"
+        } else {
+            "DOWN"
+        }
+    }
+}
+
 pub const OWNER_ROUTER_INTERFACE: &str = "network:router_interface";
 pub const OWNER_ROUTER_GATEWAY: &str = "network:router_gateway";
 pub const OWNER_DHCP: &str = "network:dhcp";

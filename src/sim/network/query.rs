@@ -7,6 +7,8 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::model::{Kind, NResult, NeutronError};
+use crate::sim::wire::paging::encode_query_value as encode;
+use crate::sim::wire::tags::TagFilter;
 
 #[derive(Debug, Default)]
 pub struct ListQuery {
@@ -17,17 +19,7 @@ pub struct ListQuery {
     marker: Option<String>,
     page_reverse: bool,
     sort: Vec<(String, bool)>,
-    tags: Vec<String>,
-    tags_any: Vec<String>,
-    not_tags: Vec<String>,
-    not_tags_any: Vec<String>,
-}
-
-fn split_tags(value: &str) -> impl Iterator<Item = String> + '_ {
-    value
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
+    tags: TagFilter,
 }
 
 impl ListQuery {
@@ -69,10 +61,7 @@ impl ListQuery {
                     };
                     sort_dirs.push(asc);
                 }
-                "tags" => q.tags.extend(split_tags(value)),
-                "tags-any" => q.tags_any.extend(split_tags(value)),
-                "not-tags" => q.not_tags.extend(split_tags(value)),
-                "not-tags-any" => q.not_tags_any.extend(split_tags(value)),
+                _ if q.tags.read(key, value) => {}
                 _ => match q.filters.iter_mut().find(|(k, _)| k == key) {
                     Some((_, values)) => values.push(value.clone()),
                     None => q.filters.push((key.clone(), vec![value.clone()])),
@@ -137,17 +126,17 @@ impl ListQuery {
                 None => true,
                 Some(value) => wanted.iter().any(|w| value_matches(value, w)),
             });
-        let tags: Vec<&str> = item
+        let tags: Vec<String> = item
             .get("tags")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
-        let has = |t: &String| tags.contains(&t.as_str());
-        filters_ok
-            && self.tags.iter().all(has)
-            && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
-            && (self.not_tags.is_empty() || !self.not_tags.iter().all(has))
-            && !self.not_tags_any.iter().any(has)
+        filters_ok && self.tags.matches(&tags)
     }
 
     fn compare(&self, a: &Map<String, Value>, b: &Map<String, Value>) -> Ordering {
@@ -293,17 +282,4 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         (_, None | Some(Value::Null)) => Ordering::Greater,
         (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
     }
-}
-
-/// Percent-encodes a query component (RFC 3986 unreserved characters kept).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

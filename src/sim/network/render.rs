@@ -84,11 +84,7 @@ impl NetworkData {
         let mut out = Map::new();
         port.meta.put_common(&mut out, true);
         let bound = !port.device_id.is_empty();
-        let status = if bound && port.admin_state_up {
-            "ACTIVE"
-        } else {
-            "DOWN"
-        };
+        let status = port.status();
         let fixed_ips: Vec<Value> = port
             .fixed_ips
             .iter()

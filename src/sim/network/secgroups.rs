@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::NetworkData;
 use super::model::*;
-use super::ops::{ensure_owner, owner, parse_cidr};
+use super::ops::{ensure_owner, owner};
+use super::subnets::parse_cidr;
 
 /// Protocol names Neutron accepts, with their IANA numbers (for duplicate detection, where
 /// "tcp" and "6" are the same rule).

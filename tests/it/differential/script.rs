@@ -1125,6 +1125,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     )
     .await;
     rec.call(get("nova.server.show", C, servers)).await;
+    server_reads(rec).await;
     rec.call(get(
         "nova.servers.list",
         C,
@@ -1228,6 +1229,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         json!({"os-frobnicate": null}),
     ))
     .await;
+    server_events(rec).await;
 
     let tags = "/v2.1/servers/{server}/tags";
     rec.call(put_empty(
@@ -1318,6 +1320,212 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     )
     .await;
     rec.call(get("nova.server.show.deleted", C, servers)).await;
+    admin_boots_on_another_projects_network(rec, login).await;
+}
+
+/// The reads standard clients make of a server beside GET /servers/{id}: Ansible's
+/// openstack.cloud.server reads os-security-groups on every run; `openstack server event
+/// list` reads os-instance-actions; openstacksdk's interface and volume attachment listings.
+async fn server_reads(rec: &mut Recorder) {
+    use Svc::Compute as C;
+    rec.call(get(
+        "nova.server.security_groups",
+        C,
+        "/v2.1/servers/{server}/os-security-groups",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.security_groups.not_found",
+        C,
+        &format!("/v2.1/servers/{NO_SUCH_ID}/os-security-groups"),
+    ))
+    .await;
+    let reply = rec
+        .call(get(
+            "nova.server.interfaces",
+            C,
+            "/v2.1/servers/{server}/os-interface",
+        ))
+        .await;
+    rec.bind(
+        "server_port",
+        reply.str_at("/interfaceAttachments/0/port_id"),
+    );
+    rec.call(get(
+        "nova.server.interface.show",
+        C,
+        "/v2.1/servers/{server}/os-interface/{server_port}",
+    ))
+    .await;
+    rec.call(
+        get(
+            "nova.server.interfaces.tagged",
+            C,
+            "/v2.1/servers/{server}/os-interface",
+        )
+        .header("OpenStack-API-Version", "compute 2.70"),
+    )
+    .await;
+    rec.call(get(
+        "nova.server.interface.not_found",
+        C,
+        &format!("/v2.1/servers/{{server}}/os-interface/{NO_SUCH_ID}"),
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.interface.other_port",
+        C,
+        "/v2.1/servers/{server}/os-interface/{port}",
+    ))
+    .await;
+}
+
+/// `openstack server event list/show`, `server volume list`, `server group list`, once the
+/// server has been built, stopped, started and rebooted.
+async fn server_events(rec: &mut Recorder) {
+    use Svc::Compute as C;
+    let actions = "/v2.1/servers/{server}/os-instance-actions";
+    let reply = rec.call(get("nova.server.actions.list", C, actions)).await;
+    let create = reply
+        .body
+        .pointer("/instanceActions")
+        .and_then(Value::as_array)
+        .and_then(|list| list.iter().find(|a| a["action"] == "create"))
+        .and_then(|a| a["request_id"].as_str())
+        .unwrap_or("missing-create-action")
+        .to_string();
+    rec.bind("create_request", create);
+    rec.call(get(
+        "nova.server.action.show",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions/{create_request}",
+    ))
+    .await;
+    rec.call(
+        get(
+            "nova.server.action.show.2_50",
+            C,
+            "/v2.1/servers/{server}/os-instance-actions/{create_request}",
+        )
+        .header("OpenStack-API-Version", "compute 2.50"),
+    )
+    .await;
+    rec.call(get("nova.server.actions.list.2_1", C, actions).no_microversion())
+        .await;
+    rec.call(get(
+        "nova.server.actions.list.limit",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions?limit=1",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.actions.list.bad_marker",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions?marker=req-sfd-none",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.action.not_found",
+        C,
+        "/v2.1/servers/{server}/os-instance-actions/req-sfd-none",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.volume_attachments",
+        C,
+        "/v2.1/servers/{server}/os-volume_attachments",
+    ))
+    .await;
+    rec.call(get("nova.server_groups.list", C, "/v2.1/os-server-groups"))
+        .await;
+}
+
+/// Regression: an admin may boot on another project's unshared network (real Nova goes
+/// ACTIVE; the embedded cloud answered 400 "Network ... could not be found").
+async fn admin_boots_on_another_projects_network(rec: &mut Recorder, login: &Login) {
+    use Svc::{Compute as C, Network as N};
+    let run = &login.run;
+    let reply = rec
+        .call(post(
+            "neutron.network.create.other_project",
+            N,
+            "/v2.0/networks",
+            json!({"network": {"name": format!("sfd-othernet-{run}"), "project_id": "{project}"}}),
+        ))
+        .await;
+    rec.bind("other_net", reply.str_at("/network/id"));
+    rec.on_cleanup(N, "/v2.0/networks/{other_net}");
+    let reply = rec
+        .call(post(
+            "neutron.subnet.create.other_project",
+            N,
+            "/v2.0/subnets",
+            json!({"subnet": {"name": format!("sfd-othersub-{run}"), "network_id": "{other_net}",
+                "cidr": "10.77.0.0/24", "ip_version": 4, "project_id": "{project}"}}),
+        ))
+        .await;
+    rec.bind("other_subnet", reply.str_at("/subnet/id"));
+    rec.on_cleanup(N, "/v2.0/subnets/{other_subnet}");
+    let reply = rec
+        .call(post(
+            "nova.server.create.admin_on_other_project_network",
+            C,
+            "/v2.1/servers",
+            json!({"server": {"name": format!("sfd-adminboot-{run}"), "imageRef": "{image}",
+                "flavorRef": "{flavor}", "networks": [{"uuid": "{other_net}"}]}}),
+        ))
+        .await;
+    rec.bind("admin_server", reply.str_at("/server/id"));
+    rec.on_cleanup(C, "/v2.1/servers/{admin_server}");
+    let server = "/v2.1/servers/{admin_server}";
+    rec.poll(
+        "nova.server.admin_on_other_project_network.build",
+        C,
+        server,
+        "/server/status",
+        &["ACTIVE", "ERROR"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(get(
+        "nova.server.admin_on_other_project_network.interfaces",
+        C,
+        "/v2.1/servers/{admin_server}/os-interface",
+    ))
+    .await;
+    rec.call(get(
+        "nova.server.admin_on_other_project_network.security_groups",
+        C,
+        "/v2.1/servers/{admin_server}/os-security-groups",
+    ))
+    .await;
+    rec.call(delete(
+        "nova.server.admin_on_other_project_network.delete",
+        C,
+        server,
+    ))
+    .await;
+    rec.poll(
+        "nova.server.admin_on_other_project_network.deleting",
+        C,
+        server,
+        "/server/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(delete(
+        "neutron.subnet.delete.other_project",
+        N,
+        "/v2.0/subnets/{other_subnet}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.network.delete.other_project",
+        N,
+        "/v2.0/networks/{other_net}",
+    ))
+    .await;
 }
 
 async fn teardown(rec: &mut Recorder) {

@@ -1,0 +1,105 @@
+//! Nova v2.1 of the embedded cloud: servers (lifecycle, metadata, tags), flavors, quota sets,
+//! limits, availability zones and microversion negotiation.
+//!
+//! Server status is derived from timestamps: an action records when it completes and which
+//! state it leads to, and every read settles what has completed by then. So a restart in the
+//! middle of a build resumes exactly where the clock says it is. Ports, addresses and security
+//! groups belong to Neutron and are reached only through `NetworkData`'s server seam.
+//!
+//! Layout: `model` (records and their clock), `ops` (Nova's rules and faults, no HTTP),
+//! `render` (wire views), `query` (list filters and paging), `api` (routes, microversions,
+//! server lifecycle), `server_parts` (a server's metadata, tags, groups and interfaces),
+//! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
+
+mod api;
+mod catalog;
+mod model;
+mod ops;
+mod query;
+mod render;
+mod server_parts;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use catalog::*;
+use model::*;
+use ops::*;
+use query::*;
+use render::*;
+use server_parts::*;
+
+pub use api::routes;
+pub use ops::reap_deleted_servers;
+
+const MIN_MINOR: u32 = 1;
+const MAX_MINOR: u32 = 96;
+const MAX_PAGE: usize = 1000;
+const MAX_SERVER_TAGS: usize = 50;
+const MAX_TAG_LEN: usize = 60;
+const AVAILABILITY_ZONE: &str = "nova";
+const HOST: &str = "stackform-sim";
+
+/// The negotiated compute microversion, 2.<minor>.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Microversion(u32);
+
+impl Microversion {
+    fn at_least(self, minor: u32) -> bool {
+        self.0 >= minor
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct ComputeData {
+    flavors: Vec<Flavor>,
+    servers: Vec<Server>,
+    /// Per-project limits set through os-quota-sets; absent projects use the defaults.
+    quotas: BTreeMap<String, Quota>,
+    /// Numbers instance names (instance-0000000N) as Nova does.
+    next_instance_index: u64,
+}
+
+impl ComputeData {
+    /// Devstack's flavors m1.tiny to m1.large, with its ids 1 to 4.
+    pub fn seed(&mut self) {
+        for (id, name, vcpus, ram, disk) in [
+            ("1", "m1.tiny", 1, 512, 1),
+            ("2", "m1.small", 1, 2048, 20),
+            ("3", "m1.medium", 2, 4096, 40),
+            ("4", "m1.large", 4, 8192, 80),
+        ] {
+            self.flavors.push(Flavor {
+                id: id.to_string(),
+                name: name.to_string(),
+                vcpus,
+                ram,
+                disk,
+            });
+        }
+    }
+
+    fn quota(&self, project_id: &str) -> Quota {
+        self.quotas.get(project_id).copied().unwrap_or_default()
+    }
+
+    fn usage(&self, project_id: &str) -> Usage {
+        let mut usage = Usage::default();
+        for server in self.servers.iter().filter(|s| s.project_id == project_id) {
+            usage.instances += 1;
+            usage.cores += server.flavor.vcpus;
+            usage.ram += server.flavor.ram;
+        }
+        usage
+    }
+
+    fn settle_all(&mut self, at: DateTime<Utc>) {
+        for server in &mut self.servers {
+            server.settle(at);
+        }
+    }
+}

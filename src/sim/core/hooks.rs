@@ -1,0 +1,185 @@
+//! The `/_sim` test hooks (admin token only): injected faults (lost replies, refusals, failing
+//! builds) and the log of recent requests.
+
+use std::sync::PoisonError;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+use super::*;
+
+/// How many requests `GET /_sim/requests` remembers.
+pub(super) const REQUEST_LOG_LEN: usize = 10_000;
+
+/// One injected failure, matched by method and path suffix.
+#[derive(Clone, Debug)]
+pub(super) struct FaultRule {
+    pub(super) method: String,
+    pub(super) path_suffix: String,
+    pub(super) remaining: u32,
+    pub(super) kind: FaultKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FaultKind {
+    /// Process the request fully, then answer 502 with no body.
+    LoseReply,
+    /// Answer with this status without processing.
+    Fail(StatusCode),
+}
+
+pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Option<FaultKind> {
+    if path.starts_with("/_sim/") {
+        return None;
+    }
+    let mut rules = state.faults();
+    let index = rules.iter().position(|r| {
+        r.method.eq_ignore_ascii_case(method.as_str()) && path.ends_with(&r.path_suffix)
+    })?;
+    let rule = &mut rules[index];
+    let kind = rule.kind;
+    rule.remaining = rule.remaining.saturating_sub(1);
+    if rule.remaining == 0 {
+        rules.remove(index);
+    }
+    Some(kind)
+}
+
+/// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}`, or
+/// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR).
+pub(super) async fn add_fault(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may inject faults.",
+        ));
+    }
+    let body = parse_json(Service::Identity, &body)?;
+    if let Some(spec) = body.get("fail_build") {
+        let count = spec
+            .get("count")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(1);
+        *state
+            .inner
+            .failing_builds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += count;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let (spec, kind) = if let Some(spec) = body.get("lose_reply") {
+        (spec, FaultKind::LoseReply)
+    } else if let Some(spec) = body.get("fail") {
+        let status = spec
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .ok_or_else(|| {
+                Fault::bad_request(
+                    Service::Identity,
+                    "fail.status must be an HTTP status code.",
+                )
+            })?;
+        (spec, FaultKind::Fail(status))
+    } else {
+        return Err(Fault::bad_request(
+            Service::Identity,
+            "Expecting to find lose_reply or fail in request body.",
+        ));
+    };
+    let text = |key: &str| {
+        spec.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Fault::bad_request(Service::Identity, format!("{key} is required.")))
+    };
+    let rule = FaultRule {
+        method: text("method")?,
+        path_suffix: text("path_suffix")?,
+        remaining: spec
+            .get("count")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(1),
+        kind,
+    };
+    state.faults().push(rule);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// DELETE /_sim/faults
+pub(super) async fn clear_faults(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may clear faults.",
+        ));
+    }
+    state.faults().clear();
+    *state
+        .inner
+        .failing_builds
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = 0;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}]}`, oldest first.
+pub(super) async fn list_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may read the request log.",
+        ));
+    }
+    let log = state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let requests: Vec<Value> = log
+        .iter()
+        .map(|(method, path, status)| {
+            serde_json::json!({"method": method, "path": path, "status": status})
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "requests": requests })))
+}
+
+/// DELETE /_sim/requests: forget the log.
+pub(super) async fn clear_requests(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Identity)?;
+    if !caller.is_admin() {
+        return Err(Fault::forbidden(
+            Service::Identity,
+            "Only an admin may clear the request log.",
+        ));
+    }
+    state
+        .inner
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+    Ok(StatusCode::NO_CONTENT)
+}

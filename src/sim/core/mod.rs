@@ -1,0 +1,247 @@
+//! State, persistence, caller authentication, faults and the HTTP server of the embedded cloud.
+//!
+//! CONTRACT for the service modules (identity, compute, image, network):
+//! - Each service module exposes `pub fn routes() -> axum::Router<SimState>` with its paths
+//!   relative to its prefix (e.g. network: "/v2.0/networks"), plus its version document route
+//!   at "/" (e.g. GET /networking/ → Neutron versions list). `core` nests them under the prefix.
+//! - Each service keeps its data in its own `#[derive(Default, Serialize, Deserialize)]` struct,
+//!   held in [`World`]; handlers lock `state.world()`, mutate, and the core persists the World
+//!   after every request whose method is not GET/HEAD (handlers do nothing for persistence).
+//! - Handlers authenticate with `state.caller(&headers, Service::X)?`, which checks
+//!   X-Auth-Token and returns the [`Caller`] or a 401 [`Fault`] shaped for that service.
+//! - Errors are returned as [`Fault`]s built with the service-shaped constructors, so every
+//!   error body has exactly the real service's shape.
+//!
+//! Layout: this file (configuration, the World, the shared state and its persistence, ids and
+//! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
+//! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
+//! faults, the request log).
+
+mod fault;
+mod hooks;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+pub use fault::*;
+use hooks::*;
+pub use server::{Sim, SimHandle};
+
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "stackform-embedded";
+pub const ADMIN_PROJECT: &str = "admin";
+
+/// The file holding the whole World inside the data folder.
+const STATE_FILE: &str = "cloud.json";
+
+/// Held with an exclusive OS lock while a process serves the data folder.
+const LOCK_FILE: &str = "cloud.lock";
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Where the cloud persists (`cloud.json` inside); None keeps it in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// How long a new server stays in BUILD before it becomes ACTIVE.
+    pub build_delay: Duration,
+    /// How long os-stop / os-start take before SHUTOFF / ACTIVE is reported.
+    pub action_delay: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            data_dir: None,
+            build_delay: Duration::from_millis(300),
+            action_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Why the embedded cloud could not be opened or served.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("the embedded cloud data in {} is in use by another process", dir.display())]
+    InUse { dir: PathBuf },
+    #[error("cannot access the embedded cloud data at {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the embedded cloud data in {} is not readable JSON: {source}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot bind or serve the embedded cloud: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Current time, the one clock every timestamp and status transition uses.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// A new random id as Nova, Neutron and Glance spell them (uuid4 with dashes).
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A new random id as Keystone spells them (uuid4 hex, no dashes).
+pub fn new_hex_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// All data of the cloud. Each service owns its part.
+#[derive(Default, Serialize, Deserialize)]
+pub struct World {
+    pub identity: crate::sim::identity::IdentityData,
+    pub compute: crate::sim::compute::ComputeData,
+    pub network: crate::sim::network::NetworkData,
+    pub image: crate::sim::image::ImageData,
+}
+
+impl World {
+    /// The first-open content: admin identity, flavors, the cirros image, the public network.
+    fn seeded() -> World {
+        let mut world = World::default();
+        let admin_project_id = world.identity.seed();
+        world.compute.seed();
+        world.image.seed(&admin_project_id);
+        world.network.seed(&admin_project_id);
+        world
+    }
+}
+
+/// The id of the request, shared by every service's request-id headers.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Shared handle given to every handler.
+#[derive(Clone)]
+pub struct SimState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    world: Mutex<World>,
+    config: SimConfig,
+    /// Base URL (http://127.0.0.1:PORT) once bound, used to build catalogs and links.
+    base_url: std::sync::OnceLock<String>,
+    /// Injected failures for tests (lost replies, refused requests).
+    faults: Mutex<Vec<FaultRule>>,
+    /// How many of the next server builds end in ERROR (injected for tests).
+    failing_builds: Mutex<u32>,
+    /// The latest requests served (method, path, status), for tests that must prove what a
+    /// client did not do (a converged apply makes no write calls). Bounded, never persisted.
+    requests: Mutex<std::collections::VecDeque<(String, String, u16)>>,
+    /// Kept open (and locked) as long as the cloud lives.
+    _lock: Option<File>,
+}
+
+impl SimState {
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        // A handler that panicked mid-update leaves the world as it was at that point; serving
+        // it is better than refusing every later request.
+        self.inner
+            .world
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.config
+    }
+    /// http://127.0.0.1:PORT
+    pub fn base_url(&self) -> &str {
+        self.inner
+            .base_url
+            .get()
+            .map(String::as_str)
+            .unwrap_or("http://127.0.0.1")
+    }
+    pub fn caller(&self, headers: &HeaderMap, service: Service) -> Result<Caller, Fault> {
+        let token = headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Fault::unauthorized(service))?;
+        self.world()
+            .identity
+            .caller_for_token(token, now())
+            .ok_or_else(|| Fault::unauthorized(service))
+    }
+
+    /// Whether the server build starting now must fail (consumes one injected failure).
+    pub fn take_build_failure(&self) -> bool {
+        let mut remaining = self
+            .inner
+            .failing_builds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *remaining == 0 {
+            return false;
+        }
+        *remaining -= 1;
+        true
+    }
+
+    fn record_request(&self, method: &Method, path: &str, status: StatusCode) {
+        if path.starts_with("/_sim/") {
+            return;
+        }
+        let mut log = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if log.len() == REQUEST_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back((method.to_string(), path.to_string(), status.as_u16()));
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
+        self.inner
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the World to `cloud.json` atomically: a temp file, then a rename.
+    fn persist(&self) -> Result<(), SimError> {
+        let Some(dir) = &self.inner.config.data_dir else {
+            return Ok(());
+        };
+        // Serializing and writing under the world lock keeps writes in request order.
+        let world = self.world();
+        let bytes = serde_json::to_vec(&*world).map_err(|err| SimError::Io {
+            path: dir.join(STATE_FILE),
+            source: std::io::Error::other(err),
+        })?;
+        write_atomically(&dir.join(STATE_FILE), &bytes)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
+    let temp = path.with_extension("json.tmp");
+    let io = |source| SimError::Io {
+        path: temp.clone(),
+        source,
+    };
+    let mut file = File::create(&temp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&temp, path).map_err(|source| SimError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

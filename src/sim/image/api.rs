@@ -1,0 +1,384 @@
+//! The HTTP face of Glance: routes, the webob error layer, and the handlers of images, their
+//! data upload and tags.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, put};
+use serde_json::Value;
+
+use crate::sim::core::{
+    Fault, Service, SimState, WEBOB_UNAUTHORIZED, new_uuid, now, parse_json, webob_error,
+};
+use crate::sim::wire::json_reply;
+use crate::sim::wire::tags as wire_tags;
+
+use super::*;
+
+pub fn routes() -> Router<SimState> {
+    Router::new()
+        .route("/", get(versions_multiple_choice))
+        .route("/versions", get(versions))
+        .route("/v2/schemas/image", get(image_schema))
+        .route("/v2/images", get(list_images).post(create_image))
+        .route(
+            "/v2/images/{image_id}",
+            get(show_image).patch(update_image).delete(delete_image),
+        )
+        .route("/v2/images/{image_id}/file", put(upload_image))
+        .route(
+            "/v2/images/{image_id}/tags/{tag}",
+            put(add_tag).delete(remove_tag),
+        )
+        .fallback(|| async { Fault::unknown_path(Service::Image) })
+        .method_not_allowed_fallback(|| async { Fault::wrong_method(Service::Image) })
+        .layer(axum::middleware::from_fn(webob_layer))
+}
+
+/// Glance's errors are webob's: HTML unless the client accepts JSON.
+pub(super) async fn webob_layer(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.as_u16() < 400 {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = if status == StatusCode::UNAUTHORIZED {
+        format!("{WEBOB_UNAUTHORIZED}<br /><br />\n\n\n")
+    } else {
+        value["message"].as_str().unwrap_or_default().to_string()
+    };
+    let mut rendered = webob_error(status, &message, &headers);
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rendered
+}
+
+/// GET /image: Glance answers its root with 300 Multiple Choices.
+pub(super) async fn versions_multiple_choice(State(state): State<SimState>) -> Response {
+    json_reply(
+        StatusCode::MULTIPLE_CHOICES,
+        versions_body(state.base_url()),
+    )
+}
+
+pub(super) async fn versions(State(state): State<SimState>) -> Response {
+    json_reply(StatusCode::OK, versions_body(state.base_url()))
+}
+
+pub(super) async fn image_schema(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> Result<Response, Fault> {
+    state.caller(&headers, Service::Image)?;
+    let schema: Value = serde_json::from_str(IMAGE_SCHEMA).map_err(|err| {
+        Fault::new(
+            Service::Image,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The image schema is broken: {err}"),
+        )
+    })?;
+    Ok(json_reply(StatusCode::OK, schema))
+}
+
+/// GET /v2/images
+pub(super) async fn list_images(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let world = state.world();
+    let body = image_page(&world.image, &caller, &query)?;
+    Ok(json_reply(StatusCode::OK, body))
+}
+
+/// GET /v2/images/{id}
+pub(super) async fn show_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(image_id): Path<String>,
+) -> Result<Response, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let world = state.world();
+    let image = world
+        .image
+        .images
+        .iter()
+        .find(|i| i.id == image_id && visible(i, &caller))
+        .ok_or_else(|| not_found(&image_id))?;
+    Ok(json_reply(StatusCode::OK, image_body(image)))
+}
+
+/// POST /v2/images: 201, status `queued`.
+pub(super) async fn create_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let project_id = caller
+        .project_id
+        .clone()
+        .ok_or_else(|| forbidden("A project-scoped token is required."))?;
+    let body = parse_json(Service::Image, &body)?;
+    let input = body
+        .as_object()
+        .ok_or_else(|| bad_request("Body expected in request."))?;
+    let at = now();
+    let id = match input.get("id") {
+        None => new_uuid(),
+        Some(value) => value
+            .as_str()
+            .filter(|s| uuid::Uuid::parse_str(s).is_ok())
+            .map(str::to_string)
+            .ok_or_else(|| bad_request(format!("Invalid value '{value}' for attribute 'id'.")))?,
+    };
+    let mut image = Image {
+        id,
+        name: None,
+        status: "queued".to_string(),
+        visibility: "shared".to_string(),
+        owner: project_id,
+        disk_format: None,
+        container_format: None,
+        size: None,
+        min_disk: 0,
+        min_ram: 0,
+        protected: false,
+        os_hidden: false,
+        tags: Vec::new(),
+        created_at: at,
+        updated_at: at,
+        os_hash_value: None,
+        checksum: None,
+        properties: BTreeMap::new(),
+    };
+    for (key, value) in input.iter().filter(|(k, _)| k.as_str() != "id") {
+        set_attribute(&mut image, key, Some(value), &caller)?;
+    }
+    let mut world = state.world();
+    if world.image.images.iter().any(|i| i.id == image.id) {
+        return Err(Fault::conflict(
+            Service::Image,
+            format!("An image with identifier {} already exists", image.id),
+        ));
+    }
+    let body = image_body(&image);
+    let location = format!("{}/image/v2/images/{}", state.base_url(), image.id);
+    world.image.images.push(image);
+    let mut response = json_reply(StatusCode::CREATED, body);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert("location", value);
+    }
+    Ok(response)
+}
+
+/// PATCH /v2/images/{id} with a JSON patch (add / replace / remove of top-level attributes).
+pub(super) async fn update_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(image_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/openstack-images-v2.1-json-patch") {
+        return Err(Fault::new(
+            Service::Image,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Unsupported Content-Type {content_type}"),
+        ));
+    }
+    let patch = parse_json(Service::Image, &body)?;
+    let operations = patch
+        .as_array()
+        .ok_or_else(|| bad_request("Request body must be a JSON array of operation objects."))?;
+    let mut world = state.world();
+    let image = owned_image(&mut world.image.images, &image_id, &caller, "modify_image")?;
+    let mut changed = image.clone();
+    for operation in operations {
+        let op = operation
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = operation
+            .get("path")
+            .and_then(Value::as_str)
+            .and_then(|p| p.strip_prefix('/'))
+            .filter(|p| !p.is_empty() && !p.contains('/'))
+            .ok_or_else(|| bad_request("Invalid JSON pointer for this resource."))?;
+        match op {
+            "add" | "replace" => {
+                let value = operation
+                    .get("value")
+                    .ok_or_else(|| bad_request("Operation objects must contain 'value'."))?;
+                set_attribute(&mut changed, path, Some(value), &caller)?;
+            }
+            "remove" => set_attribute(&mut changed, path, None, &caller)?,
+            other => {
+                return Err(bad_request(format!(
+                    "Operations must be one of add, remove, replace; got '{other}'."
+                )));
+            }
+        }
+    }
+    changed.updated_at = now();
+    *image = changed;
+    Ok(json_reply(StatusCode::OK, image_body(image)))
+}
+
+/// DELETE /v2/images/{id}: 204.
+pub(super) async fn delete_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(image_id): Path<String>,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let mut world = state.world();
+    let image = owned_image(&mut world.image.images, &image_id, &caller, "delete_image")?;
+    if image.protected {
+        return Err(forbidden(format!(
+            "Image {image_id} is protected and cannot be deleted."
+        )));
+    }
+    world.image.images.retain(|i| i.id != image_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// PUT /v2/images/{id}/file: the data is streamed through (any size) and only its size and
+/// SHA-512 are kept; the image is `saving` meanwhile, then `active`.
+pub(super) async fn upload_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(image_id): Path<String>,
+    body: axum::body::Body,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    {
+        let mut world = state.world();
+        let image = owned_image(&mut world.image.images, &image_id, &caller, "upload_image")?;
+        if image.status != "queued" {
+            return Err(Fault::conflict(
+                Service::Image,
+                format!(
+                    "Image status transition from {} to saving is not allowed",
+                    image.status
+                ),
+            ));
+        }
+        if image.disk_format.is_none() || image.container_format.is_none() {
+            return Err(bad_request(
+                "Properties disk_format, container_format must be set prior to saving data.",
+            ));
+        }
+        image.status = "saving".to_string();
+        image.updated_at = now();
+    }
+    let received = receive(body).await;
+    let mut world = state.world();
+    let image = world
+        .image
+        .images
+        .iter_mut()
+        .find(|i| i.id == image_id)
+        .ok_or_else(|| not_found(&image_id))?;
+    match received {
+        Ok((size, digest, checksum)) => {
+            image.size = Some(size);
+            image.os_hash_value = Some(digest);
+            image.checksum = Some(checksum);
+            image.status = "active".to_string();
+            image.updated_at = now();
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(err) => {
+            // Glance puts an image whose upload broke back to `queued`, ready for a retry.
+            image.status = "queued".to_string();
+            image.updated_at = now();
+            Err(bad_request(format!(
+                "Error in store: the upload was interrupted: {err}"
+            )))
+        }
+    }
+}
+
+/// Reads a request body to its end: its size and SHA-512 (hex).
+/// Size, SHA-512 and MD5 (hex) of the streamed data.
+pub(super) async fn receive(
+    mut body: axum::body::Body,
+) -> Result<(u64, String, String), axum::Error> {
+    use axum::body::HttpBody;
+    let mut size = 0u64;
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA512);
+    let mut md5 = crate::sim::md5::Md5::default();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        if let Some(data) = frame?.data_ref() {
+            size += data.len() as u64;
+            digest.update(data);
+            md5.update(data);
+        }
+    }
+    let hex = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex, md5.hex()))
+}
+
+/// PUT /v2/images/{id}/tags/{tag}: 204.
+pub(super) async fn add_tag(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((image_id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let mut world = state.world();
+    let image = owned_image(&mut world.image.images, &image_id, &caller, "modify_image")?;
+    // Glance sets no limit on an image's tags.
+    if wire_tags::add_tag(&mut image.tags, &tag, usize::MAX) == Ok(true) {
+        image.updated_at = now();
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// DELETE /v2/images/{id}/tags/{tag}: 204, or 404 when the tag is absent.
+pub(super) async fn remove_tag(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((image_id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let mut world = state.world();
+    let image = owned_image(&mut world.image.images, &image_id, &caller, "modify_image")?;
+    if !wire_tags::remove_tag(&mut image.tags, &tag) {
+        return Err(Fault::not_found(
+            Service::Image,
+            format!("Tag {tag} not found."),
+        ));
+    }
+    image.updated_at = now();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,59 @@
+//! Glance v2 of the embedded cloud: image records, their visibility, tags and properties,
+//! uploads (only the size is kept, never the bytes), and the image schema.
+//!
+//! Layout: `model` (records, seed, visibility), `ops` (Glance's rules without HTTP: attribute
+//! changes, ownership, faults), `render` (image view, version documents), `query` (the image
+//! list: filters, order, paging links), `api` (routes, webob error layer, handlers), and
+//! `tests` of the data layer.
+
+mod api;
+mod model;
+mod ops;
+mod query;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use model::*;
+use ops::*;
+use query::*;
+use render::*;
+
+pub use api::routes;
+pub use model::Snapshot;
+
+/// Glance's image schema, as `GET /v2/schemas/image` serves it (copied from glance's api-ref).
+const IMAGE_SCHEMA: &str = include_str!("glance-image-schema.json");
+
+const DISK_FORMATS: [&str; 11] = [
+    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
+];
+
+const CONTAINER_FORMATS: [&str; 7] = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker"];
+const VISIBILITIES: [&str; 4] = ["public", "private", "shared", "community"];
+
+/// Attributes Glance computes itself; a client may not set them.
+const READ_ONLY: [&str; 12] = [
+    "status",
+    "size",
+    "virtual_size",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "created_at",
+    "updated_at",
+    "self",
+    "file",
+    "schema",
+    "direct_url",
+];
+
+const DEFAULT_PAGE: usize = 25;
+const MAX_PAGE: usize = 1000;
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct ImageData {
+    images: Vec<Image>,
+}
