@@ -26,16 +26,7 @@ pub(super) async fn list_projects(
         .identity
         .projects
         .iter()
-        .filter(|project| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => project.name == *value,
-                "domain_id" => project.domain_id == *value,
-                "parent_id" => project.parent_id == *value,
-                "enabled" => project.enabled == query_bool(value),
-                "is_domain" => !query_bool(value),
-                _ => wire_tags::tag_pair_matches(key, value, &project.tags).unwrap_or(true),
-            })
-        })
+        .filter(|project| project_matches(project, &query))
         .map(|p| project_body(p, base))
         .collect();
     Ok(json_reply(

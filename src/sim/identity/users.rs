@@ -24,13 +24,7 @@ pub(super) async fn list_domains(
         .identity
         .domains
         .iter()
-        .filter(|d| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => d.name == *value,
-                "enabled" => d.enabled == query_bool(value),
-                _ => true,
-            })
-        })
+        .filter(|d| domain_matches(d, &query))
         .map(|d| domain_body(d, base))
         .collect();
     Ok(json_reply(
@@ -70,14 +64,7 @@ pub(super) async fn list_users(
         .identity
         .users
         .iter()
-        .filter(|u| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => u.name == *value,
-                "domain_id" => u.domain_id == *value,
-                "enabled" => u.enabled == query_bool(value),
-                _ => true,
-            })
-        })
+        .filter(|u| user_matches(u, &query))
         .map(|u| user_body(u, base))
         .collect();
     Ok(json_reply(
@@ -299,11 +286,7 @@ pub(super) async fn list_roles(
         .identity
         .roles
         .iter()
-        .filter(|r| {
-            query
-                .iter()
-                .all(|(key, value)| key != "name" || r.name == *value)
-        })
+        .filter(|r| role_matches(r, &query))
         .map(|r| role_body(r, base))
         .collect();
     Ok(json_reply(
@@ -346,14 +329,7 @@ pub(super) async fn list_assignments(
     let assignments: Vec<Value> = data
         .assignments
         .iter()
-        .filter(|a| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "user.id" => a.user_id == *value,
-                "scope.project.id" => a.project_id == *value,
-                "role.id" => a.role_id == *value,
-                _ => true,
-            })
-        })
+        .filter(|a| assignment_matches(a, &query))
         .map(|a| {
             let mut user = json!({ "id": a.user_id });
             let mut role = json!({ "id": a.role_id });
