@@ -9,12 +9,6 @@
 //! included), `DIFFERENTIAL_DUMP=<dir>` every raw reply of both clouds (real.json,
 //! embedded.json). Names carry a per-run suffix; everything made is deleted at the end, also
 //! when a step fails (the script never stops early).
-//!
-//! Run: `REAL_OS_OPENRC=/work/real-os/run/openrc cargo test --test it embedded_cloud_matches
-//! -- --nocapture`. `DIFFERENTIAL_REPORT=<file>` writes the full report (known differences
-//! included), `DIFFERENTIAL_DUMP=<dir>` every raw reply of both clouds (real.json,
-//! embedded.json). Names carry a per-run suffix; everything made is deleted at the end, also
-//! when a step fails (the script never stops early).
 
 mod compare;
 mod known_differences;

@@ -29,7 +29,7 @@ async fn boot(cloud: &Cloud, token: &str, name: &str, flavor: &str) -> (StatusCo
     (reply.status, reply.body)
 }
 
-async fn wait_for_status(cloud: &Cloud, token: &str, id: &str, status: &str) -> Value {
+pub async fn wait_for_status(cloud: &Cloud, token: &str, id: &str, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let reply = cloud

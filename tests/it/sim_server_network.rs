@@ -2,12 +2,11 @@
 //! other projects, and the views Nova serves of a server's ports (os-security-groups,
 //! os-interface).
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::sim_common::{Cloud, start};
+use crate::sim_common::{Cloud, Reply, start};
+use crate::sim_compute::wait_for_status;
 
 const MV: (&str, &str) = ("OpenStack-API-Version", "compute 2.52");
 
@@ -68,23 +67,20 @@ async fn boot_on(cloud: &Cloud, token: &str, name: &str, network_id: &str) -> (S
 }
 
 async fn wait_active(cloud: &Cloud, token: &str, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let reply = cloud
-            .call_as(
-                token,
-                Method::GET,
-                &format!("/compute/v2.1/servers/{id}"),
-                None,
-                &[MV],
-            )
-            .await;
-        if reply.body["server"]["status"] == json!("ACTIVE") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never ACTIVE: {}", reply.body);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_status(cloud, token, id, "ACTIVE").await;
+}
+
+/// GET `path` with `token` at microversion `mv`.
+async fn read(cloud: &Cloud, token: &str, path: &str, mv: &str) -> Reply {
+    cloud
+        .call_as(
+            token,
+            Method::GET,
+            path,
+            None,
+            &[("OpenStack-API-Version", mv)],
+        )
+        .await
 }
 
 /// Regression: real Nova lets an admin boot on another project's unshared network (the
@@ -132,7 +128,7 @@ async fn an_admin_boots_on_another_projects_network() {
 }
 
 /// GET /servers/{id}/os-security-groups (Ansible's openstack.cloud.server reads it on every
-/// run) and GET /servers/{id}/os-interface[/{port}] (`openstack server interface list`).
+/// run) and GET /servers/{id}/os-interface[/{port}] (openstacksdk's `server_interfaces`).
 #[tokio::test]
 async fn a_servers_groups_and_interfaces_are_served() {
     let cloud = start().await;
@@ -146,15 +142,13 @@ async fn a_servers_groups_and_interfaces_are_served() {
         .to_string();
     wait_active(&cloud, &token, &id).await;
 
-    let groups = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-security-groups"),
-            None,
-            &[MV],
-        )
-        .await;
+    let groups = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-security-groups"),
+        MV.1,
+    )
+    .await;
     assert_eq!(groups.status, StatusCode::OK, "{}", groups.body);
     let list = groups.body["security_groups"]
         .as_array()
@@ -164,15 +158,13 @@ async fn a_servers_groups_and_interfaces_are_served() {
     assert_eq!(list[0]["name"], json!("default"));
     assert_eq!(list[0]["rules"].as_array().map(Vec::len), Some(2));
 
-    let interfaces = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-interface"),
-            None,
-            &[MV],
-        )
-        .await;
+    let interfaces = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-interface"),
+        MV.1,
+    )
+    .await;
     assert_eq!(interfaces.status, StatusCode::OK, "{}", interfaces.body);
     let attachment = interfaces.body["interfaceAttachments"][0].clone();
     assert_eq!(attachment["net_id"], json!(net));
@@ -183,27 +175,23 @@ async fn a_servers_groups_and_interfaces_are_served() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let shown = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-interface/{port}"),
-            None,
-            &[("OpenStack-API-Version", "compute 2.70")],
-        )
-        .await;
+    let shown = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-interface/{port}"),
+        "compute 2.70",
+    )
+    .await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert_eq!(shown.body["interfaceAttachment"]["tag"], Value::Null);
     assert_eq!(shown.body["interfaceAttachment"]["port_id"], json!(port));
-    let missing = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-interface/nope"),
-            None,
-            &[MV],
-        )
-        .await;
+    let missing = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-interface/nope"),
+        MV.1,
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(
         missing.body["itemNotFound"]["message"],
@@ -213,15 +201,13 @@ async fn a_servers_groups_and_interfaces_are_served() {
     // Another project sees neither the server nor its parts.
     let (_p, _u, other) = cloud.tenant("delta").await;
     for path in ["os-security-groups", "os-interface"] {
-        let peek = cloud
-            .call_as(
-                &other,
-                Method::GET,
-                &format!("/compute/v2.1/servers/{id}/{path}"),
-                None,
-                &[MV],
-            )
-            .await;
+        let peek = read(
+            &cloud,
+            &other,
+            &format!("/compute/v2.1/servers/{id}/{path}"),
+            MV.1,
+        )
+        .await;
         assert_eq!(peek.status, StatusCode::NOT_FOUND, "{path}: {}", peek.body);
     }
     cloud.handle.stop().await;
@@ -268,15 +254,13 @@ async fn server_events_are_recorded_per_request() {
         .unwrap_or_default()
         .to_string();
 
-    let list = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-instance-actions"),
-            None,
-            &[MV],
-        )
-        .await;
+    let list = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-instance-actions"),
+        MV.1,
+    )
+    .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let actions: Vec<&str> = list.body["instanceActions"]
         .as_array()
@@ -287,29 +271,25 @@ async fn server_events_are_recorded_per_request() {
         list.body["instanceActions"][0]["request_id"],
         json!(stop_request)
     );
-    let shown = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-instance-actions/{stop_request}"),
-            None,
-            &[MV],
-        )
-        .await;
+    let shown = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-instance-actions/{stop_request}"),
+        MV.1,
+    )
+    .await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     let event = &shown.body["instanceAction"]["events"][0];
     assert_eq!(event["event"], json!("compute_stop_instance"));
     assert!(event.get("traceback").is_none(), "owners see no traceback");
 
-    let paged = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-instance-actions?limit=1"),
-            None,
-            &[("OpenStack-API-Version", "compute 2.58")],
-        )
-        .await;
+    let paged = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-instance-actions?limit=1"),
+        "compute 2.58",
+    )
+    .await;
     let next = paged.body["links"][0]["href"].as_str().unwrap_or_default();
     assert!(
         next.ends_with(&format!(
@@ -319,25 +299,15 @@ async fn server_events_are_recorded_per_request() {
         paged.body
     );
 
-    let volumes = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            &format!("/compute/v2.1/servers/{id}/os-volume_attachments"),
-            None,
-            &[MV],
-        )
-        .await;
+    let volumes = read(
+        &cloud,
+        &token,
+        &format!("/compute/v2.1/servers/{id}/os-volume_attachments"),
+        MV.1,
+    )
+    .await;
     assert_eq!(volumes.body, json!({ "volumeAttachments": [] }));
-    let groups = cloud
-        .call_as(
-            &token,
-            Method::GET,
-            "/compute/v2.1/os-server-groups",
-            None,
-            &[MV],
-        )
-        .await;
+    let groups = read(&cloud, &token, "/compute/v2.1/os-server-groups", MV.1).await;
     assert_eq!(groups.body, json!({ "server_groups": [] }));
     cloud.handle.stop().await;
 }

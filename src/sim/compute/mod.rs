@@ -1,5 +1,5 @@
-//! Nova v2.1 of the embedded cloud: servers (lifecycle, metadata, tags), flavors, quota sets,
-//! limits, availability zones and microversion negotiation.
+//! Nova v2.1 of the embedded cloud: servers (lifecycle, metadata, tags, instance actions),
+//! flavors, quota sets, limits, availability zones and microversion negotiation.
 //!
 //! Server status is derived from timestamps: an action records when it completes and which
 //! state it leads to, and every read settles what has completed by then. So a restart in the
@@ -8,7 +8,8 @@
 //!
 //! Layout: `model` (records and their clock), `ops` (Nova's rules and faults, no HTTP),
 //! `render` (wire views), `query` (list filters and paging), `api` (routes, microversions,
-//! server lifecycle), `server_parts` (a server's metadata, tags, groups and interfaces),
+//! server lifecycle), `server_parts` (a server's metadata and tags), `server_views` (its
+//! security groups, interfaces, instance actions and volume attachments),
 //! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
 
 mod api;
@@ -18,6 +19,7 @@ mod ops;
 mod query;
 mod render;
 mod server_parts;
+mod server_views;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +34,7 @@ use ops::*;
 use query::*;
 use render::*;
 use server_parts::*;
+use server_views::*;
 
 pub use api::routes;
 pub use ops::reap_deleted_servers;

@@ -1,71 +1,16 @@
-//! Handlers of a server's parts: metadata, tags, and the Neutron views Nova serves for it
-//! (os-security-groups, os-interface).
+//! Handlers of a server's own parts: its metadata and its tags.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::sim::core::{Fault, Service, SimState, now, parse_json};
 use crate::sim::wire::json_reply;
-use crate::sim::wire::paging::{encode_query_value, query_value};
+use crate::sim::wire::paging::encode_query_value;
 
 use super::*;
-
-/// GET /servers/{id}/os-security-groups: the groups of the server's ports, with their
-/// ingress rules (Ansible's openstack.cloud.server reads it on every run).
-pub(super) async fn server_security_groups(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path(server_id): Path<String>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    let server_id = find_server(&mut world, &caller, &server_id)?.id.clone();
-    let groups = world.network.server_security_group_views(&server_id);
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "security_groups": groups }),
-    ))
-}
-
-/// GET /servers/{id}/os-interface (`openstack server interface list`).
-pub(super) async fn list_interfaces(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(server_id): Path<String>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    let server_id = find_server(&mut world, &caller, &server_id)?.id.clone();
-    let interfaces = world.network.server_interfaces(&server_id, mv.at_least(70));
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "interfaceAttachments": interfaces }),
-    ))
-}
-
-/// GET /servers/{id}/os-interface/{port_id}.
-pub(super) async fn show_interface(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path((server_id, port_id)): Path<(String, String)>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    let server_id = find_server(&mut world, &caller, &server_id)?.id.clone();
-    let interface = world
-        .network
-        .server_interface(&server_id, &port_id, mv.at_least(70))
-        .map_err(|message| fault(StatusCode::NOT_FOUND, message))?;
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "interfaceAttachment": interface }),
-    ))
-}
 
 pub(super) async fn list_metadata(
     State(state): State<SimState>,
@@ -301,98 +246,4 @@ pub(super) async fn remove_server_tag(
     server.tags.retain(|t| *t != tag);
     server.updated = now();
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// GET /servers/{id}/os-instance-actions (`openstack server event list`): newest first;
-/// from 2.58 paged by `limit` and `marker` (a request id) with a `next` link on a full page.
-pub(super) async fn list_instance_actions(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(server_id): Path<String>,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    let server = find_server(&mut world, &caller, &server_id)?;
-    let at = now();
-    let newest_first = server.actions.iter().rev();
-    if !mv.at_least(58) {
-        let actions: Vec<Value> = newest_first
-            .map(|action| action_summary(action, &server.id, mv, at))
-            .collect();
-        return Ok(json_reply(
-            StatusCode::OK,
-            json!({ "instanceActions": actions }),
-        ));
-    }
-    let limit = page_limit(&query)?;
-    let mut rest: Vec<&Action> = newest_first.collect();
-    if let Some(marker) = query_value(&query, "marker") {
-        // Nova's message says "None", not the marker (its MarkerNotFound is raised without
-        // it).
-        let position = rest
-            .iter()
-            .position(|a| a.request_id == marker)
-            .ok_or_else(|| bad_request("Marker None could not be found."))?;
-        rest.drain(..=position);
-    }
-    rest.truncate(limit);
-    let actions: Vec<Value> = rest
-        .iter()
-        .map(|action| action_summary(action, &server.id, mv, at))
-        .collect();
-    let mut body = json!({ "instanceActions": actions });
-    if let Some(last) = rest.last().filter(|_| rest.len() == limit) {
-        body["links"] = next_link(
-            state.base_url(),
-            &format!("servers/{}/os-instance-actions", server.id),
-            &query,
-            &last.request_id,
-        );
-    }
-    Ok(json_reply(StatusCode::OK, body))
-}
-
-/// GET /servers/{id}/os-instance-actions/{request_id} (`openstack server event show`).
-pub(super) async fn show_instance_action(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path((server_id, request_id)): Path<(String, String)>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    let server = find_server(&mut world, &caller, &server_id)?;
-    let action = server
-        .actions
-        .iter()
-        .find(|a| a.request_id == request_id)
-        .ok_or_else(|| {
-            fault(
-                StatusCode::NOT_FOUND,
-                format!("Action {request_id} not found"),
-            )
-        })?;
-    let view = action_detail(action, &server.id, mv, caller.is_admin(), now());
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "instanceAction": view }),
-    ))
-}
-
-/// GET /servers/{id}/os-volume_attachments (`openstack server volume list`): the embedded
-/// cloud has no block storage yet, so no server has volumes.
-pub(super) async fn list_volume_attachments(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path(server_id): Path<String>,
-) -> Result<Response, Fault> {
-    let caller = state.caller(&headers, Service::Compute)?;
-    let mut world = state.world();
-    find_server(&mut world, &caller, &server_id)?;
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "volumeAttachments": [] }),
-    ))
 }

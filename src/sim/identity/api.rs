@@ -123,6 +123,49 @@ pub(super) async fn version(State(state): State<SimState>) -> Response {
 }
 
 /// Authenticates and requires the admin role, as Keystone's default policy does.
+/// An admin-only Keystone list: the records `pick` returns that `keep` accepts, rendered,
+/// under the collection's name with its links.
+pub(super) fn admin_list<T>(
+    state: &SimState,
+    headers: &HeaderMap,
+    action: &str,
+    collection: &str,
+    pick: impl FnOnce(&IdentityData) -> &[T],
+    keep: impl Fn(&T) -> bool,
+    render: impl Fn(&T, &str) -> Value,
+) -> Result<Response, Fault> {
+    require_admin(state, headers, action)?;
+    let base = state.base_url();
+    let world = state.world();
+    let items: Vec<Value> = pick(&world.identity)
+        .iter()
+        .filter(|item| keep(item))
+        .map(|item| render(item, base))
+        .collect();
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ collection: items, "links": collection_links(base, collection) }),
+    ))
+}
+
+/// The admin-only create's `member` object (`{"project": {...}}`) and its checked name.
+pub(super) fn create_input(
+    state: &SimState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    action: &str,
+    member: &str,
+) -> Result<(Value, String), Fault> {
+    require_admin(state, headers, action)?;
+    let body = parse_json(Service::Identity, body)?;
+    let input = body
+        .get(member)
+        .cloned()
+        .ok_or_else(|| missing(member, "request body"))?;
+    let name = valid_name(input.get("name"), member)?;
+    Ok((input, name))
+}
+
 pub(super) fn require_admin(
     state: &SimState,
     headers: &HeaderMap,

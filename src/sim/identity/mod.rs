@@ -8,14 +8,15 @@
 //!
 //! Layout: `model` (records), `ops` (the data layer: seed, token validation, lookups,
 //! secrets, Keystone's faults and input rules; no HTTP), `render` (wire views, version
-//! document), `api` (routes, version documents, tokens and auth), `projects` (projects,
-//! their tags and grants), `users` (domains, users, roles, assignments), and `tests` of the
-//! data layer.
+//! document), `query` (list filters), `api` (routes, version documents, tokens and auth),
+//! `projects` (projects, their tags and grants), `users` (domains, users, roles,
+//! assignments), and `tests` of the data layer.
 
 mod api;
 mod model;
 mod ops;
 mod projects;
+mod query;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use api::*;
 use model::*;
 use ops::*;
 use projects::*;
+use query::*;
 use render::*;
 use users::*;
 

@@ -331,11 +331,6 @@ pub(super) fn forbidden(action: &str) -> Fault {
     )
 }
 
-/// Keystone's truthiness for query filters: "0" and "false" (any case) are false.
-pub(super) fn query_bool(value: &str) -> bool {
-    !(value == "0" || value.eq_ignore_ascii_case("false"))
-}
-
 /// A reference to a domain in an auth request: `{"id": ...}` or `{"name": ...}`.
 pub(super) fn resolve_domain<'a>(data: &'a IdentityData, reference: &Value) -> Option<&'a Domain> {
     if let Some(id) = reference.get("id").and_then(Value::as_str) {

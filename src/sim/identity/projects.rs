@@ -19,29 +19,15 @@ pub(super) async fn list_projects(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "list_projects")?;
-    let base = state.base_url();
-    let world = state.world();
-    let projects: Vec<Value> = world
-        .identity
-        .projects
-        .iter()
-        .filter(|project| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => project.name == *value,
-                "domain_id" => project.domain_id == *value,
-                "parent_id" => project.parent_id == *value,
-                "enabled" => project.enabled == query_bool(value),
-                "is_domain" => !query_bool(value),
-                _ => wire_tags::tag_pair_matches(key, value, &project.tags).unwrap_or(true),
-            })
-        })
-        .map(|p| project_body(p, base))
-        .collect();
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "projects": projects, "links": collection_links(base, "projects") }),
-    ))
+    admin_list(
+        &state,
+        &headers,
+        "list_projects",
+        "projects",
+        |data| &data.projects,
+        |item| project_matches(item, &query),
+        project_body,
+    )
 }
 
 /// POST /v3/projects
@@ -50,12 +36,8 @@ pub(super) async fn create_project(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "create_project")?;
-    let body = parse_json(Service::Identity, &body)?;
-    let input = body
-        .get("project")
-        .ok_or_else(|| missing("project", "request body"))?;
-    let name = valid_name(input.get("name"), "project")?;
+    let (input, name) = create_input(&state, &headers, &body, "create_project", "project")?;
+    let input = &input;
     let base = state.base_url();
     let mut world = state.world();
     let data = &mut world.identity;

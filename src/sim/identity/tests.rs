@@ -65,3 +65,40 @@ fn tags_reject_slashes_and_commas() {
     );
     assert_eq!(valid_tag("owner=x").ok(), Some("owner=x".to_string()));
 }
+
+/// Keystone's list filters without HTTP: "0"/"false" are false, unknown keys are ignored, and
+/// each tag filter pair applies on its own.
+#[test]
+fn project_and_user_filters() {
+    let mut data = IdentityData::default();
+    data.seed();
+    let admin = data
+        .projects
+        .iter()
+        .find(|p| p.name == "admin")
+        .cloned()
+        .expect("the seeded admin project");
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert!(project_matches(
+        &admin,
+        &pairs(&[("name", "admin"), ("sort", "x")])
+    ));
+    assert!(project_matches(&admin, &pairs(&[("enabled", "TRUE")])));
+    assert!(!project_matches(&admin, &pairs(&[("enabled", "False")])));
+    assert!(!project_matches(&admin, &pairs(&[("is_domain", "1")])));
+    let mut tagged = admin.clone();
+    tagged.tags = vec!["a".into(), "b".into()];
+    assert!(project_matches(&tagged, &pairs(&[("tags", "a,b")])));
+    assert!(!project_matches(&tagged, &pairs(&[("not-tags", "a,b")])));
+    assert!(project_matches(
+        &tagged,
+        &pairs(&[("tags-any", "x,b"), ("not-tags-any", "x")])
+    ));
+    let user = data.users[0].clone();
+    assert!(user_matches(&user, &pairs(&[("name", &user.name)])));
+    assert!(!user_matches(&user, &pairs(&[("enabled", "0")])));
+}

@@ -17,26 +17,15 @@ pub(super) async fn list_domains(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "list_domains")?;
-    let base = state.base_url();
-    let world = state.world();
-    let domains: Vec<Value> = world
-        .identity
-        .domains
-        .iter()
-        .filter(|d| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => d.name == *value,
-                "enabled" => d.enabled == query_bool(value),
-                _ => true,
-            })
-        })
-        .map(|d| domain_body(d, base))
-        .collect();
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "domains": domains, "links": collection_links(base, "domains") }),
-    ))
+    admin_list(
+        &state,
+        &headers,
+        "list_domains",
+        "domains",
+        |data| &data.domains,
+        |item| domain_matches(item, &query),
+        domain_body,
+    )
 }
 
 /// GET /v3/domains/{id}
@@ -57,47 +46,14 @@ pub(super) async fn show_domain(
     ))
 }
 
-/// GET /v3/users
-pub(super) async fn list_users(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "list_users")?;
-    let base = state.base_url();
-    let world = state.world();
-    let users: Vec<Value> = world
-        .identity
-        .users
-        .iter()
-        .filter(|u| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "name" => u.name == *value,
-                "domain_id" => u.domain_id == *value,
-                "enabled" => u.enabled == query_bool(value),
-                _ => true,
-            })
-        })
-        .map(|u| user_body(u, base))
-        .collect();
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "users": users, "links": collection_links(base, "users") }),
-    ))
-}
-
 /// POST /v3/users
 pub(super) async fn create_user(
     State(state): State<SimState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "create_user")?;
-    let body = parse_json(Service::Identity, &body)?;
-    let input = body
-        .get("user")
-        .ok_or_else(|| missing("user", "request body"))?;
-    let name = valid_name(input.get("name"), "user")?;
+    let (input, name) = create_input(&state, &headers, &body, "create_user", "user")?;
+    let input = &input;
     let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
     let domain_id = text("domain_id").unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
     let base = state.base_url();
@@ -141,6 +97,23 @@ pub(super) async fn create_user(
     let body = json!({ "user": user_body(&user, base) });
     data.users.push(user);
     Ok(json_reply(StatusCode::CREATED, body))
+}
+
+/// GET /v3/users
+pub(super) async fn list_users(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, Fault> {
+    admin_list(
+        &state,
+        &headers,
+        "list_users",
+        "users",
+        |data| &data.users,
+        |item| user_matches(item, &query),
+        user_body,
+    )
 }
 
 /// GET /v3/users/{id}: admins, or the user itself.
@@ -292,24 +265,15 @@ pub(super) async fn list_roles(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, Fault> {
-    require_admin(&state, &headers, "list_roles")?;
-    let base = state.base_url();
-    let world = state.world();
-    let roles: Vec<Value> = world
-        .identity
-        .roles
-        .iter()
-        .filter(|r| {
-            query
-                .iter()
-                .all(|(key, value)| key != "name" || r.name == *value)
-        })
-        .map(|r| role_body(r, base))
-        .collect();
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "roles": roles, "links": collection_links(base, "roles") }),
-    ))
+    admin_list(
+        &state,
+        &headers,
+        "list_roles",
+        "roles",
+        |data| &data.roles,
+        |item| role_matches(item, &query),
+        role_body,
+    )
 }
 
 /// GET /v3/roles/{id}
@@ -346,14 +310,7 @@ pub(super) async fn list_assignments(
     let assignments: Vec<Value> = data
         .assignments
         .iter()
-        .filter(|a| {
-            query.iter().all(|(key, value)| match key.as_str() {
-                "user.id" => a.user_id == *value,
-                "scope.project.id" => a.project_id == *value,
-                "role.id" => a.role_id == *value,
-                _ => true,
-            })
-        })
+        .filter(|a| assignment_matches(a, &query))
         .map(|a| {
             let mut user = json!({ "id": a.user_id });
             let mut role = json!({ "id": a.role_id });

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Kind, NResult, NeutronError};
 use crate::sim::wire::paging::encode_query_value as encode;
-use crate::sim::wire::tags::TagFilter;
+use crate::sim::wire::tags::{TAG_FILTERS, TagFilter};
 
 #[derive(Debug, Default)]
 pub struct ListQuery {
@@ -61,7 +61,9 @@ impl ListQuery {
                     };
                     sort_dirs.push(asc);
                 }
-                _ if q.tags.read(key, value) => {}
+                key if TAG_FILTERS.contains(&key) => {
+                    q.tags.read(key, value);
+                }
                 _ => match q.filters.iter_mut().find(|(k, _)| k == key) {
                     Some((_, values)) => values.push(value.clone()),
                     None => q.filters.push((key.clone(), vec![value.clone()])),

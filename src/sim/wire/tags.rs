@@ -5,6 +5,9 @@
 
 use serde_json::Value;
 
+/// The names of the four tag filters of list queries.
+pub const TAG_FILTERS: [&str; 4] = ["tags", "tags-any", "not-tags", "not-tags-any"];
+
 /// The comma-separated tags of a filter value, empty items dropped.
 pub fn split_tags(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').filter(|t| !t.is_empty())
