@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::CliError;
-use crate::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};
+use crate::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, Sim, SimConfig};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -21,12 +21,22 @@ pub struct SimArgs {
     /// How long new servers stay in BUILD, in milliseconds.
     #[arg(long, default_value_t = 300)]
     pub build_delay_ms: u64,
+    /// Random faults, as JSON: {"seed": 1, "error_rate": 0.05, "throttle_rate": 0.02,
+    /// "retry_after_secs": 1, "reset_rate": 0.01, "lose_reply_rate": 0.05, "latency_ms": [0, 50],
+    /// "build_error_rate": 0.1, "services": ["/networking"]}; also `PUT /_sim/chaos`.
+    #[arg(long, value_parser = parse_chaos)]
+    pub chaos: Option<Chaos>,
+}
+
+fn parse_chaos(text: &str) -> Result<Chaos, String> {
+    serde_json::from_str(text).map_err(|e| format!("not a chaos setting ({e})"))
 }
 
 pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
     let sim = Sim::open(SimConfig {
         data_dir: Some(args.data.clone()),
         build_delay: Duration::from_millis(args.build_delay_ms),
+        chaos: args.chaos.clone().unwrap_or_default(),
         ..SimConfig::default()
     })
     .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;

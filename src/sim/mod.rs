@@ -35,4 +35,6 @@ mod md5;
 mod network;
 mod wire;
 
-pub use core::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimError, SimHandle};
+pub use core::{
+    ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, Sim, SimConfig, SimError, SimHandle,
+};

@@ -5,10 +5,12 @@ mod sim_common;
 mod support;
 
 mod apply_cli;
+mod chaos;
 mod cli;
 mod client_resources;
 mod client_session;
 mod converged;
+mod crash;
 mod differential;
 mod drift;
 mod e2e;

@@ -43,6 +43,7 @@ pub fn fast_config() -> SimConfig {
         data_dir: None,
         build_delay: Duration::from_millis(200),
         action_delay: Duration::from_millis(100),
+        ..SimConfig::default()
     }
 }
 

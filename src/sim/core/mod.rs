@@ -15,8 +15,9 @@
 //! Layout: this file (configuration, the World, the shared state and its persistence, ids and
 //! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
 //! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
-//! faults, the request log).
+//! faults, the request log), `chaos` (random faults).
 
+mod chaos;
 mod fault;
 mod hooks;
 mod server;
@@ -32,6 +33,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
+pub use chaos::Chaos;
+use chaos::*;
 pub use fault::*;
 use hooks::*;
 pub use server::{Sim, SimHandle};
@@ -54,6 +57,8 @@ pub struct SimConfig {
     pub build_delay: Duration,
     /// How long os-stop / os-start take before SHUTOFF / ACTIVE is reported.
     pub action_delay: Duration,
+    /// Random faults to inject from the start (off by default).
+    pub chaos: Chaos,
 }
 
 impl Default for SimConfig {
@@ -62,6 +67,7 @@ impl Default for SimConfig {
             data_dir: None,
             build_delay: Duration::from_millis(300),
             action_delay: Duration::from_millis(100),
+            chaos: Chaos::default(),
         }
     }
 }
@@ -142,6 +148,8 @@ struct Inner {
     faults: Mutex<Vec<FaultRule>>,
     /// How many of the next server builds end in ERROR (injected for tests).
     failing_builds: Mutex<u32>,
+    /// Random faults (`chaos`).
+    chaos: Mutex<ChaosState>,
     /// The latest requests served (method, path, status), for tests that must prove what a
     /// client did not do (a converged apply makes no write calls). Bounded, never persisted.
     requests: Mutex<std::collections::VecDeque<(String, String, u16)>>,
@@ -188,7 +196,7 @@ impl SimState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if *remaining == 0 {
-            return false;
+            return self.chaos().build_fails();
         }
         *remaining -= 1;
         true

@@ -93,6 +93,7 @@ impl Sim {
             .data_dir
             .as_ref()
             .is_some_and(|dir| !dir.join(STATE_FILE).exists());
+        let chaos = ChaosState::new(config.chaos.clone());
         let sim = Sim {
             state: SimState {
                 inner: Arc::new(Inner {
@@ -102,6 +103,7 @@ impl Sim {
                     faults: Mutex::new(Vec::new()),
                     requests: Mutex::new(std::collections::VecDeque::new()),
                     failing_builds: Mutex::new(0),
+                    chaos: Mutex::new(chaos),
                     _lock: lock,
                 }),
             },
@@ -192,6 +194,7 @@ pub(super) fn router(state: SimState) -> Router {
         .nest("/image", crate::sim::image::routes())
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/requests", get(list_requests).delete(clear_requests))
+        .route("/_sim/chaos", get(get_chaos).put(put_chaos))
         .with_state(state.clone());
     // The common layer wraps the whole router (as its fallback) so it runs before routing:
     // it can rewrite paths and stamp request ids on every answer, 404s included.
@@ -234,11 +237,33 @@ pub(super) async fn common_layer(
     // Deletions that finished since the last request leave before anyone looks.
     crate::sim::compute::reap_deleted_servers(&mut state.world(), now());
 
-    let injected = take_fault(&state, &method, &path);
+    let (chaos, latency) = state.chaos().decide(&method, &path);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let injected = take_fault(&state, &method, &path).or(match chaos {
+        Decision::Pass => None,
+        Decision::Fail(status) => Some(FaultKind::Fail(status)),
+        Decision::Throttle(_) => Some(FaultKind::Fail(StatusCode::TOO_MANY_REQUESTS)),
+        Decision::LoseReply => Some(FaultKind::LoseReply),
+        Decision::Reset => {
+            // Logged as nginx's 499 (client closed), the nearest code for "no answer".
+            let no_answer = StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_GATEWAY);
+            state.record_request(&method, &path, no_answer);
+            // Unwinding out of the connection's task drops the connection without an answer,
+            // which the client sees as a reset; `resume_unwind` skips the panic message.
+            std::panic::resume_unwind(Box::new("connection reset by chaos"));
+        }
+    });
     let mut response = match injected {
         Some(FaultKind::Fail(status)) => status.into_response(),
         _ => next.run(request).await,
     };
+    if let Decision::Throttle(seconds) = chaos
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert("retry-after", value);
+    }
     let mutated = !matches!(injected, Some(FaultKind::Fail(_)))
         && method != Method::GET
         && method != Method::HEAD;

@@ -1,0 +1,294 @@
+//! Random faults in the embedded cloud (`chaos`): what a client sees of each, and stackform
+//! applying through them with no duplicate and no lost resource.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use stackform::sim::{Chaos, SimConfig};
+
+use crate::cloud_api::CloudApi;
+use crate::sim_common::{fast_config, start_with};
+use crate::support::{run_env, write_specs};
+
+fn chaos_config(chaos: Chaos) -> SimConfig {
+    SimConfig {
+        chaos,
+        ..fast_config()
+    }
+}
+
+#[tokio::test]
+async fn each_fault_reaches_the_client_as_a_real_one_does() {
+    // Throttled: 429 with Retry-After, nothing done.
+    let cloud = start_with(chaos_config(Chaos::default())).await;
+    let set = |chaos: Value| cloud.call(Method::PUT, "/_sim/chaos", Some(chaos));
+    assert_eq!(
+        set(json!({"throttle_rate": 1.0, "retry_after_secs": 3, "services": ["/networking"]}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let throttled = cloud
+        .call(
+            Method::POST,
+            "/networking/v2.0/networks",
+            Some(json!({"network": {"name": "n"}})),
+        )
+        .await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        throttled.headers.get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"3"[..])
+    );
+    // Other services are untouched.
+    let projects = cloud.call(Method::GET, "/identity/v3/projects", None).await;
+    assert_eq!(projects.status, StatusCode::OK);
+
+    // A lost reply: the write is done, its answer is a 502.
+    set(json!({"lose_reply_rate": 1.0, "services": ["/networking"]})).await;
+    let lost = cloud
+        .call(
+            Method::POST,
+            "/networking/v2.0/networks",
+            Some(json!({"network": {"name": "made-anyway"}})),
+        )
+        .await;
+    assert_eq!(lost.status, StatusCode::BAD_GATEWAY);
+    set(json!({})).await;
+    let listed = cloud
+        .call(
+            Method::GET,
+            "/networking/v2.0/networks?name=made-anyway",
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["networks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/networking/v2.0/networks?name=n", None)
+            .await
+            .body["networks"],
+        json!([])
+    );
+
+    // A reset: no answer at all.
+    set(json!({"reset_rate": 1.0, "services": ["/image"]})).await;
+    let reset = cloud
+        .http
+        .get(cloud.url("/image/v2/images"))
+        .header("X-Auth-Token", &cloud.token)
+        .send()
+        .await;
+    assert!(reset.is_err(), "{reset:?}");
+    // The cloud itself goes on serving.
+    set(json!({})).await;
+    let images = cloud.call(Method::GET, "/image/v2/images", None).await;
+    assert_eq!(images.status, StatusCode::OK);
+
+    // The settings read back as set; a non-admin may not change them.
+    set(json!({"seed": 9, "error_rate": 0.5})).await;
+    let read = cloud.call(Method::GET, "/_sim/chaos", None).await;
+    assert_eq!(read.body["seed"], json!(9));
+    assert_eq!(read.body["error_rate"], json!(0.5));
+    let refused = crate::sim_common::send(
+        &cloud.http,
+        Method::PUT,
+        &cloud.url("/_sim/chaos"),
+        None,
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}
+
+const SPEC: &str = r#"
+[provider]
+cloud = "env"
+external_network = "public"
+parallelism = 6
+
+[tenant.shop]
+quotas = { vcpu = 16, instances = 8 }
+
+[tenant.lab]
+
+[network.front]
+tenant = "shop"
+
+[network.back]
+tenant = "shop"
+
+[network.lab]
+tenant = "lab"
+
+[subnet.front]
+network = "front"
+cidr = "10.1.0.0/24"
+
+[subnet.back]
+network = "back"
+cidr = "10.2.0.0/24"
+
+[subnet.lab]
+network = "lab"
+cidr = "10.3.0.0/24"
+
+[router.shop]
+tenant = "shop"
+external_gateway = true
+subnets = ["front", "back"]
+
+[router.lab]
+tenant = "lab"
+subnets = ["lab"]
+
+[security_group.web]
+tenant = "shop"
+rules = [
+  { protocol = "tcp", port_range = "80", cidr = "0.0.0.0/0" },
+  { protocol = "tcp", port_range = "443", cidr = "0.0.0.0/0" },
+]
+
+[security_group.ssh]
+tenant = "lab"
+rules = [ { protocol = "tcp", port_range = "22", cidr = "10.0.0.0/8" } ]
+
+[instance.web-1]
+tenant = "shop"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "front"
+security_groups = ["web"]
+
+[instance.web-2]
+tenant = "shop"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "front"
+security_groups = ["web"]
+
+[instance.db]
+tenant = "shop"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "back"
+power_state = "stopped"
+
+[instance.probe]
+tenant = "lab"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "lab"
+security_groups = ["ssh"]
+"#;
+
+/// How many objects of each collection carry an address tag of this run: a duplicate shows
+/// as a count above one.
+async fn owned_counts(api: &CloudApi) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    let mut count = |tags: &Value| {
+        for tag in tags.as_array().into_iter().flatten() {
+            if let Some(addr) = tag.as_str().and_then(|t| t.strip_prefix("stackform:")) {
+                *counts.entry(addr.to_string()).or_insert(0) += 1;
+            }
+        }
+    };
+    for project in api.list("identity", "/projects", "projects").await {
+        count(&project["tags"]);
+    }
+    for (path, key) in [
+        ("/networks", "networks"),
+        ("/subnets", "subnets"),
+        ("/routers", "routers"),
+        ("/security-groups", "security_groups"),
+    ] {
+        for item in api.list("network", path, key).await {
+            count(&item["tags"]);
+        }
+    }
+    let servers = api.get("compute", "/servers/detail?all_tenants=1").await;
+    for server in servers["servers"].as_array().into_iter().flatten() {
+        if let Some(addr) = server["metadata"]["stackform_address"].as_str() {
+            *counts.entry(addr.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Applies through 503s, 429s, resets and lost replies on every service: the cloud ends with
+/// exactly one object per address, the state knows every one, and a plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_converges_through_random_faults_without_duplicates() {
+    let cloud = start_with(fast_config()).await;
+    let api = CloudApi::admin(&format!("{}/identity/v3", cloud.handle.base_url)).await;
+    let env = vec![
+        (
+            "OS_AUTH_URL".to_string(),
+            format!("{}/identity/v3", cloud.handle.base_url),
+        ),
+        (
+            "OS_USERNAME".to_string(),
+            stackform::sim::ADMIN_USER.to_string(),
+        ),
+        (
+            "OS_PASSWORD".to_string(),
+            stackform::sim::ADMIN_PASSWORD.to_string(),
+        ),
+        (
+            "OS_PROJECT_NAME".to_string(),
+            stackform::sim::ADMIN_PROJECT.to_string(),
+        ),
+        ("OS_USER_DOMAIN_NAME".to_string(), "Default".to_string()),
+        ("OS_PROJECT_DOMAIN_NAME".to_string(), "Default".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write_specs(dir.path(), &[("all.toml", SPEC)]);
+    let chaos = json!({
+        "seed": 20261127,
+        "error_rate": 0.04,
+        "throttle_rate": 0.03,
+        "retry_after_secs": 1,
+        "reset_rate": 0.02,
+        "lose_reply_rate": 0.05,
+        "latency_ms": [0, 20],
+        "services": ["/networking", "/compute", "/image", "/identity/v3/projects"],
+    });
+    let set = cloud.call(Method::PUT, "/_sim/chaos", Some(chaos)).await;
+    assert_eq!(set.status, StatusCode::NO_CONTENT);
+
+    // Each apply runs in its own process, as an operator (or CI) would run it again.
+    let mut outputs = Vec::new();
+    let mut converged = false;
+    for _ in 0..4 {
+        let dir_path = dir.path().to_path_buf();
+        let env = env.clone();
+        let (code, out, err) = tokio::task::spawn_blocking(move || {
+            run_env(&dir_path, &["apply", "--auto-approve"], &env)
+        })
+        .await
+        .unwrap();
+        outputs.push(format!("exit {code}\n{out}\n{err}"));
+        if code == 0 {
+            converged = true;
+            break;
+        }
+    }
+    cloud
+        .call(Method::PUT, "/_sim/chaos", Some(json!({})))
+        .await;
+    assert!(converged, "never converged:\n{}", outputs.join("\n---\n"));
+
+    let counts = owned_counts(&api).await;
+    let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
+    assert_eq!(counts.len(), 16, "{counts:?}\n{}", outputs.join("\n---\n"));
+
+    let (code, out, err) = run_env(dir.path(), &["plan", "--detailed-exitcode"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, listed, err) = run_env(dir.path(), &["state", "list"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(listed.lines().count(), 16, "{listed}");
+    eprintln!("converged after {} apply run(s)", outputs.len());
+}
