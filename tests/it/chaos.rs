@@ -258,37 +258,104 @@ async fn apply_converges_through_random_faults_without_duplicates() {
     let set = cloud.call(Method::PUT, "/_sim/chaos", Some(chaos)).await;
     assert_eq!(set.status, StatusCode::NO_CONTENT);
 
-    // Each apply runs in its own process, as an operator (or CI) would run it again.
-    let mut outputs = Vec::new();
-    let mut converged = false;
-    for _ in 0..4 {
-        let dir_path = dir.path().to_path_buf();
-        let env = env.clone();
-        let (code, out, err) = tokio::task::spawn_blocking(move || {
-            run_env(&dir_path, &["apply", "--auto-approve"], &env)
-        })
-        .await
-        .unwrap();
-        outputs.push(format!("exit {code}\n{out}\n{err}"));
-        if code == 0 {
-            converged = true;
-            break;
-        }
-    }
-    cloud
+    let outputs = until_converged(dir.path(), &["apply", "--auto-approve"], &env).await;
+
+    // Every kind changed in place (rules, quotas, power state, interfaces, MTU) and one
+    // instance removed, through the same faults.
+    let edited = SPEC
+        .replace("port_range = \"443\"", "port_range = \"8443\"")
+        .replace("vcpu = 16", "vcpu = 12")
+        .replace("power_state = \"stopped\"", "power_state = \"running\"")
+        .replace("subnets = [\"front\", \"back\"]", "subnets = [\"front\"]")
+        .replace(
+            "[network.lab]\ntenant = \"lab\"",
+            "[network.lab]\ntenant = \"lab\"\nmtu = 1400",
+        );
+    let (head, tail) = edited.split_once("\n[instance.web-2]").unwrap();
+    let (_, rest) = tail.split_once("\n[instance.db]").unwrap();
+    let removed = format!("{head}\n[instance.db]{rest}");
+    write_specs(dir.path(), &[("all.toml", &removed)]);
+    let outputs_edit = until_converged(dir.path(), &["apply", "--auto-approve"], &env).await;
+    let off = cloud
         .call(Method::PUT, "/_sim/chaos", Some(json!({})))
         .await;
-    assert!(converged, "never converged:\n{}", outputs.join("\n---\n"));
+    assert_eq!(off.status, StatusCode::NO_CONTENT);
+
+    // The faults really happened: 503, 429, a lost reply (502) and a reset (logged 499).
+    let log = cloud.call(Method::GET, "/_sim/requests", None).await.body;
+    let mut faults: BTreeMap<u64, usize> = BTreeMap::new();
+    for request in log["requests"].as_array().into_iter().flatten() {
+        if let Some(status @ (429 | 499 | 502 | 503)) = request["status"].as_u64() {
+            *faults.entry(status).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(
+        faults.keys().copied().collect::<Vec<_>>(),
+        [429, 499, 502, 503],
+        "{faults:?}"
+    );
 
     let counts = owned_counts(&api).await;
     let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicates.is_empty(), "duplicates: {duplicates:?}");
-    assert_eq!(counts.len(), 16, "{counts:?}\n{}", outputs.join("\n---\n"));
+    assert_eq!(
+        counts.len(),
+        15,
+        "{counts:?}\n{}",
+        outputs_edit.join("\n---\n")
+    );
+    assert!(!counts.contains_key("instance.web-2"), "{counts:?}");
 
     let (code, out, err) = run_env(dir.path(), &["plan", "--detailed-exitcode"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, listed, err) = run_env(dir.path(), &["state", "list"], &env);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(listed.lines().count(), 16, "{listed}");
-    eprintln!("converged after {} apply run(s)", outputs.len());
+    assert_eq!(listed.lines().count(), 15, "{listed}");
+
+    // And the deletes of a destroy, through the faults again.
+    let chaos = json!({"seed": 7, "error_rate": 0.05, "throttle_rate": 0.03, "retry_after_secs": 1,
+                       "reset_rate": 0.02, "lose_reply_rate": 0.05});
+    cloud.call(Method::PUT, "/_sim/chaos", Some(chaos)).await;
+    let outputs_destroy = until_converged(dir.path(), &["destroy", "--auto-approve"], &env).await;
+    cloud
+        .call(Method::PUT, "/_sim/chaos", Some(json!({})))
+        .await;
+    assert_eq!(owned_counts(&api).await, BTreeMap::new());
+    for failed in [&outputs, &outputs_edit, &outputs_destroy]
+        .iter()
+        .flat_map(|runs| runs.iter().filter(|o| !o.starts_with("exit 0")))
+    {
+        eprintln!("a run that did not converge:\n{failed}");
+    }
+    eprintln!(
+        "converged after {}, {} and {} run(s)",
+        outputs.len(),
+        outputs_edit.len(),
+        outputs_destroy.len()
+    );
+}
+
+/// Runs `args` in a new process until it exits 0 (at most four times, as an operator or CI
+/// would run it again); the outputs of every run.
+async fn until_converged(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for _ in 0..4 {
+        let (dir, env) = (dir.to_path_buf(), env.to_vec());
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (code, out, err) = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_env(&dir, &args, &env)
+        })
+        .await
+        .unwrap();
+        outputs.push(format!("exit {code}\n{out}\n{err}"));
+        if code == 0 {
+            return outputs;
+        }
+    }
+    panic!("{args:?} never converged:\n{}", outputs.join("\n---\n"));
 }
