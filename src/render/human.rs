@@ -22,14 +22,28 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         text: String::new(),
         color,
     };
+    for adoption in &plan.adoptions {
+        let addr = out.paint(BOLD, &adoption.addr.to_string());
+        let _ = writeln!(
+            out.text,
+            "  # {addr} will be adopted: found by its ownership tag, id {} (not in the state yet)",
+            adoption.id
+        );
+    }
+    if !plan.adoptions.is_empty() {
+        out.text.push('\n');
+    }
     if plan.is_empty() {
         if color {
-            return format!(
+            let _ = write!(
+                out.text,
                 "{} The cloud matches the spec.",
                 out.paint(BOLD_GREEN, "No changes.")
             );
+        } else {
+            out.text.push_str(NO_CHANGES);
         }
-        return NO_CHANGES.to_string();
+        return out.text;
     }
     out.text
         .push_str("stackform will perform the following actions:\n\n");
@@ -241,6 +255,9 @@ fn reason_note(action: &Action) -> Option<String> {
         }
         Reason::RemovedFromSpec => Some("removed from the spec".to_string()),
         Reason::DeletedOutsideStackform => Some("deleted outside stackform".to_string()),
+        Reason::Settling { status, .. } => Some(format!(
+            "in {status}: apply first waits for that work to end"
+        )),
     }
 }
 
@@ -454,6 +471,7 @@ mod tests {
 
     fn update(changes: Vec<AttrChange>, unchanged_attrs: usize) -> Plan {
         Plan {
+            adoptions: Vec::new(),
             actions: vec![Action {
                 addr: addr("security_group.web"),
                 kind: ActionKind::Update,
