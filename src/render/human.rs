@@ -506,6 +506,43 @@ mod tests {
         );
     }
 
+    /// Issue 7: a resource found by its tag alone is named before "No changes", and a
+    /// change to a server still building says that apply waits first.
+    #[test]
+    fn adoptions_and_waits_are_said() {
+        let adopted = crate::plan::Adoption {
+            addr: addr("instance.web-1"),
+            id: "srv-1".into(),
+        };
+        let mut p = Plan {
+            adoptions: vec![adopted],
+            ..Plan::default()
+        };
+        assert_eq!(
+            plan(&p, false),
+            "  # instance.web-1 will be adopted: found by its ownership tag, id srv-1 (not in \
+             the state yet)\n\nNo changes. The cloud matches the spec."
+        );
+        p.actions = update(
+            vec![change("power_state", json!("build"), json!("running"))],
+            0,
+        )
+        .actions;
+        p.actions[0].addr = addr("instance.web-1");
+        p.actions[0].reason = Reason::Settling {
+            status: "BUILD".into(),
+            attrs: vec!["power_state".into()],
+        };
+        assert!(
+            plan(&p, false).contains(
+                "# instance.web-1 will be updated in place (in BUILD: apply first waits for \
+                 that work to end)"
+            ),
+            "{}",
+            plan(&p, false)
+        );
+    }
+
     #[test]
     fn scalar_lists_show_added_and_removed_elements_and_count_the_rest() {
         let p = update(
