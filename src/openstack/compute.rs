@@ -192,6 +192,28 @@ impl Compute<'_> {
         .await
     }
 
+    /// Polls the server until its status is none of `settling` and no task runs: real Nova
+    /// answers 409 ("task_state spawning", "vm_state building") to actions meanwhile. ERROR
+    /// fails at once with the server's fault message.
+    pub async fn wait_settled(
+        self,
+        id: &str,
+        settling: &[&str],
+        timeout: Duration,
+    ) -> Result<Server, WaitError> {
+        wait::wait_for(timeout, || async {
+            let server = self.get_server(id).await?;
+            let now = server.status.clone();
+            let targets: &[&str] = if settling.contains(&now.as_str()) {
+                &[]
+            } else {
+                &[now.as_str()]
+            };
+            Ok(server_poll(server, targets))
+        })
+        .await
+    }
+
     pub async fn wait_deleted(self, id: &str, timeout: Duration) -> Result<(), WaitError> {
         wait::wait_gone(timeout, || async {
             let server = self.get_server(id).await?;

@@ -40,6 +40,17 @@ pub enum ApiError {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS handshake failed on the server's certificate: final, since every retry meets
+    /// the same certificate. What to do is part of the message.
+    #[error(
+        "{service}: {url} → TLS certificate not trusted ({detail}): give the endpoint a \
+         certificate from a CA this machine trusts, or add its CA to the system trust store"
+    )]
+    Tls {
+        service: &'static str,
+        url: String,
+        detail: String,
+    },
     #[error("{service}: {method} {url} → timed out waiting for the answer")]
     Timeout {
         service: &'static str,
@@ -109,7 +120,7 @@ impl ApiError {
                     | StatusCode::SERVICE_UNAVAILABLE
                     | StatusCode::GATEWAY_TIMEOUT
             ),
-            ApiError::Decode { .. } | ApiError::Config(_) => false,
+            ApiError::Decode { .. } | ApiError::Config(_) | ApiError::Tls { .. } => false,
         }
     }
 
@@ -126,7 +137,7 @@ impl ApiError {
                     | StatusCode::SERVICE_UNAVAILABLE
                     | StatusCode::GATEWAY_TIMEOUT
             ),
-            ApiError::Decode { .. } | ApiError::Config(_) => false,
+            ApiError::Decode { .. } | ApiError::Config(_) | ApiError::Tls { .. } => false,
         }
     }
 
@@ -204,6 +215,44 @@ pub fn display_url(url: &reqwest::Url) -> String {
 }
 
 /// The cause chain of a transport error on one line (reqwest's own Display stops at the top).
+/// The certificate problem behind a failed connection, if that is what failed it.
+///
+/// The rustls error sits inside an `io::Error`, whose `source()` skips the error it wraps, so
+/// the chain is walked with `io::Error::get_ref` as well.
+pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(problem)) = e.downcast_ref::<rustls::Error>()
+        {
+            return Some(certificate_words(problem));
+        }
+        // reqwest nests the handshake's io::Error in another one.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// rustls' certificate errors in an operator's words.
+fn certificate_words(problem: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match problem {
+        C::UnknownIssuer => "issued by an unknown CA, or self-signed".into(),
+        C::Expired | C::ExpiredContext { .. } => "expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".into(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "issued for another host name".into()
+        }
+        C::Revoked => "revoked".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut parts = vec![error.to_string()];
     let mut next = error.source();

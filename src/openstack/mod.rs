@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use auth::{AuthConfig, DomainRef, Endpoints, Secret};
 pub use error::ApiError;
-pub use session::{COMPUTE_MICROVERSION, Session};
+pub use session::{COMPUTE_MICROVERSION, Session, backoff, honour_retry_after};
 
 /// The catalog service types we call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

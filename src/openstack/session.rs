@@ -26,12 +26,22 @@ const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Bounded exponential backoff with jitter for idempotent calls: 4 retries from 0.3 s,
 /// doubling, each at most 5 s (about 5 to 9 s in all), enough to ride out a service restart.
-fn backoff() -> ExponentialBuilder {
+/// Creates whose outcome was unknown retry on it too, once they looked for what they made.
+pub fn backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(300))
         .with_max_delay(Duration::from_secs(5))
         .with_max_times(4)
         .with_jitter()
+}
+
+/// The planned delay, or the service's Retry-After when it asked for longer. None (the
+/// budget is spent) stays None: a Retry-After never extends the budget.
+pub fn honour_retry_after(error: &ApiError, planned: Option<Duration>) -> Option<Duration> {
+    match (error.retry_after(), planned) {
+        (Some(asked), Some(planned)) => Some(asked.max(planned)),
+        (_, planned) => planned,
+    }
 }
 
 /// A project-scoped token with its catalog. Cheap to clone; clones share the token.
@@ -174,10 +184,7 @@ impl Session {
         attempt
             .retry(backoff())
             .when(may_retry)
-            .adjust(|error, delay| match (error.retry_after(), delay) {
-                (Some(asked), Some(planned)) => Some(asked.max(planned)),
-                (_, planned) => planned,
-            })
+            .adjust(honour_retry_after)
             .notify(|error, delay| {
                 tracing::debug!("retrying in {delay:?} after: {error}");
             })
@@ -390,6 +397,13 @@ fn transport_error(
             service: service.as_str(),
             method: method.clone(),
             url: shown,
+        };
+    }
+    if let Some(detail) = error::certificate_problem(&error) {
+        return ApiError::Tls {
+            service: service.as_str(),
+            url: shown,
+            detail,
         };
     }
     ApiError::Unreachable {

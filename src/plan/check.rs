@@ -24,7 +24,35 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
             kind_check(resource, desired, observed, &mut out);
         }
     }
+    for resource in desired.resources.values() {
+        check_not_foreign(resource, observed, &mut out);
+    }
     out
+}
+
+/// A resource to create that another state already made: the same spec applied from a second
+/// state folder. The create would fail half-way (Keystone answers 409 for a project name
+/// taken) or duplicate what the other state manages, so the plan stops and says whose it is.
+fn check_not_foreign(resource: &DesiredResource, observed: &Observed, out: &mut Diagnostics) {
+    let addr = &resource.addr;
+    if observed.resources.contains_key(addr) {
+        return;
+    }
+    let Some(foreign) = observed.foreign.get(addr) else {
+        return;
+    };
+    out.push(
+        Diagnostic::error(format!(
+            "{addr} exists in the cloud (id {}), owned by lineage {} (another state)",
+            foreign.id, foreign.lineage
+        ))
+        .at(resource.span.clone())
+        .help(format!(
+            "manage it from that state: run `stackform state recover --lineage {}` in that \
+             state's folder, or delete it from the cloud to create it here",
+            foreign.lineage
+        )),
+    );
 }
 
 fn check_exists(
@@ -96,6 +124,38 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// Regression (issue 7): the same spec applied from a second state folder planned
+    /// creates, then failed on Keystone's 409 for the project name.
+    #[test]
+    fn a_resource_of_another_lineage_is_named_with_its_owner() {
+        let mut observed = cloud();
+        observed.foreign.insert(
+            crate::plan::fixtures::addr("tenant.demo"),
+            crate::resources::Foreign {
+                id: "p-1".into(),
+                lineage: "L-OTHER".into(),
+            },
+        );
+        let spec = desired(vec![resource("tenant.demo", json!({"name": "demo"}))]);
+        let found = messages(&check(&spec, &observed));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].0,
+            "tenant.demo exists in the cloud (id p-1), owned by lineage L-OTHER (another state)"
+        );
+        assert!(
+            found[0]
+                .1
+                .as_deref()
+                .is_some_and(|h| h.contains("state recover --lineage L-OTHER")),
+            "{found:?}"
+        );
+        // Once this state manages it (by id or by its own tag), the other claim is moot.
+        let mut ours = observed.clone();
+        ours.resources = crate::plan::fixtures::observed_as_applied(&spec).resources;
+        assert_eq!(check(&spec, &ours), Diagnostics::default());
     }
 
     #[test]

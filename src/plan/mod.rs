@@ -94,6 +94,10 @@ pub enum Reason {
     RemovedFromSpec,
     /// Recorded in the state but gone from the cloud: created again.
     DeletedOutsideStackform,
+    /// Attributes differ while the resource is in a status of work under way (a server in
+    /// BUILD after a killed apply): apply waits for that work to end, then changes what still
+    /// differs.
+    Settling { status: String, attrs: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -113,6 +117,17 @@ pub struct Action {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub actions: Vec<Action>,
+    /// Resources found by their ownership tag that the state does not record yet, in address
+    /// order. Apply records them before any change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adoptions: Vec<Adoption>,
+}
+
+/// A resource of this lineage found in the cloud by its ownership tag alone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Adoption {
+    pub addr: Address,
+    pub id: String,
 }
 
 impl Plan {

@@ -22,14 +22,28 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         text: String::new(),
         color,
     };
+    for adoption in &plan.adoptions {
+        let addr = out.paint(BOLD, &adoption.addr.to_string());
+        let _ = writeln!(
+            out.text,
+            "  # {addr} will be adopted: found by its ownership tag, id {} (not in the state yet)",
+            adoption.id
+        );
+    }
+    if !plan.adoptions.is_empty() {
+        out.text.push('\n');
+    }
     if plan.is_empty() {
         if color {
-            return format!(
+            let _ = write!(
+                out.text,
                 "{} The cloud matches the spec.",
                 out.paint(BOLD_GREEN, "No changes.")
             );
+        } else {
+            out.text.push_str(NO_CHANGES);
         }
-        return NO_CHANGES.to_string();
+        return out.text;
     }
     out.text
         .push_str("stackform will perform the following actions:\n\n");
@@ -241,6 +255,9 @@ fn reason_note(action: &Action) -> Option<String> {
         }
         Reason::RemovedFromSpec => Some("removed from the spec".to_string()),
         Reason::DeletedOutsideStackform => Some("deleted outside stackform".to_string()),
+        Reason::Settling { status, .. } => Some(format!(
+            "in {status}: apply first waits for that work to end"
+        )),
     }
 }
 
@@ -454,6 +471,7 @@ mod tests {
 
     fn update(changes: Vec<AttrChange>, unchanged_attrs: usize) -> Plan {
         Plan {
+            adoptions: Vec::new(),
             actions: vec![Action {
                 addr: addr("security_group.web"),
                 kind: ActionKind::Update,
@@ -485,6 +503,43 @@ mod tests {
         assert_eq!(
             plan(&Plan::default(), true),
             "\x1b[1;32mNo changes.\x1b[0m The cloud matches the spec."
+        );
+    }
+
+    /// Issue 7: a resource found by its tag alone is named before "No changes", and a
+    /// change to a server still building says that apply waits first.
+    #[test]
+    fn adoptions_and_waits_are_said() {
+        let adopted = crate::plan::Adoption {
+            addr: addr("instance.web-1"),
+            id: "srv-1".into(),
+        };
+        let mut p = Plan {
+            adoptions: vec![adopted],
+            ..Plan::default()
+        };
+        assert_eq!(
+            plan(&p, false),
+            "  # instance.web-1 will be adopted: found by its ownership tag, id srv-1 (not in \
+             the state yet)\n\nNo changes. The cloud matches the spec."
+        );
+        p.actions = update(
+            vec![change("power_state", json!("build"), json!("running"))],
+            0,
+        )
+        .actions;
+        p.actions[0].addr = addr("instance.web-1");
+        p.actions[0].reason = Reason::Settling {
+            status: "BUILD".into(),
+            attrs: vec!["power_state".into()],
+        };
+        assert!(
+            plan(&p, false).contains(
+                "# instance.web-1 will be updated in place (in BUILD: apply first waits for \
+                 that work to end)"
+            ),
+            "{}",
+            plan(&p, false)
         );
     }
 

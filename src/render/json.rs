@@ -40,11 +40,16 @@ pub fn plan(plan: &Plan) -> Value {
         })
         .collect();
     let (add, change, destroy) = plan.summary();
-    json!({
+    let mut document = json!({
         "format_version": "1",
         "resource_changes": resource_changes,
         "summary": {"add": add, "change": change, "destroy": destroy},
-    })
+    });
+    // Added only when there are some, so plans without adoptions read as before.
+    if !plan.adoptions.is_empty() {
+        document["adoptions"] = json!(plan.adoptions);
+    }
+    document
 }
 
 fn action_name(kind: ActionKind) -> &'static str {
@@ -74,6 +79,7 @@ mod tests {
     #[test]
     fn secrets_are_withheld_but_their_change_is_reported() {
         let p = Plan {
+            adoptions: Vec::new(),
             actions: vec![Action {
                 addr: addr("tenant.demo"),
                 kind: ActionKind::Update,

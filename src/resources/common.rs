@@ -11,8 +11,10 @@ use super::{Context, Error, Ids, Listed, Observation, ObservedResource, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, Collection};
 use crate::openstack::wait::WaitError;
-use crate::openstack::{ApiError, Session};
+use crate::openstack::{self, ApiError, Session};
+
 use crate::spec::{Attrs, DesiredResource};
+use backon::Retryable;
 
 /// Nova server metadata key holding the address (Nova tags are limited to 60 characters).
 pub const ADDRESS_METADATA: &str = "stackform_address";
@@ -38,6 +40,20 @@ pub fn tagged_address(lineage_tag: &str, tags: &[String]) -> Option<Address> {
     tags.iter()
         .filter_map(|t| t.strip_prefix("stackform:"))
         .find_map(|a| a.parse().ok())
+}
+
+/// The address and lineage id an item claims through another lineage's tags: stackform's
+/// tags with a lineage that is not `lineage_tag`'s.
+pub fn foreign_claim(lineage_tag: &str, tags: &[String]) -> Option<(Address, String)> {
+    let lineage = tags
+        .iter()
+        .filter(|t| *t != lineage_tag)
+        .find_map(|t| t.strip_prefix("stackform-lineage:"))?;
+    let addr = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("stackform:"))
+        .find_map(|a| a.parse().ok())?;
+    Some((addr, lineage.to_string()))
 }
 
 pub fn bad_attr(addr: &Address, attr: &str, problem: impl Into<String>) -> Error {
@@ -132,8 +148,11 @@ pub fn body_changes(
         .collect()
 }
 
-/// Runs a create; when its outcome is unknown (answer lost), looks for what it may have made
-/// and adopts it, else sends the create once more.
+/// Runs a create; when its outcome is unknown (answer lost, 502/503/504, timeout), looks for
+/// what it may have made by its ownership tag and adopts it, else sends the create again after
+/// a jittered exponential backoff that honours Retry-After, within the client's retry budget
+/// ([`openstack::backoff`]). A 503 from a real cloud's proxy may or may not have reached the
+/// service, so no create is repeated before that look-up, and none is repeated at once.
 pub async fn create_or_adopt<T, C, CF, F, FF>(addr: &Address, create: C, find: F) -> Result<T>
 where
     C: Fn() -> CF,
@@ -141,18 +160,32 @@ where
     F: Fn() -> FF,
     FF: Future<Output = Result<Option<T>, ApiError>>,
 {
-    match create().await {
-        Ok(created) => Ok(created),
-        Err(error) if error.is_unknown_outcome() => {
-            tracing::warn!("{addr}: create answer lost ({error}); looking for it by tag");
-            if let Some(found) = find().await? {
-                tracing::info!("{addr}: adopted the resource the lost create made");
-                return Ok(found);
+    let (create, find) = (&create, &find);
+    let attempt = || async move {
+        match create().await {
+            Err(error) if error.is_unknown_outcome() => {
+                tracing::warn!("{addr}: create outcome unknown ({error}); looking for it by tag");
+                match find().await? {
+                    Some(found) => {
+                        tracing::info!("{addr}: adopted the resource the create made");
+                        Ok(found)
+                    }
+                    None => Err(error),
+                }
             }
-            Ok(create().await?)
+            other => other,
         }
-        Err(error) => Err(error.into()),
-    }
+    };
+    Ok(attempt
+        .retry(openstack::backoff())
+        // Only an unknown outcome is retried here: the client already retried the errors
+        // after which a POST surely did nothing (refused connection, 429).
+        .when(ApiError::is_unknown_outcome)
+        .adjust(openstack::honour_retry_after)
+        .notify(|error, delay| {
+            tracing::info!("{addr}: creating again in {delay:?} after: {error}");
+        })
+        .await?)
 }
 
 /// POSTs a Neutron resource with its tags in the body; clouds without tag-at-create
@@ -237,11 +270,13 @@ where
         .filter(|item| item.project_id() == project)
         .map(|item| {
             let claim = tagged_address(&lineage, item.tags());
+            let foreign = foreign_claim(&lineage, item.tags());
             let (id, status) = (item.id().to_string(), status(&item).map(str::to_string));
             let observe = observe.clone();
             Listed::new(id, claim, status.as_deref(), move |addr, o| {
                 observe(&item, addr, o)
             })
+            .foreign(foreign)
         })
         .collect())
 }
@@ -351,6 +386,104 @@ mod tests {
             "stackform:volume.x".to_string(),
         ];
         assert_eq!(tagged_address("stackform-lineage:L1", &odd), None);
+    }
+
+    fn unavailable(retry_after: Option<std::time::Duration>) -> ApiError {
+        ApiError::Status {
+            service: "network",
+            method: reqwest::Method::POST,
+            url: "http://neutron/v2.0/networks".into(),
+            status: reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            message: "".into(),
+            request_id: None,
+            retry_after,
+        }
+    }
+
+    /// Regression (issue 7): a 503 on a create got one immediate second POST. Now the tag is
+    /// looked up first, then the create waits at least what Retry-After asked.
+    #[tokio::test]
+    async fn an_unavailable_create_is_looked_up_then_retried_after_retry_after() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (creates, finds) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let started = std::time::Instant::now();
+        let addr = Address::new(Kind::Network, "web");
+        let created = create_or_adopt(
+            &addr,
+            || async {
+                match creates.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(unavailable(Some(std::time::Duration::from_secs(1)))),
+                    _ => Ok("n-1".to_string()),
+                }
+            },
+            || async {
+                finds.fetch_add(1, Ordering::SeqCst);
+                Ok(None)
+            },
+        )
+        .await;
+        assert_eq!(created.ok().as_deref(), Some("n-1"));
+        assert_eq!(creates.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            finds.load(Ordering::SeqCst),
+            1,
+            "looked up before creating again"
+        );
+        assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_create_found_by_its_tag_is_not_sent_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let creates = AtomicUsize::new(0);
+        let addr = Address::new(Kind::Network, "web");
+        let created = create_or_adopt(
+            &addr,
+            || async {
+                creates.fetch_add(1, Ordering::SeqCst);
+                Err::<String, _>(unavailable(None))
+            },
+            || async { Ok(Some("n-made".to_string())) },
+        )
+        .await;
+        assert_eq!(created.ok().as_deref(), Some("n-made"));
+        assert_eq!(creates.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_that_keeps_failing_gives_up_within_the_budget() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let creates = AtomicUsize::new(0);
+        let addr = Address::new(Kind::Network, "web");
+        let created = create_or_adopt(
+            &addr,
+            || async {
+                creates.fetch_add(1, Ordering::SeqCst);
+                Err::<String, _>(unavailable(None))
+            },
+            || async { Ok(None) },
+        )
+        .await;
+        assert!(created.is_err());
+        assert_eq!(
+            creates.load(Ordering::SeqCst),
+            5,
+            "the first try and 4 retries"
+        );
+    }
+
+    #[test]
+    fn another_lineages_tags_are_a_foreign_claim() {
+        let tags = vec![
+            "stackform-lineage:L1".to_string(),
+            "stackform:tenant.demo".to_string(),
+        ];
+        assert_eq!(
+            foreign_claim("stackform-lineage:L2", &tags),
+            Some((Address::new(Kind::Tenant, "demo"), "L1".to_string()))
+        );
+        assert_eq!(foreign_claim("stackform-lineage:L1", &tags), None);
+        assert_eq!(foreign_claim("stackform-lineage:L2", &tags[..1]), None);
     }
 
     #[test]

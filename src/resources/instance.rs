@@ -90,6 +90,19 @@ const SCHEMA: KindSchema = KindSchema {
     )
     .parent("tenant")
     .statuses(&["ACTIVE", "SHUTOFF"], &["ERROR"])
+    // Nova's statuses of work under way. A server adopted after a killed apply is often still
+    // in BUILD, and real Nova answers os-start with 409 "task_state spawning". RESIZE ends in
+    // VERIFY_RESIZE rather than ACTIVE, so the wait is for "none of these", not for `ready`.
+    .settling(&[
+        "BUILD",
+        "REBOOT",
+        "HARD_REBOOT",
+        "REBUILD",
+        "RESIZE",
+        "REVERT_RESIZE",
+        "MIGRATING",
+        "PASSWORD",
+    ])
 };
 
 /// An instance can only boot with a working network once every router serving its subnet has
@@ -346,11 +359,17 @@ impl KindOps for Instance {
             .filter(|s| s.tenant_id == project)
             .map(|server| {
                 let claim = server_claim(&lineage, &server);
+                // Nova tags are short, so the address is in the metadata, not a tag.
+                let foreign = server.metadata.get(ADDRESS_METADATA).and_then(|a| {
+                    let tags = [server.tags.clone(), vec![format!("stackform:{a}")]].concat();
+                    common::foreign_claim(&lineage, &tags)
+                });
                 let status = server.status.clone();
                 Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
                     let port = port_of(&o.lineage_tag, addr, Some(&server.id), &o.ports);
                     observe(&server, port, &o.names, &o.flavor_names, &o.image_names)
                 })
+                .foreign(foreign)
             })
             .collect())
     }
@@ -432,6 +451,16 @@ impl KindOps for Instance {
     ) -> Result<()> {
         let addr = &res.addr;
         let compute = cx.cloud.admin().compute();
+        // Work under way is waited out before anything is asked of the server; what it
+        // settles in (ACTIVE after a build) decides the power action, not what the plan saw.
+        let mut status = current.status.clone();
+        if SCHEMA.is_settling(status.as_deref()) {
+            let settled = compute
+                .wait_settled(&current.id, SCHEMA.settling, cx.timeout)
+                .await
+                .map_err(|e| common::wait_error(addr, "the end of its work under way", e))?;
+            status = Some(settled.status);
+        }
         if let Some(name) = res.attrs.get("name").and_then(Value::as_str)
             && current.attrs.get("name").and_then(Value::as_str) != Some(name)
         {
@@ -456,12 +485,21 @@ impl KindOps for Instance {
                 .update(PORTS, &port.id, json!({ "security_groups": group_ids }))
                 .await?;
         }
+        let now = match status.as_deref() {
+            Some(status) => power_state(status),
+            None => current
+                .attrs
+                .get("power_state")
+                .and_then(Value::as_str)
+                .unwrap_or("running")
+                .to_string(),
+        };
         if let Some(want) = res.attrs.get("power_state").and_then(Value::as_str)
-            && current.attrs.get("power_state").and_then(Value::as_str) != Some(want)
+            && now != want
         {
-            let status = match current.status.as_deref() {
+            let status = match status.as_deref() {
                 Some(status) => status,
-                None if current.attrs.get("power_state") == Some(&json!("stopped")) => "SHUTOFF",
+                None if now == "stopped" => "SHUTOFF",
                 None => "ACTIVE",
             };
             set_power(cx, addr, &current.id, status, want).await?;

@@ -44,6 +44,9 @@ pub struct Listed {
     pub claim: Option<Address>,
     /// The cloud's status word, where the kind has one.
     pub status: Option<String>,
+    /// The address and lineage id another lineage's ownership tags claim (the same spec
+    /// applied from another state folder).
+    pub foreign: Option<(Address, String)>,
     observe: Observe,
 }
 
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Listed {
             .field("id", &self.id)
             .field("claim", &self.claim)
             .field("status", &self.status)
+            .field("foreign", &self.foreign)
             .finish_non_exhaustive()
     }
 }
@@ -85,8 +89,15 @@ impl Listed {
             id: id.into(),
             claim,
             status: status.filter(|s| !s.is_empty()).map(str::to_string),
+            foreign: None,
             observe: Box::new(move |addr, observation| Box::pin(observe(addr, observation))),
         }
+    }
+
+    /// Records the claim of another lineage's tags ([`super::common::foreign_claim`]).
+    pub fn foreign(mut self, claim: Option<(Address, String)>) -> Listed {
+        self.foreign = claim;
+        self
     }
 
     /// The normalized attributes of the object, now known as `addr`.

@@ -88,6 +88,23 @@ pub struct Observed {
     pub flavors: BTreeMap<String, Flavor>,
     /// Image names → ids.
     pub images: BTreeMap<String, String>,
+    /// Addresses whose object in the cloud carries another lineage's ownership tags (the same
+    /// spec applied from another state folder): creating them here would clash with it.
+    #[serde(default)]
+    pub foreign: BTreeMap<Address, Foreign>,
+    /// Resources found by this lineage's ownership tag, not by an id the state records (a
+    /// create whose reply was lost, an apply that gave up waiting): the plan says they will be
+    /// adopted, and the state records them on apply.
+    #[serde(default)]
+    pub adopted: std::collections::BTreeSet<Address>,
+}
+
+/// An object of another lineage claiming one of our addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Foreign {
+    pub id: String,
+    /// The other state's lineage id.
+    pub lineage: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,12 +2,12 @@
 //! tenant (never one GET per resource), matched to addresses by id or ownership tag and
 //! normalized per kind. Generic over the registry: a kind takes part through its `list`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::listed::{Listed, Observation, Scope};
 use super::schema::{self, ListScope};
-use super::{Context, Flavor, Ids, Observed, ObservedResource, Result, common};
+use super::{Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, common};
 use super::{Kind, list_kind};
 use crate::addr::Address;
 use crate::openstack::network::{self as neutron, PORTS};
@@ -18,6 +18,10 @@ use crate::openstack::network::{self as neutron, PORTS};
 struct Matcher {
     by_id: HashMap<String, Address>,
     claimed: BTreeMap<Address, String>,
+    /// Unmatched objects that another lineage's tags claim, by the address they claim.
+    foreign: BTreeMap<Address, Foreign>,
+    /// Addresses matched by this lineage's tag, not by an id the state knows: adoptions.
+    adopted: BTreeSet<Address>,
 }
 
 impl Matcher {
@@ -28,6 +32,8 @@ impl Matcher {
                 .map(|(a, id)| (id.clone(), a.clone()))
                 .collect(),
             claimed: BTreeMap::new(),
+            foreign: BTreeMap::new(),
+            adopted: BTreeSet::new(),
         }
     }
 
@@ -48,6 +54,10 @@ impl Matcher {
             if self.by_id.contains_key(&item.id) {
                 continue;
             }
+            if let Some((addr, lineage)) = item.foreign.clone().filter(|(a, _)| a.kind == kind) {
+                let id = item.id.clone();
+                self.foreign.entry(addr).or_insert(Foreign { id, lineage });
+            }
             let Some(addr) = item.claim.clone().filter(|a| a.kind == kind) else {
                 continue;
             };
@@ -56,6 +66,7 @@ impl Matcher {
                 continue;
             }
             self.claimed.insert(addr.clone(), item.id.clone());
+            self.adopted.insert(addr.clone());
             matched.push((addr, item));
         }
         matched
@@ -150,6 +161,8 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     for (addr, item) in &matched {
         observation.names.insert(addr.kind, &item.id, &addr.name);
     }
+    observed.foreign = std::mem::take(&mut matcher.foreign);
+    observed.adopted = std::mem::take(&mut matcher.adopted);
 
     let observation = Arc::new(observation);
     let reads = matched.into_iter().map(|(addr, item)| {
@@ -180,6 +193,8 @@ mod tests {
         let mut matcher = Matcher {
             by_id: [("n-known".to_string(), Address::new(Kind::Network, "web"))].into(),
             claimed: BTreeMap::new(),
+            foreign: BTreeMap::new(),
+            adopted: BTreeSet::new(),
         };
         let lineage = "stackform-lineage:L";
         let tagged = |id: &str, addr: &str, item_lineage: &str| {
@@ -188,7 +203,8 @@ mod tests {
                 format!("stackform:{addr}"),
             ];
             let claim = common::tagged_address(lineage, &tags);
-            Listed::new(id, claim, None, |_, _| Default::default())
+            let foreign = common::foreign_claim(lineage, &tags);
+            Listed::new(id, claim, None, |_, _| Default::default()).foreign(foreign)
         };
         let items = vec![
             tagged("n-dup", "network.web", "L"),
@@ -209,6 +225,19 @@ mod tests {
                 ("network.web".to_string(), "n-known".to_string()),
                 ("network.db".to_string(), "n-db".to_string()),
             ]
+        );
+        assert_eq!(
+            matcher.adopted,
+            [Address::new(Kind::Network, "db")].into(),
+            "matched by tag, not by a known id"
+        );
+        let other = Foreign {
+            id: "n-other".into(),
+            lineage: "OTHER".into(),
+        };
+        assert_eq!(
+            matcher.foreign,
+            [(Address::new(Kind::Network, "cache"), other)].into()
         );
     }
 }

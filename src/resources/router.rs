@@ -191,7 +191,16 @@ async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) 
         gone_ok(api.remove_router_interface(router_id, subnet).await)?;
     }
     for subnet in desired.difference(&live) {
-        api.add_router_interface(router_id, subnet).await?;
+        if let Err(error) = api.add_router_interface(router_id, subnet).await {
+            // The client repeats this PUT after a lost reply, and real Neutron answers the
+            // repeat with 400 "Router already has a port on subnet": the first one worked.
+            // So whatever failed, the router's ports say whether the interface is there.
+            let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+            if !interface_subnets(router_id, &ports).contains(subnet) {
+                return Err(error.into());
+            }
+            tracing::info!("{addr}: the interface on subnet {subnet} is there ({error})");
+        }
     }
     Ok(())
 }

@@ -39,6 +39,10 @@ pub struct KindSchema {
     /// Statuses the kind waits for after a create, and statuses that mean it failed.
     pub ready: &'static [&'static str],
     pub failed: &'static [&'static str],
+    /// Statuses of work under way (a server building or rebooting, a Neutron object in
+    /// PENDING_*): the cloud refuses actions until it ends, so an update first waits for a
+    /// `ready` status and the plan says so.
+    pub settling: &'static [&'static str],
     /// (attribute, status): in that status the attribute cannot change in place, so a change
     /// of it replaces the resource (a server in ERROR cannot be started or stopped).
     pub replace_in_status: &'static [(&'static str, &'static str)],
@@ -358,6 +362,7 @@ impl KindSchema {
             parent: None,
             ready: &[],
             failed: &[],
+            settling: &[],
             replace_in_status: &[],
             implicit_dependencies: None,
             plan_check: None,
@@ -383,6 +388,16 @@ impl KindSchema {
             failed,
             ..self
         }
+    }
+
+    /// Statuses of work under way, waited for before any update (see [`KindSchema::settling`]).
+    pub const fn settling(self, settling: &'static [&'static str]) -> KindSchema {
+        KindSchema { settling, ..self }
+    }
+
+    /// `status` is one of work under way, which an update must wait out.
+    pub fn is_settling(&self, status: Option<&str>) -> bool {
+        status.is_some_and(|s| self.settling.contains(&s))
     }
 
     pub fn attribute(&self, name: &str) -> Option<&'static Attr> {

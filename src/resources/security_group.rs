@@ -159,9 +159,25 @@ async fn converge_rules(cx: &Context, res: &DesiredResource, group_id: &str) -> 
         gone_ok(api.delete(SECURITY_GROUP_RULES, &rule.id).await)?;
     }
     for rule in create {
-        let _: neutron::SecurityGroupRule = api
-            .create(SECURITY_GROUP_RULES, rule_body(group_id, rule))
-            .await?;
+        // A rule carries no tags, so a create whose answer was lost (or a 503 from a proxy
+        // in front of Neutron, which may have passed it on) is looked up by content: the
+        // group's rules in normalized form. Sending it again blindly would make real Neutron
+        // answer 409 SecurityGroupRuleExists, failing the apply on a rule that is there.
+        let find = || async move {
+            let group: neutron::SecurityGroup = api.get(SECURITY_GROUPS, group_id).await?;
+            Ok(group
+                .security_group_rules
+                .into_iter()
+                .find(|live| observe_rule(live, &Names::default()) == *rule)
+                .map(|live| live.id))
+        };
+        let create = || async move {
+            let made: neutron::SecurityGroupRule = api
+                .create(SECURITY_GROUP_RULES, rule_body(group_id, rule))
+                .await?;
+            Ok(made.id)
+        };
+        common::create_or_adopt(&res.addr, create, find).await?;
     }
     Ok(())
 }

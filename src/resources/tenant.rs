@@ -159,6 +159,7 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
         .into_iter()
         .map(|project| {
             let claim = common::tagged_address(&lineage, &project.tags);
+            let foreign = common::foreign_claim(&lineage, &project.tags);
             let admin = admin.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
                 let (nova, neutron) = tokio::join!(
@@ -175,6 +176,7 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     .ok();
                 observe(&project, nova.as_ref(), neutron.as_ref())
             })
+            .foreign(foreign)
         })
         .collect())
 }

@@ -112,10 +112,17 @@ struct Scenario {
 impl Scenario {
     /// None when the target is not configured (the real cloud without `REAL_OS_OPENRC`).
     async fn start(target: Target) -> Option<Scenario> {
+        Scenario::start_with_build_delay(target, 200).await
+    }
+
+    /// As [`Scenario::start`], the embedded cloud's servers staying in BUILD for
+    /// `build_delay_ms` (a real cloud's builds take what they take).
+    async fn start_with_build_delay(target: Target, build_delay_ms: u64) -> Option<Scenario> {
         let dir = tempfile::tempdir().unwrap();
         let scenario = match target {
             Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
+                let sim =
+                    SimProcess::start_with_build_delay(&dir.path().join("cloud"), build_delay_ms);
                 let api = CloudApi::admin(sim.auth_url()).await;
                 Scenario {
                     target,
@@ -837,6 +844,91 @@ async fn real_a_failed_build_is_replaced_on_the_next_apply() {
     a_failed_build_is_replaced(Target::Real).await;
 }
 
+/// Regression (issue 7): an apply that gave up while a server was still building (a timeout,
+/// or a killed run) left it in BUILD; the next apply adopted it and sent os-start, which Nova
+/// refuses during a build (409 "task_state spawning"). The re-apply must wait for the build
+/// and converge on its first try.
+async fn a_server_still_building_is_waited_for(target: Target) {
+    // Embedded builds take 10 s here; a real cloud's take longer than the first apply's 1 s.
+    let Some(mut s) = Scenario::start_with_build_delay(target, 10_000).await else {
+        return;
+    };
+    let normal_timeout = s.timeout;
+    s.timeout = "1s";
+    s.specs(&one_instance(&s.tenant, real_common::FLAVOR));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(
+        code, 1,
+        "the first apply gives up on the build:\n{out}\n{err}"
+    );
+    assert!(out.contains("timed out"), "{out}\n{err}");
+    let project = s.project_id().await;
+    let building = s.server(&project, "vm").await;
+    assert_eq!(building["status"], "BUILD", "{building}");
+    let net = s.owned(&project, "networks", "networks", "net").await;
+    let lineage = lineage_of(&net);
+    // Regression (issue 7): the state lacks the server, and the plan said "No changes" while
+    // the next apply adopted it silently. The plan says it will be adopted.
+    let (_, state, _) = s.run(&["state", "list"]);
+    assert!(!state.contains("instance.vm"), "{state}");
+    let (code, out, err) = s.run(&["plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let id = building["id"].as_str().unwrap_or_default();
+    assert!(
+        out.contains(&format!(
+            "# instance.vm will be adopted: found by its ownership tag, id {id}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("# instance.vm will be updated in place (in BUILD: apply first waits"),
+        "{out}"
+    );
+
+    s.timeout = normal_timeout;
+    s.specs(&one_instance(&s.tenant, real_common::FLAVOR));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "the re-apply converges:\n{out}\n{err}");
+    if target == Target::Embedded {
+        let (status, log) = s
+            .api
+            .request(Method::GET, "identity", "/../../_sim/requests", None)
+            .await;
+        assert_eq!(status, 200);
+        let refused: Vec<&Value> = log["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["status"] == 409)
+            .collect();
+        assert_eq!(
+            refused,
+            Vec::<&Value>::new(),
+            "no call refused as in progress"
+        );
+    }
+    let server = s.server(&project, "vm").await;
+    assert_eq!(server["status"], "ACTIVE");
+    assert_eq!(server["id"], building["id"], "the building server is kept");
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_still_building_is_waited_for_on_the_next_apply() {
+    a_server_still_building_is_waited_for(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_server_still_building_is_waited_for_on_the_next_apply() {
+    a_server_still_building_is_waited_for(Target::Real).await;
+}
+
 fn kept_instance(tenant_name: &str, with_web_and_router: bool) -> String {
     let mut s = format!(
         r#"
@@ -1154,6 +1246,157 @@ async fn a_lost_create_reply_is_adopted_not_duplicated() {
     );
 }
 
+// Embedded only, as above: a real cloud cannot be told to answer 503 on demand.
+/// Regression (issue 7): a 503 on a create got one immediate second POST, and a second 503
+/// failed the apply. Now the create is looked up by its tag, then sent again after a backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_ride_out_unavailable_replies_without_duplicates() {
+    let Some(s) = Scenario::start(Target::Embedded).await else {
+        return;
+    };
+    s.demo("10.1.0.0/24", "80", 20, "running", false);
+    for fault in [
+        json!({"fail": {"method": "POST", "path_suffix": "/v2.0/networks", "count": 2, "status": 503}}),
+        json!({"lose_reply": {"method": "POST", "path_suffix": "/v2.0/subnets", "count": 1}}),
+    ] {
+        let (status, body) = s
+            .api
+            .request(Method::POST, "identity", "/../../_sim/faults", Some(fault))
+            .await;
+        assert!(status < 300, "fault injection: {status} {body}");
+    }
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "one apply converges:\n{out}\n{err}");
+    let nets = s
+        .api
+        .list("network", "/networks?name=demo-net", "networks")
+        .await;
+    assert_eq!(nets.len(), 1, "{nets:?}");
+    let subnets = s
+        .api
+        .list("network", "/subnets?name=demo-subnet", "subnets")
+        .await;
+    assert_eq!(
+        subnets.len(),
+        1,
+        "the lost subnet reply is adopted: {subnets:?}"
+    );
+    let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+// Embedded only, as above.
+/// Regression (issue 7): calls without tags after a lost reply or a 503. A repeated
+/// add_router_interface got 400 "Router already has a port on subnet"; a security group rule
+/// sent again got 409, or a single 503 failed the apply. The router's ports and the group's
+/// rules now say what is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_interface_and_rule_replies_are_adopted() {
+    let Some(s) = Scenario::start(Target::Embedded).await else {
+        return;
+    };
+    s.demo("10.1.0.0/24", "80", 20, "running", true);
+    for fault in [
+        json!({"lose_reply": {"method": "PUT", "path_suffix": "/add_router_interface", "count": 1}}),
+        json!({"lose_reply": {"method": "POST", "path_suffix": "/v2.0/security-group-rules", "count": 1}}),
+        json!({"fail": {"method": "POST", "path_suffix": "/v2.0/security-group-rules", "count": 1, "status": 503}}),
+    ] {
+        let (status, body) = s
+            .api
+            .request(Method::POST, "identity", "/../../_sim/faults", Some(fault))
+            .await;
+        assert!(status < 300, "fault injection: {status} {body}");
+    }
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "one apply converges:\n{out}\n{err}");
+    let project = s.project_id().await;
+    let router = s.owned(&project, "routers", "routers", "demo-router").await;
+    let interfaces = s
+        .router_interfaces(router["id"].as_str().unwrap_or_default())
+        .await;
+    assert_eq!(interfaces.len(), 1, "{interfaces:?}");
+    let rules = s.rules(&project, "web").await;
+    let tcp_ports: Vec<i64> = ports_of(&rules).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(tcp_ports, [22, 80], "each rule once: {rules:?}");
+    let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Regression (issue 7): the same spec applied from a second state folder planned "to add"
+/// and failed on Keystone's 409 for the project name. The plan now names what another lineage
+/// owns and how to recover it, and nothing is applied.
+async fn another_lineages_resources_are_named_not_created(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let spec = format!(
+        "[tenant.demo]\nname = \"{}\"\n\n[network.demo-net]\ntenant = \"demo\"\n",
+        s.tenant
+    );
+    s.specs(&spec);
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let tenant = s.api.get("identity", &format!("/projects/{project}")).await;
+    let lineage = lineage_of(&tenant["project"]);
+
+    let second = tempfile::tempdir().unwrap();
+    let read = |file: &str| std::fs::read_to_string(s.dir.path().join("specs").join(file));
+    let (provider_toml, demo_toml) = (read("provider.toml").unwrap(), read("demo.toml").unwrap());
+    write_specs(
+        second.path(),
+        &[("provider.toml", &provider_toml), ("demo.toml", &demo_toml)],
+    );
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let (code, out, err) = run_env(second.path(), args, &s.env);
+        assert_eq!(code, 1, "{args:?}:\n{out}\n{err}");
+        let said = format!("{out}{err}");
+        assert!(
+            said.contains(&format!(
+                "tenant.demo exists in the cloud (id {project}), owned by lineage {lineage}"
+            )),
+            "{args:?}:\n{said}"
+        );
+        assert!(
+            said.contains(&format!("stackform state recover --lineage {lineage}")),
+            "{said}"
+        );
+    }
+    let projects = s
+        .api
+        .list(
+            "identity",
+            &format!("/projects?name={}", s.tenant),
+            "projects",
+        )
+        .await;
+    assert_eq!(projects.len(), 1, "{projects:?}");
+    let nets = s
+        .api
+        .list(
+            "network",
+            &format!("/networks?project_id={project}&name=demo-net"),
+            "networks",
+        )
+        .await;
+    assert_eq!(nets.len(), 1, "{nets:?}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_lineages_resources_are_named_and_nothing_is_applied() {
+    another_lineages_resources_are_named_not_created(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_another_lineages_resources_are_named_and_nothing_is_applied() {
+    another_lineages_resources_are_named_not_created(Target::Real).await;
+}
+
 /// Invalid specs fail with a located error before any change, on any target.
 async fn invalid_specs_change_nothing(target: Target) {
     let Some(mut s) = Scenario::start(target).await else {
@@ -1257,5 +1500,87 @@ fn an_unreachable_cloud_is_one_clear_line() {
     assert!(
         !err.contains("hunter2"),
         "the password never appears: {err}"
+    );
+}
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate, counting the connections it
+/// accepts. tests/fixtures/tls was made once, valid for 100 years, with `openssl req -x509
+/// -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 36500 -subj /CN=127.0.0.1 -addext
+/// subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE`, then converted to
+/// DER (`openssl x509 -outform DER`, `openssl pkcs8 -topk8 -nocrypt -outform DER`).
+fn self_signed_tls_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let cert = CertificateDer::from(include_bytes!("../fixtures/tls/cert.der").to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        include_bytes!("../fixtures/tls/key.der").to_vec(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            let Ok(mut tls) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            // The client rejects the certificate and sends an alert: the handshake ends here.
+            let _ = tls.complete_io(&mut tcp);
+        }
+    });
+    (port, accepted)
+}
+
+/// Regression (issue 7): a certificate the client does not trust was reported as
+/// "unreachable" and retried. It is final: one clear line saying what to do, one connection.
+#[test]
+fn an_untrusted_certificate_is_one_clear_line_and_not_retried() {
+    let (port, accepted) = self_signed_tls_server();
+    let dir = tempfile::tempdir().unwrap();
+    write_specs(
+        dir.path(),
+        &[
+            ("provider.toml", &provider("env", "public", "60s")),
+            ("demo.toml", "[tenant.demo]\n"),
+        ],
+    );
+    let auth_url = format!("https://127.0.0.1:{port}/identity/v3");
+    let env = [
+        ("OS_AUTH_URL", auth_url.as_str()),
+        ("OS_USERNAME", "admin"),
+        ("OS_PASSWORD", "hunter2-secret"),
+        ("OS_PROJECT_NAME", "admin"),
+        ("OS_USER_DOMAIN_NAME", "Default"),
+        ("OS_PROJECT_DOMAIN_NAME", "Default"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let (code, out, err) = run_env(dir.path(), &["plan"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "one line:\n{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("TLS certificate not trusted"), "{err}");
+    assert!(err.contains("self-signed"), "{err}");
+    assert!(err.contains("trust store"), "says what to do: {err}");
+    assert!(!err.contains("unreachable"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "the password never appears: {err}"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no retry: {err}"
     );
 }

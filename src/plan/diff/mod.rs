@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Action, ActionKind, AttrChange, Plan, Reason};
+use super::{Action, ActionKind, Adoption, AttrChange, Plan, Reason};
 use crate::addr::Address;
 use crate::graph::Graph;
 use crate::resources::schema::{self, AttrType, Update};
@@ -45,7 +45,19 @@ pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
     for addr in &creation_order {
         ordered.extend(actions.remove(addr));
     }
-    Plan { actions: ordered }
+    let adoptions = observed
+        .adopted
+        .iter()
+        .filter_map(|addr| observed.resources.get(addr))
+        .map(|seen| Adoption {
+            addr: seen.addr.clone(),
+            id: seen.id.clone(),
+        })
+        .collect();
+    Plan {
+        actions: ordered,
+        adoptions,
+    }
 }
 
 /// The graph's order, completed with any address it does not know (a graph built from other
@@ -154,7 +166,17 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         .collect();
     let (kind, reason) = if forcing.is_empty() {
         let attrs = changes.iter().map(|c| c.attr.clone()).collect();
-        (ActionKind::Update, Reason::AttributesChanged { attrs })
+        let schema = wanted.addr.kind.schema();
+        match &seen.status {
+            Some(status) if schema.is_settling(Some(status)) => (
+                ActionKind::Update,
+                Reason::Settling {
+                    status: status.clone(),
+                    attrs,
+                },
+            ),
+            _ => (ActionKind::Update, Reason::AttributesChanged { attrs }),
+        }
     } else {
         (
             ActionKind::Replace,

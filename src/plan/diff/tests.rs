@@ -205,6 +205,30 @@ fn an_instance_in_error_is_replaced() {
     );
 }
 
+/// Regression (issue 7): a server adopted while still in BUILD was planned as a plain
+/// power_state update, and apply sent os-start, which real Nova refuses with 409.
+#[test]
+fn an_instance_still_building_is_waited_for_not_started() {
+    let spec = demo();
+    let mut observed = observed_as_applied(&spec);
+    if let Some(i) = observed.resources.get_mut(&addr("instance.web-1")) {
+        i.attrs.insert("power_state".into(), json!("build"));
+        i.status = Some("BUILD".into());
+    }
+    let p = plan(&spec, &observed);
+    assert_eq!(
+        summary_of(&p),
+        [(
+            "instance.web-1".to_string(),
+            ActionKind::Update,
+            Reason::Settling {
+                status: "BUILD".into(),
+                attrs: vec!["power_state".into()]
+            }
+        )]
+    );
+}
+
 #[test]
 fn changing_a_subnet_cidr_replaces_it_and_its_instance_and_relinks_the_router() {
     let mut spec = demo();
