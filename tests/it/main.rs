@@ -15,6 +15,7 @@ mod e2e;
 mod openstack_cli;
 mod plan_render;
 mod readme;
+mod sim_bodies;
 mod sim_compute;
 mod sim_core;
 mod sim_identity;

@@ -15,10 +15,11 @@
 //! Layout: this file (configuration, the World, the shared state and its persistence, ids and
 //! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
 //! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
-//! faults, the request log).
+//! faults, the request log), `media` (the Content-Types each service refuses).
 
 mod fault;
 mod hooks;
+mod media;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use fault::*;
 use hooks::*;
+pub use media::refusal_for;
 pub use server::{Sim, SimHandle};
 
 pub const ADMIN_USER: &str = "admin";

@@ -192,6 +192,7 @@ pub(super) fn router(state: SimState) -> Router {
         .nest("/image", crate::sim::image::routes())
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/requests", get(list_requests).delete(clear_requests))
+        .layer(axum::middleware::from_fn(super::media::media_layer))
         .with_state(state.clone());
     // The common layer wraps the whole router (as its fallback) so it runs before routing:
     // it can rewrite paths and stamp request ids on every answer, 404s included.
