@@ -185,23 +185,31 @@ fn same_names(resources: &Resources, diags: &mut Diagnostics) {
         } else {
             (resource, *first)
         };
-        let d = match tenant {
-            None => Diagnostic::error(format!(
-                "{} and {} have the same name `{name}`: {} refuses a second one",
-                first.addr,
-                second.addr,
-                schema.api.service.as_str()
-            )),
-            Some(tenant) => Diagnostic::warning(format!(
-                "{} and {} have the same name `{name}` in tenant.{tenant}",
-                first.addr, second.addr
-            )),
+        let service = schema.api.service.as_str();
+        let (d, why) = match tenant {
+            None => (
+                Diagnostic::error(format!(
+                    "{} and {} have the same name `{name}`: {service} refuses a second one",
+                    first.addr, second.addr
+                )),
+                format!("{service} names are unique"),
+            ),
+            Some(tenant) => (
+                Diagnostic::warning(format!(
+                    "{} and {} have the same name `{name}` in tenant.{tenant}",
+                    first.addr, second.addr
+                )),
+                format!("finding a {kind} by name would be ambiguous"),
+            ),
         };
         diags.push(
             d.at(second.span_of(attr))
-                .note(format!("{} is named `{name}` here", first.addr), first.span_of(attr))
+                .note(
+                    format!("{} is named `{name}` here", first.addr),
+                    first.span_of(attr),
+                )
                 .help(format!(
-                    "give one of them another name with `{attr} = \"...\"`: finding a {kind} by name would be ambiguous"
+                    "give one of them another name with `{attr} = \"...\"`: {why}"
                 )),
         );
     }

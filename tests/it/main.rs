@@ -22,4 +22,5 @@ mod sim_identity;
 mod sim_image;
 mod sim_network;
 mod sim_server_network;
+mod spec_corpus;
 mod spec_load;
