@@ -406,7 +406,7 @@ impl Builder<'_, '_, '_> {
             .t
             .bool(default_egress, self.diags)
             .is_none_or(|v| *v.get_ref());
-        let rules = self.t.array(key, self.diags);
+        let rules = self.t.array_of_tables(key, self.diags);
         let written_at = rules.as_ref().map(|r| r.span());
         let rules = security_group_rules(
             rules.as_ref().map(|r| *r.get_ref()),
