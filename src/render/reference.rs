@@ -47,7 +47,7 @@ pub fn kinds_table() -> String {
 /// `name (default)`: what a field takes when it is left out.
 fn field(attr: &Attr) -> String {
     let default = match attr.ty {
-        AttrType::Name => "the address name".to_string(),
+        AttrType::Name { max } => format!("the address name; at most {max} characters"),
         AttrType::Text { default } => format!("\"{default}\""),
         AttrType::Bool { default } | AttrType::Input { default } => default.to_string(),
         AttrType::Integer { min, max, .. } => format!("unset; {min}–{max}"),

@@ -41,7 +41,7 @@ const SCHEMA: KindSchema = KindSchema {
             ownership: Ownership::LineageTagAddressMetadata,
         },
         &[
-            Attr::new("name", AttrType::Name).own_calls(),
+            Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }).own_calls(),
             Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
             Attr::new(
                 "flavor",

@@ -20,7 +20,7 @@ const SCHEMA: KindSchema = KindSchema::new(
     "a Neutron router: external gateway and one interface per subnet",
     Api::neutron("/v2.0/routers"),
     &[
-        Attr::new("name", AttrType::Name),
+        Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
         Attr::new("description", AttrType::Text { default: "" }),
         Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
         Attr::new("admin_state_up", AttrType::Bool { default: true }),

@@ -218,8 +218,11 @@ impl Catalog {
 /// How an attribute is written in a spec, validated and normalized.
 #[derive(Clone, Copy, Debug)]
 pub enum AttrType {
-    /// The OpenStack name: a non-empty string, the address name by default.
-    Name,
+    /// The OpenStack name: a non-empty string of at most `max` characters (the API's column
+    /// width: 255 in Neutron and Nova, 64 for Keystone projects), the address name by default.
+    Name {
+        max: usize,
+    },
     /// A string with a default.
     Text {
         default: &'static str,
@@ -263,11 +266,12 @@ pub enum AttrType {
     },
     /// An ordered list of IP addresses, `[]` by default.
     IpAddresses,
-    /// A partial map of quota name → limit (-1 unlimited); `aliases` are names people write
-    /// for a key, with the help that says so.
+    /// A partial map of quota name → limit (-1 unlimited, at most `max`); `aliases` are names
+    /// people write for a key, with the help that says so.
     Quotas {
         keys: &'static [&'static str],
         aliases: &'static [(&'static str, &'static str)],
+        max: i64,
     },
     /// Security group rules in the short form, normalized to Neutron's; the boolean input
     /// `default_egress` says whether Neutron's default egress rules are part of them.
@@ -279,6 +283,12 @@ pub enum AttrType {
         default: bool,
     },
 }
+
+/// The longest name Neutron and Nova store (their `name` columns are 255 characters wide).
+pub const NAME_MAX: usize = 255;
+
+/// The largest quota Nova and Neutron accept: their limits are 32-bit signed integers.
+pub const QUOTA_MAX: i64 = i32::MAX as i64;
 
 /// One attribute of a kind.
 #[derive(Clone, Copy, Debug)]

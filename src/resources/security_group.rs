@@ -20,7 +20,7 @@ const SCHEMA: KindSchema = KindSchema::new(
     "a Neutron security group and its rules",
     Api::neutron("/v2.0/security-groups"),
     &[
-        Attr::new("name", AttrType::Name),
+        Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
         Attr::new("description", AttrType::Text { default: "" }),
         Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
         Attr::new(

@@ -19,7 +19,7 @@ const SCHEMA: KindSchema = KindSchema::new(
     "a Neutron subnet, in its network's project",
     Api::neutron("/v2.0/subnets"),
     &[
-        Attr::new("name", AttrType::Name),
+        Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
         Attr::new("description", AttrType::Text { default: "" }),
         Attr::new("network", AttrType::Reference(Ref::to(Kind::Network))).forces_replacement(),
         Attr::new(

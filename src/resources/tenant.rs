@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::common::{self, bool_attr, create_or_adopt, gone_ok, name_of};
 use super::schema::{
-    Api, Attr, AttrType, KindSchema, ListScope, Ownership, Service, tenant_holder,
+    Api, Attr, AttrType, KindSchema, ListScope, Ownership, QUOTA_MAX, Service, tenant_holder,
 };
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -29,7 +29,8 @@ const SCHEMA: KindSchema = KindSchema {
             ownership: Ownership::Tags,
         },
         &[
-            Attr::new("name", AttrType::Name),
+            // Keystone's project names are 64 characters at most.
+            Attr::new("name", AttrType::Name { max: 64 }),
             Attr::new("description", AttrType::Text { default: "" }),
             Attr::new("enabled", AttrType::Bool { default: true }),
             // Absent means "not managed"; set on Nova and Neutron by calls of their own.
@@ -38,6 +39,7 @@ const SCHEMA: KindSchema = KindSchema {
                 AttrType::Quotas {
                     keys: &QUOTA_KEYS,
                     aliases: &[("cores", "Nova's `cores` quota is written `vcpu` here")],
+                    max: QUOTA_MAX,
                 },
             )
             .own_calls(),

@@ -64,7 +64,7 @@ impl Builder<'_, '_, '_> {
     fn attribute(&mut self, attr: &Attr) {
         let key = attr.name;
         match attr.ty {
-            AttrType::Name => self.name(),
+            AttrType::Name { max } => self.name(max),
             AttrType::Text { default } => self.string_or(key, default),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
@@ -84,7 +84,7 @@ impl Builder<'_, '_, '_> {
             }
             AttrType::IpAddressIn { within } => self.address_in(key, within),
             AttrType::IpAddresses => self.addresses(key),
-            AttrType::Quotas { keys, aliases } => self.quotas(key, keys, aliases),
+            AttrType::Quotas { keys, aliases, max } => self.quotas(key, keys, aliases, max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             // Derived values are set by the attribute they come from; inputs are read by the
             // attribute they shape.
@@ -106,13 +106,31 @@ impl Builder<'_, '_, '_> {
             .push(Diagnostic::error(message).at(self.t.span(range)).help(help));
     }
 
-    /// `name`: the OpenStack name, the address name unless the spec overrides it.
-    fn name(&mut self) {
+    /// `name`: the OpenStack name, the address name unless the spec overrides it. The API
+    /// refuses a name longer than its column (`max`) or holding a NUL, after the resources
+    /// before it were created: both are caught here instead.
+    fn name(&mut self, max: usize) {
         match self.t.string("name", self.diags) {
             Some(name) if name.get_ref().is_empty() => self.error(
                 "`name` must not be empty".into(),
                 name.span(),
                 format!("remove it to use the address name `{}`", self.addr.name),
+            ),
+            Some(name) if name.get_ref().chars().count() > max => {
+                let service = self.addr.kind.schema().api.service.as_str();
+                self.error(
+                    format!(
+                        "`name` is too long: {} characters, {service} takes at most {max}",
+                        name.get_ref().chars().count()
+                    ),
+                    name.span(),
+                    format!("shorten the name to {max} characters or fewer"),
+                )
+            }
+            Some(name) if name.get_ref().chars().any(char::is_control) => self.error(
+                "`name` holds a control character".into(),
+                name.span(),
+                "OpenStack refuses NUL and other control characters in names: remove them",
             ),
             Some(name) => self.set("name", json!(name.get_ref()), Some(name.span())),
             None => {
@@ -326,7 +344,7 @@ impl Builder<'_, '_, '_> {
     }
 
     /// A partial map of quota limits; absent means unmanaged.
-    fn quotas(&mut self, key: &str, keys: &[&str], aliases: &[(&str, &str)]) {
+    fn quotas(&mut self, key: &str, keys: &[&str], aliases: &[(&str, &str)], max: i64) {
         let Some(quotas) = self.t.table(key, self.diags) else {
             return;
         };
@@ -366,6 +384,17 @@ impl Builder<'_, '_, '_> {
                 );
                 continue;
             }
+            if *value.get_ref() > max {
+                self.error(
+                    format!(
+                        "quota `{name}` must be at most {max}, found {}",
+                        value.get_ref()
+                    ),
+                    item.span(),
+                    format!("the API stores quotas as 32-bit integers: write -1 for no limit, or at most {max}"),
+                );
+                continue;
+            }
             normalized.insert(name.to_string(), json!(value.get_ref()));
         }
         self.set(key, Value::Object(normalized), Some(quotas.span()));
@@ -377,7 +406,7 @@ impl Builder<'_, '_, '_> {
             .t
             .bool(default_egress, self.diags)
             .is_none_or(|v| *v.get_ref());
-        let rules = self.t.array(key, self.diags);
+        let rules = self.t.array_of_tables(key, self.diags);
         let written_at = rules.as_ref().map(|r| r.span());
         let rules = security_group_rules(
             rules.as_ref().map(|r| *r.get_ref()),

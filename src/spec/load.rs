@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
 use super::suggest::did_you_mean;
-use super::{CloudChoice, Desired, DesiredResource, Provider, checks, fields};
+use super::{CloudChoice, Desired, DesiredResource, Provider, checks, conflicts, fields};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Severity, Span};
 
@@ -26,12 +26,18 @@ const PROVIDER_FIELDS: &[&str] = &["cloud", "external_network", "parallelism", "
 /// normalized [`Desired`]. Paths in diagnostics are `dir` joined with the file name, so a
 /// relative `dir` gives relative, stable paths.
 pub fn load(dir: &Path) -> Result<Desired, Diagnostics> {
+    load_checked(dir).map(|(desired, _warnings)| desired)
+}
+
+/// As [`load`], with the warnings of a spec that loads (ambiguous names, no `[provider]`):
+/// what `plan` and `apply` print before they go on.
+pub fn load_checked(dir: &Path) -> Result<(Desired, Diagnostics), Diagnostics> {
     let files = read_folder(dir)?;
     load_files(&files)
 }
 
 /// Loads spec files already read, in the order given (the folder's name order).
-pub(super) fn load_files(files: &[SourceFile]) -> Result<Desired, Diagnostics> {
+pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut parsed = Vec::new();
     for file in files {
@@ -64,15 +70,38 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<Desired, Diagnostics> {
     }
 
     checks::check(&merged.resources, &merged.defined, &mut diags);
+    conflicts::check(&merged.resources, &mut diags);
 
+    sort_by_place(&mut diags);
     if diags.has_errors() {
-        sort_by_place(&mut diags);
         return Err(diags);
     }
-    Ok(Desired {
+    if merged.provider_at.is_none() {
+        diags.push(no_provider(files));
+    }
+    let desired = Desired {
         provider: merged.provider.unwrap_or_else(default_provider),
         resources: merged.resources,
-    })
+    };
+    Ok((desired, diags))
+}
+
+/// A folder with no `[provider]` targets the embedded cloud. That is what the repository's own
+/// specs want (they run on a fresh machine), but a spec meant for a real cloud that lost its
+/// table would silently plan against an empty cloud: say which cloud was chosen, and how to
+/// choose. A warning, not an error, so that the many short specs in tests and examples keep
+/// loading as they are.
+fn no_provider(files: &[SourceFile]) -> Diagnostic {
+    let d = Diagnostic::warning(
+        "no [provider] table: using the embedded cloud (its data under the state folder)",
+    )
+    .help(
+        "add [provider] with cloud = \"embedded\" to say so, or cloud = \"env\" / \"clouds.yaml:NAME\" for a real cloud",
+    );
+    match files.first() {
+        Some(file) => d.at(file.span(0..0)),
+        None => d,
+    }
 }
 
 /// The folder's files merged into one set of tables.
@@ -468,6 +497,12 @@ fn read_folder(dir: &Path) -> Result<Vec<SourceFile>, Diagnostics> {
 /// Loads one in-memory file named `spec.toml`, for unit tests of the schema.
 #[cfg(test)]
 pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
+    load_str_checked(text).map(|(desired, _warnings)| desired)
+}
+
+/// As [`load_str`], with the warnings.
+#[cfg(test)]
+pub(super) fn load_str_checked(text: &str) -> Result<(Desired, Diagnostics), Diagnostics> {
     load_files(&[SourceFile {
         path: PathBuf::from("spec.toml"),
         text: Arc::from(text),

@@ -13,6 +13,7 @@ use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostics, Span};
 
 mod checks;
+mod conflicts;
 mod fields;
 mod load;
 mod reader;
@@ -72,7 +73,7 @@ pub enum CloudChoice {
     CloudsYaml(String),
 }
 
-pub use load::load;
+pub use load::{load, load_checked};
 pub use rules::canonical_protocol;
 
 impl DesiredResource {

@@ -130,11 +130,30 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     pub fn array(&self, key: &str, diags: &mut Diagnostics) -> Option<Spanned<&'a DeArray<'i>>> {
+        self.array_of(key, "an array", diags)
+    }
+
+    /// An array whose entries are tables (rules): a wrong type's help then shows tables, not
+    /// the value written inside brackets.
+    pub fn array_of_tables(
+        &self,
+        key: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Spanned<&'a DeArray<'i>>> {
+        self.array_of(key, "an array of tables", diags)
+    }
+
+    fn array_of(
+        &self,
+        key: &str,
+        expected: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Spanned<&'a DeArray<'i>>> {
         let (_, item) = self.get(key)?;
         match item.get_ref() {
             DeValue::Array(a) => Some(Spanned::new(item.span(), a)),
             _ => {
-                self.wrong_type(key, item, "an array", diags);
+                self.wrong_type(key, item, expected, diags);
                 None
             }
         }
@@ -227,6 +246,7 @@ pub(super) fn wrong_type(
         ("an integer", _) => "write a whole number, without quotes".to_string(),
         ("a string", _) => "write text in double quotes".to_string(),
         ("an array", _) => format!("write a list in brackets: `{key} = [...]`"),
+        ("an array of tables", _) => format!("write a list of tables: `{key} = [ {{ ... }} ]`"),
         ("a table", _) => format!("write a table: `{key} = {{ ... }}`"),
         _ => "write `true` or `false`, without quotes".to_string(),
     };

@@ -10,6 +10,7 @@
 //! embedded.json). Names carry a per-run suffix; everything made is deleted at the end, also
 //! when a step fails (the script never stops early).
 
+mod bodies;
 mod compare;
 mod known_differences;
 mod recorder;

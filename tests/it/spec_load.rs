@@ -305,3 +305,33 @@ fn unreadable_file() {
 fn kinds_and_resources_must_be_tables() {
     insta::assert_snapshot!(errors("not_tables"));
 }
+
+/// The warnings of a fixture that loads.
+fn warnings(case: &str) -> String {
+    match spec::load_checked(&Path::new(FIXTURES).join(case)) {
+        Ok((_, warnings)) => warnings.to_string(),
+        Err(diags) => panic!("{case} should load, got:\n{diags}"),
+    }
+}
+
+#[test]
+fn the_demo_loads_without_warnings() {
+    assert_eq!(warnings("demo"), "");
+}
+
+// Regression (issue 7): two networks of one name in one tenant were created without a word;
+// anything that finds them by name then picks one at random.
+#[test]
+fn same_names_in_one_tenant_are_located_warnings() {
+    insta::assert_snapshot!(warnings("duplicate_names"));
+}
+
+// Regression (issue 7): a spec that lost its [provider] table planned against the embedded
+// cloud without saying so.
+#[test]
+fn no_provider_table_is_a_warning_naming_the_cloud() {
+    let (desired, warnings) = spec::load_checked(&Path::new(FIXTURES).join("no_provider"))
+        .unwrap_or_else(|d| panic!("should load:\n{d}"));
+    assert_eq!(desired.provider.cloud, CloudChoice::Embedded);
+    insta::assert_snapshot!(warnings.to_string());
+}

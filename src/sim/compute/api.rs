@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::sim::core::{
-    Fault, NoMicroversion, RequestId, Service, SimState, new_uuid, now, parse_json, unrouted,
+    Fault, NoMicroversion, RequestId, Service, SimState, new_uuid, now, parse_json, refusal_for,
+    unrouted,
 };
 use crate::sim::wire::json_reply;
 
@@ -190,14 +191,31 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<Microversion, (Fault, Str
     Ok(Microversion(minor))
 }
 
+/// A server name as Nova's `name` format takes it: 1 to 255 printable characters. Nova's
+/// pattern is built from the printable Unicode categories, so a NUL or any other control
+/// character is a 400, as a blank name is.
+fn server_name(value: &Value) -> Result<String, Fault> {
+    value
+        .as_str()
+        .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
+        .filter(|n| !n.chars().any(char::is_control))
+        .map(str::to_string)
+        .ok_or_else(|| invalid_field("name", value, "A name of 1 to 255 characters is required."))
+}
+
 /// Negotiates the microversion and adds Nova's response headers (on errors too).
 pub(super) async fn microversion_layer(mut request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().cloned();
     let negotiated = negotiate(request.headers());
     let (text, mut response) = match negotiated {
         Ok(version) => {
+            let refused = refusal_for(Service::Compute, request.headers());
             request.extensions_mut().insert(version);
-            (format!("2.{}", version.0), next.run(request).await)
+            let response = match refused {
+                Some(fault) => fault.into_response(),
+                None => next.run(request).await,
+            };
+            (format!("2.{}", version.0), response)
         }
         Err((fault, echoed)) => (echoed, fault.into_response()),
     };
@@ -259,18 +277,7 @@ pub(super) async fn create_server(
         .get("server")
         .filter(|s| s.is_object())
         .ok_or_else(|| invalid_field("server", &body, "'server' is a required property"))?;
-    let name = input
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
-        .ok_or_else(|| {
-            invalid_field(
-                "name",
-                input.get("name").unwrap_or(&Value::Null),
-                "A name of 1 to 255 characters is required.",
-            )
-        })?
-        .to_string();
+    let name = server_name(input.get("name").unwrap_or(&Value::Null))?;
     let image_ref = input
         .get("imageRef")
         .and_then(Value::as_str)
@@ -500,15 +507,7 @@ pub(super) async fn update_server(
     let server = find_server(&mut world, &caller, &server_id)?;
     for (key, value) in input {
         match key.as_str() {
-            "name" => {
-                server.name = value
-                    .as_str()
-                    .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
-                    .ok_or_else(|| {
-                        invalid_field("name", value, "A name of 1 to 255 characters is required.")
-                    })?
-                    .to_string();
-            }
+            "name" => server.name = server_name(value)?,
             "description" if mv.at_least(19) => {
                 server.description = value.as_str().map(str::to_string);
             }

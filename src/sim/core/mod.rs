@@ -15,11 +15,13 @@
 //! Layout: this file (configuration, the World, the shared state and its persistence, ids and
 //! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
 //! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
-//! faults, the request log), `chaos` (random faults).
+//! faults, the request log), `chaos` (random faults), `media` (the Content-Types each service
+//! refuses).
 
 mod chaos;
 mod fault;
 mod hooks;
+mod media;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,7 @@ pub use chaos::Chaos;
 use chaos::*;
 pub use fault::*;
 use hooks::*;
+pub use media::refusal_for;
 pub use server::{Sim, SimHandle};
 
 pub const ADMIN_USER: &str = "admin";

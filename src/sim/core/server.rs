@@ -195,6 +195,7 @@ pub(super) fn router(state: SimState) -> Router {
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/requests", get(list_requests).delete(clear_requests))
         .route("/_sim/chaos", get(get_chaos).put(put_chaos))
+        .layer(axum::middleware::from_fn(super::media::media_layer))
         .with_state(state.clone());
     // The common layer wraps the whole router (as its fallback) so it runs before routing:
     // it can rewrite paths and stamp request ids on every answer, 404s included.

@@ -62,6 +62,7 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     identity(rec, login).await;
     image(rec, login).await;
     network(rec, login).await;
+    super::bodies::creates(rec, login).await;
     compute(rec, login).await;
     teardown(rec).await;
 }
@@ -1151,6 +1152,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         json!({"server": {"name": format!("{name}-renamed")}}),
     ))
     .await;
+    super::bodies::server_renames(rec, &format!("{name}-renamed")).await;
     let action = "/v2.1/servers/{server}/action";
     rec.call(post(
         "nova.server.start.active",
