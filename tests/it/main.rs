@@ -22,3 +22,4 @@ mod sim_image;
 mod sim_network;
 mod sim_server_network;
 mod spec_load;
+mod state_safety;
