@@ -80,14 +80,7 @@ impl SledStore {
         })?;
         // The file lock is ours: a holder file left behind is a crashed run's.
         let _ = std::fs::remove_file(dir.join(HOLDER_FILE));
-        let store = SledStore {
-            meta: db.open_tree(META).map_err(db_error)?,
-            resources: db.open_tree(RESOURCES).map_err(db_error)?,
-            audit: db.open_tree(AUDIT).map_err(db_error)?,
-            db,
-            dir: dir.to_path_buf(),
-            holder: Mutex::new(None),
-        };
+        let store = SledStore::with_trees(db, dir)?;
         let schema = store.meta_u64("schema_version")?;
         if let Some(found) = schema.filter(|found| *found > SCHEMA_VERSION) {
             return Err(StoreError::TooNew { path, found });
@@ -188,14 +181,7 @@ impl SledStore {
             }
         }
         let db = open_db(&path).map_err(db_error)?;
-        let store = SledStore {
-            meta: db.open_tree(META).map_err(db_error)?,
-            resources: db.open_tree(RESOURCES).map_err(db_error)?,
-            audit: db.open_tree(AUDIT).map_err(db_error)?,
-            db,
-            dir: dir.to_path_buf(),
-            holder: Mutex::new(None),
-        };
+        let store = SledStore::with_trees(db, dir)?;
         store.set_meta("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
         store.set_meta("lineage", from.lineage.as_bytes())?;
         store.set_meta("serial", from.serial.to_string().as_bytes())?;
@@ -212,6 +198,17 @@ impl SledStore {
         store.write_snapshot()?;
         snapshot::restrict_tree(dir);
         Ok(store)
+    }
+
+    fn with_trees(db: sled::Db, dir: &Path) -> Result<SledStore> {
+        Ok(SledStore {
+            meta: db.open_tree(META).map_err(db_error)?,
+            resources: db.open_tree(RESOURCES).map_err(db_error)?,
+            audit: db.open_tree(AUDIT).map_err(db_error)?,
+            db,
+            dir: dir.to_path_buf(),
+            holder: Mutex::new(None),
+        })
     }
 
     fn damaged(&self, detail: String, lineage: Option<String>) -> StoreError {
