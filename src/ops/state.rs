@@ -153,11 +153,5 @@ pub fn create_for_recovery(ws: &Workspace, lineage: &str) -> Result<Box<dyn Stat
         cloud: None,
         records: Vec::new(),
     };
-    let store = open_replaced(ws, &empty)?;
-    Ok(store)
-}
-
-fn open_replaced(ws: &Workspace, from: &Snapshot) -> Result<Box<dyn StateStore>> {
-    // sled keeps the database a moment after a handle is dropped; `replace` waits it out.
-    Ok(Box::new(SledStore::replace(&ws.state, from)?))
+    Ok(Box::new(SledStore::replace(&ws.state, &empty)?))
 }

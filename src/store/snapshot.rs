@@ -193,3 +193,61 @@ impl StateStore for ReadOnlyStore {
         self.refuse()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Kind;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            schema_version: super::super::SCHEMA_VERSION,
+            lineage: "l-1".to_string(),
+            serial: 3,
+            cloud: Some("the embedded cloud".to_string()),
+            records: vec![Record {
+                addr: Address::new(Kind::Network, "n"),
+                id: "id-n".to_string(),
+                attrs: Default::default(),
+                updated_at: super::super::now(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_and_a_missing_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SNAPSHOT_FILE);
+        assert_eq!(Snapshot::read(&path).unwrap(), None);
+        snapshot().write(&path).unwrap();
+        assert_eq!(Snapshot::read(&path).unwrap(), Some(snapshot()));
+        assert!(
+            !path.with_extension("json.tmp").exists(),
+            "no temp file left"
+        );
+    }
+
+    /// A reader holds no lock, so it must never write: a write would race the run that does.
+    #[tokio::test]
+    async fn a_read_only_store_reads_and_refuses_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ReadOnlyStore::new(dir.path(), snapshot());
+        assert_eq!(store.lineage().await.unwrap(), "l-1");
+        assert_eq!(store.serial().await.unwrap(), 3);
+        let addr = Address::new(Kind::Network, "n");
+        assert_eq!(
+            store.get(&addr).await.unwrap().map(|r| r.id),
+            Some("id-n".into())
+        );
+        let holder = LockInfo::current("apply");
+        assert!(matches!(
+            store.lock(&holder).await,
+            Err(StoreError::ReadOnly(_))
+        ));
+        assert!(matches!(
+            store.set_cloud("x").await,
+            Err(StoreError::ReadOnly(_))
+        ));
+        assert!(matches!(store.backup().await, Err(StoreError::ReadOnly(_))));
+    }
+}
