@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, Output};
+use super::{CliError, Output, RunArgs};
 use crate::apply::Event;
 use crate::ops::{self, Goal, Planned, Workspace};
 use crate::render;
@@ -18,6 +18,8 @@ pub struct ApplyArgs {
     /// How many API calls to make at once (overrides `[provider] parallelism`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: Option<u16>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -28,10 +30,12 @@ pub struct DestroyArgs {
     /// How many API calls to make at once (overrides `[provider] parallelism`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: Option<u16>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub async fn run(args: ApplyArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(ws, Goal::Converge, "apply").await?;
+    let planned = ops::plan_with_options(ws, Goal::Converge, "apply", args.run.options()).await?;
     execute(
         planned,
         args.auto_approve,
@@ -47,7 +51,7 @@ pub async fn destroy(
     ws: &Workspace,
     out: &Output,
 ) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(ws, Goal::Destroy, "destroy").await?;
+    let planned = ops::plan_with_options(ws, Goal::Destroy, "destroy", args.run.options()).await?;
     execute(
         planned,
         args.auto_approve,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::ops::{OpsError, Workspace};
+use crate::ops::{OpsError, RunOptions, Workspace};
 
 mod apply;
 mod graph;
@@ -78,6 +78,48 @@ impl WorkspaceArgs {
     }
 }
 
+/// How a run that writes the state treats it: `--lock-timeout`, `--migrate-cloud`.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// How long to wait for another run's lock on the state (e.g. 30s, 5m); 0s fails at once,
+    /// naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Accept a cloud other than the one the state belongs to (and record it on apply).
+    #[arg(long)]
+    pub migrate_cloud: bool,
+}
+
+impl RunArgs {
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            lock_timeout: self.lock_timeout,
+            migrate_cloud: self.migrate_cloud,
+        }
+    }
+}
+
+/// A duration as `500ms`, `10s`, `5m` or `1h`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. 30s, 5m or 500ms"))?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{text:?} is not a duration; write e.g. 30s, 5m or 500ms"))?;
+    Ok(std::time::Duration::from_millis(millis))
+}
+
 /// What went wrong, printed by `main` as is.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -135,4 +177,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// Prints a rendered block, ending it with exactly one newline whatever the renderer did.
 pub fn print_block(text: &str) {
     println!("{}", text.trim_end_matches('\n'));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_or_without_unit() {
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
 }

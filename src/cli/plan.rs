@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, Output};
-use crate::ops::{self, Goal, Workspace};
+use crate::ops::{self, Goal, RunOptions, Workspace};
 use crate::render;
 
 #[derive(Debug, Args)]
@@ -16,10 +16,18 @@ pub struct PlanArgs {
     /// Print the plan as JSON (stable, machine-readable).
     #[arg(long)]
     pub json: bool,
+    /// Plan against a cloud other than the one the state belongs to.
+    #[arg(long)]
+    pub migrate_cloud: bool,
 }
 
 pub async fn run(args: PlanArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan(ws, Goal::Converge, "plan").await?;
+    // A plan reads the state without its lock: nothing to wait for.
+    let options = RunOptions {
+        migrate_cloud: args.migrate_cloud,
+        ..RunOptions::default()
+    };
+    let planned = ops::plan_with_options(ws, Goal::Converge, "plan", options).await?;
     if args.json {
         let json = render::json::plan(&planned.plan);
         println!(

@@ -33,6 +33,8 @@ fn parse_chaos(text: &str) -> Result<Chaos, String> {
 }
 
 pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
+    // Password hashes and token digests live there: private before the cloud writes.
+    crate::store::snapshot::create_private_dir(&args.data)?;
     let sim = Sim::open(SimConfig {
         data_dir: Some(args.data.clone()),
         build_delay: Duration::from_millis(args.build_delay_ms),

@@ -7,7 +7,7 @@
 //! `apply` write anything, so an invalid spec changes nothing. Errors stay typed
 //! ([`OpsError`]) so that a caller can tell a retryable cloud failure from a spec error.
 //!
-//! Chooses the state backend ([`open_state`]) but otherwise sees only [`StateStore`].
+//! Chooses the state backend ([`open_state`], [`state`]) but otherwise sees only [`StateStore`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,8 +21,10 @@ use crate::resources::{self, Context, Observed, ObservedResource};
 use crate::sim::{self, Sim, SimConfig, SimError, SimHandle};
 use crate::spec::{self, CloudChoice, Desired, DesiredResource};
 use crate::store::{
-    self, AuditEntry, Change, LockInfo, Record, SledStore, StateStore, StepWrite, StoreError,
+    self, AuditEntry, Change, Record, SledStore, StateStore, StepWrite, StoreError,
 };
+
+pub mod state;
 
 /// Where a run reads its spec and keeps its state.
 #[derive(Clone, Debug)]
@@ -48,6 +50,19 @@ pub enum OpsError {
     /// Connecting to or talking to the cloud failed.
     #[error("{0}")]
     Cloud(#[from] CloudError),
+    /// The run reaches another cloud than the one the state belongs to.
+    #[error(
+        "the state in {} belongs to {recorded}, but this run reaches {reached}; point the run at its cloud (OS_CLOUD, OS_* variables or [provider]), or pass --migrate-cloud if the state really moved",
+        state.display()
+    )]
+    OtherCloud {
+        state: PathBuf,
+        recorded: String,
+        reached: String,
+    },
+    /// A request that cannot be carried out as asked; the message says what to do instead.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Reaching the cloud or refreshing from it failed. Displays on one line.
@@ -100,6 +115,17 @@ pub enum Goal {
     Destroy,
 }
 
+/// How a run treats the state: how long to wait for its lock, and whether it may move to
+/// another cloud.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// How long to wait for another run's lock (zero: fail at once, naming the holder).
+    pub lock_timeout: Duration,
+    /// Plan against a cloud other than the one the state records (and record the new one
+    /// when applying).
+    pub migrate_cloud: bool,
+}
+
 /// A connected, refreshed, planned run, ready to apply.
 pub struct Planned {
     pub desired: Desired,
@@ -113,6 +139,8 @@ pub struct Planned {
 /// The cloud a run talks to; owns the embedded cloud while it runs.
 pub struct Connection {
     pub context: Context,
+    /// The cloud reached, as the state records it ([`state::cloud_identity`]).
+    pub identity: String,
     embedded: Option<SimHandle>,
 }
 
@@ -136,17 +164,38 @@ pub fn open_state(ws: &Workspace) -> Result<Box<dyn StateStore>> {
     Ok(Box::new(SledStore::open(&ws.state)?))
 }
 
-/// Everything up to the plan, with the state locked for `operation` (plan, apply, destroy)
-/// until the returned [`Planned`] is dropped. Writes nothing to the cloud or the state.
+/// Everything up to the plan, with the state locked for `operation` (apply, destroy) until
+/// the returned [`Planned`] is dropped; a `plan` reads the state without its lock
+/// ([`state::open_read`]), so that it works while an apply runs. Writes nothing to the cloud
+/// or the state.
 pub async fn plan(ws: &Workspace, goal: Goal, operation: &str) -> Result<Planned> {
+    plan_with_options(ws, goal, operation, RunOptions::default()).await
+}
+
+/// [`plan`], with the lock timeout and cloud migration chosen by the caller.
+pub async fn plan_with_options(
+    ws: &Workspace,
+    goal: Goal,
+    operation: &str,
+    options: RunOptions,
+) -> Result<Planned> {
     let mut desired = validate(ws)?;
     if goal == Goal::Destroy {
         desired.resources.clear();
     }
-    let store = open_state(ws)?;
-    store.lock(&LockInfo::current(operation)).await?;
+    let store = if operation == "plan" {
+        state::open_read(ws)?
+    } else {
+        state::open_locked(ws, operation, options.lock_timeout).await?
+    };
     let lineage = store.lineage().await?;
     let connection = connect(ws, &desired, lineage).await?;
+    if let Err(e) =
+        state::check_cloud(store.as_ref(), &connection.identity, options.migrate_cloud).await
+    {
+        connection.close().await;
+        return Err(e);
+    }
     match plan_with(desired, store, connection).await {
         Ok(planned) => Ok(planned),
         Err((e, connection)) => {
@@ -154,6 +203,29 @@ pub async fn plan(ws: &Workspace, goal: Goal, operation: &str) -> Result<Planned
             Err(e)
         }
     }
+}
+
+/// Rebuilds a lost state from the cloud: a new state with `lineage`, refreshed with no ids
+/// known, so that every resource carrying `stackform-lineage:<lineage>` and its address tag is
+/// adopted and recorded. Returns the number of resources recorded.
+pub async fn recover(ws: &Workspace, lineage: &str) -> Result<usize> {
+    let desired = validate(ws)?;
+    let store = state::create_for_recovery(ws, lineage)?;
+    store
+        .lock(&store::LockInfo::current("state recover"))
+        .await?;
+    let connection = connect(ws, &desired, lineage.to_string()).await?;
+    let result = async {
+        let observed = resources::refresh(&connection.context, &Default::default())
+            .await
+            .map_err(CloudError::Refresh)?;
+        store.set_cloud(&connection.identity).await?;
+        record_adopted(store.as_ref(), &observed).await?;
+        Ok::<usize, OpsError>(observed.resources.len())
+    }
+    .await;
+    connection.close().await;
+    result
 }
 
 async fn plan_with(
@@ -207,6 +279,14 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
     let provider = &desired.provider;
     let (auth, embedded) = match &provider.cloud {
         CloudChoice::Embedded => {
+            // Password hashes and token digests live there: private before the cloud writes.
+            let data = ws.embedded_cloud_dir();
+            store::snapshot::create_private_dir(&data).map_err(|e| {
+                CloudError::Embedded(SimError::Io {
+                    path: data.clone(),
+                    source: e,
+                })
+            })?;
             let handle = Sim::start_on_loopback(SimConfig {
                 data_dir: Some(ws.embedded_cloud_dir()),
                 ..SimConfig::default()
@@ -224,6 +304,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             None,
         ),
     };
+    let identity = state::cloud_identity(embedded.is_none().then_some(&auth));
     let cloud = match Cloud::connect(auth).await {
         Ok(c) => c,
         Err(e) => {
@@ -240,6 +321,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             external_network: provider.external_network.clone(),
             timeout: Duration::from_secs(provider.timeout_secs),
         },
+        identity,
         embedded,
     })
 }
@@ -257,7 +339,9 @@ pub fn embedded_auth(auth_url: &str) -> AuthConfig {
 /// Records what refresh adopted by ownership tags, for an apply with nothing to change: the
 /// leftover of a lost create that already matches the spec is then known to the state too.
 pub async fn record_adoptions(planned: &Planned) -> Result<()> {
-    record_adopted(planned.store.as_ref(), &planned.observed).await
+    let store = planned.store.as_ref();
+    store.set_cloud(&planned.connection.identity).await?;
+    record_adopted(store, &planned.observed).await
 }
 
 /// Executes a plan with at most `parallelism` calls in flight (the spec's
@@ -269,7 +353,11 @@ pub async fn apply(
     parallelism: Option<usize>,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Outcome> {
-    record_adopted(planned.store.as_ref(), &planned.observed).await?;
+    let store = planned.store.as_ref();
+    // The previous generation, kept before this run changes anything (`state restore --backup`).
+    store.backup().await?;
+    store.set_cloud(&planned.connection.identity).await?;
+    record_adopted(store, &planned.observed).await?;
     let executor = CloudExecutor {
         cx: &planned.connection.context,
     };

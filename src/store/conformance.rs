@@ -28,6 +28,23 @@ pub async fn run_all(open: &Factory<'_>) {
     the_lock_excludes_others_and_names_its_holder(open).await;
     the_serial_counts_changes_and_survives_reopen(open).await;
     the_lineage_is_stable_across_reopen_and_distinct_per_state(open).await;
+    the_cloud_is_remembered_across_reopen(open).await;
+}
+
+/// A state remembers which cloud it belongs to, so that a run against another is refused.
+async fn the_cloud_is_remembered_across_reopen(open: &Factory<'_>) {
+    let cloud = "https://keystone.example:5000 (region RegionOne, project domain Default)";
+    {
+        let store = opened(open, "cloud");
+        assert_eq!(
+            store.cloud().await.unwrap(),
+            None,
+            "a new state knows no cloud"
+        );
+        store.set_cloud(cloud).await.unwrap();
+    }
+    let store = opened(open, "cloud");
+    assert_eq!(store.cloud().await.unwrap().as_deref(), Some(cloud));
 }
 
 fn addr(name: &str) -> Address {

@@ -24,8 +24,10 @@ use crate::spec::Attrs;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod sled_store;
+pub mod snapshot;
 
 pub use sled_store::SledStore;
+pub use snapshot::{ReadOnlyStore, Snapshot};
 
 /// Bumped when the layout of stored values changes; an older binary refuses a newer state.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -50,6 +52,28 @@ pub enum StoreError {
     Backend(String),
     #[error("corrupt state record {key}: {detail}; restore the state folder from a backup")]
     Corrupt { key: String, detail: String },
+    /// The database is unreadable, or older than the snapshot written beside it (truncated,
+    /// overwritten, deleted): never silently a new state, since a new lineage would orphan
+    /// every resource the old one tagged.
+    #[error(
+        "the state in {path} is damaged ({detail}); nothing was changed: run `stackform state restore` (last snapshot), `stackform state restore --backup` (before the last apply) or `stackform state recover --lineage {}` (from the cloud's ownership tags)",
+        lineage.as_deref().unwrap_or("<lineage id>")
+    )]
+    Damaged {
+        path: PathBuf,
+        detail: String,
+        lineage: Option<String>,
+    },
+    /// A write was asked of a read-only view (a snapshot read while another run holds the lock).
+    #[error("the state in {0} is open read-only; run the command again when the lock is free")]
+    ReadOnly(PathBuf),
+}
+
+impl StoreError {
+    /// Another run holds the state: worth waiting for (`--lock-timeout`).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Locked(_) | StoreError::LockedBy { .. })
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -181,6 +205,25 @@ pub trait StateStore: Send + Sync {
 
     /// The audit log, oldest first.
     fn history(&self) -> StoreFuture<'_, Vec<AuditEntry>>;
+
+    /// The cloud this state belongs to (auth URL, region, project domain, or the embedded
+    /// cloud), once a run recorded it; planning against another cloud is refused. A backend
+    /// that records none (a test double) answers `None`, which accepts any cloud.
+    fn cloud(&self) -> StoreFuture<'_, Option<String>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Records the cloud this state belongs to.
+    fn set_cloud<'a>(&'a self, _cloud: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Keeps a copy of the state as it is now (the previous generation, restored by
+    /// `stackform state restore --backup`), before a run changes it. A backend with a history
+    /// of its own (PostgreSQL) may keep nothing more.
+    fn backup(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 
     /// address → id of every record.
     fn ids(&self) -> StoreFuture<'_, BTreeMap<Address, String>> {

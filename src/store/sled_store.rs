@@ -7,6 +7,10 @@
 //! state at a time, across processes); the holder's [`LockInfo`] sits in a small file beside
 //! the database, since a process refused by the file lock cannot read the database itself.
 //!
+//! Beside the database, every commit rewrites the snapshot (`state.json`, see [`snapshot`]):
+//! opening compares the two, so that a truncated, overwritten or deleted database is reported
+//! as damaged instead of starting over with a new lineage.
+//!
 //! Owns the sled types: none of them leaves this file.
 
 use std::collections::BTreeMap;
@@ -17,6 +21,7 @@ use serde::Deserialize;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::snapshot::{self, BACKUP_FILE, SNAPSHOT_FILE, Snapshot};
 use super::{
     AuditEntry, Change, LockInfo, Record, Result, SCHEMA_VERSION, StateStore, StepWrite,
     StoreError, StoreFuture,
@@ -27,6 +32,7 @@ const META: &str = "meta";
 const RESOURCES: &str = "resources";
 const AUDIT: &str = "audit";
 const HOLDER_FILE: &str = "lock.json";
+const DB_DIR: &str = "stackform.db";
 
 pub struct SledStore {
     dir: PathBuf,
@@ -41,13 +47,19 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (creating if needed) the state under `dir`. Fails with [`StoreError::LockedBy`]
     /// (or [`StoreError::Locked`] when the holder did not say who it is) while another handle
-    /// has it open: sled holds an exclusive file lock.
+    /// has it open: sled holds an exclusive file lock. Fails with [`StoreError::Damaged`] when
+    /// the database is unreadable, or empty or behind while its snapshot (or a backup) shows an
+    /// earlier state: a damaged state is never silently a new one.
     pub fn open(dir: &Path) -> Result<SledStore> {
-        let path = dir.join("stackform.db");
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        let path = dir.join(DB_DIR);
+        snapshot::create_private_dir(dir).map_err(|e| StoreError::Open {
             path: path.clone(),
             detail: e.to_string(),
         })?;
+        let snap = dir.join(SNAPSHOT_FILE);
+        // A snapshot that cannot be parsed is no evidence either way; the database decides.
+        let previous = Snapshot::read(&snap).unwrap_or_default();
+        let had_db = path.join("db").exists();
         let db = open_db(&path).map_err(|e| match e {
             sled::Error::Io(ref io) if is_lock_error(io) => match read_holder(dir) {
                 Some(holder) => StoreError::LockedBy {
@@ -56,6 +68,11 @@ impl SledStore {
                 },
                 None => StoreError::Locked(dir.to_path_buf()),
             },
+            other if had_db || previous.is_some() => StoreError::Damaged {
+                path: dir.to_path_buf(),
+                detail: format!("the database cannot be read: {other}"),
+                lineage: previous.as_ref().map(|p| p.lineage.clone()),
+            },
             other => StoreError::Open {
                 path: path.clone(),
                 detail: other.to_string(),
@@ -63,26 +80,179 @@ impl SledStore {
         })?;
         // The file lock is ours: a holder file left behind is a crashed run's.
         let _ = std::fs::remove_file(dir.join(HOLDER_FILE));
-        let store = SledStore {
+        let store = SledStore::with_trees(db, dir)?;
+        let schema = store.meta_u64("schema_version")?;
+        if let Some(found) = schema.filter(|found| *found > SCHEMA_VERSION) {
+            return Err(StoreError::TooNew { path, found });
+        }
+        // Decided before anything is written: a damaged database is left as it was found.
+        let lineage = store.meta.get("lineage").map_err(db_error)?;
+        match (lineage, previous) {
+            (None, Some(previous)) => {
+                return Err(store.damaged(
+                    format!(
+                        "the database is empty or missing, but {SNAPSHOT_FILE} records {} resources at serial {}",
+                        previous.records.len(),
+                        previous.serial
+                    ),
+                    Some(previous.lineage),
+                ));
+            }
+            (None, None) => {
+                if let Ok(Some(backup)) = Snapshot::read(&dir.join(BACKUP_FILE)) {
+                    return Err(store.damaged(
+                        format!(
+                            "the database and {SNAPSHOT_FILE} are missing, but {BACKUP_FILE} is left"
+                        ),
+                        Some(backup.lineage),
+                    ));
+                }
+                let lineage = uuid::Uuid::new_v4().to_string();
+                store.set_meta("lineage", lineage.as_bytes())?;
+                store.write_snapshot()?;
+            }
+            (Some(lineage), Some(previous)) => {
+                let lineage = String::from_utf8_lossy(&lineage).into_owned();
+                let serial = store.serial()?;
+                if lineage != previous.lineage {
+                    return Err(store.damaged(
+                        format!(
+                            "the database's lineage {lineage} is not its snapshot's {}",
+                            previous.lineage
+                        ),
+                        Some(previous.lineage),
+                    ));
+                }
+                if serial < previous.serial {
+                    return Err(store.damaged(
+                        format!(
+                            "the database is at serial {serial}, its snapshot at {}: committed steps are missing",
+                            previous.serial
+                        ),
+                        Some(previous.lineage),
+                    ));
+                }
+                if serial > previous.serial {
+                    // A crash between the database's commit and the snapshot's rename.
+                    store.write_snapshot()?;
+                }
+            }
+            // A state written before snapshots existed.
+            (Some(_), None) => store.write_snapshot()?,
+        }
+        if schema.is_none() {
+            store.set_meta("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+        }
+        snapshot::restrict_tree(dir);
+        Ok(store)
+    }
+
+    /// Replaces whatever is under `dir` with a new database holding `from` (its lineage,
+    /// serial, cloud and records): `state restore` and `state recover`. A database or snapshot
+    /// found there is kept aside as `*.damaged-<unix time>`, never deleted.
+    pub fn replace(dir: &Path, from: &Snapshot) -> Result<SledStore> {
+        let path = dir.join(DB_DIR);
+        snapshot::create_private_dir(dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        if path.exists() {
+            // Refuse while a run holds it: moving an open database away would lose its steps.
+            match open_db(&path) {
+                Err(sled::Error::Io(ref io)) if is_lock_error(io) => {
+                    return Err(match read_holder(dir) {
+                        Some(holder) => StoreError::LockedBy {
+                            path: dir.to_path_buf(),
+                            holder,
+                        },
+                        None => StoreError::Locked(dir.to_path_buf()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let stamp = chrono::Utc::now().timestamp();
+        for name in [DB_DIR, SNAPSHOT_FILE] {
+            let old = dir.join(name);
+            if old.exists() {
+                std::fs::rename(&old, dir.join(format!("{name}.damaged-{stamp}"))).map_err(
+                    |e| StoreError::Backend(format!("cannot move {} aside: {e}", old.display())),
+                )?;
+            }
+        }
+        let db = open_db(&path).map_err(db_error)?;
+        let store = SledStore::with_trees(db, dir)?;
+        store.set_meta("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+        store.set_meta("lineage", from.lineage.as_bytes())?;
+        store.set_meta("serial", from.serial.to_string().as_bytes())?;
+        if let Some(cloud) = &from.cloud {
+            store.set_meta("cloud", cloud.as_bytes())?;
+        }
+        for record in &from.records {
+            store
+                .resources
+                .insert(record.addr.to_string().as_bytes(), encode(record)?)
+                .map_err(db_error)?;
+        }
+        store.db.flush().map_err(db_error)?;
+        store.write_snapshot()?;
+        snapshot::restrict_tree(dir);
+        Ok(store)
+    }
+
+    fn with_trees(db: sled::Db, dir: &Path) -> Result<SledStore> {
+        Ok(SledStore {
             meta: db.open_tree(META).map_err(db_error)?,
             resources: db.open_tree(RESOURCES).map_err(db_error)?,
             audit: db.open_tree(AUDIT).map_err(db_error)?,
             db,
             dir: dir.to_path_buf(),
             holder: Mutex::new(None),
-        };
-        match store.meta_u64("schema_version")? {
-            Some(found) if found > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew { path, found });
-            }
-            Some(_) => {}
-            None => store.set_meta("schema_version", SCHEMA_VERSION.to_string().as_bytes())?,
+        })
+    }
+
+    fn damaged(&self, detail: String, lineage: Option<String>) -> StoreError {
+        StoreError::Damaged {
+            path: self.dir.clone(),
+            detail,
+            lineage,
         }
-        if store.meta.get("lineage").map_err(db_error)?.is_none() {
-            let lineage = uuid::Uuid::new_v4().to_string();
-            store.set_meta("lineage", lineage.as_bytes())?;
-        }
-        Ok(store)
+    }
+
+    /// The state as it is now, as a snapshot.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot {
+            schema_version: SCHEMA_VERSION,
+            lineage: self.lineage()?,
+            serial: self.serial()?,
+            cloud: self.cloud()?,
+            records: self.records()?,
+        })
+    }
+
+    /// Rewrites the snapshot from the database. It costs one pass over the records per step,
+    /// which is what keeps readers off the lock; a state of thousands of resources would want
+    /// an incremental format.
+    fn write_snapshot(&self) -> Result<()> {
+        self.snapshot()?.write(&self.dir.join(SNAPSHOT_FILE))
+    }
+
+    pub fn cloud(&self) -> Result<Option<String>> {
+        Ok(self
+            .meta
+            .get("cloud")
+            .map_err(db_error)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn set_cloud(&self, cloud: &str) -> Result<()> {
+        self.set_meta("cloud", cloud.as_bytes())?;
+        self.write_snapshot()
+    }
+
+    /// Copies the state as it is now to the backup file.
+    pub fn backup(&self) -> Result<()> {
+        self.snapshot()?.write(&self.dir.join(BACKUP_FILE))
     }
 
     pub fn lineage(&self) -> Result<String> {
@@ -200,6 +370,9 @@ impl SledStore {
                 TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
             })?;
         self.db.flush().map_err(db_error)?;
+        if bumps {
+            self.write_snapshot()?;
+        }
         Ok(())
     }
 
@@ -287,6 +460,18 @@ impl StateStore for SledStore {
 
     fn history(&self) -> StoreFuture<'_, Vec<AuditEntry>> {
         Box::pin(std::future::ready(self.audit_log()))
+    }
+
+    fn cloud(&self) -> StoreFuture<'_, Option<String>> {
+        Box::pin(std::future::ready(SledStore::cloud(self)))
+    }
+
+    fn set_cloud<'a>(&'a self, cloud: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(SledStore::set_cloud(self, cloud)))
+    }
+
+    fn backup(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::ready(SledStore::backup(self)))
     }
 }
 
@@ -414,6 +599,111 @@ mod tests {
             Err(other) => panic!("expected Locked, got {other}"),
             Ok(_) => panic!("expected Locked, got a second handle"),
         }
+    }
+
+    /// Fills a state with two records and returns its lineage; the handle is dropped.
+    fn filled(dir: &Path) -> String {
+        let store = Store::open(dir).unwrap();
+        store.put(&record("a", "id-a")).unwrap();
+        store.put(&record("b", "id-b")).unwrap();
+        store.lineage().unwrap()
+    }
+
+    fn expect_damaged(dir: &Path, lineage: &str) -> String {
+        match Store::open(dir) {
+            Err(e @ StoreError::Damaged { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(&format!("stackform state recover --lineage {lineage}")),
+                    "{message}"
+                );
+                assert!(message.contains("stackform state restore"), "{message}");
+                assert!(!message.contains('\n'), "one line: {message}");
+                message
+            }
+            Err(other) => panic!("expected Damaged, got {other}"),
+            Ok(_) => panic!("expected Damaged, got a state"),
+        }
+    }
+
+    /// Regression (issue 7): a truncated database opened as a new, empty state with a new
+    /// lineage, orphaning every resource the old one had tagged.
+    #[test]
+    fn a_truncated_database_is_damaged_not_new_and_restore_brings_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineage = filled(dir.path());
+        std::thread::sleep(LOCK_GRACE);
+        std::fs::write(dir.path().join(DB_DIR).join("db"), b"").unwrap();
+        expect_damaged(dir.path(), &lineage);
+        // Refusing changed nothing: the evidence is still there, the refusal repeats.
+        expect_damaged(dir.path(), &lineage);
+
+        let snapshot = Snapshot::read(&dir.path().join(SNAPSHOT_FILE))
+            .unwrap()
+            .expect("the snapshot");
+        drop(Store::replace(dir.path(), &snapshot).unwrap());
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.lineage().unwrap(), lineage);
+        assert_eq!(store.ids().unwrap().len(), 2);
+        assert_eq!(store.serial().unwrap(), 2);
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+            .count();
+        assert_eq!(aside, 2, "the damaged database and snapshot are kept aside");
+    }
+
+    #[test]
+    fn a_garbled_database_is_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineage = filled(dir.path());
+        std::thread::sleep(LOCK_GRACE);
+        let db = dir.path().join(DB_DIR).join("db");
+        let len = std::fs::metadata(&db).unwrap().len() as usize;
+        std::fs::write(&db, vec![0x5a; len.max(4096)]).unwrap();
+        expect_damaged(dir.path(), &lineage);
+    }
+
+    #[test]
+    fn a_deleted_database_beside_its_snapshot_is_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineage = filled(dir.path());
+        std::thread::sleep(LOCK_GRACE);
+        std::fs::remove_dir_all(dir.path().join(DB_DIR)).unwrap();
+        expect_damaged(dir.path(), &lineage);
+    }
+
+    #[test]
+    fn a_lone_backup_is_a_sign_of_an_earlier_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let lineage = {
+            let store = Store::open(dir.path()).unwrap();
+            store.put(&record("a", "id-a")).unwrap();
+            store.backup().unwrap();
+            store.lineage().unwrap()
+        };
+        std::thread::sleep(LOCK_GRACE);
+        std::fs::remove_dir_all(dir.path().join(DB_DIR)).unwrap();
+        std::fs::remove_file(dir.path().join(SNAPSHOT_FILE)).unwrap();
+        expect_damaged(dir.path(), &lineage);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_folder_and_its_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let store = Store::open(&state).unwrap();
+        store.put(&record("a", "id-a")).unwrap();
+        store.backup().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join(DB_DIR)), 0o700);
+        assert_eq!(mode(&state.join(DB_DIR).join("db")), 0o600);
+        assert_eq!(mode(&state.join(SNAPSHOT_FILE)), 0o600);
+        assert_eq!(mode(&state.join(BACKUP_FILE)), 0o600);
     }
 
     fn factory(base: &Path) -> impl Fn(&str) -> Result<Box<dyn StateStore>> + '_ {

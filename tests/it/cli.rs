@@ -202,8 +202,9 @@ fn workspace_options_are_accepted_before_and_after_every_command() {
     }
 }
 
-/// An apply waiting for its confirmation holds the state: another command is refused, and
-/// told whom it waits for.
+/// An apply waiting for its confirmation holds the state: another apply is refused, and told
+/// whom it waits for. (Readers — `state list`, `plan` — read the snapshot instead and work
+/// meanwhile: `state_safety`.)
 #[test]
 fn a_held_state_names_its_holder() {
     use std::io::{Read, Write};
@@ -231,7 +232,7 @@ fn a_held_state_names_its_holder() {
         );
         seen.extend_from_slice(&buf[..n]);
     }
-    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    let (code, out, err) = run_in(dir.path(), &["apply", "--specs", &specs, "--auto-approve"]);
     let holder = format!("locked by stackform apply (pid {}, ", apply.id());
     assert_eq!((code, out.as_str()), (1, ""), "{err}");
     assert!(err.starts_with("error: the state in state is "), "{err}");

@@ -26,3 +26,4 @@ mod sim_network;
 mod sim_server_network;
 mod spec_corpus;
 mod spec_load;
+mod state_safety;

@@ -248,7 +248,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
         path: temp.clone(),
         source,
     };
-    let mut file = File::create(&temp).map_err(io)?;
+    // Owner-only: the file holds password hashes and token digests.
+    let mut options = File::options();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&temp, path).map_err(|source| SimError::Io {
