@@ -36,6 +36,7 @@ pub struct DestroyArgs {
 
 pub async fn run(args: ApplyArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
     let planned = ops::plan_with_options(ws, Goal::Converge, "apply", args.run.options()).await?;
+    super::print_warnings(&planned.desired, out.color);
     execute(
         planned,
         args.auto_approve,

@@ -7,8 +7,9 @@ use crate::graph;
 use crate::ops::{self, Workspace};
 use crate::resources::Observed;
 
-pub fn validate(ws: &Workspace, _out: &Output) -> Result<ExitCode, CliError> {
+pub fn validate(ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
     let desired = ops::validate(ws)?;
+    super::print_warnings(&desired, out.color);
     graph::build(&desired, &Observed::default())
         .map_err(|d| CliError::Ops(ops::OpsError::Spec(d)))?;
     println!(

@@ -175,6 +175,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 /// Prints a rendered block, ending it with exactly one newline whatever the renderer did.
+/// The spec's warnings, on standard error so that plans and JSON stay clean on standard output.
+pub fn print_warnings(desired: &crate::spec::Desired, color: bool) {
+    if !desired.warnings.is_empty() {
+        eprintln!("{}", desired.warnings.render(color).trim_end_matches('\n'));
+    }
+}
+
 pub fn print_block(text: &str) {
     println!("{}", text.trim_end_matches('\n'));
 }

@@ -28,6 +28,7 @@ pub async fn run(args: PlanArgs, ws: &Workspace, out: &Output) -> Result<ExitCod
         ..RunOptions::default()
     };
     let planned = ops::plan_with_options(ws, Goal::Converge, "plan", options).await?;
+    super::print_warnings(&planned.desired, out.color);
     if args.json {
         let json = render::json::plan(&planned.plan);
         println!(

@@ -43,6 +43,7 @@ pub fn resource(address: &str, attrs: Value) -> DesiredResource {
 
 pub fn desired(resources: Vec<DesiredResource>) -> Desired {
     Desired {
+        warnings: Default::default(),
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: None,

@@ -82,6 +82,7 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     let desired = Desired {
         provider: merged.provider.unwrap_or_else(default_provider),
         resources: merged.resources,
+        warnings: diags.clone(),
     };
     Ok((desired, diags))
 }

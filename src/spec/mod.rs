@@ -29,6 +29,9 @@ pub type Attrs = BTreeMap<String, Value>;
 pub struct Desired {
     pub provider: Provider,
     pub resources: BTreeMap<Address, DesiredResource>,
+    /// What loads but deserves a look (no `[provider]`, ambiguous names): commands print
+    /// these before they go on.
+    pub warnings: Diagnostics,
 }
 
 #[derive(Clone, Debug)]

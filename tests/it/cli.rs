@@ -254,3 +254,25 @@ fn a_held_state_names_its_holder() {
         "free once the apply ended: {err}"
     );
 }
+
+/// A spec with no `[provider]` still loads (it targets the embedded cloud), but the commands
+/// say so on standard error, located, so a real-cloud spec that lost its table is noticed.
+#[test]
+fn a_spec_without_provider_is_warned_about_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::write_specs(dir.path(), &[("main.toml", "[tenant.t]\n")]);
+    let (code, out, err) = run_in(dir.path(), &["validate"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "The spec is valid: 1 resources in specs.\n");
+    assert!(
+        err.starts_with(
+            "warning: no [provider] table: using the embedded cloud (its data under the state folder)\n --> specs/main.toml:1:1"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = run_in(dir.path(), &["plan"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tenant.t will be created"), "{out}");
+    assert!(!out.contains("warning"), "{out}");
+    assert!(err.contains("warning: no [provider] table"), "{err}");
+}

@@ -121,6 +121,7 @@ fn demo() -> Desired {
         instance("web-2"),
     ];
     Desired {
+        warnings: Default::default(),
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: Some("public".into()),
