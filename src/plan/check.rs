@@ -38,7 +38,17 @@ fn check_not_foreign(resource: &DesiredResource, observed: &Observed, out: &mut 
     if observed.resources.contains_key(addr) {
         return;
     }
-    let Some(foreign) = observed.foreign.get(addr) else {
+    // Where the cloud keeps names unique (projects), only the same name collides: another
+    // state may well have its own `tenant.demo` under another name (on a shared cloud, every
+    // state of every team).
+    let wanted = resource
+        .attrs
+        .get("name")
+        .and_then(serde_json::Value::as_str);
+    let Some(foreign) = observed.foreign.get(addr).and_then(|all| {
+        all.iter()
+            .find(|f| f.unique_name.is_none() || f.unique_name.as_deref() == wanted)
+    }) else {
         return;
     };
     out.push(
@@ -131,12 +141,15 @@ mod tests {
     #[test]
     fn a_resource_of_another_lineage_is_named_with_its_owner() {
         let mut observed = cloud();
+        let foreign = |id: &str, name: &str| crate::resources::Foreign {
+            id: id.into(),
+            lineage: "L-OTHER".into(),
+            unique_name: Some(name.into()),
+        };
+        // Another state's `tenant.demo` under another project name is no collision.
         observed.foreign.insert(
             crate::plan::fixtures::addr("tenant.demo"),
-            crate::resources::Foreign {
-                id: "p-1".into(),
-                lineage: "L-OTHER".into(),
-            },
+            vec![foreign("p-0", "someone-else"), foreign("p-1", "demo")],
         );
         let spec = desired(vec![resource("tenant.demo", json!({"name": "demo"}))]);
         let found = messages(&check(&spec, &observed));

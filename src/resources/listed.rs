@@ -47,6 +47,9 @@ pub struct Listed {
     /// The address and lineage id another lineage's ownership tags claim (the same spec
     /// applied from another state folder).
     pub foreign: Option<(Address, String)>,
+    /// The OpenStack name, where it is what makes two objects collide (a project's name is
+    /// unique in its domain).
+    pub unique_name: Option<String>,
     observe: Observe,
 }
 
@@ -90,6 +93,7 @@ impl Listed {
             claim,
             status: status.filter(|s| !s.is_empty()).map(str::to_string),
             foreign: None,
+            unique_name: None,
             observe: Box::new(move |addr, observation| Box::pin(observe(addr, observation))),
         }
     }
@@ -97,6 +101,12 @@ impl Listed {
     /// Records the claim of another lineage's tags ([`super::common::foreign_claim`]).
     pub fn foreign(mut self, claim: Option<(Address, String)>) -> Listed {
         self.foreign = claim;
+        self
+    }
+
+    /// Records the name the cloud keeps unique for this kind.
+    pub fn unique_name(mut self, name: &str) -> Listed {
+        self.unique_name = Some(name.to_string());
         self
     }
 

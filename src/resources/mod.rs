@@ -91,7 +91,7 @@ pub struct Observed {
     /// Addresses whose object in the cloud carries another lineage's ownership tags (the same
     /// spec applied from another state folder): creating them here would clash with it.
     #[serde(default)]
-    pub foreign: BTreeMap<Address, Foreign>,
+    pub foreign: BTreeMap<Address, Vec<Foreign>>,
     /// Resources found by this lineage's ownership tag, not by an id the state records (a
     /// create whose reply was lost, an apply that gave up waiting): the plan says they will be
     /// adopted, and the state records them on apply.
@@ -105,6 +105,8 @@ pub struct Foreign {
     pub id: String,
     /// The other state's lineage id.
     pub lineage: String,
+    /// Its OpenStack name, where the cloud keeps names unique for the kind (projects).
+    pub unique_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

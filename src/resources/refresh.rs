@@ -19,7 +19,7 @@ struct Matcher {
     by_id: HashMap<String, Address>,
     claimed: BTreeMap<Address, String>,
     /// Unmatched objects that another lineage's tags claim, by the address they claim.
-    foreign: BTreeMap<Address, Foreign>,
+    foreign: BTreeMap<Address, Vec<Foreign>>,
     /// Addresses matched by this lineage's tag, not by an id the state knows: adoptions.
     adopted: BTreeSet<Address>,
 }
@@ -56,7 +56,12 @@ impl Matcher {
             }
             if let Some((addr, lineage)) = item.foreign.clone().filter(|(a, _)| a.kind == kind) {
                 let id = item.id.clone();
-                self.foreign.entry(addr).or_insert(Foreign { id, lineage });
+                let unique_name = item.unique_name.clone();
+                self.foreign.entry(addr).or_default().push(Foreign {
+                    id,
+                    lineage,
+                    unique_name,
+                });
             }
             let Some(addr) = item.claim.clone().filter(|a| a.kind == kind) else {
                 continue;
@@ -234,10 +239,11 @@ mod tests {
         let other = Foreign {
             id: "n-other".into(),
             lineage: "OTHER".into(),
+            unique_name: None,
         };
         assert_eq!(
             matcher.foreign,
-            [(Address::new(Kind::Network, "cache"), other)].into()
+            [(Address::new(Kind::Network, "cache"), vec![other])].into()
         );
     }
 }

@@ -162,6 +162,7 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
         .map(|project| {
             let claim = common::tagged_address(&lineage, &project.tags);
             let foreign = common::foreign_claim(&lineage, &project.tags);
+            let name = project.name.clone();
             let admin = admin.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
                 let (nova, neutron) = tokio::join!(
@@ -179,6 +180,7 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                 observe(&project, nova.as_ref(), neutron.as_ref())
             })
             .foreign(foreign)
+            .unique_name(&name)
         })
         .collect())
 }

@@ -849,7 +849,7 @@ async fn real_a_failed_build_is_replaced_on_the_next_apply() {
 /// refuses during a build (409 "task_state spawning"). The re-apply must wait for the build
 /// and converge on its first try.
 async fn a_server_still_building_is_waited_for(target: Target) {
-    // Embedded builds take 10 s here; a real cloud's take longer than the first apply's 1 s.
+    // Embedded builds take 10 s here, far longer than the first apply's 1 s.
     let Some(mut s) = Scenario::start_with_build_delay(target, 10_000).await else {
         return;
     };
@@ -924,10 +924,9 @@ async fn a_server_still_building_is_waited_for_on_the_next_apply() {
     a_server_still_building_is_waited_for(Target::Embedded).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_a_server_still_building_is_waited_for_on_the_next_apply() {
-    a_server_still_building_is_waited_for(Target::Real).await;
-}
+// No real-cloud run of this scenario: the harness's Nova (fake virt driver) builds a server
+// in well under a second, so a build cannot be caught mid-way by a timeout; on the real
+// services the waiting itself is covered by every other scenario's creates.
 
 fn kept_instance(tenant_name: &str, with_web_and_router: bool) -> String {
     let mut s = format!(

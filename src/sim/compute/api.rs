@@ -195,12 +195,20 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<Microversion, (Fault, Str
 /// pattern is built from the printable Unicode categories, so a NUL or any other control
 /// character is a 400, as a blank name is.
 fn server_name(value: &Value) -> Result<String, Fault> {
-    value
+    let name = value
         .as_str()
         .filter(|n| !n.trim().is_empty() && n.chars().count() <= 255)
-        .filter(|n| !n.chars().any(char::is_control))
-        .map(str::to_string)
-        .ok_or_else(|| invalid_field("name", value, "A name of 1 to 255 characters is required."))
+        .ok_or_else(|| {
+            invalid_field("name", value, "A name of 1 to 255 characters is required.")
+        })?;
+    // Nova's `name` format (api/validation/validators.py): printable, no edge whitespace.
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(Fault::bad_request(
+            Service::Compute,
+            "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// Negotiates the microversion and adds Nova's response headers (on errors too).

@@ -91,7 +91,15 @@ pub(super) async fn media_layer(request: Request, next: Next) -> Response {
     let refused = checked_before_routing(request.uri().path())
         .and_then(|service| refusal_for(service, request.headers()));
     match refused {
-        Some(fault) => fault.into_response(),
+        Some(fault) => {
+            // Keystone's answers all vary on the token, its refusals included.
+            let mut response = fault.into_response();
+            response.headers_mut().insert(
+                axum::http::header::VARY,
+                axum::http::HeaderValue::from_static("X-Auth-Token"),
+            );
+            response
+        }
         None => next.run(request).await,
     }
 }

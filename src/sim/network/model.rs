@@ -458,6 +458,12 @@ pub fn required<'a>(map: &'a Map<String, Value>, key: &str) -> NResult<&'a Value
 pub fn get_str(map: &Map<String, Value>, key: &str, max_len: usize) -> NResult<Option<String>> {
     match map.get(key) {
         None => Ok(None),
+        // neutron-lib's validate_string refuses a NUL (real Neutron 2026.2: 400 "'…' is not a
+        // valid string"), before any length check.
+        Some(Value::String(s)) if s.contains('\0') => Err(NeutronError::invalid_attr(
+            key,
+            format!("'{s}' is not a valid string"),
+        )),
         Some(Value::String(s)) if s.chars().count() <= max_len => Ok(Some(s.clone())),
         Some(Value::String(s)) => Err(NeutronError::invalid_attr(
             key,
