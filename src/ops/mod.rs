@@ -287,13 +287,10 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
                     source: e,
                 })
             })?;
-            let handle = Sim::start_on_loopback(SimConfig {
-                data_dir: Some(ws.embedded_cloud_dir()),
-                ..SimConfig::default()
-            })
-            .await
-            .map_err(CloudError::Embedded)?;
-            (embedded_auth(&handle.auth_url), Some(handle))
+            match serve_or_join_embedded(data).await? {
+                EmbeddedCloud::Served(handle) => (embedded_auth(&handle.auth_url), Some(handle)),
+                EmbeddedCloud::Joined(url) => (embedded_auth(&format!("{url}/identity/v3")), None),
+            }
         }
         CloudChoice::Environment => (AuthConfig::from_env().map_err(CloudError::from)?, None),
         CloudChoice::CloudsYaml(name) => (
@@ -304,7 +301,8 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             None,
         ),
     };
-    let identity = state::cloud_identity(embedded.is_none().then_some(&auth));
+    let is_embedded = matches!(provider.cloud, CloudChoice::Embedded);
+    let identity = state::cloud_identity((!is_embedded).then_some(&auth));
     let cloud = match Cloud::connect(auth).await {
         Ok(c) => c,
         Err(e) => {
@@ -324,6 +322,44 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
         identity,
         embedded,
     })
+}
+
+/// The embedded cloud this process reaches: served by itself, or by another stackform process
+/// that holds the data folder (an `apply` running while this `plan` reads).
+enum EmbeddedCloud {
+    Served(SimHandle),
+    Joined(String),
+}
+
+/// Serves the embedded cloud from `data`, or joins the process already serving it. A process
+/// that has just locked the folder may not have written its URL yet, and one that is stopping
+/// still holds the lock for a moment: both are waited for, briefly.
+async fn serve_or_join_embedded(data: PathBuf) -> Result<EmbeddedCloud> {
+    const PATIENCE: Duration = Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    loop {
+        let config = SimConfig {
+            data_dir: Some(data.clone()),
+            ..SimConfig::default()
+        };
+        match Sim::start_on_loopback(config).await {
+            Ok(handle) => return Ok(EmbeddedCloud::Served(handle)),
+            Err(SimError::InUse { dir }) => {
+                if let Some(url) = sim::served_url(&dir)
+                    && tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+                        .await
+                        .is_ok()
+                {
+                    return Ok(EmbeddedCloud::Joined(url));
+                }
+                if started.elapsed() > PATIENCE {
+                    return Err(CloudError::Embedded(SimError::InUse { dir }).into());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(CloudError::Embedded(e).into()),
+        }
+    }
 }
 
 /// The credentials of the embedded cloud's admin; a fixed, local-only password.

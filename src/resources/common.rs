@@ -1,7 +1,7 @@
 //! Helpers shared by the kind modules: ownership tags, reading desired attributes, finding
 //! dependency ids, create-or-adopt after a lost answer, and id → address-name maps.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 
 use serde_json::{Map, Value, json};
@@ -221,10 +221,27 @@ where
             if error.status() == Some(reqwest::StatusCode::BAD_REQUEST)
                 && error.message().contains("tags") =>
         {
+            // Without tags in the body, a create whose answer is lost leaves an untagged
+            // object: it is the one of this name that was not there before the first POST.
+            let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+            let same_name = || async {
+                let query = neutron::query(&[("name", name), ("project_id", &project)]);
+                session.network().list::<T>(collection, &query).await
+            };
+            let before: BTreeSet<String> = same_name()
+                .await?
+                .iter()
+                .map(|item| item.id().to_string())
+                .collect();
             let created: T = create_or_adopt(
                 addr,
                 || session.network().create::<T>(collection, body.clone()),
-                || async { Ok(None) },
+                || async {
+                    Ok(same_name()
+                        .await?
+                        .into_iter()
+                        .find(|item| !before.contains(item.id()) && item.tags().is_empty()))
+                },
             )
             .await?;
             session

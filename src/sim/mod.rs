@@ -17,7 +17,9 @@
 //!                  {"count"}}` makes the next server builds end in ERROR; DELETE clears all.
 //!
 //! State lives in `<data_dir>/cloud.json`, rewritten atomically after every non-GET request,
-//! and an OS lock on `<data_dir>/cloud.lock` keeps a second process out. Slow transitions
+//! and an OS lock on `<data_dir>/cloud.lock` keeps a second process from opening it: the holder
+//! writes its URL into that file, so a second process (a `plan` during an `apply`) joins the
+//! cloud being served instead ([`served_url`]). Slow transitions
 //! (server build, stop, start, reboot) are stored as "done at" timestamps, so they complete on
 //! time across restarts.
 //!
@@ -37,4 +39,5 @@ mod wire;
 
 pub use core::{
     ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, Sim, SimConfig, SimError, SimHandle,
+    served_url,
 };

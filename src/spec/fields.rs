@@ -528,12 +528,11 @@ subnet = "s"
     }
 
     #[test]
-    fn no_provider_table_means_the_embedded_cloud_with_defaults() {
+    fn a_provider_naming_only_its_cloud_gets_the_defaults() {
         let p = loaded(MINIMAL).provider;
         assert_eq!(p.cloud, CloudChoice::Embedded);
         assert_eq!(p.external_network, None);
         assert_eq!((p.parallelism, p.timeout_secs), (4, 300));
-        assert_eq!(p.span, None);
     }
 
     #[test]

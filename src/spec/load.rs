@@ -71,13 +71,13 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
 
     checks::check(&merged.resources, &merged.defined, &mut diags);
     conflicts::check(&merged.resources, &mut diags);
+    if merged.provider_at.is_none() {
+        diags.push(no_provider(files));
+    }
 
     sort_by_place(&mut diags);
     if diags.has_errors() {
         return Err(diags);
-    }
-    if merged.provider_at.is_none() {
-        diags.push(no_provider(files));
     }
     let desired = Desired {
         provider: merged.provider.unwrap_or_else(default_provider),
@@ -87,18 +87,14 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     Ok((desired, diags))
 }
 
-/// A folder with no `[provider]` targets the embedded cloud. That is what the repository's own
-/// specs want (they run on a fresh machine), but a spec meant for a real cloud that lost its
-/// table would silently plan against an empty cloud: say which cloud was chosen, and how to
-/// choose. A warning, not an error, so that the many short specs in tests and examples keep
-/// loading as they are.
+/// A folder must say which cloud it targets. Defaulting to the embedded cloud made a spec meant
+/// for a real cloud that lost its table (a file renamed, a merge gone wrong) plan "everything
+/// deleted outside stackform" against an empty cloud, and apply recreate it all there.
 fn no_provider(files: &[SourceFile]) -> Diagnostic {
-    let d = Diagnostic::warning(
-        "no [provider] table: using the embedded cloud (its data under the state folder)",
-    )
-    .help(
-        "add [provider] with cloud = \"embedded\" to say so, or cloud = \"env\" / \"clouds.yaml:NAME\" for a real cloud",
-    );
+    let d = Diagnostic::error("no [provider] table: the spec does not say which cloud it targets")
+        .help(
+            "add [provider] with cloud = \"embedded\" (the built-in cloud, data under the state folder), cloud = \"env\" (OS_* variables) or cloud = \"clouds.yaml:NAME\"",
+        );
     match files.first() {
         Some(file) => d.at(file.span(0..0)),
         None => d,
@@ -504,10 +500,19 @@ pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
 /// As [`load_str`], with the warnings.
 #[cfg(test)]
 pub(super) fn load_str_checked(text: &str) -> Result<(Desired, Diagnostics), Diagnostics> {
-    load_files(&[SourceFile {
+    let mut files = vec![SourceFile {
         path: PathBuf::from("spec.toml"),
         text: Arc::from(text),
-    }])
+    }];
+    // Schema tests are about their resources; the provider a real folder must name is added
+    // as a second file so that spans in `spec.toml` stay as written.
+    if !text.contains("[provider]") && !text.contains("provider =") {
+        files.push(SourceFile {
+            path: PathBuf::from("zz-provider.toml"),
+            text: Arc::from("[provider]\ncloud = \"embedded\"\n"),
+        });
+    }
+    load_files(&files)
 }
 
 #[cfg(test)]
@@ -525,6 +530,11 @@ mod tests {
             "a".repeat(36)
         );
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("provider.toml"),
+            "[provider]\ncloud = \"env\"\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("a.toml"), ok).unwrap();
         assert!(load(dir.path()).is_ok());
         std::fs::write(dir.path().join("a.toml"), long).unwrap();

@@ -255,24 +255,29 @@ fn a_held_state_names_its_holder() {
     );
 }
 
-/// A spec with no `[provider]` still loads (it targets the embedded cloud), but the commands
-/// say so on standard error, located, so a real-cloud spec that lost its table is noticed.
+/// A spec with no `[provider]` is refused, located, by every command that reads the spec,
+/// before any call: a real-cloud spec that lost its table must not plan against another cloud.
 #[test]
-fn a_spec_without_provider_is_warned_about_on_stderr() {
+fn a_spec_without_provider_is_a_located_error() {
     let dir = tempfile::tempdir().unwrap();
     crate::support::write_specs(dir.path(), &[("main.toml", "[tenant.t]\n")]);
-    let (code, out, err) = run_in(dir.path(), &["validate"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "The spec is valid: 1 resources in specs.\n");
+    for args in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(
+            err.starts_with(
+                "error: no [provider] table: the spec does not say which cloud it targets\n --> specs/main.toml:1:1"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("add [provider] with cloud = \"embedded\""),
+            "{err}"
+        );
+    }
     assert!(
-        err.starts_with(
-            "warning: no [provider] table: using the embedded cloud (its data under the state folder)\n --> specs/main.toml:1:1"
-        ),
-        "{err}"
+        !dir.path().join("state").exists(),
+        "nothing was written: no state, no embedded cloud"
     );
-    let (code, out, err) = run_in(dir.path(), &["plan"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("tenant.t will be created"), "{out}");
-    assert!(!out.contains("warning"), "{out}");
-    assert!(err.contains("warning: no [provider] table"), "{err}");
 }

@@ -54,6 +54,11 @@ security_groups = ["ssh"]
 fn load(text: &str) -> Desired {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.toml"), text).unwrap();
+    std::fs::write(
+        dir.path().join("provider.toml"),
+        "[provider]\ncloud = \"env\"\n",
+    )
+    .unwrap();
     match spec::load_dir(dir.path()) {
         Ok(desired) => desired,
         Err(diags) => panic!("spec should load:\n{diags}"),
@@ -269,16 +274,75 @@ async fn updates_change_only_what_differs() {
 /// Makes the cloud carry out the next POST whose path ends with `suffix`, then lose its
 /// answer (502, as a failing proxy would).
 async fn lose_next_reply(sim: &SimHandle, suffix: &str) {
+    inject_fault(
+        sim,
+        json!({"lose_reply": {"method": "POST", "path_suffix": suffix, "count": 1}}),
+    )
+    .await;
+}
+
+async fn inject_fault(sim: &SimHandle, fault: serde_json::Value) {
     let token = admin_token(sim).await;
     let status = reqwest::Client::new()
         .post(format!("{}/_sim/faults", sim.base_url))
         .header("X-Auth-Token", &token)
-        .json(&json!({"lose_reply": {"method": "POST", "path_suffix": suffix, "count": 1}}))
+        .json(&fault)
         .send()
         .await
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 204);
+}
+
+/// The cloud holds exactly one network named `web`, `id`, tagged as this lineage's.
+async fn one_tagged_web_network(cx: &Context, id: &str) {
+    let networks: Vec<Network> = cx
+        .cloud
+        .admin()
+        .network()
+        .list(NETWORKS, &[])
+        .await
+        .unwrap();
+    let named: Vec<&Network> = networks.iter().filter(|n| n.name == "web").collect();
+    assert_eq!(
+        named.len(),
+        1,
+        "the lost create must not be repeated: {named:?}"
+    );
+    assert_eq!(named[0].id, id);
+    let mut tags = named[0].tags.clone();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            format!("stackform-lineage:{}", cx.lineage),
+            "stackform:network.web".to_string()
+        ]
+    );
+}
+
+/// A cloud without Neutron's `tag-creation` extension refuses `tags` in a POST body; the
+/// create is made without them, then tagged. A lost answer to that untagged create must still
+/// be adopted, not repeated: the new object of that name is found by comparing with the
+/// objects of that name before the create.
+#[tokio::test]
+async fn a_lost_create_on_a_cloud_without_tag_creation_is_adopted_not_duplicated() {
+    let (sim, cx) = start().await;
+    let desired = load(SPEC);
+    let mut ids = Ids::new();
+    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
+    ids.insert(
+        tenant.addr.clone(),
+        resources::create(&cx, tenant, &ids).await.unwrap(),
+    );
+    let refusal = json!({"fail": {"method": "POST", "path_suffix": "/v2.0/networks", "count": 1,
+        "status": 400, "body": {"NeutronError": {"type": "HTTPBadRequest",
+            "message": "Unrecognized attribute(s) 'tags'", "detail": ""}}}});
+    inject_fault(&sim, refusal).await;
+    lose_next_reply(&sim, "/v2.0/networks").await;
+    let network = desired.get(&Address::new(Kind::Network, "web")).unwrap();
+    let id = resources::create(&cx, network, &ids).await.unwrap();
+    one_tagged_web_network(&cx, &id).await;
 }
 
 #[tokio::test]
@@ -296,20 +360,8 @@ async fn a_create_whose_answer_is_lost_is_adopted_not_duplicated() {
     let network = desired.get(&Address::new(Kind::Network, "web")).unwrap();
     lose_next_reply(&sim, "/v2.0/networks").await;
     let id = resources::create(&cx, network, &ids).await.unwrap();
+    one_tagged_web_network(&cx, &id).await;
     let admin = cx.cloud.admin();
-    let networks: Vec<Network> = admin.network().list(NETWORKS, &[]).await.unwrap();
-    let named: Vec<&Network> = networks.iter().filter(|n| n.name == "web").collect();
-    assert_eq!(named.len(), 1, "the lost create must not be repeated");
-    assert_eq!(named[0].id, id);
-    let mut tags = named[0].tags.clone();
-    tags.sort();
-    assert_eq!(
-        tags,
-        vec![
-            format!("stackform-lineage:{}", cx.lineage),
-            "stackform:network.web".to_string()
-        ]
-    );
     ids.insert(network.addr.clone(), id);
 
     for name in ["web-v4"] {

@@ -327,11 +327,8 @@ fn same_names_in_one_tenant_are_located_warnings() {
 }
 
 // Regression (issue 7): a spec that lost its [provider] table planned against the embedded
-// cloud without saying so.
+// cloud, calling everything of the real cloud "deleted outside stackform".
 #[test]
-fn no_provider_table_is_a_warning_naming_the_cloud() {
-    let (desired, warnings) = spec::load_checked(&Path::new(FIXTURES).join("no_provider"))
-        .unwrap_or_else(|d| panic!("should load:\n{d}"));
-    assert_eq!(desired.provider.cloud, CloudChoice::Embedded);
-    insta::assert_snapshot!(warnings.to_string());
+fn no_provider_table_is_a_located_error() {
+    insta::assert_snapshot!(errors("no_provider"));
 }

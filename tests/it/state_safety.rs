@@ -33,7 +33,10 @@ tenant = "safe"
 
 struct Fixture {
     dir: tempfile::TempDir,
-    sim: SimProcess,
+    /// The `stackform sim` process the spec's `cloud = "env"` reaches; None when the spec
+    /// names the embedded cloud, which each stackform process serves itself.
+    sim: Option<SimProcess>,
+    env: Vec<(String, String)>,
 }
 
 impl Fixture {
@@ -42,9 +45,32 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let sim = SimProcess::start(&dir.path().join("cloud"));
         write_specs(dir.path(), &[("all.toml", SPEC)]);
-        let f = Fixture { dir, sim };
+        let env = sim.env.clone();
+        let f = Fixture {
+            dir,
+            sim: Some(sim),
+            env,
+        };
         f.ok(&["apply", "--auto-approve"]);
         f
+    }
+
+    /// [`SPEC`] applied to the embedded cloud under the state folder.
+    fn applied_on_the_embedded_cloud() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SPEC.replace(r#"cloud = "env""#, r#"cloud = "embedded""#);
+        write_specs(dir.path(), &[("all.toml", &spec)]);
+        let f = Fixture {
+            dir,
+            sim: None,
+            env: Vec::new(),
+        };
+        f.ok(&["apply", "--auto-approve"]);
+        f
+    }
+
+    fn spec(&self) -> String {
+        std::fs::read_to_string(self.path().join("specs/all.toml")).unwrap()
     }
 
     fn path(&self) -> &Path {
@@ -52,7 +78,7 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.path(), args, &self.sim.env)
+        run_env(self.path(), args, &self.env)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -187,7 +213,12 @@ fn a_state_refuses_another_cloud_unless_migrating() {
     let other = SimProcess::start(&f.path().join("other-cloud"));
     let (code, out, err) = run_env(f.path(), &["plan"], &other.env);
     assert_eq!(code, 1, "{out}\n{err}");
-    let recorded = f.sim.auth_url().trim_end_matches("/v3");
+    let recorded = f
+        .sim
+        .as_ref()
+        .expect("a sim process")
+        .auth_url()
+        .trim_end_matches("/v3");
     assert!(
         err.starts_with(&format!(
             "error: the state in state belongs to {recorded} (region"
@@ -230,7 +261,7 @@ impl Waiting {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in &f.sim.env {
+        for (k, v) in &f.env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("stackform apply starts");
@@ -263,8 +294,17 @@ impl Waiting {
 
 #[test]
 fn readers_work_during_an_apply_and_a_second_apply_names_the_holder_or_waits() {
-    let f = Fixture::applied();
-    write_specs(f.path(), &[("all.toml", &format!("{SPEC}{MORE}"))]);
+    readers_and_writers_during_an_apply(Fixture::applied());
+}
+
+/// The apply's process serves the embedded cloud; the readers reach that same cloud.
+#[test]
+fn readers_work_during_an_apply_on_the_embedded_cloud() {
+    readers_and_writers_during_an_apply(Fixture::applied_on_the_embedded_cloud());
+}
+
+fn readers_and_writers_during_an_apply(f: Fixture) {
+    write_specs(f.path(), &[("all.toml", &format!("{}{MORE}", f.spec()))]);
     let waiting = Waiting::start(&f);
 
     let (code, out, err) = f.run(&["plan", "--detailed-exitcode"]);
@@ -294,7 +334,7 @@ fn readers_work_during_an_apply_and_a_second_apply_names_the_holder_or_waits() {
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in &f.sim.env {
+    for (k, v) in &f.env {
         second.env(k, v);
     }
     let second = second.spawn().expect("the second apply starts");

@@ -22,12 +22,22 @@ pub(super) struct FaultRule {
     pub(super) kind: FaultKind,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) enum FaultKind {
     /// Process the request fully, then answer 502 with no body.
     LoseReply,
     /// Answer with this status without processing.
     Fail(StatusCode),
+    /// Answer with this status and JSON body without processing: how a test makes the cloud
+    /// refuse a request the way some deployment does (a missing extension, a policy).
+    Refuse(StatusCode, std::sync::Arc<Value>),
+}
+
+impl FaultKind {
+    /// Whether the request was answered without being processed.
+    pub(super) fn refused(&self) -> bool {
+        matches!(self, FaultKind::Fail(_) | FaultKind::Refuse(..))
+    }
 }
 
 pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Option<FaultKind> {
@@ -39,7 +49,7 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
         r.method.eq_ignore_ascii_case(method.as_str()) && path.ends_with(&r.path_suffix)
     })?;
     let rule = &mut rules[index];
-    let kind = rule.kind;
+    let kind = rule.kind.clone();
     rule.remaining = rule.remaining.saturating_sub(1);
     if rule.remaining == 0 {
         rules.remove(index);
@@ -47,7 +57,8 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
     Some(kind)
 }
 
-/// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}`, or
+/// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}` (with an
+/// optional `"body"` to answer with), or
 /// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR).
 pub(super) async fn add_fault(
     State(state): State<SimState>,
@@ -89,7 +100,13 @@ pub(super) async fn add_fault(
                     "fail.status must be an HTTP status code.",
                 )
             })?;
-        (spec, FaultKind::Fail(status))
+        match spec.get("body") {
+            Some(body) => (
+                spec,
+                FaultKind::Refuse(status, std::sync::Arc::new(body.clone())),
+            ),
+            None => (spec, FaultKind::Fail(status)),
+        }
     } else {
         return Err(Fault::bad_request(
             Service::Identity,

@@ -40,7 +40,7 @@ use chaos::*;
 pub use fault::*;
 use hooks::*;
 pub use media::refusal_for;
-pub use server::{Sim, SimHandle};
+pub use server::{Sim, SimHandle, served_url};
 
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "stackform-embedded";

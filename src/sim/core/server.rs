@@ -169,8 +169,44 @@ impl Sim {
         let addr = listener.local_addr().map_err(SimError::Serve)?;
         let url = format!("http://{addr}");
         let _ = self.state.inner.base_url.set(url.clone());
+        self.advertise(&url)?;
         Ok(self.state.base_url().to_string())
     }
+
+    /// Writes the URL into the held lock file, so that another process finding the data
+    /// folder in use can reach this cloud instead of being refused (see [`served_url`]).
+    fn advertise(&self, url: &str) -> Result<(), SimError> {
+        let (Some(mut lock), Some(dir)) = (
+            self.state.inner._lock.as_ref(),
+            self.state.inner.config.data_dir.as_ref(),
+        ) else {
+            return Ok(());
+        };
+        let io = |source| SimError::Io {
+            path: dir.join(LOCK_FILE),
+            source,
+        };
+        lock.set_len(0).map_err(io)?;
+        std::io::Seek::rewind(&mut lock).map_err(io)?;
+        lock.write_all(format!("{url}\n").as_bytes()).map_err(io)
+    }
+}
+
+/// The URL of the process serving the data folder `dir` now, if one does: its lock is held
+/// and it has written where it listens. A lock file left by a stopped process is not locked
+/// any more, so its stale URL is never returned.
+pub fn served_url(dir: &Path) -> Option<String> {
+    let lock_path = dir.join(LOCK_FILE);
+    let file = File::open(&lock_path).ok()?;
+    match file.try_lock_shared() {
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        // Free (then we hold it: dropping `file` releases it) or unreadable: nobody serves.
+        _ => return None,
+    }
+    let text = std::fs::read_to_string(&lock_path).ok()?;
+    let url = text.trim();
+    url.starts_with("http://127.0.0.1:")
+        .then(|| url.to_string())
 }
 
 pub(super) fn load_or_seed(dir: &Path) -> Result<World, SimError> {
@@ -258,6 +294,9 @@ pub(super) async fn common_layer(
     });
     let mut response = match injected {
         Some(FaultKind::Fail(status)) => status.into_response(),
+        Some(FaultKind::Refuse(status, ref body)) => {
+            (status, axum::Json(body.as_ref().clone())).into_response()
+        }
         _ => next.run(request).await,
     };
     if let Decision::Throttle(seconds) = chaos
@@ -265,7 +304,7 @@ pub(super) async fn common_layer(
     {
         response.headers_mut().insert("retry-after", value);
     }
-    let mutated = !matches!(injected, Some(FaultKind::Fail(_)))
+    let mutated = !injected.as_ref().is_some_and(FaultKind::refused)
         && method != Method::GET
         && method != Method::HEAD;
     if mutated && let Err(err) = state.persist() {
