@@ -8,7 +8,8 @@
 //! to whoever prints them or decides to retry. Knows nothing of TOML, of how progress is
 //! printed, or of which state backend is in use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -258,8 +259,11 @@ enum StepState {
 }
 
 /// Runs `plan`. Every finished step is committed to `store` with its audit entry, in one
-/// atomic write, before the next decision. Returns what happened; a failed step never aborts
-/// independent branches. Fails before any call if the state cannot be read.
+/// atomic write, before the next decision. At most `steps_in_flight` steps run at once; the
+/// calls they make are bounded by the cloud itself (a step waiting for a build makes none).
+/// Ready steps start longest-chain first, so that what others wait for, and slow builds, get
+/// going early. Returns what happened; a failed step never aborts independent branches. Fails
+/// before any call if the state cannot be read.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute<E: Executor>(
     plan: &Plan,
@@ -268,7 +272,7 @@ pub async fn execute<E: Executor>(
     graph: &Graph,
     executor: &E,
     store: &dyn StateStore,
-    parallelism: usize,
+    steps_in_flight: usize,
     on_event: &(dyn Fn(Event<E::Error>) + Sync),
 ) -> Result<Outcome<E::Error>, StoreError> {
     let (steps, preds) = steps(plan, graph);
@@ -278,23 +282,26 @@ pub async fn execute<E: Executor>(
             succs[p].push(i);
         }
     }
+    let rank = chain_ranks(&steps, &succs);
     // An unreadable state must stop the apply: starting from an empty map would create
     // again what the state already holds.
     let ids = Mutex::new(store.ids().await?);
     let mut state = vec![StepState::Waiting; steps.len()];
+    let mut unfinished_preds: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut ready: BinaryHeap<(u32, Reverse<usize>)> = (0..steps.len())
+        .filter(|&i| unfinished_preds[i] == 0)
+        .map(|i| (rank[i], Reverse(i)))
+        .collect();
     let mut outcome = Outcome::default();
     let mut running = FuturesUnordered::new();
-    let parallelism = parallelism.max(1);
+    let steps_in_flight = steps_in_flight.max(1);
 
     loop {
-        // Start every ready step, up to the bound, in plan order.
-        for i in 0..steps.len() {
-            if running.len() >= parallelism {
+        while running.len() < steps_in_flight {
+            let Some((_, Reverse(i))) = ready.pop() else {
                 break;
-            }
-            if state[i] != StepState::Waiting
-                || !preds[i].iter().all(|&p| state[p] == StepState::Done)
-            {
+            };
+            if state[i] != StepState::Waiting {
                 continue;
             }
             state[i] = StepState::Running;
@@ -314,6 +321,12 @@ pub async fn execute<E: Executor>(
         match result {
             Ok(id) => {
                 state[i] = StepState::Done;
+                for &next in &succs[i] {
+                    unfinished_preds[next] -= 1;
+                    if unfinished_preds[next] == 0 {
+                        ready.push((rank[next], Reverse(next)));
+                    }
+                }
                 if !record_success(store, desired, observed, step, id.as_deref(), &ids).await {
                     outcome.unrecorded.push(step.addr.clone());
                 }
@@ -349,6 +362,38 @@ pub async fn execute<E: Executor>(
         }
     }
     Ok(outcome)
+}
+
+/// Each step's priority: the length of the longest chain of steps that wait for it, itself
+/// included, where a create that waits for a slow transition (a server's build) counts more.
+fn chain_ranks(steps: &[Step], succs: &[Vec<usize>]) -> Vec<u32> {
+    let weight = |step: &Step| {
+        let slow = step.op == StepOp::Create && !step.addr.kind.schema().settling.is_empty();
+        if slow { 4 } else { 1 }
+    };
+    let mut rank: Vec<Option<u32>> = vec![None; steps.len()];
+    for start in 0..steps.len() {
+        // Iterative post-order: the DAG of a large plan is deeper than a thread's stack likes.
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if rank[i].is_some() {
+                continue;
+            }
+            if expanded {
+                let longest = succs[i].iter().filter_map(|&n| rank[n]).max().unwrap_or(0);
+                rank[i] = Some(weight(&steps[i]) + longest);
+            } else {
+                stack.push((i, true));
+                stack.extend(
+                    succs[i]
+                        .iter()
+                        .filter(|&&n| rank[n].is_none())
+                        .map(|&n| (n, false)),
+                );
+            }
+        }
+    }
+    rank.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 async fn run_step<E: Executor>(

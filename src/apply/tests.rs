@@ -173,7 +173,7 @@ fn independent_tenants(n: usize) -> Desired {
 }
 
 #[tokio::test]
-async fn parallelism_bounds_the_calls_in_flight() {
+async fn the_bound_on_steps_in_flight_holds() {
     for (n, expected) in [(1, 1), (3, 3), (8, 6)] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -193,6 +193,46 @@ async fn parallelism_bounds_the_calls_in_flight() {
             "parallelism {n}"
         );
     }
+}
+
+/// What others wait for starts first: with one step at a time, the tenant that a chain of
+/// resources depends on goes before the tenants nothing depends on, although it comes last
+/// in the plan's order.
+#[tokio::test]
+async fn the_longest_chain_starts_first() {
+    let mut resources: Vec<DesiredResource> = (0..3)
+        .map(|i| resource(&format!("tenant.a{i}"), json!({"name": format!("a{i}")})))
+        .collect();
+    resources.extend([
+        resource("tenant.z", json!({"name": "z"})),
+        resource("network.n", json!({"name": "n", "tenant": "z"})),
+        resource(
+            "subnet.s",
+            json!({"name": "s", "network": "n", "cidr": "10.0.0.0/24"}),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let cloud = FakeCloud::default();
+    let (outcome, _) = run(&desired(resources), &Observed::default(), &cloud, &store, 1).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    let started: Vec<String> = cloud
+        .log()
+        .into_iter()
+        .filter_map(|e| e.strip_prefix("start create ").map(str::to_string))
+        .collect();
+    assert_eq!(
+        started,
+        // Then the ranks tie (nothing waits for any of them): the plan's order decides.
+        [
+            "tenant.z",
+            "network.n",
+            "tenant.a0",
+            "tenant.a1",
+            "tenant.a2",
+            "subnet.s"
+        ]
+    );
 }
 
 /// A state that cannot be read: every call fails.

@@ -35,7 +35,11 @@ pub struct DestroyArgs {
 }
 
 pub async fn run(args: ApplyArgs, ws: &Workspace, out: &Output) -> Result<ExitCode, CliError> {
-    let planned = ops::plan_with_options(ws, Goal::Converge, "apply", args.run.options()).await?;
+    let options = ops::RunOptions {
+        parallelism: args.parallelism.map(usize::from),
+        ..args.run.options()
+    };
+    let planned = ops::plan_with_options(ws, Goal::Converge, "apply", options).await?;
     super::print_warnings(&planned.desired, out.color);
     execute(
         planned,
@@ -52,7 +56,11 @@ pub async fn destroy(
     ws: &Workspace,
     out: &Output,
 ) -> Result<ExitCode, CliError> {
-    let planned = ops::plan_with_options(ws, Goal::Destroy, "destroy", args.run.options()).await?;
+    let options = ops::RunOptions {
+        parallelism: args.parallelism.map(usize::from),
+        ..args.run.options()
+    };
+    let planned = ops::plan_with_options(ws, Goal::Destroy, "destroy", options).await?;
     execute(
         planned,
         args.auto_approve,

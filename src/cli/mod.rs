@@ -95,6 +95,7 @@ impl RunArgs {
         RunOptions {
             lock_timeout: self.lock_timeout,
             migrate_cloud: self.migrate_cloud,
+            parallelism: None,
         }
     }
 }

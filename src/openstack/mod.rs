@@ -16,6 +16,7 @@ pub mod compute;
 mod error;
 pub mod identity;
 pub mod image;
+mod limit;
 pub mod network;
 mod session;
 pub mod wait;
@@ -26,6 +27,8 @@ use std::time::Duration;
 
 pub use auth::{AuthConfig, DomainRef, Endpoints, Secret};
 pub use error::ApiError;
+use limit::CallLimit;
+pub use limit::DEFAULT_CALLS_IN_FLIGHT;
 pub use session::{COMPUTE_MICROVERSION, Session, backoff, honour_retry_after};
 
 /// The catalog service types we call.
@@ -56,10 +59,11 @@ pub struct Cloud {
 }
 
 struct CloudInner {
-    http: reqwest::Client,
     auth: Arc<AuthConfig>,
     admin: Session,
-    projects: tokio::sync::Mutex<HashMap<String, Session>>,
+    /// Each project's session, made once (concurrent askers wait for the same one).
+    projects: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Session>>>>,
+    calls: Arc<CallLimit>,
 }
 
 impl std::fmt::Debug for Cloud {
@@ -87,16 +91,33 @@ impl Cloud {
             .build()
             .map_err(|e| ApiError::Config(format!("cannot build the HTTP client: {e}")))?;
         let auth = Arc::new(auth);
-        let admin =
-            Session::authenticate(http.clone(), auth.clone(), auth::Scope::Configured).await?;
+        let calls = Arc::new(CallLimit::new(DEFAULT_CALLS_IN_FLIGHT));
+        let admin = Session::authenticate(
+            http.clone(),
+            auth.clone(),
+            calls.clone(),
+            auth::Scope::Configured,
+        )
+        .await?;
         Ok(Cloud {
             inner: Arc::new(CloudInner {
-                http,
                 auth,
                 admin,
-                projects: tokio::sync::Mutex::new(HashMap::new()),
+                projects: std::sync::Mutex::new(HashMap::new()),
+                calls,
             }),
         })
+    }
+
+    /// Bounds the API calls in flight across every session of this cloud (`[provider]
+    /// parallelism`); set before an apply, while no call is in flight.
+    pub fn limit_calls(&self, calls: usize) {
+        self.inner.calls.resize(calls);
+    }
+
+    /// The most API calls that were in flight at once so far.
+    pub fn peak_calls_in_flight(&self) -> usize {
+        self.inner.calls.peak()
     }
 
     /// The session of the configured project (admin on the clouds stackform manages).
@@ -104,28 +125,32 @@ impl Cloud {
         &self.inner.admin
     }
 
-    /// A session scoped to `project_id` with the same credentials, cached per project.
-    /// The user needs a role there: stackform grants `member` on tenants it creates.
+    /// A session scoped to `project_id` with the same credentials, cached per project; its
+    /// token is the admin's, rescoped. The user needs a role there: stackform grants `member`
+    /// on tenants it creates. Sessions of different projects are made side by side.
     pub async fn project_session(&self, project_id: &str) -> Result<Session, ApiError> {
         if project_id == self.inner.admin.project_id() {
             return Ok(self.inner.admin.clone());
         }
-        let mut sessions = self.inner.projects.lock().await;
-        if let Some(session) = sessions.get(project_id) {
-            return Ok(session.clone());
-        }
-        let session = Session::authenticate(
-            self.inner.http.clone(),
-            self.inner.auth.clone(),
-            auth::Scope::ProjectId(project_id.to_string()),
-        )
-        .await?;
-        sessions.insert(project_id.to_string(), session.clone());
-        Ok(session)
+        let cell = {
+            let mut sessions = self
+                .inner
+                .projects
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sessions.entry(project_id.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.inner.admin.rescoped(project_id))
+            .await
+            .cloned()
     }
 
     /// Forgets a project's session (after the project is deleted).
     pub async fn forget_project(&self, project_id: &str) {
-        self.inner.projects.lock().await.remove(project_id);
+        self.inner
+            .projects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(project_id);
     }
 }

@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use super::ServiceType;
 use super::auth::{self, AuthConfig, Endpoints, Scope, Secret, TokenInfo};
+use super::compute::ServerPolls;
 use super::error::{self, ApiError};
+use super::limit::CallLimit;
 
 /// Nova microversion sent on every compute call. 2.79 gives server tags at create (2.52),
 /// the embedded flavor with `original_name` (2.47), and `networks: [{port}]`; it is old enough
@@ -53,6 +55,9 @@ pub struct Session {
 struct SessionInner {
     http: reqwest::Client,
     auth: Arc<AuthConfig>,
+    /// Shared by the cloud's sessions: bounds the calls in flight across all of them.
+    calls: Arc<CallLimit>,
+    server_polls: ServerPolls,
     scope: Scope,
     token: RwLock<(Secret, TokenInfo)>,
 }
@@ -70,17 +75,58 @@ impl Session {
     pub(super) async fn authenticate(
         http: reqwest::Client,
         auth: Arc<AuthConfig>,
+        calls: Arc<CallLimit>,
         scope: Scope,
     ) -> Result<Session, ApiError> {
-        let token = issue_token(&http, &auth, &scope).await?;
-        Ok(Session {
+        let body = auth::token_request(&auth, &scope);
+        let token = issue_token(&http, &calls, &auth, &scope, &body).await?;
+        Ok(Session::with_token(http, auth, calls, scope, token))
+    }
+
+    /// A session of the project `project_id`, its first token obtained by rescoping this
+    /// session's token (no password check); by password when the cloud refuses that.
+    /// Renewals use the password.
+    pub(super) async fn rescoped(&self, project_id: &str) -> Result<Session, ApiError> {
+        let inner = &self.inner;
+        let scope = Scope::ProjectId(project_id.to_string());
+        let (token, _) = self.current_token().await?;
+        let body = auth::rescope_request(&token, project_id);
+        let token = match issue_token(&inner.http, &inner.calls, &inner.auth, &scope, &body).await {
+            Ok(token) => token,
+            Err(error) => {
+                tracing::debug!(
+                    "rescoping the token to project {project_id} failed ({error}): by password"
+                );
+                let body = auth::token_request(&inner.auth, &scope);
+                issue_token(&inner.http, &inner.calls, &inner.auth, &scope, &body).await?
+            }
+        };
+        Ok(Session::with_token(
+            inner.http.clone(),
+            inner.auth.clone(),
+            inner.calls.clone(),
+            scope,
+            token,
+        ))
+    }
+
+    fn with_token(
+        http: reqwest::Client,
+        auth: Arc<AuthConfig>,
+        calls: Arc<CallLimit>,
+        scope: Scope,
+        token: (Secret, TokenInfo),
+    ) -> Session {
+        Session {
             inner: Arc::new(SessionInner {
                 http,
                 auth,
+                calls,
+                server_polls: ServerPolls::default(),
                 scope,
                 token: RwLock::new(token),
             }),
-        })
+        }
     }
 
     fn info(&self) -> TokenInfo {
@@ -90,8 +136,17 @@ impl Session {
         }
     }
 
+    pub(super) fn server_polls(&self) -> &ServerPolls {
+        &self.inner.server_polls
+    }
+
     pub fn project_id(&self) -> String {
         self.info().project_id
+    }
+
+    /// How the session's token was obtained (`password`, or `token` when rescoped).
+    pub fn auth_methods(&self) -> Vec<String> {
+        self.info().methods
     }
 
     pub fn user_id(&self) -> String {
@@ -122,7 +177,15 @@ impl Session {
     }
 
     async fn renew(&self) -> Result<(Secret, Endpoints), ApiError> {
-        let fresh = issue_token(&self.inner.http, &self.inner.auth, &self.inner.scope).await?;
+        let body = auth::token_request(&self.inner.auth, &self.inner.scope);
+        let fresh = issue_token(
+            &self.inner.http,
+            &self.inner.calls,
+            &self.inner.auth,
+            &self.inner.scope,
+            &body,
+        )
+        .await?;
         let endpoints = fresh.1.endpoints.clone();
         let token = fresh.0.clone();
         match self.inner.token.write() {
@@ -246,6 +309,8 @@ impl Session {
         if let Some(body) = body {
             request = request.json(body);
         }
+        // Held until the whole answer is read: that is when the service is done with it.
+        let _permit = self.inner.calls.acquire().await;
         let response = request
             .send()
             .await
@@ -505,14 +570,16 @@ fn unauthorized_hint(auth: &AuthConfig, scope: &Scope) -> String {
 /// `POST /v3/auth/tokens`: the token from X-Subject-Token, the rest from the body.
 async fn issue_token(
     http: &reqwest::Client,
+    calls: &CallLimit,
     auth: &AuthConfig,
     scope: &Scope,
+    body: &Value,
 ) -> Result<(Secret, TokenInfo), ApiError> {
     let service = ServiceType::Identity;
     let url = Url::parse(&format!("{}/auth/tokens", auth.identity_url()))
         .map_err(|e| ApiError::Config(format!("bad OS_AUTH_URL `{}`: {e}", auth.auth_url)))?;
-    let body = auth::token_request(auth, scope);
     let send = || async {
+        let _permit = calls.acquire().await;
         let response = http
             .post(url.clone())
             .header(ACCEPT, "application/json")

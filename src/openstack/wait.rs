@@ -29,20 +29,41 @@ pub enum WaitError {
     Timeout { waited: Duration, last: String },
 }
 
-/// First poll after 200 ms, then backing off to at most 2 s between polls.
-fn next_interval(current: Duration) -> Duration {
-    (current * 3 / 2).min(Duration::from_secs(2))
+/// First poll after 200 ms, then backing off to at most 1 s between polls: a build seen up to
+/// a second late is a second added to every apply that waits for one, and polls are cheap
+/// where they are shared (servers of one project: one list for all of them).
+pub fn next_interval(current: Duration) -> Duration {
+    (current * 3 / 2).min(Duration::from_secs(1))
 }
 
 /// Polls `poll` until it says Ready or Failed, or `timeout` passes.
-pub async fn wait_for<T, F, Fut>(timeout: Duration, mut poll: F) -> Result<T, WaitError>
+pub async fn wait_for<T, F, Fut>(timeout: Duration, poll: F) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, ApiError>>,
 {
+    wait_paced(timeout, next_interval, poll).await
+}
+
+/// As [`wait_for`], with the pause before each next poll decided by `pace` (given the
+/// previous pause; the first poll comes after 200 ms).
+pub async fn wait_paced<T, F, Fut, P>(
+    timeout: Duration,
+    mut pace: P,
+    mut poll: F,
+) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, ApiError>>,
+    P: FnMut(Duration) -> Duration,
+{
     let started = Instant::now();
     let mut interval = Duration::from_millis(200);
     loop {
+        // Asked right after the request that started the work, the answer is known: still
+        // working. Polls of many waiters that all start a pause late also find a list shared
+        // by them (made after their request) instead of each asking for a newer one.
+        tokio::time::sleep(interval).await;
         match poll().await? {
             Poll::Ready(value) => return Ok(value),
             Poll::Failed(message) => return Err(WaitError::Failed(message)),
@@ -55,8 +76,7 @@ where
                 }
             }
         }
-        tokio::time::sleep(interval).await;
-        interval = next_interval(interval);
+        interval = pace(interval);
     }
 }
 

@@ -124,6 +124,9 @@ pub struct RunOptions {
     /// Plan against a cloud other than the one the state records (and record the new one
     /// when applying).
     pub migrate_cloud: bool,
+    /// API calls in flight, for the refresh and the apply (overrides `[provider]
+    /// parallelism`).
+    pub parallelism: Option<usize>,
 }
 
 /// A connected, refreshed, planned run, ready to apply.
@@ -182,6 +185,9 @@ pub async fn plan_with_options(
     let mut desired = validate(ws)?;
     if goal == Goal::Destroy {
         desired.resources.clear();
+    }
+    if let Some(calls) = options.parallelism {
+        desired.provider.parallelism = calls;
     }
     let store = if operation == "plan" {
         state::open_read(ws)?
@@ -304,7 +310,10 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
     let is_embedded = matches!(provider.cloud, CloudChoice::Embedded);
     let identity = state::cloud_identity((!is_embedded).then_some(&auth));
     let cloud = match Cloud::connect(auth).await {
-        Ok(c) => c,
+        Ok(c) => {
+            c.limit_calls(provider.parallelism);
+            c
+        }
         Err(e) => {
             if let Some(h) = embedded {
                 h.stop().await;
@@ -318,6 +327,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             lineage,
             external_network: provider.external_network.clone(),
             timeout: Duration::from_secs(provider.timeout_secs),
+            quotas_of: resources::QuotaReads::of(desired),
         },
         identity,
         embedded,
@@ -380,6 +390,11 @@ pub async fn record_adoptions(planned: &Planned) -> Result<()> {
     record_adopted(store, &planned.observed).await
 }
 
+/// How many resources an apply works on at once. Not the bound on the cloud's load: that is
+/// the calls in flight (`parallelism`); a resource waiting for its build makes no call, so
+/// many can wait side by side. This only keeps a huge plan's memory in check.
+const RESOURCES_IN_FLIGHT: usize = 1024;
+
 /// Executes a plan with at most `parallelism` calls in flight (the spec's
 /// `[provider] parallelism` unless the caller overrides it). Before the first change, records
 /// in the state the resources refresh adopted by their ownership tags (a create whose reply
@@ -394,9 +409,11 @@ pub async fn apply(
     store.backup().await?;
     store.set_cloud(&planned.connection.identity).await?;
     record_adopted(store, &planned.observed).await?;
-    let executor = CloudExecutor {
-        cx: &planned.connection.context,
-    };
+    let cx = &planned.connection.context;
+    if let Some(calls) = parallelism {
+        cx.cloud.limit_calls(calls);
+    }
+    let executor = CloudExecutor { cx };
     Ok(apply::execute(
         &planned.plan,
         &planned.desired,
@@ -404,7 +421,7 @@ pub async fn apply(
         &planned.graph,
         &executor,
         planned.store.as_ref(),
-        parallelism.unwrap_or(planned.desired.provider.parallelism),
+        RESOURCES_IN_FLIGHT,
         on_event,
     )
     .await?)

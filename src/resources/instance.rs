@@ -2,7 +2,7 @@
 //! instance's tags), then a Nova server on that port. Power state is driven with
 //! os-start/os-stop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -13,7 +13,9 @@ use super::schema::{
     Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
     referenced_names,
 };
-use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
+use super::{
+    Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result, Scope,
+};
 use crate::addr::{Address, Kind};
 use crate::openstack::Session;
 use crate::openstack::compute::Server;
@@ -337,26 +339,53 @@ async fn set_power(
     for (action, target) in power_actions(status, want) {
         compute.action(server_id, action).await?;
         compute
-            .wait_status(server_id, &[target], cx.timeout)
+            .wait_status(Some(&common::lineage_tag(cx)), server_id, &[target], cx.timeout)
             .await
             .map_err(|e| common::wait_error(addr, target, e))?;
     }
     Ok(())
 }
 
+/// The servers of the spec's projects that are this state's: Nova lists across projects but
+/// filters by one project only, so the list is by the lineage tag (one call, whatever the
+/// number of tenants). A server the state records whose tag was removed by hand is not in that
+/// list: it is fetched by id, so that it is never taken for deleted and created again. Other
+/// lineages' servers in these projects are not listed (they could only be told apart as
+/// another state's, and Nova does not refuse a second server of a name anyway).
+async fn list_servers(cx: &Context, projects: &Projects) -> Result<Vec<Server>> {
+    if projects.ids().is_empty() {
+        return Ok(Vec::new());
+    }
+    let admin = cx.cloud.admin();
+    let lineage = common::lineage_tag(cx);
+    let query = neutron::query(&[("all_tenants", "1"), ("tags", &lineage)]);
+    let mut servers = admin.compute().list_servers(&query).await?;
+    let listed: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
+    for id in projects.known(Kind::Instance) {
+        if listed.contains(id) {
+            continue;
+        }
+        match admin.compute().get_server(id).await {
+            Ok(server) => servers.push(server),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    servers.retain(|s| projects.contains(&s.tenant_id));
+    Ok(servers)
+}
+
 impl KindOps for Instance {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        let Scope::Project(project) = scope else {
+        let Scope::Projects(projects) = scope else {
             return Ok(Vec::new());
         };
-        let query = neutron::query(&[("all_tenants", "1"), ("project_id", project)]);
-        let servers = cx.cloud.admin().compute().list_servers(&query).await?;
+        let servers = list_servers(cx, projects).await?;
         let lineage = common::lineage_tag(cx);
         Ok(servers
             .into_iter()
-            .filter(|s| s.tenant_id == project)
             .map(|server| {
                 let claim = server_claim(&lineage, &server);
                 // Nova tags are short, so the address is in the metadata, not a tag.
@@ -386,12 +415,16 @@ impl KindOps for Instance {
         let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
 
         // A port left by an earlier attempt (made, then the server create failed) is reused.
-        let existing = tagged_ports(cx, &session, addr).await?;
+        // The subnet (for its network) is read at the same time: both are on the way to
+        // every server.
+        let (existing, subnet) = tokio::try_join!(tagged_ports(cx, &session, addr), async {
+            let subnet: neutron::Subnet =
+                cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
+            Ok(subnet)
+        })?;
         let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
             Some(port) => port.id.clone(),
             None => {
-                let subnet: neutron::Subnet =
-                    cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
                 let mut body = json!({
                     "network_id": subnet.network_id,
                     "name": name_of(res),
@@ -427,9 +460,12 @@ impl KindOps for Instance {
             || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
         )
         .await?;
-        let server = session
+        let lineage = common::lineage_tag(cx);
+        let server = cx
+            .cloud
+            .admin()
             .compute()
-            .wait_status(&server_id, SCHEMA.ready, cx.timeout)
+            .wait_status(Some(&lineage), &server_id, SCHEMA.ready, cx.timeout)
             .await
             .map_err(|e| common::wait_error(addr, "ACTIVE", e))?;
         let want = res
@@ -451,12 +487,13 @@ impl KindOps for Instance {
     ) -> Result<()> {
         let addr = &res.addr;
         let compute = cx.cloud.admin().compute();
+        let lineage = common::lineage_tag(cx);
         // Work under way is waited out before anything is asked of the server; what it
         // settles in (ACTIVE after a build) decides the power action, not what the plan saw.
         let mut status = current.status.clone();
         if SCHEMA.is_settling(status.as_deref()) {
             let settled = compute
-                .wait_settled(&current.id, SCHEMA.settling, cx.timeout)
+                .wait_settled(Some(&lineage), &current.id, SCHEMA.settling, cx.timeout)
                 .await
                 .map_err(|e| common::wait_error(addr, "the end of its work under way", e))?;
             status = Some(settled.status);
@@ -510,30 +547,28 @@ impl KindOps for Instance {
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let addr = &current.addr;
         let admin = cx.cloud.admin();
-        // Found before the server goes: Nova leaves ports it did not create, and once unbound
-        // only the tags say the port was this instance's.
-        let query = neutron::query(&[("device_id", &current.id)]);
-        let mut ports: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
-        ports.retain(|p| p.device_id == current.id);
         let lineage = common::lineage_tag(cx);
+        // Nova leaves the port stackform made for the server (it deletes only its own): once
+        // unbound, only the tags say it was this instance's. Looked up while the server goes.
         let tags = common::ownership_tags(cx, addr);
-        let query = neutron::query(&[("tags", &tags.join(","))]);
-        let tagged: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
-        for port in tagged {
-            if common::has_tags(&port.tags, &tags) && !ports.iter().any(|p| p.id == port.id) {
-                ports.push(port);
+        let tagged_ports = async {
+            let query = neutron::query(&[("tags", &tags.join(","))]);
+            let ports: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
+            Ok::<_, Error>(ports)
+        };
+        let server_gone = async {
+            match admin.compute().delete_server(&current.id).await {
+                Err(e) if e.is_not_found() => {}
+                other => other?,
             }
-        }
-        match admin.compute().delete_server(&current.id).await {
-            Err(e) if e.is_not_found() => {}
-            other => other?,
-        }
-        admin
-            .compute()
-            .wait_deleted(&current.id, cx.timeout)
-            .await
-            .map_err(|e| common::wait_error(addr, "deletion", e))?;
-        for port in ports.iter().filter(|p| p.tags.contains(&lineage)) {
+            admin
+                .compute()
+                .wait_deleted(Some(&lineage), &current.id, cx.timeout)
+                .await
+                .map_err(|e| common::wait_error(addr, "deletion", e))
+        };
+        let (ports, ()) = tokio::try_join!(tagged_ports, server_gone)?;
+        for port in ports.iter().filter(|p| common::has_tags(&p.tags, &tags)) {
             gone_ok(admin.network().delete(PORTS, &port.id).await)?;
         }
         Ok(())

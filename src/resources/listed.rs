@@ -3,14 +3,14 @@
 //! kind has been matched (references are written as address names, so observing waits until
 //! all names are known).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
 use super::common::Names;
-use crate::addr::Address;
+use crate::addr::{Address, Kind};
 use crate::openstack::network as neutron;
 use crate::spec::Attrs;
 
@@ -19,8 +19,41 @@ use crate::spec::Attrs;
 pub enum Scope<'a> {
     /// The whole cloud (the tenant kind).
     Cloud,
-    /// One tenant's project, by id.
-    Project(&'a str),
+    /// The projects of the spec's tenants: listed together, in as few calls as the API allows,
+    /// so that a refresh costs the same whatever the number of tenants.
+    Projects(&'a Projects),
+}
+
+/// The projects a refresh reads, and the ids the state records per kind (a list narrowed by a
+/// filter other than the project, such as a tag, must still find those).
+#[derive(Debug, Default)]
+pub struct Projects {
+    ids: Vec<String>,
+    members: HashSet<String>,
+    known: HashMap<Kind, Vec<String>>,
+}
+
+impl Projects {
+    pub fn new(ids: Vec<String>, known: HashMap<Kind, Vec<String>>) -> Projects {
+        Projects {
+            members: ids.iter().cloned().collect(),
+            ids,
+            known,
+        }
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    pub fn contains(&self, project_id: &str) -> bool {
+        self.members.contains(project_id)
+    }
+
+    /// The ids the state records for objects of `kind`.
+    pub fn known(&self, kind: Kind) -> &[String] {
+        self.known.get(&kind).map(Vec::as_slice).unwrap_or_default()
+    }
 }
 
 /// What every observation may read, gathered once per refresh.

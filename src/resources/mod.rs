@@ -26,7 +26,7 @@ registry! {
     instance::Instance,
 }
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ use crate::addr::Address;
 use crate::openstack::{self, ApiError};
 use crate::spec::{self, Attrs};
 
-pub use listed::{Listed, Observation, Scope};
+pub use listed::{Listed, Observation, Projects, Scope};
 pub use refresh::refresh;
 
 /// What every resource call needs.
@@ -48,6 +48,40 @@ pub struct Context {
     pub external_network: Option<String>,
     /// How long to wait for one resource to reach its ready status.
     pub timeout: Duration,
+    /// Which tenants' quotas refresh reads (two GETs each): those whose spec sets quotas.
+    /// The others' quotas are not managed, so reading them would only cost calls.
+    pub quotas_of: QuotaReads,
+}
+
+/// Whose quotas a refresh reads.
+#[derive(Clone, Debug, Default)]
+pub enum QuotaReads {
+    /// Every tenant's (to show what the cloud holds, as `state show` would want).
+    #[default]
+    All,
+    /// Only these tenants' (names of the spec).
+    Tenants(BTreeSet<String>),
+}
+
+impl QuotaReads {
+    /// The tenants of `desired` that set quotas.
+    pub fn of(desired: &crate::spec::Desired) -> QuotaReads {
+        QuotaReads::Tenants(
+            desired
+                .resources
+                .values()
+                .filter(|r| r.addr.kind == schema::tenant_kind() && r.attrs.contains_key("quotas"))
+                .map(|r| r.addr.name.clone())
+                .collect(),
+        )
+    }
+
+    pub fn includes(&self, tenant: &Address) -> bool {
+        match self {
+            QuotaReads::All => true,
+            QuotaReads::Tenants(names) => names.contains(&tenant.name),
+        }
+    }
 }
 
 /// Address → id known so far (state plus this apply's creates).

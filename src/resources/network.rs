@@ -59,13 +59,10 @@ impl KindOps for Network {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        let Scope::Project(project) = scope else {
-            return Ok(Vec::new());
-        };
         common::list_neutron(
             cx,
             NETWORKS,
-            project,
+            scope,
             |n: &neutron::Network| Some(&n.status),
             |n, _, o| observe(n, &o.names),
         )
@@ -112,6 +109,11 @@ impl KindOps for Network {
     /// use makes Neutron refuse with its own clear message.
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
+        // Asked at once: with its subnets gone, the network has no port left in a destroy.
+        match api.delete(NETWORKS, &current.id).await {
+            Err(e) if e.is_conflict() => {}
+            other => return gone_ok(other),
+        }
         let lineage = common::lineage_tag(cx);
         let query = neutron::query(&[("network_id", &current.id), ("tags", &lineage)]);
         let ports: Vec<neutron::Port> = match api.list(PORTS, &query).await {

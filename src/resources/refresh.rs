@@ -1,11 +1,11 @@
-//! Refresh: what stackform manages, read from the cloud with one list call per kind per
-//! tenant (never one GET per resource), matched to addresses by id or ownership tag and
+//! Refresh: what stackform manages, read from the cloud with one list call per kind across
+//! the spec's projects (never one per tenant, never one GET per resource), matched to addresses by id or ownership tag and
 //! normalized per kind. Generic over the registry: a kind takes part through its `list`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::listed::{Listed, Observation, Scope};
+use super::listed::{Listed, Observation, Projects, Scope};
 use super::schema::{self, ListScope};
 use super::{Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, common};
 use super::{Kind, list_kind};
@@ -78,26 +78,24 @@ impl Matcher {
     }
 }
 
-/// The lists of one tenant: every tenant-scoped kind, and its ports (read by routers and
-/// instances), all at once: on a real cloud each list is a round trip of its own.
-async fn list_tenant(
+/// The lists of the spec's projects: every tenant-scoped kind, and their ports (read by
+/// routers and instances), all at once: on a real cloud each list is a round trip of its own.
+async fn list_projects(
     cx: &Context,
-    project_id: &str,
+    projects: &Projects,
 ) -> Result<(Vec<(Kind, Vec<Listed>)>, Vec<neutron::Port>)> {
     let kinds: Vec<Kind> = Kind::ALL
         .into_iter()
         .filter(|k| k.schema().api.scope == ListScope::Tenant)
         .collect();
     let lists = kinds.iter().map(|&kind| async move {
-        let items = list_kind(kind, cx, Scope::Project(project_id)).await?;
+        let items = list_kind(kind, cx, Scope::Projects(projects)).await?;
         Ok::<_, super::Error>((kind, items))
     });
-    let by_project = neutron::query(&[("project_id", project_id)]);
-    let (lists, ports) = tokio::try_join!(futures_util::future::try_join_all(lists), async {
-        let ports: Vec<neutron::Port> = cx.cloud.admin().network().list(PORTS, &by_project).await?;
-        Ok::<_, super::Error>(ports)
-    },)?;
-    Ok((lists, ports))
+    Ok(tokio::try_join!(
+        futures_util::future::try_join_all(lists),
+        common::list_in_projects(cx, PORTS, projects),
+    )?)
 }
 
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
@@ -145,19 +143,21 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         }
     }
     let tenant_kind = schema::tenant_kind();
-    let projects: Vec<String> = matched
+    let project_ids: Vec<String> = matched
         .iter()
         .filter(|(addr, _)| addr.kind == tenant_kind)
         .map(|(_, item)| item.id.clone())
         .collect();
-    let per_tenant =
-        futures_util::future::try_join_all(projects.iter().map(|p| list_tenant(cx, p))).await?;
+    let mut known_by_kind: HashMap<Kind, Vec<String>> = HashMap::new();
+    for (addr, id) in known {
+        known_by_kind.entry(addr.kind).or_default().push(id.clone());
+    }
+    let projects = Projects::new(project_ids, known_by_kind);
+    let (lists, ports) = list_projects(cx, &projects).await?;
+    observation.ports = ports;
     let mut by_kind: BTreeMap<Kind, Vec<Listed>> = BTreeMap::new();
-    for (lists, ports) in per_tenant {
-        for (kind, items) in lists {
-            by_kind.entry(kind).or_default().extend(items);
-        }
-        observation.ports.extend(ports);
+    for (kind, items) in lists {
+        by_kind.entry(kind).or_default().extend(items);
     }
     // Every kind is matched before any is observed, so references resolve to names.
     for (kind, items) in by_kind {

@@ -169,32 +169,60 @@ async fn links(
 async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) -> Result<()> {
     let api = cx.cloud.admin().network();
     let router: neutron::Router = api.get(ROUTERS, router_id).await?;
-    if let Some(want) = links.gateway
-        && want != router.has_gateway()
-    {
-        let network = match (want, &links.external) {
-            (false, _) => None,
-            (true, Some(id)) => Some(id.clone()),
-            (true, None) => Some(external_network_id(cx, addr).await?),
-        };
-        let _ = api
-            .set_router_gateway(router_id, network.as_deref())
-            .await?;
+    if links.subnets.is_none() {
+        return converge_gateway(cx, addr, &router, links).await;
     }
-    let Some(desired) = &links.subnets else {
-        return Ok(());
-    };
     let query = neutron::query(&[("device_id", router_id)]);
     let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
     let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
+    converge_gateway(cx, addr, &router, links).await?;
+    converge_interfaces(cx, addr, router_id, &live, links).await
+}
+
+async fn converge_gateway(
+    cx: &Context,
+    addr: &Address,
+    router: &neutron::Router,
+    links: &Links,
+) -> Result<()> {
+    let Some(want) = links.gateway.filter(|want| *want != router.has_gateway()) else {
+        return Ok(());
+    };
+    let network = match (want, &links.external) {
+        (false, _) => None,
+        (true, Some(id)) => Some(id.clone()),
+        (true, None) => Some(external_network_id(cx, addr).await?),
+    };
+    let _ = cx
+        .cloud
+        .admin()
+        .network()
+        .set_router_gateway(&router.id, network.as_deref())
+        .await?;
+    Ok(())
+}
+
+/// Removes the interfaces `live` has beyond `links`, adds those it lacks.
+async fn converge_interfaces(
+    cx: &Context,
+    addr: &Address,
+    router_id: &str,
+    live: &BTreeSet<String>,
+    links: &Links,
+) -> Result<()> {
+    let Some(desired) = &links.subnets else {
+        return Ok(());
+    };
+    let api = cx.cloud.admin().network();
     for subnet in live.difference(desired) {
         gone_ok(api.remove_router_interface(router_id, subnet).await)?;
     }
-    for subnet in desired.difference(&live) {
+    for subnet in desired.difference(live) {
         if let Err(error) = api.add_router_interface(router_id, subnet).await {
             // The client repeats this PUT after a lost reply, and real Neutron answers the
             // repeat with 400 "Router already has a port on subnet": the first one worked.
             // So whatever failed, the router's ports say whether the interface is there.
+            let query = neutron::query(&[("device_id", router_id)]);
             let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
             if !interface_subnets(router_id, &ports).contains(subnet) {
                 return Err(error.into());
@@ -209,13 +237,10 @@ impl KindOps for Router {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        let Scope::Project(project) = scope else {
-            return Ok(Vec::new());
-        };
         common::list_neutron(
             cx,
             ROUTERS,
-            project,
+            scope,
             |r: &neutron::Router| Some(&r.status),
             |r, _, o| observe(r, &interface_subnets(&r.id, &o.ports), &o.names),
         )
@@ -223,17 +248,27 @@ impl KindOps for Router {
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
-        let session = tenant_session(cx, res, ids).await?;
-        let links = links(cx, res, ids, true).await?;
-        let body = json!({
+        let (session, links) = tokio::try_join!(
+            tenant_session(cx, res, ids),
+            links(cx, res, ids, true)
+        )?;
+        let mut body = json!({
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
             "admin_state_up": common::bool_attr(res, "admin_state_up", true),
         });
+        // The gateway in the create body (the router owner's right in Neutron's policy) saves
+        // a GET and a PUT on the way to every server behind this router.
+        if let Some(network) = &links.external {
+            body["external_gateway_info"] = json!({ "network_id": network });
+        }
         let tags = common::ownership_tags(cx, &res.addr);
         let router: neutron::Router =
             neutron_create_tagged(&session, ROUTERS, &res.addr, body, &tags).await?;
-        converge(cx, &res.addr, &router.id, &links).await?;
+        converge_gateway(cx, &res.addr, &router, &links).await?;
+        // A router just made has no interface yet (one adopted after a lost reply neither:
+        // its interfaces are added by this same step).
+        converge_interfaces(cx, &res.addr, &router.id, &BTreeSet::new(), &links).await?;
         Ok(router.id)
     }
 
@@ -256,21 +291,32 @@ impl KindOps for Router {
         converge(cx, &res.addr, &current.id, &links).await
     }
 
-    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+    async fn delete(cx: &Context, current: &ObservedResource, ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
-        let router: neutron::Router = match api.get(ROUTERS, &current.id).await {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
-        if router.has_gateway() {
-            let _ = api.set_router_gateway(&router.id, None).await?;
+        // The interfaces refresh saw are removed, then the router (Neutron removes its
+        // gateway with it); only if Neutron still finds ports (added since) are they looked up.
+        let seen: Vec<&str> = current
+            .attrs
+            .get("subnets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|name| dep_id(ids, Kind::Subnet, name).ok())
+            .collect();
+        for subnet in seen {
+            gone_ok(api.remove_router_interface(&current.id, subnet).await)?;
         }
-        let query = neutron::query(&[("device_id", &router.id)]);
+        match api.delete(ROUTERS, &current.id).await {
+            Err(e) if e.is_conflict() => {}
+            other => return gone_ok(other),
+        }
+        let query = neutron::query(&[("device_id", &current.id)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-        for subnet in interface_subnets(&router.id, &ports) {
-            gone_ok(api.remove_router_interface(&router.id, &subnet).await)?;
+        for subnet in interface_subnets(&current.id, &ports) {
+            gone_ok(api.remove_router_interface(&current.id, &subnet).await)?;
         }
-        gone_ok(api.delete(ROUTERS, &router.id).await)
+        gone_ok(api.delete(ROUTERS, &current.id).await)
     }
 }
 

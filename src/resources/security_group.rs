@@ -208,11 +208,8 @@ impl KindOps for SecurityGroup {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        let Scope::Project(project) = scope else {
-            return Ok(Vec::new());
-        };
         let no_status = |_: &neutron::SecurityGroup| None;
-        common::list_neutron(cx, SECURITY_GROUPS, project, no_status, |g, _, o| {
+        common::list_neutron(cx, SECURITY_GROUPS, scope, no_status, |g, _, o| {
             observe(g, &o.names)
         })
         .await

@@ -140,11 +140,8 @@ impl KindOps for Subnet {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        let Scope::Project(project) = scope else {
-            return Ok(Vec::new());
-        };
         let no_status = |_: &neutron::Subnet| None;
-        common::list_neutron(cx, SUBNETS, project, no_status, |s, _, o| observe(s, &o.names)).await
+        common::list_neutron(cx, SUBNETS, scope, no_status, |s, _, o| observe(s, &o.names)).await
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
@@ -228,6 +225,11 @@ impl KindOps for Subnet {
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
+        // Asked at once: in a destroy the subnet's ports are gone by now, so one call does it.
+        match api.delete(SUBNETS, &current.id).await {
+            Err(e) if e.is_conflict() => {}
+            other => return gone_ok(other),
+        }
         let subnet: neutron::Subnet = match api.get(SUBNETS, &current.id).await {
             Err(e) if e.is_not_found() => return Ok(()),
             other => other?,

@@ -152,7 +152,8 @@ async fn set_quotas(
     Ok(())
 }
 
-/// Every project; the quotas are read only for those matched as stackform's (two GETs each).
+/// Every project; the quotas are read only for those matched as stackform's whose spec sets
+/// quotas (two GETs each).
 async fn list(cx: &Context) -> Result<Vec<Listed>> {
     let admin = cx.cloud.admin().clone();
     let lineage = common::lineage_tag(cx);
@@ -164,7 +165,11 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
             let foreign = common::foreign_claim(&lineage, &project.tags);
             let name = project.name.clone();
             let admin = admin.clone();
+            let quotas_of = cx.quotas_of.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
+                if !quotas_of.includes(&addr) {
+                    return observe(&project, None, None);
+                }
                 let (nova, neutron) = tokio::join!(
                     admin.compute().get_quotas(&project.id),
                     admin.network().get_quotas(&project.id),
@@ -191,7 +196,7 @@ impl KindOps for Tenant {
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
         match scope {
             Scope::Cloud => list(cx).await,
-            Scope::Project(_) => Ok(Vec::new()),
+            Scope::Projects(_) => Ok(Vec::new()),
         }
     }
 
@@ -212,18 +217,17 @@ impl KindOps for Tenant {
             let found = admin.identity().list_projects(&query).await?;
             Ok(found.into_iter().find(|p| common::has_tags(&p.tags, &tags)))
         };
-        let project = create_or_adopt(
-            &res.addr,
-            || admin.identity().create_project(body.clone()),
-            find,
-        )
-        .await?;
-
-        let role = admin
-            .identity()
-            .find_role(MEMBER_ROLE)
-            .await?
-            .ok_or_else(|| Error::Failed {
+        // The role is looked up while the project is made: one round trip less before the
+        // tenant's resources can start.
+        let (project, role) = tokio::try_join!(
+            create_or_adopt(
+                &res.addr,
+                || admin.identity().create_project(body.clone()),
+                find,
+            ),
+            async { Ok(admin.identity().find_role(MEMBER_ROLE).await?) },
+        )?;
+        let role = role.ok_or_else(|| Error::Failed {
                 addr: res.addr.clone(),
                 message: format!(
                     "Keystone has no `{MEMBER_ROLE}` role to grant stackform's user on the new project"
@@ -264,20 +268,19 @@ impl KindOps for Tenant {
         // Neutron creates a `default` security group for every project that uses it and never
         // removes it when the project goes (seen on real Neutron 2026.2): without this, each
         // destroyed tenant would leave an orphan group behind.
+        // The group goes while the project does: admin may delete a deleted project's group.
         let admin = cx.cloud.admin();
-        let query = neutron::query(&[("project_id", &current.id), ("name", "default")]);
-        let groups: Vec<neutron::SecurityGroup> =
-            admin.network().list(SECURITY_GROUPS, &query).await?;
-        for group in groups.iter().filter(|g| g.project_id == current.id) {
-            gone_ok(admin.network().delete(SECURITY_GROUPS, &group.id).await)?;
-        }
-        gone_ok(
-            cx.cloud
-                .admin()
-                .identity()
-                .delete_project(&current.id)
-                .await,
-        )?;
+        let default_group_gone = async {
+            let query = neutron::query(&[("project_id", &current.id), ("name", "default")]);
+            let groups: Vec<neutron::SecurityGroup> =
+                admin.network().list(SECURITY_GROUPS, &query).await?;
+            for group in groups.iter().filter(|g| g.project_id == current.id) {
+                gone_ok(admin.network().delete(SECURITY_GROUPS, &group.id).await)?;
+            }
+            Ok::<_, Error>(())
+        };
+        let project_gone = async { gone_ok(admin.identity().delete_project(&current.id).await) };
+        tokio::try_join!(default_group_gone, project_gone)?;
         cx.cloud.forget_project(&current.id).await;
         Ok(())
     }

@@ -258,6 +258,16 @@ async fn apply_converges_through_random_faults_without_duplicates() {
     });
     let set = cloud.call(Method::PUT, "/_sim/chaos", Some(chaos)).await;
     assert_eq!(set.status, StatusCode::NO_CONTENT);
+    // Random faults on few calls may miss a kind of fault; these make sure each happens.
+    for fault in [
+        json!({"lose_reply": {"method": "POST", "path_suffix": "/v2.0/networks", "count": 1}}),
+        json!({"lose_reply": {"method": "POST", "path_suffix": "/servers", "count": 1}}),
+        json!({"fail": {"method": "POST", "path_suffix": "/v2.0/subnets", "count": 1, "status": 503}}),
+        json!({"fail": {"method": "PUT", "path_suffix": "/add_router_interface", "count": 1, "status": 429}}),
+    ] {
+        let added = cloud.call(Method::POST, "/_sim/faults", Some(fault)).await;
+        assert_eq!(added.status, StatusCode::NO_CONTENT);
+    }
 
     converges_in_one_run(dir.path(), &["apply", "--auto-approve"], &env).await;
 

@@ -11,7 +11,7 @@ use stackform::openstack::network::{
     NETWORKS, Network, PORTS, Port, SECURITY_GROUPS, SecurityGroup,
 };
 use stackform::openstack::{AuthConfig, Cloud, Secret};
-use stackform::resources::{self, Context, Ids, Observed};
+use stackform::resources::{self, Context, Ids, Observed, QuotaReads};
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig, SimHandle};
 use stackform::spec::{self, Desired};
 
@@ -77,6 +77,7 @@ async fn connect(sim: &SimHandle) -> Context {
         lineage: "0b0e4d1e-7d1c-4d8a-9b7a-3f5f2f0c1a11".into(),
         external_network: Some("public".into()),
         timeout: Duration::from_secs(30),
+        quotas_of: QuotaReads::All,
     }
 }
 
@@ -598,7 +599,7 @@ async fn a_port_left_by_a_failed_server_create_is_reused_then_cleaned_up() {
     admin.compute().delete_server(&server_id).await.unwrap();
     admin
         .compute()
-        .wait_deleted(&server_id, Duration::from_secs(10))
+        .wait_deleted(None, &server_id, Duration::from_secs(10))
         .await
         .unwrap();
     let observed = resources::refresh(&cx, &ids).await.unwrap();
@@ -653,4 +654,22 @@ admin_state_up = false
         ]
     );
     sim.stop().await;
+}
+
+/// A tenant's session is the admin's token rescoped to its project: Keystone checks no
+/// password for it (a bcrypt of a few hundred milliseconds on the way to every tenant's first
+/// resource), and it is made once per project.
+#[tokio::test]
+async fn tenant_sessions_rescope_the_admin_token() {
+    let (_sim, cx) = start().await;
+    let desired = load(SPEC);
+    let tenant = desired.get(&Address::new(Kind::Tenant, "demo")).unwrap();
+    let id = resources::create(&cx, tenant, &Ids::new()).await.unwrap();
+    let (first, second) =
+        tokio::join!(cx.cloud.project_session(&id), cx.cloud.project_session(&id));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.auth_methods(), ["token"]);
+    assert_eq!(first.project_id(), id);
+    assert_eq!(cx.cloud.admin().auth_methods(), ["password"]);
+    assert_eq!(format!("{first:?}"), format!("{second:?}"));
 }

@@ -17,6 +17,7 @@ mod e2e;
 mod openstack_cli;
 mod plan_render;
 mod readme;
+mod scale;
 mod sim_bodies;
 mod sim_compute;
 mod sim_core;

@@ -2,6 +2,7 @@
 //! builds) and the log of recent requests.
 
 use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -177,7 +178,10 @@ pub(super) async fn list_requests(
             serde_json::json!({"method": method, "path": path, "status": status})
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({ "requests": requests })))
+    let peak = state.inner.peak_in_flight.load(Ordering::SeqCst);
+    Ok(axum::Json(
+        serde_json::json!({ "requests": requests, "peak_in_flight": peak }),
+    ))
 }
 
 /// DELETE /_sim/requests: forget the log.
@@ -198,5 +202,30 @@ pub(super) async fn clear_requests(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
+    let now = state.inner.in_flight.load(Ordering::SeqCst);
+    state.inner.peak_in_flight.store(now, Ordering::SeqCst);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Counts one request as being served (not the `/_sim` hooks) until dropped, even when the
+/// request ends by unwinding (an injected reset).
+pub(super) struct InFlight<'a>(Option<&'a SimState>);
+
+impl<'a> InFlight<'a> {
+    pub(super) fn enter(state: &'a SimState, path: &str) -> InFlight<'a> {
+        if path.starts_with("/_sim/") {
+            return InFlight(None);
+        }
+        let now = state.inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.inner.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(Some(state))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(state) = self.0 {
+            state.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }

@@ -156,6 +156,10 @@ struct Inner {
     /// The latest requests served (method, path, status), for tests that must prove what a
     /// client did not do (a converged apply makes no write calls). Bounded, never persisted.
     requests: Mutex<std::collections::VecDeque<(String, String, u16)>>,
+    /// Requests being served now, and the most at once since the log was cleared: what a
+    /// client's bound on its calls in flight looks like from the cloud.
+    in_flight: std::sync::atomic::AtomicUsize,
+    peak_in_flight: std::sync::atomic::AtomicUsize,
     /// Kept open (and locked) as long as the cloud lives.
     _lock: Option<File>,
 }

@@ -102,6 +102,8 @@ impl Sim {
                     base_url: std::sync::OnceLock::new(),
                     faults: Mutex::new(Vec::new()),
                     requests: Mutex::new(std::collections::VecDeque::new()),
+                    in_flight: Default::default(),
+                    peak_in_flight: Default::default(),
                     failing_builds: Mutex::new(0),
                     chaos: Mutex::new(chaos),
                     _lock: lock,
@@ -274,6 +276,7 @@ pub(super) async fn common_layer(
     // Deletions that finished since the last request leave before anyone looks.
     crate::sim::compute::reap_deleted_servers(&mut state.world(), now());
 
+    let _in_flight = InFlight::enter(&state, &path);
     let (chaos, latency) = state.chaos().decide(&method, &path);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
