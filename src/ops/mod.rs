@@ -318,6 +318,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             lineage,
             external_network: provider.external_network.clone(),
             timeout: Duration::from_secs(provider.timeout_secs),
+            listings: Default::default(),
         },
         identity,
         embedded,

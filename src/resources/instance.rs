@@ -239,20 +239,34 @@ async fn tagged_ports(
         .collect())
 }
 
+/// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
+/// flavor made since) from a list of its own.
 async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    if let Some(id) = cx.listed(|listed| pick_flavor(&listed.flavors, name)) {
+        return Ok(id);
+    }
     let flavors = cx.cloud.admin().compute().list_flavors().await?;
+    pick_flavor(&flavors, name).ok_or_else(|| Error::Failed {
+        addr: addr.clone(),
+        message: format!("no flavor named `{name}`"),
+    })
+}
+
+fn pick_flavor(flavors: &[crate::openstack::compute::Flavor], name: &str) -> Option<String> {
     flavors
         .iter()
         .find(|f| f.name == name)
         .or_else(|| flavors.iter().find(|f| f.id == name))
         .map(|f| f.id.clone())
-        .ok_or_else(|| Error::Failed {
-            addr: addr.clone(),
-            message: format!("no flavor named `{name}`"),
-        })
 }
 
+/// The id of the image `name`: from the images refresh listed when they settle it, else (an
+/// image made, activated or removed since) from a lookup of its own, which also gives the
+/// error.
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    if let Ok(id) = cx.listed(|listed| pick_image(&listed.images, name)) {
+        return Ok(id);
+    }
     let query = [("name".to_string(), name.to_string())];
     let images = cx.cloud.admin().image().list_images(&query).await?;
     pick_image(&images, name).map_err(|message| Error::Failed {

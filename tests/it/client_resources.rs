@@ -77,6 +77,7 @@ async fn connect(sim: &SimHandle) -> Context {
         lineage: "0b0e4d1e-7d1c-4d8a-9b7a-3f5f2f0c1a11".into(),
         external_network: Some("public".into()),
         timeout: Duration::from_secs(30),
+        listings: Default::default(),
     }
 }
 
