@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use reqwest::Method;
+use serde_json::{Value, json};
 
 use crate::cloud_api::CloudApi;
 use crate::support::{SimProcess, run_env, write_specs};
@@ -233,4 +234,140 @@ subnet = "sub"
     );
     let servers = calls.iter().filter(|c| is(c, "POST", "/servers")).count();
     assert_eq!(servers, 2, "{calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bulk_reply_is_adopted_not_sent_again() {
+    let cloud = Counted::start().await;
+    write_specs(
+        cloud.dir(),
+        &[(
+            "all.toml",
+            &group_spec(&tcp_rules([22, 80, 443].into_iter())),
+        )],
+    );
+    let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/security-group-rules",
+                                     "count": 1}});
+    let (status, _) = cloud
+        .api
+        .request(Method::POST, "identity", "/../../_sim/faults", Some(lose))
+        .await;
+    assert_eq!(status, 204);
+    let calls = cloud.calls_of(&["apply", "--auto-approve"]).await;
+    let rule_posts = calls
+        .iter()
+        .filter(|c| is(c, "POST", "/security-group-rules"))
+        .count();
+    assert_eq!(
+        rule_posts, 1,
+        "the lost bulk create made them all: {calls:?}"
+    );
+    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+/// The embedded cloud's bulk create of rules, as real Neutron's: all in one group, validated
+/// rule by rule, no rule twice, and all made or none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_cloud_creates_rules_in_bulk_all_or_nothing() {
+    let cloud = Counted::start().await;
+    let api = &cloud.api;
+    let group = |name: &str| {
+        let body = json!({"security_group": {"name": name}});
+        async move {
+            let (status, made) = api
+                .request(Method::POST, "network", "/security-groups", Some(body))
+                .await;
+            assert_eq!(status, 201, "{made}");
+            made["security_group"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let (web, db) = (group("bulk-web").await, group("bulk-db").await);
+    let rule = |group: &str, port: i64| {
+        json!({"security_group_id": group, "direction": "ingress", "protocol": "tcp",
+               "port_range_min": port, "port_range_max": port})
+    };
+    let post = |rules: Value| async move {
+        api.request(
+            Method::POST,
+            "network",
+            "/security-group-rules",
+            Some(json!({ "security_group_rules": rules })),
+        )
+        .await
+    };
+    let ports_of = |group: String| async move {
+        let path = format!("/security-group-rules?security_group_id={group}");
+        let (status, listed) = api.request(Method::GET, "network", &path, None).await;
+        assert_eq!(status, 200, "{listed}");
+        let mut ports: Vec<i64> = listed["security_group_rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["port_range_min"].as_i64())
+            .collect();
+        ports.sort();
+        ports
+    };
+    let error_type = |body: &Value| body["NeutronError"]["type"].as_str().map(str::to_string);
+
+    // Made in order, each answered in full; an item may also be wrapped in its singular key.
+    let (status, made) =
+        post(json!([rule(&web, 22), {"security_group_rule": rule(&web, 80)}])).await;
+    assert_eq!(status, 201, "{made}");
+    let answered: Vec<i64> = made["security_group_rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["port_range_min"].as_i64())
+        .collect();
+    assert_eq!(answered, [22, 80]);
+    assert!(made["security_group_rules"][0]["id"].is_string(), "{made}");
+
+    for (rules, status_wanted, type_wanted) in [
+        // A rule twice in one request.
+        (
+            json!([rule(&web, 443), rule(&web, 443)]),
+            409,
+            "DuplicateSecurityGroupRuleInPost",
+        ),
+        // A rule the group has: the valid one before it is not made either.
+        (
+            json!([rule(&web, 443), rule(&web, 22)]),
+            409,
+            "SecurityGroupRuleExists",
+        ),
+        // An invalid rule after a valid one.
+        (
+            json!([rule(&web, 443), rule(&web, 70000)]),
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        // Rules of two groups.
+        (
+            json!([rule(&web, 443), rule(&db, 443)]),
+            400,
+            "SecurityGroupNotSingleGroupRules",
+        ),
+        (json!([]), 400, "HTTPBadRequest"),
+    ] {
+        let (status, body) = post(rules.clone()).await;
+        assert_eq!(
+            (status, error_type(&body).as_deref()),
+            (status_wanted, Some(type_wanted)),
+            "{rules}: {body}"
+        );
+    }
+    assert_eq!(
+        ports_of(web.clone()).await,
+        [22, 80],
+        "nothing of a refused request is made"
+    );
+    assert_eq!(ports_of(db).await, Vec::<i64>::new());
 }
