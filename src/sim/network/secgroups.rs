@@ -472,9 +472,10 @@ impl NetworkData {
         actor: &Actor,
         bodies: &[Map<String, Value>],
     ) -> NResult<Vec<String>> {
-        let mut groups = bodies.iter().map(|b| b.get("security_group_id"));
-        let first_group = groups.next().flatten();
-        if groups.any(|g| g != first_group) {
+        // A rule without a group is left to the single create's check, which names the field.
+        let mut groups = bodies.iter().filter_map(|b| b.get("security_group_id"));
+        let first_group = groups.next();
+        if groups.any(|g| Some(g) != first_group) {
             return Err(NeutronError::new(
                 StatusCode::BAD_REQUEST,
                 "SecurityGroupNotSingleGroupRules",
