@@ -247,7 +247,9 @@ async fn apply_converges_through_random_faults_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     write_specs(dir.path(), &[("all.toml", SPEC)]);
     let chaos = json!({
-        "seed": 20261127,
+        // Which calls meet which fault follows the seed and the number of calls: when rules
+        // became one bulk POST per group, 20261127 no longer drew a lost reply (502) at all.
+        "seed": 8,
         "error_rate": 0.04,
         "throttle_rate": 0.03,
         "retry_after_secs": 1,
