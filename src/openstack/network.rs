@@ -215,6 +215,25 @@ impl Neutron<'_> {
             .await
     }
 
+    /// POSTs many objects of one collection at once (`{"networks": [body, ...]}`), Neutron's
+    /// bulk create: it makes all of them or none, and answers them in the order sent.
+    /// Never retried.
+    pub async fn create_many<T: DeserializeOwned>(
+        self,
+        c: Collection,
+        bodies: Vec<Value>,
+    ) -> Result<Vec<T>, ApiError> {
+        self.0
+            .send_json(
+                NETWORK,
+                Method::POST,
+                &format!("/{}", c.path),
+                &json!({ c.plural: bodies }),
+                Some(c.plural),
+            )
+            .await
+    }
+
     pub async fn update<T: DeserializeOwned>(
         self,
         c: Collection,

@@ -328,6 +328,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             external_network: provider.external_network.clone(),
             timeout: Duration::from_secs(provider.timeout_secs),
             quotas_of: resources::QuotaReads::of(desired),
+            listings: Default::default(),
         },
         identity,
         embedded,

@@ -17,7 +17,9 @@ use super::{
     Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result, Scope,
 };
 use crate::addr::{Address, Kind};
-use crate::openstack::Session;
+use backon::Retryable;
+
+use crate::openstack::{self, Session};
 use crate::openstack::compute::Server;
 use crate::openstack::network::{self as neutron, PORTS, SUBNETS};
 use crate::spec::{Attrs, DesiredResource};
@@ -241,20 +243,34 @@ async fn tagged_ports(
         .collect())
 }
 
+/// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
+/// flavor made since) from a list of its own.
 async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    if let Some(id) = cx.listed(|listed| pick_flavor(&listed.flavors, name)) {
+        return Ok(id);
+    }
     let flavors = cx.cloud.admin().compute().list_flavors().await?;
+    pick_flavor(&flavors, name).ok_or_else(|| Error::Failed {
+        addr: addr.clone(),
+        message: format!("no flavor named `{name}`"),
+    })
+}
+
+fn pick_flavor(flavors: &[crate::openstack::compute::Flavor], name: &str) -> Option<String> {
     flavors
         .iter()
         .find(|f| f.name == name)
         .or_else(|| flavors.iter().find(|f| f.id == name))
         .map(|f| f.id.clone())
-        .ok_or_else(|| Error::Failed {
-            addr: addr.clone(),
-            message: format!("no flavor named `{name}`"),
-        })
 }
 
+/// The id of the image `name`: from the images refresh listed when they settle it, else (an
+/// image made, activated or removed since) from a lookup of its own, which also gives the
+/// error.
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+    if let Ok(id) = cx.listed(|listed| pick_image(&listed.images, name)) {
+        return Ok(id);
+    }
     let query = [("name".to_string(), name.to_string())];
     let images = cx.cloud.admin().image().list_images(&query).await?;
     pick_image(&images, name).map_err(|message| Error::Failed {
@@ -336,14 +352,60 @@ async fn set_power(
     want: &str,
 ) -> Result<()> {
     let compute = cx.cloud.admin().compute();
+    let lineage = common::lineage_tag(cx);
     for (action, target) in power_actions(status, want) {
-        compute.action(server_id, action).await?;
+        server_action(cx, addr, server_id, action, target).await?;
         compute
-            .wait_status(Some(&common::lineage_tag(cx)), server_id, &[target], cx.timeout)
+            .wait_status(Some(&lineage), server_id, &[target], cx.timeout)
             .await
             .map_err(|e| common::wait_error(addr, target, e))?;
     }
     Ok(())
+}
+
+/// Asks Nova for `action`. An action is a POST: after a lost reply or a refusal that may or
+/// may not have been carried out (502, 503, a reset), the server's status says which, once it
+/// settles: at `target`, it was; otherwise it is asked again, with backoff, within the same
+/// retry budget as any call.
+async fn server_action(
+    cx: &Context,
+    addr: &Address,
+    server_id: &str,
+    action: &str,
+    target: &str,
+) -> Result<()> {
+    let compute = cx.cloud.admin().compute();
+    let lineage = common::lineage_tag(cx);
+    let again = |error: &Error| match error {
+        Error::Api(e) => e.is_unknown_outcome() || e.is_retryable(),
+        _ => false,
+    };
+    let attempt = || async {
+        let Err(error) = compute.action(server_id, action).await else {
+            return Ok(());
+        };
+        let error = Error::from(error);
+        if !again(&error) {
+            return Err(error);
+        }
+        let settled = compute
+            .wait_settled(Some(&lineage), server_id, SCHEMA.settling, cx.timeout)
+            .await
+            .map_err(|e| common::wait_error(addr, target, e))?;
+        if settled.status == target {
+            tracing::info!("{addr}: {action} was carried out although its answer was not ({error})");
+            return Ok(());
+        }
+        Err(error)
+    };
+    attempt
+        .retry(openstack::backoff())
+        .when(again)
+        .adjust(|error: &Error, delay| match error {
+            Error::Api(e) => openstack::honour_retry_after(e, delay),
+            _ => delay,
+        })
+        .await
 }
 
 /// The servers of the spec's projects that are this state's: Nova lists across projects but

@@ -26,7 +26,9 @@ registry! {
     instance::Instance,
 }
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,8 @@ pub struct Context {
     /// Which tenants' quotas refresh reads (two GETs each): those whose spec sets quotas.
     /// The others' quotas are not managed, so reading them would only cost calls.
     pub quotas_of: QuotaReads,
+    /// What the last refresh listed, shared by the clones of this context.
+    pub listings: Arc<RwLock<Listings>>,
 }
 
 /// Whose quotas a refresh reads.
@@ -81,6 +85,57 @@ impl QuotaReads {
             QuotaReads::All => true,
             QuotaReads::Tenants(names) => names.contains(&tenant.name),
         }
+    }
+}
+
+impl Context {
+    /// Reads what the last refresh listed.
+    pub(crate) fn listed<R>(&self, read: impl FnOnce(&Listings) -> R) -> R {
+        read(&self.listings.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Records what a refresh lists.
+    pub(crate) fn record_listed<R>(&self, write: impl FnOnce(&mut Listings) -> R) -> R {
+        write(
+            &mut self
+                .listings
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
+/// What the last refresh listed beyond the normalized attributes, so that the apply that
+/// follows does not list it again: the catalog, with what the plan's name maps drop (an
+/// image's status, two images of one name), and whatever a kind's list kept of an object by
+/// its id (a security group's rules with their ids). Each refresh replaces it; what changed
+/// since shows up as an error of the call that relied on it, handled by that call's kind.
+#[derive(Default)]
+pub struct Listings {
+    pub flavors: Vec<openstack::compute::Flavor>,
+    pub images: Vec<openstack::image::Image>,
+    objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
+}
+
+impl Listings {
+    /// Keeps what a kind's list saw of object `id`, for that kind's calls to read back.
+    pub fn keep<T: Any + Send + Sync>(&mut self, id: &str, object: T) {
+        self.objects.insert(id.to_string(), Arc::new(object));
+    }
+
+    /// What was kept of object `id`, if it was kept as a `T`.
+    pub fn object<T: Any + Send + Sync>(&self, id: &str) -> Option<Arc<T>> {
+        self.objects.get(id)?.clone().downcast().ok()
+    }
+}
+
+impl std::fmt::Debug for Listings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listings")
+            .field("flavors", &self.flavors.len())
+            .field("images", &self.images.len())
+            .field("objects", &self.objects.len())
+            .finish()
     }
 }
 

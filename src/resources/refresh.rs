@@ -104,6 +104,13 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         admin.compute().list_flavors(),
         admin.image().list_images(&[]),
     )?;
+    cx.record_listed(|listed| {
+        *listed = super::Listings {
+            flavors: flavors.clone(),
+            images: images.clone(),
+            ..Default::default()
+        }
+    });
     let mut observed = Observed::default();
     let mut observation = Observation {
         lineage_tag: common::lineage_tag(cx),

@@ -1,14 +1,20 @@
 //! Security groups and their rules (Neutron). Rules are compared in normalized form and
-//! converged one by one: undesired rules deleted, missing ones created, others untouched.
+//! converged by difference: undesired rules deleted, missing ones created in bulk, others
+//! untouched. The live rules come from refresh: converging reads nothing more.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
 use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
-use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
-use crate::addr::Kind;
-use crate::openstack::network::{self as neutron, PORTS, SECURITY_GROUP_RULES, SECURITY_GROUPS};
+use super::{Context, Error, Ids, KindOps, Listed, ObservedResource, Result, Scope};
+use crate::addr::{Address, Kind};
+use crate::openstack::ApiError;
+use crate::openstack::network::{
+    self as neutron, Neutron, PORTS, SECURITY_GROUP_RULES, SECURITY_GROUPS,
+};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct SecurityGroup;
@@ -148,38 +154,119 @@ fn plan_rules<'a>(
     (delete, create)
 }
 
-async fn converge_rules(cx: &Context, res: &DesiredResource, group_id: &str) -> Result<()> {
+/// Rules per bulk create. Neutron takes any number in one POST, but makes them in one
+/// transaction under one quota reservation: pages keep each request (and the API worker's
+/// time on it) bounded for groups of thousands of rules.
+const RULES_PER_CREATE: usize = 500;
+
+/// Makes the group's rules those of the spec, given its `live` rules: deletes the undesired
+/// ones one by one (Neutron has no bulk delete) and creates the missing ones in bulk.
+async fn converge_rules(
+    cx: &Context,
+    res: &DesiredResource,
+    group_id: &str,
+    live: &[neutron::SecurityGroupRule],
+) -> Result<()> {
     let Some(desired) = res.attrs.get("rules").and_then(Value::as_array) else {
         return Ok(());
     };
     let api = cx.cloud.admin().network();
-    let group: neutron::SecurityGroup = api.get(SECURITY_GROUPS, group_id).await?;
-    let (delete, create) = plan_rules(&group.security_group_rules, desired);
+    let (delete, create) = plan_rules(live, desired);
     for rule in delete {
         gone_ok(api.delete(SECURITY_GROUP_RULES, &rule.id).await)?;
     }
-    for rule in create {
-        // A rule carries no tags, so a create whose answer was lost (or a 503 from a proxy
-        // in front of Neutron, which may have passed it on) is looked up by content: the
-        // group's rules in normalized form. Sending it again blindly would make real Neutron
-        // answer 409 SecurityGroupRuleExists, failing the apply on a rule that is there.
-        let find = || async move {
-            let group: neutron::SecurityGroup = api.get(SECURITY_GROUPS, group_id).await?;
-            Ok(group
-                .security_group_rules
-                .into_iter()
-                .find(|live| observe_rule(live, &Names::default()) == *rule)
-                .map(|live| live.id))
-        };
-        let create = || async move {
-            let made: neutron::SecurityGroupRule = api
-                .create(SECURITY_GROUP_RULES, rule_body(group_id, rule))
-                .await?;
-            Ok(made.id)
-        };
-        common::create_or_adopt(&res.addr, create, find).await?;
+    for page in create.chunks(RULES_PER_CREATE) {
+        create_rules(api, &res.addr, group_id, page).await?;
     }
     Ok(())
+}
+
+/// The group's live rules: those refresh listed, else (a group refresh did not see) read.
+async fn live_rules(
+    cx: &Context,
+    group_id: &str,
+) -> Result<Arc<Vec<neutron::SecurityGroupRule>>> {
+    if let Some(rules) = cx.listed(|listed| listed.object(group_id)) {
+        return Ok(rules);
+    }
+    let group: neutron::SecurityGroup = cx
+        .cloud
+        .admin()
+        .network()
+        .get(SECURITY_GROUPS, group_id)
+        .await?;
+    Ok(Arc::new(group.security_group_rules))
+}
+
+/// Which of `rules` the group does not have yet, read from the cloud.
+async fn missing_rules<'a>(
+    api: Neutron<'_>,
+    group_id: &str,
+    rules: &[&'a Value],
+) -> Result<Vec<&'a Value>, ApiError> {
+    let group: neutron::SecurityGroup = api.get(SECURITY_GROUPS, group_id).await?;
+    let names = Names::default();
+    let present: Vec<Value> = group
+        .security_group_rules
+        .iter()
+        .map(|live| observe_rule(live, &names))
+        .collect();
+    Ok(rules
+        .iter()
+        .filter(|rule| !present.contains(rule))
+        .copied()
+        .collect())
+}
+
+/// Creates `rules` in the group with one bulk POST, which Neutron makes all or none of.
+///
+/// A rule carries no tags, so a create whose answer was lost (or a 503 from a proxy in front
+/// of Neutron, which may have passed it on) is looked up by content: the group's rules in
+/// normalized form, and only the missing ones are sent again. Sending all of them again would
+/// make real Neutron answer 409 SecurityGroupRuleExists and, the request being atomic, create
+/// none. The same 409 when the rules were read at refresh means someone added one since: the
+/// group is read again, and only what is still missing is sent.
+async fn create_rules(
+    api: Neutron<'_>,
+    addr: &Address,
+    group_id: &str,
+    rules: &[&Value],
+) -> Result<()> {
+    let unsent = Mutex::new(rules.to_vec());
+    let pending = || {
+        unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    };
+    let create = || async {
+        let bodies = pending().iter().map(|r| rule_body(group_id, r)).collect();
+        let _: Vec<neutron::SecurityGroupRule> =
+            api.create_many(SECURITY_GROUP_RULES, bodies).await?;
+        Ok(())
+    };
+    let find = || async {
+        let missing = missing_rules(api, group_id, &pending()).await?;
+        let all_there = missing.is_empty();
+        *unsent.lock().unwrap_or_else(PoisonError::into_inner) = missing;
+        Ok(all_there.then_some(()))
+    };
+    match common::create_or_adopt(addr, create, find).await {
+        Err(Error::Api(error)) if error.is_conflict() => {
+            let missing = missing_rules(api, group_id, rules).await?;
+            if missing.len() == rules.len() {
+                // Nothing of the page is there: the conflict is not about these rules (a
+                // quota, for one), and sending them again would meet it again.
+                return Err(error.into());
+            }
+            *unsent.lock().unwrap_or_else(PoisonError::into_inner) = missing;
+            if pending().is_empty() {
+                return Ok(());
+            }
+            common::create_or_adopt(addr, create, find).await
+        }
+        other => other,
+    }
 }
 
 /// stackform's ports (by lineage tag) that use `group_id`, each with its other groups.
@@ -209,7 +296,13 @@ impl KindOps for SecurityGroup {
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
         let no_status = |_: &neutron::SecurityGroup| None;
-        common::list_neutron(cx, SECURITY_GROUPS, scope, no_status, |g, _, o| {
+        // The rules' ids are kept for the apply that follows: a rule is deleted by its id.
+        let listings = cx.listings.clone();
+        common::list_neutron(cx, SECURITY_GROUPS, scope, no_status, move |g, _, o| {
+            listings
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keep(&g.id, g.security_group_rules.clone());
             observe(g, &o.names)
         })
         .await
@@ -224,7 +317,9 @@ impl KindOps for SecurityGroup {
         let tags = common::ownership_tags(cx, &res.addr);
         let group: neutron::SecurityGroup =
             neutron_create_tagged(&session, SECURITY_GROUPS, &res.addr, body, &tags).await?;
-        converge_rules(cx, res, &group.id).await?;
+        // The reply (or the group adopted by its tags) carries the rules Neutron made with
+        // it: the default egress ones.
+        converge_rules(cx, res, &group.id, &group.security_group_rules).await?;
         Ok(group.id)
     }
 
@@ -244,24 +339,26 @@ impl KindOps for SecurityGroup {
                 .await?;
         }
         if res.attrs.get("rules") != current.attrs.get("rules") {
-            converge_rules(cx, res, &current.id).await?;
+            let live = live_rules(cx, &current.id).await?;
+            converge_rules(cx, res, &current.id, &live).await?;
         }
         Ok(())
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
-        let group: neutron::SecurityGroup = match api.get(SECURITY_GROUPS, &current.id).await {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
+        match api.delete(SECURITY_GROUPS, &current.id).await {
+            Err(error) if error.is_conflict() => {}
+            other => return gone_ok(other),
+        }
         // Real Neutron refuses to delete a group a port still uses (409 "Security Group ...
         // in use"). When the spec drops a group but keeps an instance that used it, the
         // group's delete runs before the instance's update (deletes go first), so take the
-        // group off stackform's own ports here; anyone else's port still blocks the delete.
-        let query = neutron::query(&[("project_id", &group.project_id)]);
+        // group off stackform's own ports and try again; anyone else's port still blocks it.
+        let lineage_tag = common::lineage_tag(cx);
+        let query = neutron::query(&[("tags", &lineage_tag)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-        for (port, remaining) in ports_to_release(&ports, &group.id, &common::lineage_tag(cx)) {
+        for (port, remaining) in ports_to_release(&ports, &current.id, &lineage_tag) {
             let _: neutron::Port = api
                 .update(PORTS, &port, json!({ "security_groups": remaining }))
                 .await?;

@@ -12,18 +12,25 @@ use toml::Spanned;
 use toml::de::{DeArray, DeString, DeTable, DeValue};
 
 use super::suggest::did_you_mean;
-use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::diag::{Diagnostic, Diagnostics, LineIndex, Span};
 
-/// One spec file: its path as the user gave it (joined to the folder) and its text.
+/// One spec file: its path as the user gave it (joined to the folder), its text, and where
+/// its lines start, indexed once for the thousands of spans a big spec points into it.
 #[derive(Debug)]
 pub(super) struct SourceFile {
     pub path: PathBuf,
     pub text: Arc<str>,
+    lines: LineIndex,
 }
 
 impl SourceFile {
+    pub fn new(path: PathBuf, text: Arc<str>) -> SourceFile {
+        let lines = LineIndex::new(&text);
+        SourceFile { path, text, lines }
+    }
+
     pub fn span(&self, range: Range<usize>) -> Span {
-        Span::new(self.path.clone(), self.text.clone(), range)
+        Span::with_lines(self.path.clone(), self.text.clone(), &self.lines, range)
     }
 }
 
@@ -263,10 +270,7 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> SourceFile {
-        SourceFile {
-            path: PathBuf::from("t.toml"),
-            text: Arc::from(text),
-        }
+        SourceFile::new(PathBuf::from("t.toml"), Arc::from(text))
     }
 
     #[test]

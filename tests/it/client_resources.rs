@@ -78,6 +78,7 @@ async fn connect(sim: &SimHandle) -> Context {
         external_network: Some("public".into()),
         timeout: Duration::from_secs(30),
         quotas_of: QuotaReads::All,
+        listings: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ mod sim_common;
 mod support;
 
 mod apply_cli;
+mod calls;
 mod chaos;
 mod cli;
 mod client_resources;

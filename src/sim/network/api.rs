@@ -350,6 +350,20 @@ fn show(
 
 fn create(kind: Kind, state: SimState, headers: HeaderMap, body: Bytes) -> ApiResult {
     let actor = actor(&state, &headers)?;
+    if kind == Kind::SecurityGroupRule
+        && let Some(bodies) = bulk_bodies(&body, kind)?
+    {
+        let mut world = state.world();
+        let ids = world.network.create_security_group_rules(&actor, &bodies)?;
+        let items = ids
+            .iter()
+            .map(|id| world.network.show(kind, &actor, id))
+            .collect::<NResult<Vec<_>>>()?;
+        return Ok(json_reply(
+            StatusCode::CREATED,
+            json!({kind.collection(): items}),
+        ));
+    }
     let body = resource_body(&body, kind, Method::Post)?;
     let mut world = state.world();
     let id = world.network.create(kind, &actor, &body)?;
@@ -364,6 +378,33 @@ fn create(kind: Kind, state: SimState, headers: HeaderMap, body: Bytes) -> ApiRe
         StatusCode::CREATED,
         json!({kind.singular(): item}),
     ))
+}
+
+/// The objects of a bulk create body (`{"<collection>": [{...}, ...]}`), each checked as a
+/// single create's body is; `None` when the body is a single create's. Like Neutron, an item
+/// may also be wrapped in its singular key.
+fn bulk_bodies(raw: &[u8], kind: Kind) -> NResult<Option<Vec<Map<String, Value>>>> {
+    let value: Value = serde_json::from_slice(raw)
+        .map_err(|_| NeutronError::bad_request("Malformed request body"))?;
+    let Some(items) = value.get(kind.collection()) else {
+        return Ok(None);
+    };
+    let Some(items) = items.as_array() else {
+        return Err(NeutronError::bad_request("Body contains invalid data"));
+    };
+    if items.is_empty() {
+        return Err(NeutronError::bad_request("Resources required"));
+    }
+    let mut bodies = Vec::with_capacity(items.len());
+    for item in items {
+        let inner = item.get(kind.singular()).unwrap_or(item);
+        let Some(map) = inner.as_object() else {
+            return Err(NeutronError::bad_request("Body contains invalid data"));
+        };
+        check_attributes(map, kind, Method::Post)?;
+        bodies.push(map.clone());
+    }
+    Ok(Some(bodies))
 }
 
 fn update(kind: Kind, state: SimState, headers: HeaderMap, id: String, body: Bytes) -> ApiResult {

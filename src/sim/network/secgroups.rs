@@ -462,6 +462,60 @@ impl NetworkData {
         Ok(id)
     }
 
+    /// Neutron's native bulk create (`POST /v2.0/security-group-rules` with
+    /// `{"security_group_rules": [...]}`): every rule validated as a single create validates
+    /// it, all in one group, none twice in the request, and all of them created or none (real
+    /// Neutron runs them in one DB transaction). Where a request has several faults, real
+    /// Neutron reports the validation ones first; this reports the first rule's first fault.
+    pub fn create_security_group_rules(
+        &mut self,
+        actor: &Actor,
+        bodies: &[Map<String, Value>],
+    ) -> NResult<Vec<String>> {
+        // A rule without a group is left to the single create's check, which names the field.
+        let mut groups = bodies.iter().filter_map(|b| b.get("security_group_id"));
+        let first_group = groups.next();
+        if groups.any(|g| Some(g) != first_group) {
+            return Err(NeutronError::new(
+                StatusCode::BAD_REQUEST,
+                "SecurityGroupNotSingleGroupRules",
+                "Only allowed to update rules for one security profile at a time",
+            ));
+        }
+        // Kept to be put back on failure: each rule's create touches the group.
+        let group_before = first_group
+            .and_then(Value::as_str)
+            .and_then(|id| self.security_groups.get(id))
+            .cloned();
+        let mut created: Vec<String> = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            match self.create_security_group_rule(actor, body) {
+                Ok(id) => created.push(id),
+                Err(error) => {
+                    for id in &created {
+                        self.rules.remove(id);
+                    }
+                    if let Some(group) = group_before {
+                        self.security_groups.insert(group.meta.id.clone(), group);
+                    }
+                    // A rule equal to one made earlier in this request: Neutron checks the
+                    // request against itself before the stored rules, with its own error.
+                    let repeats_this_request = error.kind == "SecurityGroupRuleExists"
+                        && created.iter().any(|id| error.message.contains(id.as_str()));
+                    return Err(if repeats_this_request {
+                        NeutronError::conflict(
+                            "DuplicateSecurityGroupRuleInPost",
+                            "Duplicate Security Group Rule in POST.",
+                        )
+                    } else {
+                        error
+                    });
+                }
+            }
+        }
+        Ok(created)
+    }
+
     pub fn delete_security_group_rule(&mut self, actor: &Actor, id: &str) -> NResult<()> {
         let rule = self.security_group_rule(actor, id)?;
         ensure_owner(actor, &rule.meta.project_id, "delete_security_group_rule")?;

@@ -1,0 +1,373 @@
+//! How many API calls an apply makes, counted in the embedded cloud's request log. What an
+//! apply makes beyond its refresh is the apply's log minus the log of a `plan` run just
+//! before it (a plan is the same refresh with nothing applied).
+
+use std::path::Path;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::cloud_api::CloudApi;
+use crate::support::{SimProcess, run_env, write_specs};
+
+/// One logged request: method and path.
+type Call = (String, String);
+
+struct Counted {
+    sim: SimProcess,
+    api: CloudApi,
+    dir: tempfile::TempDir,
+}
+
+impl Counted {
+    async fn start() -> Counted {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimProcess::start(&dir.path().join("cloud"));
+        let api = CloudApi::admin(sim.auth_url()).await;
+        Counted { sim, api, dir }
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `stackform ARGS` against the cloud and returns the calls it made (token requests
+    /// left out: every process authenticates, and tenant sessions add their own).
+    async fn calls_of(&self, args: &[&str]) -> Vec<Call> {
+        let (status, _) = self
+            .api
+            .request(Method::DELETE, "identity", "/../../_sim/requests", None)
+            .await;
+        assert_eq!(status, 204);
+        let (code, out, err) = run_env(self.dir(), args, &self.sim.env);
+        assert_eq!(code, 0, "stackform {args:?}\n{out}\n{err}");
+        let (status, log) = self
+            .api
+            .request(Method::GET, "identity", "/../../_sim/requests", None)
+            .await;
+        assert_eq!(status, 200);
+        log["requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap_or_default().to_string(),
+                    r["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .filter(|(_, path)| !path.ends_with("/auth/tokens") && !path.contains("/_sim/"))
+            .collect()
+    }
+
+    /// The calls `apply` makes beyond the refresh that `plan` makes for the same spec.
+    async fn apply_beyond_refresh(&self) -> Vec<Call> {
+        let refresh = self.calls_of(&["plan"]).await;
+        let apply = self.calls_of(&["apply", "--auto-approve"]).await;
+        beyond(apply, &refresh)
+    }
+
+    async fn apply(&self) {
+        self.calls_of(&["apply", "--auto-approve"]).await;
+    }
+}
+
+/// `all` without one occurrence of each call of `refresh`.
+fn beyond(mut all: Vec<Call>, refresh: &[Call]) -> Vec<Call> {
+    for call in refresh {
+        if let Some(at) = all.iter().position(|c| c == call) {
+            all.remove(at);
+        }
+    }
+    all
+}
+
+fn is(call: &Call, method: &str, path_end: &str) -> bool {
+    call.0 == method && call.1.ends_with(path_end)
+}
+
+fn group_spec(rules: &str) -> String {
+    format!(
+        r#"
+[provider]
+cloud = "env"
+
+[tenant.calls]
+quotas = {{ security_groups = 10, security_group_rules = 2000 }}
+
+[security_group.web]
+tenant = "calls"
+rules = [
+{rules}]
+"#
+    )
+}
+
+fn tcp_rules(ports: impl Iterator<Item = u32>) -> String {
+    ports
+        .map(|p| {
+            format!("  {{ protocol = \"tcp\", port_range = \"{p}\", cidr = \"10.0.0.0/8\" }},\n")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_rules_are_created_in_at_most_two_posts() {
+    let cloud = Counted::start().await;
+    write_specs(
+        cloud.dir(),
+        &[("all.toml", &group_spec(&tcp_rules(1..=1000)))],
+    );
+    let calls = cloud.calls_of(&["apply", "--auto-approve"]).await;
+    let rule_posts = calls
+        .iter()
+        .filter(|c| is(c, "POST", "/security-group-rules"))
+        .count();
+    assert!(
+        (1..=2).contains(&rule_posts),
+        "{rule_posts} POSTs of rules for 1,000 rules"
+    );
+    // All of them made: a second apply has nothing to do.
+    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_one_rule_is_one_delete_and_one_post() {
+    let cloud = Counted::start().await;
+    write_specs(
+        cloud.dir(),
+        &[(
+            "all.toml",
+            &group_spec(&tcp_rules([22, 80, 443].into_iter())),
+        )],
+    );
+    cloud.apply().await;
+    write_specs(
+        cloud.dir(),
+        &[(
+            "all.toml",
+            &group_spec(&tcp_rules([22, 8080, 443].into_iter())),
+        )],
+    );
+    let calls = cloud.apply_beyond_refresh().await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.0 == "DELETE" && c.1.contains("/security-group-rules/")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| is(c, "POST", "/security-group-rules")),
+        "{calls:?}"
+    );
+    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_group_is_at_most_two_calls() {
+    let cloud = Counted::start().await;
+    write_specs(
+        cloud.dir(),
+        &[("all.toml", &group_spec(&tcp_rules([22, 80].into_iter())))],
+    );
+    cloud.apply().await;
+    let without_group = "[provider]\ncloud = \"env\"\n\n[tenant.calls]\n\
+                         quotas = { security_groups = 10, security_group_rules = 2000 }\n";
+    write_specs(cloud.dir(), &[("all.toml", without_group)]);
+    let calls = cloud.apply_beyond_refresh().await;
+    assert!(calls.len() <= 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.0 == "DELETE" && c.1.contains("/security-groups/")),
+        "{calls:?}"
+    );
+    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_instances_lists_no_flavors_or_images_beyond_the_refresh() {
+    let cloud = Counted::start().await;
+    let spec = r#"
+[provider]
+cloud = "env"
+
+[tenant.calls]
+quotas = { vcpu = 8, instances = 4 }
+
+[network.net]
+tenant = "calls"
+
+[subnet.sub]
+network = "net"
+cidr = "10.30.0.0/24"
+
+[instance.a]
+tenant = "calls"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "sub"
+
+[instance.b]
+tenant = "calls"
+flavor = "m1.tiny"
+image = "cirros"
+subnet = "sub"
+"#;
+    write_specs(cloud.dir(), &[("all.toml", spec)]);
+    let calls = cloud.apply_beyond_refresh().await;
+    let catalog: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.0 == "GET" && (c.1.contains("/flavors") || c.1.contains("/images")))
+        .collect();
+    assert!(
+        catalog.is_empty(),
+        "catalog reads beyond the refresh: {catalog:?}"
+    );
+    let servers = calls.iter().filter(|c| is(c, "POST", "/servers")).count();
+    assert_eq!(servers, 2, "{calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bulk_reply_is_adopted_not_sent_again() {
+    let cloud = Counted::start().await;
+    write_specs(
+        cloud.dir(),
+        &[(
+            "all.toml",
+            &group_spec(&tcp_rules([22, 80, 443].into_iter())),
+        )],
+    );
+    let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/security-group-rules",
+                                     "count": 1}});
+    let (status, _) = cloud
+        .api
+        .request(Method::POST, "identity", "/../../_sim/faults", Some(lose))
+        .await;
+    assert_eq!(status, 204);
+    let calls = cloud.calls_of(&["apply", "--auto-approve"]).await;
+    let rule_posts = calls
+        .iter()
+        .filter(|c| is(c, "POST", "/security-group-rules"))
+        .count();
+    assert_eq!(
+        rule_posts, 1,
+        "the lost bulk create made them all: {calls:?}"
+    );
+    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+/// The embedded cloud's bulk create of rules, as real Neutron's: all in one group, validated
+/// rule by rule, no rule twice, and all made or none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_cloud_creates_rules_in_bulk_all_or_nothing() {
+    let cloud = Counted::start().await;
+    let api = &cloud.api;
+    let group = |name: &str| {
+        let body = json!({"security_group": {"name": name}});
+        async move {
+            let (status, made) = api
+                .request(Method::POST, "network", "/security-groups", Some(body))
+                .await;
+            assert_eq!(status, 201, "{made}");
+            made["security_group"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let (web, db) = (group("bulk-web").await, group("bulk-db").await);
+    let rule = |group: &str, port: i64| {
+        json!({"security_group_id": group, "direction": "ingress", "protocol": "tcp",
+               "port_range_min": port, "port_range_max": port})
+    };
+    let post = |rules: Value| async move {
+        api.request(
+            Method::POST,
+            "network",
+            "/security-group-rules",
+            Some(json!({ "security_group_rules": rules })),
+        )
+        .await
+    };
+    let ports_of = |group: String| async move {
+        let path = format!("/security-group-rules?security_group_id={group}");
+        let (status, listed) = api.request(Method::GET, "network", &path, None).await;
+        assert_eq!(status, 200, "{listed}");
+        let mut ports: Vec<i64> = listed["security_group_rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["port_range_min"].as_i64())
+            .collect();
+        ports.sort();
+        ports
+    };
+    let error_type = |body: &Value| body["NeutronError"]["type"].as_str().map(str::to_string);
+
+    // Made in order, each answered in full; an item may also be wrapped in its singular key.
+    let (status, made) =
+        post(json!([rule(&web, 22), {"security_group_rule": rule(&web, 80)}])).await;
+    assert_eq!(status, 201, "{made}");
+    let answered: Vec<i64> = made["security_group_rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["port_range_min"].as_i64())
+        .collect();
+    assert_eq!(answered, [22, 80]);
+    assert!(made["security_group_rules"][0]["id"].is_string(), "{made}");
+
+    for (rules, status_wanted, type_wanted) in [
+        // A rule twice in one request.
+        (
+            json!([rule(&web, 443), rule(&web, 443)]),
+            409,
+            "DuplicateSecurityGroupRuleInPost",
+        ),
+        // A rule the group has: the valid one before it is not made either.
+        (
+            json!([rule(&web, 443), rule(&web, 22)]),
+            409,
+            "SecurityGroupRuleExists",
+        ),
+        // An invalid rule after a valid one.
+        (
+            json!([rule(&web, 443), rule(&web, 70000)]),
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        // Rules of two groups.
+        (
+            json!([rule(&web, 443), rule(&db, 443)]),
+            400,
+            "SecurityGroupNotSingleGroupRules",
+        ),
+        (json!([]), 400, "HTTPBadRequest"),
+    ] {
+        let (status, body) = post(rules.clone()).await;
+        assert_eq!(
+            (status, error_type(&body).as_deref()),
+            (status_wanted, Some(type_wanted)),
+            "{rules}: {body}"
+        );
+    }
+    assert_eq!(
+        ports_of(web.clone()).await,
+        [22, 80],
+        "nothing of a refused request is made"
+    );
+    assert_eq!(ports_of(db).await, Vec::<i64>::new());
+}
