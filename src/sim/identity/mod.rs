@@ -24,6 +24,8 @@ mod users;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim::core::{JournalTable, Journaled, Record, Table};
+
 use api::*;
 use model::*;
 use ops::*;
@@ -49,6 +51,66 @@ pub struct IdentityData {
     users: Vec<User>,
     roles: Vec<Role>,
     assignments: Vec<Assignment>,
-    tokens: Vec<Token>,
+    /// By digest: every request looks its token up (stored as a list before the index).
+    tokens: Table<Token>,
     services: Vec<CatalogService>,
+}
+
+impl Record for Token {
+    fn id(&self) -> &str {
+        &self.digest
+    }
+    fn project_id(&self) -> &str {
+        self.project_id.as_deref().unwrap_or_default()
+    }
+    fn parent_id(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+}
+
+/// What is not in a table, as the journal writes it.
+#[derive(Serialize)]
+struct RestRef<'a> {
+    domains: &'a Vec<Domain>,
+    projects: &'a Vec<Project>,
+    users: &'a Vec<User>,
+    roles: &'a Vec<Role>,
+    assignments: &'a Vec<Assignment>,
+    services: &'a Vec<CatalogService>,
+}
+
+#[derive(Deserialize)]
+struct Rest {
+    domains: Vec<Domain>,
+    projects: Vec<Project>,
+    users: Vec<User>,
+    roles: Vec<Role>,
+    assignments: Vec<Assignment>,
+    services: Vec<CatalogService>,
+}
+
+impl Journaled for IdentityData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
+        vec![("tokens", &mut self.tokens)]
+    }
+    fn rest(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&RestRef {
+            domains: &self.domains,
+            projects: &self.projects,
+            users: &self.users,
+            roles: &self.roles,
+            assignments: &self.assignments,
+            services: &self.services,
+        })
+    }
+    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
+        let rest: Rest = serde_json::from_value(rest)?;
+        self.domains = rest.domains;
+        self.projects = rest.projects;
+        self.users = rest.users;
+        self.roles = rest.roles;
+        self.assignments = rest.assignments;
+        self.services = rest.services;
+        Ok(())
+    }
 }

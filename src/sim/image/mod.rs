@@ -57,3 +57,17 @@ const MAX_PAGE: usize = 1000;
 pub struct ImageData {
     images: Vec<Image>,
 }
+
+/// The few images of a test cloud are journaled whole when one changes.
+impl crate::sim::core::Journaled for ImageData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn crate::sim::core::JournalTable)> {
+        Vec::new()
+    }
+    fn rest(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&self.images)
+    }
+    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
+        self.images = serde_json::from_value(rest)?;
+        Ok(())
+    }
+}

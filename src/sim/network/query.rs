@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Kind, NResult, NeutronError};
+use super::model::{Kind, Meta, NResult, NeutronError};
 use crate::sim::wire::paging::encode_query_value as encode;
 use crate::sim::wire::tags::{TAG_FILTERS, TagFilter};
 
@@ -107,6 +107,30 @@ impl ListQuery {
             }
         }
         Ok(())
+    }
+
+    /// The projects a `project_id` (or else `tenant_id`) filter lets through, if there is one:
+    /// a list needs to look at those projects' records only.
+    pub fn project_filter(&self) -> Option<&[String]> {
+        self.filters
+            .iter()
+            .find(|(key, _)| key == "project_id")
+            .or_else(|| self.filters.iter().find(|(key, _)| key == "tenant_id"))
+            .map(|(_, values)| values.as_slice())
+    }
+
+    /// Whether a record may pass the project and tag filters, judged on its stored
+    /// attributes before it is rendered (what every rendered record shows of them: its
+    /// project as project_id and tenant_id, its tags when `shows_tags`). A false here is a
+    /// record `apply` would drop.
+    pub fn may_keep(&self, meta: &Meta, shows_tags: bool) -> bool {
+        let project_ok = self
+            .filters
+            .iter()
+            .filter(|(key, _)| key == "project_id" || key == "tenant_id")
+            .all(|(_, wanted)| wanted.iter().any(|w| *w == meta.project_id));
+        let tags: &[String] = if shows_tags { &meta.tags } else { &[] };
+        project_ok && self.tags.matches(tags)
     }
 
     /// Field selection for a single resource (GET /v2.0/networks/{id}?fields=name).

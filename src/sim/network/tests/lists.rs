@@ -64,7 +64,7 @@ fn tags_and_tag_filters() {
         let body = q
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://x/networks",
             )
             .expect("listed");
@@ -170,7 +170,7 @@ fn paging_links_filters_and_fields() {
             .expect("query")
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://h/networking/v2.0/networks",
             )
             .expect("listed")
@@ -259,7 +259,7 @@ fn paging_links_filters_and_fields() {
             .expect("query")
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://h"
             )
             .err(),
@@ -283,7 +283,11 @@ fn port_list_filter_by_fixed_ip_subnet() {
     let q = ListQuery::parse(&[("fixed_ips".into(), filter), ("fields".into(), "id".into())])
         .expect("query");
     let body = q
-        .apply(Kind::Port, data.visible(Kind::Port, &actor), "http://h")
+        .apply(
+            Kind::Port,
+            data.visible(Kind::Port, &actor, &ListQuery::default()),
+            "http://h",
+        )
         .expect("listed");
     assert_eq!(body["ports"], json!([{"id": port}]));
 }
