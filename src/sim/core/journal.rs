@@ -56,6 +56,28 @@ pub(super) const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A journal smaller than this is never compacted (a small cloud's snapshot is tiny).
 pub(super) const MIN_COMPACTION_BYTES: u64 = 4 << 20;
 
+/// Tests lower the compaction threshold to compact on every write (0: back to normal). Any
+/// threshold is correct, so other tests running meanwhile are only slower.
+#[cfg(test)]
+static TEST_COMPACTION_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[cfg(test)]
+pub(super) fn compact_after(bytes: u64) {
+    TEST_COMPACTION_BYTES.store(bytes, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The journal size past which the next write starts a compaction.
+fn compaction_threshold(snapshot: u64) -> u64 {
+    #[cfg(test)]
+    {
+        let forced = TEST_COMPACTION_BYTES.load(std::sync::atomic::Ordering::SeqCst);
+        if forced > 0 {
+            return forced;
+        }
+    }
+    snapshot.max(MIN_COMPACTION_BYTES)
+}
+
 /// A service's part of the World, as the journal sees it: tables of rows, and the rest
 /// (small things: quotas, counters, flavors), journaled whole when it changes.
 pub trait Journaled {
@@ -261,7 +283,7 @@ impl Journal {
             bytes = serde_json::to_vec(&line).map_err(|e| io_error(&path, e))?;
             bytes.push(b'\n');
             let grown = writer.journaled + bytes.len() as u64;
-            if grown > writer.snapshot.max(MIN_COMPACTION_BYTES) && !compacting(&mut writer)? {
+            if grown > compaction_threshold(writer.snapshot) && !compacting(&mut writer)? {
                 // The line is part of the World being snapshotted: it goes to the new journal
                 // too, harmlessly (replaying it again sets the same values).
                 let snapshot = serde_json::to_vec(&*world).map_err(|e| io_error(&path, e))?;
