@@ -18,14 +18,16 @@
 //!   ignored on open.
 //!
 //! Compaction: when the journal has grown past the snapshot's size (and at least
-//! [`MIN_COMPACTION_BYTES`]), the World is serialized under the world lock (in memory, no
-//! I/O), new lines go to `cloud.journal.next`, and a background thread writes the snapshot
-//! (temp file, fsync, rename) and then renames `cloud.journal.next` over `cloud.journal`.
+//! [`MIN_COMPACTION_BYTES`]), new lines go to `cloud.journal.next`, and a background thread
+//! builds the next snapshot from the files alone (the snapshot with `cloud.journal`
+//! replayed), writes it (temp file, fsync, rename) and then renames `cloud.journal.next`
+//! over `cloud.journal`. It never takes the world lock: requests do not wait for it.
 //! Replaying a journal over a snapshot that already contains it ends in the same state (each
 //! line sets rows to their value at that time, in order), so a crash at any point of a
 //! compaction reopens correctly: open replays `cloud.journal` then `cloud.journal.next`.
-//! Every byte journaled is rewritten at most once more by a compaction, so the bytes written
-//! per request stay proportional to what it changed.
+//! A compaction starts only once the journal is as large as the snapshot, so it writes about
+//! as many bytes as were journaled since the last one (at most twice as many): amortized, the
+//! bytes written per request stay proportional to what the request changed.
 //!
 //! Opening replays and compacts; a clean stop (`SimHandle::stop`, `stackform sim` on Ctrl-C or
 //! SIGTERM, or the last handle on the cloud going away) compacts and fsyncs, leaving only
@@ -205,8 +207,9 @@ struct Writer {
     /// Size of the last snapshot.
     snapshot: u64,
     last_rest: [Vec<u8>; 4],
-    /// The compaction writing a snapshot in the background, if one is.
-    compaction: Option<std::thread::JoinHandle<Result<(), SimError>>>,
+    /// The compaction writing a snapshot in the background, if one is; it answers the new
+    /// snapshot's size.
+    compaction: Option<std::thread::JoinHandle<Result<u64, SimError>>>,
     closed: bool,
 }
 
@@ -284,10 +287,9 @@ impl Journal {
             bytes.push(b'\n');
             let grown = writer.journaled + bytes.len() as u64;
             if grown > compaction_threshold(writer.snapshot) && !compacting(&mut writer)? {
-                // The line is part of the World being snapshotted: it goes to the new journal
-                // too, harmlessly (replaying it again sets the same values).
-                let snapshot = serde_json::to_vec(&*world).map_err(|e| io_error(&path, e))?;
-                start_compaction(&mut writer, &self.dir, snapshot)?;
+                // Every line before this one is written (they were written holding this
+                // lock): `cloud.journal` is complete, and this line starts the next one.
+                start_compaction(&mut writer, &self.dir)?;
             }
         }
         Ok(PendingWrite {
@@ -339,7 +341,10 @@ impl PendingWrite<'_> {
 fn compacting(writer: &mut Writer) -> Result<bool, SimError> {
     match writer.compaction.take() {
         None => Ok(false),
-        Some(running) if running.is_finished() => join(running).map(|()| false),
+        Some(running) if running.is_finished() => {
+            writer.snapshot = join(running)?;
+            Ok(false)
+        }
         Some(running) => {
             writer.compaction = Some(running);
             Ok(true)
@@ -347,7 +352,7 @@ fn compacting(writer: &mut Writer) -> Result<bool, SimError> {
     }
 }
 
-fn join(running: std::thread::JoinHandle<Result<(), SimError>>) -> Result<(), SimError> {
+fn join(running: std::thread::JoinHandle<Result<u64, SimError>>) -> Result<u64, SimError> {
     running.join().unwrap_or_else(|_| {
         Err(SimError::Io {
             path: PathBuf::from(STATE_FILE),
@@ -356,21 +361,35 @@ fn join(running: std::thread::JoinHandle<Result<(), SimError>>) -> Result<(), Si
     })
 }
 
-fn start_compaction(writer: &mut Writer, dir: &Path, snapshot: Vec<u8>) -> Result<(), SimError> {
+fn start_compaction(writer: &mut Writer, dir: &Path) -> Result<(), SimError> {
     let next = dir.join(NEXT_JOURNAL_FILE);
     writer.file = create_private(&next)?;
+    // Until the compaction answers, the snapshot is about as large as what it folds in.
+    writer.snapshot += writer.journaled;
     writer.journaled = 0;
-    writer.snapshot = snapshot.len() as u64;
     let dir = dir.to_path_buf();
     writer.compaction = Some(std::thread::spawn(move || {
-        write_atomically(&dir.join(STATE_FILE), &snapshot)?;
+        let snapshot_path = dir.join(STATE_FILE);
         let journal = dir.join(JOURNAL_FILE);
+        let bytes = std::fs::read(&snapshot_path).map_err(|source| SimError::Io {
+            path: snapshot_path.clone(),
+            source,
+        })?;
+        let mut world: World =
+            serde_json::from_slice(&bytes).map_err(|source| SimError::Corrupt {
+                path: snapshot_path.clone(),
+                source,
+            })?;
+        replay_file(&mut world, &journal)?;
+        let bytes = serde_json::to_vec(&world).map_err(|e| io_error(&snapshot_path, e))?;
+        write_atomically(&snapshot_path, &bytes)?;
         // Appends continue on the open file whatever its name.
         std::fs::rename(&next, &journal).map_err(|source| SimError::Io {
             path: journal,
             source,
         })?;
-        sync_dir(&dir)
+        sync_dir(&dir)?;
+        Ok(bytes.len() as u64)
     }));
     Ok(())
 }

@@ -5,18 +5,24 @@
 //!   relative to its prefix (e.g. network: "/v2.0/networks"), plus its version document route
 //!   at "/" (e.g. GET /networking/ → Neutron versions list). `core` nests them under the prefix.
 //! - Each service keeps its data in its own `#[derive(Default, Serialize, Deserialize)]` struct,
-//!   held in [`World`]; handlers lock `state.world()`, mutate, and the core persists the World
-//!   after every request whose method is not GET/HEAD (handlers do nothing for persistence).
+//!   held in [`World`]; handlers lock `state.world()`, mutate, and the core journals what
+//!   changed after every request whose method is not GET/HEAD (handlers do nothing for
+//!   persistence). What a service keeps in a [`Table`] is journaled row by row; the rest of
+//!   its data ([`Journaled::rest`]) is journaled whole when it changes, so it must stay small
+//!   (quotas, counters, flavors): anything that grows with the cloud belongs in a `Table`.
+//! - Records in a `Table` are indexed by the project owning them and their parent (see
+//!   [`Record`]); lists start from those indexes, so that they cost what they return.
 //! - Handlers authenticate with `state.caller(&headers, Service::X)?`, which checks
 //!   X-Auth-Token and returns the [`Caller`] or a 401 [`Fault`] shaped for that service.
 //! - Errors are returned as [`Fault`]s built with the service-shaped constructors, so every
 //!   error body has exactly the real service's shape.
 //!
-//! Layout: this file (configuration, the World, the shared state and its persistence, ids and
-//! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
-//! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
-//! faults, the request log), `chaos` (random faults), `media` (the Content-Types each service
-//! refuses).
+//! Layout: this file (configuration, the World, the shared state, ids and the clock), `table`
+//! (indexed records that know what changed), `journal` (the snapshot, the journal, compaction
+//! and what a crash loses), `fault` (callers and every service's error shapes), `server`
+//! (opening the data folder, the router and the common request layer), `hooks` (the /_sim
+//! test hooks: injected faults, the request log and its totals), `chaos` (random faults),
+//! `media` (the Content-Types each service refuses).
 
 mod chaos;
 mod fault;
@@ -40,6 +46,7 @@ use serde::{Deserialize, Serialize};
 pub use chaos::Chaos;
 use chaos::*;
 pub use fault::*;
+pub use hooks::DEFAULT_REQUEST_LOG_LIMIT;
 use hooks::*;
 use journal::Journal;
 pub use journal::{JournalTable, Journaled};
@@ -56,7 +63,8 @@ const LOCK_FILE: &str = "cloud.lock";
 
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Where the cloud persists (`cloud.json` inside); None keeps it in memory only.
+    /// Where the cloud persists (`cloud.json` and `cloud.journal` inside); None keeps it in
+    /// memory only.
     pub data_dir: Option<PathBuf>,
     /// How long a new server stays in BUILD before it becomes ACTIVE.
     pub build_delay: Duration,
