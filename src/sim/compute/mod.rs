@@ -130,37 +130,27 @@ impl Record for Server {
     }
 }
 
-/// What is not in a table, as the journal writes it.
-#[derive(Serialize)]
-struct RestRef<'a> {
-    flavors: &'a Vec<Flavor>,
-    quotas: &'a BTreeMap<String, Quota>,
-    next_instance_index: u64,
-}
-
-#[derive(Deserialize)]
-struct Rest {
-    flavors: Vec<Flavor>,
-    quotas: BTreeMap<String, Quota>,
-    next_instance_index: u64,
-}
-
 impl Journaled for ComputeData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
         vec![("servers", &mut self.servers)]
     }
-    fn rest(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&RestRef {
-            flavors: &self.flavors,
-            quotas: &self.quotas,
-            next_instance_index: self.next_instance_index,
-        })
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("flavors", serde_json::to_vec(&self.flavors)?),
+            ("quotas", serde_json::to_vec(&self.quotas)?),
+            (
+                "next_instance_index",
+                serde_json::to_vec(&self.next_instance_index)?,
+            ),
+        ])
     }
-    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
-        let rest: Rest = serde_json::from_value(rest)?;
-        self.flavors = rest.flavors;
-        self.quotas = rest.quotas;
-        self.next_instance_index = rest.next_instance_index;
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "flavors" => self.flavors = serde_json::from_value(value)?,
+            "quotas" => self.quotas = serde_json::from_value(value)?,
+            "next_instance_index" => self.next_instance_index = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
         Ok(())
     }
 }

@@ -81,13 +81,14 @@ fn compaction_threshold(snapshot: u64) -> u64 {
 }
 
 /// A service's part of the World, as the journal sees it: tables of rows, and the rest
-/// (small things: quotas, counters, flavors), journaled whole when it changes.
+/// (small things: quotas, counters, flavors), each field journaled whole when it changes.
 pub trait Journaled {
     /// The service's tables by name.
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)>;
-    /// Everything that is not in a table, serialized (compared with the last journaled).
-    fn rest(&self) -> serde_json::Result<Vec<u8>>;
-    fn replay_rest(&mut self, rest: Value) -> serde_json::Result<()>;
+    /// Every field that is not a table, by name, serialized (compared with the last
+    /// journaled, so they are serialized on every write: keep them small).
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>>;
+    fn replay_rest(&mut self, field: &str, value: Value) -> serde_json::Result<()>;
 }
 
 /// A [`Table`] with its row type erased, for [`Journaled::tables`].
@@ -109,13 +110,16 @@ impl<T: Record> JournalTable for Table<T> {
     }
 }
 
+/// Each field outside tables ("service.field") as last journaled.
+type LastRest = std::collections::HashMap<String, Vec<u8>>;
+
 /// One journal line: what one request (or a few, interleaved) changed.
 #[derive(Default, Serialize, Deserialize)]
 struct Line {
     /// (service.table, id, row or null when deleted)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     rows: Vec<(String, String, Option<Value>)>,
-    /// service → its rest, when it changed
+    /// (service.field, value) of the fields outside tables that changed
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     rest: Vec<(String, Value)>,
 }
@@ -136,21 +140,23 @@ impl World {
         ]
     }
 
-    /// What changed since the last call; `last_rest` holds each service's rest as last
+    /// What changed since the last call; `last_rest` holds each field outside tables as last
     /// journaled, and is updated.
-    fn take_line(&mut self, last_rest: &mut [Vec<u8>; 4]) -> serde_json::Result<Line> {
+    fn take_line(&mut self, last_rest: &mut LastRest) -> serde_json::Result<Line> {
         let mut line = Line::default();
-        for ((service, data), last) in self.services().into_iter().zip(last_rest.iter_mut()) {
+        for (service, data) in self.services() {
             for (table, rows) in data.tables() {
                 for (id, row) in rows.take_changes()? {
                     line.rows.push((format!("{service}.{table}"), id, row));
                 }
             }
-            let bytes = data.rest()?;
-            if bytes != *last {
-                line.rest
-                    .push((service.to_string(), serde_json::from_slice(&bytes)?));
-                *last = bytes;
+            for (field, bytes) in data.rest()? {
+                let name = format!("{service}.{field}");
+                if last_rest.get(&name) != Some(&bytes) {
+                    line.rest
+                        .push((name.clone(), serde_json::from_slice(&bytes)?));
+                    last_rest.insert(name, bytes);
+                }
             }
         }
         Ok(line)
@@ -179,14 +185,15 @@ impl World {
                 None => return Err(format!("unknown table {name}")),
             }
         }
-        for (service, rest) in line.rest {
+        for (name, value) in line.rest {
+            let (service, field) = name.split_once('.').unwrap_or((&name, ""));
             let target = self
                 .services()
                 .into_iter()
                 .find(|(s, _)| *s == service)
-                .map(|(_, data)| data.replay_rest(rest));
+                .map(|(_, data)| data.replay_rest(field, value));
             match target {
-                Some(result) => result.map_err(|e| format!("{service}: {e}"))?,
+                Some(result) => result.map_err(|e| format!("{name}: {e}"))?,
                 None => return Err(format!("unknown service {service}")),
             }
         }
@@ -206,7 +213,7 @@ struct Writer {
     journaled: u64,
     /// Size of the last snapshot.
     snapshot: u64,
-    last_rest: [Vec<u8>; 4],
+    last_rest: LastRest,
     /// The compaction writing a snapshot in the background, if one is; it answers the new
     /// snapshot's size.
     compaction: Option<std::thread::JoinHandle<Result<u64, SimError>>>,
@@ -244,7 +251,7 @@ impl Journal {
         for name in [JOURNAL_FILE, NEXT_JOURNAL_FILE] {
             replay_file(&mut world, &dir.join(name))?;
         }
-        let mut last_rest: [Vec<u8>; 4] = Default::default();
+        let mut last_rest = LastRest::new();
         // Everything is in the snapshot written next: nothing is pending for the journal.
         world
             .take_line(&mut last_rest)

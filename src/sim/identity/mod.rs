@@ -68,49 +68,30 @@ impl Record for Token {
     }
 }
 
-/// What is not in a table, as the journal writes it.
-#[derive(Serialize)]
-struct RestRef<'a> {
-    domains: &'a Vec<Domain>,
-    projects: &'a Vec<Project>,
-    users: &'a Vec<User>,
-    roles: &'a Vec<Role>,
-    assignments: &'a Vec<Assignment>,
-    services: &'a Vec<CatalogService>,
-}
-
-#[derive(Deserialize)]
-struct Rest {
-    domains: Vec<Domain>,
-    projects: Vec<Project>,
-    users: Vec<User>,
-    roles: Vec<Role>,
-    assignments: Vec<Assignment>,
-    services: Vec<CatalogService>,
-}
-
 impl Journaled for IdentityData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
         vec![("tokens", &mut self.tokens)]
     }
-    fn rest(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&RestRef {
-            domains: &self.domains,
-            projects: &self.projects,
-            users: &self.users,
-            roles: &self.roles,
-            assignments: &self.assignments,
-            services: &self.services,
-        })
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("domains", serde_json::to_vec(&self.domains)?),
+            ("projects", serde_json::to_vec(&self.projects)?),
+            ("users", serde_json::to_vec(&self.users)?),
+            ("roles", serde_json::to_vec(&self.roles)?),
+            ("assignments", serde_json::to_vec(&self.assignments)?),
+            ("services", serde_json::to_vec(&self.services)?),
+        ])
     }
-    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
-        let rest: Rest = serde_json::from_value(rest)?;
-        self.domains = rest.domains;
-        self.projects = rest.projects;
-        self.users = rest.users;
-        self.roles = rest.roles;
-        self.assignments = rest.assignments;
-        self.services = rest.services;
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "domains" => self.domains = serde_json::from_value(value)?,
+            "projects" => self.projects = serde_json::from_value(value)?,
+            "users" => self.users = serde_json::from_value(value)?,
+            "roles" => self.roles = serde_json::from_value(value)?,
+            "assignments" => self.assignments = serde_json::from_value(value)?,
+            "services" => self.services = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
         Ok(())
     }
 }

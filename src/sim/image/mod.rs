@@ -63,11 +63,14 @@ impl crate::sim::core::Journaled for ImageData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn crate::sim::core::JournalTable)> {
         Vec::new()
     }
-    fn rest(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&self.images)
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![("images", serde_json::to_vec(&self.images)?)])
     }
-    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
-        self.images = serde_json::from_value(rest)?;
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "images" => self.images = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
         Ok(())
     }
 }

@@ -73,19 +73,6 @@ neutron_record!(model::Router);
 neutron_record!(model::SecurityGroup);
 neutron_record!(model::SecurityGroupRule, parent: security_group_id);
 
-/// What is not in a table, as the journal writes it.
-#[derive(Serialize)]
-struct RestRef<'a> {
-    quotas: &'a BTreeMap<String, BTreeMap<String, i64>>,
-    next_segmentation_id: i64,
-}
-
-#[derive(Deserialize)]
-struct Rest {
-    quotas: BTreeMap<String, BTreeMap<String, i64>>,
-    next_segmentation_id: i64,
-}
-
 impl Journaled for NetworkData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
         vec![
@@ -97,16 +84,21 @@ impl Journaled for NetworkData {
             ("rules", &mut self.rules),
         ]
     }
-    fn rest(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&RestRef {
-            quotas: &self.quotas,
-            next_segmentation_id: self.next_segmentation_id,
-        })
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("quotas", serde_json::to_vec(&self.quotas)?),
+            (
+                "next_segmentation_id",
+                serde_json::to_vec(&self.next_segmentation_id)?,
+            ),
+        ])
     }
-    fn replay_rest(&mut self, rest: serde_json::Value) -> serde_json::Result<()> {
-        let rest: Rest = serde_json::from_value(rest)?;
-        self.quotas = rest.quotas;
-        self.next_segmentation_id = rest.next_segmentation_id;
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "quotas" => self.quotas = serde_json::from_value(value)?,
+            "next_segmentation_id" => self.next_segmentation_id = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
         Ok(())
     }
 }
