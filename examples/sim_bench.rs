@@ -346,6 +346,8 @@ async fn main() -> Result<(), Failure> {
         folder_size(data.path())
     );
 
+    // Measure the steady state: a compaction the seeding started may still be running.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let tenant = &tenants[projects / 2];
     let servers_of_tenant = format!(
         "/compute/v2.1/servers/detail?all_tenants=1&project_id={}",
