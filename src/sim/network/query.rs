@@ -128,7 +128,7 @@ impl ListQuery {
             .filters
             .iter()
             .filter(|(key, _)| key == "project_id" || key == "tenant_id")
-            .all(|(_, wanted)| wanted.iter().any(|w| *w == meta.project_id));
+            .all(|(_, wanted)| wanted.contains(&meta.project_id));
         let tags: &[String] = if shows_tags { &meta.tags } else { &[] };
         project_ok && self.tags.matches(tags)
     }
