@@ -217,6 +217,8 @@ struct Writer {
     /// The compaction writing a snapshot in the background, if one is; it answers the new
     /// snapshot's size.
     compaction: Option<std::thread::JoinHandle<Result<u64, SimError>>>,
+    /// A compaction failed: no other is tried until the next open.
+    compaction_failed: bool,
     closed: bool,
 }
 
@@ -266,6 +268,7 @@ impl Journal {
             snapshot: bytes.len() as u64,
             last_rest,
             compaction: None,
+            compaction_failed: false,
             closed: false,
         }));
         spawn_syncer(Arc::downgrade(&inner));
@@ -293,10 +296,15 @@ impl Journal {
             bytes = serde_json::to_vec(&line).map_err(|e| io_error(&path, e))?;
             bytes.push(b'\n');
             let grown = writer.journaled + bytes.len() as u64;
-            if grown > compaction_threshold(writer.snapshot) && !compacting(&mut writer)? {
+            if grown > compaction_threshold(writer.snapshot)
+                && !writer.compaction_failed
+                && !compacting(&mut writer)
+            {
                 // Every line before this one is written (they were written holding this
                 // lock): `cloud.journal` is complete, and this line starts the next one.
-                start_compaction(&mut writer, &self.dir)?;
+                if let Err(err) = start_compaction(&mut writer, &self.dir) {
+                    compaction_failed(&mut writer, &err);
+                }
             }
         }
         Ok(PendingWrite {
@@ -314,8 +322,12 @@ impl Journal {
             return Ok(());
         }
         writer.closed = true;
-        if let Some(running) = writer.compaction.take() {
-            join(running)?;
+        // The World in memory is the whole truth: whatever the running compaction did, the
+        // snapshot written next supersedes it.
+        if let Some(running) = writer.compaction.take()
+            && let Err(err) = join(running)
+        {
+            tracing::warn!(error = %err, "embedded cloud compaction failed before the stop");
         }
         let path = self.dir.join(STATE_FILE);
         let bytes = serde_json::to_vec(world).map_err(|e| io_error(&path, e))?;
@@ -344,19 +356,30 @@ impl PendingWrite<'_> {
     }
 }
 
-/// Whether a compaction is still running; collects a finished one (and its error).
-fn compacting(writer: &mut Writer) -> Result<bool, SimError> {
+/// Whether a compaction is still running; collects a finished one (logging its error).
+fn compacting(writer: &mut Writer) -> bool {
     match writer.compaction.take() {
-        None => Ok(false),
+        None => false,
         Some(running) if running.is_finished() => {
-            writer.snapshot = join(running)?;
-            Ok(false)
+            match join(running) {
+                Ok(size) => writer.snapshot = size,
+                Err(err) => compaction_failed(writer, &err),
+            }
+            false
         }
         Some(running) => {
             writer.compaction = Some(running);
-            Ok(true)
+            true
         }
     }
+}
+
+/// A failed compaction loses nothing (the snapshot and both journals still hold it all, and
+/// opening replays them), but another one could empty `cloud.journal.next` while it is the
+/// only copy of recent lines: the journal just grows until the next open.
+fn compaction_failed(writer: &mut Writer, err: &SimError) {
+    tracing::error!(error = %err, "embedded cloud could not compact its journal; it stops trying");
+    writer.compaction_failed = true;
 }
 
 fn join(running: std::thread::JoinHandle<Result<u64, SimError>>) -> Result<u64, SimError> {
