@@ -337,7 +337,7 @@ async fn main() -> Result<(), Failure> {
     }
     let all = cloud.get(&admin, "/networking/v2.0/ports").await?;
     let ports = all["ports"].as_array().map_or(0, Vec::len);
-    let counts: Vec<usize> = futures_count(&cloud, &admin).await?;
+    let counts: Vec<usize> = object_counts(&cloud, &admin).await?;
     let objects: usize = counts.iter().sum::<usize>();
     println!(
         "seeded {projects} projects, {objects} objects ({ports} ports; networks, subnets, \
@@ -398,7 +398,7 @@ async fn main() -> Result<(), Failure> {
 }
 
 /// How many networks, subnets, ports, groups, rules and servers the cloud holds.
-async fn futures_count(cloud: &Cloud, admin: &str) -> Result<Vec<usize>, Failure> {
+async fn object_counts(cloud: &Cloud, admin: &str) -> Result<Vec<usize>, Failure> {
     let mut counts = Vec::new();
     for (path, key) in [
         ("/networking/v2.0/networks", "networks"),
