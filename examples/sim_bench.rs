@@ -349,6 +349,11 @@ async fn main() -> Result<(), Failure> {
     // Measure the steady state: a compaction the seeding started may still be running.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let tenant = &tenants[projects / 2];
+    // stackform's admin refresh: one list per kind across projects, by lineage tag.
+    let groups_of_lineage = format!(
+        "/networking/v2.0/security-groups?tags=stackform-lineage:{}",
+        projects / 2
+    );
     let servers_of_tenant = format!(
         "/compute/v2.1/servers/detail?all_tenants=1&project_id={}",
         tenant.project_id
@@ -356,6 +361,10 @@ async fn main() -> Result<(), Failure> {
     let mut rows = vec![
         time("security-group list (one project)", false, |_| {
             cloud.get(&tenant.token, "/networking/v2.0/security-groups")
+        })
+        .await?,
+        time("security-group list (admin, by tag)", false, |_| {
+            cloud.get(&admin, &groups_of_lineage)
         })
         .await?,
         time("port list (one project)", false, |_| {

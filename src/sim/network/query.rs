@@ -165,8 +165,9 @@ impl ListQuery {
         filters_ok && self.tags.matches(&tags)
     }
 
-    fn compare(&self, a: &Map<String, Value>, b: &Map<String, Value>) -> Ordering {
-        let keys: Vec<(String, bool)> = if self.sort.is_empty() {
+    /// The sort keys with their directions, as `compare` applies them.
+    fn sort_keys(&self) -> Vec<(String, bool)> {
+        if self.sort.is_empty() {
             vec![("id".to_string(), true)]
         } else {
             let mut keys = self.sort.clone();
@@ -175,10 +176,17 @@ impl ListQuery {
                 keys.push(("id".to_string(), true));
             }
             keys
-        };
+        }
+    }
+
+    fn compare(
+        keys: &[(String, bool)],
+        a: &Map<String, Value>,
+        b: &Map<String, Value>,
+    ) -> Ordering {
         for (key, asc) in keys {
-            let ord = compare_values(a.get(&key), b.get(&key));
-            let ord = if asc { ord } else { ord.reverse() };
+            let ord = compare_values(a.get(key), b.get(key));
+            let ord = if *asc { ord } else { ord.reverse() };
             if ord != Ordering::Equal {
                 return ord;
             }
@@ -198,7 +206,8 @@ impl ListQuery {
     ) -> NResult<Value> {
         let mut items: Vec<Map<String, Value>> =
             items.into_iter().filter(|i| self.matches(i)).collect();
-        items.sort_by(|a, b| self.compare(a, b));
+        let keys = self.sort_keys();
+        items.sort_by(|a, b| Self::compare(&keys, a, b));
         let id_of = |m: &Map<String, Value>| {
             m.get("id")
                 .and_then(Value::as_str)
@@ -227,7 +236,7 @@ impl ListQuery {
                 (end.saturating_sub(limit), end)
             }
         };
-        let page: Vec<Map<String, Value>> = items[start..end].to_vec();
+        let page: Vec<Map<String, Value>> = items.drain(start..end).collect();
         let mut body = Map::new();
         if let Some(limit) = self.limit {
             // Neutron's get_pagination_links: `next` unless a forward page came back short,
