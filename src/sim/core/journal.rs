@@ -58,26 +58,35 @@ pub(super) const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A journal smaller than this is never compacted (a small cloud's snapshot is tiny).
 pub(super) const MIN_COMPACTION_BYTES: u64 = 4 << 20;
 
-/// Tests lower the compaction threshold to compact on every write (0: back to normal). Any
-/// threshold is correct, so other tests running meanwhile are only slower.
 #[cfg(test)]
-static TEST_COMPACTION_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-#[cfg(test)]
-pub(super) fn compact_after(bytes: u64) {
-    TEST_COMPACTION_BYTES.store(bytes, std::sync::atomic::Ordering::SeqCst);
+thread_local! {
+    /// The compaction threshold of the journals this thread opens next (0: the normal one).
+    static TEST_COMPACTION_BYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// The journal size past which the next write starts a compaction.
-fn compaction_threshold(snapshot: u64) -> u64 {
+/// Makes the journals this thread opens from now on compact once they hold `bytes` (0: back
+/// to normal), so that a test can compact on every write.
+#[cfg(test)]
+pub(super) fn compact_after(bytes: u64) {
+    TEST_COMPACTION_BYTES.with(|forced| forced.set(bytes));
+}
+
+/// The threshold forced on journals opened now, if any.
+fn forced_compaction_threshold() -> Option<u64> {
     #[cfg(test)]
+    if let Some(forced) = Some(TEST_COMPACTION_BYTES.with(std::cell::Cell::get)).filter(|b| *b > 0)
     {
-        let forced = TEST_COMPACTION_BYTES.load(std::sync::atomic::Ordering::SeqCst);
-        if forced > 0 {
-            return forced;
-        }
+        return Some(forced);
     }
-    snapshot.max(MIN_COMPACTION_BYTES)
+    None
+}
+
+impl Writer {
+    /// The journal size past which the next write starts a compaction.
+    fn compaction_threshold(&self) -> u64 {
+        self.forced_threshold
+            .unwrap_or_else(|| self.snapshot.max(MIN_COMPACTION_BYTES))
+    }
 }
 
 /// A service's part of the World, as the journal sees it: tables of rows, and the rest
@@ -219,6 +228,8 @@ struct Writer {
     compaction: Option<std::thread::JoinHandle<Result<u64, SimError>>>,
     /// A compaction failed: no other is tried until the next open.
     compaction_failed: bool,
+    /// A threshold a test set instead of the snapshot's size.
+    forced_threshold: Option<u64>,
     closed: bool,
 }
 
@@ -269,6 +280,7 @@ impl Journal {
             last_rest,
             compaction: None,
             compaction_failed: false,
+            forced_threshold: forced_compaction_threshold(),
             closed: false,
         }));
         spawn_syncer(Arc::downgrade(&inner));
@@ -296,7 +308,7 @@ impl Journal {
             bytes = serde_json::to_vec(&line).map_err(|e| io_error(&path, e))?;
             bytes.push(b'\n');
             let grown = writer.journaled + bytes.len() as u64;
-            if grown > compaction_threshold(writer.snapshot)
+            if grown > writer.compaction_threshold()
                 && !writer.compaction_failed
                 && !compacting(&mut writer)
             {
