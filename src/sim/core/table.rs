@@ -11,10 +11,10 @@
 //! borrowing a row mutably marks the row as changed, whether or not it is then changed: the
 //! journal may rewrite a row for nothing, never miss one.
 //!
-//! The indexes are keyed by what a record cannot change in OpenStack (its project, its
-//! network, its group). They are still refreshed for every changed row when the journal takes
-//! the changes (once per request), so a record whose key did change moves at the end of the
-//! request that changed it.
+//! The project and parent indexes are keyed by what a record cannot change in OpenStack (its
+//! project, its network, its group); tags do change. Every row borrowed mutably is re-indexed
+//! when the journal takes the changes, at the end of each writing request (before its
+//! answer), so a list made after an answer sees the tags that request set.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -32,6 +32,18 @@ pub trait Record: Serialize + DeserializeOwned {
     fn parent_id(&self) -> Option<&str> {
         None
     }
+    /// Its tags, listed through [`Table::ids_tagged`], if the kind shows tags.
+    fn tags(&self) -> &[String] {
+        &[]
+    }
+}
+
+/// What a row is indexed under: its project, its parent and its tags.
+#[derive(PartialEq, Eq)]
+struct IndexKeys {
+    project: String,
+    parent: Option<String>,
+    tags: Vec<String>,
 }
 
 /// One row as the journal writes it: its id and its content, None once deleted.
@@ -41,8 +53,9 @@ pub struct Table<T> {
     rows: BTreeMap<String, T>,
     by_project: HashMap<String, BTreeSet<String>>,
     by_parent: HashMap<String, BTreeSet<String>>,
-    /// The (project, parent) each row is indexed under, to move it when they change.
-    indexed_as: HashMap<String, (String, Option<String>)>,
+    by_tag: HashMap<String, BTreeSet<String>>,
+    /// What each row is indexed under, to move it when that changes.
+    indexed_as: HashMap<String, IndexKeys>,
     /// Ids written (inserted, borrowed mutably or removed) since [`Table::take_changes`].
     changed: BTreeSet<String>,
 }
@@ -53,6 +66,7 @@ impl<T> Default for Table<T> {
             rows: BTreeMap::new(),
             by_project: HashMap::new(),
             by_parent: HashMap::new(),
+            by_tag: HashMap::new(),
             indexed_as: HashMap::new(),
             changed: BTreeSet::new(),
         }
@@ -159,6 +173,11 @@ impl<T: Record> Table<T> {
         ids.iter().filter_map(|id| self.rows.get(id))
     }
 
+    /// Ids of the rows tagged `tag`, in id order.
+    pub fn ids_tagged(&self, tag: &str) -> &BTreeSet<String> {
+        self.by_tag.get(tag).unwrap_or(&NO_IDS)
+    }
+
     /// The rows written since the last call, each with its current content (None: deleted),
     /// and forgets them. Re-indexes those rows first, in case a write moved one.
     pub fn take_changes(&mut self) -> Result<Vec<RowChange>, serde_json::Error> {
@@ -175,7 +194,7 @@ impl<T: Record> Table<T> {
                         .is_none_or(|indexed| *indexed != keys);
                     if moved {
                         self.unindex(&id);
-                        self.index_keys(&id, keys.0, keys.1);
+                        self.index_keys(&id, keys);
                     }
                     out.push((id, Some(value)));
                 }
@@ -185,14 +204,30 @@ impl<T: Record> Table<T> {
         Ok(out)
     }
 
+    /// Re-indexes the rows borrowed mutably since the changes were last taken (their tags may
+    /// have changed), keeping them marked as changed: for lists made before the end of the
+    /// request that changed them.
+    pub fn reindex_changed(&mut self) {
+        let changed: Vec<String> = self.changed.iter().cloned().collect();
+        for id in changed {
+            if let Some(row) = self.rows.get(&id) {
+                let keys = keys_of(row);
+                if self.indexed_as.get(&id) != Some(&keys) {
+                    self.unindex(&id);
+                    self.index_keys(&id, keys);
+                }
+            }
+        }
+    }
+
     /// Forgets which rows changed (nothing journals them). Re-indexes them, as
     /// [`Table::take_changes`] does.
     pub fn forget_changes(&mut self) {
         for id in std::mem::take(&mut self.changed) {
             if let Some(row) = self.rows.get(&id) {
-                let (project, parent) = keys_of(row);
+                let keys = keys_of(row);
                 self.unindex(&id);
-                self.index_keys(&id, project, parent);
+                self.index_keys(&id, keys);
             }
         }
     }
@@ -240,40 +275,49 @@ impl<T: Record> Table<T> {
         if self.indexed_as.contains_key(id) {
             self.unindex(id);
         }
-        let (project, parent) = keys_of(row);
-        self.index_keys(id, project, parent);
+        self.index_keys(id, keys_of(row));
     }
 
-    fn index_keys(&mut self, id: &str, project: String, parent: Option<String>) {
+    fn index_keys(&mut self, id: &str, keys: IndexKeys) {
         self.by_project
-            .entry(project.clone())
+            .entry(keys.project.clone())
             .or_default()
             .insert(id.to_string());
-        if let Some(parent) = &parent {
+        if let Some(parent) = &keys.parent {
             self.by_parent
                 .entry(parent.clone())
                 .or_default()
                 .insert(id.to_string());
         }
-        self.indexed_as.insert(id.to_string(), (project, parent));
+        for tag in &keys.tags {
+            self.by_tag
+                .entry(tag.clone())
+                .or_default()
+                .insert(id.to_string());
+        }
+        self.indexed_as.insert(id.to_string(), keys);
     }
 
     fn unindex(&mut self, id: &str) {
-        let Some((project, parent)) = self.indexed_as.remove(id) else {
+        let Some(keys) = self.indexed_as.remove(id) else {
             return;
         };
-        remove_from(&mut self.by_project, &project, id);
-        if let Some(parent) = parent {
-            remove_from(&mut self.by_parent, &parent, id);
+        remove_from(&mut self.by_project, &keys.project, id);
+        if let Some(parent) = &keys.parent {
+            remove_from(&mut self.by_parent, parent, id);
+        }
+        for tag in &keys.tags {
+            remove_from(&mut self.by_tag, tag, id);
         }
     }
 }
 
-fn keys_of<T: Record>(row: &T) -> (String, Option<String>) {
-    (
-        row.project_id().to_string(),
-        row.parent_id().map(str::to_string),
-    )
+fn keys_of<T: Record>(row: &T) -> IndexKeys {
+    IndexKeys {
+        project: row.project_id().to_string(),
+        parent: row.parent_id().map(str::to_string),
+        tags: row.tags().to_vec(),
+    }
 }
 
 fn remove_from(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {

@@ -327,6 +327,7 @@ fn list(
     {
         data.ensure_default_security_group(&actor.project_id);
     }
+    data.reindex_changed();
     let items = data.visible(kind, &actor, &query);
     Ok(json_reply(StatusCode::OK, query.apply(kind, items, &href)?))
 }

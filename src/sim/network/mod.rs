@@ -59,6 +59,9 @@ macro_rules! neutron_record {
             fn project_id(&self) -> &str {
                 &self.meta.project_id
             }
+            fn tags(&self) -> &[String] {
+                &self.meta.tags
+            }
             $(fn parent_id(&self) -> Option<&str> {
                 Some(&self.$parent)
             })?

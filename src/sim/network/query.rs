@@ -119,6 +119,11 @@ impl ListQuery {
             .map(|(_, values)| values.as_slice())
     }
 
+    /// The tag filters (`tags`, `tags-any`, `not-tags`, `not-tags-any`).
+    pub fn tag_filter(&self) -> &TagFilter {
+        &self.tags
+    }
+
     /// Whether a record may pass the project and tag filters, judged on its stored
     /// attributes before it is rendered (what every rendered record shows of them: its
     /// project as project_id and tenant_id, its tags when `shows_tags`). A false here is a

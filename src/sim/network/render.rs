@@ -16,6 +16,8 @@ thread_local! {
     pub static RENDERED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+static NO_IDS: BTreeSet<String> = BTreeSet::new();
+
 fn count_render() {
     #[cfg(test)]
     RENDERED.with(|count| count.set(count.get() + 1));
@@ -228,8 +230,11 @@ impl NetworkData {
     /// order. Only the records the indexes point at are looked at, and only those passing the
     /// query's project and tag filters are rendered: a one-project list costs that project's
     /// records, not the cloud's. `query.apply` still applies every filter to what comes back.
+    ///
+    /// Tags changed through `get_mut` are indexed once [`NetworkData::reindex_changed`] ran
+    /// (the HTTP list runs it first; the end of every writing request does too).
     pub fn visible(&self, kind: Kind, actor: &Actor, query: &ListQuery) -> Vec<Map<String, Value>> {
-        let ids = self.candidate_ids(kind, actor, query.project_filter());
+        let ids = self.candidate_ids(kind, actor, query);
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
             let rendered = match kind {
@@ -274,21 +279,24 @@ impl NetworkData {
     }
 
     /// Ids of the `kind` records a list must consider, in id order: a superset of what the
-    /// actor may see within the projects the query filters on (all projects when it does
-    /// not), taken from the indexes.
-    fn candidate_ids(
-        &self,
-        kind: Kind,
-        actor: &Actor,
-        projects: Option<&[String]>,
-    ) -> BTreeSet<String> {
+    /// actor may see that the query's project filter (or else its `tags` or `tags-any`
+    /// filter) lets through, taken from the indexes.
+    fn candidate_ids(&self, kind: Kind, actor: &Actor, query: &ListQuery) -> BTreeSet<String> {
         if actor.admin {
-            return match projects {
-                Some(projects) => projects
+            let tags = query.tag_filter();
+            return match (query.project_filter(), tags.tags.first()) {
+                (Some(projects), _) => projects
                     .iter()
                     .flat_map(|p| self.ids_of_project(kind, p).iter().cloned())
                     .collect(),
-                None => self.all_ids(kind),
+                // Every one of `tags` is required: the first one's records are enough.
+                (None, Some(tag)) => self.ids_tagged(kind, tag).clone(),
+                (None, None) if !tags.tags_any.is_empty() => tags
+                    .tags_any
+                    .iter()
+                    .flat_map(|tag| self.ids_tagged(kind, tag).iter().cloned())
+                    .collect(),
+                (None, None) => self.all_ids(kind),
             };
         }
         let own = &actor.project_id;
@@ -331,6 +339,28 @@ impl NetworkData {
             Kind::Router => self.routers.ids_of_project(project_id),
             Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
             Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
+        }
+    }
+
+    /// Re-indexes the records changed since the journal last took the changes.
+    pub fn reindex_changed(&mut self) {
+        self.networks.reindex_changed();
+        self.subnets.reindex_changed();
+        self.ports.reindex_changed();
+        self.routers.reindex_changed();
+        self.security_groups.reindex_changed();
+        self.rules.reindex_changed();
+    }
+
+    fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
+        match kind {
+            Kind::Network => self.networks.ids_tagged(tag),
+            Kind::Subnet => self.subnets.ids_tagged(tag),
+            Kind::Port => self.ports.ids_tagged(tag),
+            Kind::Router => self.routers.ids_tagged(tag),
+            Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
+            // Rules show no tags: no tag filter keeps one.
+            Kind::SecurityGroupRule => &NO_IDS,
         }
     }
 

@@ -348,6 +348,36 @@ fn a_list_renders_only_what_it_may_return() {
         rendered(&data, Kind::SecurityGroup, &admin(), &[("tags", "lineage")]),
         (1, 1)
     );
+    // Tags move in the index: one of Alice's groups gains the tag, Bob's loses it.
+    let alice_group = data
+        .security_groups
+        .of_project(ALICE)
+        .find(|g| !g.is_default)
+        .map(|g| g.meta.id.clone())
+        .expect("group");
+    let bob_group = data
+        .security_groups
+        .ids_tagged("lineage")
+        .first()
+        .cloned()
+        .expect("tagged");
+    data.add_tag(Kind::SecurityGroup, &admin(), &alice_group, "lineage")
+        .expect("tag");
+    data.add_tag(Kind::SecurityGroup, &admin(), &alice_group, "other")
+        .expect("tag");
+    data.clear_tags(Kind::SecurityGroup, &admin(), &bob_group)
+        .expect("untag");
+    data.reindex_changed();
+    let tagged = |data: &NetworkData, params: &[(&str, &str)]| {
+        rendered(data, Kind::SecurityGroup, &admin(), params)
+    };
+    assert_eq!(tagged(&data, &[("tags", "lineage")]), (1, 1));
+    assert_eq!(tagged(&data, &[("tags", "lineage,other")]), (1, 1));
+    assert_eq!(tagged(&data, &[("tags-any", "other,mine")]), (2, 2));
+    assert_eq!(
+        tagged(&data, &[("tags", "mine"), ("not-tags", "lineage")]).0,
+        1
+    );
     // Ports another project made on Alice's network are Alice's to see.
     let (alice_ports, alice_renders) = rendered(&data, Kind::Port, &user(ALICE), &[]);
     assert_eq!(alice_ports, alice_renders);
