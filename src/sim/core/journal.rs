@@ -16,6 +16,9 @@
 //!   second** or so of writes: acceptable for a cloud that exists for tests and demos.
 //! - A line cut short (the process died inside the write) was never acknowledged and is
 //!   ignored on open.
+//! - What a GET changes is journaled with the next write, as before the journal: a project's
+//!   default security group made by its first look (made again, with another id, if the
+//!   process dies first), and servers settled by the clock (settled again on open).
 //!
 //! Compaction: when the journal has grown past the snapshot's size (and at least
 //! [`MIN_COMPACTION_BYTES`]), new lines go to `cloud.journal.next`, and a background thread
