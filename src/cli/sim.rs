@@ -26,6 +26,9 @@ pub struct SimArgs {
     /// "build_error_rate": 0.1, "services": ["/networking"]}; also `PUT /_sim/chaos`.
     #[arg(long, value_parser = parse_chaos)]
     pub chaos: Option<Chaos>,
+    /// How many recent requests GET /_sim/requests lists (its totals count every request).
+    #[arg(long, default_value_t = crate::sim::DEFAULT_REQUEST_LOG_LIMIT)]
+    pub request_log_limit: usize,
 }
 
 fn parse_chaos(text: &str) -> Result<Chaos, String> {
@@ -39,6 +42,7 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
         data_dir: Some(args.data.clone()),
         build_delay: Duration::from_millis(args.build_delay_ms),
         chaos: args.chaos.clone().unwrap_or_default(),
+        request_log_limit: args.request_log_limit,
         ..SimConfig::default()
     })
     .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;

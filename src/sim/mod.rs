@@ -15,9 +15,21 @@
 //!                  processes the next matching request then answers 502 with no body;
 //!                  `{"fail": {..., "status"}}` rejects without processing; `{"fail_build":
 //!                  {"count"}}` makes the next server builds end in ERROR; DELETE clears all.
+//!   /_sim/requests test hook (admin token): GET answers `{"requests": [{"method", "path",
+//!                  "status"}], "total": N, "by_method": {"GET": n, ...}}`: the latest
+//!                  requests (at most `SimConfig::request_log_limit`, 10,000 by default,
+//!                  `stackform sim --request-log-limit N`) and totals that are never capped,
+//!                  so a benchmark can count any number of calls; DELETE clears both.
 //!
-//! State lives in `<data_dir>/cloud.json`, rewritten atomically after every non-GET request,
-//! and an OS lock on `<data_dir>/cloud.lock` keeps a second process from opening it: the holder
+//! Cost: every record lives in an indexed table (by id, by project, and by parent: a
+//! network's subnets and ports, a group's rules), so a list costs what it returns and a token
+//! check is one lookup, whatever the size of the cloud.
+//!
+//! State lives in `<data_dir>/cloud.json` (a snapshot) plus `<data_dir>/cloud.journal`: each
+//! write appends the rows it changed before it is answered, and the journal is folded into
+//! the snapshot in the background once it outgrows it (`core/journal.rs` says exactly what
+//! survives a kill -9, nothing acknowledged is lost, and a power loss, about the last second).
+//! An OS lock on `<data_dir>/cloud.lock` keeps a second process from opening it: the holder
 //! writes its URL into that file, so a second process (a `plan` during an `apply`) joins the
 //! cloud being served instead ([`served_url`]). Slow transitions
 //! (server build, stop, start, reboot) are stored as "done at" timestamps, so they complete on
@@ -38,6 +50,6 @@ mod network;
 mod wire;
 
 pub use core::{
-    ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, Sim, SimConfig, SimError, SimHandle,
-    served_url,
+    ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, DEFAULT_REQUEST_LOG_LIMIT, Sim, SimConfig,
+    SimError, SimHandle, served_url,
 };

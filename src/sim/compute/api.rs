@@ -456,7 +456,7 @@ pub(super) async fn create_server(
         &caller.user_id,
         at + build_delay,
     );
-    world.compute.servers.push(server);
+    world.compute.servers.insert(server.id.clone(), server);
     let groups: Vec<Value> = if security_groups.is_empty() {
         vec![json!({ "name": "default" })]
     } else {

@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::sim::core::{JournalTable, Journaled, Record, Table};
+
 use catalog::*;
 use model::*;
 use ops::*;
@@ -60,7 +62,8 @@ impl Microversion {
 #[derive(Default, Serialize, Deserialize)]
 pub struct ComputeData {
     flavors: Vec<Flavor>,
-    servers: Vec<Server>,
+    /// By id, indexed by project (stored as a list before the index).
+    servers: Table<Server>,
     /// Per-project limits set through os-quota-sets; absent projects use the defaults.
     quotas: BTreeMap<String, Quota>,
     /// Numbers instance names (instance-0000000N) as Nova does.
@@ -92,7 +95,7 @@ impl ComputeData {
 
     fn usage(&self, project_id: &str) -> Usage {
         let mut usage = Usage::default();
-        for server in self.servers.iter().filter(|s| s.project_id == project_id) {
+        for server in self.servers.of_project(project_id) {
             usage.instances += 1;
             usage.cores += server.flavor.vcpus;
             usage.ram += server.flavor.ram;
@@ -100,9 +103,54 @@ impl ComputeData {
         usage
     }
 
+    /// Settles what has completed by `at`; the journal need not see it (see `settle_each`).
     fn settle_all(&mut self, at: DateTime<Utc>) {
-        for server in &mut self.servers {
-            server.settle(at);
+        self.servers.settle_each(|server| server.settle(at));
+    }
+
+    fn settle_project(&mut self, project_id: &str, at: DateTime<Utc>) {
+        let ids: Vec<String> = self
+            .servers
+            .ids_of_project(project_id)
+            .iter()
+            .cloned()
+            .collect();
+        for id in ids {
+            self.servers.settle_one(&id, |server| server.settle(at));
         }
+    }
+}
+
+impl Record for Server {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+}
+
+impl Journaled for ComputeData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
+        vec![("servers", &mut self.servers)]
+    }
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("flavors", serde_json::to_vec(&self.flavors)?),
+            ("quotas", serde_json::to_vec(&self.quotas)?),
+            (
+                "next_instance_index",
+                serde_json::to_vec(&self.next_instance_index)?,
+            ),
+        ])
+    }
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "flavors" => self.flavors = serde_json::from_value(value)?,
+            "quotas" => self.quotas = serde_json::from_value(value)?,
+            "next_instance_index" => self.next_instance_index = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
+        Ok(())
     }
 }

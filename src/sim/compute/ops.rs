@@ -299,8 +299,7 @@ pub(super) fn find_server<'a>(
     let server = world
         .compute
         .servers
-        .iter_mut()
-        .find(|s| s.id == server_id)
+        .get_mut(server_id)
         .filter(|s| {
             caller.is_admin() || caller.project_id.as_deref() == Some(s.project_id.as_str())
         })
@@ -382,16 +381,16 @@ pub(super) fn quota_reader(
 /// Removes the servers whose deletion has completed, with their ports.
 pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
     let mut gone = Vec::new();
-    for server in &mut world.compute.servers {
+    world.compute.servers.settle_each(|server| {
         if server.task_state.as_deref() == Some("deleting") {
             server.settle(at);
         }
         if server.vm_state == "deleted" {
             gone.push((server.id.clone(), server.has_ports));
         }
-    }
+    });
     for (server_id, has_ports) in gone {
-        world.compute.servers.retain(|s| s.id != server_id);
+        world.compute.servers.remove(&server_id);
         if has_ports {
             world.network.detach_server_ports(&server_id);
         }

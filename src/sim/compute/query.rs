@@ -91,12 +91,27 @@ pub(super) fn server_list(
     let limit = page_limit(query)?;
     let base = state.base_url();
     let mut world = state.world();
-    world.compute.settle_all(now());
-    let mut servers: Vec<&Server> = world
-        .compute
-        .servers
-        .iter()
-        .filter(|s| all_tenants || s.project_id == project_id)
+    // One project's servers come from the index: a list costs what it returns. Every filter
+    // must hold, so an admin's `project_id`/`tenant_id` filter narrows to that project.
+    let only_project = if all_tenants {
+        query
+            .iter()
+            .find(|(key, _)| key == "project_id" || key == "tenant_id")
+            .map(|(_, value)| value.clone())
+    } else {
+        Some(project_id.clone())
+    };
+    let at = now();
+    let compute = &mut world.compute;
+    match &only_project {
+        Some(project) => compute.settle_project(project, at),
+        None => compute.settle_all(at),
+    }
+    let candidates: Box<dyn Iterator<Item = &Server>> = match &only_project {
+        Some(project) => Box::new(world.compute.servers.of_project(project)),
+        None => Box::new(world.compute.servers.values()),
+    };
+    let mut servers: Vec<&Server> = candidates
         .filter(|s| server_matches(s, query, all_tenants))
         .collect();
     // Nova's default order: newest first.

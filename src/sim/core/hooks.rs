@@ -1,5 +1,5 @@
 //! The `/_sim` test hooks (admin token only): injected faults (lost replies, refusals, failing
-//! builds) and the log of recent requests.
+//! builds) and the log of recent requests with uncapped totals.
 
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
@@ -11,8 +11,52 @@ use serde_json::Value;
 
 use super::*;
 
-/// How many requests `GET /_sim/requests` remembers.
-pub(super) const REQUEST_LOG_LEN: usize = 10_000;
+/// How many requests `GET /_sim/requests` remembers unless [`SimConfig`] says otherwise.
+pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// The latest requests (method, path, status), bounded, and totals per method that are not:
+/// a benchmark of 100,000 calls must be able to count them all.
+#[derive(Default)]
+pub(super) struct RequestLog {
+    recent: std::collections::VecDeque<(String, String, u16)>,
+    total: u64,
+    by_method: std::collections::BTreeMap<String, u64>,
+}
+
+impl RequestLog {
+    pub(super) fn record(&mut self, method: &Method, path: &str, status: StatusCode, limit: usize) {
+        self.total += 1;
+        *self.by_method.entry(method.to_string()).or_default() += 1;
+        if limit == 0 {
+            return;
+        }
+        while self.recent.len() >= limit {
+            self.recent.pop_front();
+        }
+        self.recent
+            .push_back((method.to_string(), path.to_string(), status.as_u16()));
+    }
+
+    /// `{"requests": [...], "total": N, "by_method": {"GET": n, ...}}`
+    pub(super) fn body(&self) -> Value {
+        let requests: Vec<Value> = self
+            .recent
+            .iter()
+            .map(|(method, path, status)| {
+                serde_json::json!({"method": method, "path": path, "status": status})
+            })
+            .collect();
+        serde_json::json!({
+            "requests": requests,
+            "total": self.total,
+            "by_method": self.by_method,
+        })
+    }
+
+    pub(super) fn clear(&mut self) {
+        *self = RequestLog::default();
+    }
+}
 
 /// One injected failure, matched by method and path suffix.
 #[derive(Clone, Debug)]
@@ -155,7 +199,9 @@ pub(super) async fn clear_faults(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}]}`, oldest first.
+/// GET /_sim/requests: `{"requests": [{"method", "path", "status"}], "total": N,
+/// "by_method": {"GET": n, ...}}`, oldest first; the totals count every request since the
+/// start (or the last DELETE), however many the log keeps.
 pub(super) async fn list_requests(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -167,24 +213,17 @@ pub(super) async fn list_requests(
             "Only an admin may read the request log.",
         ));
     }
-    let log = state
+    let mut body = state
         .inner
         .requests
         .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let requests: Vec<Value> = log
-        .iter()
-        .map(|(method, path, status)| {
-            serde_json::json!({"method": method, "path": path, "status": status})
-        })
-        .collect();
-    let peak = state.inner.peak_in_flight.load(Ordering::SeqCst);
-    Ok(axum::Json(
-        serde_json::json!({ "requests": requests, "peak_in_flight": peak }),
-    ))
+        .unwrap_or_else(PoisonError::into_inner)
+        .body();
+    body["peak_in_flight"] = serde_json::json!(state.inner.peak_in_flight.load(Ordering::SeqCst));
+    Ok(axum::Json(body))
 }
 
-/// DELETE /_sim/requests: forget the log.
+/// DELETE /_sim/requests: forget the log and its totals.
 pub(super) async fn clear_requests(
     State(state): State<SimState>,
     headers: HeaderMap,

@@ -5,30 +5,38 @@
 //!   relative to its prefix (e.g. network: "/v2.0/networks"), plus its version document route
 //!   at "/" (e.g. GET /networking/ → Neutron versions list). `core` nests them under the prefix.
 //! - Each service keeps its data in its own `#[derive(Default, Serialize, Deserialize)]` struct,
-//!   held in [`World`]; handlers lock `state.world()`, mutate, and the core persists the World
-//!   after every request whose method is not GET/HEAD (handlers do nothing for persistence).
+//!   held in [`World`]; handlers lock `state.world()`, mutate, and the core journals what
+//!   changed after every request whose method is not GET/HEAD (handlers do nothing for
+//!   persistence). What a service keeps in a [`Table`] is journaled row by row; the rest of
+//!   its data ([`Journaled::rest`]) is journaled whole when it changes, so it must stay small
+//!   (quotas, counters, flavors): anything that grows with the cloud belongs in a `Table`.
+//! - Records in a `Table` are indexed by the project owning them and their parent (see
+//!   [`Record`]); lists start from those indexes, so that they cost what they return.
 //! - Handlers authenticate with `state.caller(&headers, Service::X)?`, which checks
 //!   X-Auth-Token and returns the [`Caller`] or a 401 [`Fault`] shaped for that service.
 //! - Errors are returned as [`Fault`]s built with the service-shaped constructors, so every
 //!   error body has exactly the real service's shape.
 //!
-//! Layout: this file (configuration, the World, the shared state and its persistence, ids and
-//! the clock), `fault` (callers and every service's error shapes), `server` (opening the data
-//! folder, the router and the common request layer), `hooks` (the /_sim test hooks: injected
-//! faults, the request log), `chaos` (random faults), `media` (the Content-Types each service
-//! refuses).
+//! Layout: this file (configuration, the World, the shared state, ids and the clock), `table`
+//! (indexed records that know what changed), `journal` (the snapshot, the journal, compaction
+//! and what a crash loses), `fault` (callers and every service's error shapes), `server`
+//! (opening the data folder, the router and the common request layer), `hooks` (the /_sim
+//! test hooks: injected faults, the request log and its totals), `chaos` (random faults),
+//! `media` (the Content-Types each service refuses).
 
 mod chaos;
 mod fault;
 mod hooks;
+mod journal;
 mod media;
 mod server;
+mod table;
 #[cfg(test)]
 mod tests;
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -38,23 +46,25 @@ use serde::{Deserialize, Serialize};
 pub use chaos::Chaos;
 use chaos::*;
 pub use fault::*;
+pub use hooks::DEFAULT_REQUEST_LOG_LIMIT;
 use hooks::*;
+use journal::Journal;
+pub use journal::{JournalTable, Journaled};
 pub use media::refusal_for;
 pub use server::{Sim, SimHandle, served_url};
+pub use table::{Record, Table};
 
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "stackform-embedded";
 pub const ADMIN_PROJECT: &str = "admin";
-
-/// The file holding the whole World inside the data folder.
-const STATE_FILE: &str = "cloud.json";
 
 /// Held with an exclusive OS lock while a process serves the data folder.
 const LOCK_FILE: &str = "cloud.lock";
 
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Where the cloud persists (`cloud.json` inside); None keeps it in memory only.
+    /// Where the cloud persists (`cloud.json` and `cloud.journal` inside); None keeps it in
+    /// memory only.
     pub data_dir: Option<PathBuf>,
     /// How long a new server stays in BUILD before it becomes ACTIVE.
     pub build_delay: Duration,
@@ -62,6 +72,8 @@ pub struct SimConfig {
     pub action_delay: Duration,
     /// Random faults to inject from the start (off by default).
     pub chaos: Chaos,
+    /// How many recent requests `GET /_sim/requests` lists (its totals count them all).
+    pub request_log_limit: usize,
 }
 
 impl Default for SimConfig {
@@ -71,6 +83,7 @@ impl Default for SimConfig {
             build_delay: Duration::from_millis(300),
             action_delay: Duration::from_millis(100),
             chaos: Chaos::default(),
+            request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
         }
     }
 }
@@ -155,7 +168,9 @@ struct Inner {
     chaos: Mutex<ChaosState>,
     /// The latest requests served (method, path, status), for tests that must prove what a
     /// client did not do (a converged apply makes no write calls). Bounded, never persisted.
-    requests: Mutex<std::collections::VecDeque<(String, String, u16)>>,
+    requests: Mutex<RequestLog>,
+    /// Where the World is persisted (None: memory only).
+    journal: Option<Journal>,
     /// Requests being served now, and the most at once since the log was cleared: what a
     /// client's bound on its calls in flight looks like from the cloud.
     in_flight: std::sync::atomic::AtomicUsize,
@@ -213,15 +228,11 @@ impl SimState {
         if path.starts_with("/_sim/") {
             return;
         }
-        let mut log = self
-            .inner
+        self.inner
             .requests
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if log.len() == REQUEST_LOG_LEN {
-            log.pop_front();
-        }
-        log.push_back((method.to_string(), path.to_string(), status.as_u16()));
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(method, path, status, self.inner.config.request_log_limit);
     }
 
     fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
@@ -231,37 +242,37 @@ impl SimState {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes the World to `cloud.json` atomically: a temp file, then a rename.
+    /// Journals what the request changed (see `journal`): taken under the world lock,
+    /// written after it is released, before the answer leaves.
     fn persist(&self) -> Result<(), SimError> {
-        let Some(dir) = &self.inner.config.data_dir else {
+        let mut world = self.world();
+        let Some(journal) = &self.inner.journal else {
+            world.forget_changes();
             return Ok(());
         };
-        // Serializing and writing under the world lock keeps writes in request order.
-        let world = self.world();
-        let bytes = serde_json::to_vec(&*world).map_err(|err| SimError::Io {
-            path: dir.join(STATE_FILE),
-            source: std::io::Error::other(err),
-        })?;
-        write_atomically(&dir.join(STATE_FILE), &bytes)
+        let pending = journal.take(&mut world)?;
+        drop(world);
+        pending.finish()
+    }
+
+    /// The clean stop: the World goes into the snapshot, fsynced. Idempotent.
+    fn close(&self) {
+        if let Some(journal) = &self.inner.journal {
+            let world = self.world();
+            if let Err(err) = journal.close(&world) {
+                tracing::error!(error = %err, "embedded cloud could not save its state");
+            }
+        }
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let temp = path.with_extension("json.tmp");
-    let io = |source| SimError::Io {
-        path: temp.clone(),
-        source,
-    };
-    // Owner-only: the file holds password hashes and token digests.
-    let mut options = File::options();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temp, path).map_err(|source| SimError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(journal) = &self.journal {
+            let world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(err) = journal.close(&world) {
+                tracing::error!(error = %err, "embedded cloud could not save its state");
+            }
+        }
+    }
 }

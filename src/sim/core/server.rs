@@ -55,65 +55,39 @@ impl Drop for SimHandle {
 }
 
 impl Sim {
-    /// Opens the cloud: locks its data folder, loads `cloud.json` or seeds a fresh cloud.
+    /// Opens the cloud: locks its data folder, loads `cloud.json` (replaying its journal) or
+    /// seeds a fresh cloud.
     pub fn open(config: SimConfig) -> Result<Sim, SimError> {
-        let (world, lock) = match &config.data_dir {
-            None => (World::seeded(), None),
+        let (world, journal, lock) = match &config.data_dir {
+            None => (World::seeded(), None, None),
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|source| SimError::Io {
                     path: dir.clone(),
                     source,
                 })?;
-                let lock_path = dir.join(LOCK_FILE);
-                let lock = File::options()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&lock_path)
-                    .map_err(|source| SimError::Io {
-                        path: lock_path.clone(),
-                        source,
-                    })?;
-                match lock.try_lock() {
-                    Ok(()) => {}
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        return Err(SimError::InUse { dir: dir.clone() });
-                    }
-                    Err(std::fs::TryLockError::Error(source)) => {
-                        return Err(SimError::Io {
-                            path: lock_path,
-                            source,
-                        });
-                    }
-                }
-                (load_or_seed(dir)?, Some(lock))
+                let lock = lock_folder(dir)?;
+                let (world, journal) = Journal::open(dir, World::seeded)?;
+                (world, Some(journal), Some(lock))
             }
         };
-        let fresh = config
-            .data_dir
-            .as_ref()
-            .is_some_and(|dir| !dir.join(STATE_FILE).exists());
         let chaos = ChaosState::new(config.chaos.clone());
-        let sim = Sim {
+        Ok(Sim {
             state: SimState {
                 inner: Arc::new(Inner {
                     world: Mutex::new(world),
                     config,
                     base_url: std::sync::OnceLock::new(),
                     faults: Mutex::new(Vec::new()),
-                    requests: Mutex::new(std::collections::VecDeque::new()),
+                    requests: Mutex::new(RequestLog::default()),
                     in_flight: Default::default(),
                     peak_in_flight: Default::default(),
                     failing_builds: Mutex::new(0),
                     chaos: Mutex::new(chaos),
+                    journal,
                     _lock: lock,
                 }),
             },
-        };
-        if fresh {
-            sim.state.persist()?;
-        }
-        Ok(sim)
+        })
     }
 
     /// Opens the cloud and serves it on 127.0.0.1 at a free port.
@@ -140,7 +114,7 @@ impl Sim {
             {
                 tracing::error!(error = %err, "embedded cloud server stopped");
             }
-            drop(self);
+            self.state.close();
         });
         Ok(SimHandle {
             auth_url: format!("{base_url}/identity/v3"),
@@ -158,10 +132,12 @@ impl Sim {
     ) -> Result<(), SimError> {
         self.bind_base_url(&listener)?;
         let app = router(self.state.clone());
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(SimError::Serve)
+            .map_err(SimError::Serve);
+        self.state.close();
+        served
     }
 
     pub(super) fn bind_base_url(
@@ -211,14 +187,27 @@ pub fn served_url(dir: &Path) -> Option<String> {
         .then(|| url.to_string())
 }
 
-pub(super) fn load_or_seed(dir: &Path) -> Result<World, SimError> {
-    let path = dir.join(STATE_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|source| SimError::Corrupt { path, source })
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(World::seeded()),
-        Err(source) => Err(SimError::Io { path, source }),
+/// Takes the folder's OS lock, or says who holds it.
+fn lock_folder(dir: &Path) -> Result<File, SimError> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| SimError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SimError::InUse {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(SimError::Io {
+            path: lock_path,
+            source,
+        }),
     }
 }
 

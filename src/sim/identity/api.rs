@@ -202,7 +202,7 @@ pub(super) async fn issue_token(
     let mut world = state.world();
     let data = &mut world.identity;
     let at = now();
-    data.tokens.retain(|t| t.expires_at > at);
+    data.tokens.retain(|_, t| t.expires_at > at);
 
     let user_id = if methods.iter().any(|m| m == "password") {
         let user_ref = identity
@@ -294,7 +294,7 @@ pub(super) async fn issue_token(
             "Token id is not a header.",
         )
     })?;
-    data.tokens.push(token);
+    data.tokens.insert(token.digest.clone(), token);
     let mut response = json_reply(StatusCode::CREATED, body);
     response.headers_mut().insert("x-subject-token", header);
     response
@@ -323,8 +323,7 @@ pub(super) async fn validate_token(
     let valid = data.caller_for_token(&subject, now()).is_some();
     let token = data
         .tokens
-        .iter()
-        .find(|t| t.digest == token_digest(&subject))
+        .get(&token_digest(&subject))
         .filter(|_| valid)
         .ok_or_else(|| fault(StatusCode::NOT_FOUND, "Failed to validate token"))?;
     // Keystone's policy: an admin, or the token's own user.
@@ -346,13 +345,11 @@ pub(super) async fn revoke_token(
     let caller = state.caller(&headers, Service::Identity)?;
     let subject = subject_token(&headers)?;
     let mut world = state.world();
-    let before = world.identity.tokens.len();
     let digest = token_digest(&subject);
     let owner = world
         .identity
         .tokens
-        .iter()
-        .find(|t| t.digest == digest)
+        .get(&digest)
         .map(|t| t.user_id.clone());
     if let Some(owner) = owner
         && !caller.is_admin()
@@ -360,8 +357,7 @@ pub(super) async fn revoke_token(
     {
         return Err(forbidden("revoke_token"));
     }
-    world.identity.tokens.retain(|t| t.digest != digest);
-    if world.identity.tokens.len() == before {
+    if world.identity.tokens.remove(&digest).is_none() {
         return Err(fault(StatusCode::NOT_FOUND, "Failed to validate token"));
     }
     Ok(StatusCode::NO_CONTENT)

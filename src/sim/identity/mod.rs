@@ -24,6 +24,8 @@ mod users;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim::core::{JournalTable, Journaled, Record, Table};
+
 use api::*;
 use model::*;
 use ops::*;
@@ -49,6 +51,47 @@ pub struct IdentityData {
     users: Vec<User>,
     roles: Vec<Role>,
     assignments: Vec<Assignment>,
-    tokens: Vec<Token>,
+    /// By digest: every request looks its token up (stored as a list before the index).
+    tokens: Table<Token>,
     services: Vec<CatalogService>,
+}
+
+impl Record for Token {
+    fn id(&self) -> &str {
+        &self.digest
+    }
+    fn project_id(&self) -> &str {
+        self.project_id.as_deref().unwrap_or_default()
+    }
+    fn parent_id(&self) -> Option<&str> {
+        Some(&self.user_id)
+    }
+}
+
+impl Journaled for IdentityData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
+        vec![("tokens", &mut self.tokens)]
+    }
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("domains", serde_json::to_vec(&self.domains)?),
+            ("projects", serde_json::to_vec(&self.projects)?),
+            ("users", serde_json::to_vec(&self.users)?),
+            ("roles", serde_json::to_vec(&self.roles)?),
+            ("assignments", serde_json::to_vec(&self.assignments)?),
+            ("services", serde_json::to_vec(&self.services)?),
+        ])
+    }
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "domains" => self.domains = serde_json::from_value(value)?,
+            "projects" => self.projects = serde_json::from_value(value)?,
+            "users" => self.users = serde_json::from_value(value)?,
+            "roles" => self.roles = serde_json::from_value(value)?,
+            "assignments" => self.assignments = serde_json::from_value(value)?,
+            "services" => self.services = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
+        Ok(())
+    }
 }

@@ -183,7 +183,7 @@ pub(super) async fn delete_project(
     data.projects.retain(|p| p.id != project_id);
     data.assignments.retain(|a| a.project_id != project_id);
     data.tokens
-        .retain(|t| t.project_id.as_deref() != Some(project_id.as_str()));
+        .retain(|_, t| t.project_id.as_deref() != Some(project_id.as_str()));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -22,7 +22,7 @@ fn seeded_admin_token_carries_the_admin_role() {
     let project_id = data.seed();
     let user_id = data.users[0].id.clone();
     let at = now();
-    data.tokens.push(Token {
+    let token = Token {
         digest: token_digest("t"),
         user_id,
         project_id: Some(project_id.clone()),
@@ -30,7 +30,8 @@ fn seeded_admin_token_carries_the_admin_role() {
         audit_id: new_audit_id(),
         issued_at: at,
         expires_at: at + chrono::Duration::hours(1),
-    });
+    };
+    data.tokens.insert(token.digest.clone(), token);
     let caller = data.caller_for_token("t", at);
     assert_eq!(
         caller.map(|c| (c.project_id, c.roles)),

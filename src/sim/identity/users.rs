@@ -227,7 +227,7 @@ pub(super) async fn delete_user(
     }
     data.users.retain(|u| u.id != user_id);
     data.assignments.retain(|a| a.user_id != user_id);
-    data.tokens.retain(|t| t.user_id != user_id);
+    data.tokens.retain(|_, t| t.user_id != user_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

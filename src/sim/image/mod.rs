@@ -57,3 +57,20 @@ const MAX_PAGE: usize = 1000;
 pub struct ImageData {
     images: Vec<Image>,
 }
+
+/// The few images of a test cloud are journaled whole when one changes.
+impl crate::sim::core::Journaled for ImageData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn crate::sim::core::JournalTable)> {
+        Vec::new()
+    }
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![("images", serde_json::to_vec(&self.images)?)])
+    }
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "images" => self.images = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
+        Ok(())
+    }
+}

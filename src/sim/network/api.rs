@@ -327,7 +327,8 @@ fn list(
     {
         data.ensure_default_security_group(&actor.project_id);
     }
-    let items = data.visible(kind, &actor);
+    data.reindex_changed();
+    let items = data.visible(kind, &actor, &query);
     Ok(json_reply(StatusCode::OK, query.apply(kind, items, &href)?))
 }
 

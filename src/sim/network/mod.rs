@@ -28,23 +28,82 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim::core::{JournalTable, Journaled, Record, Table};
+
 use model::{Meta, Subnet};
 
 pub use api::routes;
 
-/// Neutron's whole database; records are keyed by id, so lists come out in id order.
+/// Neutron's whole database; records are keyed by id, so lists come out in id order, and
+/// indexed by project (and subnets and ports by network, rules by group).
 #[derive(Default, Serialize, Deserialize)]
 pub struct NetworkData {
-    networks: BTreeMap<String, model::Network>,
-    subnets: BTreeMap<String, Subnet>,
-    ports: BTreeMap<String, model::Port>,
-    routers: BTreeMap<String, model::Router>,
-    security_groups: BTreeMap<String, model::SecurityGroup>,
-    rules: BTreeMap<String, model::SecurityGroupRule>,
+    networks: Table<model::Network>,
+    subnets: Table<Subnet>,
+    ports: Table<model::Port>,
+    routers: Table<model::Router>,
+    security_groups: Table<model::SecurityGroup>,
+    rules: Table<model::SecurityGroupRule>,
     /// Per-project overrides of the default quotas.
     quotas: BTreeMap<String, BTreeMap<String, i64>>,
     /// Last VXLAN VNI handed out.
     next_segmentation_id: i64,
+}
+
+macro_rules! neutron_record {
+    ($type:ty $(, parent: $parent:ident)?) => {
+        impl Record for $type {
+            fn id(&self) -> &str {
+                &self.meta.id
+            }
+            fn project_id(&self) -> &str {
+                &self.meta.project_id
+            }
+            fn tags(&self) -> &[String] {
+                &self.meta.tags
+            }
+            $(fn parent_id(&self) -> Option<&str> {
+                Some(&self.$parent)
+            })?
+        }
+    };
+}
+
+neutron_record!(model::Network);
+neutron_record!(Subnet, parent: network_id);
+neutron_record!(model::Port, parent: network_id);
+neutron_record!(model::Router);
+neutron_record!(model::SecurityGroup);
+neutron_record!(model::SecurityGroupRule, parent: security_group_id);
+
+impl Journaled for NetworkData {
+    fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
+        vec![
+            ("networks", &mut self.networks),
+            ("subnets", &mut self.subnets),
+            ("ports", &mut self.ports),
+            ("routers", &mut self.routers),
+            ("security_groups", &mut self.security_groups),
+            ("rules", &mut self.rules),
+        ]
+    }
+    fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
+        Ok(vec![
+            ("quotas", serde_json::to_vec(&self.quotas)?),
+            (
+                "next_segmentation_id",
+                serde_json::to_vec(&self.next_segmentation_id)?,
+            ),
+        ])
+    }
+    fn replay_rest(&mut self, field: &str, value: serde_json::Value) -> serde_json::Result<()> {
+        match field {
+            "quotas" => self.quotas = serde_json::from_value(value)?,
+            "next_segmentation_id" => self.next_segmentation_id = serde_json::from_value(value)?,
+            _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
+        }
+        Ok(())
+    }
 }
 
 /// How a server asks for its network (`networks` in POST /servers).

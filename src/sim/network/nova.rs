@@ -119,13 +119,21 @@ impl NetworkData {
     pub fn detach_server_ports(&mut self, server_id: &str) {
         self.ports
             .retain(|_, p| !(p.device_id == server_id && p.created_by_nova));
-        for port in self.ports.values_mut() {
-            if port.device_id == server_id && port.device_owner == OWNER_COMPUTE {
-                port.device_id.clear();
-                port.device_owner.clear();
-                port.binding_host_id.clear();
-                port.meta.touch();
-            }
+        // Only the server's ports are borrowed mutably: each one borrowed is journaled.
+        let bound: Vec<String> = self
+            .ports
+            .values()
+            .filter(|p| p.device_id == server_id && p.device_owner == OWNER_COMPUTE)
+            .map(|p| p.meta.id.clone())
+            .collect();
+        for id in &bound {
+            let Some(port) = self.ports.get_mut(id) else {
+                continue;
+            };
+            port.device_id.clear();
+            port.device_owner.clear();
+            port.binding_host_id.clear();
+            port.meta.touch();
         }
     }
 

@@ -124,36 +124,12 @@ impl NetworkData {
 
     pub fn quota_used(&self, project_id: &str, resource: &str) -> i64 {
         let count = match resource {
-            "network" => self
-                .networks
-                .values()
-                .filter(|n| n.meta.project_id == project_id)
-                .count(),
-            "subnet" => self
-                .subnets
-                .values()
-                .filter(|s| s.meta.project_id == project_id)
-                .count(),
-            "port" => self
-                .ports
-                .values()
-                .filter(|p| p.meta.project_id == project_id)
-                .count(),
-            "router" => self
-                .routers
-                .values()
-                .filter(|r| r.meta.project_id == project_id)
-                .count(),
-            "security_group" => self
-                .security_groups
-                .values()
-                .filter(|g| g.meta.project_id == project_id)
-                .count(),
-            "security_group_rule" => self
-                .rules
-                .values()
-                .filter(|r| r.meta.project_id == project_id)
-                .count(),
+            "network" => self.networks.ids_of_project(project_id).len(),
+            "subnet" => self.subnets.ids_of_project(project_id).len(),
+            "port" => self.ports.ids_of_project(project_id).len(),
+            "router" => self.routers.ids_of_project(project_id).len(),
+            "security_group" => self.security_groups.ids_of_project(project_id).len(),
+            "security_group_rule" => self.rules.ids_of_project(project_id).len(),
             _ => 0,
         };
         i64::try_from(count).unwrap_or(i64::MAX)

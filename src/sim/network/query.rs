@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Kind, NResult, NeutronError};
+use super::model::{Kind, Meta, NResult, NeutronError};
 use crate::sim::wire::paging::encode_query_value as encode;
 use crate::sim::wire::tags::{TAG_FILTERS, TagFilter};
 
@@ -109,6 +109,35 @@ impl ListQuery {
         Ok(())
     }
 
+    /// The projects a `project_id` (or else `tenant_id`) filter lets through, if there is one:
+    /// a list needs to look at those projects' records only.
+    pub fn project_filter(&self) -> Option<&[String]> {
+        self.filters
+            .iter()
+            .find(|(key, _)| key == "project_id")
+            .or_else(|| self.filters.iter().find(|(key, _)| key == "tenant_id"))
+            .map(|(_, values)| values.as_slice())
+    }
+
+    /// The tag filters (`tags`, `tags-any`, `not-tags`, `not-tags-any`).
+    pub fn tag_filter(&self) -> &TagFilter {
+        &self.tags
+    }
+
+    /// Whether a record may pass the project and tag filters, judged on its stored
+    /// attributes before it is rendered (what every rendered record shows of them: its
+    /// project as project_id and tenant_id, its tags when `shows_tags`). A false here is a
+    /// record `apply` would drop.
+    pub fn may_keep(&self, meta: &Meta, shows_tags: bool) -> bool {
+        let project_ok = self
+            .filters
+            .iter()
+            .filter(|(key, _)| key == "project_id" || key == "tenant_id")
+            .all(|(_, wanted)| wanted.contains(&meta.project_id));
+        let tags: &[String] = if shows_tags { &meta.tags } else { &[] };
+        project_ok && self.tags.matches(tags)
+    }
+
     /// Field selection for a single resource (GET /v2.0/networks/{id}?fields=name).
     pub fn select(&self, item: Map<String, Value>) -> Map<String, Value> {
         if self.fields.is_empty() {
@@ -141,8 +170,9 @@ impl ListQuery {
         filters_ok && self.tags.matches(&tags)
     }
 
-    fn compare(&self, a: &Map<String, Value>, b: &Map<String, Value>) -> Ordering {
-        let keys: Vec<(String, bool)> = if self.sort.is_empty() {
+    /// The sort keys with their directions, as `compare` applies them.
+    fn sort_keys(&self) -> Vec<(String, bool)> {
+        if self.sort.is_empty() {
             vec![("id".to_string(), true)]
         } else {
             let mut keys = self.sort.clone();
@@ -151,10 +181,17 @@ impl ListQuery {
                 keys.push(("id".to_string(), true));
             }
             keys
-        };
+        }
+    }
+
+    fn compare(
+        keys: &[(String, bool)],
+        a: &Map<String, Value>,
+        b: &Map<String, Value>,
+    ) -> Ordering {
         for (key, asc) in keys {
-            let ord = compare_values(a.get(&key), b.get(&key));
-            let ord = if asc { ord } else { ord.reverse() };
+            let ord = compare_values(a.get(key), b.get(key));
+            let ord = if *asc { ord } else { ord.reverse() };
             if ord != Ordering::Equal {
                 return ord;
             }
@@ -174,7 +211,8 @@ impl ListQuery {
     ) -> NResult<Value> {
         let mut items: Vec<Map<String, Value>> =
             items.into_iter().filter(|i| self.matches(i)).collect();
-        items.sort_by(|a, b| self.compare(a, b));
+        let keys = self.sort_keys();
+        items.sort_by(|a, b| Self::compare(&keys, a, b));
         let id_of = |m: &Map<String, Value>| {
             m.get("id")
                 .and_then(Value::as_str)
@@ -203,7 +241,7 @@ impl ListQuery {
                 (end.saturating_sub(limit), end)
             }
         };
-        let page: Vec<Map<String, Value>> = items[start..end].to_vec();
+        let page: Vec<Map<String, Value>> = items.drain(start..end).collect();
         let mut body = Map::new();
         if let Some(limit) = self.limit {
             // Neutron's get_pagination_links: `next` unless a forward page came back short,

@@ -1,11 +1,27 @@
 //! JSON views of the records (what Neutron returns: policy-hidden fields only for admins),
 //! the per-kind dispatch the HTTP layer uses, tags, and quotas.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use super::NetworkData;
 use super::model::*;
 use super::ops::{QUOTA_DEFAULTS, ensure_owner};
+use super::query::ListQuery;
+
+#[cfg(test)]
+thread_local! {
+    /// Records rendered by lists on this thread: tests prove a list renders what it returns.
+    pub static RENDERED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+static NO_IDS: BTreeSet<String> = BTreeSet::new();
+
+fn count_render() {
+    #[cfg(test)]
+    RENDERED.with(|count| count.set(count.get() + 1));
+}
 
 impl NetworkData {
     pub fn render_network(&self, net: &Network, actor: &Actor) -> Map<String, Value> {
@@ -193,8 +209,7 @@ impl NetworkData {
         group.meta.put_common(&mut out, true);
         let rules: Vec<Value> = self
             .rules
-            .values()
-            .filter(|r| r.security_group_id == group.meta.id)
+            .children_of(&group.meta.id)
             .enumerate()
             .map(|(index, r)| {
                 // Rules inside a group carry the standard attributes Neutron adds there.
@@ -211,45 +226,152 @@ impl NetworkData {
         out
     }
 
-    /// Every resource of `kind` the actor may see, rendered, in id order.
-    pub fn visible(&self, kind: Kind, actor: &Actor) -> Vec<Map<String, Value>> {
+    /// The resources of `kind` the actor may see that `query` may keep, rendered, in id
+    /// order. Only the records the indexes point at are looked at, and only those passing the
+    /// query's project and tag filters are rendered: a one-project list costs that project's
+    /// records, not the cloud's. `query.apply` still applies every filter to what comes back.
+    ///
+    /// Tags changed through `get_mut` are indexed once [`NetworkData::reindex_changed`] ran
+    /// (the HTTP list runs it first; the end of every writing request does too).
+    pub fn visible(&self, kind: Kind, actor: &Actor, query: &ListQuery) -> Vec<Map<String, Value>> {
+        let ids = self.candidate_ids(kind, actor, query);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let rendered = match kind {
+                Kind::Network => self
+                    .networks
+                    .get(id)
+                    .filter(|n| self.network_visible(n, actor) && query.may_keep(&n.meta, true))
+                    .map(|n| self.render_network(n, actor)),
+                Kind::Subnet => self
+                    .subnets
+                    .get(id)
+                    .filter(|s| self.subnet_visible(s, actor) && query.may_keep(&s.meta, true))
+                    .map(|s| self.render_subnet(s)),
+                Kind::Port => self
+                    .ports
+                    .get(id)
+                    .filter(|p| self.port_visible(p, actor) && query.may_keep(&p.meta, true))
+                    .map(|p| self.render_port(p, actor)),
+                Kind::Router => self
+                    .routers
+                    .get(id)
+                    .filter(|r| self.router_visible(r, actor) && query.may_keep(&r.meta, true))
+                    .map(|r| self.render_router(r)),
+                Kind::SecurityGroup => self
+                    .security_groups
+                    .get(id)
+                    .filter(|g| self.group_visible(g, actor) && query.may_keep(&g.meta, true))
+                    .map(|g| self.render_group(g)),
+                // Rules show no tags: the tag filters see none.
+                Kind::SecurityGroupRule => self
+                    .rules
+                    .get(id)
+                    .filter(|r| self.rule_visible(r, actor) && query.may_keep(&r.meta, false))
+                    .map(|r| self.render_rule(r)),
+            };
+            if let Some(item) = rendered {
+                count_render();
+                out.push(item);
+            }
+        }
+        out
+    }
+
+    /// Ids of the `kind` records a list must consider, in id order: a superset of what the
+    /// actor may see that the query's project filter (or else its `tags` or `tags-any`
+    /// filter) lets through, taken from the indexes.
+    fn candidate_ids(&self, kind: Kind, actor: &Actor, query: &ListQuery) -> BTreeSet<String> {
+        if actor.admin {
+            let tags = query.tag_filter();
+            return match (query.project_filter(), tags.tags.first()) {
+                (Some(projects), _) => projects
+                    .iter()
+                    .flat_map(|p| self.ids_of_project(kind, p).iter().cloned())
+                    .collect(),
+                // Every one of `tags` is required: the first one's records are enough.
+                (None, Some(tag)) => self.ids_tagged(kind, tag).clone(),
+                (None, None) if !tags.tags_any.is_empty() => tags
+                    .tags_any
+                    .iter()
+                    .flat_map(|tag| self.ids_tagged(kind, tag).iter().cloned())
+                    .collect(),
+                (None, None) => self.all_ids(kind),
+            };
+        }
+        let own = &actor.project_id;
+        let mut ids = self.ids_of_project(kind, own).clone();
         match kind {
-            Kind::Network => self
-                .networks
-                .values()
-                .filter(|n| self.network_visible(n, actor))
-                .map(|n| self.render_network(n, actor))
-                .collect(),
-            Kind::Subnet => self
-                .subnets
-                .values()
-                .filter(|s| self.subnet_visible(s, actor))
-                .map(|s| self.render_subnet(s))
-                .collect(),
-            Kind::Port => self
-                .ports
-                .values()
-                .filter(|p| self.port_visible(p, actor))
-                .map(|p| self.render_port(p, actor))
-                .collect(),
-            Kind::Router => self
-                .routers
-                .values()
-                .filter(|r| self.router_visible(r, actor))
-                .map(|r| self.render_router(r))
-                .collect(),
-            Kind::SecurityGroup => self
-                .security_groups
-                .values()
-                .filter(|g| self.group_visible(g, actor))
-                .map(|g| self.render_group(g))
-                .collect(),
-            Kind::SecurityGroupRule => self
-                .rules
-                .values()
-                .filter(|r| self.rule_visible(r, actor))
-                .map(|r| self.render_rule(r))
-                .collect(),
+            // Other projects' shared and external networks, and their subnets.
+            Kind::Network | Kind::Subnet => {
+                for net in self.networks.values().filter(|n| n.shared || n.external) {
+                    match kind {
+                        Kind::Network => ids.insert(net.meta.id.clone()),
+                        _ => {
+                            ids.extend(self.subnets.ids_under(&net.meta.id).iter().cloned());
+                            false
+                        }
+                    };
+                }
+            }
+            // Other projects' ports on the project's networks.
+            Kind::Port => {
+                for net in self.networks.of_project(own) {
+                    ids.extend(self.ports.ids_under(&net.meta.id).iter().cloned());
+                }
+            }
+            // Other projects' rules in the project's groups.
+            Kind::SecurityGroupRule => {
+                for group in self.security_groups.of_project(own) {
+                    ids.extend(self.rules.ids_under(&group.meta.id).iter().cloned());
+                }
+            }
+            Kind::Router | Kind::SecurityGroup => {}
+        }
+        ids
+    }
+
+    fn ids_of_project(&self, kind: Kind, project_id: &str) -> &BTreeSet<String> {
+        match kind {
+            Kind::Network => self.networks.ids_of_project(project_id),
+            Kind::Subnet => self.subnets.ids_of_project(project_id),
+            Kind::Port => self.ports.ids_of_project(project_id),
+            Kind::Router => self.routers.ids_of_project(project_id),
+            Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
+            Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
+        }
+    }
+
+    /// Re-indexes the records changed since the journal last took the changes.
+    pub fn reindex_changed(&mut self) {
+        self.networks.reindex_changed();
+        self.subnets.reindex_changed();
+        self.ports.reindex_changed();
+        self.routers.reindex_changed();
+        self.security_groups.reindex_changed();
+        self.rules.reindex_changed();
+    }
+
+    fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
+        match kind {
+            Kind::Network => self.networks.ids_tagged(tag),
+            Kind::Subnet => self.subnets.ids_tagged(tag),
+            Kind::Port => self.ports.ids_tagged(tag),
+            Kind::Router => self.routers.ids_tagged(tag),
+            Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
+            // Rules show no tags: no tag filter keeps one.
+            Kind::SecurityGroupRule => &NO_IDS,
+        }
+    }
+
+    fn all_ids(&self, kind: Kind) -> BTreeSet<String> {
+        match kind {
+            Kind::Network => self.networks.keys().cloned().collect(),
+            Kind::Subnet => self.subnets.keys().cloned().collect(),
+            Kind::Port => self.ports.keys().cloned().collect(),
+            Kind::Router => self.routers.keys().cloned().collect(),
+            Kind::SecurityGroup => self.security_groups.keys().cloned().collect(),
+            Kind::SecurityGroupRule => self.rules.keys().cloned().collect(),
         }
     }
 

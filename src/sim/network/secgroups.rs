@@ -189,8 +189,8 @@ impl NetworkData {
     pub fn ensure_default_security_group(&mut self, project_id: &str) -> String {
         if let Some(group) = self
             .security_groups
-            .values()
-            .find(|g| g.is_default && g.meta.project_id == project_id)
+            .of_project(project_id)
+            .find(|g| g.is_default)
         {
             return group.meta.id.clone();
         }

@@ -312,8 +312,18 @@ impl NetworkData {
             ));
         }
         let network_id = subnet.network_id.clone();
-        for port in self.ports.values_mut() {
-            port.fixed_ips.retain(|ip| ip.subnet_id != id);
+        // Only the ports holding one of its addresses are borrowed mutably: each one borrowed
+        // is journaled.
+        let holders: Vec<String> = self
+            .ports
+            .values()
+            .filter(|p| p.fixed_ips.iter().any(|ip| ip.subnet_id == id))
+            .map(|p| p.meta.id.clone())
+            .collect();
+        for port_id in &holders {
+            if let Some(port) = self.ports.get_mut(port_id) {
+                port.fixed_ips.retain(|ip| ip.subnet_id != id);
+            }
         }
         self.subnets.remove(id);
         if let Some(net) = self.networks.get_mut(&network_id) {

@@ -791,6 +791,39 @@ async fn network(rec: &mut Recorder, login: &Login) {
         "/v2.0/security-group-rules?security_group_id={sg}",
     ))
     .await;
+    // The bulk form stackform creates a group's rules with: all of them, or none.
+    let tcp = |port: u16| {
+        json!({"security_group_id": "{sg}", "direction": "ingress", "ethertype": "IPv4",
+            "protocol": "tcp", "port_range_min": port, "port_range_max": port,
+            "remote_ip_prefix": "10.0.0.0/8"})
+    };
+    rec.call(post(
+        "neutron.rules.create.bulk",
+        N,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rules": [tcp(80), tcp(443)]}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rules.create.bulk.duplicate_in_post",
+        N,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rules": [tcp(8080), tcp(8080)]}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rules.create.bulk.one_exists",
+        N,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rules": [tcp(8443), tcp(80)]}),
+    ))
+    .await;
+    rec.call(get(
+        "neutron.rules.list.after_bulk",
+        N,
+        "/v2.0/security-group-rules?security_group_id={sg}&protocol=tcp",
+    ))
+    .await;
     rec.call(get(
         "neutron.security_group.show",
         N,

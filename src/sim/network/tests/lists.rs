@@ -64,7 +64,7 @@ fn tags_and_tag_filters() {
         let body = q
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://x/networks",
             )
             .expect("listed");
@@ -170,7 +170,7 @@ fn paging_links_filters_and_fields() {
             .expect("query")
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://h/networking/v2.0/networks",
             )
             .expect("listed")
@@ -259,7 +259,7 @@ fn paging_links_filters_and_fields() {
             .expect("query")
             .apply(
                 Kind::Network,
-                data.visible(Kind::Network, &actor),
+                data.visible(Kind::Network, &actor, &ListQuery::default()),
                 "http://h"
             )
             .err(),
@@ -283,7 +283,113 @@ fn port_list_filter_by_fixed_ip_subnet() {
     let q = ListQuery::parse(&[("fixed_ips".into(), filter), ("fields".into(), "id".into())])
         .expect("query");
     let body = q
-        .apply(Kind::Port, data.visible(Kind::Port, &actor), "http://h")
+        .apply(
+            Kind::Port,
+            data.visible(Kind::Port, &actor, &ListQuery::default()),
+            "http://h",
+        )
         .expect("listed");
     assert_eq!(body["ports"], json!([{"id": port}]));
+}
+
+/// Lists render what they return, not the cloud (issue 8): a project's list looks at that
+/// project's records only, through the indexes.
+#[test]
+fn a_list_renders_only_what_it_may_return() {
+    let mut data = seeded();
+    let (alice_net, _) = net_with_subnet(&mut data, ALICE, "10.1.0.0/24");
+    net_with_subnet(&mut data, BOB, "10.2.0.0/24");
+    let tagged = |tags: &[&str]| obj(json!({"name": "g", "tags": tags}));
+    for _ in 0..2 {
+        data.create_security_group(&user(ALICE), &tagged(&["mine"]))
+            .expect("group");
+    }
+    for index in 0..8 {
+        let tags: &[&str] = if index == 0 { &["lineage"] } else { &[] };
+        data.create_security_group(&user(BOB), &tagged(tags))
+            .expect("group");
+        data.create_port(&user(BOB), &obj(json!({"network_id": alice_net})))
+            .ok();
+    }
+    let rendered = |data: &NetworkData, kind: Kind, actor: &Actor, params: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let query = ListQuery::parse(&pairs).expect("query");
+        super::super::render::RENDERED.with(|count| count.set(0));
+        let items = data.visible(kind, actor, &query);
+        let listed = query.apply(kind, items, "http://h").expect("list")[kind.collection()]
+            .as_array()
+            .map_or(0, Vec::len);
+        (
+            listed,
+            super::super::render::RENDERED.with(std::cell::Cell::get),
+        )
+    };
+    // Alice's two groups and her default one, among Bob's nine.
+    let alice_groups = data.security_groups.of_project(ALICE).count();
+    assert_eq!(alice_groups, 3);
+    assert_eq!(
+        rendered(&data, Kind::SecurityGroup, &user(ALICE), &[]),
+        (alice_groups, alice_groups)
+    );
+    // As admin: a project filter and a tag filter look at what they name only.
+    assert_eq!(
+        rendered(
+            &data,
+            Kind::SecurityGroup,
+            &admin(),
+            &[("project_id", ALICE)]
+        ),
+        (alice_groups, alice_groups)
+    );
+    assert_eq!(
+        rendered(&data, Kind::SecurityGroup, &admin(), &[("tags", "lineage")]),
+        (1, 1)
+    );
+    // Tags move in the index: one of Alice's groups gains the tag, Bob's loses it.
+    let alice_group = data
+        .security_groups
+        .of_project(ALICE)
+        .find(|g| !g.is_default)
+        .map(|g| g.meta.id.clone())
+        .expect("group");
+    let bob_group = data
+        .security_groups
+        .ids_tagged("lineage")
+        .first()
+        .cloned()
+        .expect("tagged");
+    data.add_tag(Kind::SecurityGroup, &admin(), &alice_group, "lineage")
+        .expect("tag");
+    data.add_tag(Kind::SecurityGroup, &admin(), &alice_group, "other")
+        .expect("tag");
+    data.clear_tags(Kind::SecurityGroup, &admin(), &bob_group)
+        .expect("untag");
+    data.reindex_changed();
+    let tagged = |data: &NetworkData, params: &[(&str, &str)]| {
+        rendered(data, Kind::SecurityGroup, &admin(), params)
+    };
+    assert_eq!(tagged(&data, &[("tags", "lineage")]), (1, 1));
+    assert_eq!(tagged(&data, &[("tags", "lineage,other")]), (1, 1));
+    assert_eq!(tagged(&data, &[("tags-any", "other,mine")]), (2, 2));
+    assert_eq!(
+        tagged(&data, &[("tags", "mine"), ("not-tags", "lineage")]).0,
+        1
+    );
+    // Ports another project made on Alice's network are Alice's to see.
+    let (alice_ports, alice_renders) = rendered(&data, Kind::Port, &user(ALICE), &[]);
+    assert_eq!(alice_ports, alice_renders);
+    assert_eq!(
+        rendered(&data, Kind::Port, &user(BOB), &[]),
+        (alice_ports, alice_ports)
+    );
+    // A group's rules are found through the group, not by scanning every rule.
+    let alice_rules = data.rules.of_project(ALICE).count();
+    assert!(alice_rules < data.rules.len() / 2);
+    assert_eq!(
+        rendered(&data, Kind::SecurityGroupRule, &user(ALICE), &[]),
+        (alice_rules, alice_rules)
+    );
 }

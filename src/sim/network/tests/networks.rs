@@ -70,12 +70,16 @@ fn visibility_between_projects() {
         ))
     );
     let bob_sees: Vec<Value> = data
-        .visible(Kind::Network, &user(BOB))
+        .visible(Kind::Network, &user(BOB), &ListQuery::default())
         .into_iter()
         .map(|n| n["name"].clone())
         .collect();
     assert_eq!(bob_sees, vec![json!("public")]);
-    assert_eq!(data.visible(Kind::Network, &admin()).len(), 2);
+    assert_eq!(
+        data.visible(Kind::Network, &admin(), &ListQuery::default())
+            .len(),
+        2
+    );
     // Only admins may create for another project.
     assert_eq!(
         data.create_network(&user(BOB), &obj(json!({"project_id": ALICE})))
