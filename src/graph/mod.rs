@@ -75,7 +75,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
             );
         }
     }
-    implicit_edges(View { desired, observed }, &nodes, &mut edges);
+    implicit_edges(View::new(desired, observed), &nodes, &mut edges);
 
     let graph = Graph::from_edges(nodes, edges);
     let cycles = graph.cycle_diagnostics(desired);

@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, gone_ok, name_of, ref_id};
 use super::schema::{
     Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
-    referenced_names,
 };
 use super::{
     Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result, Scope,
@@ -119,13 +118,9 @@ fn routers_of_subnet(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Addre
     else {
         return Vec::new();
     };
-    nodes
-        .iter()
-        .filter(|a| a.kind == Kind::Router)
-        .filter(|router| {
-            view.attrs(router)
-                .is_some_and(|attrs| referenced_names(attrs.get("subnets")).contains(&subnet))
-        })
+    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
+        .into_iter()
+        .filter(|router| nodes.contains(*router))
         .map(|router| Implied {
             dependency: router.clone(),
             attr: "subnet",
@@ -234,6 +229,20 @@ async fn tagged_ports(
     addr: &Address,
 ) -> Result<Vec<neutron::Port>> {
     let tags = common::ownership_tags(cx, addr);
+    // What refresh listed is enough: a port left by an earlier run was there before it.
+    let listed = cx.listed(|listed| {
+        let ports = listed.ports.as_ref()?;
+        Some(
+            ports
+                .iter()
+                .filter(|p| common::has_tags(&p.tags, &tags))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    });
+    if let Some(ports) = listed {
+        return Ok(ports);
+    }
     let project = session.project_id();
     let query = neutron::query(&[("tags", &tags.join(",")), ("project_id", &project)]);
     let ports: Vec<neutron::Port> = session.network().list(PORTS, &query).await?;
@@ -479,16 +488,19 @@ impl KindOps for Instance {
         // A port left by an earlier attempt (made, then the server create failed) is reused.
         // The subnet (for its network) is read at the same time: both are on the way to
         // every server.
-        let (existing, subnet) = tokio::try_join!(tagged_ports(cx, &session, addr), async {
+        let (existing, network_id) = tokio::try_join!(tagged_ports(cx, &session, addr), async {
+            if let Some(subnet) = cx.listed(|l| l.object::<neutron::Subnet>(subnet_id)) {
+                return Ok(subnet.network_id.clone());
+            }
             let subnet: neutron::Subnet =
                 cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
-            Ok(subnet)
+            Ok(subnet.network_id)
         })?;
         let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
             Some(port) => port.id.clone(),
             None => {
                 let mut body = json!({
-                    "network_id": subnet.network_id,
+                    "network_id": network_id,
                     "name": name_of(res),
                     "fixed_ips": [{ "subnet_id": subnet_id }],
                 });

@@ -114,6 +114,8 @@ impl Context {
 pub struct Listings {
     pub flavors: Vec<openstack::compute::Flavor>,
     pub images: Vec<openstack::image::Image>,
+    /// The ports of the spec's projects (None before any refresh: then a call looks).
+    pub ports: Option<Vec<openstack::network::Port>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 

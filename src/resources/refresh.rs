@@ -161,6 +161,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     }
     let projects = Projects::new(project_ids, known_by_kind);
     let (lists, ports) = list_projects(cx, &projects).await?;
+    cx.record_listed(|listed| listed.ports = Some(ports.clone()));
     observation.ports = ports;
     let mut by_kind: BTreeMap<Kind, Vec<Listed>> = BTreeMap::new();
     for (kind, items) in lists {

@@ -15,7 +15,7 @@
 //!   equal; attributes with no default and no value are absent and not managed;
 //! - a partial map (quotas) is compared only on the keys the spec writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::addr::{Address, Kind};
 use crate::diag::Diagnostics;
@@ -59,18 +59,69 @@ pub type ImplicitDependencies = fn(&Address, &View<'_>, &BTreeSet<Address>) -> V
 
 /// What the planner sees of every resource: what the spec says, else what the cloud holds
 /// (a resource the spec dropped is still ordered by its links).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct View<'a> {
-    pub desired: &'a Desired,
-    pub observed: &'a Observed,
+    desired: &'a Desired,
+    observed: &'a Observed,
+    /// Who names each address, through which attribute: built on first use, so that a kind
+    /// asking "which routers name this subnet" costs a lookup, not a scan of every resource
+    /// (per instance, that scan made graph building quadratic).
+    referrers: std::cell::OnceCell<BTreeMap<Address, Vec<(Address, &'static str)>>>,
 }
 
 impl<'a> View<'a> {
+    pub fn new(desired: &'a Desired, observed: &'a Observed) -> View<'a> {
+        View {
+            desired,
+            observed,
+            referrers: std::cell::OnceCell::new(),
+        }
+    }
+
     pub fn attrs(&self, addr: &Address) -> Option<&'a Attrs> {
         self.desired
             .get(addr)
             .map(|r| &r.attrs)
             .or_else(|| self.observed.resources.get(addr).map(|r| &r.attrs))
+    }
+
+    /// The resources of `kind` whose attribute `attr` names `target`.
+    pub fn referrers(&self, target: &Address, kind: Kind, attr: &str) -> Vec<&Address> {
+        let index = self.referrers.get_or_init(|| self.index_referrers());
+        index
+            .get(target)
+            .into_iter()
+            .flatten()
+            .filter(|(referrer, via)| referrer.kind == kind && *via == attr)
+            .map(|(referrer, _)| referrer)
+            .collect()
+    }
+
+    fn index_referrers(&self) -> BTreeMap<Address, Vec<(Address, &'static str)>> {
+        let mut index: BTreeMap<Address, Vec<(Address, &'static str)>> = BTreeMap::new();
+        let addrs = self.desired.resources.keys().chain(
+            self.observed
+                .resources
+                .keys()
+                .filter(|a| !self.desired.resources.contains_key(a)),
+        );
+        for addr in addrs {
+            let Some(attrs) = self.attrs(addr) else {
+                continue;
+            };
+            for attr in attributes(addr.kind) {
+                let Some(target) = attr.reference() else {
+                    continue;
+                };
+                for name in referenced_names(attrs.get(attr.name)) {
+                    index
+                        .entry(Address::new(target.kind, name))
+                        .or_default()
+                        .push((addr.clone(), attr.name));
+                }
+            }
+        }
+        index
     }
 }
 

@@ -136,12 +136,25 @@ fn gateway_holders(ports: &[neutron::Port], subnet_id: &str, gateway_ip: &str) -
     routers
 }
 
+fn keep_subnet(listings: &std::sync::RwLock<super::Listings>, subnet: &neutron::Subnet) {
+    listings
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .keep(&subnet.id, subnet.clone());
+}
+
 impl KindOps for Subnet {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
         let no_status = |_: &neutron::Subnet| None;
-        common::list_neutron(cx, SUBNETS, scope, no_status, |s, _, o| observe(s, &o.names)).await
+        // Kept for the apply that follows: a port on a subnet is made on its network.
+        let listings = cx.listings.clone();
+        common::list_neutron(cx, SUBNETS, scope, no_status, move |s, _, o| {
+            keep_subnet(&listings, s);
+            observe(s, &o.names)
+        })
+        .await
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
@@ -173,6 +186,7 @@ impl KindOps for Subnet {
         let tags = common::ownership_tags(cx, &res.addr);
         let subnet: neutron::Subnet =
             neutron_create_tagged(&session, SUBNETS, &res.addr, body, &tags).await?;
+        keep_subnet(&cx.listings, &subnet);
         Ok(subnet.id)
     }
 
