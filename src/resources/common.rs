@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::schema::KindSchema;
 use super::{Context, Error, Ids, Listed, Observation, ObservedResource, Projects, Result, Scope};
 use crate::addr::{Address, Kind};
-use crate::openstack::network::{self as neutron, Collection};
+use crate::openstack::network::{self as neutron, Collection, PORTS};
 use crate::openstack::wait::WaitError;
 use crate::openstack::{self, ApiError, Session};
 
@@ -328,6 +328,18 @@ where
             .foreign(foreign)
         })
         .collect())
+}
+
+/// Deletes a port (gone already is fine), and forgets it in what the last refresh listed, so
+/// that a create later in the same apply does not take it for one to reuse.
+pub async fn delete_port(cx: &Context, port_id: &str) -> Result<()> {
+    gone_ok(cx.cloud.admin().network().delete(PORTS, port_id).await)?;
+    cx.record_listed(|listed| {
+        if let Some(ports) = listed.ports.as_mut() {
+            ports.retain(|p| p.id != port_id);
+        }
+    });
+    Ok(())
 }
 
 /// A cloud object with an id and tags.

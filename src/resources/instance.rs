@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use std::collections::BTreeSet;
 
-use super::common::{self, ADDRESS_METADATA, Names, dep_id, gone_ok, name_of, ref_id};
+use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of, ref_id};
 use super::schema::{
     Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
 };
@@ -643,7 +643,7 @@ impl KindOps for Instance {
         };
         let (ports, ()) = tokio::try_join!(tagged_ports, server_gone)?;
         for port in ports.iter().filter(|p| common::has_tags(&p.tags, &tags)) {
-            gone_ok(admin.network().delete(PORTS, &port.id).await)?;
+            common::delete_port(cx, &port.id).await?;
         }
         Ok(())
     }

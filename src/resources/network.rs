@@ -123,7 +123,7 @@ impl KindOps for Network {
         for port in ports.iter().filter(|p| {
             p.network_id == current.id && p.tags.contains(&lineage) && p.device_id.is_empty()
         }) {
-            gone_ok(api.delete(PORTS, &port.id).await)?;
+            common::delete_port(cx, &port.id).await?;
         }
         gone_ok(api.delete(NETWORKS, &current.id).await)
     }

@@ -261,7 +261,7 @@ impl KindOps for Subnet {
                         .await,
                 )?;
             } else if port.device_id.is_empty() && port.tags.contains(&lineage) {
-                gone_ok(api.delete(PORTS, &port.id).await)?;
+                common::delete_port(cx, &port.id).await?;
             }
         }
         gone_ok(api.delete(SUBNETS, &current.id).await)

@@ -381,6 +381,7 @@ pub(super) fn quota_reader(
 /// Removes the servers whose deletion has completed, with their ports.
 pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
     let mut gone = Vec::new();
+    let mut failed = Vec::new();
     world.compute.servers.settle_each(|server| {
         if server.task_state.as_deref() == Some("deleting") {
             server.settle(at);
@@ -388,7 +389,24 @@ pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
         if server.vm_state == "deleted" {
             gone.push((server.id.clone(), server.has_ports));
         }
+        // A build that failed (no valid host) gives its network back, as Nova's conductor
+        // does: the ports it made are deleted, the ports it was given are unbound.
+        let build_failing = server.vm_state == "building"
+            && server
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.vm_state == "error" && p.done_at <= at);
+        if build_failing {
+            server.settle(at);
+            if server.has_ports {
+                server.has_ports = false;
+                failed.push(server.id.clone());
+            }
+        }
     });
+    for server_id in failed {
+        world.network.detach_server_ports(&server_id);
+    }
     for (server_id, has_ports) in gone {
         world.compute.servers.remove(&server_id);
         if has_ports {
