@@ -100,20 +100,51 @@ async fn list_projects(
 
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
-    let (flavors, images) = tokio::try_join!(
-        admin.compute().list_flavors(),
-        admin.image().list_images(&[]),
-    )?;
-    cx.record_listed(|listed| {
-        *listed = super::Listings {
-            flavors: flavors.clone(),
-            images: images.clone(),
-            ..Default::default()
+    // What kinds keep while their lists are observed lands in a fresh listing.
+    cx.record_listed(|listed| *listed = super::Listings::default());
+    // The catalog and the resources are listed side by side: on a real cloud each list is a
+    // round trip, and the first call of a service with a new token is the slowest.
+    let catalog = async {
+        Ok::<_, super::Error>(tokio::try_join!(
+            admin.compute().list_flavors(),
+            admin.image().list_images(&[]),
+        )?)
+    };
+    let resources = async {
+        let mut matcher = Matcher::new(known);
+        let mut matched: Vec<(Address, Listed)> = Vec::new();
+        // The tenants first: the other kinds are listed in their projects.
+        for kind in Kind::ALL {
+            if kind.schema().api.scope == ListScope::Cloud {
+                let items = list_kind(kind, cx, Scope::Cloud).await?;
+                matched.extend(matcher.match_kind(kind, items));
+            }
         }
+        let tenant_kind = schema::tenant_kind();
+        let project_ids: Vec<String> = matched
+            .iter()
+            .filter(|(addr, _)| addr.kind == tenant_kind)
+            .map(|(_, item)| item.id.clone())
+            .collect();
+        let mut known_by_kind: HashMap<Kind, Vec<String>> = HashMap::new();
+        for (addr, id) in known {
+            known_by_kind.entry(addr.kind).or_default().push(id.clone());
+        }
+        let projects = Projects::new(project_ids, known_by_kind);
+        let (lists, ports) = list_projects(cx, &projects).await?;
+        Ok::<_, super::Error>((matcher, matched, lists, ports))
+    };
+    let ((flavors, images), (mut matcher, mut matched, lists, ports)) =
+        tokio::try_join!(catalog, resources)?;
+    cx.record_listed(|listed| {
+        listed.flavors = flavors.clone();
+        listed.images = images.clone();
+        listed.ports = Some(ports.clone());
     });
     let mut observed = Observed::default();
     let mut observation = Observation {
         lineage_tag: common::lineage_tag(cx),
+        ports,
         ..Observation::default()
     };
     for f in &flavors {
@@ -140,29 +171,6 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         }
     }
 
-    let mut matcher = Matcher::new(known);
-    let mut matched: Vec<(Address, Listed)> = Vec::new();
-    // The tenants first: the other kinds are listed in each of them.
-    for kind in Kind::ALL {
-        if kind.schema().api.scope == ListScope::Cloud {
-            let items = list_kind(kind, cx, Scope::Cloud).await?;
-            matched.extend(matcher.match_kind(kind, items));
-        }
-    }
-    let tenant_kind = schema::tenant_kind();
-    let project_ids: Vec<String> = matched
-        .iter()
-        .filter(|(addr, _)| addr.kind == tenant_kind)
-        .map(|(_, item)| item.id.clone())
-        .collect();
-    let mut known_by_kind: HashMap<Kind, Vec<String>> = HashMap::new();
-    for (addr, id) in known {
-        known_by_kind.entry(addr.kind).or_default().push(id.clone());
-    }
-    let projects = Projects::new(project_ids, known_by_kind);
-    let (lists, ports) = list_projects(cx, &projects).await?;
-    cx.record_listed(|listed| listed.ports = Some(ports.clone()));
-    observation.ports = ports;
     let mut by_kind: BTreeMap<Kind, Vec<Listed>> = BTreeMap::new();
     for (kind, items) in lists {
         by_kind.entry(kind).or_default().extend(items);
