@@ -31,6 +31,17 @@ impl Counted {
         self.dir.path()
     }
 
+    /// The next plan has nothing to do.
+    fn converged(&self) {
+        let (code, out, err) = run_env(self.dir(), &["plan"], &self.sim.env);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("No changes"), "{out}");
+    }
+
+    fn spec(&self, text: &str) {
+        write_specs(self.dir(), &[("all.toml", text)]);
+    }
+
     /// Runs `stackform ARGS` against the cloud and returns the calls it made (token requests
     /// left out: every process authenticates, and tenant sessions add their own).
     async fn calls_of(&self, args: &[&str]) -> Vec<Call> {
@@ -115,10 +126,7 @@ fn tcp_rules(ports: impl Iterator<Item = u32>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_rules_are_created_in_at_most_two_posts() {
     let cloud = Counted::start().await;
-    write_specs(
-        cloud.dir(),
-        &[("all.toml", &group_spec(&tcp_rules(1..=1000)))],
-    );
+    cloud.spec(&group_spec(&tcp_rules(1..=1000)));
     let calls = cloud.calls_of(&["apply", "--auto-approve"]).await;
     let rule_posts = calls
         .iter()
@@ -129,29 +137,15 @@ async fn a_thousand_rules_are_created_in_at_most_two_posts() {
         "{rule_posts} POSTs of rules for 1,000 rules"
     );
     // All of them made: a second apply has nothing to do.
-    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("No changes"), "{out}");
+    cloud.converged();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_one_rule_is_one_delete_and_one_post() {
     let cloud = Counted::start().await;
-    write_specs(
-        cloud.dir(),
-        &[(
-            "all.toml",
-            &group_spec(&tcp_rules([22, 80, 443].into_iter())),
-        )],
-    );
+    cloud.spec(&group_spec(&tcp_rules([22, 80, 443].into_iter())));
     cloud.apply().await;
-    write_specs(
-        cloud.dir(),
-        &[(
-            "all.toml",
-            &group_spec(&tcp_rules([22, 8080, 443].into_iter())),
-        )],
-    );
+    cloud.spec(&group_spec(&tcp_rules([22, 8080, 443].into_iter())));
     let calls = cloud.apply_beyond_refresh().await;
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(
@@ -164,18 +158,13 @@ async fn editing_one_rule_is_one_delete_and_one_post() {
         calls.iter().any(|c| is(c, "POST", "/security-group-rules")),
         "{calls:?}"
     );
-    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("No changes"), "{out}");
+    cloud.converged();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_group_is_at_most_two_calls() {
     let cloud = Counted::start().await;
-    write_specs(
-        cloud.dir(),
-        &[("all.toml", &group_spec(&tcp_rules([22, 80].into_iter())))],
-    );
+    cloud.spec(&group_spec(&tcp_rules([22, 80].into_iter())));
     cloud.apply().await;
     let without_group = "[provider]\ncloud = \"env\"\n\n[tenant.calls]\n\
                          quotas = { security_groups = 10, security_group_rules = 2000 }\n";
@@ -188,9 +177,7 @@ async fn deleting_a_group_is_at_most_two_calls() {
             .any(|c| c.0 == "DELETE" && c.1.contains("/security-groups/")),
         "{calls:?}"
     );
-    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("No changes"), "{out}");
+    cloud.converged();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,13 +226,7 @@ subnet = "sub"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_bulk_reply_is_adopted_not_sent_again() {
     let cloud = Counted::start().await;
-    write_specs(
-        cloud.dir(),
-        &[(
-            "all.toml",
-            &group_spec(&tcp_rules([22, 80, 443].into_iter())),
-        )],
-    );
+    cloud.spec(&group_spec(&tcp_rules([22, 80, 443].into_iter())));
     let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/security-group-rules",
                                      "count": 1}});
     let (status, _) = cloud
@@ -262,9 +243,7 @@ async fn a_lost_bulk_reply_is_adopted_not_sent_again() {
         rule_posts, 1,
         "the lost bulk create made them all: {calls:?}"
     );
-    let (code, out, err) = run_env(cloud.dir(), &["plan"], &cloud.sim.env);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("No changes"), "{out}");
+    cloud.converged();
 }
 
 /// The embedded cloud's bulk create of rules, as real Neutron's: all in one group, validated
