@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 
 use std::collections::BTreeSet;
 
+mod power;
+
+use power::{power_state, set_power};
+
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of, ref_id};
 use super::schema::{
     Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
@@ -16,9 +20,8 @@ use super::{
     Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result, Scope,
 };
 use crate::addr::{Address, Kind};
-use backon::Retryable;
 
-use crate::openstack::{self, Session};
+use crate::openstack::Session;
 use crate::openstack::compute::Server;
 use crate::openstack::network::{self as neutron, PORTS, SUBNETS};
 use crate::spec::{Attrs, DesiredResource};
@@ -152,15 +155,6 @@ fn server_claim(lineage_tag: &str, server: &Server) -> Option<Address> {
         return None;
     }
     server.metadata.get(ADDRESS_METADATA)?.parse().ok()
-}
-
-/// Running for ACTIVE, stopped for SHUTOFF, otherwise the status lowercased.
-pub fn power_state(status: &str) -> String {
-    match status {
-        "ACTIVE" => "running".into(),
-        "SHUTOFF" => "stopped".into(),
-        other => other.to_ascii_lowercase(),
-    }
 }
 
 /// Normalized attributes. `port` is the instance's stackform port;
@@ -327,94 +321,6 @@ async fn find_server(
     Ok(servers
         .into_iter()
         .find(|s| s.tags.contains(&lineage) && s.metadata.get(ADDRESS_METADATA) == Some(&address)))
-}
-
-/// The Nova actions that take a server from `status` to `want` ("running" or "stopped"),
-/// each with the status to wait for. Real Nova starts only a SHUTOFF server and stops only an
-/// ACTIVE (or ERROR) one, answering 409 otherwise: a server paused, suspended or shelved
-/// outside stackform first comes back to ACTIVE through its own undo action.
-fn power_actions(status: &str, want: &str) -> Vec<(&'static str, &'static str)> {
-    let mut steps = Vec::new();
-    let undo = match status {
-        "PAUSED" => Some("unpause"),
-        "SUSPENDED" => Some("resume"),
-        "SHELVED" | "SHELVED_OFFLOADED" => Some("unshelve"),
-        _ => None,
-    };
-    if let Some(action) = undo {
-        steps.push((action, "ACTIVE"));
-    }
-    let now = if undo.is_some() { "ACTIVE" } else { status };
-    match (want, now) {
-        ("stopped", "SHUTOFF") | ("running", "ACTIVE") => {}
-        ("stopped", _) => steps.push(("os-stop", "SHUTOFF")),
-        _ => steps.push(("os-start", "ACTIVE")),
-    }
-    steps
-}
-
-async fn set_power(
-    cx: &Context,
-    addr: &Address,
-    server_id: &str,
-    status: &str,
-    want: &str,
-) -> Result<()> {
-    let compute = cx.cloud.admin().compute();
-    let lineage = common::lineage_tag(cx);
-    for (action, target) in power_actions(status, want) {
-        server_action(cx, addr, server_id, action, target).await?;
-        compute
-            .wait_status(Some(&lineage), server_id, &[target], cx.timeout)
-            .await
-            .map_err(|e| common::wait_error(addr, target, e))?;
-    }
-    Ok(())
-}
-
-/// Asks Nova for `action`. An action is a POST: after a lost reply or a refusal that may or
-/// may not have been carried out (502, 503, a reset), the server's status says which, once it
-/// settles: at `target`, it was; otherwise it is asked again, with backoff, within the same
-/// retry budget as any call.
-async fn server_action(
-    cx: &Context,
-    addr: &Address,
-    server_id: &str,
-    action: &str,
-    target: &str,
-) -> Result<()> {
-    let compute = cx.cloud.admin().compute();
-    let lineage = common::lineage_tag(cx);
-    let again = |error: &Error| match error {
-        Error::Api(e) => e.is_unknown_outcome() || e.is_retryable(),
-        _ => false,
-    };
-    let attempt = || async {
-        let Err(error) = compute.action(server_id, action).await else {
-            return Ok(());
-        };
-        let error = Error::from(error);
-        if !again(&error) {
-            return Err(error);
-        }
-        let settled = compute
-            .wait_settled(Some(&lineage), server_id, SCHEMA.settling, cx.timeout)
-            .await
-            .map_err(|e| common::wait_error(addr, target, e))?;
-        if settled.status == target {
-            tracing::info!("{addr}: {action} was carried out although its answer was not ({error})");
-            return Ok(());
-        }
-        Err(error)
-    };
-    attempt
-        .retry(openstack::backoff())
-        .when(again)
-        .adjust(|error: &Error, delay| match error {
-            Error::Api(e) => openstack::honour_retry_after(e, delay),
-            _ => delay,
-        })
-        .await
 }
 
 /// The servers of the spec's projects that are this state's: Nova lists across projects but
@@ -752,24 +658,6 @@ mod tests {
         assert_eq!(attrs.get("subnet"), None);
     }
 
-    #[test]
-    fn power_actions_follow_what_nova_allows_from_each_status() {
-        assert_eq!(power_actions("ACTIVE", "stopped"), [("os-stop", "SHUTOFF")]);
-        assert_eq!(
-            power_actions("SHUTOFF", "running"),
-            [("os-start", "ACTIVE")]
-        );
-        assert_eq!(power_actions("ACTIVE", "running"), []);
-        assert_eq!(power_actions("PAUSED", "running"), [("unpause", "ACTIVE")]);
-        assert_eq!(
-            power_actions("SUSPENDED", "stopped"),
-            [("resume", "ACTIVE"), ("os-stop", "SHUTOFF")]
-        );
-        assert_eq!(
-            power_actions("SHELVED_OFFLOADED", "running"),
-            [("unshelve", "ACTIVE")]
-        );
-    }
 
     #[test]
     fn only_active_images_are_booted() {
