@@ -335,7 +335,7 @@ impl Session {
         // A service that keeps answering with the same next link would loop forever.
         let mut seen = std::collections::HashSet::new();
         loop {
-            let page = self
+            let mut page = self
                 .call(service, Method::GET, path, &query, None)
                 .await?
                 .unwrap_or(Value::Null);
@@ -345,11 +345,12 @@ impl Session {
                 url: path.to_string(),
                 detail,
             };
-            match page.get(collection) {
+            match page.get_mut(collection) {
+                // Taken out of the page, not copied: a big cloud's list is megabytes.
                 Some(Value::Array(values)) => {
-                    for value in values {
+                    for value in std::mem::take(values) {
                         items.push(
-                            serde_json::from_value(value.clone())
+                            serde_json::from_value(value)
                                 .map_err(|e| decode_error(format!("{collection}: {e}")))?,
                         );
                     }
@@ -489,15 +490,16 @@ async fn read_response(
 ) -> Result<Option<Value>, ApiError> {
     let status = response.status();
     let headers = response.headers().clone();
-    let text = response
-        .text()
+    let body = response
+        .bytes()
         .await
         .map_err(|e| transport_error(service, method, url, e))?;
     if status.is_success() {
-        if text.trim().is_empty() {
+        if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        return serde_json::from_str(&text)
+        // Parsed from the bytes: a list of a big cloud is megabytes, read once.
+        return serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| ApiError::Decode {
                 service: service.as_str(),
@@ -511,7 +513,9 @@ async fn read_response(
         method: method.clone(),
         url: error::display_url(url).into(),
         status,
-        message: error::service_message(&text).unwrap_or_default().into(),
+        message: error::service_message(&String::from_utf8_lossy(&body))
+            .unwrap_or_default()
+            .into(),
         request_id: request_id(&headers),
         retry_after: retry_after(status, &headers),
     })

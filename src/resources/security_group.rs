@@ -90,7 +90,9 @@ pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
 
 /// Rules sorted by their JSON text (the form `spec` writes them in), duplicates kept once.
 fn sorted_rules(mut rules: Vec<Value>) -> Value {
-    rules.sort_by_key(|r| r.to_string());
+    // Each rule's text is made once: `sort_by_key` made it at every comparison, which was a
+    // fifth of a big no-op plan's CPU.
+    rules.sort_by_cached_key(|r| r.to_string());
     rules.dedup();
     Value::Array(rules)
 }
