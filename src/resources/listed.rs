@@ -66,6 +66,50 @@ pub struct Observation {
     pub ports: Vec<neutron::Port>,
     pub flavor_names: HashMap<String, String>,
     pub image_names: HashMap<String, String>,
+    /// Positions in `ports` by the device they are bound to, and by each tag they carry
+    /// ([`Observation::index_ports`]): a thousand servers each looking for their port must
+    /// not each read every port.
+    pub(super) ports_by_device: HashMap<String, Vec<usize>>,
+    pub(super) ports_by_tag: HashMap<String, Vec<usize>>,
+}
+
+impl Observation {
+    /// Indexes `ports`, once they are all listed.
+    pub fn index_ports(&mut self) {
+        self.ports_by_device.clear();
+        self.ports_by_tag.clear();
+        for (i, port) in self.ports.iter().enumerate() {
+            if !port.device_id.is_empty() {
+                self.ports_by_device
+                    .entry(port.device_id.clone())
+                    .or_default()
+                    .push(i);
+            }
+            for tag in &port.tags {
+                self.ports_by_tag.entry(tag.clone()).or_default().push(i);
+            }
+        }
+    }
+
+    /// The ports bound to `device_id`, in list order.
+    pub fn ports_of_device(&self, device_id: &str) -> impl Iterator<Item = &neutron::Port> {
+        self.indexed(self.ports_by_device.get(device_id))
+    }
+
+    /// The ports carrying `tag`, in list order.
+    pub fn ports_tagged(&self, tag: &str) -> impl Iterator<Item = &neutron::Port> {
+        self.indexed(self.ports_by_tag.get(tag))
+    }
+
+    fn indexed<'a>(
+        &'a self,
+        positions: Option<&'a Vec<usize>>,
+    ) -> impl Iterator<Item = &'a neutron::Port> {
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.ports.get(i))
+    }
 }
 
 type Observe = Box<dyn FnOnce(Address, Arc<Observation>) -> BoxFuture<'static, Attrs> + Send>;

@@ -185,6 +185,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     observed.foreign = std::mem::take(&mut matcher.foreign);
     observed.adopted = std::mem::take(&mut matcher.adopted);
 
+    observation.index_ports();
     let observation = Arc::new(observation);
     let reads = matched.into_iter().map(|(addr, item)| {
         let observation = observation.clone();

@@ -1,6 +1,7 @@
 //! Security group rules: the short spec form (`protocol = "tcp"`, `port_range = "80"`,
 //! `cidr = "0.0.0.0/0"`) into Neutron's full rule objects, sorted and deduplicated.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use ipnet::IpNet;
@@ -95,7 +96,10 @@ pub(super) fn security_group_rules(
     t: &Table<'_, '_>,
     diags: &mut Diagnostics,
 ) -> Vec<Value> {
-    let mut rules: Vec<(Value, Range<usize>)> = Vec::new();
+    // Each rule with its JSON text: the text finds duplicates (a map, not a scan of the rules
+    // so far) and is the order rules are kept in.
+    let mut rules: Vec<(String, Value)> = Vec::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
     for item in written.into_iter().flat_map(|a| a.iter()) {
         let DeValue::Table(table) = item.get_ref() else {
             diags.push(
@@ -117,7 +121,8 @@ pub(super) fn security_group_rules(
         let Some(rule) = rule(&rule_table, diags) else {
             continue;
         };
-        if let Some((_, first)) = rules.iter().find(|(r, _)| *r == rule) {
+        let text = rule.to_string();
+        if let Some(first) = seen.get(&text) {
             diags.push(
                 Diagnostic::error(format!("duplicate rule in {}", t.what))
                     .at(t.span(item.span()))
@@ -126,9 +131,9 @@ pub(super) fn security_group_rules(
             );
             continue;
         }
-        rules.push((rule, item.span()));
+        seen.insert(text.clone(), item.span());
+        rules.push((text, rule));
     }
-    let mut rules: Vec<Value> = rules.into_iter().map(|(r, _)| r).collect();
     if default_egress {
         for ethertype in ["IPv4", "IPv6"] {
             let egress = rule_object("egress", ethertype, Value::Null, None, Value::Null);
@@ -141,13 +146,15 @@ pub(super) fn security_group_rules(
                 "::/0"
             };
             let written_anywhere = rule_object("egress", ethertype, Value::Null, None, json!(any));
-            if !rules.contains(&egress) && !rules.contains(&written_anywhere) {
-                rules.push(egress);
+            if !seen.contains_key(&egress.to_string())
+                && !seen.contains_key(&written_anywhere.to_string())
+            {
+                rules.push((egress.to_string(), egress));
             }
         }
     }
-    rules.sort_by_cached_key(|r| r.to_string());
-    rules
+    rules.sort_by(|(a, _), (b, _)| a.cmp(b));
+    rules.into_iter().map(|(_, rule)| rule).collect()
 }
 
 fn rule_object(

@@ -17,7 +17,8 @@ use super::schema::{
     Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
 };
 use super::{
-    Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result, Scope,
+    Context, Error, Ids, KindOps, Listed, Observation, Observed, ObservedResource, Projects, Result,
+    Scope,
 };
 use crate::addr::{Address, Kind};
 
@@ -216,6 +217,13 @@ pub fn port_of<'a>(
         .or_else(|| server_id.and_then(|id| ports.iter().find(|p| p.device_id == id)))
 }
 
+/// [`port_of`] through the observation's port indexes.
+fn observed_port<'a>(o: &'a Observation, addr: &Address, server_id: &str) -> Option<&'a neutron::Port> {
+    o.ports_tagged(&common::address_tag(addr))
+        .find(|p| p.tags.contains(&o.lineage_tag))
+        .or_else(|| o.ports_of_device(server_id).next())
+}
+
 /// The ports stackform made for `addr` in the session's project.
 async fn tagged_ports(
     cx: &Context,
@@ -372,7 +380,7 @@ impl KindOps for Instance {
                 });
                 let status = server.status.clone();
                 Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
-                    let port = port_of(&o.lineage_tag, addr, Some(&server.id), &o.ports);
+                    let port = observed_port(o, addr, &server.id);
                     observe(&server, port, &o.names, &o.flavor_names, &o.image_names)
                 })
                 .foreign(foreign)
