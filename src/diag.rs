@@ -4,7 +4,7 @@
 //! the planner and the CLI create diagnostics; this module only carries and prints them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
@@ -18,7 +18,8 @@ pub enum Severity {
 /// A place in a spec file. `line` and `col` are 1-based; `range` is a byte range into `source`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
-    pub file: PathBuf,
+    /// Shared by every span into the file: a big spec has tens of thousands of spans.
+    pub file: Arc<Path>,
     pub line: usize,
     pub col: usize,
     pub range: std::ops::Range<usize>,
@@ -30,21 +31,21 @@ impl Span {
     /// Builds a span from a byte range, computing line and column. Indexes the whole source:
     /// when many spans point into one file, build its [`LineIndex`] once and use
     /// [`Span::with_lines`].
-    pub fn new(file: impl Into<PathBuf>, source: Arc<str>, range: std::ops::Range<usize>) -> Span {
+    pub fn new(file: impl AsRef<Path>, source: Arc<str>, range: std::ops::Range<usize>) -> Span {
         let lines = LineIndex::new(&source);
-        Span::with_lines(file, source, &lines, range)
+        Span::with_lines(Arc::from(file.as_ref()), source, &lines, range)
     }
 
     /// Builds a span from a byte range, locating it with `lines`, the index of `source`.
     pub fn with_lines(
-        file: impl Into<PathBuf>,
+        file: Arc<Path>,
         source: Arc<str>,
         lines: &LineIndex,
         range: std::ops::Range<usize>,
     ) -> Span {
         let (line, col) = lines.line_col(&source, range.start);
         Span {
-            file: file.into(),
+            file,
             line,
             col,
             range,

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
 use chrono::Utc;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
@@ -236,6 +237,24 @@ impl Session {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Option<Value>, ApiError> {
+        let bytes = self
+            .call_for_bytes(service, method.clone(), path, query, body)
+            .await?;
+        bytes
+            .map(|body| parse_json(service, &method, path, &body))
+            .transpose()
+    }
+
+    /// [`Session::call`], with the answer's bytes left unparsed (None for an empty body), so
+    /// that big answers are decoded once, straight into their types.
+    async fn call_for_bytes(
+        &self,
+        service: ServiceType,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Option<Bytes>, ApiError> {
         let attempt = || self.call_once(service, method.clone(), path, query, body);
         // PATCH is included: our PATCH bodies set absolute values, so repeating one is harmless.
         let idempotent = matches!(
@@ -261,7 +280,7 @@ impl Session {
         path: &str,
         query: &[(String, String)],
         body: Option<&Value>,
-    ) -> Result<Option<Value>, ApiError> {
+    ) -> Result<Option<Bytes>, ApiError> {
         let (token, endpoints) = self.current_token().await?;
         match self
             .send(&token, &endpoints, service, &method, path, query, body)
@@ -287,7 +306,7 @@ impl Session {
         path: &str,
         query: &[(String, String)],
         body: Option<&Value>,
-    ) -> Result<Option<Value>, ApiError> {
+    ) -> Result<Option<Bytes>, ApiError> {
         let mut url = self.url(endpoints, service, path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -335,33 +354,21 @@ impl Session {
         // A service that keeps answering with the same next link would loop forever.
         let mut seen = std::collections::HashSet::new();
         loop {
-            let mut page = self
-                .call(service, Method::GET, path, &query, None)
+            let bytes = self
+                .call_for_bytes(service, Method::GET, path, &query, None)
                 .await?
-                .unwrap_or(Value::Null);
-            let decode_error = |detail: String| ApiError::Decode {
-                service: service.as_str(),
-                method: Method::GET,
-                url: path.to_string(),
-                detail,
-            };
-            match page.get_mut(collection) {
-                // Taken out of the page, not copied: a big cloud's list is megabytes.
-                Some(Value::Array(values)) => {
-                    for value in std::mem::take(values) {
-                        items.push(
-                            serde_json::from_value(value)
-                                .map_err(|e| decode_error(format!("{collection}: {e}")))?,
-                        );
-                    }
-                }
-                _ => {
-                    return Err(decode_error(format!(
-                        "no `{collection}` list in the answer"
-                    )));
-                }
-            }
-            match next_page_query(&page, collection) {
+                .unwrap_or_default();
+            // Decoded straight into `T`: a big cloud's list is megabytes, and going through
+            // `Value` first would build (then drop) a map for every object.
+            let page =
+                Page::<T>::decode(&bytes, collection).map_err(|detail| ApiError::Decode {
+                    service: service.as_str(),
+                    method: Method::GET,
+                    url: path.to_string(),
+                    detail,
+                })?;
+            items.extend(page.items);
+            match page.next.as_deref().and_then(next_query_of_href) {
                 Some(next) if seen.insert(next.clone()) => query = next,
                 _ => break,
             }
@@ -432,23 +439,87 @@ fn decode<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| error(e.to_string()))
 }
 
-/// The query of the next page, if the page says there is one.
-pub fn next_page_query(page: &Value, collection: &str) -> Option<Vec<(String, String)>> {
-    let href = page
-        .get(format!("{collection}_links"))
-        .and_then(Value::as_array)
-        .and_then(|links| {
-            links
-                .iter()
-                .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
-        })
-        .and_then(|l| l.get("href"))
-        .or_else(|| page.get("next"))
-        .and_then(Value::as_str)?;
-    // Glance's link is a path ("/v2/images?marker=…"); resolve it against any base.
+/// The query of a next link. Glance's link is a path ("/v2/images?marker=…"): it is resolved
+/// against any base, since only its query is used.
+fn next_query_of_href(href: &str) -> Option<Vec<(String, String)>> {
     let url = Url::parse("http://next.invalid/").ok()?.join(href).ok()?;
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     if pairs.is_empty() { None } else { Some(pairs) }
+}
+
+/// One page of a collection: its objects, and the next link (Nova and Neutron's
+/// `<collection>_links` entry with rel `next`, or Glance's `next`).
+struct Page<T> {
+    items: Vec<T>,
+    next: Option<String>,
+}
+
+impl<T: DeserializeOwned> Page<T> {
+    fn decode(bytes: &[u8], collection: &str) -> Result<Page<T>, String> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let page = serde::de::DeserializeSeed::deserialize(
+            PageSeed::<T> {
+                collection,
+                links: format!("{collection}_links"),
+                item: std::marker::PhantomData,
+            },
+            &mut deserializer,
+        )
+        .and_then(|page| deserializer.end().map(|()| page))
+        .map_err(|e| format!("{collection}: {e}"))?;
+        match page {
+            (Some(items), next) => Ok(Page { items, next }),
+            (None, _) => Err(format!("no `{collection}` list in the answer")),
+        }
+    }
+}
+
+struct PageSeed<'a, T> {
+    collection: &'a str,
+    links: String,
+    item: std::marker::PhantomData<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct Link {
+    rel: Option<String>,
+    href: Option<String>,
+}
+
+impl<'de, T: DeserializeOwned> serde::de::DeserializeSeed<'de> for PageSeed<'_, T> {
+    type Value = (Option<Vec<T>>, Option<String>);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for PageSeed<'_, T> {
+    type Value = (Option<Vec<T>>, Option<String>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an object with a `{}` list", self.collection)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut items, mut links_next, mut glance_next) = (None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.collection {
+                items = Some(map.next_value::<Vec<T>>()?);
+            } else if key == self.links {
+                let links = map.next_value::<Option<Vec<Link>>>()?.unwrap_or_default();
+                links_next = links
+                    .into_iter()
+                    .find(|l| l.rel.as_deref() == Some("next"))
+                    .and_then(|l| l.href);
+            } else if key == "next" {
+                glance_next = map.next_value::<Option<String>>()?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok((items, links_next.or(glance_next)))
+    }
 }
 
 fn transport_error(
@@ -487,7 +558,7 @@ async fn read_response(
     method: &Method,
     url: &Url,
     response: reqwest::Response,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Bytes>, ApiError> {
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
@@ -498,15 +569,7 @@ async fn read_response(
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        // Parsed from the bytes: a list of a big cloud is megabytes, read once.
-        return serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| ApiError::Decode {
-                service: service.as_str(),
-                method: method.clone(),
-                url: error::display_url(url),
-                detail: e.to_string(),
-            });
+        return Ok(Some(body));
     }
     Err(ApiError::Status {
         service: service.as_str(),
@@ -518,6 +581,21 @@ async fn read_response(
             .into(),
         request_id: request_id(&headers),
         retry_after: retry_after(status, &headers),
+    })
+}
+
+/// A successful answer's JSON, parsed from its bytes.
+fn parse_json(
+    service: ServiceType,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Decode {
+        service: service.as_str(),
+        method: method.clone(),
+        url: path.to_string(),
+        detail: e.to_string(),
     })
 }
 
@@ -679,6 +757,38 @@ mod tests {
                 ("marker", "f5dc173b-6804-445a-a6d8-c705dad5b5eb")
             ]))
         );
+    }
+
+    /// The next page's query, through the decoder `list` uses.
+    fn next_page_query(page: &Value, collection: &str) -> Option<Vec<(String, String)>> {
+        let bytes = serde_json::to_vec(page).unwrap();
+        let page = Page::<serde::de::IgnoredAny>::decode(&bytes, collection).unwrap();
+        page.next.as_deref().and_then(next_query_of_href)
+    }
+
+    #[test]
+    fn pages_decode_into_their_type_and_say_what_is_wrong() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Named {
+            name: String,
+        }
+        let page =
+            br#"{"networks": [{"name": "a", "mtu": 1450}, {"name": "b"}], "other": {"x": [1]}}"#;
+        let decoded = Page::<Named>::decode(page, "networks").unwrap();
+        let names: Vec<&str> = decoded.items.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(decoded.next, None);
+
+        let missing = Page::<Named>::decode(br#"{"subnets": []}"#, "networks");
+        assert_eq!(missing.err().unwrap(), "no `networks` list in the answer");
+        let wrong = Page::<Named>::decode(br#"{"networks": [{"name": 7}]}"#, "networks");
+        let error = wrong.err().unwrap();
+        assert!(
+            error.starts_with("networks: invalid type: integer `7`, expected a string"),
+            "{error}"
+        );
+        let trailing = Page::<Named>::decode(br#"{"networks": []} x"#, "networks");
+        assert!(trailing.err().unwrap().contains("trailing characters"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the caller keeps going and every problem of a file is reported in one pass.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use toml::Spanned;
@@ -18,7 +18,7 @@ use crate::diag::{Diagnostic, Diagnostics, LineIndex, Span};
 /// its lines start, indexed once for the thousands of spans a big spec points into it.
 #[derive(Debug)]
 pub(super) struct SourceFile {
-    pub path: PathBuf,
+    pub path: Arc<Path>,
     pub text: Arc<str>,
     lines: LineIndex,
 }
@@ -26,7 +26,11 @@ pub(super) struct SourceFile {
 impl SourceFile {
     pub fn new(path: PathBuf, text: Arc<str>) -> SourceFile {
         let lines = LineIndex::new(&text);
-        SourceFile { path, text, lines }
+        SourceFile {
+            path: Arc::from(path),
+            text,
+            lines,
+        }
     }
 
     pub fn span(&self, range: Range<usize>) -> Span {
