@@ -136,6 +136,15 @@ pub struct Router {
     pub external_gateway_info: Option<Value>,
     pub status: String,
     pub tags: Vec<String>,
+    /// Static routes (extraroute).
+    pub routes: Vec<Route>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Route {
+    pub destination: String,
+    pub nexthop: String,
 }
 
 impl Router {
@@ -143,6 +152,29 @@ impl Router {
         self.external_gateway_info
             .as_ref()
             .is_some_and(|info| info.get("network_id").is_some_and(|n| !n.is_null()))
+    }
+
+    /// Whether the gateway translates addresses (None without a gateway, or when the cloud
+    /// does not show it to this user).
+    pub fn enable_snat(&self) -> Option<bool> {
+        self.external_gateway_info
+            .as_ref()
+            .filter(|_| self.has_gateway())
+            .and_then(|info| info.get("enable_snat"))
+            .and_then(Value::as_bool)
+    }
+
+    /// The gateway's addresses on the external network, in the cloud's order.
+    pub fn external_ips(&self) -> Vec<String> {
+        self.external_gateway_info
+            .as_ref()
+            .and_then(|info| info.get("external_fixed_ips"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|ip| ip.get("ip_address").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -70,7 +70,12 @@ fn field(attr: &Attr) -> String {
         AttrType::Cidr { .. } => "required".to_string(),
         AttrType::Derived => "derived".to_string(),
         AttrType::IpAddressIn { within } => format!("Neutron's; inside `{within}`"),
-        AttrType::IpAddresses => "[]".to_string(),
+        AttrType::IpAddresses { default_empty } => {
+            let unset = if default_empty { "[]" } else { "unmanaged" };
+            format!("{unset}; IP addresses")
+        }
+        AttrType::OptionalBool => "unmanaged; true or false".to_string(),
+        AttrType::Routes => "[]; { destination = CIDR, nexthop = IP }".to_string(),
         AttrType::Quotas { .. } => "unmanaged; keys below".to_string(),
         AttrType::Rules { .. } => "[]".to_string(),
     };

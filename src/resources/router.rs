@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use ipnet::IpNet;
+
 use serde_json::{Value, json};
 
 use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged, tenant_session};
@@ -15,7 +17,9 @@ use crate::spec::{Attrs, DesiredResource};
 pub struct Router;
 
 /// `subnets` are the router's interfaces: added and removed in place.
-const SCHEMA: KindSchema = KindSchema::new(
+const SCHEMA: KindSchema = KindSchema {
+    plan_check: Some(check_gateway_and_routes),
+    ..KindSchema::new(
     "router",
     "a Neutron router: external gateway and one interface per subnet",
     Api::neutron("/v2.0/routers"),
@@ -25,6 +29,16 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
         Attr::new("admin_state_up", AttrType::Bool { default: true }),
         Attr::new("external_gateway", AttrType::Bool { default: false }).own_calls(),
+        // The gateway's address translation and addresses are the admin's by Neutron's
+        // default policy: stackform sets them with its admin session, after the create.
+        Attr::new("enable_snat", AttrType::OptionalBool).own_calls(),
+        Attr::new(
+            "external_fixed_ips",
+            AttrType::IpAddresses {
+                default_empty: false,
+            },
+        )
+        .own_calls(),
         Attr::new(
             "subnets",
             AttrType::ReferenceSet {
@@ -38,10 +52,68 @@ const SCHEMA: KindSchema = KindSchema::new(
             },
         )
         .own_calls(),
+        Attr::new("routes", AttrType::Routes).own_calls(),
     ],
 )
-.parent("tenant")
-.statuses(&["ACTIVE"], &["ERROR"]);
+    .parent("tenant")
+    .statuses(&["ACTIVE"], &["ERROR"])
+};
+
+/// What Neutron would refuse, found before any call: gateway settings without a gateway, and
+/// a route whose nexthop is on none of the router's subnets (400 InvalidRoutes).
+fn check_gateway_and_routes(
+    res: &DesiredResource,
+    desired: &crate::spec::Desired,
+    _observed: &super::Observed,
+    diags: &mut crate::diag::Diagnostics,
+) {
+    use crate::diag::Diagnostic;
+    let gateway = res.attrs.get("external_gateway").and_then(Value::as_bool) == Some(true);
+    for attr in ["enable_snat", "external_fixed_ips"] {
+        if !gateway && res.attrs.contains_key(attr) {
+            diags.push(
+                Diagnostic::error(format!("{}: `{attr}` needs an external gateway", res.addr))
+                    .at(res.span_of(attr))
+                    .help("set `external_gateway = true`, or remove the setting"),
+            );
+        }
+    }
+    let subnets: Vec<IpNet> = common::list_attr(res, "subnets")
+        .iter()
+        .filter_map(|name| desired.resources.get(&Address::new(Kind::Subnet, name)))
+        .filter_map(|subnet| subnet.attrs.get("cidr")?.as_str()?.parse().ok())
+        .collect();
+    let routes = res.attrs.get("routes").and_then(Value::as_array);
+    for route in routes.into_iter().flatten() {
+        let Some(nexthop) = route
+            .get("nexthop")
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse::<std::net::IpAddr>().ok())
+        else {
+            continue;
+        };
+        if !subnets.iter().any(|net| net.contains(&nexthop)) {
+            let on: Vec<String> = subnets.iter().map(IpNet::to_string).collect();
+            let help = if on.is_empty() {
+                "add the subnet the nexthop is on to the router's `subnets`".to_string()
+            } else {
+                format!(
+                    "the router is on {}: pick a nexthop there, or add its subnet to `subnets`",
+                    on.join(", ")
+                )
+            };
+            diags.push(
+                Diagnostic::error(format!(
+                    "{}: the nexthop {nexthop} of the route to {} is on none of the router's subnets",
+                    res.addr,
+                    route.get("destination").and_then(Value::as_str).unwrap_or("?")
+                ))
+                .at(res.span_of("routes"))
+                .help(help),
+            );
+        }
+    }
+}
 
 /// Normalized attributes. `interface_subnets` are the subnet ids of the
 /// router's interface ports.
@@ -61,12 +133,43 @@ pub fn observe(router: &neutron::Router, interface_subnets: &[String], names: &N
         json!(router.admin_state_up.unwrap_or(true)),
     );
     attrs.insert("external_gateway".into(), json!(router.has_gateway()));
+    if let Some(snat) = router.enable_snat() {
+        attrs.insert("enable_snat".into(), json!(snat));
+    }
+    attrs.insert("external_fixed_ips".into(), json!(router.external_ips()));
+    attrs.insert("routes".into(), observed_routes(&router.routes));
     let subnets = interface_subnets
         .iter()
         .map(|id| names.name(Kind::Subnet, id))
         .collect();
     attrs.insert("subnets".into(), common::sorted_names(subnets));
     attrs
+}
+
+/// Routes as the spec writes them: canonical networks and addresses, sorted.
+fn observed_routes(routes: &[neutron::Route]) -> Value {
+    let mut routes: Vec<(String, String)> = routes
+        .iter()
+        .map(|r| {
+            let destination = r
+                .destination
+                .parse::<IpNet>()
+                .map_or_else(|_| r.destination.clone(), |n| n.trunc().to_string());
+            let nexthop = r
+                .nexthop
+                .parse::<std::net::IpAddr>()
+                .map_or_else(|_| r.nexthop.clone(), |ip| ip.to_string());
+            (destination, nexthop)
+        })
+        .collect();
+    routes.sort();
+    routes.dedup();
+    Value::Array(
+        routes
+            .into_iter()
+            .map(|(destination, nexthop)| json!({"destination": destination, "nexthop": nexthop}))
+            .collect(),
+    )
 }
 
 /// The subnet ids a router has interfaces on, from its ports.
@@ -134,6 +237,10 @@ struct Links {
     external: Option<String>,
     /// Subnet ids; None when `subnets` is unmanaged.
     subnets: Option<BTreeSet<String>>,
+    /// None: unmanaged.
+    enable_snat: Option<bool>,
+    external_ips: Option<Vec<String>>,
+    routes: Option<Vec<neutron::Route>>,
 }
 
 /// Resolves the subnet ids (which must exist) and, when `resolve_external`, the external
@@ -158,10 +265,25 @@ async fn links(
         (Some(true), true) => Some(external_network_id(cx, &res.addr).await?),
         _ => None,
     };
+    let routes = res.attrs.get("routes").and_then(Value::as_array).map(|routes| {
+        routes
+            .iter()
+            .map(|r| neutron::Route {
+                destination: r["destination"].as_str().unwrap_or_default().to_string(),
+                nexthop: r["nexthop"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    });
     Ok(Links {
         gateway,
         external,
         subnets,
+        enable_snat: res.attrs.get("enable_snat").and_then(Value::as_bool),
+        external_ips: res
+            .attrs
+            .contains_key("external_fixed_ips")
+            .then(|| common::list_attr(res, "external_fixed_ips")),
+        routes,
     })
 }
 
@@ -169,14 +291,76 @@ async fn links(
 async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) -> Result<()> {
     let api = cx.cloud.admin().network();
     let router: neutron::Router = api.get(ROUTERS, router_id).await?;
+    // Routes through an interface about to go would keep it (409 RouterInterfaceInUseByRoute):
+    // the undesired routes go first, the new ones once their interfaces are there.
+    let kept = drop_undesired_routes(cx, &router, links).await?;
     if links.subnets.is_none() {
-        return converge_gateway(cx, addr, &router, links).await;
+        converge_gateway(cx, addr, &router, links).await?;
+    } else {
+        let query = neutron::query(&[("device_id", router_id)]);
+        let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+        let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
+        converge_gateway(cx, addr, &router, links).await?;
+        converge_interfaces(cx, addr, router_id, &live, links).await?;
     }
-    let query = neutron::query(&[("device_id", router_id)]);
-    let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-    let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
-    converge_gateway(cx, addr, &router, links).await?;
-    converge_interfaces(cx, addr, router_id, &live, links).await
+    add_missing_routes(cx, router_id, &kept, links).await
+}
+
+/// Keeps only the live routes the spec wants; returns the routes the router then has.
+async fn drop_undesired_routes(
+    cx: &Context,
+    router: &neutron::Router,
+    links: &Links,
+) -> Result<Vec<neutron::Route>> {
+    let Some(desired) = &links.routes else {
+        return Ok(router.routes.clone());
+    };
+    let kept: Vec<neutron::Route> = router
+        .routes
+        .iter()
+        .filter(|live| desired.iter().any(|d| same_route(d, live)))
+        .cloned()
+        .collect();
+    if kept.len() != router.routes.len() {
+        set_routes(cx, &router.id, &kept).await?;
+    }
+    Ok(kept)
+}
+
+async fn add_missing_routes(
+    cx: &Context,
+    router_id: &str,
+    live: &[neutron::Route],
+    links: &Links,
+) -> Result<()> {
+    let Some(desired) = &links.routes else {
+        return Ok(());
+    };
+    if desired.iter().all(|d| live.iter().any(|l| same_route(d, l))) {
+        return Ok(());
+    }
+    set_routes(cx, router_id, desired).await
+}
+
+fn same_route(a: &neutron::Route, b: &neutron::Route) -> bool {
+    let net = |s: &str| s.parse::<IpNet>().map(|n| n.trunc()).ok();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+    net(&a.destination) == net(&b.destination) && ip(&a.nexthop) == ip(&b.nexthop)
+}
+
+/// Sets the router's routes (a PUT of the whole list: routes have no calls of their own).
+async fn set_routes(cx: &Context, router_id: &str, routes: &[neutron::Route]) -> Result<()> {
+    let routes: Vec<Value> = routes
+        .iter()
+        .map(|r| json!({"destination": r.destination, "nexthop": r.nexthop}))
+        .collect();
+    let _: neutron::Router = cx
+        .cloud
+        .admin()
+        .network()
+        .update(ROUTERS, router_id, json!({ "routes": routes }))
+        .await?;
+    Ok(())
 }
 
 async fn converge_gateway(
@@ -185,19 +369,44 @@ async fn converge_gateway(
     router: &neutron::Router,
     links: &Links,
 ) -> Result<()> {
-    let Some(want) = links.gateway.filter(|want| *want != router.has_gateway()) else {
+    let want = links.gateway.unwrap_or(router.has_gateway());
+    let snat_differs = links
+        .enable_snat
+        .is_some_and(|snat| router.enable_snat() != Some(snat));
+    let ips_differ = links
+        .external_ips
+        .as_ref()
+        .is_some_and(|ips| *ips != router.external_ips());
+    let settings_differ = want && (snat_differs || ips_differ);
+    if want == router.has_gateway() && !settings_differ {
         return Ok(());
+    }
+    let api = cx.cloud.admin().network();
+    if !want {
+        let _ = api.set_router_gateway(&router.id, None).await?;
+        return Ok(());
+    }
+    let network = match &links.external {
+        Some(id) => id.clone(),
+        // Only the gateway's settings change: it stays on its network.
+        None if router.has_gateway() => router
+            .external_gateway_info
+            .as_ref()
+            .and_then(|info| info.get("network_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        None => external_network_id(cx, addr).await?,
     };
-    let network = match (want, &links.external) {
-        (false, _) => None,
-        (true, Some(id)) => Some(id.clone()),
-        (true, None) => Some(external_network_id(cx, addr).await?),
-    };
-    let _ = cx
-        .cloud
-        .admin()
-        .network()
-        .set_router_gateway(&router.id, network.as_deref())
+    let mut info = json!({ "network_id": network });
+    if let Some(snat) = links.enable_snat {
+        info["enable_snat"] = json!(snat);
+    }
+    if let Some(ips) = &links.external_ips {
+        info["external_fixed_ips"] = ips.iter().map(|ip| json!({ "ip_address": ip })).collect();
+    }
+    let _: neutron::Router = api
+        .update(ROUTERS, &router.id, json!({ "external_gateway_info": info }))
         .await?;
     Ok(())
 }
@@ -269,6 +478,7 @@ impl KindOps for Router {
         // A router just made has no interface yet (one adopted after a lost reply neither:
         // its interfaces are added by this same step).
         converge_interfaces(cx, &res.addr, &router.id, &BTreeSet::new(), &links).await?;
+        add_missing_routes(cx, &router.id, &router.routes, &links).await?;
         Ok(router.id)
     }
 
@@ -293,6 +503,18 @@ impl KindOps for Router {
 
     async fn delete(cx: &Context, current: &ObservedResource, ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
+        // A route keeps the interface its nexthop is on: routes go first.
+        let has_routes = current
+            .attrs
+            .get("routes")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        if has_routes {
+            let cleared = api
+                .update::<neutron::Router>(ROUTERS, &current.id, json!({ "routes": [] }))
+                .await;
+            gone_ok(cleared.map(|_| ()))?;
+        }
         // The interfaces refresh saw are removed, then the router (Neutron removes its
         // gateway with it); only if Neutron still finds ports (added since) are they looked up.
         let seen: Vec<&str> = current
@@ -355,7 +577,18 @@ mod tests {
             name: "edge".into(),
             project_id: "p1".into(),
             admin_state_up: Some(true),
-            external_gateway_info: Some(json!({"network_id": "ext"})),
+            external_gateway_info: Some(json!({"network_id": "ext", "enable_snat": false,
+                "external_fixed_ips": [{"subnet_id": "s-ext", "ip_address": "172.24.4.9"}]})),
+            routes: vec![
+                neutron::Route {
+                    destination: "192.168.9.0/24".into(),
+                    nexthop: "10.0.0.7".into(),
+                },
+                neutron::Route {
+                    destination: "10.8.0.0/16".into(),
+                    nexthop: "10.0.0.7".into(),
+                },
+            ],
             ..neutron::Router::default()
         };
         let expected: Attrs = [
@@ -364,6 +597,13 @@ mod tests {
             ("tenant".to_string(), json!("demo")),
             ("admin_state_up".to_string(), json!(true)),
             ("external_gateway".to_string(), json!(true)),
+            ("enable_snat".to_string(), json!(false)),
+            ("external_fixed_ips".to_string(), json!(["172.24.4.9"])),
+            (
+                "routes".to_string(),
+                json!([{"destination": "10.8.0.0/16", "nexthop": "10.0.0.7"},
+                       {"destination": "192.168.9.0/24", "nexthop": "10.0.0.7"}]),
+            ),
             ("subnets".to_string(), json!(["a", "b", "s-foreign"])),
         ]
         .into();

@@ -315,8 +315,15 @@ pub enum AttrType {
     IpAddressIn {
         within: &'static str,
     },
-    /// An ordered list of IP addresses, `[]` by default.
-    IpAddresses,
+    /// An ordered list of IP addresses: `[]` when absent if `default_empty`, else unmanaged
+    /// (the cloud's own choice stands).
+    IpAddresses {
+        default_empty: bool,
+    },
+    /// An optional boolean: unmanaged when absent (the cloud's own default stands).
+    OptionalBool,
+    /// Static routes, `{ destination = CIDR, nexthop = IP }`: a set, sorted, `[]` when absent.
+    Routes,
     /// A partial map of quota name → limit (-1 unlimited, at most `max`); `aliases` are names
     /// people write for a key, with the help that says so.
     Quotas {

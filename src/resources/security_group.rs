@@ -2,13 +2,14 @@
 //! converged by difference: undesired rules deleted, missing ones created in bulk, others
 //! untouched. The live rules come from refresh: converging reads nothing more.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ipnet::IpNet;
 use serde_json::{Map, Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::schema::{Api, Attr, AttrType, Implied, KindSchema, Ref, View};
 use super::{Context, Error, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::ApiError;
@@ -21,7 +22,9 @@ pub struct SecurityGroup;
 
 /// `rules` is a sorted list of rule objects (see [`RULE_FIELDS`]); rules are added and removed
 /// one by one, never touching the unchanged ones.
-const SCHEMA: KindSchema = KindSchema::new(
+const SCHEMA: KindSchema = KindSchema {
+    implicit_dependencies: Some(remote_groups),
+    ..KindSchema::new(
     "security_group",
     "a Neutron security group and its rules",
     Api::neutron("/v2.0/security-groups"),
@@ -39,7 +42,35 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("default_egress", AttrType::Input { default: true }),
     ],
 )
-.parent("tenant");
+.parent("tenant")
+};
+
+/// A rule admitting another group's ports needs that group first (and, destroyed, goes
+/// before it). A group naming itself needs nothing.
+fn remote_groups(group: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let Some(rules) = view
+        .attrs(group)
+        .and_then(|attrs| attrs.get("rules"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut implied: Vec<Implied> = rules
+        .iter()
+        .filter_map(|rule| rule.get("remote_group")?.as_str())
+        .filter(|name| *name != group.name)
+        .map(|name| Address::new(group.kind, name))
+        .filter(|remote| nodes.contains(remote))
+        .map(|remote| Implied {
+            dependency: remote,
+            attr: "rules",
+            via: group.clone(),
+            relation: "the remote group of a rule of",
+        })
+        .collect();
+    implied.dedup();
+    implied
+}
 
 /// The fields of one normalized security group rule, all present (null where unset).
 const RULE_FIELDS: &[&str] = &[
@@ -65,9 +96,8 @@ fn protocol_name(protocol: &Value, ethertype: &str) -> Value {
     }
 }
 
-/// One rule in the normalized form, all keys present. A rule whose remote is another group
-/// cannot be written in a spec; it gets an extra `remote_group` key so that it never equals a
-/// desired rule and a plan shows (and removes) it.
+/// One rule in the normalized form, all keys present, plus `remote_group` (the group's
+/// address name, or its id when stackform does not know it) for a rule whose remote is a group.
 pub fn observe_rule(rule: &neutron::SecurityGroupRule, names: &Names) -> Value {
     let prefix = rule.remote_ip_prefix.as_deref().map(|p| {
         p.parse::<IpNet>()
@@ -118,7 +148,7 @@ pub fn observe(group: &neutron::SecurityGroup, names: &Names) -> Attrs {
     attrs
 }
 
-/// The create body of one desired rule.
+/// The create body of one desired rule (its remote group already an id: [`with_group_ids`]).
 fn rule_body(group_id: &str, rule: &Value) -> Value {
     let mut body = Map::new();
     body.insert("security_group_id".into(), json!(group_id));
@@ -127,7 +157,36 @@ fn rule_body(group_id: &str, rule: &Value) -> Value {
             body.insert(key.to_string(), value.clone());
         }
     }
+    if let Some(remote) = rule.get("remote_group") {
+        body.insert("remote_group_id".into(), remote.clone());
+    }
     Value::Object(body)
+}
+
+/// The desired rules with each remote group named by its id, the form live rules are read in
+/// (the group itself by `group_id`, others by the ids the apply made or found).
+fn with_group_ids(
+    res: &DesiredResource,
+    group_id: &str,
+    rules: &[Value],
+    ids: &Ids,
+) -> Result<Vec<Value>> {
+    rules
+        .iter()
+        .map(|rule| {
+            let Some(name) = rule.get("remote_group").and_then(Value::as_str) else {
+                return Ok(rule.clone());
+            };
+            let id = if name == res.addr.name {
+                group_id
+            } else {
+                common::dep_id(ids, res.addr.kind, name)?
+            };
+            let mut rule = rule.clone();
+            rule["remote_group"] = json!(id);
+            Ok(rule)
+        })
+        .collect()
 }
 
 /// Which live rules to delete and which desired rules to create.
@@ -168,12 +227,14 @@ async fn converge_rules(
     res: &DesiredResource,
     group_id: &str,
     live: &[neutron::SecurityGroupRule],
+    ids: &Ids,
 ) -> Result<()> {
     let Some(desired) = res.attrs.get("rules").and_then(Value::as_array) else {
         return Ok(());
     };
+    let desired = with_group_ids(res, group_id, desired, ids)?;
     let api = cx.cloud.admin().network();
-    let (delete, create) = plan_rules(live, desired);
+    let (delete, create) = plan_rules(live, &desired);
     for rule in delete {
         gone_ok(api.delete(SECURITY_GROUP_RULES, &rule.id).await)?;
     }
@@ -321,7 +382,7 @@ impl KindOps for SecurityGroup {
             neutron_create_tagged(&session, SECURITY_GROUPS, &res.addr, body, &tags).await?;
         // The reply (or the group adopted by its tags) carries the rules Neutron made with
         // it: the default egress ones.
-        converge_rules(cx, res, &group.id, &group.security_group_rules).await?;
+        converge_rules(cx, res, &group.id, &group.security_group_rules, ids).await?;
         Ok(group.id)
     }
 
@@ -329,7 +390,7 @@ impl KindOps for SecurityGroup {
         cx: &Context,
         res: &DesiredResource,
         current: &ObservedResource,
-        _ids: &Ids,
+        ids: &Ids,
     ) -> Result<()> {
         let changes = common::body_changes(&SCHEMA, res, current);
         if !changes.is_empty() {
@@ -342,7 +403,7 @@ impl KindOps for SecurityGroup {
         }
         if res.attrs.get("rules") != current.attrs.get("rules") {
             let live = live_rules(cx, &current.id).await?;
-            converge_rules(cx, res, &current.id, &live).await?;
+            converge_rules(cx, res, &current.id, &live, ids).await?;
         }
         Ok(())
     }

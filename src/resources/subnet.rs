@@ -33,7 +33,12 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("ip_version", AttrType::Derived).forces_replacement(),
         Attr::new("gateway_ip", AttrType::IpAddressIn { within: "cidr" }),
         Attr::new("enable_dhcp", AttrType::Bool { default: true }),
-        Attr::new("dns_nameservers", AttrType::IpAddresses),
+        Attr::new(
+            "dns_nameservers",
+            AttrType::IpAddresses {
+                default_empty: true,
+            },
+        ),
     ],
 )
 .parent("network");

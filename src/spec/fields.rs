@@ -83,7 +83,13 @@ impl Builder<'_, '_, '_> {
                 }
             }
             AttrType::IpAddressIn { within } => self.address_in(key, within),
-            AttrType::IpAddresses => self.addresses(key),
+            AttrType::IpAddresses { default_empty } => self.addresses(key, default_empty),
+            AttrType::OptionalBool => {
+                if let Some(v) = self.t.bool(key, self.diags) {
+                    self.set(key, json!(v.get_ref()), Some(v.span()));
+                }
+            }
+            AttrType::Routes => self.routes(key),
             AttrType::Quotas { keys, aliases, max } => self.quotas(key, keys, aliases, max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             // Derived values are set by the attribute they come from; inputs are read by the
@@ -321,9 +327,9 @@ impl Builder<'_, '_, '_> {
     }
 
     /// An ordered list of IP addresses, `[]` when absent.
-    fn addresses(&mut self, key: &str) {
+    fn addresses(&mut self, key: &str, default_empty: bool) {
         let Some(written) = self.t.strings(key, self.diags) else {
-            if self.t.get(key).is_none() {
+            if self.t.get(key).is_none() && default_empty {
                 self.set(key, json!([]), None);
             }
             return;
@@ -341,6 +347,98 @@ impl Builder<'_, '_, '_> {
         }
         let written_at = self.t.get(key).map(|(_, v)| v.span());
         self.set(key, json!(normalized), written_at);
+    }
+
+    /// Static routes: each `{ destination, nexthop }` read and checked, the set sorted.
+    fn routes(&mut self, key: &str) {
+        let Some(written) = self.t.array_of_tables(key, self.diags) else {
+            if self.t.get(key).is_none() {
+                self.set(key, json!([]), None);
+            }
+            return;
+        };
+        let mut routes: BTreeMap<(String, String), Range<usize>> = BTreeMap::new();
+        for item in written.get_ref().iter() {
+            let toml::de::DeValue::Table(table) = item.get_ref() else {
+                self.error(
+                    format!("each entry of `{key}` must be a table"),
+                    item.span(),
+                    "write routes as { destination = \"192.168.10.0/24\", nexthop = \"10.0.0.5\" }",
+                );
+                continue;
+            };
+            let route = Table {
+                file: self.t.file,
+                table,
+                what: format!("a route of {}", self.t.what),
+                header: item.span(),
+            };
+            let before = self.diags.0.len();
+            route.reject_unknown(&["destination", "nexthop"], self.diags);
+            let destination = match route.string("destination", self.diags) {
+                Some(d) => parse_network(
+                    d.get_ref(),
+                    d.span(),
+                    "destination",
+                    false,
+                    &route,
+                    self.diags,
+                ),
+                None => {
+                    route.missing("destination", "\"192.168.10.0/24\"", self.diags);
+                    None
+                }
+            };
+            let nexthop = match route.string("nexthop", self.diags) {
+                Some(n) => match n.get_ref().parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        self.error(
+                            format!("invalid IP address `{}` in `nexthop`", n.get_ref()),
+                            n.span(),
+                            "the nexthop is an address on one of the router's subnets, such as \"10.0.0.5\"",
+                        );
+                        None
+                    }
+                },
+                None => {
+                    route.missing("nexthop", "\"10.0.0.5\"", self.diags);
+                    None
+                }
+            };
+            let (Some(destination), Some(nexthop)) = (destination, nexthop) else {
+                continue;
+            };
+            if self.diags.0.len() > before {
+                continue;
+            }
+            if destination.addr().is_ipv4() != nexthop.is_ipv4() {
+                self.error(
+                    format!("route to {destination} through {nexthop}: the addresses are of different IP versions"),
+                    item.span(),
+                    "route IPv4 destinations through an IPv4 nexthop, IPv6 through IPv6",
+                );
+                continue;
+            }
+            let entry = (destination.to_string(), nexthop.to_string());
+            if let Some(first) = routes.get(&entry) {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "duplicate route to {destination} through {nexthop}"
+                    ))
+                    .at(self.t.span(item.span()))
+                    .note("the same route is written here", self.t.span(first.clone()))
+                    .help("remove one of them"),
+                );
+                continue;
+            }
+            routes.insert(entry, item.span());
+        }
+        let sorted: Vec<Value> = routes
+            .into_keys()
+            .map(|(destination, nexthop)| json!({"destination": destination, "nexthop": nexthop}))
+            .collect();
+        self.set(key, Value::Array(sorted), Some(written.span()));
     }
 
     /// A partial map of quota limits; absent means unmanaged.
@@ -408,13 +506,25 @@ impl Builder<'_, '_, '_> {
             .is_none_or(|v| *v.get_ref());
         let rules = self.t.array_of_tables(key, self.diags);
         let written_at = rules.as_ref().map(|r| r.span());
-        let rules = security_group_rules(
+        let group_rules = security_group_rules(
             rules.as_ref().map(|r| *r.get_ref()),
             default_egress,
             self.t,
             self.diags,
         );
-        self.set(key, Value::Array(rules), written_at);
+        for (group, range) in group_rules.remote_groups {
+            // A group naming itself needs no other group first; its rule is made with its id.
+            if group == self.addr.name {
+                continue;
+            }
+            // A rule's remote is a group of the same kind as the one holding the rule.
+            self.out.refs.push(Reference {
+                field: key.to_string(),
+                target: Address::new(self.addr.kind, group),
+                span: self.t.span(range),
+            });
+        }
+        self.set(key, Value::Array(group_rules.rules), written_at);
     }
 }
 
@@ -514,7 +624,7 @@ subnet = "s"
         assert_eq!(
             attrs(&d, Kind::Router, "r"),
             json!({"name": "r", "description": "", "tenant": "t", "admin_state_up": true,
-                   "external_gateway": false, "subnets": []})
+                   "external_gateway": false, "subnets": [], "routes": []})
         );
         assert_eq!(
             attrs(&d, Kind::SecurityGroup, "g"),

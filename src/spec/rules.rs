@@ -12,7 +12,24 @@ use super::fields::parse_network;
 use super::reader::{Table, with_article};
 use crate::diag::{Diagnostic, Diagnostics};
 
-const RULE_FIELDS: &[&str] = &["direction", "protocol", "port_range", "cidr", "ethertype"];
+const RULE_FIELDS: &[&str] = &[
+    "direction",
+    "protocol",
+    "port_range",
+    "cidr",
+    "remote_group",
+    "ethertype",
+];
+
+/// A group a rule names as its remote, and where.
+type RemoteGroup = (String, Range<usize>);
+
+/// The rules of one group, and the groups they name as their remote (with where), which the
+/// group depends on.
+pub(super) struct GroupRules {
+    pub rules: Vec<Value>,
+    pub remote_groups: Vec<RemoteGroup>,
+}
 
 /// Protocol names Neutron accepts (besides numbers 0–255).
 const PROTOCOL_NAMES: &[&str] = &[
@@ -95,7 +112,8 @@ pub(super) fn security_group_rules(
     default_egress: bool,
     t: &Table<'_, '_>,
     diags: &mut Diagnostics,
-) -> Vec<Value> {
+) -> GroupRules {
+    let mut remote_groups = Vec::new();
     // Each rule with its JSON text: the text finds duplicates (a map, not a scan of the rules
     // so far) and is the order rules are kept in.
     let mut rules: Vec<(String, Value)> = Vec::new();
@@ -118,7 +136,7 @@ pub(super) fn security_group_rules(
             what: format!("a rule of {}", t.what),
             header: item.span(),
         };
-        let Some(rule) = rule(&rule_table, diags) else {
+        let Some((rule, remote_group)) = rule(&rule_table, diags) else {
             continue;
         };
         let text = rule.to_string();
@@ -133,6 +151,7 @@ pub(super) fn security_group_rules(
         }
         seen.insert(text.clone(), item.span());
         rules.push((text, rule));
+        remote_groups.extend(remote_group);
     }
     if default_egress {
         for ethertype in ["IPv4", "IPv6"] {
@@ -154,7 +173,10 @@ pub(super) fn security_group_rules(
         }
     }
     rules.sort_by(|(a, _), (b, _)| a.cmp(b));
-    rules.into_iter().map(|(_, rule)| rule).collect()
+    GroupRules {
+        rules: rules.into_iter().map(|(_, rule)| rule).collect(),
+        remote_groups,
+    }
 }
 
 fn rule_object(
@@ -174,8 +196,9 @@ fn rule_object(
     })
 }
 
-/// One rule, or None when it has an error (already reported).
-fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
+/// One rule and the group it names as its remote, or None when it has an error (already
+/// reported).
+fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<(Value, Option<RemoteGroup>)> {
     let before = diags.0.len();
     t.reject_unknown(RULE_FIELDS, diags);
 
@@ -201,6 +224,28 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
     let network = t
         .string("cidr", diags)
         .and_then(|c| parse_network(c.get_ref(), c.span(), "cidr", true, t, diags));
+
+    let remote_group = t.string("remote_group", diags).and_then(|g| {
+        if g.get_ref().is_empty() {
+            diags.push(
+                Diagnostic::error("`remote_group` must not be empty")
+                    .at(t.span(g.span()))
+                    .help("name a security group of the spec by its address name, as in [security_group.NAME]"),
+            );
+            return None;
+        }
+        if network.is_some() {
+            // Neutron refuses both with 400 ("Only remote_ip_prefix or remote_group_id may
+            // be provided").
+            diags.push(
+                Diagnostic::error("a rule has either `cidr` or `remote_group`, not both")
+                    .at(t.span(g.span()))
+                    .help("remove one: `remote_group` admits the ports of that group, `cidr` the addresses of a network"),
+            );
+            return None;
+        }
+        Some((g.get_ref().to_string(), g.span()))
+    });
 
     let ethertype = match t.string("ethertype", diags) {
         None => match network {
@@ -241,13 +286,19 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<Value> {
     if diags.0.len() > before {
         return None;
     }
-    Some(rule_object(
+    let mut object = rule_object(
         direction,
         ethertype,
         protocol.map_or(Value::Null, |p| json!(canonical_protocol(&p, ethertype))),
         ports,
         network.map_or(Value::Null, |n| json!(n.to_string())),
-    ))
+    );
+    // Only rules with a remote group carry the key, as observed rules do: the other rules'
+    // text (their order and identity) stays what it was.
+    if let Some((group, _)) = &remote_group {
+        object["remote_group"] = json!(group);
+    }
+    Some((object, remote_group))
 }
 
 /// The rule's protocol: None for any. Names are lowercased; numbers stay numbers as text.

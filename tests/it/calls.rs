@@ -141,11 +141,13 @@ async fn a_thousand_rules_are_created_in_at_most_two_posts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn editing_one_rule_is_one_delete_and_one_post() {
+async fn editing_one_rule_of_ten_is_one_delete_and_one_post() {
     let cloud = Counted::start().await;
-    cloud.spec(&group_spec(&tcp_rules([22, 80, 443].into_iter())));
+    let ten = [22, 80, 443, 5432, 6379, 8000, 8443, 9000, 9090, 9100];
+    cloud.spec(&group_spec(&tcp_rules(ten.into_iter())));
     cloud.apply().await;
-    cloud.spec(&group_spec(&tcp_rules([22, 8080, 443].into_iter())));
+    let edited = ten.map(|port| if port == 80 { 8080 } else { port });
+    cloud.spec(&group_spec(&tcp_rules(edited.into_iter())));
     let calls = cloud.apply_beyond_refresh().await;
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(

@@ -281,3 +281,53 @@ fn a_spec_without_provider_is_a_located_error() {
         "nothing was written: no state, no embedded cloud"
     );
 }
+
+/// What real Neutron would refuse about a router is found in plan, located, before any call:
+/// a route whose nexthop is on none of the router's subnets (400 InvalidRoutes) and gateway
+/// settings on a router without a gateway. The embedded cloud is left untouched.
+#[test]
+fn routes_off_the_routers_subnets_and_gateway_settings_without_gateway_fail_in_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"[provider]
+cloud = "embedded"
+
+[tenant.t]
+
+[network.n]
+tenant = "t"
+
+[subnet.s]
+network = "n"
+cidr = "10.5.0.0/24"
+
+[router.r]
+tenant = "t"
+enable_snat = false
+subnets = ["s"]
+routes = [{ destination = "192.168.1.0/24", nexthop = "10.6.0.9" }]
+"#;
+    crate::support::write_specs(dir.path(), &[("main.toml", spec)]);
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let (code, out, err) = run_in(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}\n{err}");
+        assert!(
+            err.contains(
+                "error: router.r: `enable_snat` needs an external gateway\n  --> specs/main.toml:15:15"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "error: router.r: the nexthop 10.6.0.9 of the route to 192.168.1.0/24 is on none of the router's subnets\n  --> specs/main.toml:17:10"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("the router is on 10.5.0.0/24: pick a nexthop there"),
+            "{err}"
+        );
+    }
+    let (code, out, err) = run_in(dir.path(), &["state", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "", "nothing was applied: {out}");
+}

@@ -1583,3 +1583,177 @@ fn an_untrusted_certificate_is_one_clear_line_and_not_retried() {
         "no retry: {err}"
     );
 }
+
+/// A router with static routes and gateway settings, and security groups whose rules admit
+/// other groups (and their own), on a tenant of its own.
+fn routed_groups(tenant_name: &str, routes: &str, subnets: &str, enable_snat: bool) -> String {
+    format!(
+        r#"
+[tenant.demo]
+name = "{tenant_name}"
+
+[network.net]
+tenant = "demo"
+
+[subnet.sub]
+network = "net"
+cidr = "10.41.0.0/24"
+
+[router.edge]
+tenant = "demo"
+external_gateway = true
+enable_snat = {enable_snat}
+subnets = [{subnets}]
+routes = [{routes}]
+
+[security_group.web]
+tenant = "demo"
+rules = [
+  {{ protocol = "tcp", port_range = "80", cidr = "0.0.0.0/0" }},
+  {{ protocol = "tcp", port_range = "22", remote_group = "web" }},
+]
+
+[security_group.db]
+tenant = "demo"
+rules = [
+  {{ protocol = "tcp", port_range = "5432", remote_group = "web" }},
+  {{ protocol = "icmp", remote_group = "db" }},
+]
+"#
+    )
+}
+
+/// The (destination, nexthop) pairs of a router, sorted.
+fn routes_of(router: &Value) -> Vec<(String, String)> {
+    let mut routes: Vec<(String, String)> = router["routes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["destination"].as_str().unwrap_or_default().to_string(),
+                r["nexthop"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    routes.sort();
+    routes
+}
+
+/// Remote-group rules name the right groups (another one, and the group itself); routes and
+/// the gateway's SNAT change in place; dropping a route and the interface it goes through in
+/// one apply works (routes first), and destroy leaves nothing.
+async fn routes_and_remote_groups(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let route =
+        |dest: &str, hop: &str| format!("{{ destination = \"{dest}\", nexthop = \"{hop}\" }}");
+    s.specs(&routed_groups(
+        &s.tenant,
+        &route("192.168.50.0/24", "10.41.0.10"),
+        "\"sub\"",
+        false,
+    ));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let router = s.owned(&project, "routers", "routers", "edge").await;
+    let lineage = lineage_of(&router);
+    assert_eq!(
+        routes_of(&router),
+        [("192.168.50.0/24".to_string(), "10.41.0.10".to_string())]
+    );
+    assert_eq!(router["external_gateway_info"]["enable_snat"], json!(false));
+
+    let web = s
+        .owned(&project, "security-groups", "security_groups", "web")
+        .await;
+    let db = s
+        .owned(&project, "security-groups", "security_groups", "db")
+        .await;
+    let remotes = |rules: Vec<Value>| {
+        let mut found: Vec<(Value, Value)> = rules
+            .iter()
+            .filter(|r| r["direction"] == "ingress")
+            .map(|r| (r["port_range_min"].clone(), r["remote_group_id"].clone()))
+            .collect();
+        found.sort_by_key(|(port, _)| port.to_string());
+        found
+    };
+    assert_eq!(
+        remotes(s.rules(&project, "db").await),
+        [
+            (json!(5432), web["id"].clone()),
+            (Value::Null, db["id"].clone())
+        ]
+    );
+    assert_eq!(
+        remotes(s.rules(&project, "web").await),
+        [(json!(22), web["id"].clone()), (json!(80), Value::Null)]
+    );
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a converged cloud plans nothing:\n{out}\n{err}");
+
+    // Routes and SNAT in place: the router keeps its id.
+    let two = format!(
+        "{}, {}",
+        route("192.168.50.0/24", "10.41.0.11"),
+        route("172.30.0.0/16", "10.41.0.12")
+    );
+    s.specs(&routed_groups(&s.tenant, &two, "\"sub\"", true));
+    let (code, out, err) = s.run(&["plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("~ router.edge"), "{out}");
+    assert!(!out.contains("must be replaced"), "{out}");
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let changed = s.owned(&project, "routers", "routers", "edge").await;
+    assert_eq!(changed["id"], router["id"]);
+    assert_eq!(
+        routes_of(&changed),
+        [
+            ("172.30.0.0/16".to_string(), "10.41.0.12".to_string()),
+            ("192.168.50.0/24".to_string(), "10.41.0.11".to_string())
+        ]
+    );
+    assert_eq!(changed["external_gateway_info"]["enable_snat"], json!(true));
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // The interface and the routes through it go in one apply.
+    s.specs(&routed_groups(&s.tenant, "", "", true));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let bare = s.owned(&project, "routers", "routers", "edge").await;
+    assert!(routes_of(&bare).is_empty(), "{bare}");
+    let router_id = bare["id"].as_str().unwrap_or_default().to_string();
+    assert!(s.router_interfaces(&router_id).await.is_empty());
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Destroy with routes in place: they go before the interface.
+    s.specs(&routed_groups(
+        &s.tenant,
+        &route("192.168.50.0/24", "10.41.0.10"),
+        "\"sub\"",
+        true,
+    ));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_remote_group_rules_converge_in_place() {
+    routes_and_remote_groups(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_routes_and_remote_group_rules_converge_in_place() {
+    routes_and_remote_groups(Target::Real).await;
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{SimProcess, openstack_cli};
 
@@ -155,6 +155,42 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         Some(2),
         "gateway + interface: {ports}"
     );
+    osc.ok(&[
+        "router",
+        "set",
+        "--route",
+        "destination=192.168.40.0/24,gateway=10.9.0.40",
+        "osc-router",
+    ]);
+    let routed = osc.json(&["router", "show", "osc-router"]);
+    assert_eq!(
+        routed["routes"],
+        json!([{"destination": "192.168.40.0/24", "nexthop": "10.9.0.40"}]),
+        "{routed}"
+    );
+    let (ok, _, stderr) = osc.run(&[
+        "router",
+        "set",
+        "--route",
+        "destination=192.168.41.0/24,gateway=10.99.0.1",
+        "osc-router",
+    ]);
+    assert!(
+        !ok && stderr.contains("the nexthop is not connected with router"),
+        "a nexthop off the router's subnets: {stderr}"
+    );
+    let (ok, _, stderr) = osc.run(&["router", "remove", "subnet", "osc-router", "osc-subnet"]);
+    assert!(
+        !ok && stderr.contains("required by one or more routes"),
+        "an interface a route needs: {stderr}"
+    );
+    osc.ok(&[
+        "router",
+        "unset",
+        "--route",
+        "destination=192.168.40.0/24,gateway=10.9.0.40",
+        "osc-router",
+    ]);
 
     // Security groups
     let sg = osc.json(&["security", "group", "create", "osc-sg"]);
@@ -186,11 +222,26 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         !ok && stderr.contains("already exists"),
         "duplicate rule: {stderr}"
     );
+    let remote = osc.json(&[
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "5432",
+        "--remote-group",
+        "osc-sg",
+        "osc-sg",
+    ]);
+    assert_eq!(remote["remote_group_id"], sg["id"], "{remote}");
+    assert_eq!(remote["remote_ip_prefix"], Value::Null, "{remote}");
     let rules = osc.json(&["security", "group", "rule", "list", "osc-sg"]);
     assert_eq!(
         rules.as_array().map(Vec::len),
-        Some(3),
-        "2 default egress + 1: {rules}"
+        Some(4),
+        "2 default egress + 2: {rules}"
     );
 
     // Compute

@@ -76,6 +76,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "admin_state_up": true,
             "external_gateway": true,
             "subnets": ["demo-subnet"],
+            "routes": [],
         })
     );
     let any_egress = |ethertype| {
@@ -331,4 +332,14 @@ fn same_names_in_one_tenant_are_located_warnings() {
 #[test]
 fn no_provider_table_is_a_located_error() {
     insta::assert_snapshot!(errors("no_provider"));
+}
+
+#[test]
+fn bad_remote_groups() {
+    insta::assert_snapshot!(errors("bad_remote_groups"));
+}
+
+#[test]
+fn bad_routes() {
+    insta::assert_snapshot!(errors("bad_routes"));
 }

@@ -129,6 +129,7 @@ impl NetworkData {
             admin_state_up,
             gateway: None,
             availability_zone_hints: hints,
+            routes: Vec::new(),
         };
         let id = router.meta.id.clone();
         self.routers.insert(id.clone(), router);
@@ -221,6 +222,10 @@ impl NetworkData {
         if let Some(up) = get_bool(body, "admin_state_up")? {
             router.admin_state_up = up;
         }
+        if let Some(routes) = read_routes(body)? {
+            self.check_routes(&router, &routes)?;
+            router.routes = routes;
+        }
         let gateway = read_gateway(actor, body, "update_router")?;
         if let Some(Some(gw)) = &gateway {
             self.check_external(actor, &gw.network_id)?;
@@ -264,6 +269,38 @@ impl NetworkData {
         self.ports
             .retain(|_, p| !(p.device_id == id && p.device_owner == OWNER_ROUTER_GATEWAY));
         self.routers.remove(id);
+        Ok(())
+    }
+
+    /// Neutron's extraroute rules: each nexthop on a subnet the router has an interface on,
+    /// and none of them the router's own address there.
+    fn check_routes(&self, router: &Router, routes: &[HostRoute]) -> NResult<()> {
+        let interfaces: Vec<&FixedIp> = self
+            .router_interface_ports(&router.meta.id)
+            .flat_map(|p| p.fixed_ips.iter())
+            .collect();
+        for route in routes {
+            let Ok(nexthop) = route.nexthop.parse::<std::net::IpAddr>() else {
+                continue;
+            };
+            let connected = interfaces.iter().any(|ip| {
+                self.subnets
+                    .get(&ip.subnet_id)
+                    .is_some_and(|s| s.cidr.contains(&nexthop))
+            });
+            let reason = if !connected {
+                "the nexthop is not connected with router"
+            } else if interfaces.iter().any(|ip| ip.ip_address == nexthop) {
+                "the nexthop is used by router"
+            } else {
+                continue;
+            };
+            return Err(NeutronError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "InvalidRoutes",
+                format!("Invalid format for routes: {}, {reason}", py_routes(routes)),
+            ));
+        }
         Ok(())
     }
 
@@ -470,9 +507,90 @@ impl NetworkData {
             .clone()
             .or_else(|| port.fixed_ips.first().map(|ip| ip.subnet_id.clone()))
             .unwrap_or_default();
+        // A route through the interface keeps it (real Neutron: 409, routes first).
+        for ip in &port.fixed_ips {
+            let Some(subnet) = self.subnets.get(&ip.subnet_id) else {
+                continue;
+            };
+            let needed = router.routes.iter().any(|r| {
+                r.nexthop
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|hop| subnet.cidr.contains(&hop))
+            });
+            if needed {
+                return Err(NeutronError::conflict(
+                    "RouterInterfaceInUseByRoute",
+                    format!(
+                        "Router interface for subnet {} on router {router_id} cannot be deleted, \
+                         as it is required by one or more routes.",
+                        ip.subnet_id
+                    ),
+                ));
+            }
+        }
         let info = self.interface_info(&router, &port, &reported_subnet);
         self.ports.remove(&port.meta.id);
         self.touch_router(router_id);
         Ok(info)
     }
+}
+
+/// `routes` of a router update: a list of {destination, nexthop}, checked as real Neutron
+/// checks them (a destination must be a network address, a nexthop an address).
+fn read_routes(body: &Map<String, Value>) -> NResult<Option<Vec<HostRoute>>> {
+    let Some(value) = body.get("routes") else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| NeutronError::invalid_attr("routes", reason);
+    if value.is_null() {
+        return Ok(Some(Vec::new()));
+    }
+    let items = value
+        .as_array()
+        .ok_or_else(|| invalid(format!("{} is not a list", py(value))))?;
+    let mut routes: Vec<HostRoute> = Vec::new();
+    for item in items {
+        let entry = item
+            .as_object()
+            .ok_or_else(|| invalid(format!("{} is not a dictionary", py(item))))?;
+        let text = |key: &str| {
+            entry
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| invalid(format!("Missing key '{key}'")))
+        };
+        let (destination, nexthop) = (text("destination")?, text("nexthop")?);
+        let canonical = destination
+            .parse::<ipnet::IpNet>()
+            .ok()
+            .filter(|net| net.trunc() == *net)
+            .ok_or_else(|| invalid(format!("'{destination}' is not a valid CIDR")))?;
+        parse_ip("routes", &nexthop)?;
+        let route = HostRoute {
+            destination: canonical.to_string(),
+            nexthop,
+        };
+        if routes.contains(&route) {
+            return Err(invalid(format!(
+                "Duplicate hostroute '{}'",
+                py_route(&route)
+            )));
+        }
+        routes.push(route);
+    }
+    Ok(Some(routes))
+}
+
+fn py_route(route: &HostRoute) -> String {
+    format!(
+        "{{'destination': '{}', 'nexthop': '{}'}}",
+        route.destination, route.nexthop
+    )
+}
+
+/// Routes as Python prints the list (Neutron's InvalidRoutes message quotes it).
+fn py_routes(routes: &[HostRoute]) -> String {
+    let items: Vec<String> = routes.iter().map(py_route).collect();
+    format!("[{}]", items.join(", "))
 }

@@ -325,8 +325,9 @@ impl Kind {
                     "description",
                     "admin_state_up",
                     "external_gateway_info",
+                    "routes",
                 ],
-                read_only: &["routes", "availability_zones", "flavor_id"],
+                read_only: &["availability_zones", "flavor_id"],
                 common_read_only: COMMON_RO,
             },
             Kind::SecurityGroup => AttrTable {
@@ -731,6 +732,9 @@ pub struct Router {
     pub admin_state_up: bool,
     pub gateway: Option<Gateway>,
     pub availability_zone_hints: Vec<String>,
+    /// Static routes (the extraroute extension); absent in worlds written before them.
+    #[serde(default)]
+    pub routes: Vec<HostRoute>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

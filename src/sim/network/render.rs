@@ -161,7 +161,7 @@ impl NetworkData {
             "external_gateway_info".into(),
             gateway.unwrap_or(Value::Null),
         );
-        out.insert("routes".into(), json!([]));
+        out.insert("routes".into(), json!(router.routes));
         out.insert("tags".into(), json!(router.meta.tags));
         out.insert(
             "availability_zone_hints".into(),

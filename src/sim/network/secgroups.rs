@@ -403,8 +403,8 @@ impl NetworkData {
         if remote_group_id.is_some() && remote_ip_prefix.is_some() {
             return Err(NeutronError::new(
                 StatusCode::BAD_REQUEST,
-                "SecurityGroupRemoteGroupAndRemoteIpPrefix",
-                "Only remote_ip_prefix or remote_group_id may be provided.",
+                "SecurityGroupMultipleRemoteEntites",
+                "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.",
             ));
         }
         let description = get_str(body, "description", 255)?.unwrap_or_default();

@@ -818,6 +818,26 @@ async fn network(rec: &mut Recorder, login: &Login) {
         json!({"security_group_rules": [tcp(8443), tcp(80)]}),
     ))
     .await;
+    // Rules whose remote is a group: the group itself, and (refused) both kinds of remote.
+    rec.call(post(
+        "neutron.rule.create.remote_group",
+        N,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rule": {"security_group_id": "{sg}", "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22,
+            "port_range_max": 22, "remote_group_id": "{sg}"}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rule.create.remote_group_and_prefix",
+        N,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rule": {"security_group_id": "{sg}", "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 23,
+            "port_range_max": 23, "remote_group_id": "{sg}",
+            "remote_ip_prefix": "10.0.0.0/8"}}),
+    ))
+    .await;
     rec.call(get(
         "neutron.rules.list.after_bulk",
         N,
@@ -891,6 +911,43 @@ async fn network(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("neutron.router.show", N, "/v2.0/routers/{router}"))
         .await;
+    let routes = |destination: &str, nexthop: &str| json!({"router": {"routes": [{"destination": destination, "nexthop": nexthop}]}});
+    rec.call(put(
+        "neutron.router.routes.not_connected",
+        N,
+        "/v2.0/routers/{router}",
+        routes("192.168.5.0/24", "10.99.0.5"),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.routes.host_bits",
+        N,
+        "/v2.0/routers/{router}",
+        routes("192.168.5.1/24", "10.77.0.5"),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.routes.bad_nexthop",
+        N,
+        "/v2.0/routers/{router}",
+        routes("192.168.5.0/24", "bad"),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.routes.set",
+        N,
+        "/v2.0/routers/{router}",
+        routes("192.168.5.0/24", "10.77.0.5"),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.gateway.no_snat",
+        N,
+        "/v2.0/routers/{router}",
+        json!({"router": {"external_gateway_info": {"network_id": "{ext_net}",
+            "enable_snat": false}}}),
+    ))
+    .await;
     rec.call(put_empty(
         "neutron.router.tag.add",
         N,
@@ -925,6 +982,20 @@ async fn network(rec: &mut Recorder, login: &Login) {
         "neutron.router.delete.in_use",
         N,
         "/v2.0/routers/{router}",
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.interface.remove.in_use_by_route",
+        N,
+        "/v2.0/routers/{router}/remove_router_interface",
+        json!({"subnet_id": "{subnet}"}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.routes.clear",
+        N,
+        "/v2.0/routers/{router}",
+        json!({"router": {"routes": []}}),
     ))
     .await;
     rec.call(put(

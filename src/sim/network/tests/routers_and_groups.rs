@@ -456,8 +456,9 @@ fn icmp_and_protocol_rules() {
         data.create_security_group_rule(&actor, &rule(json!({"protocol": "tcp", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": group}))).err(),
         Some(err(
             400,
-            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
-            "Only remote_ip_prefix or remote_group_id may be provided."
+            // Neutron's own spelling of the type.
+            "SecurityGroupMultipleRemoteEntites",
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided."
         ))
     );
     let echo = data
