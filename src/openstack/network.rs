@@ -102,8 +102,10 @@ pub struct FixedIp {
 pub struct Port {
     pub id: String,
     pub name: String,
+    pub description: Option<String>,
     pub project_id: String,
     pub network_id: String,
+    pub admin_state_up: Option<bool>,
     pub device_id: String,
     pub device_owner: String,
     pub fixed_ips: Vec<FixedIp>,
