@@ -27,6 +27,12 @@ pub fn address_tag(addr: &Address) -> String {
     format!("stackform:{addr}")
 }
 
+/// A port stackform made for one of its instances (tagged with an `instance.NAME` address of
+/// this lineage), as opposed to a `[port.NAME]` of the spec, which only the planner removes.
+pub fn is_instance_port(lineage_tag: &str, port: &neutron::Port) -> bool {
+    tagged_address(lineage_tag, &port.tags).is_some_and(|a| a.kind == Kind::Instance)
+}
+
 /// Both ownership tags of a resource.
 pub fn ownership_tags(cx: &Context, addr: &Address) -> Vec<String> {
     vec![lineage_tag(cx), address_tag(addr)]

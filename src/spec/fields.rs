@@ -70,7 +70,11 @@ impl Builder<'_, '_, '_> {
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
             AttrType::CloudName { example, .. } => self.required_string(key, example),
-            AttrType::Reference(to) => self.reference(key, to.kind),
+            AttrType::Reference(to) => {
+                if !(to.optional && self.t.get(key).is_none()) {
+                    self.reference(key, to.kind);
+                }
+            }
             AttrType::ReferenceSet { to, default_empty } => {
                 self.reference_set(key, to.kind, default_empty)
             }
@@ -86,6 +90,8 @@ impl Builder<'_, '_, '_> {
             AttrType::IpAddresses => self.addresses(key),
             AttrType::Quotas { keys, aliases, max } => self.quotas(key, keys, aliases, max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
+            AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
+            AttrType::AddressPairs => self.address_pairs(key),
             // Derived values are set by the attribute they come from; inputs are read by the
             // attribute they shape.
             AttrType::Derived | AttrType::Input { .. } => {}
@@ -398,6 +404,27 @@ impl Builder<'_, '_, '_> {
             normalized.insert(name.to_string(), json!(value.get_ref()));
         }
         self.set(key, Value::Object(normalized), Some(quotas.span()));
+    }
+
+    /// A port's fixed IPs; absent is unmanaged.
+    fn fixed_ips(&mut self, key: &str, to: Kind) {
+        let Some(read) = super::port_fields::fixed_ips(self.t, key, to, self.diags) else {
+            return;
+        };
+        self.take(key, read);
+    }
+
+    /// A port's allowed address pairs, `[]` when absent.
+    fn address_pairs(&mut self, key: &str) {
+        let read = super::port_fields::address_pairs(self.t, key, self.diags);
+        self.take(key, read);
+    }
+
+    fn take(&mut self, key: &str, read: super::port_fields::Read) {
+        let written_at = self.t.get(key).map(|(_, v)| v.span());
+        self.set(key, read.value, written_at);
+        self.out.attr_spans.extend(read.spans);
+        self.out.refs.extend(read.refs);
     }
 
     /// Security group rules, with Neutron's default egress unless `default_egress` is false.

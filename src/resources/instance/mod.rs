@@ -14,7 +14,7 @@ use power::{power_state, set_power};
 
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of, ref_id};
 use super::schema::{
-    Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
+    self, Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
 };
 use super::{
     Context, Error, Ids, KindOps, Listed, Observation, Observed, ObservedResource, Projects, Result,
@@ -38,9 +38,10 @@ const SCHEMA: KindSchema = KindSchema {
     replace_in_status: &[("power_state", "ERROR")],
     implicit_dependencies: Some(routers_of_subnet),
     quota_usage: Some(quota_usage),
+    spec_check: Some(spec_check),
     ..KindSchema::new(
         "instance",
-        "a Nova server on a port stackform makes on its subnet",
+        "a Nova server on a port stackform makes on its subnet, or on ports of the spec",
         Api {
             service: Service::Compute,
             collection: "/servers",
@@ -68,10 +69,27 @@ const SCHEMA: KindSchema = KindSchema {
             .forces_replacement(),
             Attr::new(
                 "subnet",
-                AttrType::Reference(Ref::to(Kind::Subnet).same_tenant(
-                    "use",
-                    "an instance uses subnets of its own tenant only: pick a subnet of",
-                )),
+                AttrType::Reference(
+                    Ref::to(Kind::Subnet)
+                        .same_tenant(
+                            "use",
+                            "an instance uses subnets of its own tenant only: pick a subnet of",
+                        )
+                        .optional(),
+                ),
+            )
+            .forces_replacement(),
+            // Nova can attach and detach interfaces, but a server's first NICs are what it
+            // booted with (its addresses, its config drive): a change boots a new server.
+            Attr::new(
+                "ports",
+                AttrType::ReferenceSet {
+                    to: Ref::to(Kind::Port).same_tenant(
+                        "use",
+                        "an instance uses ports of its own tenant only: pick one of",
+                    ),
+                    default_empty: false,
+                },
             )
             .forces_replacement(),
             Attr::new(
@@ -112,30 +130,87 @@ const SCHEMA: KindSchema = KindSchema {
     ])
 };
 
-/// An instance can only boot with a working network once every router serving its subnet has
-/// its interface there, so it waits for those routers.
+/// An instance can only boot with a working network once every router serving its subnet (or
+/// its ports' subnets) has its interface there, so it waits for those routers.
 fn routers_of_subnet(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
-    let Some(subnet) = view
-        .attrs(instance)
-        .and_then(|attrs| attrs.get("subnet"))
-        .and_then(|v| v.as_str())
-    else {
+    let Some(attrs) = view.attrs(instance) else {
         return Vec::new();
     };
-    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
+    let mut subnets: Vec<(&'static str, String)> = attrs
+        .get("subnet")
+        .and_then(Value::as_str)
+        .map(|s| ("subnet", s.to_string()))
         .into_iter()
-        .filter(|router| nodes.contains(*router))
-        .map(|router| Implied {
-            dependency: router.clone(),
-            attr: "subnet",
-            via: Address::new(Kind::Subnet, subnet),
-            relation: "the router of",
-        })
-        .collect()
+        .collect();
+    for port in schema::referenced_names(attrs.get("ports"), Kind::Port) {
+        let port_attrs = view.attrs(&Address::new(Kind::Port, port));
+        for subnet in
+            schema::referenced_names(port_attrs.and_then(|a| a.get("fixed_ips")), Kind::Subnet)
+        {
+            subnets.push(("ports", subnet.to_string()));
+        }
+    }
+    let mut implied: Vec<Implied> = Vec::new();
+    for (attr, subnet) in subnets {
+        let via = Address::new(Kind::Subnet, subnet);
+        for router in view.referrers(&via, Kind::Router, "subnets") {
+            if nodes.contains(router) && !implied.iter().any(|i| i.dependency == *router) {
+                implied.push(Implied {
+                    dependency: router.clone(),
+                    attr,
+                    via: via.clone(),
+                    relation: "the router of",
+                });
+            }
+        }
+    }
+    implied
+}
+
+/// An instance boots either on a port stackform makes on `subnet`, or on `ports` of the spec,
+/// whose security groups are theirs: anything else has no single meaning.
+fn spec_check(
+    instance: &DesiredResource,
+    _resources: &std::collections::BTreeMap<Address, DesiredResource>,
+    out: &mut crate::diag::Diagnostics,
+) {
+    let addr = &instance.addr;
+    let has = |attr: &str| instance.attrs.contains_key(attr);
+    let problem = match (has("subnet"), has("ports")) {
+        (true, true) => Some((
+            "subnet",
+            format!("{addr}: sets both `subnet` and `ports`"),
+            "an instance boots on a port stackform makes on `subnet`, or on `ports` of the \
+             spec: keep one of them",
+        )),
+        (false, false) => Some((
+            "",
+            format!("{addr}: needs `subnet` or `ports`"),
+            "add `subnet = \"<subnet name>\"`, or `ports = [\"<port name>\"]` to boot on \
+             ports of the spec",
+        )),
+        _ => None,
+    };
+    if let Some((attr, message, help)) = problem {
+        out.push(
+            crate::diag::Diagnostic::error(message)
+                .at(instance.span_of(attr))
+                .help(help),
+        );
+    }
+    if has("ports") && has("security_groups") {
+        out.push(
+            crate::diag::Diagnostic::error(format!(
+                "{addr}: `security_groups` applies to the port stackform makes on `subnet`, and                  this instance boots on `ports`"
+            ))
+            .at(instance.span_of("security_groups"))
+            .help("set security_groups on each [port.NAME] instead"),
+        );
+    }
 }
 
 /// One server, and what its flavor takes (an unknown flavor is reported on its own and
-/// consumes nothing here).
+/// consumes nothing here), and the port stackform makes for it on its subnet.
 fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static str, u64)> {
     let flavor = instance
         .attrs
@@ -143,6 +218,9 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
         .and_then(Value::as_str)
         .and_then(|name| observed.flavors.get(name));
     let mut usage = vec![("instances", 1)];
+    if instance.attrs.contains_key("subnet") {
+        usage.push(("ports", 1));
+    }
     if let Some(f) = flavor {
         usage.extend([("vcpu", f.vcpus), ("ram", f.ram_mb)]);
     }
@@ -202,6 +280,21 @@ pub fn observe(
     attrs
 }
 
+/// The `ports` of the spec a server is bound to (its own port aside), by name.
+fn booted_ports(o: &Observation, server_id: &str) -> Value {
+    let names = o
+        .ports_of_device(server_id)
+        .filter(|p| is_port_of_the_spec(&o.lineage_tag, p))
+        .map(|p| o.names.name(Kind::Port, &p.id))
+        .collect();
+    common::sorted_names(names)
+}
+
+/// A port that is a `[port.NAME]` of this lineage, not one an instance made for itself.
+fn is_port_of_the_spec(lineage_tag: &str, port: &neutron::Port) -> bool {
+    common::tagged_address(lineage_tag, &port.tags).is_some_and(|a| a.kind == Kind::Port)
+}
+
 /// The instance's port among `ports`: the one tagged with its address, else the first one
 /// bound to the server.
 pub fn port_of<'a>(
@@ -221,7 +314,10 @@ pub fn port_of<'a>(
 fn observed_port<'a>(o: &'a Observation, addr: &Address, server_id: &str) -> Option<&'a neutron::Port> {
     o.ports_tagged(&common::address_tag(addr))
         .find(|p| p.tags.contains(&o.lineage_tag))
-        .or_else(|| o.ports_of_device(server_id).next())
+        .or_else(|| {
+            o.ports_of_device(server_id)
+                .find(|p| !is_port_of_the_spec(&o.lineage_tag, p))
+        })
 }
 
 /// The ports stackform made for `addr` in the session's project.
@@ -360,6 +456,47 @@ async fn list_servers(cx: &Context, projects: &Projects) -> Result<Vec<Server>> 
     Ok(servers)
 }
 
+/// The port stackform makes for an instance on its `subnet`, carrying its security groups and
+/// the instance's tags.
+async fn own_port(cx: &Context, session: &Session, res: &DesiredResource, ids: &Ids) -> Result<String> {
+    let addr = &res.addr;
+    let subnet_id = ref_id(res, ids, "subnet", Kind::Subnet)?;
+    let group_ids: Vec<&str> = common::list_attr(res, "security_groups")
+        .iter()
+        .map(|name| dep_id(ids, Kind::SecurityGroup, name))
+        .collect::<Result<_>>()?;
+    // A port left by an earlier attempt (made, then the server create failed) is reused.
+    // The subnet (for its network) is read at the same time: both are on the way to
+    // every server.
+    let (existing, network_id) = tokio::try_join!(tagged_ports(cx, session, addr), async {
+        if let Some(subnet) = cx.listed(|l| l.object::<neutron::Subnet>(subnet_id)) {
+            return Ok(subnet.network_id.clone());
+        }
+        let subnet: neutron::Subnet =
+            cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
+        Ok(subnet.network_id)
+    })?;
+    let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
+        Some(port) => port.id.clone(),
+        None => {
+            let mut body = json!({
+                "network_id": network_id,
+                "name": name_of(res),
+                "fixed_ips": [{ "subnet_id": subnet_id }],
+            });
+            if res.attrs.contains_key("security_groups") {
+                body["security_groups"] = json!(group_ids);
+            }
+            let tags = common::ownership_tags(cx, addr);
+            let port: neutron::Port =
+                common::neutron_create_tagged(session, PORTS, addr, body, &tags).await?;
+            port.id
+        }
+    };
+
+    Ok(port_id)
+}
+
 impl KindOps for Instance {
     const SCHEMA: KindSchema = SCHEMA;
 
@@ -381,7 +518,10 @@ impl KindOps for Instance {
                 let status = server.status.clone();
                 Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
                     let port = observed_port(o, addr, &server.id);
-                    observe(&server, port, &o.names, &o.flavor_names, &o.image_names)
+                    let mut attrs =
+                        observe(&server, port, &o.names, &o.flavor_names, &o.image_names);
+                    attrs.insert("ports".into(), booted_ports(o, &server.id));
+                    attrs
                 })
                 .foreign(foreign)
             })
@@ -391,48 +531,21 @@ impl KindOps for Instance {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
-        let subnet_id = ref_id(res, ids, "subnet", Kind::Subnet)?;
-        let group_ids: Vec<&str> = common::list_attr(res, "security_groups")
-            .iter()
-            .map(|name| dep_id(ids, Kind::SecurityGroup, name))
-            .collect::<Result<_>>()?;
         let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
         let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
-
-        // A port left by an earlier attempt (made, then the server create failed) is reused.
-        // The subnet (for its network) is read at the same time: both are on the way to
-        // every server.
-        let (existing, network_id) = tokio::try_join!(tagged_ports(cx, &session, addr), async {
-            if let Some(subnet) = cx.listed(|l| l.object::<neutron::Subnet>(subnet_id)) {
-                return Ok(subnet.network_id.clone());
-            }
-            let subnet: neutron::Subnet =
-                cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
-            Ok(subnet.network_id)
-        })?;
-        let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
-            Some(port) => port.id.clone(),
-            None => {
-                let mut body = json!({
-                    "network_id": network_id,
-                    "name": name_of(res),
-                    "fixed_ips": [{ "subnet_id": subnet_id }],
-                });
-                if res.attrs.contains_key("security_groups") {
-                    body["security_groups"] = json!(group_ids);
-                }
-                let tags = common::ownership_tags(cx, addr);
-                let port: neutron::Port =
-                    common::neutron_create_tagged(&session, PORTS, addr, body, &tags).await?;
-                port.id
-            }
+        let nics = if res.attrs.contains_key("ports") {
+            common::list_attr(res, "ports")
+                .iter()
+                .map(|name| Ok(json!({ "port": dep_id(ids, Kind::Port, name)? })))
+                .collect::<Result<Vec<Value>>>()?
+        } else {
+            vec![json!({ "port": own_port(cx, &session, res, ids).await? })]
         };
-
         let server_body = json!({
             "name": name_of(res),
             "flavorRef": flavor,
             "imageRef": image,
-            "networks": [{ "port": port_id }],
+            "networks": nics,
             "metadata": { ADDRESS_METADATA: addr.to_string() },
             "tags": [common::lineage_tag(cx)],
         });

@@ -697,6 +697,15 @@ pub struct Port {
     pub binding_profile: Value,
     /// Nova created this port for a server (deleted, not unbound, when the server goes).
     pub created_by_nova: bool,
+    /// Kept as requested: a pair without a MAC shows the port's own.
+    #[serde(default)]
+    pub allowed_address_pairs: Vec<AddressPair>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPair {
+    pub ip_address: String,
+    pub mac_address: Option<String>,
 }
 
 impl Port {
