@@ -17,7 +17,7 @@ mod drift;
 mod e2e;
 mod openstack_cli;
 mod plan_render;
-mod port_probe;
+mod ports;
 mod readme;
 mod scale;
 mod sim_bodies;

@@ -67,6 +67,124 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     teardown(rec).await;
 }
 
+/// The `port` kind's operations: a fixed IP asked for (taken, outside its subnet, on a subnet
+/// of another network), allowed address pairs (valid, invalid, duplicated), port security
+/// against groups and pairs, and fixed IPs and pairs changed in place. Runs on `{net}` and
+/// `{subnet}` (10.77.0.0/24) with the group `{sg}`.
+async fn port_addresses(rec: &mut Recorder, run: &str) {
+    use Svc::Network as N;
+    let reply = rec
+        .call(post(
+            "neutron.port.create.fixed_ip_and_pairs",
+            N,
+            "/v2.0/ports",
+            json!({"port": {"name": format!("sfd-vip-{run}"), "network_id": "{net}",
+                "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.10"}],
+                "allowed_address_pairs": [{"ip_address": "10.77.0.100"},
+                    {"ip_address": "10.78.0.0/24", "mac_address": "fa:16:3e:00:00:01"}]}}),
+        ))
+        .await;
+    rec.bind("vip", reply.str_at("/port/id"));
+    rec.on_cleanup(N, "/v2.0/ports/{vip}");
+    rec.call(post(
+        "neutron.port.create.fixed_ip_taken",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.10"}]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.fixed_ip_outside_subnet",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.99.0.10"}]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.fixed_ip_network_address",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.0"}]}}),
+    ))
+    .await;
+    for (label, pairs) in [
+        ("neutron.port.create.pair_bad_ip", json!([{"ip_address": "nonsense"}])),
+        ("neutron.port.create.pair_bad_cidr", json!([{"ip_address": "10.0.0.1/33"}])),
+        (
+            "neutron.port.create.pair_bad_mac",
+            json!([{"ip_address": "10.0.0.1", "mac_address": "zz"}]),
+        ),
+        (
+            "neutron.port.create.pair_without_ip",
+            json!([{"mac_address": "fa:16:3e:00:00:01"}]),
+        ),
+        (
+            "neutron.port.create.pair_twice",
+            json!([{"ip_address": "10.0.0.1"}, {"ip_address": "10.0.0.1"}]),
+        ),
+        (
+            "neutron.port.create.pair_unknown_key",
+            json!([{"ip_address": "10.0.0.1", "colour": "red"}]),
+        ),
+        ("neutron.port.create.pairs_not_a_list", json!("10.0.0.1")),
+    ] {
+        rec.call(post(
+            label,
+            N,
+            "/v2.0/ports",
+            json!({"port": {"network_id": "{net}", "allowed_address_pairs": pairs}}),
+        ))
+        .await;
+    }
+    rec.call(post(
+        "neutron.port.create.no_port_security_with_groups",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "port_security_enabled": false,
+            "security_groups": ["{sg}"]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.no_port_security_with_pairs",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "port_security_enabled": false,
+            "allowed_address_pairs": [{"ip_address": "10.0.0.1"}]}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.fixed_ip_and_pairs",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.11"}],
+            "allowed_address_pairs": [{"ip_address": "10.77.0.101"}],
+            "description": "moved", "admin_state_up": false}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.port_security_off_with_pairs",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"port_security_enabled": false}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.port_security_off_cleared",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"port_security_enabled": false, "security_groups": [],
+            "allowed_address_pairs": []}}),
+    ))
+    .await;
+    rec.call(get("neutron.port.show.vip", N, "/v2.0/ports/{vip}"))
+        .await;
+    rec.call(delete("neutron.port.delete.vip", N, "/v2.0/ports/{vip}"))
+        .await;
+}
+
 async fn identity(rec: &mut Recorder, login: &Login) {
     use Svc::Identity as I;
     let run = &login.run;
@@ -857,6 +975,7 @@ async fn network(rec: &mut Recorder, login: &Login) {
         json!({"port": {"security_groups": []}}),
     ))
     .await;
+    port_addresses(rec, run).await;
 
     let reply = rec
         .call(post(
