@@ -518,10 +518,7 @@ pub fn referenced_names(value: Option<&serde_json::Value>, target: Kind) -> Vec<
         Some(serde_json::Value::String(s)) => vec![s.as_str()],
         Some(serde_json::Value::Array(items)) => items
             .iter()
-            .filter_map(|v| {
-                v.as_str()
-                    .or_else(|| v.get(target.schema().name)?.as_str())
-            })
+            .filter_map(|v| v.as_str().or_else(|| v.get(target.schema().name)?.as_str()))
             .collect(),
         _ => Vec::new(),
     }

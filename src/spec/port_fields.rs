@@ -138,10 +138,8 @@ pub(super) fn fixed_ips(
             seen.insert((name.clone(), ip_text.clone()), entry.header.clone());
         }
         let id = fixed_ip_entry(&name, ip.as_ref().map(|(ip, _)| ip.as_str()));
-        read.spans.push((
-            entry_span_key(key, &id, target),
-            t.span(subnet.span()),
-        ));
+        read.spans
+            .push((entry_span_key(key, &id, target), t.span(subnet.span())));
         read.refs.push(Reference {
             field: key.to_string(),
             target: Address::new(to, name.clone()),
@@ -234,12 +232,9 @@ pub(super) fn address_pairs(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostic
         };
         let Some(ip) = address_or_network(text.get_ref()) else {
             diags.push(
-                Diagnostic::error(format!(
-                    "invalid address `{}` in `{key}`",
-                    text.get_ref()
-                ))
-                .at(t.span(text.span()))
-                .help("write an IP address (\"10.0.0.5\") or a network (\"10.0.0.0/24\")"),
+                Diagnostic::error(format!("invalid address `{}` in `{key}`", text.get_ref()))
+                    .at(t.span(text.span()))
+                    .help("write an IP address (\"10.0.0.5\") or a network (\"10.0.0.0/24\")"),
             );
             continue;
         };
@@ -326,7 +321,10 @@ mod tests {
     #[test]
     fn pair_addresses_are_canonical() {
         assert_eq!(address_or_network("10.0.0.5"), Some("10.0.0.5".into()));
-        assert_eq!(address_or_network("10.0.0.0/24"), Some("10.0.0.0/24".into()));
+        assert_eq!(
+            address_or_network("10.0.0.0/24"),
+            Some("10.0.0.0/24".into())
+        );
         assert_eq!(address_or_network("10.0.0.5/24"), None);
         assert_eq!(address_or_network("10.0.0.0/33"), None);
         assert_eq!(address_or_network("nonsense"), None);

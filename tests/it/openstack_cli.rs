@@ -273,11 +273,15 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     ]);
     assert_eq!(vip["fixed_ips"][0]["ip_address"], "10.9.0.50", "{vip}");
     assert_eq!(vip["fixed_ips"][0]["subnet_id"], subnet["id"], "{vip}");
-    let pairs = vip["allowed_address_pairs"].as_array().cloned().unwrap_or_default();
+    let pairs = vip["allowed_address_pairs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(pairs.len(), 2, "{vip}");
     assert!(
-        pairs.iter().any(|p| p["ip_address"] == "10.9.0.200"
-            && p["mac_address"] == vip["mac_address"]),
+        pairs
+            .iter()
+            .any(|p| p["ip_address"] == "10.9.0.200" && p["mac_address"] == vip["mac_address"]),
         "a pair without a MAC takes the port's: {vip}"
     );
     let (ok, _, stderr) = osc.run(&[

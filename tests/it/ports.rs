@@ -216,7 +216,11 @@ async fn lifecycle(target: Target) {
     let Some(mut cloud) = Cloud::start(target).await else {
         return;
     };
-    let body = format!("{}{}", vip("10.40.0.10", PAIRS, "a virtual IP", true), instance(cloud.flavor));
+    let body = format!(
+        "{}{}",
+        vip("10.40.0.10", PAIRS, "a virtual IP", true),
+        instance(cloud.flavor)
+    );
     cloud.spec(&body);
     let out = cloud.apply();
     assert!(out.contains("port.vip"), "{out}");
@@ -228,8 +232,15 @@ async fn lifecycle(target: Target) {
         .await;
     let port = cloud.port(&project, "vip").await;
     assert_eq!(port["network_id"], net["id"]);
-    assert_eq!(port["project_id"], json!(project), "in its network's project");
-    assert_eq!(port["fixed_ips"], json!([{"subnet_id": sub["id"], "ip_address": "10.40.0.10"}]));
+    assert_eq!(
+        port["project_id"],
+        json!(project),
+        "in its network's project"
+    );
+    assert_eq!(
+        port["fixed_ips"],
+        json!([{"subnet_id": sub["id"], "ip_address": "10.40.0.10"}])
+    );
     assert_eq!(port["security_groups"], json!([ssh["id"]]));
     assert_eq!(port["description"], "a virtual IP");
     let mac = port["mac_address"].as_str().unwrap_or_default().to_string();
@@ -263,7 +274,10 @@ async fn lifecycle(target: Target) {
         .api
         .list(
             "network",
-            &format!("/ports?device_id={}", server_id.as_str().unwrap_or_default()),
+            &format!(
+                "/ports?device_id={}",
+                server_id.as_str().unwrap_or_default()
+            ),
             "ports",
         )
         .await;
@@ -273,10 +287,18 @@ async fn lifecycle(target: Target) {
     // Changed in place: the address, the pairs, the groups, the description, the state.
     let moved = format!(
         "{}{}",
-        vip("10.40.0.11", r#"{ ip_address = "10.40.0.101" }"#, "moved", false),
+        vip(
+            "10.40.0.11",
+            r#"{ ip_address = "10.40.0.101" }"#,
+            "moved",
+            false
+        ),
         instance(cloud.flavor)
     )
-    .replace("security_groups = [\"ssh\"]", "security_groups = [\"ssh\", \"web\"]");
+    .replace(
+        "security_groups = [\"ssh\"]",
+        "security_groups = [\"ssh\", \"web\"]",
+    );
     cloud.spec(&moved);
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
@@ -284,7 +306,13 @@ async fn lifecycle(target: Target) {
         out.contains("0 to add, 1 to change, 0 to destroy"),
         "only the port changes, in place:\n{out}"
     );
-    for attr in ["fixed_ips", "allowed_address_pairs", "security_groups", "description", "admin_state_up"] {
+    for attr in [
+        "fixed_ips",
+        "allowed_address_pairs",
+        "security_groups",
+        "description",
+        "admin_state_up",
+    ] {
         assert!(out.contains(attr), "{attr} in the plan:\n{out}");
     }
     cloud.apply();
@@ -316,12 +344,23 @@ async fn lifecycle(target: Target) {
     cloud.apply();
     let corrected = cloud.port(&project, "vip").await;
     assert_eq!(corrected["description"], "moved");
-    assert_eq!(pairs(&corrected), [("10.40.0.101".to_string(), mac.clone())]);
+    assert_eq!(
+        pairs(&corrected),
+        [("10.40.0.101".to_string(), mac.clone())]
+    );
     cloud.assert_converged("after the drift is corrected");
 
     // The instance goes, the port stays: Nova detaches a port it did not make.
-    let without_vm = vip("10.40.0.11", r#"{ ip_address = "10.40.0.101" }"#, "moved", false)
-        .replace("security_groups = [\"ssh\"]", "security_groups = [\"ssh\", \"web\"]");
+    let without_vm = vip(
+        "10.40.0.11",
+        r#"{ ip_address = "10.40.0.101" }"#,
+        "moved",
+        false,
+    )
+    .replace(
+        "security_groups = [\"ssh\"]",
+        "security_groups = [\"ssh\", \"web\"]",
+    );
     cloud.spec(&without_vm);
     let out = cloud.apply();
     assert!(out.contains("0 added, 0 changed, 1 destroyed"), "{out}");
@@ -345,7 +384,11 @@ async fn lifecycle(target: Target) {
     );
     let left = cloud
         .api
-        .list("network", &format!("/ports?project_id={project}&name=vip"), "ports")
+        .list(
+            "network",
+            &format!("/ports?project_id={project}&name=vip"),
+            "ports",
+        )
         .await;
     assert!(left.is_empty(), "{left:?}");
 }
@@ -389,7 +432,12 @@ fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
         ),
         (
             "an invalid pair MAC",
-            vip("10.40.0.10", r#"{ ip_address = "10.0.0.1", mac_address = "zz" }"#, "x", true),
+            vip(
+                "10.40.0.10",
+                r#"{ ip_address = "10.0.0.1", mac_address = "zz" }"#,
+                "x",
+                true,
+            ),
             "invalid MAC address `zz` in `allowed_address_pairs`",
         ),
         (
@@ -403,7 +451,8 @@ fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
     ];
     for (what, body, message) in cases {
         cloud.spec(&body);
-        let text = std::fs::read_to_string(cloud.dir.path().join("specs/all.toml")).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(cloud.dir.path().join("specs/all.toml")).unwrap_or_default();
         for command in [&["plan"][..], &["validate"]] {
             let (code, out, err) = cloud.run(command);
             assert_eq!(code, 1, "{what}: {command:?}\n{out}\n{err}");
@@ -416,7 +465,11 @@ fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
                 "an invalid pair MAC" => ("\"zz\"", false),
                 _ => ("security_groups = [\"ssh\"]", false),
             };
-            let at = if last { text.rfind(needle) } else { text.find(needle) };
+            let at = if last {
+                text.rfind(needle)
+            } else {
+                text.find(needle)
+            };
             let line = at.map_or(0, |at| text[..at].matches('\n').count() + 1);
             assert!(
                 err.contains(&format!("all.toml:{line}:")),
@@ -427,7 +480,11 @@ fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
     // Nothing was made: no project of that name, so nothing in it.
     let projects = cloud
         .api
-        .list("identity", &format!("/projects?name={}", cloud.tenant), "projects")
+        .list(
+            "identity",
+            &format!("/projects?name={}", cloud.tenant),
+            "projects",
+        )
         .await;
     assert!(projects.is_empty(), "{projects:?}");
 }
@@ -458,12 +515,18 @@ async fn instance_ports_and_the_ports_quota_are_checked_in_plan() {
     cloud.spec(&both);
     let (code, _, err) = cloud.run(&["validate"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("instance.vm: sets both `subnet` and `ports`"), "{err}");
+    assert!(
+        err.contains("instance.vm: sets both `subnet` and `ports`"),
+        "{err}"
+    );
     let neither = instance("m1.tiny").replace("ports = [\"vip\"]\n", "");
     cloud.spec(&neither);
     let (code, _, err) = cloud.run(&["validate"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("instance.vm: needs `subnet` or `ports`"), "{err}");
+    assert!(
+        err.contains("instance.vm: needs `subnet` or `ports`"),
+        "{err}"
+    );
 
     let over = format!(
         "{}\n[instance.other]\ntenant = \"t\"\nflavor = \"m1.tiny\"\nimage = \"cirros\"\nsubnet = \"sub\"\n",

@@ -139,7 +139,10 @@ pub(super) fn read_address_pairs(body: &Map<String, Value>) -> NResult<Option<Ve
             None => None,
             Some(Value::String(mac)) if valid_mac(mac) => Some(mac.to_ascii_lowercase()),
             Some(other) => {
-                let text = other.as_str().map(str::to_string).unwrap_or_else(|| py(other));
+                let text = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| py(other));
                 return Err(NeutronError::bad_request(format!(
                     "'{text}' is not a valid MAC address"
                 )));

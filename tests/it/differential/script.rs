@@ -111,8 +111,14 @@ async fn port_addresses(rec: &mut Recorder, run: &str) {
     ))
     .await;
     for (label, pairs) in [
-        ("neutron.port.create.pair_bad_ip", json!([{"ip_address": "nonsense"}])),
-        ("neutron.port.create.pair_bad_cidr", json!([{"ip_address": "10.0.0.1/33"}])),
+        (
+            "neutron.port.create.pair_bad_ip",
+            json!([{"ip_address": "nonsense"}]),
+        ),
+        (
+            "neutron.port.create.pair_bad_cidr",
+            json!([{"ip_address": "10.0.0.1/33"}]),
+        ),
         (
             "neutron.port.create.pair_bad_mac",
             json!([{"ip_address": "10.0.0.1", "mac_address": "zz"}]),
