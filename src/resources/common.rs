@@ -553,6 +553,29 @@ mod tests {
         assert_eq!(foreign_claim("stackform-lineage:L2", &tags[..1]), None);
     }
 
+    /// Network and subnet deletes clear only these: a `[port.NAME]` is the planner's.
+    #[test]
+    fn only_ports_made_for_instances_are_instance_ports() {
+        let port = |tags: &[&str]| neutron::Port {
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..neutron::Port::default()
+        };
+        let lineage = "stackform-lineage:L";
+        assert!(is_instance_port(
+            lineage,
+            &port(&[lineage, "stackform:instance.vm"])
+        ));
+        assert!(!is_instance_port(
+            lineage,
+            &port(&[lineage, "stackform:port.vip"])
+        ));
+        assert!(!is_instance_port(
+            lineage,
+            &port(&["stackform-lineage:M", "stackform:instance.vm"])
+        ));
+        assert!(!is_instance_port(lineage, &port(&[])));
+    }
+
     #[test]
     fn names_fall_back_to_the_raw_id() {
         let mut names = Names::default();

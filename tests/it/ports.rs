@@ -546,3 +546,75 @@ async fn instance_ports_and_the_ports_quota_are_checked_in_plan() {
         "{err}"
     );
 }
+
+/// Moving a port to another network replaces it, and the instance booted on it with it: the
+/// instance goes first, the new port comes before the new instance.
+async fn moved_port(target: Target) {
+    let Some(cloud) = Cloud::start(target).await else {
+        return;
+    };
+    let second = r#"
+[network.net2]
+tenant = "t"
+
+[subnet.sub2]
+network = "net2"
+cidr = "10.42.0.0/24"
+"#;
+    let on_first = format!(
+        "{second}{}{}",
+        vip("10.40.0.10", "", "x", true),
+        instance(cloud.flavor)
+    );
+    cloud.spec(&on_first);
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let before = cloud.port(&project, "vip").await;
+    let on_second = on_first
+        .replace(
+            "network = \"net\"\ndescription",
+            "network = \"net2\"\ndescription",
+        )
+        .replace(
+            "{ subnet = \"sub\", ip_address = \"10.40.0.10\" }",
+            "{ subnet = \"sub2\", ip_address = \"10.42.0.10\" }",
+        );
+    cloud.spec(&on_second);
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("2 to add, 0 to change, 2 to destroy"), "{out}");
+    let out = cloud.apply();
+    let vm_gone = out.find("instance.vm: Destroying...");
+    let port_gone = out.find("port.vip: Destroying...");
+    assert!(
+        vm_gone.is_some() && vm_gone < port_gone,
+        "the instance goes before its port:\n{out}"
+    );
+    let after = cloud.port(&project, "vip").await;
+    assert_ne!(after["id"], before["id"]);
+    assert_eq!(fixed_ips(&after), ["10.42.0.10"]);
+    let server = cloud
+        .api
+        .list(
+            "compute",
+            &format!("/servers?all_tenants=1&project_id={project}&name=vm"),
+            "servers",
+        )
+        .await;
+    assert_eq!(server.len(), 1, "{server:?}");
+    assert_eq!(
+        after["device_id"], server[0]["id"],
+        "booted on the new port"
+    );
+    cloud.assert_converged("after the move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_moved_to_another_network_replaces_its_instance_too() {
+    moved_port(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_port_moved_to_another_network_replaces_its_instance_too() {
+    moved_port(Target::Real).await;
+}
