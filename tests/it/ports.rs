@@ -607,6 +607,40 @@ cidr = "10.42.0.0/24"
         "booted on the new port"
     );
     cloud.assert_converged("after the move");
+
+    // Drift of `ports`: the port detached from the server behind stackform's back. Nova
+    // detaches asynchronously: the port is unbound once it is done.
+    let (server_id, port_id) = (
+        server[0]["id"].as_str().unwrap_or_default(),
+        after["id"].as_str().unwrap_or_default(),
+    );
+    let (status, answer) = cloud
+        .api
+        .request(
+            Method::DELETE,
+            "compute",
+            &format!("/servers/{server_id}/os-interface/{port_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while cloud.port(&project, "vip").await["device_id"] != "" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the port never came off"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("instance.vm must be replaced"), "{out}");
+    assert!(out.contains("ports"), "{out}");
+    assert!(out.contains("1 to add, 0 to change, 1 to destroy"), "{out}");
+    cloud.apply();
+    let rebooted = cloud.port(&project, "vip").await;
+    assert_ne!(rebooted["device_id"], "", "booted on it again: {rebooted}");
+    cloud.assert_converged("after the detached port is booted on again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

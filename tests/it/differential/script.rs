@@ -1105,6 +1105,22 @@ async fn network(rec: &mut Recorder, login: &Login) {
         .auth(Auth::Var("project_token")),
     )
     .await;
+    // Ports count against the port's project, whoever creates it: here the admin, on its own
+    // network, for {project}.
+    rec.call(put(
+        "neutron.quota.update.ports",
+        N,
+        "/v2.0/quotas/{project}",
+        json!({"quota": {"port": 0}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.over_quota",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "project_id": "{project}"}}),
+    ))
+    .await;
     rec.call(delete("neutron.quota.reset", N, "/v2.0/quotas/{project}"))
         .await;
 }
