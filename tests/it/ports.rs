@@ -652,3 +652,52 @@ async fn a_port_moved_to_another_network_replaces_its_instance_too() {
 async fn real_a_port_moved_to_another_network_replaces_its_instance_too() {
     moved_port(Target::Real).await;
 }
+
+/// A lost state is rebuilt from the ownership tags: the port is adopted as `port.vip` (not
+/// taken for the instance's), the instance as booted on it, and the plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_state_adopts_the_port_and_the_instance_on_it_by_tag() {
+    let Some(mut cloud) = Cloud::start(Target::Embedded).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    cloud.spec(&format!(
+        "{}{}",
+        vip("10.40.0.10", PAIRS, "x", true),
+        instance("m1.tiny")
+    ));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let port = cloud.port(&project, "vip").await;
+    let lineage = port["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|t| t.strip_prefix("stackform-lineage:"))
+        .unwrap_or_default()
+        .to_string();
+    std::fs::remove_dir_all(cloud.dir.path().join("state")).unwrap();
+    let (code, out, err) = cloud.run(&["state", "recover", "--lineage", &lineage]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = cloud.run(&["state", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("port.vip") && out.contains("instance.vm"),
+        "{out}"
+    );
+    cloud.assert_converged("after the recovery");
+
+    // `security_groups` belongs to the ports of an instance booted on ports.
+    cloud.spec(&format!(
+        "{}{}security_groups = [\"ssh\"]\n",
+        vip("10.40.0.10", PAIRS, "x", true),
+        instance("m1.tiny")
+    ));
+    let (code, _, err) = cloud.run(&["validate"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("instance.vm: `security_groups` applies to the port stackform makes"),
+        "{err}"
+    );
+}
