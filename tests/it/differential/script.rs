@@ -1497,6 +1497,91 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("nova.server.show.deleted", C, servers)).await;
     admin_boots_on_another_projects_network(rec, login).await;
+    servers_on_ports(rec, login).await;
+}
+
+/// A server booted on a port made beforehand (`instance.ports`): detaching the port
+/// (os-interface DELETE) unbinds it and keeps it, and so does deleting the server
+/// (preserve_on_delete).
+async fn servers_on_ports(rec: &mut Recorder, login: &Login) {
+    use Svc::{Compute as C, Network as N};
+    let run = &login.run;
+    for (which, detach) in [("detached", true), ("kept", false)] {
+        let reply = rec
+            .call(post(
+                &format!("neutron.port.create.for_server.{which}"),
+                N,
+                "/v2.0/ports",
+                json!({"port": {"name": format!("sfd-bootport-{which}-{run}"),
+                    "network_id": "{net}"}}),
+            ))
+            .await;
+        rec.bind("boot_port", reply.str_at("/port/id"));
+        rec.on_cleanup(N, "/v2.0/ports/{boot_port}");
+        let reply = rec
+            .call(post(
+                &format!("nova.server.create.on_port.{which}"),
+                C,
+                "/v2.1/servers",
+                json!({"server": {"name": format!("sfd-onport-{which}-{run}"),
+                    "imageRef": "{image}", "flavorRef": "{flavor}",
+                    "networks": [{"port": "{boot_port}"}]}}),
+            ))
+            .await;
+        rec.bind("port_server", reply.str_at("/server/id"));
+        rec.on_cleanup(C, "/v2.1/servers/{port_server}");
+        let server = "/v2.1/servers/{port_server}";
+        let port = "/v2.0/ports/{boot_port}";
+        rec.poll(
+            &format!("nova.server.on_port.{which}.build"),
+            C,
+            server,
+            "/server/status",
+            &["ACTIVE", "ERROR"],
+            TIMEOUT,
+        )
+        .await;
+        rec.poll(
+            &format!("neutron.port.on_server.{which}.bound"),
+            N,
+            port,
+            "/port/device_owner",
+            &["compute:nova"],
+            TIMEOUT,
+        )
+        .await;
+        if detach {
+            rec.call(delete(
+                "nova.server.interface.detach",
+                C,
+                &format!("{server}/os-interface/{{boot_port}}"),
+            ))
+            .await;
+        } else {
+            rec.call(delete("nova.server.delete.on_port", C, server))
+                .await;
+            rec.poll(
+                "nova.server.on_port.deleting",
+                C,
+                server,
+                "/server/status",
+                &["404"],
+                TIMEOUT,
+            )
+            .await;
+        }
+        rec.poll(
+            &format!("neutron.port.on_server.{which}.unbound"),
+            N,
+            port,
+            "/port/device_owner",
+            &[""],
+            TIMEOUT,
+        )
+        .await;
+        rec.call(get(&format!("neutron.port.show.{which}"), N, port))
+            .await;
+    }
 }
 
 /// The reads standard clients make of a server beside GET /servers/{id}: Ansible's
