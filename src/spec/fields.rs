@@ -648,6 +648,73 @@ power_state = "stopped"
     }
 
     #[test]
+    fn port_lists_are_sorted_and_duplicates_located() {
+        let base = r#"
+[tenant.t]
+[network.n]
+tenant = "t"
+[subnet.b]
+network = "n"
+cidr = "10.0.1.0/24"
+[subnet.a]
+network = "n"
+cidr = "10.0.0.0/24"
+[port.p]
+network = "n"
+"#;
+        let d = loaded(&format!(
+            "{base}fixed_ips = [ {{ subnet = \"b\" }}, {{ subnet = \"a\", ip_address = \"10.0.0.5\" }} ]\n\
+             allowed_address_pairs = [ {{ ip_address = \"10.0.9.0/24\", mac_address = \"FA:16:3E:00:00:01\" }}, {{ ip_address = \"10.0.0.100\" }} ]\n"
+        ));
+        let port = attrs(&d, Kind::Port, "p");
+        assert_eq!(
+            port["fixed_ips"],
+            json!([{"subnet": "a", "ip_address": "10.0.0.5"}, {"subnet": "b"}])
+        );
+        assert_eq!(
+            port["allowed_address_pairs"],
+            json!([{"ip_address": "10.0.0.100"},
+                   {"ip_address": "10.0.9.0/24", "mac_address": "fa:16:3e:00:00:01"}])
+        );
+        assert_eq!(port["port_security_enabled"], json!(true));
+        let refs: Vec<String> = d
+            .get(&Address::new(Kind::Port, "p"))
+            .map(|r| {
+                r.refs
+                    .iter()
+                    .map(|r| format!("{}={}", r.field, r.target))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            refs,
+            [
+                "network=network.n",
+                "fixed_ips=subnet.b",
+                "fixed_ips=subnet.a"
+            ]
+        );
+
+        let twice = format!(
+            "{base}fixed_ips = [ {{ subnet = \"a\", ip_address = \"10.0.0.5\" }}, {{ subnet = \"a\", ip_address = \"10.0.0.5\" }} ]\n\
+             allowed_address_pairs = [ {{ ip_address = \"10.0.0.1\" }}, {{ ip_address = \"10.0.0.1\" }}, {{ ip_address = \"10.0.0.5/24\" }} ]\n"
+        );
+        let diags = match load_str(&twice) {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "fixed IP 10.0.0.5 on subnet.a is listed twice in `fixed_ips`",
+                "address pair 10.0.0.1 is listed twice in `allowed_address_pairs`",
+                "invalid address `10.0.0.5/24` in `allowed_address_pairs`",
+            ]
+        );
+    }
+
+    #[test]
     fn every_problem_of_a_table_is_reported_at_once() {
         let diags = match load_str("[network.n]\nmtu = 10\nadmin_state_up = 1\ncolour = \"red\"\n")
         {
