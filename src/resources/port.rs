@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged, ref_id};
-use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::schema::{self, Api, Attr, AttrType, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -117,6 +117,30 @@ fn spec_check(port: &DesiredResource, resources: &Resources, out: &mut Diagnosti
                         "use an address inside {cidr} other than its network and broadcast \
                          addresses, or leave ip_address out to let Neutron pick one"
                     )),
+            );
+            continue;
+        }
+        // A router's interface on the subnet takes its gateway address (409
+        // IpAddressAlreadyAllocated once the router is attached).
+        let gateway = subnet_attrs
+            .get("gateway_ip")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| Some(cidr?.hosts().next()?.to_string()));
+        let router = resources.values().find(|r| {
+            r.addr.kind == Kind::Router
+                && schema::referenced_names(r.attrs.get("subnets"), Kind::Subnet).contains(&subnet)
+        });
+        if let (Some(gateway), Some(router)) = (gateway, router)
+            && gateway == ip
+        {
+            out.push(
+                Diagnostic::error(format!(
+                    "{addr}: fixed IP {ip} is {subnet_addr}'s gateway, which {}'s interface takes",
+                    router.addr
+                ))
+                .at(at)
+                .help("pick another address of the subnet, or leave ip_address out"),
             );
             continue;
         }

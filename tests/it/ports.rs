@@ -414,7 +414,12 @@ async fn bad_addresses_fail_in_plan(target: Target) {
 network = "net"
 fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
 "#;
-    let cases: [(&str, String, &str); 5] = [
+    let cases: [(&str, String, &str); 6] = [
+        (
+            "the router's gateway",
+            vip("10.40.0.1", PAIRS, "x", true),
+            "port.vip: fixed IP 10.40.0.1 is subnet.sub's gateway, which router.r's interface takes",
+        ),
         (
             "outside its subnet",
             vip("10.99.0.10", PAIRS, "x", true),
@@ -460,6 +465,7 @@ fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.10" } ]
             // Located: the file, and the line of the offending value.
             let (needle, last) = match what {
                 "outside its subnet" => ("10.99.0.10", false),
+                "the router's gateway" => ("\"10.40.0.1\"", false),
                 "taken by another port" => ("ip_address = \"10.40.0.10\"", true),
                 "an invalid pair address" => ("10.0.0.1/33", false),
                 "an invalid pair MAC" => ("\"zz\"", false),
