@@ -96,7 +96,7 @@ fn reference_edges(
         let Some(target) = attr.reference() else {
             continue;
         };
-        for name in referenced_names(attrs.get(attr.name)) {
+        for name in referenced_names(attrs.get(attr.name), target.kind) {
             let target = Address::new(target.kind, name);
             // Dangling references are the spec loader's to report.
             if nodes.contains(&target) {

@@ -102,14 +102,28 @@ pub struct FixedIp {
 pub struct Port {
     pub id: String,
     pub name: String,
+    pub description: Option<String>,
     pub project_id: String,
     pub network_id: String,
+    pub admin_state_up: Option<bool>,
     pub device_id: String,
     pub device_owner: String,
     pub fixed_ips: Vec<FixedIp>,
     pub security_groups: Vec<String>,
     pub status: String,
     pub tags: Vec<String>,
+    pub mac_address: String,
+    /// Absent where the port-security extension is not loaded.
+    pub port_security_enabled: Option<bool>,
+    pub allowed_address_pairs: Vec<AddressPair>,
+}
+
+/// One allowed address pair; Neutron fills in the port's own MAC when none is given.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AddressPair {
+    pub ip_address: String,
+    pub mac_address: Option<String>,
 }
 
 impl Port {

@@ -62,6 +62,7 @@ fn field(attr: &Attr) -> String {
         AttrType::CloudName { catalog, .. } => {
             format!("required; one of the cloud's {}", catalog.plural())
         }
+        AttrType::Reference(to) if to.optional => format!("unset; a {}", to.kind),
         AttrType::Reference(to) => format!("required; a {}", to.kind),
         AttrType::ReferenceSet { to, default_empty } => {
             let unset = if default_empty { "[]" } else { "unmanaged" };
@@ -77,7 +78,8 @@ fn field(attr: &Attr) -> String {
         AttrType::OptionalBool => "unmanaged; true or false".to_string(),
         AttrType::Routes => "[]; { destination = CIDR, nexthop = IP }".to_string(),
         AttrType::Quotas { .. } => "unmanaged; keys below".to_string(),
-        AttrType::Rules { .. } => "[]".to_string(),
+        AttrType::Rules { .. } | AttrType::AddressPairs => "[]".to_string(),
+        AttrType::FixedIps { to } => format!("unmanaged; {} and ip_address tables", to.kind),
     };
     format!("`{}` ({default})", attr.name)
 }

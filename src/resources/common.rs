@@ -27,6 +27,12 @@ pub fn address_tag(addr: &Address) -> String {
     format!("stackform:{addr}")
 }
 
+/// A port stackform made for one of its instances (tagged with an `instance.NAME` address of
+/// this lineage), as opposed to a `[port.NAME]` of the spec, which only the planner removes.
+pub fn is_instance_port(lineage_tag: &str, port: &neutron::Port) -> bool {
+    tagged_address(lineage_tag, &port.tags).is_some_and(|a| a.kind == Kind::Instance)
+}
+
 /// Both ownership tags of a resource.
 pub fn ownership_tags(cx: &Context, addr: &Address) -> Vec<String> {
     vec![lineage_tag(cx), address_tag(addr)]
@@ -545,6 +551,29 @@ mod tests {
         );
         assert_eq!(foreign_claim("stackform-lineage:L1", &tags), None);
         assert_eq!(foreign_claim("stackform-lineage:L2", &tags[..1]), None);
+    }
+
+    /// Network and subnet deletes clear only these: a `[port.NAME]` is the planner's.
+    #[test]
+    fn only_ports_made_for_instances_are_instance_ports() {
+        let port = |tags: &[&str]| neutron::Port {
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..neutron::Port::default()
+        };
+        let lineage = "stackform-lineage:L";
+        assert!(is_instance_port(
+            lineage,
+            &port(&[lineage, "stackform:instance.vm"])
+        ));
+        assert!(!is_instance_port(
+            lineage,
+            &port(&[lineage, "stackform:port.vip"])
+        ));
+        assert!(!is_instance_port(
+            lineage,
+            &port(&["stackform-lineage:M", "stackform:instance.vm"])
+        ));
+        assert!(!is_instance_port(lineage, &port(&[])));
     }
 
     #[test]

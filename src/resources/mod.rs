@@ -24,6 +24,7 @@ registry! {
     router::Router,
     security_group::SecurityGroup,
     instance::Instance,
+    port::Port,
 }
 
 use std::any::Any;

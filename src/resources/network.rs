@@ -104,8 +104,9 @@ impl KindOps for Network {
         Ok(())
     }
 
-    /// Unbound ports stackform made on the network (an instance's port left by a failed
-    /// create) would block the delete: remove them first. Bound ones are left, so a port in
+    /// Unbound ports stackform made for instances on the network (one left by a failed
+    /// create) would block the delete: remove them first. A `[port.NAME]` is the planner's
+    /// to delete, never removed behind its back. Bound ones are left, so a port in
     /// use makes Neutron refuse with its own clear message.
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().network();
@@ -121,7 +122,9 @@ impl KindOps for Network {
             other => other?,
         };
         for port in ports.iter().filter(|p| {
-            p.network_id == current.id && p.tags.contains(&lineage) && p.device_id.is_empty()
+            p.network_id == current.id
+                && common::is_instance_port(&lineage, p)
+                && p.device_id.is_empty()
         }) {
             common::delete_port(cx, &port.id).await?;
         }

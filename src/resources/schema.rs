@@ -50,6 +50,9 @@ pub struct KindSchema {
     pub implicit_dependencies: Option<ImplicitDependencies>,
     /// Checks a plan makes against what the cloud holds, before any call.
     pub plan_check: Option<PlanCheck>,
+    /// Checks across the spec's resources made when the spec is loaded (`validate` too): rules
+    /// between attributes and the resources they name that no single table shows.
+    pub spec_check: Option<SpecCheck>,
     /// What one resource consumes of its tenant's quotas (quota key, amount).
     pub quota_usage: Option<QuotaUsage>,
 }
@@ -113,7 +116,7 @@ impl<'a> View<'a> {
                 let Some(target) = attr.reference() else {
                     continue;
                 };
-                for name in referenced_names(attrs.get(attr.name)) {
+                for name in referenced_names(attrs.get(attr.name), target.kind) {
                     index
                         .entry(Address::new(target.kind, name))
                         .or_default()
@@ -126,6 +129,8 @@ impl<'a> View<'a> {
 }
 
 pub type PlanCheck = fn(&DesiredResource, &Desired, &Observed, &mut Diagnostics);
+
+pub type SpecCheck = fn(&DesiredResource, &BTreeMap<Address, DesiredResource>, &mut Diagnostics);
 
 pub type QuotaUsage = fn(&DesiredResource, &Observed) -> Vec<(&'static str, u64)>;
 
@@ -227,6 +232,8 @@ pub struct Ref {
     /// What the plan calls the link when the target is replaced and only the link is remade
     /// ("interface to subnet.x is remade").
     pub link: &'static str,
+    /// A single reference that may be left out (another attribute then takes its place).
+    pub optional: bool,
 }
 
 impl Ref {
@@ -235,6 +242,14 @@ impl Ref {
             kind,
             same_tenant: None,
             link: "link",
+            optional: false,
+        }
+    }
+
+    pub const fn optional(self) -> Ref {
+        Ref {
+            optional: true,
+            ..self
         }
     }
 
@@ -336,6 +351,15 @@ pub enum AttrType {
     Rules {
         default_egress: &'static str,
     },
+    /// A port's fixed IPs: a list of `{ <to kind> = "NAME", ip_address = "..." }` tables, the
+    /// address optional (Neutron's IPAM picks one). Absent is unmanaged. Sorted; an observed
+    /// address is compared only where the spec writes one.
+    FixedIps {
+        to: Ref,
+    },
+    /// A port's allowed address pairs: `{ ip_address = IP or CIDR, mac_address = "..." }`,
+    /// the MAC optional (the port's own). `[]` by default; sorted.
+    AddressPairs,
     /// A boolean read by another attribute's type, not an attribute of its own.
     Input {
         default: bool,
@@ -398,7 +422,9 @@ impl Attr {
     /// The kind this attribute names, if it is a reference.
     pub fn reference(&self) -> Option<&Ref> {
         match &self.ty {
-            AttrType::Reference(r) | AttrType::ReferenceSet { to: r, .. } => Some(r),
+            AttrType::Reference(r)
+            | AttrType::ReferenceSet { to: r, .. }
+            | AttrType::FixedIps { to: r } => Some(r),
             _ => None,
         }
     }
@@ -434,6 +460,7 @@ impl KindSchema {
             replace_in_status: &[],
             implicit_dependencies: None,
             plan_check: None,
+            spec_check: None,
             quota_usage: None,
         }
     }
@@ -491,11 +518,15 @@ pub fn attributes(kind: Kind) -> &'static [Attr] {
     kind.schema().attrs
 }
 
-/// The names a reference value holds: one string, or a list of them.
-pub fn referenced_names(value: Option<&serde_json::Value>) -> Vec<&str> {
+/// The names a reference value to `target` holds: one string, or a list of them, or a list of
+/// tables that each name one under the target kind's name (`fixed_ips = [{ subnet = "a" }]`).
+pub fn referenced_names(value: Option<&serde_json::Value>, target: Kind) -> Vec<&str> {
     match value {
         Some(serde_json::Value::String(s)) => vec![s.as_str()],
-        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().or_else(|| v.get(target.schema().name)?.as_str()))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -509,7 +540,7 @@ pub fn references(kind: Kind, attrs: &Attrs) -> Vec<Address> {
             continue;
         };
         out.extend(
-            referenced_names(attrs.get(a.name))
+            referenced_names(attrs.get(a.name), target.kind)
                 .into_iter()
                 .map(|name| Address::new(target.kind, name)),
         );

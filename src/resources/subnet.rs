@@ -254,7 +254,8 @@ impl KindOps for Subnet {
             other => other?,
         };
         // Neutron refuses to delete a subnet that still has ports: detach it from routers, and
-        // remove unbound ports stackform made there (an instance port left by a failed create).
+        // remove unbound ports stackform made there for instances (one left by a failed
+        // create); a `[port.NAME]` is the planner's to delete.
         let query = neutron::query(&[("network_id", &subnet.network_id)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
         let lineage = common::lineage_tag(cx);
@@ -265,7 +266,7 @@ impl KindOps for Subnet {
                     api.remove_router_interface(&port.device_id, &subnet.id)
                         .await,
                 )?;
-            } else if port.device_id.is_empty() && port.tags.contains(&lineage) {
+            } else if port.device_id.is_empty() && common::is_instance_port(&lineage, port) {
                 common::delete_port(cx, &port.id).await?;
             }
         }

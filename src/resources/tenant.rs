@@ -392,6 +392,18 @@ fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed
             ),
         ));
     }
+    // Every other key counts one per resource (ports: a `[port.NAME]`, an instance's own port).
+    for (key, count_used) in &usage {
+        if matches!(*key, "instances" | "vcpu" | "ram") {
+            continue;
+        }
+        if let Some(l) = limit(key).filter(|l| count_used > l) {
+            over.push((
+                format!("{addr}: the spec makes {count_used} {key} but quotas.{key} is {l}"),
+                format!("raise quotas.{key} to at least {count_used}"),
+            ));
+        }
+    }
     for (message, help) in over {
         out.push(Diagnostic::error(message).at(tenant.span_of("quotas")).help(help));
     }

@@ -32,6 +32,11 @@ pub(super) fn check(
     for resource in resources.values() {
         same_tenant(resources, resource, diags);
     }
+    for resource in resources.values() {
+        if let Some(kind_check) = resource.addr.kind.schema().spec_check {
+            kind_check(resource, resources, diags);
+        }
+    }
 }
 
 fn dangling(defined: &BTreeMap<Address, Span>, target: &Address, at: Span) -> Diagnostic {

@@ -70,7 +70,11 @@ impl Builder<'_, '_, '_> {
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
             AttrType::CloudName { example, .. } => self.required_string(key, example),
-            AttrType::Reference(to) => self.reference(key, to.kind),
+            AttrType::Reference(to) => {
+                if !(to.optional && self.t.get(key).is_none()) {
+                    self.reference(key, to.kind);
+                }
+            }
             AttrType::ReferenceSet { to, default_empty } => {
                 self.reference_set(key, to.kind, default_empty)
             }
@@ -92,6 +96,8 @@ impl Builder<'_, '_, '_> {
             AttrType::Routes => self.routes(key),
             AttrType::Quotas { keys, aliases, max } => self.quotas(key, keys, aliases, max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
+            AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
+            AttrType::AddressPairs => self.address_pairs(key),
             // Derived values are set by the attribute they come from; inputs are read by the
             // attribute they shape.
             AttrType::Derived | AttrType::Input { .. } => {}
@@ -498,6 +504,27 @@ impl Builder<'_, '_, '_> {
         self.set(key, Value::Object(normalized), Some(quotas.span()));
     }
 
+    /// A port's fixed IPs; absent is unmanaged.
+    fn fixed_ips(&mut self, key: &str, to: Kind) {
+        let Some(read) = super::port_fields::fixed_ips(self.t, key, to, self.diags) else {
+            return;
+        };
+        self.take(key, read);
+    }
+
+    /// A port's allowed address pairs, `[]` when absent.
+    fn address_pairs(&mut self, key: &str) {
+        let read = super::port_fields::address_pairs(self.t, key, self.diags);
+        self.take(key, read);
+    }
+
+    fn take(&mut self, key: &str, read: super::port_fields::Read) {
+        let written_at = self.t.get(key).map(|(_, v)| v.span());
+        self.set(key, read.value, written_at);
+        self.out.attr_spans.extend(read.spans);
+        self.out.refs.extend(read.refs);
+    }
+
     /// Security group rules, with Neutron's default egress unless `default_egress` is false.
     fn rules(&mut self, key: &str, default_egress: &str) {
         let default_egress = self
@@ -726,6 +753,73 @@ power_state = "stopped"
             [
                 "`tenant` must not be empty",
                 "`subnets` must not hold an empty name",
+            ]
+        );
+    }
+
+    #[test]
+    fn port_lists_are_sorted_and_duplicates_located() {
+        let base = r#"
+[tenant.t]
+[network.n]
+tenant = "t"
+[subnet.b]
+network = "n"
+cidr = "10.0.1.0/24"
+[subnet.a]
+network = "n"
+cidr = "10.0.0.0/24"
+[port.p]
+network = "n"
+"#;
+        let d = loaded(&format!(
+            "{base}fixed_ips = [ {{ subnet = \"b\" }}, {{ subnet = \"a\", ip_address = \"10.0.0.5\" }} ]\n\
+             allowed_address_pairs = [ {{ ip_address = \"10.0.9.0/24\", mac_address = \"FA:16:3E:00:00:01\" }}, {{ ip_address = \"10.0.0.100\" }} ]\n"
+        ));
+        let port = attrs(&d, Kind::Port, "p");
+        assert_eq!(
+            port["fixed_ips"],
+            json!([{"subnet": "a", "ip_address": "10.0.0.5"}, {"subnet": "b"}])
+        );
+        assert_eq!(
+            port["allowed_address_pairs"],
+            json!([{"ip_address": "10.0.0.100"},
+                   {"ip_address": "10.0.9.0/24", "mac_address": "fa:16:3e:00:00:01"}])
+        );
+        assert_eq!(port["port_security_enabled"], json!(true));
+        let refs: Vec<String> = d
+            .get(&Address::new(Kind::Port, "p"))
+            .map(|r| {
+                r.refs
+                    .iter()
+                    .map(|r| format!("{}={}", r.field, r.target))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            refs,
+            [
+                "network=network.n",
+                "fixed_ips=subnet.b",
+                "fixed_ips=subnet.a"
+            ]
+        );
+
+        let twice = format!(
+            "{base}fixed_ips = [ {{ subnet = \"a\", ip_address = \"10.0.0.5\" }}, {{ subnet = \"a\", ip_address = \"10.0.0.5\" }} ]\n\
+             allowed_address_pairs = [ {{ ip_address = \"10.0.0.1\" }}, {{ ip_address = \"10.0.0.1\" }}, {{ ip_address = \"10.0.0.5/24\" }} ]\n"
+        );
+        let diags = match load_str(&twice) {
+            Ok(_) => panic!("should fail"),
+            Err(diags) => diags,
+        };
+        let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "fixed IP 10.0.0.5 on subnet.a is listed twice in `fixed_ips`",
+                "address pair 10.0.0.1 is listed twice in `allowed_address_pairs`",
+                "invalid address `10.0.0.5/24` in `allowed_address_pairs`",
             ]
         );
     }

@@ -16,6 +16,7 @@ mod checks;
 mod conflicts;
 mod fields;
 mod load;
+pub mod port_fields;
 mod reader;
 mod rules;
 mod suggest;

@@ -17,6 +17,7 @@ mod drift;
 mod e2e;
 mod openstack_cli;
 mod plan_render;
+mod ports;
 mod readme;
 mod scale;
 mod sim_bodies;

@@ -308,6 +308,62 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     osc.wait_status("osc-vm", "ACTIVE");
     assert_eq!(osc.names(&["server", "list"]), ["osc-vm"]);
 
+    // Ports with a fixed IP and allowed address pairs, changed in place.
+    let vip = osc.json(&[
+        "port",
+        "create",
+        "--network",
+        "osc-net",
+        "--fixed-ip",
+        "subnet=osc-subnet,ip-address=10.9.0.50",
+        "--allowed-address",
+        "ip-address=10.9.0.200",
+        "--allowed-address",
+        "ip-address=10.10.0.0/24,mac-address=fa:16:3e:00:00:01",
+        "osc-vip",
+    ]);
+    assert_eq!(vip["fixed_ips"][0]["ip_address"], "10.9.0.50", "{vip}");
+    assert_eq!(vip["fixed_ips"][0]["subnet_id"], subnet["id"], "{vip}");
+    let pairs = vip["allowed_address_pairs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(pairs.len(), 2, "{vip}");
+    assert!(
+        pairs
+            .iter()
+            .any(|p| p["ip_address"] == "10.9.0.200" && p["mac_address"] == vip["mac_address"]),
+        "a pair without a MAC takes the port's: {vip}"
+    );
+    let (ok, _, stderr) = osc.run(&[
+        "port",
+        "create",
+        "--network",
+        "osc-net",
+        "--fixed-ip",
+        "subnet=osc-subnet,ip-address=10.9.0.50",
+        "osc-vip-2",
+    ]);
+    assert!(
+        !ok && stderr.contains("IP address 10.9.0.50 already allocated in subnet"),
+        "a taken address: {stderr}"
+    );
+    osc.ok(&[
+        "port",
+        "set",
+        "--description",
+        "moved",
+        "--no-fixed-ip",
+        "--fixed-ip",
+        "subnet=osc-subnet,ip-address=10.9.0.51",
+        "osc-vip",
+    ]);
+    let moved = osc.json(&["port", "show", "osc-vip"]);
+    assert_eq!(moved["id"], vip["id"]);
+    assert_eq!(moved["description"], "moved");
+    assert_eq!(moved["fixed_ips"][0]["ip_address"], "10.9.0.51", "{moved}");
+    osc.ok(&["port", "delete", "osc-vip"]);
+
     // In-use rules hold for the CLI too.
     let (ok, _, stderr) = osc.run(&["subnet", "delete", "osc-subnet"]);
     assert!(!ok, "a subnet with ports cannot be deleted: {stderr}");

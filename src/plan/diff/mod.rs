@@ -10,7 +10,7 @@ use crate::addr::Address;
 use crate::graph::Graph;
 use crate::resources::schema::{self, AttrType, Update};
 use crate::resources::{Observed, ObservedResource};
-use crate::spec::{Attrs, Desired, DesiredResource};
+use crate::spec::{Attrs, Desired, DesiredResource, port_fields};
 
 pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
     let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
@@ -133,14 +133,13 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
     let mut changes = Vec::new();
     let mut unchanged_attrs = 0;
     for (attr, after) in &wanted.attrs {
-        let partial = schema::attribute(wanted.addr.kind, attr)
-            .is_some_and(|a| matches!(a.ty, AttrType::Quotas { .. }));
-        let before = seen.attrs.get(attr).map(|b| {
-            if partial {
-                managed_part(b, after)
-            } else {
-                b.clone()
+        let ty = schema::attribute(wanted.addr.kind, attr).map(|a| a.ty);
+        let before = seen.attrs.get(attr).map(|b| match ty {
+            Some(AttrType::Quotas { .. }) => managed_part(b, after),
+            Some(AttrType::FixedIps { to }) => {
+                port_fields::managed_addresses(b, after, to.kind.schema().name)
             }
+            _ => b.clone(),
         });
         if before.as_ref() == Some(after) {
             unchanged_attrs += 1;

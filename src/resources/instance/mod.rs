@@ -1,36 +1,37 @@
 //! Instances: a Neutron port on the instance's subnet (carrying its security groups and the
-//! instance's tags), then a Nova server on that port. Power state is driven with
-//! os-start/os-stop.
+//! instance's tags), or the `ports` of the spec, then a Nova server on them (`nics`). Power
+//! state is driven with os-start/os-stop.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use std::collections::BTreeSet;
-
+mod nics;
 mod power;
 
+use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
+pub use nics::port_of;
 use power::{power_state, set_power};
 
-use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of, ref_id};
+use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of};
 use super::schema::{
-    Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
+    Api, Attr, AttrType, Catalog, KindSchema, ListScope, Ownership, Ref, Service,
 };
 use super::{
-    Context, Error, Ids, KindOps, Listed, Observation, Observed, ObservedResource, Projects, Result,
+    Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result,
     Scope,
 };
 use crate::addr::{Address, Kind};
 
 use crate::openstack::Session;
 use crate::openstack::compute::Server;
-use crate::openstack::network::{self as neutron, PORTS, SUBNETS};
+use crate::openstack::network::{self as neutron, PORTS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Instance;
 
 /// An instance sits on one subnet through a port stackform creates for it; its security groups
-/// are that port's, so changing them is in place.
+/// are that port's, so changing them is in place. Or it boots on `ports` of the spec.
 const SCHEMA: KindSchema = KindSchema {
     // A server in ERROR cannot be brought to a power state: real Nova answers 409 ("Instance
     // ... is not ready") to os-start and os-stop in vm_state error, so an in-place update
@@ -38,9 +39,10 @@ const SCHEMA: KindSchema = KindSchema {
     replace_in_status: &[("power_state", "ERROR")],
     implicit_dependencies: Some(routers_of_subnet),
     quota_usage: Some(quota_usage),
+    spec_check: Some(spec_check),
     ..KindSchema::new(
         "instance",
-        "a Nova server on a port stackform makes on its subnet",
+        "a Nova server on a port stackform makes on its subnet, or on ports of the spec",
         Api {
             service: Service::Compute,
             collection: "/servers",
@@ -68,10 +70,27 @@ const SCHEMA: KindSchema = KindSchema {
             .forces_replacement(),
             Attr::new(
                 "subnet",
-                AttrType::Reference(Ref::to(Kind::Subnet).same_tenant(
-                    "use",
-                    "an instance uses subnets of its own tenant only: pick a subnet of",
-                )),
+                AttrType::Reference(
+                    Ref::to(Kind::Subnet)
+                        .same_tenant(
+                            "use",
+                            "an instance uses subnets of its own tenant only: pick a subnet of",
+                        )
+                        .optional(),
+                ),
+            )
+            .forces_replacement(),
+            // Nova can attach and detach interfaces, but a server's first NICs are what it
+            // booted with (its addresses, its config drive): a change boots a new server.
+            Attr::new(
+                "ports",
+                AttrType::ReferenceSet {
+                    to: Ref::to(Kind::Port).same_tenant(
+                        "use",
+                        "an instance uses ports of its own tenant only: pick one of",
+                    ),
+                    default_empty: false,
+                },
             )
             .forces_replacement(),
             Attr::new(
@@ -112,30 +131,8 @@ const SCHEMA: KindSchema = KindSchema {
     ])
 };
 
-/// An instance can only boot with a working network once every router serving its subnet has
-/// its interface there, so it waits for those routers.
-fn routers_of_subnet(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
-    let Some(subnet) = view
-        .attrs(instance)
-        .and_then(|attrs| attrs.get("subnet"))
-        .and_then(|v| v.as_str())
-    else {
-        return Vec::new();
-    };
-    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
-        .into_iter()
-        .filter(|router| nodes.contains(*router))
-        .map(|router| Implied {
-            dependency: router.clone(),
-            attr: "subnet",
-            via: Address::new(Kind::Subnet, subnet),
-            relation: "the router of",
-        })
-        .collect()
-}
-
 /// One server, and what its flavor takes (an unknown flavor is reported on its own and
-/// consumes nothing here).
+/// consumes nothing here), and the port stackform makes for it on its subnet.
 fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static str, u64)> {
     let flavor = instance
         .attrs
@@ -143,6 +140,9 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
         .and_then(Value::as_str)
         .and_then(|name| observed.flavors.get(name));
     let mut usage = vec![("instances", 1)];
+    if instance.attrs.contains_key("subnet") {
+        usage.push(("ports", 1));
+    }
     if let Some(f) = flavor {
         usage.extend([("vcpu", f.vcpus), ("ram", f.ram_mb)]);
     }
@@ -200,58 +200,6 @@ pub fn observe(
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
     attrs
-}
-
-/// The instance's port among `ports`: the one tagged with its address, else the first one
-/// bound to the server.
-pub fn port_of<'a>(
-    lineage_tag: &str,
-    addr: &Address,
-    server_id: Option<&str>,
-    ports: &'a [neutron::Port],
-) -> Option<&'a neutron::Port> {
-    let tags = [lineage_tag.to_string(), common::address_tag(addr)];
-    ports
-        .iter()
-        .find(|p| common::has_tags(&p.tags, &tags))
-        .or_else(|| server_id.and_then(|id| ports.iter().find(|p| p.device_id == id)))
-}
-
-/// [`port_of`] through the observation's port indexes.
-fn observed_port<'a>(o: &'a Observation, addr: &Address, server_id: &str) -> Option<&'a neutron::Port> {
-    o.ports_tagged(&common::address_tag(addr))
-        .find(|p| p.tags.contains(&o.lineage_tag))
-        .or_else(|| o.ports_of_device(server_id).next())
-}
-
-/// The ports stackform made for `addr` in the session's project.
-async fn tagged_ports(
-    cx: &Context,
-    session: &Session,
-    addr: &Address,
-) -> Result<Vec<neutron::Port>> {
-    let tags = common::ownership_tags(cx, addr);
-    // What refresh listed is enough: a port left by an earlier run was there before it.
-    let listed = cx.listed(|listed| {
-        let ports = listed.ports.as_ref()?;
-        Some(
-            ports
-                .iter()
-                .filter(|p| common::has_tags(&p.tags, &tags))
-                .cloned()
-                .collect::<Vec<_>>(),
-        )
-    });
-    if let Some(ports) = listed {
-        return Ok(ports);
-    }
-    let project = session.project_id();
-    let query = neutron::query(&[("tags", &tags.join(",")), ("project_id", &project)]);
-    let ports: Vec<neutron::Port> = session.network().list(PORTS, &query).await?;
-    Ok(ports
-        .into_iter()
-        .filter(|p| common::has_tags(&p.tags, &tags))
-        .collect())
 }
 
 /// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
@@ -381,7 +329,10 @@ impl KindOps for Instance {
                 let status = server.status.clone();
                 Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
                     let port = observed_port(o, addr, &server.id);
-                    observe(&server, port, &o.names, &o.flavor_names, &o.image_names)
+                    let mut attrs =
+                        observe(&server, port, &o.names, &o.flavor_names, &o.image_names);
+                    attrs.insert("ports".into(), booted_ports(o, &server.id));
+                    attrs
                 })
                 .foreign(foreign)
             })
@@ -391,48 +342,21 @@ impl KindOps for Instance {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
-        let subnet_id = ref_id(res, ids, "subnet", Kind::Subnet)?;
-        let group_ids: Vec<&str> = common::list_attr(res, "security_groups")
-            .iter()
-            .map(|name| dep_id(ids, Kind::SecurityGroup, name))
-            .collect::<Result<_>>()?;
         let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
         let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
-
-        // A port left by an earlier attempt (made, then the server create failed) is reused.
-        // The subnet (for its network) is read at the same time: both are on the way to
-        // every server.
-        let (existing, network_id) = tokio::try_join!(tagged_ports(cx, &session, addr), async {
-            if let Some(subnet) = cx.listed(|l| l.object::<neutron::Subnet>(subnet_id)) {
-                return Ok(subnet.network_id.clone());
-            }
-            let subnet: neutron::Subnet =
-                cx.cloud.admin().network().get(SUBNETS, subnet_id).await?;
-            Ok(subnet.network_id)
-        })?;
-        let port_id = match existing.iter().find(|p| p.device_id.is_empty()) {
-            Some(port) => port.id.clone(),
-            None => {
-                let mut body = json!({
-                    "network_id": network_id,
-                    "name": name_of(res),
-                    "fixed_ips": [{ "subnet_id": subnet_id }],
-                });
-                if res.attrs.contains_key("security_groups") {
-                    body["security_groups"] = json!(group_ids);
-                }
-                let tags = common::ownership_tags(cx, addr);
-                let port: neutron::Port =
-                    common::neutron_create_tagged(&session, PORTS, addr, body, &tags).await?;
-                port.id
-            }
+        let nics = if res.attrs.contains_key("ports") {
+            common::list_attr(res, "ports")
+                .iter()
+                .map(|name| Ok(json!({ "port": dep_id(ids, Kind::Port, name)? })))
+                .collect::<Result<Vec<Value>>>()?
+        } else {
+            vec![json!({ "port": own_port(cx, &session, res, ids).await? })]
         };
-
         let server_body = json!({
             "name": name_of(res),
             "flavorRef": flavor,
             "imageRef": image,
-            "networks": [{ "port": port_id }],
+            "networks": nics,
             "metadata": { ADDRESS_METADATA: addr.to_string() },
             "tags": [common::lineage_tag(cx)],
         });

@@ -76,7 +76,7 @@ pub fn routes() -> Router<SimState> {
         )
         .route(
             "/servers/{server_id}/os-interface/{port_id}",
-            get(show_interface),
+            get(show_interface).delete(detach_interface),
         )
         .route("/flavors", get(list_flavors))
         .route("/flavors/detail", get(list_flavors_detail))

@@ -69,6 +69,23 @@ pub(super) async fn show_interface(
     })
 }
 
+/// DELETE /servers/{id}/os-interface/{port_id}: Nova detaches the port and answers 202; a
+/// port Nova made for the server is deleted, one made beforehand is unbound and kept.
+pub(super) async fn detach_interface(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((server_id, port_id)): Path<(String, String)>,
+) -> Result<StatusCode, Fault> {
+    let caller = state.caller(&headers, Service::Compute)?;
+    let mut world = state.world();
+    let server_id = find_server(&mut world, &caller, &server_id)?.id.clone();
+    world
+        .network
+        .detach_server_port(&server_id, &port_id)
+        .map_err(|message| fault(StatusCode::NOT_FOUND, message))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// GET /servers/{id}/os-volume_attachments (`openstack server volume list`): the embedded
 /// cloud has no block storage yet, so no server has volumes.
 pub(super) async fn list_volume_attachments(

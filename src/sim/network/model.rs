@@ -281,6 +281,7 @@ impl Kind {
                     "device_owner",
                     "security_groups",
                     "port_security_enabled",
+                    "allowed_address_pairs",
                     "binding:host_id",
                     "binding:vnic_type",
                     "binding:profile",
@@ -297,6 +298,7 @@ impl Kind {
                     "device_owner",
                     "security_groups",
                     "port_security_enabled",
+                    "allowed_address_pairs",
                     "binding:host_id",
                     "binding:vnic_type",
                     "binding:profile",
@@ -698,6 +700,15 @@ pub struct Port {
     pub binding_profile: Value,
     /// Nova created this port for a server (deleted, not unbound, when the server goes).
     pub created_by_nova: bool,
+    /// Kept as requested: a pair without a MAC shows the port's own.
+    #[serde(default)]
+    pub allowed_address_pairs: Vec<AddressPair>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressPair {
+    pub ip_address: String,
+    pub mac_address: Option<String>,
 }
 
 impl Port {

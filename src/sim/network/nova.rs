@@ -137,6 +137,23 @@ impl NetworkData {
         }
     }
 
+    /// Detaches one port from a server (os-interface DELETE): deleted if Nova made it,
+    /// unbound and kept otherwise. The error is Nova's 404 message for a port it cannot show.
+    pub fn detach_server_port(&mut self, server_id: &str, port_id: &str) -> Result<(), String> {
+        self.server_interface(server_id, port_id, false)?;
+        if self.ports.get(port_id).is_some_and(|p| p.created_by_nova) {
+            self.ports.remove(port_id);
+            return Ok(());
+        }
+        if let Some(port) = self.ports.get_mut(port_id) {
+            port.device_id.clear();
+            port.device_owner.clear();
+            port.binding_host_id.clear();
+            port.meta.touch();
+        }
+        Ok(())
+    }
+
     fn server_ports(&self, server_id: &str) -> Vec<&model::Port> {
         let mut ports: Vec<&model::Port> = self
             .ports

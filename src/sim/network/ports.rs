@@ -40,6 +40,7 @@ pub struct NewPort {
     pub binding_profile: Value,
     pub tags: Vec<String>,
     pub created_by_nova: bool,
+    pub allowed_address_pairs: Vec<AddressPair>,
 }
 
 impl NewPort {
@@ -61,6 +62,7 @@ impl NewPort {
             binding_profile: Value::Object(Map::new()),
             tags: Vec::new(),
             created_by_nova: false,
+            allowed_address_pairs: Vec::new(),
         }
     }
 }
@@ -115,6 +117,103 @@ pub(super) fn read_fixed_ips(body: &Map<String, Value>) -> NResult<Option<Vec<Ip
         });
     }
     Ok(Some(out))
+}
+
+/// `allowed_address_pairs` as real Neutron validates it (neutron_lib's
+/// `_validate_allowed_address_pairs`): a list of dictionaries, each with an IP address or a
+/// network, an optional MAC, no other key, no pair twice. Its messages are HTTPBadRequest's
+/// own, without the "Invalid input for" prefix of other validators.
+pub(super) fn read_address_pairs(body: &Map<String, Value>) -> NResult<Option<Vec<AddressPair>>> {
+    let Some(value) = body.get("allowed_address_pairs") else {
+        return Ok(None);
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| NeutronError::bad_request("Allowed address pairs must be a list."))?;
+    let mut out: Vec<AddressPair> = Vec::new();
+    for item in items {
+        let entry = item.as_object().ok_or_else(|| {
+            NeutronError::bad_request(format!("{} is not a dictionary", py(item)))
+        })?;
+        let mac_address = match entry.get("mac_address") {
+            None => None,
+            Some(Value::String(mac)) if valid_mac(mac) => Some(mac.to_ascii_lowercase()),
+            Some(other) => {
+                let text = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| py(other));
+                return Err(NeutronError::bad_request(format!(
+                    "'{text}' is not a valid MAC address"
+                )));
+            }
+        };
+        let ip_address = match entry.get("ip_address") {
+            None => {
+                return Err(NeutronError::new(
+                    StatusCode::BAD_REQUEST,
+                    "AllowedAddressPairsMissingIP",
+                    "AllowedAddressPair must contain ip_address",
+                ));
+            }
+            Some(Value::String(ip)) => {
+                if ip.contains('/') {
+                    if ip.parse::<ipnet::IpNet>().is_err() {
+                        return Err(NeutronError::bad_request(format!(
+                            "'{ip}' is not a valid IP subnet"
+                        )));
+                    }
+                } else if ip.parse::<IpAddr>().is_err() {
+                    return Err(NeutronError::bad_request(format!(
+                        "'{ip}' is not a valid IP address"
+                    )));
+                }
+                ip.clone()
+            }
+            Some(other) => {
+                return Err(NeutronError::bad_request(format!(
+                    "{} is not a valid IP address",
+                    py(other)
+                )));
+            }
+        };
+        let extra: Vec<&str> = entry
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "ip_address" && *k != "mac_address")
+            .collect();
+        if !extra.is_empty() {
+            return Err(NeutronError::bad_request(format!(
+                "Unrecognized attribute(s) '{}'",
+                extra.join(", ")
+            )));
+        }
+        let pair = AddressPair {
+            ip_address,
+            mac_address,
+        };
+        if out.contains(&pair) {
+            return Err(NeutronError::new(
+                StatusCode::BAD_REQUEST,
+                "DuplicateAddressPairInRequest",
+                format!(
+                    "Request contains duplicate address pair: mac_address {} ip_address {}.",
+                    pair.mac_address.as_deref().unwrap_or("None"),
+                    pair.ip_address
+                ),
+            ));
+        }
+        out.push(pair);
+    }
+    Ok(Some(out))
+}
+
+/// Neutron refuses address pairs on a port without port security (409).
+fn pairs_need_port_security() -> NeutronError {
+    NeutronError::conflict(
+        "AddressPairAndPortSecurityRequired",
+        "Port Security must be enabled in order to have allowed address pairs on a port.",
+    )
 }
 
 impl NetworkData {
@@ -334,6 +433,9 @@ impl NetworkData {
                 }
             },
         };
+        if !port_security && !spec.allowed_address_pairs.is_empty() {
+            return Err(pairs_need_port_security());
+        }
         let is_service_port = spec.device_owner.starts_with("network:");
         let security_groups = match spec.security_groups {
             Some(groups) => {
@@ -363,6 +465,7 @@ impl NetworkData {
             binding_vnic_type: spec.binding_vnic_type,
             binding_profile: spec.binding_profile,
             created_by_nova: spec.created_by_nova,
+            allowed_address_pairs: spec.allowed_address_pairs,
         };
         let id = port.meta.id.clone();
         self.ports.insert(id.clone(), port);
@@ -418,6 +521,7 @@ impl NetworkData {
         spec.device_id = get_str(body, "device_id", 255)?.unwrap_or_default();
         spec.device_owner = get_str(body, "device_owner", 255)?.unwrap_or_default();
         spec.port_security_enabled = get_bool(body, "port_security_enabled")?;
+        spec.allowed_address_pairs = read_address_pairs(body)?.unwrap_or_default();
         spec.tags = validate_tags(&get_str_list(body, "tags")?.unwrap_or_default())?;
         read_binding(
             actor,
@@ -477,6 +581,12 @@ impl NetworkData {
         )?;
         if let Some(pse) = get_bool(body, "port_security_enabled")? {
             port.port_security_enabled = pse;
+        }
+        if let Some(pairs) = read_address_pairs(body)? {
+            port.allowed_address_pairs = pairs;
+        }
+        if !port.port_security_enabled && !port.allowed_address_pairs.is_empty() {
+            return Err(pairs_need_port_security());
         }
         match get_str_list(body, "security_groups")? {
             Some(ids) => {

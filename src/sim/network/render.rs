@@ -122,7 +122,21 @@ impl NetworkData {
         );
         out.insert("tags".into(), json!(port.meta.tags));
         out.insert("binding:vnic_type".into(), json!(port.binding_vnic_type));
-        out.insert("allowed_address_pairs".into(), json!([]));
+        // Neutron's table is keyed (port, mac, ip) and lists in that order.
+        let mut pairs: Vec<(&str, &str)> = port
+            .allowed_address_pairs
+            .iter()
+            .map(|p| {
+                let mac = p.mac_address.as_deref().unwrap_or(&port.mac_address);
+                (mac, p.ip_address.as_str())
+            })
+            .collect();
+        pairs.sort();
+        let pairs: Vec<Value> = pairs
+            .into_iter()
+            .map(|(mac, ip)| json!({"mac_address": mac, "ip_address": ip}))
+            .collect();
+        out.insert("allowed_address_pairs".into(), Value::Array(pairs));
         out.insert("extra_dhcp_opts".into(), json!([]));
         if actor.admin {
             let vif_type = if bound { "ovs" } else { "unbound" };

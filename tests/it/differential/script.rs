@@ -67,6 +67,130 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     teardown(rec).await;
 }
 
+/// The `port` kind's operations: a fixed IP asked for (taken, outside its subnet, on a subnet
+/// of another network), allowed address pairs (valid, invalid, duplicated), port security
+/// against groups and pairs, and fixed IPs and pairs changed in place. Runs on `{net}` and
+/// `{subnet}` (10.77.0.0/24) with the group `{sg}`.
+async fn port_addresses(rec: &mut Recorder, run: &str) {
+    use Svc::Network as N;
+    let reply = rec
+        .call(post(
+            "neutron.port.create.fixed_ip_and_pairs",
+            N,
+            "/v2.0/ports",
+            json!({"port": {"name": format!("sfd-vip-{run}"), "network_id": "{net}",
+                "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.10"}],
+                "allowed_address_pairs": [{"ip_address": "10.77.0.100"},
+                    {"ip_address": "10.78.0.0/24", "mac_address": "fa:16:3e:00:00:01"}]}}),
+        ))
+        .await;
+    rec.bind("vip", reply.str_at("/port/id"));
+    rec.on_cleanup(N, "/v2.0/ports/{vip}");
+    rec.call(post(
+        "neutron.port.create.fixed_ip_taken",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.10"}]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.fixed_ip_outside_subnet",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.99.0.10"}]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.fixed_ip_network_address",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}",
+            "fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.0"}]}}),
+    ))
+    .await;
+    for (label, pairs) in [
+        (
+            "neutron.port.create.pair_bad_ip",
+            json!([{"ip_address": "nonsense"}]),
+        ),
+        (
+            "neutron.port.create.pair_bad_cidr",
+            json!([{"ip_address": "10.0.0.1/33"}]),
+        ),
+        (
+            "neutron.port.create.pair_bad_mac",
+            json!([{"ip_address": "10.0.0.1", "mac_address": "zz"}]),
+        ),
+        (
+            "neutron.port.create.pair_without_ip",
+            json!([{"mac_address": "fa:16:3e:00:00:01"}]),
+        ),
+        (
+            "neutron.port.create.pair_twice",
+            json!([{"ip_address": "10.0.0.1"}, {"ip_address": "10.0.0.1"}]),
+        ),
+        (
+            "neutron.port.create.pair_unknown_key",
+            json!([{"ip_address": "10.0.0.1", "colour": "red"}]),
+        ),
+        ("neutron.port.create.pairs_not_a_list", json!("10.0.0.1")),
+    ] {
+        rec.call(post(
+            label,
+            N,
+            "/v2.0/ports",
+            json!({"port": {"network_id": "{net}", "allowed_address_pairs": pairs}}),
+        ))
+        .await;
+    }
+    rec.call(post(
+        "neutron.port.create.no_port_security_with_groups",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "port_security_enabled": false,
+            "security_groups": ["{sg}"]}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.no_port_security_with_pairs",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "port_security_enabled": false,
+            "allowed_address_pairs": [{"ip_address": "10.0.0.1"}]}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.fixed_ip_and_pairs",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"fixed_ips": [{"subnet_id": "{subnet}", "ip_address": "10.77.0.11"}],
+            "allowed_address_pairs": [{"ip_address": "10.77.0.101"}],
+            "description": "moved", "admin_state_up": false}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.port_security_off_with_pairs",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"port_security_enabled": false}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.port.update.port_security_off_cleared",
+        N,
+        "/v2.0/ports/{vip}",
+        json!({"port": {"port_security_enabled": false, "security_groups": [],
+            "allowed_address_pairs": []}}),
+    ))
+    .await;
+    rec.call(get("neutron.port.show.vip", N, "/v2.0/ports/{vip}"))
+        .await;
+    rec.call(delete("neutron.port.delete.vip", N, "/v2.0/ports/{vip}"))
+        .await;
+}
+
 async fn identity(rec: &mut Recorder, login: &Login) {
     use Svc::Identity as I;
     let run = &login.run;
@@ -877,6 +1001,7 @@ async fn network(rec: &mut Recorder, login: &Login) {
         json!({"port": {"security_groups": []}}),
     ))
     .await;
+    port_addresses(rec, run).await;
 
     let reply = rec
         .call(post(
@@ -1050,6 +1175,22 @@ async fn network(rec: &mut Recorder, login: &Login) {
         )
         .auth(Auth::Var("project_token")),
     )
+    .await;
+    // Ports count against the port's project, whoever creates it: here the admin, on its own
+    // network, for {project}.
+    rec.call(put(
+        "neutron.quota.update.ports",
+        N,
+        "/v2.0/quotas/{project}",
+        json!({"quota": {"port": 0}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.port.create.over_quota",
+        N,
+        "/v2.0/ports",
+        json!({"port": {"network_id": "{net}", "project_id": "{project}"}}),
+    ))
     .await;
     rec.call(delete("neutron.quota.reset", N, "/v2.0/quotas/{project}"))
         .await;
@@ -1427,6 +1568,91 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("nova.server.show.deleted", C, servers)).await;
     admin_boots_on_another_projects_network(rec, login).await;
+    servers_on_ports(rec, login).await;
+}
+
+/// A server booted on a port made beforehand (`instance.ports`): detaching the port
+/// (os-interface DELETE) unbinds it and keeps it, and so does deleting the server
+/// (preserve_on_delete).
+async fn servers_on_ports(rec: &mut Recorder, login: &Login) {
+    use Svc::{Compute as C, Network as N};
+    let run = &login.run;
+    for (which, detach) in [("detached", true), ("kept", false)] {
+        let reply = rec
+            .call(post(
+                &format!("neutron.port.create.for_server.{which}"),
+                N,
+                "/v2.0/ports",
+                json!({"port": {"name": format!("sfd-bootport-{which}-{run}"),
+                    "network_id": "{net}"}}),
+            ))
+            .await;
+        rec.bind("boot_port", reply.str_at("/port/id"));
+        rec.on_cleanup(N, "/v2.0/ports/{boot_port}");
+        let reply = rec
+            .call(post(
+                &format!("nova.server.create.on_port.{which}"),
+                C,
+                "/v2.1/servers",
+                json!({"server": {"name": format!("sfd-onport-{which}-{run}"),
+                    "imageRef": "{image}", "flavorRef": "{flavor}",
+                    "networks": [{"port": "{boot_port}"}]}}),
+            ))
+            .await;
+        rec.bind("port_server", reply.str_at("/server/id"));
+        rec.on_cleanup(C, "/v2.1/servers/{port_server}");
+        let server = "/v2.1/servers/{port_server}";
+        let port = "/v2.0/ports/{boot_port}";
+        rec.poll(
+            &format!("nova.server.on_port.{which}.build"),
+            C,
+            server,
+            "/server/status",
+            &["ACTIVE", "ERROR"],
+            TIMEOUT,
+        )
+        .await;
+        rec.poll(
+            &format!("neutron.port.on_server.{which}.bound"),
+            N,
+            port,
+            "/port/device_owner",
+            &["compute:nova"],
+            TIMEOUT,
+        )
+        .await;
+        if detach {
+            rec.call(delete(
+                "nova.server.interface.detach",
+                C,
+                &format!("{server}/os-interface/{{boot_port}}"),
+            ))
+            .await;
+        } else {
+            rec.call(delete("nova.server.delete.on_port", C, server))
+                .await;
+            rec.poll(
+                "nova.server.on_port.deleting",
+                C,
+                server,
+                "/server/status",
+                &["404"],
+                TIMEOUT,
+            )
+            .await;
+        }
+        rec.poll(
+            &format!("neutron.port.on_server.{which}.unbound"),
+            N,
+            port,
+            "/port/device_owner",
+            &[""],
+            TIMEOUT,
+        )
+        .await;
+        rec.call(get(&format!("neutron.port.show.{which}"), N, port))
+            .await;
+    }
 }
 
 /// The reads standard clients make of a server beside GET /servers/{id}: Ansible's

@@ -442,3 +442,126 @@ fn network_and_subnet_in_use() {
     data.delete_network(&actor, &net).expect("network gone");
     assert!(!data.subnets.contains_key(&subnet));
 }
+
+/// Allowed address pairs as real Neutron takes them (its messages and types, recorded from
+/// Neutron 2026.2): a pair without a MAC shows the port's own, and port security is needed.
+#[test]
+fn allowed_address_pairs_and_port_security() {
+    let mut data = seeded();
+    let actor = user(ALICE);
+    let (net, _) = net_with_subnet(&mut data, ALICE, "10.0.0.0/24");
+    let create = |data: &mut NetworkData, pairs: Value| {
+        data.create_port(
+            &actor,
+            &obj(json!({"network_id": net, "allowed_address_pairs": pairs})),
+        )
+    };
+    let vip = create(
+        &mut data,
+        json!([{"ip_address": "10.0.0.100"},
+               {"ip_address": "10.1.0.0/24", "mac_address": "FA:16:3E:00:00:01"}]),
+    )
+    .expect("pairs");
+    let view = data.show(Kind::Port, &actor, &vip).expect("own");
+    let mac = view["mac_address"].clone();
+    let mut pairs = view["allowed_address_pairs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    pairs.sort_by_key(|p| p["ip_address"].as_str().map(str::to_string));
+    assert_eq!(
+        pairs,
+        [
+            json!({"ip_address": "10.0.0.100", "mac_address": mac}),
+            json!({"ip_address": "10.1.0.0/24", "mac_address": "fa:16:3e:00:00:01"}),
+        ]
+    );
+    for (pairs, expected) in [
+        (
+            json!([{"ip_address": "nonsense"}]),
+            err(
+                400,
+                "HTTPBadRequest",
+                "'nonsense' is not a valid IP address",
+            ),
+        ),
+        (
+            json!([{"ip_address": "10.0.0.1/33"}]),
+            err(
+                400,
+                "HTTPBadRequest",
+                "'10.0.0.1/33' is not a valid IP subnet",
+            ),
+        ),
+        (
+            json!([{"ip_address": "10.0.0.1", "mac_address": "zz"}]),
+            err(400, "HTTPBadRequest", "'zz' is not a valid MAC address"),
+        ),
+        (
+            json!([{"mac_address": "fa:16:3e:00:00:01"}]),
+            err(
+                400,
+                "AllowedAddressPairsMissingIP",
+                "AllowedAddressPair must contain ip_address",
+            ),
+        ),
+        (
+            json!([{"ip_address": "10.0.0.1"}, {"ip_address": "10.0.0.1"}]),
+            err(
+                400,
+                "DuplicateAddressPairInRequest",
+                "Request contains duplicate address pair: mac_address None ip_address 10.0.0.1.",
+            ),
+        ),
+        (
+            json!([{"ip_address": "10.0.0.1", "foo": 1}]),
+            err(400, "HTTPBadRequest", "Unrecognized attribute(s) 'foo'"),
+        ),
+        (
+            json!("10.0.0.1"),
+            err(
+                400,
+                "HTTPBadRequest",
+                "Allowed address pairs must be a list.",
+            ),
+        ),
+    ] {
+        assert_eq!(create(&mut data, pairs).err(), Some(expected));
+    }
+    let no_security = |data: &mut NetworkData, extra: Value| {
+        let mut body = obj(json!({"network_id": net, "port_security_enabled": false}));
+        body.extend(obj(extra));
+        data.create_port(&actor, &body)
+    };
+    let needs_security = err(
+        409,
+        "AddressPairAndPortSecurityRequired",
+        "Port Security must be enabled in order to have allowed address pairs on a port.",
+    );
+    assert_eq!(
+        no_security(
+            &mut data,
+            json!({"allowed_address_pairs": [{"ip_address": "10.0.0.1"}]})
+        )
+        .err(),
+        Some(needs_security.clone())
+    );
+    // Turning port security off needs the pairs and groups gone in the same update.
+    assert_eq!(
+        data.update_port(&actor, &vip, &obj(json!({"port_security_enabled": false})))
+            .err(),
+        Some(needs_security)
+    );
+    data.update_port(
+        &actor,
+        &vip,
+        &obj(
+            json!({"port_security_enabled": false, "security_groups": [],
+                    "allowed_address_pairs": []}),
+        ),
+    )
+    .expect("cleared together");
+    let view = data.show(Kind::Port, &actor, &vip).expect("own");
+    assert_eq!(view["port_security_enabled"], false);
+    assert_eq!(view["allowed_address_pairs"], json!([]));
+}
