@@ -364,7 +364,8 @@ tagged!(
     neutron::Subnet,
     neutron::Port,
     neutron::Router,
-    neutron::SecurityGroup
+    neutron::SecurityGroup,
+    neutron::FloatingIp
 );
 
 /// `have` carries every tag of `want`.

@@ -470,6 +470,9 @@ impl NetworkData {
             .clone()
             .or_else(|| port.fixed_ips.first().map(|ip| ip.subnet_id.clone()))
             .unwrap_or_default();
+        for ip in &port.fixed_ips {
+            self.check_interface_unused(router_id, &ip.subnet_id)?;
+        }
         let info = self.interface_info(&router, &port, &reported_subnet);
         self.ports.remove(&port.meta.id);
         self.touch_router(router_id);

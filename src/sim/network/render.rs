@@ -269,6 +269,11 @@ impl NetworkData {
                     .get(id)
                     .filter(|r| self.rule_visible(r, actor) && query.may_keep(&r.meta, false))
                     .map(|r| self.render_rule(r)),
+                Kind::FloatingIp => self
+                    .floating_ips
+                    .get(id)
+                    .filter(|f| self.floating_ip_visible(f, actor) && query.may_keep(&f.meta, true))
+                    .map(|f| self.render_floating_ip(f)),
             };
             if let Some(item) = rendered {
                 count_render();
@@ -326,7 +331,7 @@ impl NetworkData {
                     ids.extend(self.rules.ids_under(&group.meta.id).iter().cloned());
                 }
             }
-            Kind::Router | Kind::SecurityGroup => {}
+            Kind::Router | Kind::SecurityGroup | Kind::FloatingIp => {}
         }
         ids
     }
@@ -339,6 +344,7 @@ impl NetworkData {
             Kind::Router => self.routers.ids_of_project(project_id),
             Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
             Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
+            Kind::FloatingIp => self.floating_ips.ids_of_project(project_id),
         }
     }
 
@@ -350,6 +356,7 @@ impl NetworkData {
         self.routers.reindex_changed();
         self.security_groups.reindex_changed();
         self.rules.reindex_changed();
+        self.floating_ips.reindex_changed();
     }
 
     fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
@@ -361,6 +368,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
             // Rules show no tags: no tag filter keeps one.
             Kind::SecurityGroupRule => &NO_IDS,
+            Kind::FloatingIp => self.floating_ips.ids_tagged(tag),
         }
     }
 
@@ -372,6 +380,7 @@ impl NetworkData {
             Kind::Router => self.routers.keys().cloned().collect(),
             Kind::SecurityGroup => self.security_groups.keys().cloned().collect(),
             Kind::SecurityGroupRule => self.rules.keys().cloned().collect(),
+            Kind::FloatingIp => self.floating_ips.keys().cloned().collect(),
         }
     }
 
@@ -383,6 +392,7 @@ impl NetworkData {
             Kind::Router => self.render_router(self.router(actor, id)?),
             Kind::SecurityGroup => self.render_group(self.security_group(actor, id)?),
             Kind::SecurityGroupRule => self.render_rule(self.security_group_rule(actor, id)?),
+            Kind::FloatingIp => self.render_floating_ip(self.floating_ip(actor, id)?),
         })
     }
 
@@ -399,6 +409,7 @@ impl NetworkData {
             Kind::Router => self.create_router(actor, body),
             Kind::SecurityGroup => self.create_security_group(actor, body),
             Kind::SecurityGroupRule => self.create_security_group_rule(actor, body),
+            Kind::FloatingIp => self.create_floating_ip(actor, body),
         }
     }
 
@@ -417,6 +428,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.update_security_group(actor, id, body),
             // Rules have no updatable attribute: the attribute check refused the body already.
             Kind::SecurityGroupRule => self.security_group_rule(actor, id).map(|_| ()),
+            Kind::FloatingIp => self.update_floating_ip(actor, id, body),
         }
     }
 
@@ -428,6 +440,7 @@ impl NetworkData {
             Kind::Router => self.delete_router(actor, id),
             Kind::SecurityGroup => self.delete_security_group(actor, id),
             Kind::SecurityGroupRule => self.delete_security_group_rule(actor, id),
+            Kind::FloatingIp => self.delete_floating_ip(actor, id),
         }
     }
 
@@ -441,6 +454,7 @@ impl NetworkData {
             Kind::Router => self.router(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroup => self.security_group(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroupRule => return Err(kind.not_found(id)),
+            Kind::FloatingIp => self.floating_ip(actor, id)?.meta.project_id.clone(),
         };
         if write {
             ensure_owner(actor, &project, &format!("update_{}_tags", kind.singular()))?;
@@ -452,6 +466,7 @@ impl NetworkData {
             Kind::Router => self.routers.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroupRule => None,
+            Kind::FloatingIp => self.floating_ips.get_mut(id).map(|r| &mut r.meta),
         };
         meta.ok_or_else(|| kind.not_found(id))
     }
