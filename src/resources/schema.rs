@@ -299,6 +299,9 @@ pub enum AttrType {
     },
     /// A required reference to one resource.
     Reference(Ref),
+    /// A reference to one resource or to none: absent is `null`, so removing it from the spec
+    /// is a change (a floating IP's `instance`: removing it disassociates the address).
+    OptionalReference(Ref),
     /// A set of references; absent is `[]` when `default_empty`, else unmanaged.
     ReferenceSet {
         to: Ref,
@@ -391,7 +394,9 @@ impl Attr {
     /// The kind this attribute names, if it is a reference.
     pub fn reference(&self) -> Option<&Ref> {
         match &self.ty {
-            AttrType::Reference(r) | AttrType::ReferenceSet { to: r, .. } => Some(r),
+            AttrType::Reference(r)
+            | AttrType::OptionalReference(r)
+            | AttrType::ReferenceSet { to: r, .. } => Some(r),
             _ => None,
         }
     }

@@ -392,6 +392,16 @@ fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed
             ),
         ));
     }
+    // Neutron's quotas count objects: each kind says which ones it takes (a floating IP, an
+    // instance's floating IP).
+    for (key, _) in NEUTRON_QUOTAS {
+        if let Some(l) = limit(key).filter(|l| used(key) > *l) {
+            over.push((
+                format!("{addr}: {} {key} but quotas.{key} is {l}", used(key)),
+                format!("raise quotas.{key} to at least {}", used(key)),
+            ));
+        }
+    }
     for (message, help) in over {
         out.push(Diagnostic::error(message).at(tenant.span_of("quotas")).help(help));
     }

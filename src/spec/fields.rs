@@ -71,6 +71,13 @@ impl Builder<'_, '_, '_> {
             AttrType::Choice { values, default } => self.choice(key, values, default),
             AttrType::CloudName { example, .. } => self.required_string(key, example),
             AttrType::Reference(to) => self.reference(key, to.kind),
+            AttrType::OptionalReference(to) => {
+                if self.t.get(key).is_none() {
+                    self.set(key, Value::Null, None);
+                } else {
+                    self.reference(key, to.kind);
+                }
+            }
             AttrType::ReferenceSet { to, default_empty } => {
                 self.reference_set(key, to.kind, default_empty)
             }

@@ -1,0 +1,300 @@
+//! Floating IPs (Neutron): an address of an external network allocated to a tenant, and its
+//! association with an instance, made, moved and removed in place (PUT port_id), so that the
+//! address survives a move from one instance to another.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::common::{self, Names, allocate_floating_ip, associate_floating_ip, dep_id, gone_ok};
+use super::schema::{Api, Attr, AttrType, Implied, KindSchema, Ref, View};
+use super::{
+    Context, Error, Ids, KindOps, Listed, Observation, Observed, ObservedResource, Result, Scope,
+};
+use crate::addr::{Address, Kind};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::openstack::network::{self as neutron, FLOATINGIPS, PORTS};
+use crate::spec::{Attrs, Desired, DesiredResource};
+
+pub struct FloatingIp;
+
+/// `network` is empty for the provider's external network (the usual case), so that a spec
+/// need not repeat it; `instance` is null when the address is not associated.
+const SCHEMA: KindSchema = KindSchema {
+    implicit_dependencies: Some(routers_to_instance),
+    plan_check: Some(plan_check),
+    quota_usage: Some(quota_usage),
+    ..KindSchema::new(
+        "floating_ip",
+        "a floating IP of an external network, associated with an instance or not",
+        Api::neutron("/v2.0/floatingips"),
+        &[
+            Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+            Attr::new("network", AttrType::Text { default: "" })
+                .forces_replacement()
+                .own_calls(),
+            Attr::new("address", AttrType::IpAddressIn { within: "network" })
+                .forces_replacement()
+                .own_calls(),
+            Attr::new("description", AttrType::Text { default: "" }),
+            Attr::new(
+                "instance",
+                AttrType::OptionalReference(
+                    Ref::to(Kind::Instance)
+                        .same_tenant(
+                            "associate",
+                            "a floating IP is associated with instances of its own tenant \
+                             only: pick an instance of",
+                        )
+                        .link("association"),
+                ),
+            )
+            .own_calls(),
+            // What users reach the address as, from `[provider] ipv4_external_ip_mapping`.
+            Attr::new("public_address", AttrType::Derived).own_calls(),
+        ],
+    )
+    .parent("tenant")
+};
+
+/// A floating IP can only be associated once a router connects the instance's subnet to the
+/// external network: it waits for the routers on that subnet (and they are removed after it).
+fn routers_to_instance(fip: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let Some(instance) = view
+        .attrs(fip)
+        .and_then(|attrs| attrs.get("instance"))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    let instance = Address::new(Kind::Instance, instance);
+    let Some(subnet) = view
+        .attrs(&instance)
+        .and_then(|attrs| attrs.get("subnet"))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
+        .into_iter()
+        .filter(|router| nodes.contains(*router))
+        .map(|router| Implied {
+            dependency: router.clone(),
+            attr: "instance",
+            via: instance.clone(),
+            relation: "the router on the subnet of",
+        })
+        .collect()
+}
+
+fn quota_usage(_: &DesiredResource, _: &Observed) -> Vec<(&'static str, u64)> {
+    vec![("floatingips", 1)]
+}
+
+/// The network a floating IP comes from must be an external network the cloud has; with no
+/// `network`, the provider's `external_network` must be set.
+fn plan_check(res: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    let network = res.attrs.get("network").and_then(Value::as_str).unwrap_or("");
+    let provider = desired.provider.external_network.as_deref();
+    if network.is_empty() {
+        if provider.is_none() {
+            out.push(
+                Diagnostic::error(format!(
+                    "{}: no external network to allocate the address from",
+                    res.addr
+                ))
+                .at(res.span.clone())
+                .help(
+                    "set `external_network` in the [provider] table, or `network = \"<external \
+                     network>\"` here",
+                ),
+            );
+        }
+        return;
+    }
+    if Some(network) == provider {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: network `{network}` is the provider's external_network",
+                res.addr
+            ))
+            .at(res.span_of("network"))
+            .help("leave `network` out: the provider's external network is the default"),
+        );
+        return;
+    }
+    if let Err(problem) = super::find_external_network(&observed.external_networks, network) {
+        out.push(
+            Diagnostic::error(format!("{}: network {problem}", res.addr))
+                .at(res.span_of("network"))
+                .help("floating IPs come from external networks (router:external)"),
+        );
+    }
+}
+
+/// Normalized attributes. `port` is the associated port, where it is known.
+pub fn observe(
+    fip: &neutron::FloatingIp,
+    port: Option<&neutron::Port>,
+    names: &Names,
+    o: &Observation,
+    mapping: &std::collections::BTreeMap<String, String>,
+) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert(
+        "tenant".into(),
+        json!(names.name(Kind::Tenant, &fip.project_id)),
+    );
+    let network = if o.external_network_id.as_deref() == Some(fip.floating_network_id.as_str()) {
+        String::new()
+    } else {
+        o.external_network_names
+            .get(&fip.floating_network_id)
+            .cloned()
+            .unwrap_or_else(|| fip.floating_network_id.clone())
+    };
+    attrs.insert("network".into(), json!(network));
+    attrs.insert("address".into(), json!(fip.floating_ip_address));
+    attrs.insert(
+        "description".into(),
+        json!(fip.description.clone().unwrap_or_default()),
+    );
+    let device = fip.port_id.as_ref().map(|port_id| {
+        fip.port_details
+            .as_ref()
+            .map(|d| d.device_id.clone())
+            .or_else(|| port.map(|p| p.device_id.clone()))
+            .filter(|d| !d.is_empty())
+            // An address on a port with no device is shown by the port's id.
+            .unwrap_or_else(|| port_id.clone())
+    });
+    attrs.insert(
+        "instance".into(),
+        json!(device.map(|d| names.name(Kind::Instance, &d))),
+    );
+    if let Some(public) = mapping.get(&fip.floating_ip_address) {
+        attrs.insert("public_address".into(), json!(public));
+    }
+    attrs
+}
+
+/// What a floating IP is associated with, as the spec says it: the port is found at apply
+/// time. (An association by port id, from a `port` field or kind, is one more variant.)
+pub(super) enum Target {
+    /// The server id of an instance: its stackform port is the one associated.
+    Instance { addr: Address, server_id: String },
+}
+
+/// The association `res` asks for (None: not associated).
+fn target(res: &DesiredResource, ids: &Ids) -> Result<Option<Target>> {
+    let Some(name) = res.attrs.get("instance").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(Some(Target::Instance {
+        addr: Address::new(Kind::Instance, name),
+        server_id: dep_id(ids, Kind::Instance, name)?.to_string(),
+    }))
+}
+
+/// The port id a target stands for, found the way the instance kind finds its port.
+pub(super) async fn target_port(cx: &Context, addr: &Address, target: &Target) -> Result<String> {
+    match target {
+        Target::Instance {
+            addr: instance,
+            server_id,
+        } => {
+            let query = neutron::query(&[("device_id", server_id)]);
+            let ports: Vec<neutron::Port> = cx.cloud.admin().network().list(PORTS, &query).await?;
+            let lineage = common::lineage_tag(cx);
+            super::instance::port_of(&lineage, instance, Some(server_id), &ports)
+                .map(|p| p.id.clone())
+                .ok_or_else(|| Error::Failed {
+                    addr: addr.clone(),
+                    message: format!("{instance} has no port to associate the address with"),
+                })
+        }
+    }
+}
+
+impl KindOps for FloatingIp {
+    const SCHEMA: KindSchema = SCHEMA;
+
+    async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Projects(projects) = scope else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<neutron::FloatingIp> =
+            common::list_in_projects(cx, FLOATINGIPS, projects).await?;
+        // Kept for the instances' `floating_ip` shorthand, observed once every list is in.
+        cx.record_listed(|listed| listed.floating_ips = Some(items.clone()));
+        let lineage = common::lineage_tag(cx);
+        let mapping = std::sync::Arc::new(cx.ipv4_external_ip_mapping.clone());
+        Ok(items
+            .into_iter()
+            .map(|fip| {
+                let claim = common::tagged_address(&lineage, &fip.tags);
+                let foreign = common::foreign_claim(&lineage, &fip.tags);
+                let mapping = mapping.clone();
+                Listed::new(fip.id.clone(), claim, None, move |_, o| {
+                    let port = fip
+                        .port_id
+                        .as_deref()
+                        .and_then(|id| o.ports.iter().find(|p| p.id == id));
+                    observe(&fip, port, &o.names, o, &mapping)
+                })
+                .foreign(foreign)
+            })
+            .collect())
+    }
+
+    async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
+        let addr = &res.addr;
+        let project = common::ref_id(res, ids, "tenant", Kind::Tenant)?;
+        let network = res.attrs.get("network").and_then(Value::as_str).unwrap_or("");
+        let network_id = common::external_network_id(cx, addr, network).await?;
+        let port = match target(res, ids)? {
+            Some(target) => Some(target_port(cx, addr, &target).await?),
+            None => None,
+        };
+        let mut body = json!({
+            "floating_network_id": network_id,
+            "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
+        });
+        if let Some(address) = res.attrs.get("address").and_then(Value::as_str) {
+            body["floating_ip_address"] = json!(address);
+        }
+        let tags = common::ownership_tags(cx, addr);
+        let created = allocate_floating_ip(cx, addr, project, body, port.as_deref(), &tags).await?;
+        Ok(created.id)
+    }
+
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        ids: &Ids,
+    ) -> Result<()> {
+        let changes = common::body_changes(&SCHEMA, res, current);
+        if !changes.is_empty() {
+            let _: neutron::FloatingIp = cx
+                .cloud
+                .admin()
+                .network()
+                .update(FLOATINGIPS, &current.id, Value::Object(changes))
+                .await?;
+        }
+        if res.attrs.get("instance") != current.attrs.get("instance") {
+            // One PUT moves the address from one port to another: it stays allocated.
+            let port = match target(res, ids)? {
+                Some(target) => Some(target_port(cx, &res.addr, &target).await?),
+                None => None,
+            };
+            associate_floating_ip(cx, &res.addr, &current.id, port.as_deref()).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+        gone_ok(cx.cloud.admin().network().delete(FLOATINGIPS, &current.id).await)
+    }
+}
