@@ -24,6 +24,7 @@ const SCHEMA: KindSchema = KindSchema {
     implicit_dependencies: Some(routers_to_instance),
     plan_check: Some(plan_check),
     quota_usage: Some(quota_usage),
+    shown: &["address", "public_address"],
     ..KindSchema::new(
         "floating_ip",
         "a floating IP of an external network, associated with an instance or not",

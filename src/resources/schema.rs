@@ -52,6 +52,9 @@ pub struct KindSchema {
     pub plan_check: Option<PlanCheck>,
     /// What one resource consumes of its tenant's quotas (quota key, amount).
     pub quota_usage: Option<QuotaUsage>,
+    /// Observed attributes the spec leaves to the cloud that a plan shows beside the changes
+    /// of an existing resource and the state keeps (a floating IP's address).
+    pub shown: &'static [&'static str],
 }
 
 /// The implicit dependencies of one resource among the graph's `nodes`.
@@ -433,6 +436,7 @@ impl KindSchema {
             implicit_dependencies: None,
             plan_check: None,
             quota_usage: None,
+            shown: &[],
         }
     }
 
