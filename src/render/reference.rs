@@ -63,7 +63,7 @@ fn field(attr: &Attr) -> String {
             format!("required; one of the cloud's {}", catalog.plural())
         }
         AttrType::Reference(to) => format!("required; a {}", to.kind),
-        AttrType::OptionalReference(to) => format!("none; a {}", to.kind),
+        AttrType::OptionalReference(to) => format!("none; {} name", to.kind),
         AttrType::ReferenceSet { to, default_empty } => {
             let unset = if default_empty { "[]" } else { "unmanaged" };
             format!("{unset}; {} names", to.kind)

@@ -530,7 +530,7 @@ subnet = "s"
         assert_eq!(
             attrs(&d, Kind::Instance, "i"),
             json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
-                   "power_state": "running"})
+                   "power_state": "running", "floating_ip": false})
         );
     }
 
