@@ -363,10 +363,13 @@ pub fn association_error(addr: &Address, what: &str, error: crate::openstack::Ap
 /// The id of the external network `network` names ("" = the provider's).
 pub async fn external_network_id(cx: &Context, addr: &Address, network: &str) -> Result<String> {
     let wanted = if network.is_empty() {
-        cx.external_network.as_deref().ok_or_else(|| Error::Failed {
-            addr: addr.clone(),
-            message: "no external network: set `external_network` in the [provider] table".into(),
-        })?
+        cx.external_network
+            .as_deref()
+            .ok_or_else(|| Error::Failed {
+                addr: addr.clone(),
+                message: "no external network: set `external_network` in the [provider] table"
+                    .into(),
+            })?
     } else {
         network
     };

@@ -425,7 +425,9 @@ fn read_ip_mapping(
             (None, _) => diags.push(
                 Diagnostic::error(format!("invalid IPv4 address `{floating}`"))
                     .at(t.span(key.span()))
-                    .help("keys are the floating IP addresses of the cloud, such as \"172.24.4.10\""),
+                    .help(
+                        "keys are the floating IP addresses of the cloud, such as \"172.24.4.10\"",
+                    ),
             ),
             (_, None) => diags.push(
                 Diagnostic::error(format!("invalid IPv4 address `{public}`"))

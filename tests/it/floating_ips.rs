@@ -126,7 +126,11 @@ impl Scenario {
         self.floating_ips(project)
             .await
             .into_iter()
-            .filter(|f| f["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == &tag)))
+            .filter(|f| {
+                f["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|x| x == &tag))
+            })
             .collect()
     }
 
@@ -199,29 +203,47 @@ async fn moves_in_place(target: Target) {
     let project = s.project_id().await;
     let fips = s.tagged(&project, "floating_ip.web").await;
     assert_eq!(fips.len(), 1, "{fips:?}");
-    let (id, address) = (fips[0]["id"].clone(), fips[0]["floating_ip_address"].clone());
+    let (id, address) = (
+        fips[0]["id"].clone(),
+        fips[0]["floating_ip_address"].clone(),
+    );
     let port_a = s.server_port(&project, "a").await;
     assert_eq!(fips[0]["port_id"], port_a.as_str(), "{fips:?}");
 
     // Moved to b: one update in place, the same floating IP and address, now on b's port.
     // The mapping names the address's public face, shown in the plan and by `state show`.
     let mapping = format!("{address} = \"203.0.113.7\"");
-    s.specs(&format!("{ROUTER}{vms}{}", floating_ip(Some("b"))), &mapping);
+    s.specs(
+        &format!("{ROUTER}{vms}{}", floating_ip(Some("b"))),
+        &mapping,
+    );
     let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("floating_ip.web will be updated in place"), "{out}");
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("floating_ip.web will be updated in place"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{out}"
+    );
     assert!(out.contains(&format!("# address = {address}")), "{out}");
     s.apply();
     let fips = s.tagged(&project, "floating_ip.web").await;
     assert_eq!(fips.len(), 1, "{fips:?}");
     assert_eq!(fips[0]["id"], id);
     assert_eq!(fips[0]["floating_ip_address"], address);
-    assert_eq!(fips[0]["port_id"], s.server_port(&project, "b").await.as_str());
+    assert_eq!(
+        fips[0]["port_id"],
+        s.server_port(&project, "b").await.as_str()
+    );
     let (code, shown, err) = s.run(&["state", "show", "floating_ip.web"]);
     assert_eq!(code, 0, "{err}");
     assert!(shown.contains("203.0.113.7"), "{shown}");
-    assert!(shown.contains(address.as_str().unwrap_or_default()), "{shown}");
+    assert!(
+        shown.contains(address.as_str().unwrap_or_default()),
+        "{shown}"
+    );
 
     // Associated behind stackform's back with a: the next apply puts it back on b.
     s.api
@@ -238,7 +260,10 @@ async fn moves_in_place(target: Target) {
     assert!(out.contains("# public_address = \"203.0.113.7\""), "{out}");
     s.apply();
     let fips = s.tagged(&project, "floating_ip.web").await;
-    assert_eq!(fips[0]["port_id"], s.server_port(&project, "b").await.as_str());
+    assert_eq!(
+        fips[0]["port_id"],
+        s.server_port(&project, "b").await.as_str()
+    );
 
     // No instance: disassociated, still allocated with its address.
     s.specs(&format!("{ROUTER}{vms}{}", floating_ip(None)), "");
@@ -260,7 +285,10 @@ async fn moves_in_place(target: Target) {
     s.destroy();
     assert!(s.floating_ips(&project).await.is_empty());
     let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(code, 2, "everything is gone, so all is to create again: {out}");
+    assert_eq!(
+        code, 2,
+        "everything is gone, so all is to create again: {out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,7 +311,10 @@ async fn shorthand(target: Target) {
     let project = s.project_id().await;
     let fips = s.tagged(&project, "instance.a").await;
     assert_eq!(fips.len(), 1, "{fips:?}");
-    let (id, address) = (fips[0]["id"].clone(), fips[0]["floating_ip_address"].clone());
+    let (id, address) = (
+        fips[0]["id"].clone(),
+        fips[0]["floating_ip_address"].clone(),
+    );
     let port = s.server_port(&project, "a").await;
     assert_eq!(fips[0]["port_id"], port.as_str());
 
@@ -310,7 +341,10 @@ async fn shorthand(target: Target) {
     assert_eq!(fips[0]["id"], id);
     assert_eq!(fips[0]["port_id"], port.as_str());
     let (_, shown, _) = s.run(&["state", "show", "instance.a"]);
-    assert!(shown.contains(&format!("floating_ip_address = {address}")), "{shown}");
+    assert!(
+        shown.contains(&format!("floating_ip_address = {address}")),
+        "{shown}"
+    );
 
     // The flag removed: released.
     s.specs(&format!("{ROUTER}{}", instances(&["a"])), "");
@@ -340,7 +374,10 @@ async fn unreachable(target: Target) {
         return;
     };
     // No router connects the subnet to the external network.
-    s.specs(&format!("{}{}", instances(&["a"]), floating_ip(Some("a"))), "");
+    s.specs(
+        &format!("{}{}", instances(&["a"]), floating_ip(Some("a"))),
+        "",
+    );
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_ne!(code, 0, "{out}");
     let all = format!("{out}\n{err}");
@@ -375,14 +412,20 @@ async fn not_external(target: Target) {
     assert_eq!(code, 1, "{out}\n{err}");
     let all = format!("{out}\n{err}");
     assert!(
-        all.contains("[provider] external_network `no-such-external` is not an external network of the cloud"),
+        all.contains(
+            "[provider] external_network `no-such-external` is not an external network of the cloud"
+        ),
         "{all}"
     );
     assert!(all.contains("provider.toml:3:20"), "{all}");
     // Nothing was made.
     let projects = s
         .api
-        .list("identity", &format!("/projects?name={}", s.tenant), "projects")
+        .list(
+            "identity",
+            &format!("/projects?name={}", s.tenant),
+            "projects",
+        )
         .await;
     assert!(projects.is_empty(), "{projects:?}");
     s.destroyed = true;

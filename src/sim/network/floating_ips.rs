@@ -79,10 +79,7 @@ impl NetworkData {
             "floating_ip_address".into(),
             json!(fip.floating_ip_address.to_string()),
         );
-        out.insert(
-            "floating_network_id".into(),
-            json!(fip.floating_network_id),
-        );
+        out.insert("floating_network_id".into(), json!(fip.floating_network_id));
         out.insert("router_id".into(), json!(fip.router_id));
         out.insert("port_id".into(), json!(fip.port_id));
         out.insert(
@@ -169,16 +166,19 @@ impl NetworkData {
             .unwrap_or_default();
         let used = |subnet: &Subnet| -> BTreeSet<u128> { self.used_ips(&subnet.meta.id, None) };
         if let Some(ip) = wanted {
-            let subnet = subnets.iter().find(|s| s.cidr.contains(&ip)).ok_or_else(|| {
-                NeutronError::new(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidIpForNetwork",
-                    format!(
-                        "IP address {ip} is not a valid IP for any of the subnets on the \
+            let subnet = subnets
+                .iter()
+                .find(|s| s.cidr.contains(&ip))
+                .ok_or_else(|| {
+                    NeutronError::new(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidIpForNetwork",
+                        format!(
+                            "IP address {ip} is not a valid IP for any of the subnets on the \
                          specified network."
-                    ),
-                )
-            })?;
+                        ),
+                    )
+                })?;
             if used(subnet).contains(&ip_to_u128(ip)) {
                 return Err(NeutronError::conflict(
                     "IpAddressAlreadyAllocated",
@@ -228,9 +228,7 @@ impl NetworkData {
             Some(text) => {
                 let ip = parse_ip("fixed_ip_address", text)?;
                 *v4.iter().find(|f| f.ip_address == ip).ok_or_else(|| {
-                    bad_floatingip(format!(
-                        "Port {port_id} does not have fixed ip {ip}"
-                    ))
+                    bad_floatingip(format!("Port {port_id} does not have fixed ip {ip}"))
                 })?
             }
             None => match v4.as_slice() {
