@@ -299,3 +299,131 @@ impl KindOps for FloatingIp {
         gone_ok(cx.cloud.admin().network().delete(FLOATINGIPS, &current.id).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::openstack::network::FloatingIpPortDetails;
+    use crate::plan::fixtures::{desired, resource};
+
+    fn fip(network: &str, port: Option<&str>) -> neutron::FloatingIp {
+        neutron::FloatingIp {
+            id: "f1".into(),
+            project_id: "p1".into(),
+            floating_ip_address: "172.24.4.10".into(),
+            floating_network_id: network.into(),
+            port_id: port.map(str::to_string),
+            port_details: port.map(|_| FloatingIpPortDetails {
+                device_id: "vm1".into(),
+                device_owner: "compute:nova".into(),
+            }),
+            ..neutron::FloatingIp::default()
+        }
+    }
+
+    fn observation() -> Observation {
+        let mut names = Names::default();
+        names.insert(Kind::Tenant, "p1", "demo");
+        names.insert(Kind::Instance, "vm1", "web");
+        Observation {
+            names,
+            external_network_names: [
+                ("ext-1".to_string(), "public".to_string()),
+                ("ext-2".to_string(), "other".to_string()),
+            ]
+            .into(),
+            external_network_id: Some("ext-1".into()),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn observes_the_network_the_instance_and_the_public_address() {
+        let o = observation();
+        let mapping: BTreeMap<String, String> =
+            [("172.24.4.10".to_string(), "203.0.113.10".to_string())].into();
+        let attrs = observe(&fip("ext-1", Some("port-1")), None, &o.names, &o, &mapping);
+        let expected: Attrs = [
+            ("tenant".to_string(), json!("demo")),
+            ("network".to_string(), json!("")),
+            ("address".to_string(), json!("172.24.4.10")),
+            ("description".to_string(), json!("")),
+            ("instance".to_string(), json!("web")),
+            ("public_address".to_string(), json!("203.0.113.10")),
+        ]
+        .into();
+        assert_eq!(attrs, expected);
+
+        let attrs = observe(&fip("ext-2", None), None, &o.names, &o, &BTreeMap::new());
+        assert_eq!(attrs["network"], json!("other"));
+        assert_eq!(attrs["instance"], Value::Null);
+        assert_eq!(attrs.get("public_address"), None);
+    }
+
+    fn problems(res: DesiredResource, provider: Option<&str>) -> Vec<String> {
+        let mut d = desired(vec![res.clone()]);
+        d.provider.external_network = provider.map(str::to_string);
+        let observed = Observed {
+            external_networks: vec![super::super::ExternalNetwork {
+                id: "ext-1".into(),
+                name: "public".into(),
+            }],
+            ..Observed::default()
+        };
+        let mut out = Diagnostics::default();
+        plan_check(&res, &d, &observed, &mut out);
+        out.iter().map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn the_network_must_be_an_external_one() {
+        let default = resource("floating_ip.web", json!({"tenant": "demo", "network": ""}));
+        assert!(problems(default.clone(), Some("public")).is_empty());
+        assert_eq!(
+            problems(default, None),
+            ["floating_ip.web: no external network to allocate the address from"]
+        );
+        let named = |n: &str| resource("floating_ip.web", json!({"tenant": "demo", "network": n}));
+        assert_eq!(
+            problems(named("private"), Some("public")),
+            [
+                "floating_ip.web: network `private` is not an external network of the cloud \
+                 (external networks: public)"
+            ]
+        );
+        assert_eq!(
+            problems(named("public"), Some("public")),
+            ["floating_ip.web: network `public` is the provider's external_network"]
+        );
+        assert!(problems(named("ext-1"), None).is_empty(), "by id");
+    }
+
+    #[test]
+    fn floating_ips_count_against_the_tenants_quota() {
+        let tenant = resource(
+            "tenant.demo",
+            json!({"name": "demo", "quotas": {"floatingips": 1}}),
+        );
+        let one = resource("floating_ip.a", json!({"tenant": "demo", "network": ""}));
+        let two = resource("floating_ip.b", json!({"tenant": "demo", "network": ""}));
+        let mut d = desired(vec![tenant, one, two]);
+        d.provider.external_network = Some("ext-1".into());
+        let observed = Observed {
+            external_networks: vec![super::super::ExternalNetwork {
+                id: "ext-1".into(),
+                name: "public".into(),
+            }],
+            ..Observed::default()
+        };
+        let messages: Vec<String> = crate::plan::check(&d, &observed)
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            messages,
+            ["tenant.demo: 2 floatingips but quotas.floatingips is 1"]
+        );
+    }
+}

@@ -543,6 +543,34 @@ subnet = "s"
     }
 
     #[test]
+    fn the_ip_mapping_is_read_and_its_bad_entries_are_located() {
+        let p = loaded(
+            "[provider]\nexternal_network = \"public\"\n\
+             [provider.ipv4_external_ip_mapping]\n\"172.24.4.10\" = \"203.0.113.10\"\n",
+        )
+        .provider;
+        assert_eq!(
+            p.ipv4_external_ip_mapping,
+            [("172.24.4.10".to_string(), "203.0.113.10".to_string())].into()
+        );
+        let Err(diags) = super::super::load::load_str(
+            "[provider]\n[provider.ipv4_external_ip_mapping]\n172.24.4.10 = \"203.0.113.1\"\n\
+             \"10.0.0.1\" = \"nope\"\n\"10.0.0.2\" = 7\n",
+        ) else {
+            panic!("bad mappings load");
+        };
+        let messages: Vec<String> = diags.iter().map(|d| d.message.clone()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`ipv4_external_ip_mapping` key `172` is not an address",
+                "invalid IPv4 address `nope`",
+                "`ipv4_external_ip_mapping` values are addresses, found an integer",
+            ]
+        );
+    }
+
+    #[test]
     fn name_overrides_and_sets_are_sorted() {
         let d = loaded(
             r#"
