@@ -440,3 +440,61 @@ async fn an_external_network_that_is_not_one_is_a_located_error() {
 async fn real_an_external_network_that_is_not_one_is_a_located_error() {
     not_external(Target::Real).await;
 }
+
+/// A floating IP whose POST reply was lost is found (the project's new, untagged address),
+/// tagged and kept, never allocated twice; a floating IP the state forgot is adopted by its
+/// tags. Embedded only: losing one reply needs the embedded cloud's `/_sim/faults`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_allocation_reply_and_a_lost_state_are_adopted_not_duplicated() {
+    let Some(s) = Scenario::start(Target::Embedded).await else {
+        return;
+    };
+    s.specs(&format!("{ROUTER}{}", floating_ip(None)), "");
+    let (status, body) = s
+        .api
+        .request(
+            Method::POST,
+            "identity",
+            "/../../_sim/faults",
+            Some(serde_json::json!({"lose_reply": {"method": "POST",
+                "path_suffix": "/v2.0/floatingips", "count": 1}})),
+        )
+        .await;
+    assert!(status < 300, "fault injection: {status} {body}");
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    if code != 0 {
+        let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "second apply:\n{out}\n{err}");
+    } else {
+        assert!(out.contains("Apply complete!"), "{out}\n{err}");
+    }
+    let project = s.project_id().await;
+    let all = s.floating_ips(&project).await;
+    assert_eq!(all.len(), 1, "one address after a lost reply: {all:?}");
+    assert_eq!(
+        s.tagged(&project, "floating_ip.web").await.len(),
+        1,
+        "{all:?}"
+    );
+    let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    // The state lost: recovered from the ownership tags, the floating IP among them.
+    std::fs::remove_dir_all(s.dir.path().join("state")).unwrap();
+    let tagged = s.tagged(&project, "floating_ip.web").await;
+    let lineage = tagged[0]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|t| t.strip_prefix("stackform-lineage:"))
+        .unwrap_or_default()
+        .to_string();
+    let (code, out, err) = s.run(&["state", "recover", "--lineage", &lineage]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, state, _) = s.run(&["state", "list"]);
+    let id = all[0]["id"].as_str().unwrap_or_default();
+    assert!(state.contains(&format!("floating_ip.web\t{id}")), "{state}");
+    let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -40,6 +40,7 @@ const SCHEMA: KindSchema = KindSchema {
     implicit_dependencies: Some(routers_of_subnet),
     quota_usage: Some(quota_usage),
     shown: &["floating_ip_address", "public_address"],
+    plan_check: Some(plan_check),
     ..KindSchema::new(
         "instance",
         "a Nova server on a port stackform makes on its subnet",
@@ -157,6 +158,28 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
         usage.push(("floatingips", 1));
     }
     usage
+}
+
+/// `floating_ip = true` takes its address from the provider's external network: without one
+/// the apply would fail after the server was built.
+fn plan_check(
+    instance: &DesiredResource,
+    desired: &crate::spec::Desired,
+    _: &Observed,
+    out: &mut crate::diag::Diagnostics,
+) {
+    if instance.attrs.get("floating_ip") == Some(&Value::Bool(true))
+        && desired.provider.external_network.is_none()
+    {
+        out.push(
+            crate::diag::Diagnostic::error(format!(
+                "{}: floating_ip = true needs an external network",
+                instance.addr
+            ))
+            .at(instance.span_of("floating_ip"))
+            .help("set `external_network` in the [provider] table"),
+        );
+    }
 }
 
 /// Nova tags hold 60 characters, too few for the address tag: a server is claimed by the
@@ -826,6 +849,24 @@ mod tests {
             pick_image(&[], "cirros"),
             Err("no image named `cirros`".to_string())
         );
+    }
+
+    #[test]
+    fn a_floating_ip_needs_the_providers_external_network() {
+        use crate::plan::fixtures::{desired, resource};
+        let web = resource("instance.web", json!({"tenant": "demo", "floating_ip": true}));
+        let check = |external: Option<&str>| {
+            let mut d = desired(vec![web.clone()]);
+            d.provider.external_network = external.map(str::to_string);
+            let mut out = crate::diag::Diagnostics::default();
+            plan_check(&web, &d, &Observed::default(), &mut out);
+            out.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            check(None),
+            ["instance.web: floating_ip = true needs an external network"]
+        );
+        assert!(check(Some("public")).is_empty());
     }
 
     #[test]
