@@ -346,13 +346,13 @@ pub async fn delete_port(cx: &Context, port_id: &str) -> Result<()> {
 
 /// Neutron's refusal of an association that no router makes possible, said in the spec's
 /// terms; other errors pass as they are.
-pub fn association_error(addr: &Address, what: &str, error: crate::openstack::ApiError) -> Error {
+pub fn association_error(addr: &Address, error: crate::openstack::ApiError) -> Error {
     if error.is_not_found() && error.message().contains("is not reachable from subnet") {
         return Error::Failed {
             addr: addr.clone(),
             message: format!(
-                "{what} is not reachable from the external network: no router with \
-                 external_gateway = true has an interface on its subnet ({})",
+                "the port to associate is not reachable from the external network: no router \
+                 with external_gateway = true has an interface on its subnet ({})",
                 error.message()
             ),
         };
@@ -440,7 +440,7 @@ pub async fn allocate_floating_ip(
     )
     .await;
     let created = match created {
-        Err(Error::Api(error)) => return Err(association_error(addr, "the instance", error)),
+        Err(Error::Api(error)) => return Err(association_error(addr, error)),
         other => other?,
     };
     api.set_tags(FLOATINGIPS, &created.id, tags).await?;
@@ -462,7 +462,7 @@ pub async fn associate_floating_ip(
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(error) => Err(association_error(addr, "the instance", error)),
+        Err(error) => Err(association_error(addr, error)),
     }
 }
 
