@@ -95,6 +95,7 @@ fn quota_usage(_: &DesiredResource, _: &Observed) -> Vec<(&'static str, u64)> {
 /// The network a floating IP comes from must be an external network the cloud has; with no
 /// `network`, the provider's `external_network` must be set.
 fn plan_check(res: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    check_one_per_port(res, desired, out);
     let network = res.attrs.get("network").and_then(Value::as_str).unwrap_or("");
     let provider = desired.provider.external_network.as_deref();
     if network.is_empty() {
@@ -129,6 +130,42 @@ fn plan_check(res: &DesiredResource, desired: &Desired, observed: &Observed, out
             Diagnostic::error(format!("{}: network {problem}", res.addr))
                 .at(res.span_of("network"))
                 .help("floating IPs come from external networks (router:external)"),
+        );
+    }
+}
+
+/// Neutron gives a fixed IP one floating IP per external network (a second association is
+/// refused with 409 FloatingIPPortAlreadyAssociated): two floating IPs of one network on one
+/// instance, or one beside the instance's own `floating_ip = true`, cannot both be applied.
+fn check_one_per_port(res: &DesiredResource, desired: &Desired, out: &mut Diagnostics) {
+    let Some(instance) = res.attrs.get("instance").and_then(Value::as_str) else {
+        return;
+    };
+    let network = res.attrs.get("network");
+    let instance_addr = Address::new(Kind::Instance, instance);
+    let shorthand = desired
+        .get(&instance_addr)
+        .and_then(|i| i.attrs.get("floating_ip"))
+        == Some(&Value::Bool(true));
+    let on_provider_network = network.and_then(Value::as_str).unwrap_or("").is_empty();
+    let earlier = desired.of_kind(res.addr.kind).find(|other| {
+        other.addr < res.addr
+            && other.attrs.get("instance") == res.attrs.get("instance")
+            && other.attrs.get("network") == network
+    });
+    let clash = match (earlier, shorthand && on_provider_network) {
+        (Some(other), _) => Some(format!("{} is associated with it already", other.addr)),
+        (None, true) => Some(format!("{instance_addr} has its own (floating_ip = true)")),
+        (None, false) => None,
+    };
+    if let Some(clash) = clash {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: {instance_addr} can take one floating IP of this network: {clash}",
+                res.addr
+            ))
+            .at(res.span_of("instance"))
+            .help("associate this one with another instance, or remove one of the two"),
         );
     }
 }
@@ -398,6 +435,40 @@ mod tests {
             ["floating_ip.web: network `public` is the provider's external_network"]
         );
         assert!(problems(named("ext-1"), None).is_empty(), "by id");
+    }
+
+    #[test]
+    fn one_floating_ip_per_instance_and_network() {
+        let vm = |flag: bool| resource("instance.vm", json!({"tenant": "demo", "floating_ip": flag}));
+        let fip = |name: &str| {
+            resource(
+                &format!("floating_ip.{name}"),
+                json!({"tenant": "demo", "network": "", "instance": "vm"}),
+            )
+        };
+        let messages = |resources: Vec<DesiredResource>| {
+            let d = desired(resources);
+            let mut out = Diagnostics::default();
+            for res in d.of_kind(Kind::FloatingIp) {
+                check_one_per_port(res, &d, &mut out);
+            }
+            out.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        assert!(messages(vec![vm(false), fip("a")]).is_empty());
+        assert_eq!(
+            messages(vec![vm(false), fip("a"), fip("b")]),
+            [
+                "floating_ip.b: instance.vm can take one floating IP of this network: \
+                 floating_ip.a is associated with it already"
+            ]
+        );
+        assert_eq!(
+            messages(vec![vm(true), fip("a")]),
+            [
+                "floating_ip.a: instance.vm can take one floating IP of this network: \
+                 instance.vm has its own (floating_ip = true)"
+            ]
+        );
     }
 
     #[test]
