@@ -471,6 +471,33 @@ mod tests {
         );
     }
 
+    /// The address waits for the router that connects its instance's subnet (and goes first).
+    #[test]
+    fn a_floating_ip_depends_on_the_router_of_its_instances_subnet() {
+        let d = desired(vec![
+            resource("router.edge", json!({"tenant": "demo", "subnets": ["sub"]})),
+            resource("router.other", json!({"tenant": "demo", "subnets": ["elsewhere"]})),
+            resource("instance.vm", json!({"tenant": "demo", "subnet": "sub"})),
+            resource("floating_ip.web", json!({"tenant": "demo", "instance": "vm"})),
+            resource("floating_ip.idle", json!({"tenant": "demo", "instance": null})),
+        ]);
+        let observed = Observed::default();
+        let view = View::new(&d, &observed);
+        let nodes: BTreeSet<Address> = d.resources.keys().cloned().collect();
+        let web = Address::new(Kind::FloatingIp, "web");
+        assert_eq!(
+            routers_to_instance(&web, &view, &nodes),
+            [Implied {
+                dependency: Address::new(Kind::Router, "edge"),
+                attr: "instance",
+                via: Address::new(Kind::Instance, "vm"),
+                relation: "the router on the subnet of",
+            }]
+        );
+        let idle = Address::new(Kind::FloatingIp, "idle");
+        assert!(routers_to_instance(&idle, &view, &nodes).is_empty());
+    }
+
     #[test]
     fn floating_ips_count_against_the_tenants_quota() {
         let tenant = resource(
