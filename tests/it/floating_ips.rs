@@ -498,3 +498,28 @@ async fn a_lost_allocation_reply_and_a_lost_state_are_adopted_not_duplicated() {
     let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// `address` picks the floating address; changing it allocates another one in its place.
+/// Embedded only: the real cloud's external network is shared, so a fixed address could be
+/// another test's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_address_is_allocated_and_changing_it_replaces_the_floating_ip() {
+    let Some(s) = Scenario::start(Target::Embedded).await else {
+        return;
+    };
+    let with_address = |a: &str| format!("{ROUTER}{}address = \"{a}\"\n", floating_ip(None));
+    s.specs(&with_address("172.24.4.77"), "");
+    s.apply();
+    let project = s.project_id().await;
+    let fips = s.floating_ips(&project).await;
+    assert_eq!(fips.len(), 1, "{fips:?}");
+    assert_eq!(fips[0]["floating_ip_address"], "172.24.4.77");
+    s.specs(&with_address("172.24.4.78"), "");
+    let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("floating_ip.web must be replaced"), "{out}");
+    s.apply();
+    let fips = s.floating_ips(&project).await;
+    let addresses: Vec<&Value> = fips.iter().map(|f| &f["floating_ip_address"]).collect();
+    assert_eq!(addresses, ["172.24.4.78"], "{fips:?}");
+}
