@@ -445,11 +445,20 @@ async fn record_success(
         StepOp::Create | StepOp::Update => {
             let id = id.unwrap_or_default().to_string();
             lock(ids).insert(step.addr.clone(), id.clone());
-            let attrs = desired
+            let seen = observed.resources.get(&step.addr);
+            let mut attrs = desired
                 .get(&step.addr)
                 .map(|r| r.attrs.clone())
-                .or_else(|| observed.resources.get(&step.addr).map(|r| r.attrs.clone()))
+                .or_else(|| seen.map(|r| r.attrs.clone()))
                 .unwrap_or_default();
+            // What the cloud decided and the kind shows (a floating address), as last seen.
+            for attr in step.addr.kind.schema().shown {
+                if let Some(value) = seen.and_then(|r| r.attrs.get(*attr))
+                    && !attrs.contains_key(*attr)
+                {
+                    attrs.insert(attr.to_string(), value.clone());
+                }
+            }
             Change::Put(Record {
                 addr: step.addr.clone(),
                 id,

@@ -51,6 +51,38 @@ pub const SECURITY_GROUP_RULES: Collection = Collection {
     singular: "security_group_rule",
 };
 
+pub const FLOATINGIPS: Collection = Collection {
+    path: "floatingips",
+    plural: "floatingips",
+    singular: "floatingip",
+};
+
+/// A floating IP: an address of an external network, associated with a port's fixed IP or not.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FloatingIp {
+    pub id: String,
+    pub project_id: String,
+    pub floating_ip_address: String,
+    pub floating_network_id: String,
+    /// null when not associated.
+    pub port_id: Option<String>,
+    pub fixed_ip_address: Option<String>,
+    pub router_id: Option<String>,
+    pub status: String,
+    pub description: Option<String>,
+    /// fip-port-details: the associated port's device, where the cloud has the extension.
+    pub port_details: Option<FloatingIpPortDetails>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FloatingIpPortDetails {
+    pub device_id: String,
+    pub device_owner: String,
+}
+
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Network {

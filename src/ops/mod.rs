@@ -326,6 +326,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             cloud,
             lineage,
             external_network: provider.external_network.clone(),
+            ipv4_external_ip_mapping: provider.ipv4_external_ip_mapping.clone(),
             timeout: Duration::from_secs(provider.timeout_secs),
             quotas_of: resources::QuotaReads::of(desired),
             listings: Default::default(),

@@ -27,7 +27,32 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     for resource in desired.resources.values() {
         check_not_foreign(resource, observed, &mut out);
     }
+    check_external_network(desired, observed, &mut out);
     out
+}
+
+/// `[provider] external_network` must name one of the cloud's external networks: routers
+/// take their gateway there and floating IPs their addresses, and a typo would otherwise
+/// fail only after the resources before them were made.
+fn check_external_network(desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    let provider = &desired.provider;
+    let Some(wanted) = provider.external_network.as_deref() else {
+        return;
+    };
+    if let Err(problem) =
+        crate::resources::find_external_network(&observed.external_networks, wanted)
+    {
+        let mut diagnostic = Diagnostic::error(format!("[provider] external_network {problem}"))
+            .help("name a network with router:external = true, by its name or id");
+        if let Some(span) = provider
+            .external_network_span
+            .clone()
+            .or_else(|| provider.span.clone())
+        {
+            diagnostic = diagnostic.at(span);
+        }
+        out.push(diagnostic);
+    }
 }
 
 /// A resource to create that another state already made: the same spec applied from a second

@@ -47,6 +47,8 @@ pub fn desired(resources: Vec<DesiredResource>) -> Desired {
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: None,
+            external_network_span: None,
+            ipv4_external_ip_mapping: Default::default(),
             parallelism: 4,
             timeout_secs: 300,
             span: None,

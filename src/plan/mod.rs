@@ -110,6 +110,10 @@ pub struct Action {
     /// Attributes compared and found equal: not listed, only counted in the output.
     pub unchanged_attrs: usize,
     pub reason: Reason,
+    /// What the cloud decided about an existing resource that the kind shows beside its
+    /// changes (a floating IP's address and the public address it maps to).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shown: Vec<(String, Value)>,
 }
 
 /// The ordered list of actions: creates and updates in dependency order, deletes in reverse

@@ -228,6 +228,9 @@ fn render_action(out: &mut Out, action: &Action) {
     if matches!(action.kind, ActionKind::Update | ActionKind::Replace) {
         hidden(out, ATTR_INDENT, action.unchanged_attrs, "attribute");
     }
+    for (attr, value) in &action.shown {
+        let _ = writeln!(out.text, "{:ATTR_INDENT$}# {attr} = {value}", "");
+    }
     out.text.push('\n');
 }
 
@@ -481,6 +484,7 @@ mod tests {
                 reason: Reason::AttributesChanged {
                     attrs: vec!["rules".into()],
                 },
+                shown: Vec::new(),
             }],
         }
     }

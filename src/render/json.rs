@@ -94,6 +94,7 @@ mod tests {
                 reason: Reason::AttributesChanged {
                     attrs: vec!["password".into()],
                 },
+                shown: Vec::new(),
             }],
         };
         assert_eq!(

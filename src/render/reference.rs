@@ -64,6 +64,7 @@ fn field(attr: &Attr) -> String {
         }
         AttrType::Reference(to) if to.optional => format!("unset; a {}", to.kind),
         AttrType::Reference(to) => format!("required; a {}", to.kind),
+        AttrType::OptionalReference(to) => format!("none; {} name", to.kind),
         AttrType::ReferenceSet { to, default_empty } => {
             let unset = if default_empty { "[]" } else { "unmanaged" };
             format!("{unset}; {} names", to.kind)

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::schema::KindSchema;
 use super::{Context, Error, Ids, Listed, Observation, ObservedResource, Projects, Result, Scope};
 use crate::addr::{Address, Kind};
-use crate::openstack::network::{self as neutron, Collection, PORTS};
+use crate::openstack::network::{self as neutron, Collection, FLOATINGIPS, PORTS};
 use crate::openstack::wait::WaitError;
 use crate::openstack::{self, ApiError, Session};
 
@@ -348,6 +348,130 @@ pub async fn delete_port(cx: &Context, port_id: &str) -> Result<()> {
     Ok(())
 }
 
+// ---- floating IPs: shared by the kinds that allocate and associate them -------------
+
+/// Neutron's refusal of an association that no router makes possible, said in the spec's
+/// terms; other errors pass as they are.
+pub fn association_error(addr: &Address, error: crate::openstack::ApiError) -> Error {
+    if error.is_not_found() && error.message().contains("is not reachable from subnet") {
+        return Error::Failed {
+            addr: addr.clone(),
+            message: format!(
+                "the port to associate is not reachable from the external network: no router \
+                 with external_gateway = true has an interface on its subnet ({})",
+                error.message()
+            ),
+        };
+    }
+    Error::Api(error)
+}
+
+/// The id of the external network `network` names ("" = the provider's).
+pub async fn external_network_id(cx: &Context, addr: &Address, network: &str) -> Result<String> {
+    let wanted = if network.is_empty() {
+        cx.external_network
+            .as_deref()
+            .ok_or_else(|| Error::Failed {
+                addr: addr.clone(),
+                message: "no external network: set `external_network` in the [provider] table"
+                    .into(),
+            })?
+    } else {
+        network
+    };
+    let listed = cx.listed(|l| l.external_networks.clone());
+    let externals = if listed.is_empty() {
+        let query = neutron::query(&[("router:external", "true")]);
+        let networks: Vec<neutron::Network> = cx
+            .cloud
+            .admin()
+            .network()
+            .list(neutron::NETWORKS, &query)
+            .await?;
+        networks
+            .into_iter()
+            .filter(|n| n.external == Some(true))
+            .map(|n| super::ExternalNetwork {
+                id: n.id,
+                name: n.name,
+            })
+            .collect()
+    } else {
+        listed
+    };
+    super::find_external_network(&externals, wanted)
+        .map(|n| n.id.clone())
+        .map_err(|message| Error::Failed {
+            addr: addr.clone(),
+            message,
+        })
+}
+
+/// Allocates a floating IP in `project` on `network_id`, associated with `port` if given, and
+/// tags it as `addr`'s. Real Neutron refuses tags in a floating IP's POST, so they are set
+/// after; an allocation whose reply was lost is found as the untagged address of the project
+/// that the last refresh did not list.
+pub async fn allocate_floating_ip(
+    cx: &Context,
+    addr: &Address,
+    project: &str,
+    mut body: Value,
+    port: Option<&str>,
+    tags: &[String],
+) -> Result<neutron::FloatingIp> {
+    let api = cx.cloud.admin().network();
+    body["project_id"] = json!(project);
+    if let Some(port) = port {
+        body["port_id"] = json!(port);
+    }
+    let query = neutron::query(&[("project_id", project)]);
+    let before: BTreeSet<String> = match cx.listed(|l| l.floating_ips.clone()) {
+        Some(listed) => listed.into_iter().map(|f| f.id).collect(),
+        None => api
+            .list::<neutron::FloatingIp>(FLOATINGIPS, &query)
+            .await?
+            .into_iter()
+            .map(|f| f.id)
+            .collect(),
+    };
+    let created = create_or_adopt(
+        addr,
+        || api.create::<neutron::FloatingIp>(FLOATINGIPS, body.clone()),
+        || async {
+            let now: Vec<neutron::FloatingIp> = api.list(FLOATINGIPS, &query).await?;
+            Ok(now
+                .into_iter()
+                .find(|f| !before.contains(&f.id) && f.tags.is_empty()))
+        },
+    )
+    .await;
+    let created = match created {
+        Err(Error::Api(error)) => return Err(association_error(addr, error)),
+        other => other?,
+    };
+    api.set_tags(FLOATINGIPS, &created.id, tags).await?;
+    Ok(created)
+}
+
+/// Sets the floating IP's association (None: disassociates it).
+pub async fn associate_floating_ip(
+    cx: &Context,
+    addr: &Address,
+    fip_id: &str,
+    port: Option<&str>,
+) -> Result<()> {
+    let result: Result<neutron::FloatingIp, _> = cx
+        .cloud
+        .admin()
+        .network()
+        .update(FLOATINGIPS, fip_id, json!({ "port_id": port }))
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) => Err(association_error(addr, error)),
+    }
+}
+
 /// A cloud object with an id and tags.
 pub trait Tagged {
     fn id(&self) -> &str;
@@ -370,7 +494,8 @@ tagged!(
     neutron::Subnet,
     neutron::Port,
     neutron::Router,
-    neutron::SecurityGroup
+    neutron::SecurityGroup,
+    neutron::FloatingIp
 );
 
 /// `have` carries every tag of `want`.

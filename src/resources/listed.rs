@@ -66,6 +66,10 @@ pub struct Observation {
     pub ports: Vec<neutron::Port>,
     pub flavor_names: HashMap<String, String>,
     pub image_names: HashMap<String, String>,
+    /// External network ids → names.
+    pub external_network_names: HashMap<String, String>,
+    /// The id of the provider's `external_network`, when the cloud has it.
+    pub external_network_id: Option<String>,
     /// Positions in `ports` by the device they are bound to, and by each tag they carry
     /// ([`Observation::index_ports`]): a thousand servers each looking for their port must
     /// not each read every port.

@@ -25,6 +25,7 @@ registry! {
     security_group::SecurityGroup,
     instance::Instance,
     port::Port,
+    floating_ip::FloatingIp,
 }
 
 use std::any::Any;
@@ -49,6 +50,9 @@ pub struct Context {
     pub lineage: String,
     /// Name or id of the network routers use as external gateway.
     pub external_network: Option<String>,
+    /// Floating IP address → the public address users reach it as (`[provider]
+    /// ipv4_external_ip_mapping`), shown beside every floating IP address.
+    pub ipv4_external_ip_mapping: BTreeMap<String, String>,
     /// How long to wait for one resource to reach its ready status.
     pub timeout: Duration,
     /// Which tenants' quotas refresh reads (two GETs each): those whose spec sets quotas.
@@ -117,6 +121,11 @@ pub struct Listings {
     pub images: Vec<openstack::image::Image>,
     /// The ports of the spec's projects (None before any refresh: then a call looks).
     pub ports: Option<Vec<openstack::network::Port>>,
+    /// The floating IPs of the spec's projects, as the floating IP list saw them (None before
+    /// any refresh: then a call looks). Instances read their shorthand's address from it.
+    pub floating_ips: Option<Vec<openstack::network::FloatingIp>>,
+    /// The cloud's external networks (`router:external`), listed with the catalog.
+    pub external_networks: Vec<ExternalNetwork>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -180,6 +189,10 @@ pub struct Observed {
     pub flavors: BTreeMap<String, Flavor>,
     /// Image names → ids.
     pub images: BTreeMap<String, String>,
+    /// The cloud's external networks, for validating `[provider] external_network` and the
+    /// networks floating IPs come from.
+    #[serde(default)]
+    pub external_networks: Vec<ExternalNetwork>,
     /// Addresses whose object in the cloud carries another lineage's ownership tags (the same
     /// spec applied from another state folder): creating them here would clash with it.
     #[serde(default)]
@@ -209,6 +222,42 @@ pub struct ObservedResource {
     pub attrs: Attrs,
     /// The cloud's status word (ACTIVE, SHUTOFF, BUILD, ERROR...), where the kind has one.
     pub status: Option<String>,
+}
+
+/// An external network of the cloud (`router:external`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalNetwork {
+    pub id: String,
+    pub name: String,
+}
+
+/// The external network `wanted` names (by id, else by its unique name) among `networks`.
+pub fn find_external_network<'a>(
+    networks: &'a [ExternalNetwork],
+    wanted: &str,
+) -> std::result::Result<&'a ExternalNetwork, String> {
+    if let Some(by_id) = networks.iter().find(|n| n.id == wanted) {
+        return Ok(by_id);
+    }
+    let by_name: Vec<&ExternalNetwork> = networks.iter().filter(|n| n.name == wanted).collect();
+    match by_name.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!(
+            "`{wanted}` is not an external network of the cloud (external networks: {})",
+            if networks.is_empty() {
+                "none".to_string()
+            } else {
+                networks
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )),
+        _ => Err(format!(
+            "several external networks are named `{wanted}`: give its id"
+        )),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

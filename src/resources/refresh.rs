@@ -105,9 +105,17 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     // The catalog and the resources are listed side by side: on a real cloud each list is a
     // round trip, and the first call of a service with a new token is the slowest.
     let catalog = async {
+        let externals = async {
+            let query = neutron::query(&[("router:external", "true")]);
+            admin
+                .network()
+                .list::<neutron::Network>(neutron::NETWORKS, &query)
+                .await
+        };
         Ok::<_, super::Error>(tokio::try_join!(
             admin.compute().list_flavors(),
             admin.image().list_images(&[]),
+            externals,
         )?)
     };
     let resources = async {
@@ -134,18 +142,40 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         let (lists, ports) = list_projects(cx, &projects).await?;
         Ok::<_, super::Error>((matcher, matched, lists, ports))
     };
-    let ((flavors, images), (mut matcher, mut matched, lists, ports)) =
+    let ((flavors, images, externals), (mut matcher, mut matched, lists, ports)) =
         tokio::try_join!(catalog, resources)?;
+    // A cloud without the router:external filter lists every network: only external ones count.
+    let external_networks: Vec<super::ExternalNetwork> = externals
+        .into_iter()
+        .filter(|n| n.external == Some(true))
+        .map(|n| super::ExternalNetwork {
+            id: n.id,
+            name: n.name,
+        })
+        .collect();
     cx.record_listed(|listed| {
         listed.flavors = flavors.clone();
         listed.images = images.clone();
         listed.ports = Some(ports.clone());
+        listed.external_networks = external_networks.clone();
     });
-    let mut observed = Observed::default();
     let mut observation = Observation {
         lineage_tag: common::lineage_tag(cx),
         ports,
+        external_network_names: external_networks
+            .iter()
+            .map(|n| (n.id.clone(), n.name.clone()))
+            .collect(),
+        external_network_id: cx.external_network.as_deref().and_then(|wanted| {
+            super::find_external_network(&external_networks, wanted)
+                .ok()
+                .map(|n| n.id.clone())
+        }),
         ..Observation::default()
+    };
+    let mut observed = Observed {
+        external_networks,
+        ..Observed::default()
     };
     for f in &flavors {
         observed.flavors.insert(

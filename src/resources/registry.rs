@@ -130,6 +130,9 @@ mod tests {
             for (attr, _) in schema.replace_in_status {
                 assert!(names.contains(attr), "{kind}: replace_in_status `{attr}`");
             }
+            for attr in schema.shown {
+                assert!(names.contains(attr), "{kind}: shown `{attr}`");
+            }
             for attr in schema.attrs {
                 match attr.ty {
                     AttrType::Cidr { version_attr, .. } => {

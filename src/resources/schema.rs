@@ -55,6 +55,9 @@ pub struct KindSchema {
     pub spec_check: Option<SpecCheck>,
     /// What one resource consumes of its tenant's quotas (quota key, amount).
     pub quota_usage: Option<QuotaUsage>,
+    /// Observed attributes the spec leaves to the cloud that a plan shows beside the changes
+    /// of an existing resource and the state keeps (a floating IP's address).
+    pub shown: &'static [&'static str],
 }
 
 /// The implicit dependencies of one resource among the graph's `nodes`.
@@ -314,6 +317,9 @@ pub enum AttrType {
     },
     /// A required reference to one resource.
     Reference(Ref),
+    /// A reference to one resource or to none: absent is `null`, so removing it from the spec
+    /// is a change (a floating IP's `instance`: removing it disassociates the address).
+    OptionalReference(Ref),
     /// A set of references; absent is `[]` when `default_empty`, else unmanaged.
     ReferenceSet {
         to: Ref,
@@ -423,6 +429,7 @@ impl Attr {
     pub fn reference(&self) -> Option<&Ref> {
         match &self.ty {
             AttrType::Reference(r)
+            | AttrType::OptionalReference(r)
             | AttrType::ReferenceSet { to: r, .. }
             | AttrType::FixedIps { to: r } => Some(r),
             _ => None,
@@ -462,6 +469,7 @@ impl KindSchema {
             plan_check: None,
             spec_check: None,
             quota_usage: None,
+            shown: &[],
         }
     }
 

@@ -392,7 +392,8 @@ fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed
             ),
         ));
     }
-    // Every other key counts one per resource (ports: a `[port.NAME]`, an instance's own port).
+    // Every other key counts what each kind says it takes (ports: a `[port.NAME]`, an
+    // instance's own port; floatingips: a floating IP, an instance's shorthand one).
     for (key, count_used) in &usage {
         if matches!(*key, "instances" | "vcpu" | "ram") {
             continue;

@@ -75,6 +75,13 @@ impl Builder<'_, '_, '_> {
                     self.reference(key, to.kind);
                 }
             }
+            AttrType::OptionalReference(to) => {
+                if self.t.get(key).is_none() {
+                    self.set(key, Value::Null, None);
+                } else {
+                    self.reference(key, to.kind);
+                }
+            }
             AttrType::ReferenceSet { to, default_empty } => {
                 self.reference_set(key, to.kind, default_empty)
             }
@@ -660,7 +667,7 @@ subnet = "s"
         assert_eq!(
             attrs(&d, Kind::Instance, "i"),
             json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
-                   "power_state": "running"})
+                   "power_state": "running", "floating_ip": false})
         );
     }
 
@@ -670,6 +677,34 @@ subnet = "s"
         assert_eq!(p.cloud, CloudChoice::Embedded);
         assert_eq!(p.external_network, None);
         assert_eq!((p.parallelism, p.timeout_secs), (4, 300));
+    }
+
+    #[test]
+    fn the_ip_mapping_is_read_and_its_bad_entries_are_located() {
+        let p = loaded(
+            "[provider]\nexternal_network = \"public\"\n\
+             [provider.ipv4_external_ip_mapping]\n\"172.24.4.10\" = \"203.0.113.10\"\n",
+        )
+        .provider;
+        assert_eq!(
+            p.ipv4_external_ip_mapping,
+            [("172.24.4.10".to_string(), "203.0.113.10".to_string())].into()
+        );
+        let Err(diags) = super::super::load::load_str(
+            "[provider]\n[provider.ipv4_external_ip_mapping]\n172.24.4.10 = \"203.0.113.1\"\n\
+             \"10.0.0.1\" = \"nope\"\n\"10.0.0.2\" = 7\n",
+        ) else {
+            panic!("bad mappings load");
+        };
+        let messages: Vec<String> = diags.iter().map(|d| d.message.clone()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`ipv4_external_ip_mapping` key `172` is not an address",
+                "invalid IPv4 address `nope`",
+                "`ipv4_external_ip_mapping` values are addresses, found an integer",
+            ]
+        );
     }
 
     #[test]

@@ -20,7 +20,13 @@ use crate::diag::{Diagnostic, Diagnostics, Severity, Span};
 
 const DEFAULT_PARALLELISM: usize = 4;
 const DEFAULT_TIMEOUT_SECS: u64 = 300;
-const PROVIDER_FIELDS: &[&str] = &["cloud", "external_network", "parallelism", "timeout"];
+const PROVIDER_FIELDS: &[&str] = &[
+    "cloud",
+    "external_network",
+    "ipv4_external_ip_mapping",
+    "parallelism",
+    "timeout",
+];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
 /// normalized [`Desired`]. Paths in diagnostics are `dir` joined with the file name, so a
@@ -238,6 +244,8 @@ fn default_provider() -> Provider {
     Provider {
         cloud: CloudChoice::Embedded,
         external_network: None,
+        external_network_span: None,
+        ipv4_external_ip_mapping: BTreeMap::new(),
         parallelism: DEFAULT_PARALLELISM,
         timeout_secs: DEFAULT_TIMEOUT_SECS,
         span: None,
@@ -347,6 +355,10 @@ fn read_provider(
     }
     if let Some(network) = t.string("external_network", diags) {
         provider.external_network = Some(network.get_ref().to_string());
+        provider.external_network_span = Some(t.span(network.span()));
+    }
+    if let Some(mapping) = t.table("ipv4_external_ip_mapping", diags) {
+        provider.ipv4_external_ip_mapping = read_ip_mapping(&t, mapping.get_ref(), diags);
     }
     if let Some(n) = t.integer("parallelism", diags) {
         match usize::try_from(*n.get_ref()) {
@@ -372,6 +384,62 @@ fn read_provider(
         }
     }
     (diags.0.len() == before).then_some(provider)
+}
+
+/// `"<floating IPv4>" = "<public IPv4>"` pairs. Keys are quoted: a bare `172.24.4.10` is a
+/// dotted key in TOML, so it arrives as nested tables, which the error explains.
+fn read_ip_mapping(
+    t: &Table<'_, '_>,
+    mapping: &DeTable<'_>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let ipv4 = |text: &str| text.parse::<std::net::Ipv4Addr>().ok();
+    for (key, item) in entries_in_order(mapping) {
+        let floating: &str = key.get_ref();
+        let public = match item.get_ref() {
+            DeValue::String(s) => s.as_ref(),
+            DeValue::Table(_) => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`ipv4_external_ip_mapping` key `{floating}` is not an address"
+                    ))
+                    .at(t.span(key.span()))
+                    .help("quote each address: \"172.24.4.10\" = \"203.0.113.10\""),
+                );
+                continue;
+            }
+            other => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`ipv4_external_ip_mapping` values are addresses, found {}",
+                        with_article(other.type_str())
+                    ))
+                    .at(t.span(item.span()))
+                    .help("write \"172.24.4.10\" = \"203.0.113.10\""),
+                );
+                continue;
+            }
+        };
+        match (ipv4(floating), ipv4(public)) {
+            (None, _) => diags.push(
+                Diagnostic::error(format!("invalid IPv4 address `{floating}`"))
+                    .at(t.span(key.span()))
+                    .help(
+                        "keys are the floating IP addresses of the cloud, such as \"172.24.4.10\"",
+                    ),
+            ),
+            (_, None) => diags.push(
+                Diagnostic::error(format!("invalid IPv4 address `{public}`"))
+                    .at(t.span(item.span()))
+                    .help("values are the public addresses users reach, such as \"203.0.113.10\""),
+            ),
+            (Some(f), Some(p)) => {
+                out.insert(f.to_string(), p.to_string());
+            }
+        }
+    }
+    out
 }
 
 fn parse_cloud(text: &str) -> Option<CloudChoice> {

@@ -60,6 +60,10 @@ pub struct Provider {
     pub cloud: CloudChoice,
     /// Name or id of the external network routers use as gateway.
     pub external_network: Option<String>,
+    /// Where `external_network` is written (a plan's check of it points there).
+    pub external_network_span: Option<Span>,
+    /// Floating IP address → the public address users reach (a NAT in front of the cloud).
+    pub ipv4_external_ip_mapping: BTreeMap<String, String>,
     /// How many API calls apply makes at once.
     pub parallelism: usize,
     /// How long apply waits for one resource to reach its ready status.

@@ -76,6 +76,7 @@ async fn connect(sim: &SimHandle) -> Context {
         cloud: Cloud::connect(auth).await.unwrap(),
         lineage: "0b0e4d1e-7d1c-4d8a-9b7a-3f5f2f0c1a11".into(),
         external_network: Some("public".into()),
+        ipv4_external_ip_mapping: Default::default(),
         timeout: Duration::from_secs(30),
         quotas_of: QuotaReads::All,
         listings: Default::default(),

@@ -15,6 +15,7 @@ mod crash;
 mod differential;
 mod drift;
 mod e2e;
+mod floating_ips;
 mod openstack_cli;
 mod plan_render;
 mod ports;

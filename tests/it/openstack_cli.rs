@@ -363,6 +363,39 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     assert_eq!(moved["description"], "moved");
     assert_eq!(moved["fixed_ips"][0]["ip_address"], "10.9.0.51", "{moved}");
     osc.ok(&["port", "delete", "osc-vip"]);
+    // Floating IPs: allocated from `public`, tagged, put on the server (through the router
+    // that connects osc-subnet to public), shown in its addresses, removed and released.
+    let fip = osc.json(&["floating", "ip", "create", "--tag", "osc", "public"]);
+    let address = fip["floating_ip_address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(address.starts_with("172.24.4."), "{fip}");
+    osc.ok(&["server", "add", "floating", "ip", "osc-vm", &address]);
+    let shown = osc.json(&["floating", "ip", "show", &address]);
+    let vm_ports = osc.json(&["port", "list", "--server", "osc-vm"]);
+    assert_eq!(shown["port_id"], vm_ports[0]["ID"], "{shown}");
+    assert!(
+        shown["fixed_ip_address"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.9.0.")),
+        "{shown}"
+    );
+    assert_eq!(shown["tags"], serde_json::json!(["osc"]), "{shown}");
+    let addresses = osc.json(&["server", "show", "osc-vm"])["addresses"].to_string();
+    assert!(addresses.contains(&address), "{addresses}");
+    let (ok, _, stderr) = osc.run(&["router", "remove", "subnet", "osc-router", "osc-subnet"]);
+    assert!(
+        !ok && stderr.contains("required by one or more floating IPs"),
+        "the interface a floating IP needs stays: {stderr}"
+    );
+    osc.ok(&["server", "remove", "floating", "ip", "osc-vm", &address]);
+    assert_eq!(
+        osc.json(&["floating", "ip", "show", &address])["port_id"],
+        Value::Null
+    );
+    osc.ok(&["floating", "ip", "delete", &address]);
+    assert_eq!(osc.json(&["floating", "ip", "list"]), serde_json::json!([]));
 
     // In-use rules hold for the CLI too.
     let (ok, _, stderr) = osc.run(&["subnet", "delete", "osc-subnet"]);

@@ -125,6 +125,8 @@ fn demo() -> Desired {
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: Some("public".into()),
+            external_network_span: None,
+            ipv4_external_ip_mapping: Default::default(),
             parallelism: 4,
             timeout_secs: 300,
             span: None,

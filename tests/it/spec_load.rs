@@ -107,6 +107,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "subnet": "demo-subnet",
             "security_groups": ["web"],
             "power_state": "running",
+            "floating_ip": false,
         })
     );
     let all: Vec<String> = desired.resources.keys().map(|a| a.to_string()).collect();

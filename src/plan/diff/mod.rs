@@ -92,6 +92,7 @@ fn create(wanted: &DesiredResource) -> Action {
             .collect(),
         unchanged_attrs: 0,
         reason: Reason::New,
+        shown: Vec::new(),
     }
 }
 
@@ -112,6 +113,7 @@ fn delete(seen: &ObservedResource) -> Action {
             .collect(),
         unchanged_attrs: 0,
         reason: Reason::RemovedFromSpec,
+        shown: Vec::new(),
     }
 }
 
@@ -189,6 +191,7 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         changes,
         unchanged_attrs,
         reason,
+        shown: shown(wanted, seen),
     })
 }
 
@@ -324,7 +327,22 @@ fn forced(
         unchanged_attrs: wanted.attrs.len().saturating_sub(changes.len()),
         changes,
         reason,
+        shown: shown(wanted, seen),
     }
+}
+
+/// The observed values of the attributes the kind shows beside its changes (the spec does not
+/// set them: the cloud decides them).
+fn shown(wanted: &DesiredResource, seen: &ObservedResource) -> Vec<(String, Value)> {
+    wanted
+        .addr
+        .kind
+        .schema()
+        .shown
+        .iter()
+        .filter(|attr| !wanted.attrs.contains_key(**attr))
+        .filter_map(|attr| Some((attr.to_string(), seen.attrs.get(*attr)?.clone())))
+        .collect()
 }
 
 /// The attributes of `wanted` that name `replaced`, as changes whose value stays the same:

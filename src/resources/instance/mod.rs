@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
+use std::sync::PoisonError;
+
 mod nics;
 mod power;
 
@@ -25,7 +27,7 @@ use crate::addr::{Address, Kind};
 
 use crate::openstack::Session;
 use crate::openstack::compute::Server;
-use crate::openstack::network::{self as neutron, PORTS};
+use crate::openstack::network::{self as neutron, FLOATINGIPS, PORTS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Instance;
@@ -40,6 +42,8 @@ const SCHEMA: KindSchema = KindSchema {
     implicit_dependencies: Some(routers_of_subnet),
     quota_usage: Some(quota_usage),
     spec_check: Some(spec_check),
+    shown: &["floating_ip_address", "public_address"],
+    plan_check: Some(plan_check),
     ..KindSchema::new(
         "instance",
         "a Nova server on a port stackform makes on its subnet, or on ports of the spec",
@@ -112,6 +116,11 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .own_calls(),
+            // A floating IP of the provider's external network, the instance's own: allocated
+            // and associated with its port, released with it or when the flag goes.
+            Attr::new("floating_ip", AttrType::Bool { default: false }).own_calls(),
+            Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
+            Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
     )
     .parent("tenant")
@@ -146,7 +155,32 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
     if let Some(f) = flavor {
         usage.extend([("vcpu", f.vcpus), ("ram", f.ram_mb)]);
     }
+    if instance.attrs.get("floating_ip") == Some(&Value::Bool(true)) {
+        usage.push(("floatingips", 1));
+    }
     usage
+}
+
+/// `floating_ip = true` takes its address from the provider's external network: without one
+/// the apply would fail after the server was built.
+fn plan_check(
+    instance: &DesiredResource,
+    desired: &crate::spec::Desired,
+    _: &Observed,
+    out: &mut crate::diag::Diagnostics,
+) {
+    if instance.attrs.get("floating_ip") == Some(&Value::Bool(true))
+        && desired.provider.external_network.is_none()
+    {
+        out.push(
+            crate::diag::Diagnostic::error(format!(
+                "{}: floating_ip = true needs an external network",
+                instance.addr
+            ))
+            .at(instance.span_of("floating_ip"))
+            .help("set `external_network` in the [provider] table"),
+        );
+    }
 }
 
 /// Nova tags hold 60 characters, too few for the address tag: a server is claimed by the
@@ -200,6 +234,93 @@ pub fn observe(
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
     attrs
+}
+
+/// The shorthand's floating IP among `own` (those tagged as the instance's): `floating_ip` is
+/// true when one is associated with the instance's port, and its address is shown (with its
+/// public address) whenever one exists, so that a release is planned for it even unassociated.
+fn observe_floating_ip(
+    attrs: &mut Attrs,
+    port: Option<&neutron::Port>,
+    own: &[&neutron::FloatingIp],
+    mapping: &std::collections::BTreeMap<String, String>,
+) {
+    let associated = own
+        .iter()
+        .find(|f| port.is_some_and(|p| f.port_id.as_deref() == Some(p.id.as_str())));
+    attrs.insert("floating_ip".into(), json!(associated.is_some()));
+    if let Some(fip) = associated.or(own.first()) {
+        attrs.insert(
+            "floating_ip_address".into(),
+            json!(fip.floating_ip_address),
+        );
+        if let Some(public) = mapping.get(&fip.floating_ip_address) {
+            attrs.insert("public_address".into(), json!(public));
+        }
+    }
+}
+
+/// The floating IPs tagged as `addr`'s: from what the last refresh listed, else looked up.
+async fn own_floating_ips(cx: &Context, addr: &Address) -> Result<Vec<neutron::FloatingIp>> {
+    let tags = common::ownership_tags(cx, addr);
+    let listed = cx.listed(|l| {
+        l.floating_ips.as_ref().map(|all| {
+            all.iter()
+                .filter(|f| common::has_tags(&f.tags, &tags))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    if let Some(own) = listed {
+        return Ok(own);
+    }
+    let query = neutron::query(&[("tags", &tags.join(","))]);
+    let found: Vec<neutron::FloatingIp> =
+        cx.cloud.admin().network().list(FLOATINGIPS, &query).await?;
+    Ok(found
+        .into_iter()
+        .filter(|f| common::has_tags(&f.tags, &tags))
+        .collect())
+}
+
+/// Gives the instance its floating IP: the one it has (associated again if it drifted), else
+/// a new one of the provider's external network.
+async fn ensure_floating_ip(
+    cx: &Context,
+    addr: &Address,
+    project: &str,
+    server_id: &str,
+) -> Result<()> {
+    let api = cx.cloud.admin().network();
+    let query = neutron::query(&[("device_id", server_id)]);
+    let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
+    let port = port_of(&common::lineage_tag(cx), addr, Some(server_id), &ports)
+        .ok_or_else(|| Error::Failed {
+            addr: addr.clone(),
+            message: "the instance has no port to give a floating IP".into(),
+        })?
+        .id
+        .clone();
+    let own = own_floating_ips(cx, addr).await?;
+    match own.first() {
+        Some(fip) if fip.port_id.as_deref() == Some(port.as_str()) => Ok(()),
+        Some(fip) => common::associate_floating_ip(cx, addr, &fip.id, Some(&port)).await,
+        None => {
+            let network = common::external_network_id(cx, addr, "").await?;
+            let body = json!({ "floating_network_id": network });
+            let tags = common::ownership_tags(cx, addr);
+            common::allocate_floating_ip(cx, addr, project, body, Some(&port), &tags).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Releases the instance's floating IPs (gone already is fine).
+async fn release_floating_ips(cx: &Context, addr: &Address) -> Result<()> {
+    for fip in own_floating_ips(cx, addr).await? {
+        common::gone_ok(cx.cloud.admin().network().delete(FLOATINGIPS, &fip.id).await)?;
+    }
+    Ok(())
 }
 
 /// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
@@ -317,6 +438,10 @@ impl KindOps for Instance {
         };
         let servers = list_servers(cx, projects).await?;
         let lineage = common::lineage_tag(cx);
+        // The floating IPs are listed by their own kind at the same time; each instance reads
+        // its shorthand's from there once every list is in (observing comes after listing).
+        let listings = cx.listings.clone();
+        let mapping = std::sync::Arc::new(cx.ipv4_external_ip_mapping.clone());
         Ok(servers
             .into_iter()
             .map(|server| {
@@ -327,11 +452,21 @@ impl KindOps for Instance {
                     common::foreign_claim(&lineage, &tags)
                 });
                 let status = server.status.clone();
+                let (listings, mapping) = (listings.clone(), mapping.clone());
                 Listed::new(server.id.clone(), claim, Some(&status), move |addr, o| {
                     let port = observed_port(o, addr, &server.id);
                     let mut attrs =
                         observe(&server, port, &o.names, &o.flavor_names, &o.image_names);
                     attrs.insert("ports".into(), booted_ports(o, &server.id));
+                    let tags = [o.lineage_tag.clone(), common::address_tag(addr)];
+                    let listings = listings.read().unwrap_or_else(PoisonError::into_inner);
+                    let own: Vec<&neutron::FloatingIp> = listings
+                        .floating_ips
+                        .iter()
+                        .flatten()
+                        .filter(|f| common::has_tags(&f.tags, &tags))
+                        .collect();
+                    observe_floating_ip(&mut attrs, port, &own, &mapping);
                     attrs
                 })
                 .foreign(foreign)
@@ -387,6 +522,9 @@ impl KindOps for Instance {
             .unwrap_or("running");
         if power_state(&server.status) != want {
             set_power(cx, addr, &server_id, &server.status, want).await?;
+        }
+        if common::bool_attr(res, "floating_ip", false) {
+            ensure_floating_ip(cx, addr, session.project_id().as_str(), &server_id).await?;
         }
         Ok(server_id)
     }
@@ -453,6 +591,16 @@ impl KindOps for Instance {
             };
             set_power(cx, addr, &current.id, status, want).await?;
         }
+        if let Some(want) = res.attrs.get("floating_ip").and_then(Value::as_bool)
+            && current.attrs.get("floating_ip").and_then(Value::as_bool) != Some(want)
+        {
+            if want {
+                let project = common::ref_id(res, ids, "tenant", Kind::Tenant)?;
+                ensure_floating_ip(cx, addr, project, &current.id).await?;
+            } else {
+                release_floating_ips(cx, addr).await?;
+            }
+        }
         Ok(())
     }
 
@@ -460,6 +608,11 @@ impl KindOps for Instance {
         let addr = &current.addr;
         let admin = cx.cloud.admin();
         let lineage = common::lineage_tag(cx);
+        // Its floating IP is released first: the address goes back to the pool rather than
+        // staying allocated, unassociated, once the port is gone.
+        if current.attrs.contains_key("floating_ip_address") {
+            release_floating_ips(cx, addr).await?;
+        }
         // Nova leaves the port stackform made for the server (it deletes only its own): once
         // unbound, only the tags say it was this instance's. Looked up while the server goes.
         let tags = common::ownership_tags(cx, addr);
@@ -619,6 +772,24 @@ mod tests {
             pick_image(&[], "cirros"),
             Err("no image named `cirros`".to_string())
         );
+    }
+
+    #[test]
+    fn a_floating_ip_needs_the_providers_external_network() {
+        use crate::plan::fixtures::{desired, resource};
+        let web = resource("instance.web", json!({"tenant": "demo", "floating_ip": true}));
+        let check = |external: Option<&str>| {
+            let mut d = desired(vec![web.clone()]);
+            d.provider.external_network = external.map(str::to_string);
+            let mut out = crate::diag::Diagnostics::default();
+            plan_check(&web, &d, &Observed::default(), &mut out);
+            out.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            check(None),
+            ["instance.web: floating_ip = true needs an external network"]
+        );
+        assert!(check(Some("public")).is_empty());
     }
 
     #[test]

@@ -18,13 +18,14 @@ use crate::sim::wire::{json_reply, versions};
 type ApiResult = Result<Response, NeutronError>;
 type Params = Query<Vec<(String, String)>>;
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Network,
     Kind::Subnet,
     Kind::Port,
     Kind::Router,
     Kind::SecurityGroup,
     Kind::SecurityGroupRule,
+    Kind::FloatingIp,
 ];
 
 /// (alias, name, description) of every extension this Neutron really implements.

@@ -509,6 +509,7 @@ impl NetworkData {
             .unwrap_or_default();
         // A route through the interface keeps it (real Neutron: 409, routes first).
         for ip in &port.fixed_ips {
+            self.check_interface_unused(router_id, &ip.subnet_id)?;
             let Some(subnet) = self.subnets.get(&ip.subnet_id) else {
                 continue;
             };

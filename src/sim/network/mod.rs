@@ -12,6 +12,7 @@
 //! layer (split by resource under `tests/`).
 
 mod api;
+mod floating_ips;
 mod l3;
 mod model;
 mod nova;
@@ -44,6 +45,8 @@ pub struct NetworkData {
     routers: Table<model::Router>,
     security_groups: Table<model::SecurityGroup>,
     rules: Table<model::SecurityGroupRule>,
+    #[serde(default)]
+    floating_ips: Table<model::FloatingIp>,
     /// Per-project overrides of the default quotas.
     quotas: BTreeMap<String, BTreeMap<String, i64>>,
     /// Last VXLAN VNI handed out.
@@ -75,6 +78,7 @@ neutron_record!(model::Port, parent: network_id);
 neutron_record!(model::Router);
 neutron_record!(model::SecurityGroup);
 neutron_record!(model::SecurityGroupRule, parent: security_group_id);
+neutron_record!(model::FloatingIp, parent: floating_network_id);
 
 impl Journaled for NetworkData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
@@ -85,6 +89,7 @@ impl Journaled for NetworkData {
             ("routers", &mut self.routers),
             ("security_groups", &mut self.security_groups),
             ("rules", &mut self.rules),
+            ("floating_ips", &mut self.floating_ips),
         ]
     }
     fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {

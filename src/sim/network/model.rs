@@ -123,6 +123,7 @@ pub enum Kind {
     Router,
     SecurityGroup,
     SecurityGroupRule,
+    FloatingIp,
 }
 
 impl Kind {
@@ -135,6 +136,7 @@ impl Kind {
             Kind::Router => "router",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRule => "security_group_rule",
+            Kind::FloatingIp => "floatingip",
         }
     }
     /// The body key of a list.
@@ -146,6 +148,7 @@ impl Kind {
             Kind::Router => "routers",
             Kind::SecurityGroup => "security_groups",
             Kind::SecurityGroupRule => "security_group_rules",
+            Kind::FloatingIp => "floatingips",
         }
     }
     /// The URL segment under /v2.0.
@@ -157,6 +160,7 @@ impl Kind {
             Kind::Router => "routers",
             Kind::SecurityGroup => "security-groups",
             Kind::SecurityGroupRule => "security-group-rules",
+            Kind::FloatingIp => "floatingips",
         }
     }
     pub fn not_found(self, id: &str) -> NeutronError {
@@ -183,6 +187,11 @@ impl Kind {
             Kind::SecurityGroupRule => NeutronError::not_found(
                 "SecurityGroupRuleNotFound",
                 format!("Security group rule {id} does not exist"),
+            ),
+            // Real Neutron's message has no final period.
+            Kind::FloatingIp => NeutronError::not_found(
+                "FloatingIPNotFound",
+                format!("Floating IP {id} could not be found"),
             ),
         }
     }
@@ -361,6 +370,23 @@ impl Kind {
                 ],
                 put: &[],
                 read_only: &["remote_address_group_id", "belongs_to_default_sg"],
+                common_read_only: COMMON_RO,
+            },
+            // Real Neutron (2026.2) refuses `tags` in a floating IP's POST ("Attribute 'tags'
+            // not allowed in POST") although it advertises tag-creation: tags come after.
+            Kind::FloatingIp => AttrTable {
+                post: &[
+                    "floating_network_id",
+                    "floating_ip_address",
+                    "subnet_id",
+                    "port_id",
+                    "fixed_ip_address",
+                    "description",
+                    "project_id",
+                    "tenant_id",
+                ],
+                put: &["port_id", "fixed_ip_address", "description"],
+                read_only: &["router_id", "port_details", "tags"],
                 common_read_only: COMMON_RO,
             },
         }
@@ -770,4 +796,18 @@ pub struct SecurityGroupRule {
     /// Made by Neutron itself with a new group: such rules show a null description.
     #[serde(default)]
     pub automatic: bool,
+}
+
+/// A floating IP: an address of an external network's subnet, associated (or not) with one
+/// fixed IP of a port that a router connects to that network.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FloatingIp {
+    pub meta: Meta,
+    pub floating_network_id: String,
+    pub floating_ip_address: IpAddr,
+    /// The external subnet the address comes from.
+    pub floating_subnet_id: String,
+    pub port_id: Option<String>,
+    pub fixed_ip_address: Option<IpAddr>,
+    pub router_id: Option<String>,
 }

@@ -117,8 +117,16 @@ impl NetworkData {
     /// On server delete: deletes the ports Nova created, unbinds pre-created ones
     /// (device_id and device_owner cleared), as Nova does.
     pub fn detach_server_ports(&mut self, server_id: &str) {
-        self.ports
-            .retain(|_, p| !(p.device_id == server_id && p.created_by_nova));
+        let deleted: Vec<String> = self
+            .ports
+            .values()
+            .filter(|p| p.device_id == server_id && p.created_by_nova)
+            .map(|p| p.meta.id.clone())
+            .collect();
+        for id in &deleted {
+            self.ports.remove(id);
+            self.disassociate_port(id);
+        }
         // Only the server's ports are borrowed mutably: each one borrowed is journaled.
         let bound: Vec<String> = self
             .ports
@@ -186,6 +194,14 @@ impl NetworkData {
                         "OS-EXT-IPS:type": "fixed",
                         "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
                     }));
+                    for floating in self.floating_addresses_of(&port.meta.id, ip.ip_address) {
+                        list.push(json!({
+                            "version": 4,
+                            "addr": floating.to_string(),
+                            "OS-EXT-IPS:type": "floating",
+                            "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
+                        }));
+                    }
                 }
             }
         }

@@ -130,6 +130,7 @@ impl NetworkData {
             "router" => self.routers.ids_of_project(project_id).len(),
             "security_group" => self.security_groups.ids_of_project(project_id).len(),
             "security_group_rule" => self.rules.ids_of_project(project_id).len(),
+            "floatingip" => self.floating_ips.ids_of_project(project_id).len(),
             _ => 0,
         };
         i64::try_from(count).unwrap_or(i64::MAX)
@@ -327,10 +328,12 @@ impl NetworkData {
     pub fn delete_network(&mut self, actor: &Actor, id: &str) -> NResult<()> {
         let net = self.network(actor, id)?;
         ensure_owner(actor, &net.meta.project_id, "delete_network")?;
+        // Real Neutron holds each floating IP in a port of its external network.
         let in_use = self
             .ports
             .values()
-            .any(|p| p.network_id == id && p.device_owner != OWNER_DHCP);
+            .any(|p| p.network_id == id && p.device_owner != OWNER_DHCP)
+            || !self.floating_ips.ids_under(id).is_empty();
         if in_use {
             return Err(NeutronError::conflict(
                 "NetworkInUse",

@@ -226,6 +226,7 @@ impl NetworkData {
             .flat_map(|p| p.fixed_ips.iter())
             .filter(|ip| ip.subnet_id == subnet_id)
             .map(|ip| ip_to_u128(ip.ip_address))
+            .chain(self.floating_ips_on(subnet_id))
             .collect()
     }
 
@@ -627,6 +628,7 @@ impl NetworkData {
             ));
         }
         self.ports.remove(id);
+        self.disassociate_port(id);
         Ok(())
     }
 }

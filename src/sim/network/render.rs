@@ -283,6 +283,11 @@ impl NetworkData {
                     .get(id)
                     .filter(|r| self.rule_visible(r, actor) && query.may_keep(&r.meta, false))
                     .map(|r| self.render_rule(r)),
+                Kind::FloatingIp => self
+                    .floating_ips
+                    .get(id)
+                    .filter(|f| self.floating_ip_visible(f, actor) && query.may_keep(&f.meta, true))
+                    .map(|f| self.render_floating_ip(f)),
             };
             if let Some(item) = rendered {
                 count_render();
@@ -340,7 +345,7 @@ impl NetworkData {
                     ids.extend(self.rules.ids_under(&group.meta.id).iter().cloned());
                 }
             }
-            Kind::Router | Kind::SecurityGroup => {}
+            Kind::Router | Kind::SecurityGroup | Kind::FloatingIp => {}
         }
         ids
     }
@@ -353,6 +358,7 @@ impl NetworkData {
             Kind::Router => self.routers.ids_of_project(project_id),
             Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
             Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
+            Kind::FloatingIp => self.floating_ips.ids_of_project(project_id),
         }
     }
 
@@ -364,6 +370,7 @@ impl NetworkData {
         self.routers.reindex_changed();
         self.security_groups.reindex_changed();
         self.rules.reindex_changed();
+        self.floating_ips.reindex_changed();
     }
 
     fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
@@ -375,6 +382,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
             // Rules show no tags: no tag filter keeps one.
             Kind::SecurityGroupRule => &NO_IDS,
+            Kind::FloatingIp => self.floating_ips.ids_tagged(tag),
         }
     }
 
@@ -386,6 +394,7 @@ impl NetworkData {
             Kind::Router => self.routers.keys().cloned().collect(),
             Kind::SecurityGroup => self.security_groups.keys().cloned().collect(),
             Kind::SecurityGroupRule => self.rules.keys().cloned().collect(),
+            Kind::FloatingIp => self.floating_ips.keys().cloned().collect(),
         }
     }
 
@@ -397,6 +406,7 @@ impl NetworkData {
             Kind::Router => self.render_router(self.router(actor, id)?),
             Kind::SecurityGroup => self.render_group(self.security_group(actor, id)?),
             Kind::SecurityGroupRule => self.render_rule(self.security_group_rule(actor, id)?),
+            Kind::FloatingIp => self.render_floating_ip(self.floating_ip(actor, id)?),
         })
     }
 
@@ -413,6 +423,7 @@ impl NetworkData {
             Kind::Router => self.create_router(actor, body),
             Kind::SecurityGroup => self.create_security_group(actor, body),
             Kind::SecurityGroupRule => self.create_security_group_rule(actor, body),
+            Kind::FloatingIp => self.create_floating_ip(actor, body),
         }
     }
 
@@ -431,6 +442,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.update_security_group(actor, id, body),
             // Rules have no updatable attribute: the attribute check refused the body already.
             Kind::SecurityGroupRule => self.security_group_rule(actor, id).map(|_| ()),
+            Kind::FloatingIp => self.update_floating_ip(actor, id, body),
         }
     }
 
@@ -442,6 +454,7 @@ impl NetworkData {
             Kind::Router => self.delete_router(actor, id),
             Kind::SecurityGroup => self.delete_security_group(actor, id),
             Kind::SecurityGroupRule => self.delete_security_group_rule(actor, id),
+            Kind::FloatingIp => self.delete_floating_ip(actor, id),
         }
     }
 
@@ -455,6 +468,7 @@ impl NetworkData {
             Kind::Router => self.router(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroup => self.security_group(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroupRule => return Err(kind.not_found(id)),
+            Kind::FloatingIp => self.floating_ip(actor, id)?.meta.project_id.clone(),
         };
         if write {
             ensure_owner(actor, &project, &format!("update_{}_tags", kind.singular()))?;
@@ -466,6 +480,7 @@ impl NetworkData {
             Kind::Router => self.routers.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroupRule => None,
+            Kind::FloatingIp => self.floating_ips.get_mut(id).map(|r| &mut r.meta),
         };
         meta.ok_or_else(|| kind.not_found(id))
     }

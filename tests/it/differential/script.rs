@@ -612,6 +612,122 @@ async fn image(rec: &mut Recorder, login: &Login) {
     .await;
 }
 
+/// Floating IPs of this run's external network, with the port `{port}` on `{subnet}`, which
+/// the router `{router}` (gateway on `{ext_net}`) connects: allocation, tags, association and
+/// its rules, the interface it holds, disassociation and release.
+async fn floating_ips(rec: &mut Recorder) {
+    use Svc::Network as N;
+    rec.call(post(
+        "neutron.floatingip.create.not_external",
+        N,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": "{net}"}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.floatingip.create.tags_refused",
+        N,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": "{ext_net}", "tags": ["blue"]}}),
+    ))
+    .await;
+    let reply = rec
+        .call(post(
+            "neutron.floatingip.create",
+            N,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": "{ext_net}"}}),
+        ))
+        .await;
+    rec.bind("fip", reply.str_at("/floatingip/id"));
+    rec.bind(
+        "fip_address",
+        reply.str_at("/floatingip/floating_ip_address"),
+    );
+    rec.on_cleanup(N, "/v2.0/floatingips/{fip}");
+    rec.call(post(
+        "neutron.floatingip.create.address_taken",
+        N,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": "{ext_net}",
+                              "floating_ip_address": "{fip_address}"}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.floatingip.tags.set",
+        N,
+        "/v2.0/floatingips/{fip}/tags",
+        json!({"tags": ["blue", "green"]}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.floatingip.associate",
+        N,
+        "/v2.0/floatingips/{fip}",
+        json!({"floatingip": {"port_id": "{port}"}}),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.floatingip.create.port_already_associated",
+        N,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": "{ext_net}", "port_id": "{port}"}}),
+    ))
+    .await;
+    rec.call(get(
+        "neutron.floatingips.list.by_port",
+        N,
+        "/v2.0/floatingips?port_id={port}",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.floatingips.list.by_tag",
+        N,
+        "/v2.0/floatingips?tags=blue&floating_network_id={ext_net}",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.floatingips.list.by_address",
+        N,
+        "/v2.0/floatingips?floating_ip_address={fip_address}",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.floatingips.list.bad_filter",
+        N,
+        "/v2.0/floatingips?no_such_attribute=1",
+    ))
+    .await;
+    rec.call(put(
+        "neutron.router.interface.remove.in_use_by_floatingip",
+        N,
+        "/v2.0/routers/{router}/remove_router_interface",
+        json!({"subnet_id": "{subnet}"}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.floatingip.disassociate",
+        N,
+        "/v2.0/floatingips/{fip}",
+        json!({"floatingip": {"port_id": null}}),
+    ))
+    .await;
+    rec.call(get("neutron.floatingip.show", N, "/v2.0/floatingips/{fip}"))
+        .await;
+    rec.call(delete(
+        "neutron.floatingip.delete",
+        N,
+        "/v2.0/floatingips/{fip}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.floatingip.delete.again",
+        N,
+        "/v2.0/floatingips/{fip}",
+    ))
+    .await;
+}
+
 async fn network(rec: &mut Recorder, login: &Login) {
     use Svc::Network as N;
     let run = &login.run;
@@ -1097,6 +1213,7 @@ async fn network(rec: &mut Recorder, login: &Login) {
         "/v2.0/ports?device_id={router}&device_owner=network:router_interface",
     ))
     .await;
+    floating_ips(rec).await;
     rec.call(delete(
         "neutron.subnet.delete.in_use",
         N,
@@ -1128,6 +1245,14 @@ async fn network(rec: &mut Recorder, login: &Login) {
         N,
         "/v2.0/routers/{router}/remove_router_interface",
         json!({"subnet_id": "{subnet}"}),
+    ))
+    .await;
+    // The interface is gone: the external network is no longer reachable from the port.
+    rec.call(post(
+        "neutron.floatingip.create.unreachable",
+        N,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": "{ext_net}", "port_id": "{port}"}}),
     ))
     .await;
     rec.call(put(

@@ -1,6 +1,7 @@
 //! Unit tests of the Neutron data layer, driven without HTTP: shared fixtures here, the tests
 //! by resource in the sub-modules.
 
+mod floating_ips;
 mod lists;
 mod networks;
 mod nova;
