@@ -51,6 +51,19 @@ const SCHEMA: KindSchema = KindSchema {
                 ),
             )
             .own_calls(),
+            Attr::new(
+                "port",
+                AttrType::OptionalReference(
+                    Ref::to(Kind::Port)
+                        .same_tenant(
+                            "associate",
+                            "a floating IP is associated with ports of its own tenant only: \
+                             pick a port of",
+                        )
+                        .link("association"),
+                ),
+            )
+            .own_calls(),
             // What users reach the address as, from `[provider] ipv4_external_ip_mapping`.
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -61,6 +74,13 @@ const SCHEMA: KindSchema = KindSchema {
 /// A floating IP can only be associated once a router connects the instance's subnet to the
 /// external network: it waits for the routers on that subnet (and they are removed after it).
 fn routers_to_instance(fip: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    if let Some(port) = view
+        .attrs(fip)
+        .and_then(|attrs| attrs.get("port"))
+        .and_then(Value::as_str)
+    {
+        return routers_to_port(&Address::new(Kind::Port, port), view, nodes);
+    }
     let Some(instance) = view
         .attrs(fip)
         .and_then(|attrs| attrs.get("instance"))
@@ -88,6 +108,29 @@ fn routers_to_instance(fip: &Address, view: &View<'_>, nodes: &BTreeSet<Address>
         .collect()
 }
 
+/// The routers on the subnets of a port's fixed IPs.
+fn routers_to_port(port: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let subnets: BTreeSet<&str> = view
+        .attrs(port)
+        .and_then(|attrs| attrs.get("fixed_ips"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|ip| ip.get("subnet").and_then(Value::as_str))
+        .collect();
+    subnets
+        .into_iter()
+        .flat_map(|subnet| view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets"))
+        .filter(|router| nodes.contains(*router))
+        .map(|router| Implied {
+            dependency: router.clone(),
+            attr: "port",
+            via: port.clone(),
+            relation: "the router on a subnet of",
+        })
+        .collect()
+}
+
 fn quota_usage(_: &DesiredResource, _: &Observed) -> Vec<(&'static str, u64)> {
     vec![("floatingips", 1)]
 }
@@ -95,6 +138,17 @@ fn quota_usage(_: &DesiredResource, _: &Observed) -> Vec<(&'static str, u64)> {
 /// The network a floating IP comes from must be an external network the cloud has; with no
 /// `network`, the provider's `external_network` must be set.
 fn plan_check(res: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    let associated = |attr: &str| res.attrs.get(attr).is_some_and(|v| !v.is_null());
+    if associated("instance") && associated("port") {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: a floating IP is associated with one instance or one port, not both",
+                res.addr
+            ))
+            .at(res.span_of("port"))
+            .help("keep `instance` (its own port) or `port` (a port of the spec)"),
+        );
+    }
     check_one_per_port(res, desired, out);
     let network = res.attrs.get("network").and_then(Value::as_str).unwrap_or("");
     let provider = desired.provider.external_network.as_deref();
@@ -206,25 +260,47 @@ pub fn observe(
             // An address on a port with no device is shown by the port's id.
             .unwrap_or_else(|| port_id.clone())
     });
-    attrs.insert(
-        "instance".into(),
-        json!(device.map(|d| names.name(Kind::Instance, &d))),
-    );
+    // A port of the spec is named as such; any other port by its instance.
+    let spec_port = fip
+        .port_id
+        .as_deref()
+        .map(|id| names.name(Kind::Port, id))
+        .filter(|name| Some(name.as_str()) != fip.port_id.as_deref());
+    match spec_port {
+        Some(port) => {
+            attrs.insert("instance".into(), Value::Null);
+            attrs.insert("port".into(), json!(port));
+        }
+        None => {
+            attrs.insert(
+                "instance".into(),
+                json!(device.map(|d| names.name(Kind::Instance, &d))),
+            );
+            attrs.insert("port".into(), Value::Null);
+        }
+    }
     if let Some(public) = mapping.get(&fip.floating_ip_address) {
         attrs.insert("public_address".into(), json!(public));
     }
     attrs
 }
 
-/// What a floating IP is associated with, as the spec says it: the port is found at apply
-/// time. (An association by port id, from a `port` field or kind, is one more variant.)
+/// What a floating IP is associated with, as the spec says it: an instance's port is found
+/// at apply time.
 pub(super) enum Target {
     /// The server id of an instance: its stackform port is the one associated.
     Instance { addr: Address, server_id: String },
+    /// A port of the spec, by id.
+    Port { port_id: String },
 }
 
 /// The association `res` asks for (None: not associated).
 fn target(res: &DesiredResource, ids: &Ids) -> Result<Option<Target>> {
+    if let Some(name) = res.attrs.get("port").and_then(Value::as_str) {
+        return Ok(Some(Target::Port {
+            port_id: dep_id(ids, Kind::Port, name)?.to_string(),
+        }));
+    }
     let Some(name) = res.attrs.get("instance").and_then(Value::as_str) else {
         return Ok(None);
     };
@@ -237,6 +313,7 @@ fn target(res: &DesiredResource, ids: &Ids) -> Result<Option<Target>> {
 /// The port id a target stands for, found the way the instance kind finds its port.
 pub(super) async fn target_port(cx: &Context, addr: &Address, target: &Target) -> Result<String> {
     match target {
+        Target::Port { port_id } => Ok(port_id.clone()),
         Target::Instance {
             addr: instance,
             server_id,
@@ -321,7 +398,8 @@ impl KindOps for FloatingIp {
                 .update(FLOATINGIPS, &current.id, Value::Object(changes))
                 .await?;
         }
-        if res.attrs.get("instance") != current.attrs.get("instance") {
+        let association = |attrs: &Attrs| (attrs.get("instance").cloned(), attrs.get("port").cloned());
+        if association(&res.attrs) != association(&current.attrs) {
             // One PUT moves the address from one port to another: it stays allocated.
             let port = match target(res, ids)? {
                 Some(target) => Some(target_port(cx, &res.addr, &target).await?),
@@ -388,6 +466,7 @@ mod tests {
             ("address".to_string(), json!("172.24.4.10")),
             ("description".to_string(), json!("")),
             ("instance".to_string(), json!("web")),
+            ("port".to_string(), Value::Null),
             ("public_address".to_string(), json!("203.0.113.10")),
         ]
         .into();
@@ -396,7 +475,15 @@ mod tests {
         let attrs = observe(&fip("ext-2", None), None, &o.names, &o, &BTreeMap::new());
         assert_eq!(attrs["network"], json!("other"));
         assert_eq!(attrs["instance"], Value::Null);
+        assert_eq!(attrs["port"], Value::Null);
         assert_eq!(attrs.get("public_address"), None);
+
+        // On a port of the spec: named as the port, not by the port's instance.
+        let mut names = o.names.clone();
+        names.insert(Kind::Port, "port-1", "vip");
+        let attrs = observe(&fip("ext-1", Some("port-1")), None, &names, &o, &mapping);
+        assert_eq!(attrs["port"], json!("vip"));
+        assert_eq!(attrs["instance"], Value::Null);
     }
 
     fn problems(res: DesiredResource, provider: Option<&str>) -> Vec<String> {
