@@ -367,6 +367,8 @@ tagged!(
     neutron::SecurityGroup
 );
 
+tagged!(neutron::RbacPolicy);
+
 /// `have` carries every tag of `want`.
 pub fn has_tags(have: &[String], want: &[String]) -> bool {
     want.iter().all(|w| have.contains(w))

@@ -24,6 +24,7 @@ registry! {
     router::Router,
     security_group::SecurityGroup,
     instance::Instance,
+    network_rbac::NetworkRbac,
 }
 
 use std::any::Any;
@@ -188,6 +189,10 @@ pub struct Observed {
     /// adopted, and the state records them on apply.
     #[serde(default)]
     pub adopted: std::collections::BTreeSet<Address>,
+    /// The id of every project of the cloud (for references to projects outside the spec,
+    /// such as a network RBAC policy's target).
+    #[serde(default)]
+    pub projects: std::collections::BTreeSet<String>,
 }
 
 /// An object of another lineage claiming one of our addresses.

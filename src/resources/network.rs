@@ -3,15 +3,20 @@
 use serde_json::{Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::schema::{Api, Attr, AttrType, Grant, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
-use crate::addr::Kind;
+use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Network;
 
-const SCHEMA: KindSchema = KindSchema::new(
+const SCHEMA: KindSchema = KindSchema {
+    grant: Some(Grant {
+        grants: shared_with_everyone,
+        missing: missing_share,
+    }),
+    ..KindSchema::new(
     "network",
     "a Neutron network in its tenant's project",
     Api::neutron("/v2.0/networks"),
@@ -20,6 +25,11 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("description", AttrType::Text { default: "" }),
         Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
         Attr::new("admin_state_up", AttrType::Bool { default: true }),
+        // Setting it is admin-only in Neutron: the network is created without it, and admin
+        // sets it (which makes or removes Neutron's wildcard access_as_shared RBAC policy).
+        Attr::new("shared", AttrType::Bool { default: false }),
+        // Ports made on the network inherit it.
+        Attr::new("port_security_enabled", AttrType::Bool { default: true }),
         Attr::new(
             "mtu",
             AttrType::Integer {
@@ -31,7 +41,22 @@ const SCHEMA: KindSchema = KindSchema::new(
     ],
 )
 .parent("tenant")
-.statuses(&["ACTIVE"], &["ERROR"]);
+.statuses(&["ACTIVE"], &["ERROR"])
+.quota_usage(|_, _| vec![("networks", 1)])
+};
+
+/// A shared network is usable by every project.
+fn shared_with_everyone(network: &Address, attrs: &Attrs) -> Option<(Address, String)> {
+    (attrs.get("shared") == Some(&Value::Bool(true))).then(|| (network.clone(), "*".to_string()))
+}
+
+fn missing_share(network: &Address, tenant: &str) -> String {
+    format!(
+        "share {network} with tenant.{tenant}: add a [network_rbac.NAME] with network = \"{}\" \
+         and target_tenant = \"{tenant}\", or set shared = true on {network}",
+        network.name
+    )
+}
 
 /// Normalized attributes.
 pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
@@ -52,6 +77,11 @@ pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
     if let Some(mtu) = network.mtu {
         attrs.insert("mtu".into(), json!(mtu));
     }
+    attrs.insert("shared".into(), json!(network.shared.unwrap_or(false)));
+    attrs.insert(
+        "port_security_enabled".into(),
+        json!(network.port_security_enabled.unwrap_or(true)),
+    );
     attrs
 }
 
@@ -75,6 +105,7 @@ impl KindOps for Network {
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
             "admin_state_up": common::bool_attr(res, "admin_state_up", true),
+            "port_security_enabled": common::bool_attr(res, "port_security_enabled", true),
         });
         if let Some(mtu) = res.attrs.get("mtu") {
             body["mtu"] = mtu.clone();
@@ -82,6 +113,15 @@ impl KindOps for Network {
         let tags = common::ownership_tags(cx, &res.addr);
         let network: neutron::Network =
             neutron_create_tagged(&session, NETWORKS, &res.addr, body, &tags).await?;
+        // A project member may not create a shared network (403 "create_network:shared").
+        if common::bool_attr(res, "shared", false) {
+            let _: neutron::Network = cx
+                .cloud
+                .admin()
+                .network()
+                .update(NETWORKS, &network.id, json!({ "shared": true }))
+                .await?;
+        }
         Ok(network.id)
     }
 
@@ -152,6 +192,8 @@ mod tests {
             ("tenant".to_string(), json!("demo")),
             ("admin_state_up".to_string(), json!(true)),
             ("mtu".to_string(), json!(1450)),
+            ("shared".to_string(), json!(false)),
+            ("port_security_enabled".to_string(), json!(true)),
         ]
         .into();
         assert_eq!(observe(&network, &names), expected);

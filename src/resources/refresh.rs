@@ -113,10 +113,14 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let resources = async {
         let mut matcher = Matcher::new(known);
         let mut matched: Vec<(Address, Listed)> = Vec::new();
+        let mut cloud_projects = BTreeSet::new();
         // The tenants first: the other kinds are listed in their projects.
         for kind in Kind::ALL {
             if kind.schema().api.scope == ListScope::Cloud {
                 let items = list_kind(kind, cx, Scope::Cloud).await?;
+                if kind == schema::tenant_kind() {
+                    cloud_projects.extend(items.iter().map(|item| item.id.clone()));
+                }
                 matched.extend(matcher.match_kind(kind, items));
             }
         }
@@ -132,16 +136,19 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         }
         let projects = Projects::new(project_ids, known_by_kind);
         let (lists, ports) = list_projects(cx, &projects).await?;
-        Ok::<_, super::Error>((matcher, matched, lists, ports))
+        Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
-    let ((flavors, images), (mut matcher, mut matched, lists, ports)) =
+    let ((flavors, images), (mut matcher, mut matched, lists, ports, cloud_projects)) =
         tokio::try_join!(catalog, resources)?;
     cx.record_listed(|listed| {
         listed.flavors = flavors.clone();
         listed.images = images.clone();
         listed.ports = Some(ports.clone());
     });
-    let mut observed = Observed::default();
+    let mut observed = Observed {
+        projects: cloud_projects,
+        ..Observed::default()
+    };
     let mut observation = Observation {
         lineage_tag: common::lineage_tag(cx),
         ports,

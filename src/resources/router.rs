@@ -41,7 +41,8 @@ const SCHEMA: KindSchema = KindSchema::new(
     ],
 )
 .parent("tenant")
-.statuses(&["ACTIVE"], &["ERROR"]);
+.statuses(&["ACTIVE"], &["ERROR"])
+.quota_usage(|_, _| vec![("routers", 1)]);
 
 /// Normalized attributes. `interface_subnets` are the subnet ids of the
 /// router's interface ports.

@@ -52,6 +52,18 @@ pub struct KindSchema {
     pub plan_check: Option<PlanCheck>,
     /// What one resource consumes of its tenant's quotas (quota key, amount).
     pub quota_usage: Option<QuotaUsage>,
+    /// The kind lets another tenant use a resource (a network RBAC policy), which lifts the
+    /// same-tenant rule of the references marked [`Ref::unless_granted`].
+    pub grant: Option<Grant>,
+}
+
+/// How a kind grants a tenant the use of another tenant's resource.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    /// The resource one grant lets a tenant use, and that tenant's name (or `*`, everyone).
+    pub grants: fn(&Address, &Attrs) -> Option<(Address, String)>,
+    /// The help of the error when no grant lets `tenant` use `resource`.
+    pub missing: fn(&Address, &str) -> String,
 }
 
 /// The implicit dependencies of one resource among the graph's `nodes`.
@@ -224,6 +236,9 @@ pub struct SameTenant {
 pub struct Ref {
     pub kind: Kind,
     pub same_tenant: Option<SameTenant>,
+    /// The same-tenant rule does not hold when a grant of the spec (a kind's [`Grant`]) lets
+    /// the tenant use the target or one of its parents.
+    pub unless_granted: bool,
     /// What the plan calls the link when the target is replaced and only the link is remade
     /// ("interface to subnet.x is remade").
     pub link: &'static str,
@@ -234,7 +249,16 @@ impl Ref {
         Ref {
             kind,
             same_tenant: None,
+            unless_granted: false,
             link: "link",
+        }
+    }
+
+    /// See [`Ref::unless_granted`].
+    pub const fn unless_granted(self) -> Ref {
+        Ref {
+            unless_granted: true,
+            ..self
         }
     }
 
@@ -428,6 +452,7 @@ impl KindSchema {
             implicit_dependencies: None,
             plan_check: None,
             quota_usage: None,
+            grant: None,
         }
     }
 
@@ -447,6 +472,14 @@ impl KindSchema {
         KindSchema {
             ready,
             failed,
+            ..self
+        }
+    }
+
+    /// What one resource consumes of its tenant's quotas (see [`KindSchema::quota_usage`]).
+    pub const fn quota_usage(self, usage: QuotaUsage) -> KindSchema {
+        KindSchema {
+            quota_usage: Some(usage),
             ..self
         }
     }

@@ -39,7 +39,8 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("default_egress", AttrType::Input { default: true }),
     ],
 )
-.parent("tenant");
+.parent("tenant")
+.quota_usage(|_, _| vec![("security_groups", 1)]);
 
 /// The fields of one normalized security group rule, all present (null where unset).
 const RULE_FIELDS: &[&str] = &[

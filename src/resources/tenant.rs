@@ -67,6 +67,7 @@ const NEUTRON_QUOTAS: &[(&str, &str)] = &[
     ("security_groups", "security_group"),
     ("security_group_rules", "security_group_rule"),
     ("floatingips", "floatingip"),
+    ("rbac_policies", "rbac_policy"),
 ];
 
 /// The quota keys a spec writes: Nova's (`vcpu` is Nova's `cores`), then Neutron's.
@@ -391,6 +392,16 @@ fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed
                 used("ram")
             ),
         ));
+    }
+    // Neutron's quotas: one resource of the spec is one unit (what each kind declares).
+    for (key, _) in NEUTRON_QUOTAS {
+        let used = used(key);
+        if let Some(l) = limit(key).filter(|l| used > *l) {
+            over.push((
+                format!("{addr}: the spec puts {used} {key} in it but quotas.{key} is {l}"),
+                format!("raise quotas.{key} to at least {used}"),
+            ));
+        }
     }
     for (message, help) in over {
         out.push(Diagnostic::error(message).at(tenant.span_of("quotas")).help(help));

@@ -504,7 +504,8 @@ subnet = "s"
         );
         assert_eq!(
             attrs(&d, Kind::Network, "n"),
-            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true})
+            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true,
+                   "shared": false, "port_security_enabled": true})
         );
         assert_eq!(
             attrs(&d, Kind::Subnet, "s"),

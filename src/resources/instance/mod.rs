@@ -36,7 +36,7 @@ const SCHEMA: KindSchema = KindSchema {
     // ... is not ready") to os-start and os-stop in vm_state error, so an in-place update
     // would fail on every apply. Its power_state change forces a new server instead.
     replace_in_status: &[("power_state", "ERROR")],
-    implicit_dependencies: Some(routers_of_subnet),
+    implicit_dependencies: Some(implied),
     quota_usage: Some(quota_usage),
     ..KindSchema::new(
         "instance",
@@ -68,10 +68,14 @@ const SCHEMA: KindSchema = KindSchema {
             .forces_replacement(),
             Attr::new(
                 "subnet",
-                AttrType::Reference(Ref::to(Kind::Subnet).same_tenant(
-                    "use",
-                    "an instance uses subnets of its own tenant only: pick a subnet of",
-                )),
+                AttrType::Reference(
+                    Ref::to(Kind::Subnet)
+                        .same_tenant(
+                            "use",
+                            "an instance uses subnets of its own tenant (or of a network shared with it) only: pick a subnet of",
+                        )
+                        .unless_granted(),
+                ),
             )
             .forces_replacement(),
             Attr::new(
@@ -111,6 +115,64 @@ const SCHEMA: KindSchema = KindSchema {
         "PASSWORD",
     ])
 };
+
+fn implied(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let mut implied = routers_of_subnet(instance, view, nodes);
+    implied.extend(policies_sharing_subnet(instance, view, nodes));
+    implied
+}
+
+/// An instance on a subnet of another tenant's network needs the RBAC policy that shares the
+/// network with its tenant: made before it, removed after it (real Neutron refuses to remove a
+/// policy while the target has ports there: 409 RbacPolicyInUse).
+fn policies_sharing_subnet(
+    instance: &Address,
+    view: &View<'_>,
+    nodes: &BTreeSet<Address>,
+) -> Vec<Implied> {
+    let Some(attrs) = view.attrs(instance) else {
+        return Vec::new();
+    };
+    let (Some(subnet), Some(tenant)) = (
+        attrs.get("subnet").and_then(Value::as_str),
+        attrs.get("tenant").and_then(Value::as_str),
+    ) else {
+        return Vec::new();
+    };
+    let subnet = Address::new(Kind::Subnet, subnet);
+    let Some(network) = view
+        .attrs(&subnet)
+        .and_then(|a| a.get("network"))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    let network = Address::new(Kind::Network, network);
+    if view
+        .attrs(&network)
+        .and_then(|a| a.get("tenant"))
+        .and_then(Value::as_str)
+        == Some(tenant)
+    {
+        return Vec::new();
+    }
+    view.referrers(&network, Kind::NetworkRbac, "network")
+        .into_iter()
+        .filter(|policy| nodes.contains(*policy))
+        .filter(|policy| {
+            view.attrs(policy).is_some_and(|p| {
+                p.get("action").and_then(Value::as_str) == Some("access_as_shared")
+                    && matches!(p.get("target_tenant").and_then(Value::as_str), Some(t) if t == tenant || t == "*")
+            })
+        })
+        .map(|policy| Implied {
+            dependency: policy.clone(),
+            attr: "subnet",
+            via: subnet.clone(),
+            relation: "the RBAC policy sharing the network of",
+        })
+        .collect()
+}
 
 /// An instance can only boot with a working network once every router serving its subnet has
 /// its interface there, so it waits for those routers.
