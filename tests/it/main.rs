@@ -19,6 +19,7 @@ mod openstack_cli;
 mod plan_render;
 mod readme;
 mod scale;
+mod sharing;
 mod sim_bodies;
 mod sim_compute;
 mod sim_core;

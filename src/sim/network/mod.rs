@@ -18,6 +18,7 @@ mod nova;
 mod ops;
 mod ports;
 mod query;
+mod rbac;
 mod render;
 mod secgroups;
 mod subnets;
@@ -44,6 +45,9 @@ pub struct NetworkData {
     routers: Table<model::Router>,
     security_groups: Table<model::SecurityGroup>,
     rules: Table<model::SecurityGroupRule>,
+    /// Network RBAC policies, under their network.
+    #[serde(default)]
+    rbac_policies: Table<model::RbacPolicy>,
     /// Per-project overrides of the default quotas.
     quotas: BTreeMap<String, BTreeMap<String, i64>>,
     /// Last VXLAN VNI handed out.
@@ -75,6 +79,7 @@ neutron_record!(model::Port, parent: network_id);
 neutron_record!(model::Router);
 neutron_record!(model::SecurityGroup);
 neutron_record!(model::SecurityGroupRule, parent: security_group_id);
+neutron_record!(model::RbacPolicy, parent: object_id);
 
 impl Journaled for NetworkData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
@@ -85,6 +90,7 @@ impl Journaled for NetworkData {
             ("routers", &mut self.routers),
             ("security_groups", &mut self.security_groups),
             ("rules", &mut self.rules),
+            ("rbac_policies", &mut self.rbac_policies),
         ]
     }
     fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {

@@ -64,7 +64,11 @@ impl NetworkData {
     // ---- visibility -------------------------------------------------------------------
 
     pub fn network_visible(&self, net: &Network, actor: &Actor) -> bool {
-        actor.admin || net.meta.project_id == actor.project_id || net.shared || net.external
+        actor.admin
+            || net.meta.project_id == actor.project_id
+            || net.shared
+            || net.external
+            || self.rbac_visible(net, &actor.project_id)
     }
 
     pub fn subnet_visible(&self, subnet: &Subnet, actor: &Actor) -> bool {
@@ -73,7 +77,7 @@ impl NetworkData {
             || self
                 .networks
                 .get(&subnet.network_id)
-                .is_some_and(|n| n.shared || n.external)
+                .is_some_and(|n| n.shared || n.external || self.rbac_visible(n, &actor.project_id))
     }
 
     pub fn port_visible(&self, port: &Port, actor: &Actor) -> bool {
@@ -130,6 +134,7 @@ impl NetworkData {
             "router" => self.routers.ids_of_project(project_id).len(),
             "security_group" => self.security_groups.ids_of_project(project_id).len(),
             "security_group_rule" => self.rules.ids_of_project(project_id).len(),
+            "rbac_policy" => self.rbac_policies.ids_of_project(project_id).len(),
             _ => 0,
         };
         i64::try_from(count).unwrap_or(i64::MAX)
@@ -236,6 +241,10 @@ impl NetworkData {
         };
         let id = network.meta.id.clone();
         self.networks.insert(id.clone(), network);
+        if shared {
+            // Neutron's `shared` is the wildcard access_as_shared policy.
+            self.set_network_shared(&id, true);
+        }
         Ok(id)
     }
 
@@ -306,7 +315,12 @@ impl NetworkData {
             updated.mtu = validate_mtu(mtu, max)?;
         }
         updated.meta.touch();
+        let shared_changed = updated.shared != net.shared;
+        let shared = updated.shared;
         self.networks.insert(id.to_string(), updated);
+        if shared_changed {
+            self.set_network_shared(id, shared);
+        }
         Ok(())
     }
 
@@ -343,6 +357,7 @@ impl NetworkData {
         self.ports.retain(|_, p| p.network_id != id);
         self.subnets.retain(|_, s| s.network_id != id);
         self.networks.remove(id);
+        self.forget_rbac_policies_of(id);
         Ok(())
     }
 }

@@ -31,7 +31,7 @@ impl NetworkData {
         out.insert("admin_state_up".into(), json!(net.admin_state_up));
         out.insert("status".into(), json!("ACTIVE"));
         out.insert("subnets".into(), json!(net.subnets));
-        out.insert("shared".into(), json!(net.shared));
+        out.insert("shared".into(), json!(self.shared_for(net, actor)));
         out.insert("router:external".into(), json!(net.external));
         out.insert("mtu".into(), json!(net.mtu));
         out.insert("tags".into(), json!(net.meta.tags));
@@ -269,6 +269,11 @@ impl NetworkData {
                     .get(id)
                     .filter(|r| self.rule_visible(r, actor) && query.may_keep(&r.meta, false))
                     .map(|r| self.render_rule(r)),
+                Kind::RbacPolicy => self
+                    .rbac_policies
+                    .get(id)
+                    .filter(|p| self.rbac_policy_listed(p, actor) && query.may_keep(&p.meta, false))
+                    .map(|p| self.render_rbac_policy(p)),
             };
             if let Some(item) = rendered {
                 count_render();
@@ -304,7 +309,14 @@ impl NetworkData {
         match kind {
             // Other projects' shared and external networks, and their subnets.
             Kind::Network | Kind::Subnet => {
-                for net in self.networks.values().filter(|n| n.shared || n.external) {
+                let granted = self.rbac_networks_of(own);
+                let by_policy = granted.iter().filter_map(|id| self.networks.get(id));
+                for net in self
+                    .networks
+                    .values()
+                    .filter(|n| n.shared || n.external)
+                    .chain(by_policy)
+                {
                     match kind {
                         Kind::Network => ids.insert(net.meta.id.clone()),
                         _ => {
@@ -326,7 +338,7 @@ impl NetworkData {
                     ids.extend(self.rules.ids_under(&group.meta.id).iter().cloned());
                 }
             }
-            Kind::Router | Kind::SecurityGroup => {}
+            Kind::Router | Kind::SecurityGroup | Kind::RbacPolicy => {}
         }
         ids
     }
@@ -339,6 +351,7 @@ impl NetworkData {
             Kind::Router => self.routers.ids_of_project(project_id),
             Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
             Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
+            Kind::RbacPolicy => self.rbac_policies.ids_of_project(project_id),
         }
     }
 
@@ -350,6 +363,7 @@ impl NetworkData {
         self.routers.reindex_changed();
         self.security_groups.reindex_changed();
         self.rules.reindex_changed();
+        self.rbac_policies.reindex_changed();
     }
 
     fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
@@ -359,8 +373,8 @@ impl NetworkData {
             Kind::Port => self.ports.ids_tagged(tag),
             Kind::Router => self.routers.ids_tagged(tag),
             Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
-            // Rules show no tags: no tag filter keeps one.
-            Kind::SecurityGroupRule => &NO_IDS,
+            // Rules and policies show no tags: no tag filter keeps one.
+            Kind::SecurityGroupRule | Kind::RbacPolicy => &NO_IDS,
         }
     }
 
@@ -372,6 +386,7 @@ impl NetworkData {
             Kind::Router => self.routers.keys().cloned().collect(),
             Kind::SecurityGroup => self.security_groups.keys().cloned().collect(),
             Kind::SecurityGroupRule => self.rules.keys().cloned().collect(),
+            Kind::RbacPolicy => self.rbac_policy_ids(),
         }
     }
 
@@ -383,6 +398,7 @@ impl NetworkData {
             Kind::Router => self.render_router(self.router(actor, id)?),
             Kind::SecurityGroup => self.render_group(self.security_group(actor, id)?),
             Kind::SecurityGroupRule => self.render_rule(self.security_group_rule(actor, id)?),
+            Kind::RbacPolicy => self.render_rbac_policy(self.rbac_policy(actor, id)?),
         })
     }
 
@@ -399,6 +415,7 @@ impl NetworkData {
             Kind::Router => self.create_router(actor, body),
             Kind::SecurityGroup => self.create_security_group(actor, body),
             Kind::SecurityGroupRule => self.create_security_group_rule(actor, body),
+            Kind::RbacPolicy => self.create_rbac_policy(actor, body),
         }
     }
 
@@ -417,6 +434,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.update_security_group(actor, id, body),
             // Rules have no updatable attribute: the attribute check refused the body already.
             Kind::SecurityGroupRule => self.security_group_rule(actor, id).map(|_| ()),
+            Kind::RbacPolicy => self.update_rbac_policy(actor, id, body),
         }
     }
 
@@ -428,6 +446,7 @@ impl NetworkData {
             Kind::Router => self.delete_router(actor, id),
             Kind::SecurityGroup => self.delete_security_group(actor, id),
             Kind::SecurityGroupRule => self.delete_security_group_rule(actor, id),
+            Kind::RbacPolicy => self.delete_rbac_policy(actor, id),
         }
     }
 
@@ -440,7 +459,7 @@ impl NetworkData {
             Kind::Port => self.port(actor, id)?.meta.project_id.clone(),
             Kind::Router => self.router(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroup => self.security_group(actor, id)?.meta.project_id.clone(),
-            Kind::SecurityGroupRule => return Err(kind.not_found(id)),
+            Kind::SecurityGroupRule | Kind::RbacPolicy => return Err(kind.not_found(id)),
         };
         if write {
             ensure_owner(actor, &project, &format!("update_{}_tags", kind.singular()))?;
@@ -451,7 +470,7 @@ impl NetworkData {
             Kind::Port => self.ports.get_mut(id).map(|r| &mut r.meta),
             Kind::Router => self.routers.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.meta),
-            Kind::SecurityGroupRule => None,
+            Kind::SecurityGroupRule | Kind::RbacPolicy => None,
         };
         meta.ok_or_else(|| kind.not_found(id))
     }

@@ -1,0 +1,367 @@
+//! Network sharing with RBAC policies, end to end on both targets (the embedded cloud as its
+//! own process, and the real cloud of `REAL_OS_OPENRC` for the `real_*` tests): two tenants
+//! on one network, each booting an instance there; the policy and the guest's instance
+//! removed in one apply; the whole two-tenant topology destroyed in one apply; and the specs
+//! a plan refuses (a bad RBAC target, an invalid MTU, a missing policy), which change nothing.
+//! Everything is checked through the cloud's own API.
+
+use serde_json::Value;
+
+use crate::cloud_api::CloudApi;
+use crate::real_common;
+use crate::support::{SimProcess, run_env, write_specs};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Target {
+    Embedded,
+    Real,
+}
+
+struct Sharing {
+    dir: tempfile::TempDir,
+    target: Target,
+    _sim: Option<SimProcess>,
+    env: Vec<(String, String)>,
+    api: CloudApi,
+    /// Cloud names of `tenant.owner` and `tenant.guest` (unique per run on the real cloud).
+    owner: String,
+    guest: String,
+    flavor: &'static str,
+    image: &'static str,
+    destroyed: bool,
+}
+
+impl Sharing {
+    async fn start(target: Target) -> Option<Sharing> {
+        let dir = tempfile::tempdir().unwrap();
+        Some(match target {
+            Target::Embedded => {
+                let sim = SimProcess::start(&dir.path().join("cloud"));
+                let api = CloudApi::admin(sim.auth_url()).await;
+                Sharing {
+                    env: sim.env.clone(),
+                    _sim: Some(sim),
+                    api,
+                    owner: "owner".into(),
+                    guest: "guest".into(),
+                    dir,
+                    target,
+                    flavor: "m1.small",
+                    image: "cirros",
+                    destroyed: false,
+                }
+            }
+            Target::Real => {
+                let env = real_common::real_cloud_env()?;
+                let api = CloudApi::login_env(&env).await;
+                real_common::ensure_admin_setup(&api).await;
+                Sharing {
+                    env,
+                    _sim: None,
+                    api,
+                    owner: real_common::unique_name("sf-own"),
+                    guest: real_common::unique_name("sf-gst"),
+                    dir,
+                    target,
+                    flavor: real_common::FLAVOR,
+                    image: real_common::IMAGE,
+                    destroyed: false,
+                }
+            }
+        })
+    }
+
+    fn timeout(&self) -> &'static str {
+        match self.target {
+            Target::Embedded => "60s",
+            Target::Real => "300s",
+        }
+    }
+
+    /// Writes the spec: `body` after the two tenants.
+    fn spec(&self, body: &str) {
+        let provider = format!(
+            "[provider]\ncloud = \"env\"\nparallelism = 4\ntimeout = \"{}\"\n",
+            self.timeout()
+        );
+        let tenants = format!(
+            "[tenant.owner]\nname = \"{}\"\n\n[tenant.guest]\nname = \"{}\"\n",
+            self.owner, self.guest
+        );
+        write_specs(
+            self.dir.path(),
+            &[
+                ("provider.toml", &provider),
+                ("tenants.toml", &tenants),
+                ("sharing.toml", body),
+            ],
+        );
+    }
+
+    /// The shared topology: the owner's network and subnet, the policy (when `with_policy`),
+    /// an instance of each tenant on the subnet (the guest's when `with_guest_vm`).
+    fn topology(&self, with_policy: bool, with_guest_vm: bool) -> String {
+        let mut s = format!(
+            r#"
+[network.shared]
+tenant = "owner"
+
+[subnet.shared-v4]
+network = "shared"
+cidr = "10.91.0.0/24"
+
+[instance.owner-vm]
+tenant = "owner"
+flavor = "{flavor}"
+image = "{image}"
+subnet = "shared-v4"
+"#,
+            flavor = self.flavor,
+            image = self.image
+        );
+        if with_policy {
+            s.push_str(
+                r#"
+[network_rbac.guest-uses-shared]
+network = "shared"
+target_tenant = "guest"
+action = "access_as_shared"
+"#,
+            );
+        }
+        if with_guest_vm {
+            s.push_str(&format!(
+                r#"
+[instance.guest-vm]
+tenant = "guest"
+flavor = "{}"
+image = "{}"
+subnet = "shared-v4"
+"#,
+                self.flavor, self.image
+            ));
+        }
+        s
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        run_env(self.dir.path(), args, &self.env)
+    }
+
+    async fn project_id(&self, name: &str) -> Option<String> {
+        let found = self
+            .api
+            .list("identity", &format!("/projects?name={name}"), "projects")
+            .await;
+        found
+            .first()
+            .and_then(|p| p["id"].as_str())
+            .map(str::to_string)
+    }
+
+    async fn policies_on(&self, network_id: &str) -> Vec<Value> {
+        self.api
+            .list(
+                "network",
+                &format!("/rbac-policies?object_id={network_id}"),
+                "rbac_policies",
+            )
+            .await
+    }
+
+    async fn servers_of(&self, project: &str) -> Vec<Value> {
+        self.api
+            .list(
+                "compute",
+                &format!("/servers/detail?all_tenants=1&project_id={project}"),
+                "servers",
+            )
+            .await
+    }
+
+    async fn ports_of(&self, project: &str, network_id: &str) -> Vec<Value> {
+        self.api
+            .list(
+                "network",
+                &format!("/ports?project_id={project}&network_id={network_id}"),
+                "ports",
+            )
+            .await
+    }
+
+    /// Neither tenant's project exists.
+    async fn assert_no_projects(&self) {
+        for name in [&self.owner, &self.guest] {
+            assert_eq!(self.project_id(name).await, None, "project {name} exists");
+        }
+    }
+}
+
+impl Drop for Sharing {
+    /// A failed real scenario still removes what it made: the cloud is shared.
+    fn drop(&mut self) {
+        if self.target == Target::Real && !self.destroyed {
+            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
+            if code != 0 {
+                eprintln!("cleanup failed ({code}):\n{out}\n{err}");
+            }
+        }
+    }
+}
+
+/// `file:line:col` of the first diagnostic pointing into `file`.
+fn located(out: &str, file: &str) -> bool {
+    out.lines().any(|line| {
+        line.split_whitespace().any(|word| {
+            let mut parts = word.trim_start_matches("-->").rsplitn(3, ':');
+            let (col, line, path) = (parts.next(), parts.next(), parts.next());
+            path.is_some_and(|p| p.ends_with(file))
+                && line.is_some_and(|l| l.parse::<u32>().is_ok())
+                && col.is_some_and(|c| c.parse::<u32>().is_ok())
+        })
+    })
+}
+
+async fn two_tenants_share_one_network(target: Target) {
+    let Some(mut s) = Sharing::start(target).await else {
+        return;
+    };
+
+    // 1. Both tenants boot an instance on the owner's network, shared by the policy.
+    s.spec(&s.topology(true, true));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let guest = s.project_id(&s.guest).await.expect("guest project");
+    let network = s
+        .api
+        .one(
+            "network",
+            &format!("/networks?project_id={owner}"),
+            "networks",
+            "shared",
+        )
+        .await;
+    let network_id = network["id"].as_str().unwrap_or_default().to_string();
+    let policies = s.policies_on(&network_id).await;
+    assert_eq!(policies.len(), 1, "{policies:#?}");
+    assert_eq!(policies[0]["project_id"], owner.as_str());
+    assert_eq!(policies[0]["target_tenant"], guest.as_str());
+    assert_eq!(policies[0]["action"], "access_as_shared");
+    assert_eq!(policies[0]["object_type"], "network");
+    for project in [&owner, &guest] {
+        let servers = s.servers_of(project).await;
+        assert_eq!(servers.len(), 1, "{project}: {servers:#?}");
+        assert_eq!(servers[0]["status"], "ACTIVE");
+        let ports = s.ports_of(project, &network_id).await;
+        assert_eq!(ports.len(), 1, "{project}'s port on the shared network");
+        assert_eq!(ports[0]["device_id"], servers[0]["id"]);
+    }
+
+    // 2. Converged.
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "plan after apply:\n{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+
+    // 3. The policy and the guest's instance go in one apply: the instance first, else
+    // Neutron refuses the policy's removal (409 RbacPolicyInUse).
+    s.spec(&s.topology(false, false));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 0 added, 0 changed, 2 destroyed."),
+        "{out}"
+    );
+    assert_eq!(s.policies_on(&network_id).await, Vec::<Value>::new());
+    assert_eq!(s.servers_of(&guest).await, Vec::<Value>::new());
+    assert_eq!(s.ports_of(&guest, &network_id).await, Vec::<Value>::new());
+
+    // 4. Shared again, then the whole two-tenant topology destroyed in one apply.
+    s.spec(&s.topology(true, true));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 2 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "destroy failed:\n{out}\n{err}");
+    s.destroyed = true;
+    assert!(out.contains("7 destroyed"), "{out}");
+    s.assert_no_projects().await;
+    assert_eq!(s.policies_on(&network_id).await, Vec::<Value>::new());
+    let gone = s
+        .api
+        .request(
+            reqwest::Method::GET,
+            "network",
+            &format!("/networks/{network_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.0, 404, "the shared network is gone: {gone:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_share_a_network_and_it_all_goes_in_one_apply() {
+    two_tenants_share_one_network(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_two_tenants_share_a_network_and_it_all_goes_in_one_apply() {
+    two_tenants_share_one_network(Target::Real).await;
+}
+
+/// Specs the plan refuses, with the place of the problem, before any call that changes the
+/// cloud: afterwards neither tenant exists.
+async fn refused_specs_change_nothing(target: Target) {
+    let Some(mut s) = Sharing::start(target).await else {
+        return;
+    };
+    let base = s.topology(false, false);
+    let cases = [
+        (
+            format!(
+                "{base}\n[network_rbac.nowhere]\nnetwork = \"shared\"\ntarget_tenant = \"no-such-tenant\"\n"
+            ),
+            "network_rbac.nowhere: target_tenant `no-such-tenant` is neither a tenant of the spec nor a project of the cloud",
+        ),
+        (
+            base.replace("tenant = \"owner\"\n\n[subnet", "tenant = \"owner\"\nmtu = 9001\n\n[subnet"),
+            "9001",
+        ),
+        (
+            s.topology(false, true),
+            "instance.guest-vm (tenant.guest) cannot use subnet.shared-v4",
+        ),
+    ];
+    for (spec, expected) in cases {
+        s.spec(&spec);
+        let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+        assert_ne!(code, 0, "apply of a refused spec succeeded:\n{out}\n{err}");
+        let all = format!("{out}{err}");
+        assert!(all.contains(expected), "{expected}:\n{all}");
+        assert!(located(&all, "sharing.toml"), "no file:line:col:\n{all}");
+        s.assert_no_projects().await;
+    }
+    let (_, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert!(
+        format!("{out}{err}").contains("network_rbac.NAME"),
+        "the missing policy is named:\n{out}{err}"
+    );
+    s.destroyed = true;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_rbac_target_an_invalid_mtu_and_a_missing_policy_fail_in_plan() {
+    refused_specs_change_nothing(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_bad_rbac_target_an_invalid_mtu_and_a_missing_policy_fail_in_plan() {
+    refused_specs_change_nothing(Target::Real).await;
+}
