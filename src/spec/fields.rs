@@ -537,6 +537,42 @@ subnet = "s"
     }
 
     #[test]
+    fn the_providers_default_mtu_fills_networks_that_set_none() {
+        let d = loaded(
+            r#"
+[provider]
+cloud = "embedded"
+default_internal_network_mtu = 1400
+[tenant.t]
+[network.unset]
+tenant = "t"
+[network.set]
+tenant = "t"
+mtu = 1300
+"#,
+        );
+        assert_eq!(d.provider.default_internal_network_mtu, Some(1400));
+        assert_eq!(attrs(&d, Kind::Network, "unset")["mtu"], json!(1400));
+        assert_eq!(attrs(&d, Kind::Network, "set")["mtu"], json!(1300));
+        assert_eq!(loaded(MINIMAL).provider.default_internal_network_mtu, None);
+        assert_eq!(attrs(&loaded(MINIMAL), Kind::Network, "n").get("mtu"), None);
+    }
+
+    #[test]
+    fn a_default_mtu_outside_68_to_9000_is_refused_where_written() {
+        let Err(diags) = load_str("[provider]\ncloud = \"embedded\"\ndefault_internal_network_mtu = 67\n")
+        else {
+            panic!("an MTU of 67 loads");
+        };
+        let text = diags.to_string();
+        assert!(
+            text.contains("`default_internal_network_mtu` must be between 68 and 9000, found 67"),
+            "{text}"
+        );
+        assert!(text.contains("spec.toml:3:"), "{text}");
+    }
+
+    #[test]
     fn name_overrides_and_sets_are_sorted() {
         let d = loaded(
             r#"

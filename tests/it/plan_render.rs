@@ -127,6 +127,7 @@ fn demo() -> Desired {
             external_network: Some("public".into()),
             parallelism: 4,
             timeout_secs: 300,
+            default_internal_network_mtu: None,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),
