@@ -88,7 +88,9 @@ fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Di
     };
     let schema = resource.addr.kind.schema();
     for reference in &resource.refs {
-        let Some(reference_rule) = schema.attribute(&reference.field).and_then(|a| a.reference())
+        let Some(reference_rule) = schema
+            .attribute(&reference.field)
+            .and_then(|a| a.reference())
         else {
             continue;
         };

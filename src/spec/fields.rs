@@ -560,7 +560,8 @@ mtu = 1300
 
     #[test]
     fn a_default_mtu_outside_68_to_9000_is_refused_where_written() {
-        let Err(diags) = load_str("[provider]\ncloud = \"embedded\"\ndefault_internal_network_mtu = 67\n")
+        let Err(diags) =
+            load_str("[provider]\ncloud = \"embedded\"\ndefault_internal_network_mtu = 67\n")
         else {
             panic!("an MTU of 67 loads");
         };

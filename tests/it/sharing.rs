@@ -331,7 +331,10 @@ async fn refused_specs_change_nothing(target: Target) {
             "network_rbac.nowhere: target_tenant `no-such-tenant` is neither a tenant of the spec nor a project of the cloud",
         ),
         (
-            base.replace("tenant = \"owner\"\n\n[subnet", "tenant = \"owner\"\nmtu = 9001\n\n[subnet"),
+            base.replace(
+                "tenant = \"owner\"\n\n[subnet",
+                "tenant = \"owner\"\nmtu = 9001\n\n[subnet",
+            ),
             "9001",
         ),
         (

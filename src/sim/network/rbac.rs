@@ -31,6 +31,10 @@ pub const WILDCARD: &str = "*";
 const IN_USE_CALLBACK: &str =
     "neutron.plugins.ml2.plugin.NeutronDbPluginV2.validate_network_rbac_policy_change-376837";
 
+/// The other RBAC callback of real Neutron's messages (its number kept as seen, too).
+const OBJECT_CALLBACK: &str =
+    "neutron.objects.network.RbacNeutronDbObjectMixin.validate_rbac_policy_change-2900380276948";
+
 /// A project id as Neutron accepts it for a target: a UUID, with or without dashes.
 fn valid_project_id(id: &str) -> bool {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
@@ -116,30 +120,48 @@ impl NetworkData {
         out
     }
 
-    pub fn create_rbac_policy(&mut self, actor: &Actor, body: &Map<String, Value>) -> NResult<String> {
+    pub fn create_rbac_policy(
+        &mut self,
+        actor: &Actor,
+        body: &Map<String, Value>,
+    ) -> NResult<String> {
         let project = owner(actor, body)?;
         let object_type = match required(body, "object_type")? {
             Value::String(s) if s == "network" => s.clone(),
             other => {
-                return Err(NeutronError::invalid_attr(
-                    "object_type",
-                    format!("{} is not in ['network']", py(other)),
-                ));
+                let shown = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| py(other));
+                return Err(NeutronError::invalid_input(format!(
+                    "'{shown}' is not a valid RBAC object type"
+                )));
             }
         };
         let action = match required(body, "action")? {
             Value::String(s) if ACTIONS.contains(&s.as_str()) => s.clone(),
             other => {
-                return Err(NeutronError::invalid_attr(
-                    "action",
-                    format!("{} is not in {:?}", py(other), ACTIONS),
+                let shown = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| py(other));
+                return Err(NeutronError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "InvalidActionForType",
+                    format!(
+                        "Invalid action '{shown}' for object type 'network'. Valid actions: \
+                         ('{ACCESS_AS_SHARED}', '{ACCESS_AS_EXTERNAL}')"
+                    ),
                 ));
             }
         };
         let target = match required(body, "target_tenant")? {
             Value::String(s) if s == WILDCARD || valid_project_id(s) => s.clone(),
             other => {
-                let shown = other.as_str().map(str::to_string).unwrap_or_else(|| py(other));
+                let shown = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| py(other));
                 return Err(NeutronError::invalid_input(format!(
                     "'{shown}' is not a valid target project ID; expected a UUID or '*'"
                 )));
@@ -155,8 +177,22 @@ impl NetworkData {
                  and rule:create_rbac_policy:action) is disallowed by policy",
             ));
         }
-        let network = self.network(actor, &object_id)?;
-        ensure_owner(actor, &network.meta.project_id, "create_rbac_policy")?;
+        // Real Neutron answers both through its RBAC callbacks, as 400 InvalidInput.
+        let Some(network) = self.networks.get(&object_id) else {
+            return Err(NeutronError::invalid_input(format!(
+                "Callback {OBJECT_CALLBACK} failed with \"'NoneType' object is not \
+                 subscriptable\",Callback {IN_USE_CALLBACK} failed with \"Network {object_id} \
+                 could not be found.\""
+            )));
+        };
+        if !actor.admin && network.meta.project_id != actor.project_id {
+            return Err(NeutronError::invalid_input(format!(
+                "Callback {OBJECT_CALLBACK} failed with \"Invalid input for operation: Only \
+                 admins can manipulate policies on objects they do not own.\",Callback \
+                 {IN_USE_CALLBACK} failed with \"Invalid input for operation: Only admins can \
+                 manipulate policies on networks they do not own.\""
+            )));
+        }
         let duplicate = self.rbac_policies.children_of(&object_id).any(|p| {
             p.action == action && p.target_tenant == target && p.object_type == object_type
         });
@@ -172,7 +208,13 @@ impl NetworkData {
     }
 
     /// Stores a policy and keeps the network's flags in step with it.
-    fn insert_rbac_policy(&mut self, project: &str, network_id: &str, action: &str, target: &str) -> String {
+    fn insert_rbac_policy(
+        &mut self,
+        project: &str,
+        network_id: &str,
+        action: &str,
+        target: &str,
+    ) -> String {
         let policy = RbacPolicy {
             meta: Meta::new(project, String::new(), String::new(), Vec::new()),
             object_type: "network".into(),
@@ -216,7 +258,10 @@ impl NetworkData {
             .map(|p| p.meta.id.clone())
             .collect();
         if shared && wildcards.is_empty() {
-            let Some(project) = self.networks.get(network_id).map(|n| n.meta.project_id.clone())
+            let Some(project) = self
+                .networks
+                .get(network_id)
+                .map(|n| n.meta.project_id.clone())
             else {
                 return;
             };
@@ -238,11 +283,13 @@ impl NetworkData {
             return Ok(());
         };
         let still_granted = |project: &str| {
-            self.rbac_policies.children_of(&policy.object_id).any(|other| {
-                other.meta.id != policy.meta.id
-                    && other.action == ACCESS_AS_SHARED
-                    && (other.target_tenant == project || other.target_tenant == WILDCARD)
-            })
+            self.rbac_policies
+                .children_of(&policy.object_id)
+                .any(|other| {
+                    other.meta.id != policy.meta.id
+                        && other.action == ACCESS_AS_SHARED
+                        && (other.target_tenant == project || other.target_tenant == WILDCARD)
+                })
         };
         let loses_access = |project: &str| {
             project != net.meta.project_id
@@ -260,7 +307,12 @@ impl NetworkData {
         Ok(())
     }
 
-    pub fn update_rbac_policy(&mut self, actor: &Actor, id: &str, body: &Map<String, Value>) -> NResult<()> {
+    pub fn update_rbac_policy(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> NResult<()> {
         let policy = self.rbac_policy(actor, id)?.clone();
         ensure_owner(actor, &policy.meta.project_id, "update_rbac_policy")?;
         let Some(target) = get_str(body, "target_tenant", 255)? else {

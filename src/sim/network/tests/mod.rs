@@ -4,6 +4,7 @@
 mod lists;
 mod networks;
 mod nova;
+mod rbac;
 mod routers_and_groups;
 
 use serde_json::{Map, Value, json};
