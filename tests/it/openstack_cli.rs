@@ -203,7 +203,10 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         "a second identical policy: {stderr}"
     );
     osc.ok(&["network", "rbac", "delete", &rbac_id]);
-    assert_eq!(osc.json(&["network", "rbac", "list"]), serde_json::json!([]));
+    assert_eq!(
+        osc.json(&["network", "rbac", "list"]),
+        serde_json::json!([])
+    );
 
     // Security groups
     let sg = osc.json(&["security", "group", "create", "osc-sg"]);

@@ -368,3 +368,81 @@ async fn a_bad_rbac_target_an_invalid_mtu_and_a_missing_policy_fail_in_plan() {
 async fn real_a_bad_rbac_target_an_invalid_mtu_and_a_missing_policy_fail_in_plan() {
     refused_specs_change_nothing(Target::Real).await;
 }
+
+/// `examples/shared-network/` applies as it is on the embedded cloud, converges, and the
+/// cloud holds what it says: the guest tenant's instance on the owner's network through the
+/// policy, the provider's default MTU on the network; then it is destroyed in one apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_network_example_applies_as_it_is() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let specs = format!("{repo}/examples/shared-network");
+    let run = |cmd: &[&str]| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--specs", &specs, "--state", &state_arg]);
+        crate::support::run_in(state.path(), &args)
+    };
+    let (code, out, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 9 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged:\n{out}\n{err}");
+
+    {
+        let handle = stackform::sim::Sim::start_on_loopback(stackform::sim::SimConfig {
+            data_dir: Some(state.path().join("cloud")),
+            ..Default::default()
+        })
+        .await
+        .expect("serves");
+        let api = CloudApi::admin(&handle.auth_url).await;
+        let platform = api
+            .one("identity", "/projects", "projects", "platform")
+            .await;
+        let team = api.one("identity", "/projects", "projects", "team-a").await;
+        let network = api
+            .one("network", "/networks", "networks", "platform-net")
+            .await;
+        assert_eq!(network["mtu"], 1400, "the provider's default MTU");
+        assert_eq!(network["project_id"], platform["id"]);
+        let policies = api
+            .list(
+                "network",
+                &format!(
+                    "/rbac-policies?object_id={}",
+                    network["id"].as_str().unwrap_or_default()
+                ),
+                "rbac_policies",
+            )
+            .await;
+        assert_eq!(policies.len(), 1, "{policies:?}");
+        assert_eq!(policies[0]["target_tenant"], team["id"]);
+        let app = api
+            .one(
+                "compute",
+                "/servers/detail?all_tenants=1",
+                "servers",
+                "team-a-app",
+            )
+            .await;
+        assert_eq!(app["tenant_id"], team["id"]);
+        assert_eq!(app["status"], "ACTIVE");
+        let net_name = "platform-net";
+        assert_eq!(
+            app["addresses"][net_name][0]["addr"]
+                .as_str()
+                .map(|a| a.starts_with("10.80.0.")),
+            Some(true),
+            "{app}"
+        );
+        handle.stop().await;
+    }
+
+    let (code, out, err) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("9 destroyed"), "{out}");
+}
