@@ -46,7 +46,14 @@ const SCHEMA: KindSchema = KindSchema {
         &[
             Attr::new("network", AttrType::Reference(Ref::to(Kind::Network))).forces_replacement(),
             // A tenant of the spec by name, a project id of the cloud, or `*`: checked in plan.
-            Attr::new("target_tenant", AttrType::Text { default: "" }).own_calls(),
+            Attr::new(
+                "target_tenant",
+                AttrType::Required {
+                    example: "\"<tenant name, project id or *>\"",
+                    what: "a tenant of the spec, a project id of the cloud, or \"*\"",
+                },
+            )
+            .own_calls(),
             Attr::new(
                 "action",
                 AttrType::Choice {

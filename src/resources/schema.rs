@@ -316,6 +316,12 @@ pub enum AttrType {
         values: &'static [&'static str],
         default: &'static str,
     },
+    /// A required string whose meaning the kind's plan check settles (a tenant of the spec or
+    /// a project of the cloud); `what` says what it names, for the reference.
+    Required {
+        example: &'static str,
+        what: &'static str,
+    },
     /// A required name the cloud must know (a flavor, an image), checked in plan.
     CloudName {
         example: &'static str,

@@ -69,7 +69,9 @@ impl Builder<'_, '_, '_> {
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
-            AttrType::CloudName { example, .. } => self.required_string(key, example),
+            AttrType::CloudName { example, .. } | AttrType::Required { example, .. } => {
+                self.required_string(key, example)
+            }
             AttrType::Reference(to) => self.reference(key, to.kind),
             AttrType::ReferenceSet { to, default_empty } => {
                 self.reference_set(key, to.kind, default_empty)
