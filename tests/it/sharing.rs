@@ -446,3 +446,113 @@ async fn the_shared_network_example_applies_as_it_is() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("9 destroyed"), "{out}");
 }
+
+/// A policy made outside stackform with the values of one in the spec is adopted (RBAC
+/// policies take no tags: Neutron's 409 DuplicateRbacPolicy says it exists); one retargeted
+/// outside comes back in place; one deleted outside is made again.
+async fn policies_are_adopted_and_their_drift_repaired(target: Target) {
+    let Some(mut s) = Sharing::start(target).await else {
+        return;
+    };
+    s.spec(&s.topology(false, false));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let guest = s.project_id(&s.guest).await.expect("guest project");
+    let network = s
+        .api
+        .one(
+            "network",
+            &format!("/networks?project_id={owner}"),
+            "networks",
+            "shared",
+        )
+        .await;
+    let network_id = network["id"].as_str().unwrap_or_default().to_string();
+    let made = s
+        .api
+        .send(
+            reqwest::Method::POST,
+            "network",
+            "/rbac-policies",
+            serde_json::json!({"rbac_policy": {"object_type": "network", "object_id": network_id,
+                "action": "access_as_shared", "target_tenant": guest, "project_id": owner}}),
+            &[201],
+        )
+        .await;
+    let made_id = made["rbac_policy"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // Adopted: one policy, the one that was there.
+    s.spec(&s.topology(true, false));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Resources: 1 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let policies = s.policies_on(&network_id).await;
+    assert_eq!(policies.len(), 1, "{policies:#?}");
+    assert_eq!(policies[0]["id"], made_id.as_str());
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged after adoption:\n{out}\n{err}");
+
+    // Retargeted outside: changed back in place, same policy.
+    s.api
+        .send(
+            reqwest::Method::PUT,
+            "network",
+            &format!("/rbac-policies/{made_id}"),
+            serde_json::json!({"rbac_policy": {"target_tenant": owner}}),
+            &[200],
+        )
+        .await;
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{out}"
+    );
+    let policies = s.policies_on(&network_id).await;
+    assert_eq!(policies.len(), 1, "{policies:#?}");
+    assert_eq!(policies[0]["id"], made_id.as_str());
+    assert_eq!(policies[0]["target_tenant"], guest.as_str());
+
+    // Deleted outside: made again.
+    let (status, body) = s
+        .api
+        .request(
+            reqwest::Method::DELETE,
+            "network",
+            &format!("/rbac-policies/{made_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Resources: 1 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let policies = s.policies_on(&network_id).await;
+    assert_eq!(policies.len(), 1, "{policies:#?}");
+    assert_eq!(policies[0]["target_tenant"], guest.as_str());
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "destroy failed:\n{out}\n{err}");
+    s.destroyed = true;
+    s.assert_no_projects().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_policies_are_adopted_and_their_drift_repaired() {
+    policies_are_adopted_and_their_drift_repaired(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_rbac_policies_are_adopted_and_their_drift_repaired() {
+    policies_are_adopted_and_their_drift_repaired(Target::Real).await;
+}

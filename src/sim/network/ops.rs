@@ -283,9 +283,11 @@ impl NetworkData {
                     if net.shared && !value && self.foreign_ports_on(&net) {
                         return Err(NeutronError::conflict(
                             "InvalidSharedSetting",
+                            // Real Neutron names the network by its name here.
                             format!(
-                                "Unable to reconfigure sharing settings for network {id}. \
-                                 Multiple tenants are using it."
+                                "Unable to reconfigure sharing settings for network {}. \
+                                 Multiple projects are using it.",
+                                net.meta.name
                             ),
                         ));
                     }
@@ -325,10 +327,16 @@ impl NetworkData {
     }
 
     pub(super) fn foreign_ports_on(&self, net: &Network) -> bool {
-        self.ports.values().any(|p| {
-            p.network_id == net.meta.id
-                && !p.meta.project_id.is_empty()
+        // A project an RBAC policy of its own targets keeps the network without `shared`.
+        let targeted = |project: &str| {
+            self.rbac_policies
+                .children_of(&net.meta.id)
+                .any(|p| p.action == super::rbac::ACCESS_AS_SHARED && p.target_tenant == project)
+        };
+        self.ports.children_of(&net.meta.id).any(|p| {
+            !p.meta.project_id.is_empty()
                 && p.meta.project_id != net.meta.project_id
+                && !targeted(&p.meta.project_id)
         })
     }
 
