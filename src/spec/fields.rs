@@ -576,6 +576,52 @@ mtu = 1300
     }
 
     #[test]
+    fn another_tenants_subnet_is_usable_only_through_a_share() {
+        let base = r#"
+[tenant.a]
+[tenant.b]
+[network.n]
+tenant = "a"
+[subnet.s]
+network = "n"
+cidr = "10.0.0.0/24"
+[instance.i]
+tenant = "b"
+flavor = "f"
+image = "i"
+subnet = "s"
+"#;
+        let Err(diags) = load_str(base) else {
+            panic!("an unshared subnet of another tenant loads");
+        };
+        let text = diags.to_string();
+        assert!(
+            text.contains(
+                "instance.i (tenant.b) cannot use subnet.s: its network network.n is in tenant.a"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "add a [network_rbac.NAME] with network = \"n\" and target_tenant = \"b\""
+            ),
+            "the missing policy is named: {text}"
+        );
+        assert!(text.contains("spec.toml:13:10"), "{text}");
+        loaded(&format!(
+            "{base}[network_rbac.p]\nnetwork = \"n\"\ntarget_tenant = \"b\"\n"
+        ));
+        loaded(&base.replace("tenant = \"a\"\n", "tenant = \"a\"\nshared = true\n"));
+        // Only access_as_shared lets the target put ports on the network.
+        assert!(
+            load_str(&format!(
+                "{base}[network_rbac.p]\nnetwork = \"n\"\ntarget_tenant = \"b\"\naction = \"access_as_external\"\n"
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
     fn name_overrides_and_sets_are_sorted() {
         let d = loaded(
             r#"
