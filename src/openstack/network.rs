@@ -336,6 +336,16 @@ impl Neutron<'_> {
             .await
     }
 
+    /// The aliases of the API extensions the cloud's Neutron has (`dns-integration`, ...).
+    pub async fn extension_aliases(self) -> Result<Vec<String>, ApiError> {
+        #[derive(Deserialize)]
+        struct Extension {
+            alias: String,
+        }
+        let extensions: Vec<Extension> = self.0.get(NETWORK, "/extensions", "extensions").await?;
+        Ok(extensions.into_iter().map(|e| e.alias).collect())
+    }
+
     pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {
         let set: BTreeMap<String, Value> = self
             .0

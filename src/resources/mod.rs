@@ -193,6 +193,10 @@ pub struct Observed {
     /// such as a network RBAC policy's target).
     #[serde(default)]
     pub projects: std::collections::BTreeSet<String>,
+    /// The aliases of the cloud's Neutron API extensions (attributes that need one are
+    /// refused in plan when it is missing).
+    #[serde(default)]
+    pub network_extensions: std::collections::BTreeSet<String>,
 }
 
 /// An object of another lineage claiming one of our addresses.

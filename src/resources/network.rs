@@ -7,11 +7,14 @@ use super::schema::{Api, Attr, AttrType, Grant, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
-use crate::spec::{Attrs, DesiredResource};
+use super::Observed;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::spec::{Attrs, Desired, DesiredResource};
 
 pub struct Network;
 
 const SCHEMA: KindSchema = KindSchema {
+    plan_check: Some(plan_check),
     grant: Some(Grant {
         grants: shared_with_everyone,
         missing: missing_share,
@@ -30,6 +33,13 @@ const SCHEMA: KindSchema = KindSchema {
         Attr::new("shared", AttrType::Bool { default: false }),
         // Ports made on the network inherit it.
         Attr::new("port_security_enabled", AttrType::Bool { default: true }),
+        // Only on clouds with Neutron's dns-integration extension (checked in plan).
+        Attr::new(
+            "dns_domain",
+            AttrType::OptionalText {
+                what: "a DNS domain ending in a dot, where the cloud has dns-integration",
+            },
+        ),
         Attr::new(
             "mtu",
             AttrType::Integer {
@@ -44,6 +54,26 @@ const SCHEMA: KindSchema = KindSchema {
 .statuses(&["ACTIVE"], &["ERROR"])
 .quota_usage(|_, _| vec![("networks", 1)])
 };
+
+/// The extension a network's `dns_domain` needs.
+const DNS_INTEGRATION: &str = "dns-integration";
+
+/// `dns_domain` exists only where Neutron has dns-integration: elsewhere the create would be
+/// refused ("Unrecognized attribute(s) 'dns_domain'") in the middle of an apply.
+fn plan_check(network: &DesiredResource, _: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    if network.attrs.contains_key("dns_domain")
+        && !observed.network_extensions.contains(DNS_INTEGRATION)
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: dns_domain needs Neutron's {DNS_INTEGRATION} extension, which this cloud does not have",
+                network.addr
+            ))
+            .at(network.span_of("dns_domain"))
+            .help("remove dns_domain, or ask the cloud's operator to enable dns-integration"),
+        );
+    }
+}
 
 /// A shared network is usable by every project.
 fn shared_with_everyone(network: &Address, attrs: &Attrs) -> Option<(Address, String)> {
@@ -78,6 +108,9 @@ pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
         attrs.insert("mtu".into(), json!(mtu));
     }
     attrs.insert("shared".into(), json!(network.shared.unwrap_or(false)));
+    if let Some(domain) = &network.dns_domain {
+        attrs.insert("dns_domain".into(), json!(domain));
+    }
     attrs.insert(
         "port_security_enabled".into(),
         json!(network.port_security_enabled.unwrap_or(true)),
@@ -109,6 +142,9 @@ impl KindOps for Network {
         });
         if let Some(mtu) = res.attrs.get("mtu") {
             body["mtu"] = mtu.clone();
+        }
+        if let Some(domain) = res.attrs.get("dns_domain") {
+            body["dns_domain"] = domain.clone();
         }
         let tags = common::ownership_tags(cx, &res.addr);
         let network: neutron::Network =

@@ -105,9 +105,21 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     // The catalog and the resources are listed side by side: on a real cloud each list is a
     // round trip, and the first call of a service with a new token is the slowest.
     let catalog = async {
+        // A cloud that hides its extension list must not stop refresh: then none is known.
+        let extensions = async {
+            Ok::<_, crate::openstack::ApiError>(
+                admin
+                    .network()
+                    .extension_aliases()
+                    .await
+                    .inspect_err(|e| tracing::warn!("cannot list Neutron's extensions: {e}"))
+                    .unwrap_or_default(),
+            )
+        };
         Ok::<_, super::Error>(tokio::try_join!(
             admin.compute().list_flavors(),
             admin.image().list_images(&[]),
+            extensions,
         )?)
     };
     let resources = async {
@@ -138,7 +150,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         let (lists, ports) = list_projects(cx, &projects).await?;
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
-    let ((flavors, images), (mut matcher, mut matched, lists, ports, cloud_projects)) =
+    let ((flavors, images, extensions), (mut matcher, mut matched, lists, ports, cloud_projects)) =
         tokio::try_join!(catalog, resources)?;
     cx.record_listed(|listed| {
         listed.flavors = flavors.clone();
@@ -147,6 +159,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     });
     let mut observed = Observed {
         projects: cloud_projects,
+        network_extensions: extensions.into_iter().collect(),
         ..Observed::default()
     };
     let mut observation = Observation {

@@ -316,6 +316,10 @@ pub enum AttrType {
         values: &'static [&'static str],
         default: &'static str,
     },
+    /// An optional string: absent is not managed (`what` says what it is, for the reference).
+    OptionalText {
+        what: &'static str,
+    },
     /// A required string whose meaning the kind's plan check settles (a tenant of the spec or
     /// a project of the cloud); `what` says what it names, for the reference.
     Required {

@@ -66,6 +66,11 @@ impl Builder<'_, '_, '_> {
         match attr.ty {
             AttrType::Name { max } => self.name(max),
             AttrType::Text { default } => self.string_or(key, default),
+            AttrType::OptionalText { .. } => {
+                if let Some(s) = self.t.string(key, self.diags) {
+                    self.set(key, json!(s.get_ref()), Some(s.span()));
+                }
+            }
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
