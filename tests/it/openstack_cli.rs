@@ -203,9 +203,18 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         "a second identical policy: {stderr}"
     );
     osc.ok(&["network", "rbac", "delete", &rbac_id]);
+    // What is left is the external network's wildcard access_as_external policy.
+    let left = osc.json(&["network", "rbac", "list", "--long"]);
+    let left: Vec<(&Value, &Value)> = left
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (&p["Action"], &p["Target Project ID"]))
+        .collect();
     assert_eq!(
-        osc.json(&["network", "rbac", "list"]),
-        serde_json::json!([])
+        left,
+        [(&Value::from("access_as_external"), &Value::from("*"))],
+        "only public's policy is left"
     );
 
     // Security groups

@@ -173,6 +173,7 @@ impl NetworkData {
         };
         let network_id = network.meta.id.clone();
         self.networks.insert(network_id.clone(), network);
+        self.set_network_external(&network_id, true);
         let cidr: ipnet::IpNet = ipnet::IpNet::V4(
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(172, 24, 4, 0), 24).unwrap_or_default(),
         );

@@ -245,6 +245,10 @@ impl NetworkData {
             // Neutron's `shared` is the wildcard access_as_shared policy.
             self.set_network_shared(&id, true);
         }
+        if external {
+            // ... and `router:external` the wildcard access_as_external one.
+            self.set_network_external(&id, true);
+        }
         Ok(id)
     }
 
@@ -318,10 +322,14 @@ impl NetworkData {
         }
         updated.meta.touch();
         let shared_changed = updated.shared != net.shared;
-        let shared = updated.shared;
+        let external_changed = updated.external != net.external;
+        let (shared, external) = (updated.shared, updated.external);
         self.networks.insert(id.to_string(), updated);
         if shared_changed {
             self.set_network_shared(id, shared);
+        }
+        if external_changed {
+            self.set_network_external(id, external);
         }
         Ok(())
     }

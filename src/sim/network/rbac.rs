@@ -274,6 +274,32 @@ impl NetworkData {
         }
     }
 
+    /// What setting a network's `router:external` does: make the wildcard
+    /// access_as_external policy in the network's project (real Neutron lists one for every
+    /// external network, and counts it in that project's `rbac_policy` quota), or remove it.
+    pub fn set_network_external(&mut self, network_id: &str, external: bool) {
+        let wildcards: Vec<String> = self
+            .rbac_policies
+            .children_of(network_id)
+            .filter(|p| p.action == ACCESS_AS_EXTERNAL && p.target_tenant == WILDCARD)
+            .map(|p| p.meta.id.clone())
+            .collect();
+        if external && wildcards.is_empty() {
+            let Some(project) = self
+                .networks
+                .get(network_id)
+                .map(|n| n.meta.project_id.clone())
+            else {
+                return;
+            };
+            self.insert_rbac_policy(&project, network_id, ACCESS_AS_EXTERNAL, WILDCARD);
+        } else if !external {
+            for id in wildcards {
+                self.rbac_policies.remove(&id);
+            }
+        }
+    }
+
     /// Refuses to take access away from projects that still have ports on the network.
     fn ensure_unused_by_losers(&self, policy: &RbacPolicy) -> NResult<()> {
         if policy.action != ACCESS_AS_SHARED {
