@@ -209,11 +209,11 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|p| (&p["Action"], &p["Target Project ID"]))
+        .map(|p| (&p["Action"], &p["Object ID"]))
         .collect();
     assert_eq!(
         left,
-        [(&Value::from("access_as_external"), &Value::from("*"))],
+        [(&Value::from("access_as_external"), &public["id"])],
         "only public's policy is left"
     );
 
