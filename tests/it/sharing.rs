@@ -565,3 +565,82 @@ async fn rbac_policies_are_adopted_and_their_drift_repaired() {
 async fn real_rbac_policies_are_adopted_and_their_drift_repaired() {
     policies_are_adopted_and_their_drift_repaired(Target::Real).await;
 }
+
+/// `shared` and `port_security_enabled` on a network, set at create and changed in place:
+/// `shared` is Neutron's wildcard access_as_shared policy in the network's project.
+async fn shared_and_port_security_change_in_place(target: Target) {
+    let Some(mut s) = Sharing::start(target).await else {
+        return;
+    };
+    let open = |shared: bool, port_security: bool| {
+        format!(
+            "[network.open]\ntenant = \"owner\"\nshared = {shared}\nport_security_enabled = {port_security}\n"
+        )
+    };
+    s.spec(&open(true, false));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let network = s
+        .api
+        .one(
+            "network",
+            &format!("/networks?project_id={owner}"),
+            "networks",
+            "open",
+        )
+        .await;
+    assert_eq!(network["shared"], true, "{network}");
+    assert_eq!(network["port_security_enabled"], false, "{network}");
+    let network_id = network["id"].as_str().unwrap_or_default().to_string();
+    let policies = s.policies_on(&network_id).await;
+    let wildcard: Vec<(&Value, &Value, &Value)> = policies
+        .iter()
+        .map(|p| (&p["action"], &p["target_tenant"], &p["project_id"]))
+        .collect();
+    assert_eq!(
+        wildcard,
+        [(
+            &Value::from("access_as_shared"),
+            &Value::from("*"),
+            &Value::from(owner.as_str())
+        )]
+    );
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged:\n{out}\n{err}");
+
+    s.spec(&open(false, true));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
+    assert!(
+        out.contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{out}"
+    );
+    let network = s
+        .api
+        .get("network", &format!("/networks/{network_id}"))
+        .await;
+    assert_eq!(network["network"]["shared"], false, "{network}");
+    assert_eq!(
+        network["network"]["port_security_enabled"], true,
+        "{network}"
+    );
+    assert_eq!(s.policies_on(&network_id).await, Vec::<Value>::new());
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged:\n{out}\n{err}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "destroy failed:\n{out}\n{err}");
+    s.destroyed = true;
+    s.assert_no_projects().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_and_port_security_enabled_change_in_place() {
+    shared_and_port_security_change_in_place(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_shared_and_port_security_enabled_change_in_place() {
+    shared_and_port_security_change_in_place(Target::Real).await;
+}
