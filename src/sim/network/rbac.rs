@@ -352,6 +352,9 @@ impl NetworkData {
         if target == policy.target_tenant {
             return Ok(());
         }
+        if target == WILDCARD && !actor.admin {
+            return Err(NeutronError::policy("update_rbac_policy:target_tenant"));
+        }
         self.ensure_unused_by_losers(&policy)?;
         let mut updated = policy;
         updated.target_tenant = target;
