@@ -439,7 +439,12 @@ mod tests {
         ]
         .into();
         let neutron: BTreeMap<String, i64> =
-            [("network".to_string(), 5), ("floatingip".to_string(), -1)].into();
+            [
+                ("network".to_string(), 5),
+                ("floatingip".to_string(), -1),
+                ("rbac_policy".to_string(), 10),
+            ]
+            .into();
         let attrs = observe(&project, Some(&nova), Some(&neutron));
         let expected: Attrs = [
             ("name".to_string(), json!("demo")),
@@ -448,7 +453,7 @@ mod tests {
             (
                 "quotas".to_string(),
                 json!({"instances": 10, "vcpu": 20, "ram": 51200, "key_pairs": 100,
-                       "networks": 5, "floatingips": -1}),
+                       "networks": 5, "floatingips": -1, "rbac_policies": 10}),
             ),
         ]
         .into();

@@ -17,6 +17,10 @@ enum Target {
     Real,
 }
 
+/// Every Neutron quota a tenant can set, written and read back on both clouds.
+const OWNER_QUOTAS: &str = "quotas = { networks = 4, subnets = 4, routers = 2, ports = 20, \
+    floatingips = 2, security_groups = 5, security_group_rules = 60, rbac_policies = 3 }";
+
 struct Sharing {
     dir: tempfile::TempDir,
     target: Target,
@@ -85,7 +89,7 @@ impl Sharing {
             self.timeout()
         );
         let tenants = format!(
-            "[tenant.owner]\nname = \"{}\"\n\n[tenant.guest]\nname = \"{}\"\n",
+            "[tenant.owner]\nname = \"{}\"\n{OWNER_QUOTAS}\n\n[tenant.guest]\nname = \"{}\"\n",
             self.owner, self.guest
         );
         write_specs(
@@ -247,6 +251,19 @@ async fn two_tenants_share_one_network(target: Target) {
         )
         .await;
     let network_id = network["id"].as_str().unwrap_or_default().to_string();
+    let quotas = s.api.get("network", &format!("/quotas/{owner}")).await;
+    for (key, limit) in [
+        ("network", 4),
+        ("subnet", 4),
+        ("router", 2),
+        ("port", 20),
+        ("floatingip", 2),
+        ("security_group", 5),
+        ("security_group_rule", 60),
+        ("rbac_policy", 3),
+    ] {
+        assert_eq!(quotas["quota"][key], limit, "{key}: {quotas}");
+    }
     let policies = s.policies_on(&network_id).await;
     assert_eq!(policies.len(), 1, "{policies:#?}");
     assert_eq!(policies[0]["project_id"], owner.as_str());
