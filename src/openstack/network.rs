@@ -50,6 +50,11 @@ pub const SECURITY_GROUP_RULES: Collection = Collection {
     plural: "security_group_rules",
     singular: "security_group_rule",
 };
+pub const RBAC_POLICIES: Collection = Collection {
+    path: "rbac-policies",
+    plural: "rbac_policies",
+    singular: "rbac_policy",
+};
 
 pub const FLOATINGIPS: Collection = Collection {
     path: "floatingips",
@@ -96,6 +101,27 @@ pub struct Network {
     pub tags: Vec<String>,
     #[serde(rename = "router:external")]
     pub external: Option<bool>,
+    /// As the caller sees it: real Neutron says true to a project an `access_as_shared`
+    /// policy targets, and to everyone once one targets `*`.
+    pub shared: Option<bool>,
+    pub port_security_enabled: Option<bool>,
+    /// Only on clouds with the `dns-integration` extension.
+    pub dns_domain: Option<String>,
+}
+
+/// An RBAC policy: `object_id` (a network) made usable by `target_tenant` (a project id or
+/// `*`). Real Neutron gives these no standard attributes: no tags, no name, no timestamps.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RbacPolicy {
+    pub id: String,
+    pub project_id: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub target_tenant: String,
+    /// Always empty: present so that policies go through the generic Neutron lists.
+    pub tags: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -386,6 +412,16 @@ impl Neutron<'_> {
         };
         self.update(ROUTERS, router, json!({ "external_gateway_info": info }))
             .await
+    }
+
+    /// The aliases of the API extensions the cloud's Neutron has (`dns-integration`, ...).
+    pub async fn extension_aliases(self) -> Result<Vec<String>, ApiError> {
+        #[derive(Deserialize)]
+        struct Extension {
+            alias: String,
+        }
+        let extensions: Vec<Extension> = self.0.get(NETWORK, "/extensions", "extensions").await?;
+        Ok(extensions.into_iter().map(|e| e.alias).collect())
     }
 
     pub async fn get_quotas(self, project_id: &str) -> Result<BTreeMap<String, i64>, ApiError> {

@@ -323,6 +323,100 @@ mod tests {
     }
 
     #[test]
+    fn neutron_quotas_count_the_networks_and_rbac_policies_of_the_tenant() {
+        let spec = desired(vec![
+            tenant(json!({"networks": 1, "rbac_policies": 1, "subnets": 5})),
+            resource("network.n", json!({"tenant": "demo"})),
+            resource("network.m", json!({"tenant": "demo"})),
+            resource(
+                "network_rbac.a",
+                json!({"network": "n", "target_tenant": "p-guest", "action": "access_as_shared"}),
+            ),
+            resource(
+                "network_rbac.b",
+                json!({"network": "m", "target_tenant": "p-guest", "action": "access_as_shared"}),
+            ),
+        ]);
+        let mut observed = cloud();
+        observed.projects.insert("p-guest".into());
+        assert_eq!(
+            messages(&check(&spec, &observed)),
+            [
+                (
+                    "tenant.demo: the spec makes 2 networks but quotas.networks is 1".to_string(),
+                    Some("raise quotas.networks to at least 2".to_string()),
+                    Some(77)
+                ),
+                (
+                    "tenant.demo: the spec makes 2 rbac_policies but quotas.rbac_policies is 1"
+                        .to_string(),
+                    Some("raise quotas.rbac_policies to at least 2".to_string()),
+                    Some(77)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_rbac_target_must_be_a_tenant_a_project_or_everyone_through_shared() {
+        let mut nowhere = resource(
+            "network_rbac.a",
+            json!({"network": "n", "target_tenant": "nobody", "action": "access_as_shared"}),
+        );
+        nowhere
+            .attr_spans
+            .insert("target_tenant".into(), span_at(12));
+        let mut everyone = resource(
+            "network_rbac.b",
+            json!({"network": "n", "target_tenant": "*", "action": "access_as_shared"}),
+        );
+        everyone
+            .attr_spans
+            .insert("target_tenant".into(), span_at(34));
+        let fine = [
+            resource(
+                "network_rbac.c",
+                json!({"network": "n", "target_tenant": "demo", "action": "access_as_shared"}),
+            ),
+            resource(
+                "network_rbac.d",
+                json!({"network": "n", "target_tenant": "p-1", "action": "access_as_shared"}),
+            ),
+            resource(
+                "network_rbac.e",
+                json!({"network": "n", "target_tenant": "*", "action": "access_as_external"}),
+            ),
+        ];
+        let mut all = vec![
+            resource("tenant.demo", json!({"name": "demo"})),
+            resource("network.n", json!({"tenant": "demo"})),
+            nowhere,
+            everyone,
+        ];
+        all.extend(fine);
+        let mut observed = cloud();
+        observed.projects.insert("p-1".into());
+        let found = messages(&check(&desired(all), &observed));
+        assert_eq!(
+            found,
+            [
+                (
+                    "network_rbac.a: target_tenant `nobody` is neither a tenant of the spec nor a project of the cloud"
+                        .to_string(),
+                    Some("write the name of a [tenant.NAME] of the spec, the id of an existing project, or \"*\" for every project".to_string()),
+                    Some(12)
+                ),
+                (
+                    "network_rbac.b: sharing a network with every project is the network's `shared` flag"
+                        .to_string(),
+                    Some("remove this policy and write shared = true on the network".to_string()),
+                    Some(34)
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn one_instance_reads_in_the_singular() {
         let spec = desired(vec![
             tenant(json!({"vcpu": 1})),

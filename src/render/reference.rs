@@ -49,6 +49,8 @@ fn field(attr: &Attr) -> String {
     let default = match attr.ty {
         AttrType::Name { max } => format!("the address name; at most {max} characters"),
         AttrType::Text { default } => format!("\"{default}\""),
+        AttrType::Required { what, .. } => format!("required; {what}"),
+        AttrType::OptionalText { what } => format!("unset; {what}"),
         AttrType::Bool { default } | AttrType::Input { default } => default.to_string(),
         AttrType::Integer { min, max, .. } => format!("unset; {min}–{max}"),
         AttrType::Choice { values, default } => {

@@ -498,6 +498,8 @@ tagged!(
     neutron::FloatingIp
 );
 
+tagged!(neutron::RbacPolicy);
+
 /// `have` carries every tag of `want`.
 pub fn has_tags(have: &[String], want: &[String]) -> bool {
     want.iter().all(|w| have.contains(w))

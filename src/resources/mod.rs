@@ -26,6 +26,7 @@ registry! {
     instance::Instance,
     port::Port,
     floating_ip::FloatingIp,
+    network_rbac::NetworkRbac,
 }
 
 use std::any::Any;
@@ -202,6 +203,14 @@ pub struct Observed {
     /// adopted, and the state records them on apply.
     #[serde(default)]
     pub adopted: std::collections::BTreeSet<Address>,
+    /// The id of every project of the cloud (for references to projects outside the spec,
+    /// such as a network RBAC policy's target).
+    #[serde(default)]
+    pub projects: std::collections::BTreeSet<String>,
+    /// The aliases of the cloud's Neutron API extensions (attributes that need one are
+    /// refused in plan when it is missing).
+    #[serde(default)]
+    pub network_extensions: std::collections::BTreeSet<String>,
 }
 
 /// An object of another lineage claiming one of our addresses.

@@ -3,15 +3,23 @@
 use serde_json::{Value, json};
 
 use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::schema::{Api, Attr, AttrType, Grant, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
-use crate::addr::Kind;
+use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
-use crate::spec::{Attrs, DesiredResource};
+use super::Observed;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::spec::{Attrs, Desired, DesiredResource};
 
 pub struct Network;
 
-const SCHEMA: KindSchema = KindSchema::new(
+const SCHEMA: KindSchema = KindSchema {
+    plan_check: Some(plan_check),
+    grant: Some(Grant {
+        grants: shared_with_everyone,
+        missing: missing_share,
+    }),
+    ..KindSchema::new(
     "network",
     "a Neutron network in its tenant's project",
     Api::neutron("/v2.0/networks"),
@@ -20,6 +28,18 @@ const SCHEMA: KindSchema = KindSchema::new(
         Attr::new("description", AttrType::Text { default: "" }),
         Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
         Attr::new("admin_state_up", AttrType::Bool { default: true }),
+        // Setting it is admin-only in Neutron: the network is created without it, and admin
+        // sets it (which makes or removes Neutron's wildcard access_as_shared RBAC policy).
+        Attr::new("shared", AttrType::Bool { default: false }),
+        // Ports made on the network inherit it.
+        Attr::new("port_security_enabled", AttrType::Bool { default: true }),
+        // Only on clouds with Neutron's dns-integration extension (checked in plan).
+        Attr::new(
+            "dns_domain",
+            AttrType::OptionalText {
+                what: "a DNS domain ending in a dot, where the cloud has dns-integration",
+            },
+        ),
         Attr::new(
             "mtu",
             AttrType::Integer {
@@ -31,7 +51,42 @@ const SCHEMA: KindSchema = KindSchema::new(
     ],
 )
 .parent("tenant")
-.statuses(&["ACTIVE"], &["ERROR"]);
+.statuses(&["ACTIVE"], &["ERROR"])
+.quota_usage(|_, _| vec![("networks", 1)])
+};
+
+/// The extension a network's `dns_domain` needs.
+const DNS_INTEGRATION: &str = "dns-integration";
+
+/// `dns_domain` exists only where Neutron has dns-integration: elsewhere the create would be
+/// refused ("Unrecognized attribute(s) 'dns_domain'") in the middle of an apply.
+fn plan_check(network: &DesiredResource, _: &Desired, observed: &Observed, out: &mut Diagnostics) {
+    if network.attrs.contains_key("dns_domain")
+        && !observed.network_extensions.contains(DNS_INTEGRATION)
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: dns_domain needs Neutron's {DNS_INTEGRATION} extension, which this cloud does not have",
+                network.addr
+            ))
+            .at(network.span_of("dns_domain"))
+            .help("remove dns_domain, or ask the cloud's operator to enable dns-integration"),
+        );
+    }
+}
+
+/// A shared network is usable by every project.
+fn shared_with_everyone(network: &Address, attrs: &Attrs) -> Option<(Address, String)> {
+    (attrs.get("shared") == Some(&Value::Bool(true))).then(|| (network.clone(), "*".to_string()))
+}
+
+fn missing_share(network: &Address, tenant: &str) -> String {
+    format!(
+        "share {network} with tenant.{tenant}: add a [network_rbac.NAME] with network = \"{}\" \
+         and target_tenant = \"{tenant}\", or set shared = true on {network}",
+        network.name
+    )
+}
 
 /// Normalized attributes.
 pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
@@ -52,6 +107,14 @@ pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
     if let Some(mtu) = network.mtu {
         attrs.insert("mtu".into(), json!(mtu));
     }
+    attrs.insert("shared".into(), json!(network.shared.unwrap_or(false)));
+    if let Some(domain) = &network.dns_domain {
+        attrs.insert("dns_domain".into(), json!(domain));
+    }
+    attrs.insert(
+        "port_security_enabled".into(),
+        json!(network.port_security_enabled.unwrap_or(true)),
+    );
     attrs
 }
 
@@ -75,13 +138,26 @@ impl KindOps for Network {
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
             "admin_state_up": common::bool_attr(res, "admin_state_up", true),
+            "port_security_enabled": common::bool_attr(res, "port_security_enabled", true),
         });
         if let Some(mtu) = res.attrs.get("mtu") {
             body["mtu"] = mtu.clone();
         }
+        if let Some(domain) = res.attrs.get("dns_domain") {
+            body["dns_domain"] = domain.clone();
+        }
         let tags = common::ownership_tags(cx, &res.addr);
         let network: neutron::Network =
             neutron_create_tagged(&session, NETWORKS, &res.addr, body, &tags).await?;
+        // A project member may not create a shared network (403 "create_network:shared").
+        if common::bool_attr(res, "shared", false) {
+            let _: neutron::Network = cx
+                .cloud
+                .admin()
+                .network()
+                .update(NETWORKS, &network.id, json!({ "shared": true }))
+                .await?;
+        }
         Ok(network.id)
     }
 
@@ -155,6 +231,8 @@ mod tests {
             ("tenant".to_string(), json!("demo")),
             ("admin_state_up".to_string(), json!(true)),
             ("mtu".to_string(), json!(1450)),
+            ("shared".to_string(), json!(false)),
+            ("port_security_enabled".to_string(), json!(true)),
         ]
         .into();
         assert_eq!(observe(&network, &names), expected);

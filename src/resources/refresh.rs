@@ -112,19 +112,35 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
                 .list::<neutron::Network>(neutron::NETWORKS, &query)
                 .await
         };
+        // A cloud that hides its extension list must not stop refresh: then none is known.
+        let extensions = async {
+            Ok::<_, crate::openstack::ApiError>(
+                admin
+                    .network()
+                    .extension_aliases()
+                    .await
+                    .inspect_err(|e| tracing::warn!("cannot list Neutron's extensions: {e}"))
+                    .unwrap_or_default(),
+            )
+        };
         Ok::<_, super::Error>(tokio::try_join!(
             admin.compute().list_flavors(),
             admin.image().list_images(&[]),
             externals,
+            extensions,
         )?)
     };
     let resources = async {
         let mut matcher = Matcher::new(known);
         let mut matched: Vec<(Address, Listed)> = Vec::new();
+        let mut cloud_projects = BTreeSet::new();
         // The tenants first: the other kinds are listed in their projects.
         for kind in Kind::ALL {
             if kind.schema().api.scope == ListScope::Cloud {
                 let items = list_kind(kind, cx, Scope::Cloud).await?;
+                if kind == schema::tenant_kind() {
+                    cloud_projects.extend(items.iter().map(|item| item.id.clone()));
+                }
                 matched.extend(matcher.match_kind(kind, items));
             }
         }
@@ -140,10 +156,12 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         }
         let projects = Projects::new(project_ids, known_by_kind);
         let (lists, ports) = list_projects(cx, &projects).await?;
-        Ok::<_, super::Error>((matcher, matched, lists, ports))
+        Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
-    let ((flavors, images, externals), (mut matcher, mut matched, lists, ports)) =
-        tokio::try_join!(catalog, resources)?;
+    let (
+        (flavors, images, externals, extensions),
+        (mut matcher, mut matched, lists, ports, cloud_projects),
+    ) = tokio::try_join!(catalog, resources)?;
     // A cloud without the router:external filter lists every network: only external ones count.
     let external_networks: Vec<super::ExternalNetwork> = externals
         .into_iter()
@@ -175,6 +193,8 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     };
     let mut observed = Observed {
         external_networks,
+        projects: cloud_projects,
+        network_extensions: extensions.into_iter().collect(),
         ..Observed::default()
     };
     for f in &flavors {

@@ -57,6 +57,7 @@ const SCHEMA: KindSchema = KindSchema {
 )
     .parent("tenant")
     .statuses(&["ACTIVE"], &["ERROR"])
+    .quota_usage(|_, _| vec![("routers", 1)])
 };
 
 /// What Neutron would refuse, found before any call: gateway settings without a gateway, and

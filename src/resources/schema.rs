@@ -58,6 +58,18 @@ pub struct KindSchema {
     /// Observed attributes the spec leaves to the cloud that a plan shows beside the changes
     /// of an existing resource and the state keeps (a floating IP's address).
     pub shown: &'static [&'static str],
+    /// The kind lets another tenant use a resource (a network RBAC policy), which lifts the
+    /// same-tenant rule of the references marked [`Ref::unless_granted`].
+    pub grant: Option<Grant>,
+}
+
+/// How a kind grants a tenant the use of another tenant's resource.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    /// The resource one grant lets a tenant use, and that tenant's name (or `*`, everyone).
+    pub grants: fn(&Address, &Attrs) -> Option<(Address, String)>,
+    /// The help of the error when no grant lets `tenant` use `resource`.
+    pub missing: fn(&Address, &str) -> String,
 }
 
 /// The implicit dependencies of one resource among the graph's `nodes`.
@@ -232,6 +244,9 @@ pub struct SameTenant {
 pub struct Ref {
     pub kind: Kind,
     pub same_tenant: Option<SameTenant>,
+    /// The same-tenant rule does not hold when a grant of the spec (a kind's [`Grant`]) lets
+    /// the tenant use the target or one of its parents.
+    pub unless_granted: bool,
     /// What the plan calls the link when the target is replaced and only the link is remade
     /// ("interface to subnet.x is remade").
     pub link: &'static str,
@@ -244,6 +259,7 @@ impl Ref {
         Ref {
             kind,
             same_tenant: None,
+            unless_granted: false,
             link: "link",
             optional: false,
         }
@@ -252,6 +268,14 @@ impl Ref {
     pub const fn optional(self) -> Ref {
         Ref {
             optional: true,
+            ..self
+        }
+    }
+
+    /// See [`Ref::unless_granted`].
+    pub const fn unless_granted(self) -> Ref {
+        Ref {
+            unless_granted: true,
             ..self
         }
     }
@@ -309,6 +333,16 @@ pub enum AttrType {
     Choice {
         values: &'static [&'static str],
         default: &'static str,
+    },
+    /// An optional string: absent is not managed (`what` says what it is, for the reference).
+    OptionalText {
+        what: &'static str,
+    },
+    /// A required string whose meaning the kind's plan check settles (a tenant of the spec or
+    /// a project of the cloud); `what` says what it names, for the reference.
+    Required {
+        example: &'static str,
+        what: &'static str,
     },
     /// A required name the cloud must know (a flavor, an image), checked in plan.
     CloudName {
@@ -470,6 +504,7 @@ impl KindSchema {
             spec_check: None,
             quota_usage: None,
             shown: &[],
+            grant: None,
         }
     }
 
@@ -489,6 +524,14 @@ impl KindSchema {
         KindSchema {
             ready,
             failed,
+            ..self
+        }
+    }
+
+    /// What one resource consumes of its tenant's quotas (see [`KindSchema::quota_usage`]).
+    pub const fn quota_usage(self, usage: QuotaUsage) -> KindSchema {
+        KindSchema {
+            quota_usage: Some(usage),
             ..self
         }
     }

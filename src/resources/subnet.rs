@@ -41,7 +41,8 @@ const SCHEMA: KindSchema = KindSchema::new(
         ),
     ],
 )
-.parent("network");
+.parent("network")
+.quota_usage(|_, _| vec![("subnets", 1)]);
 
 /// `cidr` in canonical network form; anything unparsable is kept as the cloud wrote it.
 fn canonical_cidr(cidr: &str) -> String {

@@ -67,6 +67,7 @@ const NEUTRON_QUOTAS: &[(&str, &str)] = &[
     ("security_groups", "security_group"),
     ("security_group_rules", "security_group_rule"),
     ("floatingips", "floatingip"),
+    ("rbac_policies", "rbac_policy"),
 ];
 
 /// The quota keys a spec writes: Nova's (`vcpu` is Nova's `cores`), then Neutron's.
@@ -441,7 +442,12 @@ mod tests {
         ]
         .into();
         let neutron: BTreeMap<String, i64> =
-            [("network".to_string(), 5), ("floatingip".to_string(), -1)].into();
+            [
+                ("network".to_string(), 5),
+                ("floatingip".to_string(), -1),
+                ("rbac_policy".to_string(), 10),
+            ]
+            .into();
         let attrs = observe(&project, Some(&nova), Some(&neutron));
         let expected: Attrs = [
             ("name".to_string(), json!("demo")),
@@ -450,7 +456,7 @@ mod tests {
             (
                 "quotas".to_string(),
                 json!({"instances": 10, "vcpu": 20, "ram": 51200, "key_pairs": 100,
-                       "networks": 5, "floatingips": -1}),
+                       "networks": 5, "floatingips": -1, "rbac_policies": 10}),
             ),
         ]
         .into();

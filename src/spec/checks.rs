@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::DesiredResource;
 use super::suggest::did_you_mean;
-use crate::addr::Address;
+use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::resources::schema::tenant_holder;
 
@@ -93,11 +93,13 @@ fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Di
     };
     let schema = resource.addr.kind.schema();
     for reference in &resource.refs {
-        let Some(rule) = schema
+        let Some(reference_rule) = schema
             .attribute(&reference.field)
             .and_then(|a| a.reference())
-            .and_then(|r| r.same_tenant)
         else {
+            continue;
+        };
+        let Some(rule) = reference_rule.same_tenant else {
             continue;
         };
         let Some((holder, owner)) = tenant_holder(&reference.target, &attrs_of) else {
@@ -109,6 +111,14 @@ fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Di
         let Some(holder) = resources.get(&holder) else {
             continue;
         };
+        let grant_help = if reference_rule.unless_granted {
+            match granted(resources, &reference.target, tenant) {
+                Granted::Yes => continue,
+                Granted::No(help) => help,
+            }
+        } else {
+            None
+        };
         let whose = if holder.addr == reference.target {
             "it".to_string()
         } else {
@@ -119,10 +129,61 @@ fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Di
             resource.addr, rule.verb, reference.target
         ))
         .at(reference.span.clone())
-        .help(format!(
-            "{} tenant.{tenant}, or move {} to tenant.{tenant}",
-            rule.help, holder.addr
-        ));
+        .help(grant_help.unwrap_or_else(|| {
+            format!(
+                "{} tenant.{tenant}, or move {} to tenant.{tenant}",
+                rule.help, holder.addr
+            )
+        }));
         diags.push(with_note(d, tenant_note(holder, owner)));
     }
+}
+
+enum Granted {
+    Yes,
+    /// No grant: the help that says which one is missing (None when no kind grants).
+    No(Option<String>),
+}
+
+/// Whether a grant of the spec (a kind's `Grant`: a network RBAC policy) lets `tenant` use
+/// `target` or one of the resources it sits in (a subnet's network).
+fn granted(resources: &Resources, target: &Address, tenant: &str) -> Granted {
+    let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
+    let mut chain = vec![target.clone()];
+    while let Some(last) = chain.last() {
+        let Some(parent) = last.kind.schema().parent else {
+            break;
+        };
+        let Some(next) = crate::resources::schema::attribute(last.kind, parent)
+            .and_then(|a| a.reference())
+            .and_then(|r| {
+                let name = attrs_of(last)?.get(parent)?.as_str()?;
+                Some(Address::new(r.kind, name))
+            })
+        else {
+            break;
+        };
+        if next.kind.schema().parent.is_none() || chain.len() > Kind::ALL.len() {
+            break;
+        }
+        chain.push(next);
+    }
+    let mut missing = None;
+    for kind in Kind::ALL {
+        let Some(grant) = kind.schema().grant else {
+            continue;
+        };
+        let lets_use = resources
+            .values()
+            .filter(|r| r.addr.kind == kind)
+            .filter_map(|r| (grant.grants)(&r.addr, &r.attrs))
+            .any(|(resource, to)| chain.contains(&resource) && (to == tenant || to == "*"));
+        if lets_use {
+            return Granted::Yes;
+        }
+        if let (Some(top), None) = (chain.last(), &missing) {
+            missing = Some((grant.missing)(top, tenant));
+        }
+    }
+    Granted::No(missing)
 }

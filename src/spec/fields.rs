@@ -66,10 +66,17 @@ impl Builder<'_, '_, '_> {
         match attr.ty {
             AttrType::Name { max } => self.name(max),
             AttrType::Text { default } => self.string_or(key, default),
+            AttrType::OptionalText { .. } => {
+                if let Some(s) = self.t.string(key, self.diags) {
+                    self.set(key, json!(s.get_ref()), Some(s.span()));
+                }
+            }
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
-            AttrType::CloudName { example, .. } => self.required_string(key, example),
+            AttrType::CloudName { example, .. } | AttrType::Required { example, .. } => {
+                self.required_string(key, example)
+            }
             AttrType::Reference(to) => {
                 if !(to.optional && self.t.get(key).is_none()) {
                     self.reference(key, to.kind);
@@ -648,7 +655,8 @@ subnet = "s"
         );
         assert_eq!(
             attrs(&d, Kind::Network, "n"),
-            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true})
+            json!({"name": "n", "description": "", "tenant": "t", "admin_state_up": true,
+                   "shared": false, "port_security_enabled": true})
         );
         assert_eq!(
             attrs(&d, Kind::Subnet, "s"),
@@ -704,6 +712,89 @@ subnet = "s"
                 "invalid IPv4 address `nope`",
                 "`ipv4_external_ip_mapping` values are addresses, found an integer",
             ]
+        );
+    }
+
+    #[test]
+    fn the_providers_default_mtu_fills_networks_that_set_none() {
+        let d = loaded(
+            r#"
+[provider]
+cloud = "embedded"
+default_internal_network_mtu = 1400
+[tenant.t]
+[network.unset]
+tenant = "t"
+[network.set]
+tenant = "t"
+mtu = 1300
+"#,
+        );
+        assert_eq!(d.provider.default_internal_network_mtu, Some(1400));
+        assert_eq!(attrs(&d, Kind::Network, "unset")["mtu"], json!(1400));
+        assert_eq!(attrs(&d, Kind::Network, "set")["mtu"], json!(1300));
+        assert_eq!(loaded(MINIMAL).provider.default_internal_network_mtu, None);
+        assert_eq!(attrs(&loaded(MINIMAL), Kind::Network, "n").get("mtu"), None);
+    }
+
+    #[test]
+    fn a_default_mtu_outside_68_to_9000_is_refused_where_written() {
+        let Err(diags) =
+            load_str("[provider]\ncloud = \"embedded\"\ndefault_internal_network_mtu = 67\n")
+        else {
+            panic!("an MTU of 67 loads");
+        };
+        let text = diags.to_string();
+        assert!(
+            text.contains("`default_internal_network_mtu` must be between 68 and 9000, found 67"),
+            "{text}"
+        );
+        assert!(text.contains("spec.toml:3:"), "{text}");
+    }
+
+    #[test]
+    fn another_tenants_subnet_is_usable_only_through_a_share() {
+        let base = r#"
+[tenant.a]
+[tenant.b]
+[network.n]
+tenant = "a"
+[subnet.s]
+network = "n"
+cidr = "10.0.0.0/24"
+[instance.i]
+tenant = "b"
+flavor = "f"
+image = "i"
+subnet = "s"
+"#;
+        let Err(diags) = load_str(base) else {
+            panic!("an unshared subnet of another tenant loads");
+        };
+        let text = diags.to_string();
+        assert!(
+            text.contains(
+                "instance.i (tenant.b) cannot use subnet.s: its network network.n is in tenant.a"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "add a [network_rbac.NAME] with network = \"n\" and target_tenant = \"b\""
+            ),
+            "the missing policy is named: {text}"
+        );
+        assert!(text.contains("spec.toml:13:10"), "{text}");
+        loaded(&format!(
+            "{base}[network_rbac.p]\nnetwork = \"n\"\ntarget_tenant = \"b\"\n"
+        ));
+        loaded(&base.replace("tenant = \"a\"\n", "tenant = \"a\"\nshared = true\n"));
+        // Only access_as_shared lets the target put ports on the network.
+        assert!(
+            load_str(&format!(
+                "{base}[network_rbac.p]\nnetwork = \"n\"\ntarget_tenant = \"b\"\naction = \"access_as_external\"\n"
+            ))
+            .is_err()
         );
     }
 

@@ -26,6 +26,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "ipv4_external_ip_mapping",
     "parallelism",
     "timeout",
+    "default_internal_network_mtu",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -85,9 +86,14 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     if diags.has_errors() {
         return Err(diags);
     }
+    let provider = merged.provider.unwrap_or_else(default_provider);
+    let mut resources = merged.resources;
+    if let Some(mtu) = provider.default_internal_network_mtu {
+        default_mtu(&mut resources, mtu);
+    }
     let desired = Desired {
-        provider: merged.provider.unwrap_or_else(default_provider),
-        resources: merged.resources,
+        provider,
+        resources,
         warnings: diags.clone(),
     };
     Ok((desired, diags))
@@ -240,6 +246,17 @@ impl Merged {
     }
 }
 
+/// `[provider] default_internal_network_mtu` for every resource with an `mtu` attribute (the
+/// spec's networks) that does not write one.
+fn default_mtu(resources: &mut BTreeMap<Address, DesiredResource>, mtu: i64) {
+    for resource in resources.values_mut() {
+        let has_mtu = resource.addr.kind.schema().attribute("mtu").is_some();
+        if has_mtu && !resource.attrs.contains_key("mtu") {
+            resource.attrs.insert("mtu".into(), serde_json::json!(mtu));
+        }
+    }
+}
+
 fn default_provider() -> Provider {
     Provider {
         cloud: CloudChoice::Embedded,
@@ -248,6 +265,7 @@ fn default_provider() -> Provider {
         ipv4_external_ip_mapping: BTreeMap::new(),
         parallelism: DEFAULT_PARALLELISM,
         timeout_secs: DEFAULT_TIMEOUT_SECS,
+        default_internal_network_mtu: None,
         span: None,
     }
 }
@@ -370,6 +388,18 @@ fn read_provider(
                 ))
                 .at(t.span(n.span()))
                 .help(format!("the default is {DEFAULT_PARALLELISM}")),
+            ),
+        }
+    }
+    if let Some(mtu) = t.integer("default_internal_network_mtu", diags) {
+        match *mtu.get_ref() {
+            value @ 68..=9000 => provider.default_internal_network_mtu = Some(value),
+            other => diags.push(
+                Diagnostic::error(format!(
+                    "`default_internal_network_mtu` must be between 68 and 9000, found {other}"
+                ))
+                .at(t.span(mtu.span()))
+                .help("68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet"),
             ),
         }
     }

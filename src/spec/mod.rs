@@ -68,6 +68,8 @@ pub struct Provider {
     pub parallelism: usize,
     /// How long apply waits for one resource to reach its ready status.
     pub timeout_secs: u64,
+    /// The MTU of the spec's networks that do not set one (Neutron's own default otherwise).
+    pub default_internal_network_mtu: Option<i64>,
     pub span: Option<Span>,
 }
 

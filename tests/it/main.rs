@@ -21,6 +21,7 @@ mod plan_render;
 mod ports;
 mod readme;
 mod scale;
+mod sharing;
 mod sim_bodies;
 mod sim_compute;
 mod sim_core;

@@ -192,6 +192,67 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         "osc-router",
     ]);
 
+    // Network RBAC: osc-net shared with osc-demo, listed, shown, removed.
+    let rbac = osc.json(&[
+        "network",
+        "rbac",
+        "create",
+        "--type",
+        "network",
+        "--action",
+        "access_as_shared",
+        "--target-project",
+        "osc-demo",
+        "osc-net",
+    ]);
+    assert_eq!(rbac["object_id"], net["id"], "{rbac}");
+    assert_eq!(rbac["target_project_id"], project["id"], "{rbac}");
+    assert_eq!(rbac["action"], "access_as_shared", "{rbac}");
+    let rbac_id = rbac["id"].as_str().unwrap_or_default().to_string();
+    let listed = osc.json(&["network", "rbac", "list", "--long"]);
+    assert!(
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["ID"] == rbac["id"] && p["Action"] == "access_as_shared"),
+        "{listed}"
+    );
+    assert_eq!(
+        osc.json(&["network", "rbac", "show", &rbac_id])["object_type"],
+        "network"
+    );
+    let (ok, _, stderr) = osc.run(&[
+        "network",
+        "rbac",
+        "create",
+        "--type",
+        "network",
+        "--action",
+        "access_as_shared",
+        "--target-project",
+        "osc-demo",
+        "osc-net",
+    ]);
+    assert!(
+        !ok && stderr.contains("An RBAC policy already exists with those values."),
+        "a second identical policy: {stderr}"
+    );
+    osc.ok(&["network", "rbac", "delete", &rbac_id]);
+    // What is left is the external network's wildcard access_as_external policy.
+    let left = osc.json(&["network", "rbac", "list", "--long"]);
+    let left: Vec<(&Value, &Value)> = left
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (&p["Action"], &p["Object ID"]))
+        .collect();
+    assert_eq!(
+        left,
+        [(&Value::from("access_as_external"), &public["id"])],
+        "only public's policy is left"
+    );
+
     // Security groups
     let sg = osc.json(&["security", "group", "create", "osc-sg"]);
     assert_eq!(sg["name"], "osc-sg");

@@ -129,6 +129,7 @@ fn demo() -> Desired {
             ipv4_external_ip_mapping: Default::default(),
             parallelism: 4,
             timeout_secs: 300,
+            default_internal_network_mtu: None,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

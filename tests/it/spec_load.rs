@@ -51,6 +51,8 @@ fn demo_topology_loads_with_normalized_attrs() {
             "description": "",
             "tenant": "demo",
             "admin_state_up": true,
+            "shared": false,
+            "port_security_enabled": true,
             "mtu": 1450,
         })
     );

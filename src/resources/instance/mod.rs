@@ -2,11 +2,10 @@
 //! instance's tags), or the `ports` of the spec, then a Nova server on them (`nics`). Power
 //! state is driven with os-start/os-stop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::PoisonError;
 
 use serde_json::{Value, json};
-
-use std::sync::PoisonError;
 
 mod nics;
 mod power;
@@ -17,7 +16,7 @@ use power::{power_state, set_power};
 
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of};
 use super::schema::{
-    Api, Attr, AttrType, Catalog, KindSchema, ListScope, Ownership, Ref, Service,
+    Api, Attr, AttrType, Catalog, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
 };
 use super::{
     Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Projects, Result,
@@ -39,7 +38,7 @@ const SCHEMA: KindSchema = KindSchema {
     // ... is not ready") to os-start and os-stop in vm_state error, so an in-place update
     // would fail on every apply. Its power_state change forces a new server instead.
     replace_in_status: &[("power_state", "ERROR")],
-    implicit_dependencies: Some(routers_of_subnet),
+    implicit_dependencies: Some(implied),
     quota_usage: Some(quota_usage),
     spec_check: Some(spec_check),
     shown: &["floating_ip_address", "public_address"],
@@ -78,8 +77,9 @@ const SCHEMA: KindSchema = KindSchema {
                     Ref::to(Kind::Subnet)
                         .same_tenant(
                             "use",
-                            "an instance uses subnets of its own tenant only: pick a subnet of",
+                            "an instance uses subnets of its own tenant (or of a network shared with it) only: pick a subnet of",
                         )
+                        .unless_granted()
                         .optional(),
                 ),
             )
@@ -139,6 +139,64 @@ const SCHEMA: KindSchema = KindSchema {
         "PASSWORD",
     ])
 };
+
+fn implied(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    let mut implied = routers_of_subnet(instance, view, nodes);
+    implied.extend(policies_sharing_subnet(instance, view, nodes));
+    implied
+}
+
+/// An instance on a subnet of another tenant's network needs the RBAC policy that shares the
+/// network with its tenant: made before it, removed after it (real Neutron refuses to remove a
+/// policy while the target has ports there: 409 RbacPolicyInUse).
+fn policies_sharing_subnet(
+    instance: &Address,
+    view: &View<'_>,
+    nodes: &BTreeSet<Address>,
+) -> Vec<Implied> {
+    let Some(attrs) = view.attrs(instance) else {
+        return Vec::new();
+    };
+    let (Some(subnet), Some(tenant)) = (
+        attrs.get("subnet").and_then(Value::as_str),
+        attrs.get("tenant").and_then(Value::as_str),
+    ) else {
+        return Vec::new();
+    };
+    let subnet = Address::new(Kind::Subnet, subnet);
+    let Some(network) = view
+        .attrs(&subnet)
+        .and_then(|a| a.get("network"))
+        .and_then(Value::as_str)
+    else {
+        return Vec::new();
+    };
+    let network = Address::new(Kind::Network, network);
+    if view
+        .attrs(&network)
+        .and_then(|a| a.get("tenant"))
+        .and_then(Value::as_str)
+        == Some(tenant)
+    {
+        return Vec::new();
+    }
+    view.referrers(&network, Kind::NetworkRbac, "network")
+        .into_iter()
+        .filter(|policy| nodes.contains(*policy))
+        .filter(|policy| {
+            view.attrs(policy).is_some_and(|p| {
+                p.get("action").and_then(Value::as_str) == Some("access_as_shared")
+                    && matches!(p.get("target_tenant").and_then(Value::as_str), Some(t) if t == tenant || t == "*")
+            })
+        })
+        .map(|policy| Implied {
+            dependency: policy.clone(),
+            attr: "subnet",
+            via: subnet.clone(),
+            relation: "the RBAC policy sharing the network of",
+        })
+        .collect()
+}
 
 /// One server, and what its flavor takes (an unknown flavor is reported on its own and
 /// consumes nothing here), and the port stackform makes for it on its subnet.

@@ -18,7 +18,7 @@ use crate::sim::wire::{json_reply, versions};
 type ApiResult = Result<Response, NeutronError>;
 type Params = Query<Vec<(String, String)>>;
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Network,
     Kind::Subnet,
     Kind::Port,
@@ -26,10 +26,11 @@ const KINDS: [Kind; 7] = [
     Kind::SecurityGroup,
     Kind::SecurityGroupRule,
     Kind::FloatingIp,
+    Kind::RbacPolicy,
 ];
 
 /// (alias, name, description) of every extension this Neutron really implements.
-const EXTENSIONS: [(&str, &str, &str); 17] = [
+const EXTENSIONS: [(&str, &str, &str); 18] = [
     (
         "router",
         "Neutron L3 Router",
@@ -107,6 +108,11 @@ const EXTENSIONS: [(&str, &str, &str); 17] = [
     ),
     ("port-security", "Port Security", "Provides port security"),
     (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
         "pagination",
         "Pagination support",
         "Extension that indicates that pagination is enabled.",
@@ -180,7 +186,8 @@ pub fn routes() -> Router<SimState> {
                     },
                 ),
             );
-        if kind == Kind::SecurityGroupRule {
+        // Rules and RBAC policies have no tags (their tag paths are 404).
+        if matches!(kind, Kind::SecurityGroupRule | Kind::RbacPolicy) {
             continue;
         }
         router = router
@@ -319,6 +326,18 @@ fn list(
     let actor = actor(&state, &headers)?;
     let query = ListQuery::parse(&params)?;
     query.validate_filters(kind)?;
+    // Real Neutron: RBAC policies have no standard attributes, so no tag filter either.
+    if kind == Kind::RbacPolicy && {
+        let tags = query.tag_filter();
+        !(tags.tags.is_empty()
+            && tags.tags_any.is_empty()
+            && tags.not_tags.is_empty()
+            && tags.not_tags_any.is_empty())
+    } {
+        return Err(NeutronError::bad_request(
+            "['tags'] is invalid attribute for filtering",
+        ));
+    }
     let href = format!("{}/networking/v2.0/{}", state.base_url(), kind.path());
     let mut world = state.world();
     let data = &mut world.network;

@@ -19,6 +19,7 @@ mod nova;
 mod ops;
 mod ports;
 mod query;
+mod rbac;
 mod render;
 mod secgroups;
 mod subnets;
@@ -47,6 +48,9 @@ pub struct NetworkData {
     rules: Table<model::SecurityGroupRule>,
     #[serde(default)]
     floating_ips: Table<model::FloatingIp>,
+    /// Network RBAC policies, under their network.
+    #[serde(default)]
+    rbac_policies: Table<model::RbacPolicy>,
     /// Per-project overrides of the default quotas.
     quotas: BTreeMap<String, BTreeMap<String, i64>>,
     /// Last VXLAN VNI handed out.
@@ -79,6 +83,7 @@ neutron_record!(model::Router);
 neutron_record!(model::SecurityGroup);
 neutron_record!(model::SecurityGroupRule, parent: security_group_id);
 neutron_record!(model::FloatingIp, parent: floating_network_id);
+neutron_record!(model::RbacPolicy, parent: object_id);
 
 impl Journaled for NetworkData {
     fn tables(&mut self) -> Vec<(&'static str, &mut dyn JournalTable)> {
@@ -90,6 +95,7 @@ impl Journaled for NetworkData {
             ("security_groups", &mut self.security_groups),
             ("rules", &mut self.rules),
             ("floating_ips", &mut self.floating_ips),
+            ("rbac_policies", &mut self.rbac_policies),
         ]
     }
     fn rest(&self) -> serde_json::Result<Vec<(&'static str, Vec<u8>)>> {
@@ -172,6 +178,7 @@ impl NetworkData {
         };
         let network_id = network.meta.id.clone();
         self.networks.insert(network_id.clone(), network);
+        self.set_network_external(&network_id, true);
         let cidr: ipnet::IpNet = ipnet::IpNet::V4(
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(172, 24, 4, 0), 24).unwrap_or_default(),
         );

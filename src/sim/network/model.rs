@@ -124,6 +124,7 @@ pub enum Kind {
     SecurityGroup,
     SecurityGroupRule,
     FloatingIp,
+    RbacPolicy,
 }
 
 impl Kind {
@@ -137,6 +138,7 @@ impl Kind {
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRule => "security_group_rule",
             Kind::FloatingIp => "floatingip",
+            Kind::RbacPolicy => "rbac_policy",
         }
     }
     /// The body key of a list.
@@ -149,6 +151,7 @@ impl Kind {
             Kind::SecurityGroup => "security_groups",
             Kind::SecurityGroupRule => "security_group_rules",
             Kind::FloatingIp => "floatingips",
+            Kind::RbacPolicy => "rbac_policies",
         }
     }
     /// The URL segment under /v2.0.
@@ -161,6 +164,7 @@ impl Kind {
             Kind::SecurityGroup => "security-groups",
             Kind::SecurityGroupRule => "security-group-rules",
             Kind::FloatingIp => "floatingips",
+            Kind::RbacPolicy => "rbac-policies",
         }
     }
     pub fn not_found(self, id: &str) -> NeutronError {
@@ -192,6 +196,11 @@ impl Kind {
             Kind::FloatingIp => NeutronError::not_found(
                 "FloatingIPNotFound",
                 format!("Floating IP {id} could not be found"),
+            ),
+            // Real Neutron's words: the type is unknown to it when the id matches nothing.
+            Kind::RbacPolicy => NeutronError::not_found(
+                "RbacPolicyNotFound",
+                format!("RBAC policy of type unknown with ID {id} not found"),
             ),
         }
     }
@@ -388,6 +397,20 @@ impl Kind {
                 put: &["port_id", "fixed_ip_address", "description"],
                 read_only: &["router_id", "port_details", "tags"],
                 common_read_only: COMMON_RO,
+            },
+            // No standard attributes: no name, description, tags or timestamps.
+            Kind::RbacPolicy => AttrTable {
+                post: &[
+                    "object_type",
+                    "object_id",
+                    "action",
+                    "target_tenant",
+                    "project_id",
+                    "tenant_id",
+                ],
+                put: &["target_tenant"],
+                read_only: &[],
+                common_read_only: &["id"],
             },
         }
     }
@@ -810,4 +833,15 @@ pub struct FloatingIp {
     pub port_id: Option<String>,
     pub fixed_ip_address: Option<IpAddr>,
     pub router_id: Option<String>,
+}
+
+/// An RBAC policy (`object_type` network only). `meta` keeps its id and project; its name,
+/// description and tags stay empty (Neutron gives policies no standard attributes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RbacPolicy {
+    pub meta: Meta,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub target_tenant: String,
 }

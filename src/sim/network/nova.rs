@@ -352,7 +352,7 @@ impl NetworkData {
     pub fn bootable_networks(&self, project_id: &str) -> Vec<String> {
         self.networks
             .values()
-            .filter(|n| !n.external && (n.meta.project_id == project_id || n.shared))
+            .filter(|n| !n.external && self.shared_with(n, project_id))
             .map(|n| n.meta.id.clone())
             .collect()
     }

@@ -64,7 +64,11 @@ impl NetworkData {
     // ---- visibility -------------------------------------------------------------------
 
     pub fn network_visible(&self, net: &Network, actor: &Actor) -> bool {
-        actor.admin || net.meta.project_id == actor.project_id || net.shared || net.external
+        actor.admin
+            || net.meta.project_id == actor.project_id
+            || net.shared
+            || net.external
+            || self.rbac_visible(net, &actor.project_id)
     }
 
     pub fn subnet_visible(&self, subnet: &Subnet, actor: &Actor) -> bool {
@@ -73,7 +77,7 @@ impl NetworkData {
             || self
                 .networks
                 .get(&subnet.network_id)
-                .is_some_and(|n| n.shared || n.external)
+                .is_some_and(|n| n.shared || n.external || self.rbac_visible(n, &actor.project_id))
     }
 
     pub fn port_visible(&self, port: &Port, actor: &Actor) -> bool {
@@ -131,6 +135,7 @@ impl NetworkData {
             "security_group" => self.security_groups.ids_of_project(project_id).len(),
             "security_group_rule" => self.rules.ids_of_project(project_id).len(),
             "floatingip" => self.floating_ips.ids_of_project(project_id).len(),
+            "rbac_policy" => self.rbac_policies.ids_of_project(project_id).len(),
             _ => 0,
         };
         i64::try_from(count).unwrap_or(i64::MAX)
@@ -237,6 +242,14 @@ impl NetworkData {
         };
         let id = network.meta.id.clone();
         self.networks.insert(id.clone(), network);
+        if shared {
+            // Neutron's `shared` is the wildcard access_as_shared policy.
+            self.set_network_shared(&id, true);
+        }
+        if external {
+            // ... and `router:external` the wildcard access_as_external one.
+            self.set_network_external(&id, true);
+        }
         Ok(id)
     }
 
@@ -275,9 +288,11 @@ impl NetworkData {
                     if net.shared && !value && self.foreign_ports_on(&net) {
                         return Err(NeutronError::conflict(
                             "InvalidSharedSetting",
+                            // Real Neutron names the network by its name here.
                             format!(
-                                "Unable to reconfigure sharing settings for network {id}. \
-                                 Multiple tenants are using it."
+                                "Unable to reconfigure sharing settings for network {}. \
+                                 Multiple projects are using it.",
+                                net.meta.name
                             ),
                         ));
                     }
@@ -307,15 +322,30 @@ impl NetworkData {
             updated.mtu = validate_mtu(mtu, max)?;
         }
         updated.meta.touch();
+        let shared_changed = updated.shared != net.shared;
+        let external_changed = updated.external != net.external;
+        let (shared, external) = (updated.shared, updated.external);
         self.networks.insert(id.to_string(), updated);
+        if shared_changed {
+            self.set_network_shared(id, shared);
+        }
+        if external_changed {
+            self.set_network_external(id, external);
+        }
         Ok(())
     }
 
     pub(super) fn foreign_ports_on(&self, net: &Network) -> bool {
-        self.ports.values().any(|p| {
-            p.network_id == net.meta.id
-                && !p.meta.project_id.is_empty()
+        // A project an RBAC policy of its own targets keeps the network without `shared`.
+        let targeted = |project: &str| {
+            self.rbac_policies
+                .children_of(&net.meta.id)
+                .any(|p| p.action == super::rbac::ACCESS_AS_SHARED && p.target_tenant == project)
+        };
+        self.ports.children_of(&net.meta.id).any(|p| {
+            !p.meta.project_id.is_empty()
                 && p.meta.project_id != net.meta.project_id
+                && !targeted(&p.meta.project_id)
         })
     }
 
@@ -346,6 +376,7 @@ impl NetworkData {
         self.ports.retain(|_, p| p.network_id != id);
         self.subnets.retain(|_, s| s.network_id != id);
         self.networks.remove(id);
+        self.forget_rbac_policies_of(id);
         Ok(())
     }
 }

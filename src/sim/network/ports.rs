@@ -506,7 +506,7 @@ impl NetworkData {
         };
         let project = owner(actor, body)?;
         let network = self.network(actor, &network_id)?;
-        if !actor.admin && network.meta.project_id != project && !network.shared {
+        if !actor.admin && !self.shared_with(network, &project) {
             return Err(NeutronError::new(
                 StatusCode::FORBIDDEN,
                 "HTTPForbidden",

@@ -31,7 +31,7 @@ impl NetworkData {
         out.insert("admin_state_up".into(), json!(net.admin_state_up));
         out.insert("status".into(), json!("ACTIVE"));
         out.insert("subnets".into(), json!(net.subnets));
-        out.insert("shared".into(), json!(net.shared));
+        out.insert("shared".into(), json!(self.shared_for(net, actor)));
         out.insert("router:external".into(), json!(net.external));
         out.insert("mtu".into(), json!(net.mtu));
         out.insert("tags".into(), json!(net.meta.tags));
@@ -288,6 +288,11 @@ impl NetworkData {
                     .get(id)
                     .filter(|f| self.floating_ip_visible(f, actor) && query.may_keep(&f.meta, true))
                     .map(|f| self.render_floating_ip(f)),
+                Kind::RbacPolicy => self
+                    .rbac_policies
+                    .get(id)
+                    .filter(|p| self.rbac_policy_listed(p, actor) && query.may_keep(&p.meta, false))
+                    .map(|p| self.render_rbac_policy(p)),
             };
             if let Some(item) = rendered {
                 count_render();
@@ -323,7 +328,14 @@ impl NetworkData {
         match kind {
             // Other projects' shared and external networks, and their subnets.
             Kind::Network | Kind::Subnet => {
-                for net in self.networks.values().filter(|n| n.shared || n.external) {
+                let granted = self.rbac_networks_of(own);
+                let by_policy = granted.iter().filter_map(|id| self.networks.get(id));
+                for net in self
+                    .networks
+                    .values()
+                    .filter(|n| n.shared || n.external)
+                    .chain(by_policy)
+                {
                     match kind {
                         Kind::Network => ids.insert(net.meta.id.clone()),
                         _ => {
@@ -345,7 +357,7 @@ impl NetworkData {
                     ids.extend(self.rules.ids_under(&group.meta.id).iter().cloned());
                 }
             }
-            Kind::Router | Kind::SecurityGroup | Kind::FloatingIp => {}
+            Kind::Router | Kind::SecurityGroup | Kind::FloatingIp | Kind::RbacPolicy => {}
         }
         ids
     }
@@ -359,6 +371,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.security_groups.ids_of_project(project_id),
             Kind::SecurityGroupRule => self.rules.ids_of_project(project_id),
             Kind::FloatingIp => self.floating_ips.ids_of_project(project_id),
+            Kind::RbacPolicy => self.rbac_policies.ids_of_project(project_id),
         }
     }
 
@@ -371,6 +384,7 @@ impl NetworkData {
         self.security_groups.reindex_changed();
         self.rules.reindex_changed();
         self.floating_ips.reindex_changed();
+        self.rbac_policies.reindex_changed();
     }
 
     fn ids_tagged(&self, kind: Kind, tag: &str) -> &BTreeSet<String> {
@@ -380,8 +394,8 @@ impl NetworkData {
             Kind::Port => self.ports.ids_tagged(tag),
             Kind::Router => self.routers.ids_tagged(tag),
             Kind::SecurityGroup => self.security_groups.ids_tagged(tag),
-            // Rules show no tags: no tag filter keeps one.
-            Kind::SecurityGroupRule => &NO_IDS,
+            // Rules and policies show no tags: no tag filter keeps one.
+            Kind::SecurityGroupRule | Kind::RbacPolicy => &NO_IDS,
             Kind::FloatingIp => self.floating_ips.ids_tagged(tag),
         }
     }
@@ -395,6 +409,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.security_groups.keys().cloned().collect(),
             Kind::SecurityGroupRule => self.rules.keys().cloned().collect(),
             Kind::FloatingIp => self.floating_ips.keys().cloned().collect(),
+            Kind::RbacPolicy => self.rbac_policy_ids(),
         }
     }
 
@@ -407,6 +422,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.render_group(self.security_group(actor, id)?),
             Kind::SecurityGroupRule => self.render_rule(self.security_group_rule(actor, id)?),
             Kind::FloatingIp => self.render_floating_ip(self.floating_ip(actor, id)?),
+            Kind::RbacPolicy => self.render_rbac_policy(self.rbac_policy(actor, id)?),
         })
     }
 
@@ -424,6 +440,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.create_security_group(actor, body),
             Kind::SecurityGroupRule => self.create_security_group_rule(actor, body),
             Kind::FloatingIp => self.create_floating_ip(actor, body),
+            Kind::RbacPolicy => self.create_rbac_policy(actor, body),
         }
     }
 
@@ -443,6 +460,7 @@ impl NetworkData {
             // Rules have no updatable attribute: the attribute check refused the body already.
             Kind::SecurityGroupRule => self.security_group_rule(actor, id).map(|_| ()),
             Kind::FloatingIp => self.update_floating_ip(actor, id, body),
+            Kind::RbacPolicy => self.update_rbac_policy(actor, id, body),
         }
     }
 
@@ -455,6 +473,7 @@ impl NetworkData {
             Kind::SecurityGroup => self.delete_security_group(actor, id),
             Kind::SecurityGroupRule => self.delete_security_group_rule(actor, id),
             Kind::FloatingIp => self.delete_floating_ip(actor, id),
+            Kind::RbacPolicy => self.delete_rbac_policy(actor, id),
         }
     }
 
@@ -467,7 +486,7 @@ impl NetworkData {
             Kind::Port => self.port(actor, id)?.meta.project_id.clone(),
             Kind::Router => self.router(actor, id)?.meta.project_id.clone(),
             Kind::SecurityGroup => self.security_group(actor, id)?.meta.project_id.clone(),
-            Kind::SecurityGroupRule => return Err(kind.not_found(id)),
+            Kind::SecurityGroupRule | Kind::RbacPolicy => return Err(kind.not_found(id)),
             Kind::FloatingIp => self.floating_ip(actor, id)?.meta.project_id.clone(),
         };
         if write {
@@ -479,7 +498,7 @@ impl NetworkData {
             Kind::Port => self.ports.get_mut(id).map(|r| &mut r.meta),
             Kind::Router => self.routers.get_mut(id).map(|r| &mut r.meta),
             Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.meta),
-            Kind::SecurityGroupRule => None,
+            Kind::SecurityGroupRule | Kind::RbacPolicy => None,
             Kind::FloatingIp => self.floating_ips.get_mut(id).map(|r| &mut r.meta),
         };
         meta.ok_or_else(|| kind.not_found(id))

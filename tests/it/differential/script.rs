@@ -62,6 +62,7 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     identity(rec, login).await;
     image(rec, login).await;
     network(rec, login).await;
+    network_rbac(rec).await;
     super::bodies::creates(rec, login).await;
     compute(rec, login).await;
     teardown(rec).await;
@@ -1319,6 +1320,153 @@ async fn network(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(delete("neutron.quota.reset", N, "/v2.0/quotas/{project}"))
         .await;
+}
+
+/// RBAC policies: admin shares `{net}` (the admin project's) with `{project}`, which then
+/// sees it and puts a port on it; the policy cannot go while that port is there.
+async fn network_rbac(rec: &mut Recorder) {
+    use Svc::Network as N;
+    let policy = |target: &str, action: &str| {
+        json!({"rbac_policy": {"object_type": "network", "object_id": "{net}",
+            "action": action, "target_tenant": target}})
+    };
+    rec.call(
+        get(
+            "neutron.network.show.unshared.by_project",
+            N,
+            "/v2.0/networks/{net}",
+        )
+        .auth(Auth::Var("project_token")),
+    )
+    .await;
+    let reply = rec
+        .call(post(
+            "neutron.rbac.create",
+            N,
+            "/v2.0/rbac-policies",
+            policy("{project}", "access_as_shared"),
+        ))
+        .await;
+    rec.bind("rbac", reply.str_at("/rbac_policy/id"));
+    rec.on_cleanup(N, "/v2.0/rbac-policies/{rbac}");
+    rec.call(get("neutron.rbac.show", N, "/v2.0/rbac-policies/{rbac}"))
+        .await;
+    rec.call(get(
+        "neutron.rbac.list.object",
+        N,
+        "/v2.0/rbac-policies?object_id={net}&action=access_as_shared",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.rbac.list.tags",
+        N,
+        "/v2.0/rbac-policies?tags=anything",
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rbac.create.duplicate",
+        N,
+        "/v2.0/rbac-policies",
+        policy("{project}", "access_as_shared"),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rbac.create.bad_target",
+        N,
+        "/v2.0/rbac-policies",
+        policy("not-a-project", "access_as_shared"),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rbac.create.bad_action",
+        N,
+        "/v2.0/rbac-policies",
+        policy("{project}", "access_as_nothing"),
+    ))
+    .await;
+    rec.call(post(
+        "neutron.rbac.create.tags",
+        N,
+        "/v2.0/rbac-policies",
+        json!({"rbac_policy": {"object_type": "network", "object_id": "{net}",
+            "action": "access_as_shared", "target_tenant": "{project}", "tags": ["x"]}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.rbac.update.action",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+        json!({"rbac_policy": {"action": "access_as_external"}}),
+    ))
+    .await;
+    rec.call(put(
+        "neutron.rbac.update.target",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+        json!({"rbac_policy": {"target_tenant": "{project}"}}),
+    ))
+    .await;
+    rec.call(
+        get(
+            "neutron.rbac.show.by_target",
+            N,
+            "/v2.0/rbac-policies/{rbac}",
+        )
+        .auth(Auth::Var("project_token")),
+    )
+    .await;
+    rec.call(
+        get(
+            "neutron.network.show.shared.by_project",
+            N,
+            "/v2.0/networks/{net}",
+        )
+        .auth(Auth::Var("project_token")),
+    )
+    .await;
+    let reply = rec
+        .call(
+            post(
+                "neutron.port.create.on_shared",
+                N,
+                "/v2.0/ports",
+                json!({"port": {"network_id": "{net}", "name": "sfd-rbac-port"}}),
+            )
+            .auth(Auth::Var("project_token")),
+        )
+        .await;
+    rec.bind("rbac_port", reply.str_at("/port/id"));
+    rec.on_cleanup(N, "/v2.0/ports/{rbac_port}");
+    rec.call(delete(
+        "neutron.rbac.delete.in_use",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.port.delete.on_shared",
+        N,
+        "/v2.0/ports/{rbac_port}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.rbac.delete",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.rbac.show.deleted",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.rbac.delete.again",
+        N,
+        "/v2.0/rbac-policies/{rbac}",
+    ))
+    .await;
 }
 
 async fn compute(rec: &mut Recorder, login: &Login) {

@@ -5,6 +5,7 @@ mod floating_ips;
 mod lists;
 mod networks;
 mod nova;
+mod rbac;
 mod routers_and_groups;
 
 use serde_json::{Map, Value, json};

@@ -182,10 +182,8 @@ fn shared_networks_and_port_rules() {
         Some(err(
             409,
             "InvalidSharedSetting",
-            &format!(
-                "Unable to reconfigure sharing settings for network {shared}. Multiple tenants \
-                 are using it."
-            )
+            "Unable to reconfigure sharing settings for network shared. Multiple projects \
+             are using it."
         ))
     );
     let public = public_id(&data);
