@@ -1587,6 +1587,18 @@ fn an_untrusted_certificate_is_one_clear_line_and_not_retried() {
 /// A router with static routes and gateway settings, and security groups whose rules admit
 /// other groups (and their own), on a tenant of its own.
 fn routed_groups(tenant_name: &str, routes: &str, subnets: &str, enable_snat: bool) -> String {
+    routed_groups_at(tenant_name, routes, subnets, enable_snat, "")
+}
+
+/// [`routed_groups`], the router's gateway given `gateway_ips` (TOML, empty for the cloud's
+/// choice).
+fn routed_groups_at(
+    tenant_name: &str,
+    routes: &str,
+    subnets: &str,
+    enable_snat: bool,
+    gateway_ips: &str,
+) -> String {
     format!(
         r#"
 [tenant.demo]
@@ -1603,6 +1615,7 @@ cidr = "10.41.0.0/24"
 tenant = "demo"
 external_gateway = true
 enable_snat = {enable_snat}
+{gateway_ips}
 subnets = [{subnets}]
 routes = [{routes}]
 
@@ -1696,13 +1709,21 @@ async fn routes_and_remote_groups(target: Target) {
     let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "a converged cloud plans nothing:\n{out}\n{err}");
 
-    // Routes and SNAT in place: the router keeps its id.
+    // Routes, SNAT and the gateway's address in place: the router keeps its id. The address
+    // is picked at random in the external subnet's upper half (the real cloud is shared).
     let two = format!(
         "{}, {}",
         route("192.168.50.0/24", "10.41.0.11"),
         route("172.30.0.0/16", "10.41.0.12")
     );
-    s.specs(&routed_groups(&s.tenant, &two, "\"sub\"", true));
+    let gateway_ip = format!("172.24.4.{}", 150 + fastrand::u8(..100));
+    s.specs(&routed_groups_at(
+        &s.tenant,
+        &two,
+        "\"sub\"",
+        true,
+        &format!("external_fixed_ips = [\"{gateway_ip}\"]"),
+    ));
     let (code, out, err) = s.run(&["plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("~ router.edge"), "{out}");
@@ -1719,6 +1740,11 @@ async fn routes_and_remote_groups(target: Target) {
         ]
     );
     assert_eq!(changed["external_gateway_info"]["enable_snat"], json!(true));
+    assert_eq!(
+        changed["external_gateway_info"]["external_fixed_ips"][0]["ip_address"],
+        json!(gateway_ip),
+        "{changed}"
+    );
     let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
