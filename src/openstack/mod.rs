@@ -18,6 +18,7 @@ pub mod identity;
 pub mod image;
 mod limit;
 pub mod network;
+mod page;
 mod session;
 pub mod wait;
 

@@ -12,6 +12,7 @@
 //! layer (split by resource under `tests/`).
 
 mod api;
+mod error;
 mod floating_ips;
 mod l3;
 mod model;

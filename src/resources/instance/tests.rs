@@ -1,0 +1,177 @@
+use super::*;
+use crate::openstack::compute::ServerFlavor;
+use crate::openstack::network::FixedIp;
+
+fn names() -> Names {
+    let mut names = Names::default();
+    names.insert(Kind::Tenant, "p1", "demo");
+    names.insert(Kind::Subnet, "s1", "web-v4");
+    names.insert(Kind::SecurityGroup, "g2", "web");
+    names.insert(Kind::SecurityGroup, "g1", "ssh");
+    names
+}
+
+fn server(status: &str) -> Server {
+    Server {
+        id: "vm1".into(),
+        name: "web-1".into(),
+        status: status.into(),
+        tenant_id: "p1".into(),
+        flavor: ServerFlavor {
+            id: None,
+            original_name: Some("m1.small".into()),
+        },
+        image: json!({"id": "img1"}),
+        ..Server::default()
+    }
+}
+
+fn port() -> neutron::Port {
+    neutron::Port {
+        id: "port1".into(),
+        device_id: "vm1".into(),
+        fixed_ips: vec![FixedIp {
+            subnet_id: "s1".into(),
+            ip_address: Some("10.0.0.5".into()),
+        }],
+        security_groups: vec!["g2".into(), "g1".into()],
+        tags: vec![
+            "stackform-lineage:L".into(),
+            "stackform:instance.web-1".into(),
+        ],
+        ..neutron::Port::default()
+    }
+}
+
+#[test]
+fn servers_claim_by_lineage_tag_and_metadata() {
+    let mut server = Server {
+        id: "vm".into(),
+        tags: vec!["stackform-lineage:L".into()],
+        ..Server::default()
+    };
+    server
+        .metadata
+        .insert(ADDRESS_METADATA.into(), "instance.web-1".into());
+    assert_eq!(
+        server_claim("stackform-lineage:L", &server),
+        Some(Address::new(Kind::Instance, "web-1"))
+    );
+    assert_eq!(server_claim("stackform-lineage:M", &server), None);
+}
+
+#[test]
+fn observes_server_with_its_port() {
+    let images: HashMap<String, String> = [("img1".to_string(), "cirros".to_string())].into();
+    let attrs = observe(
+        &server("SHUTOFF"),
+        Some(&port()),
+        &names(),
+        &HashMap::new(),
+        &images,
+    );
+    let expected: Attrs = [
+        ("name".to_string(), json!("web-1")),
+        ("tenant".to_string(), json!("demo")),
+        ("flavor".to_string(), json!("m1.small")),
+        ("image".to_string(), json!("cirros")),
+        ("subnet".to_string(), json!("web-v4")),
+        ("security_groups".to_string(), json!(["ssh", "web"])),
+        ("power_state".to_string(), json!("stopped")),
+    ]
+    .into();
+    assert_eq!(attrs, expected);
+}
+
+#[test]
+fn old_microversion_flavor_ids_and_unknown_images() {
+    let mut old = server("ERROR");
+    old.flavor = ServerFlavor {
+        id: Some("f1".into()),
+        original_name: None,
+    };
+    old.image = json!({"id": "img-gone"});
+    let flavors: HashMap<String, String> = [("f1".to_string(), "m1.tiny".to_string())].into();
+    let attrs = observe(&old, None, &names(), &flavors, &HashMap::new());
+    assert_eq!(attrs["flavor"], json!("m1.tiny"));
+    assert_eq!(attrs["image"], json!("img-gone"));
+    assert_eq!(attrs["power_state"], json!("error"));
+    assert_eq!(attrs.get("subnet"), None);
+}
+
+
+#[test]
+fn only_active_images_are_booted() {
+    let image = |id: &str, status: &str| crate::openstack::image::Image {
+        id: id.into(),
+        name: Some("cirros".into()),
+        status: status.into(),
+        visibility: None,
+    };
+    assert_eq!(
+        pick_image(&[image("q", "queued"), image("a", "active")], "cirros"),
+        Ok("a".to_string())
+    );
+    assert_eq!(
+        pick_image(&[image("q", "queued")], "cirros"),
+        Err("image `cirros` is not active (status queued)".to_string())
+    );
+    assert_eq!(
+        pick_image(&[image("a", "active"), image("b", "active")], "cirros"),
+        Err("several active images are named `cirros`: name one by its id".to_string())
+    );
+    assert_eq!(
+        pick_image(&[image("a", "active")], "a"),
+        Ok("a".to_string())
+    );
+    assert_eq!(
+        pick_image(&[], "cirros"),
+        Err("no image named `cirros`".to_string())
+    );
+}
+
+#[test]
+fn a_floating_ip_needs_the_providers_external_network() {
+    use crate::plan::fixtures::{desired, resource};
+    let web = resource("instance.web", json!({"tenant": "demo", "floating_ip": true}));
+    let check = |external: Option<&str>| {
+        let mut d = desired(vec![web.clone()]);
+        d.provider.external_network = external.map(str::to_string);
+        let mut out = crate::diag::Diagnostics::default();
+        plan_check(&web, &d, &Observed::default(), &mut out);
+        out.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        check(None),
+        ["instance.web: floating_ip = true needs an external network"]
+    );
+    assert!(check(Some("public")).is_empty());
+}
+
+#[test]
+fn power_states() {
+    assert_eq!(power_state("ACTIVE"), "running");
+    assert_eq!(power_state("SHUTOFF"), "stopped");
+    assert_eq!(power_state("BUILD"), "build");
+}
+
+#[test]
+fn finds_the_port_by_tag_then_by_device() {
+    let addr = Address::new(Kind::Instance, "web-1");
+    let mut untagged = port();
+    untagged.tags.clear();
+    let ports = [untagged.clone(), port()];
+    assert_eq!(
+        port_of("stackform-lineage:L", &addr, None, &ports),
+        Some(&ports[1])
+    );
+    let only_bound = [untagged];
+    assert_eq!(
+        port_of("stackform-lineage:L", &addr, Some("vm1"), &only_bound).map(|p| p.id.as_str()),
+        Some("port1")
+    );
+    assert_eq!(
+        port_of("stackform-lineage:L", &addr, None, &only_bound),
+        None
+    );
+}
