@@ -251,25 +251,8 @@ impl NetworkData {
     /// What setting a network's `shared` flag does: make the wildcard policy (in the
     /// network's project) or remove every wildcard access_as_shared policy.
     pub fn set_network_shared(&mut self, network_id: &str, shared: bool) {
-        let wildcards: Vec<String> = self
-            .rbac_policies
-            .children_of(network_id)
-            .filter(|p| p.action == ACCESS_AS_SHARED && p.target_tenant == WILDCARD)
-            .map(|p| p.meta.id.clone())
-            .collect();
-        if shared && wildcards.is_empty() {
-            let Some(project) = self
-                .networks
-                .get(network_id)
-                .map(|n| n.meta.project_id.clone())
-            else {
-                return;
-            };
-            self.insert_rbac_policy(&project, network_id, ACCESS_AS_SHARED, WILDCARD);
-        } else if !shared {
-            for id in wildcards {
-                self.rbac_policies.remove(&id);
-            }
+        self.set_wildcard_policy(network_id, ACCESS_AS_SHARED, shared);
+        if !shared {
             self.sync_network_flags(network_id);
         }
     }
@@ -278,13 +261,19 @@ impl NetworkData {
     /// access_as_external policy in the network's project (real Neutron lists one for every
     /// external network, and counts it in that project's `rbac_policy` quota), or remove it.
     pub fn set_network_external(&mut self, network_id: &str, external: bool) {
+        self.set_wildcard_policy(network_id, ACCESS_AS_EXTERNAL, external);
+    }
+
+    /// Makes the network's wildcard policy of `action` (in the network's project) when `on`
+    /// and there is none, or removes every one of them when not.
+    fn set_wildcard_policy(&mut self, network_id: &str, action: &str, on: bool) {
         let wildcards: Vec<String> = self
             .rbac_policies
             .children_of(network_id)
-            .filter(|p| p.action == ACCESS_AS_EXTERNAL && p.target_tenant == WILDCARD)
+            .filter(|p| p.action == action && p.target_tenant == WILDCARD)
             .map(|p| p.meta.id.clone())
             .collect();
-        if external && wildcards.is_empty() {
+        if on && wildcards.is_empty() {
             let Some(project) = self
                 .networks
                 .get(network_id)
@@ -292,8 +281,8 @@ impl NetworkData {
             else {
                 return;
             };
-            self.insert_rbac_policy(&project, network_id, ACCESS_AS_EXTERNAL, WILDCARD);
-        } else if !external {
+            self.insert_rbac_policy(&project, network_id, action, WILDCARD);
+        } else if !on {
             for id in wildcards {
                 self.rbac_policies.remove(&id);
             }
