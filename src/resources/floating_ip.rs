@@ -96,11 +96,11 @@ fn routers_to_instance(fip: &Address, view: &View<'_>, nodes: &BTreeSet<Address>
     else {
         return Vec::new();
     };
-    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
+    super::router::routers_on_subnet(view, &Address::new(Kind::Subnet, subnet))
         .into_iter()
-        .filter(|router| nodes.contains(*router))
+        .filter(|router| nodes.contains(router))
         .map(|router| Implied {
-            dependency: router.clone(),
+            dependency: router,
             attr: "instance",
             via: instance.clone(),
             relation: "the router on the subnet of",
@@ -120,10 +120,10 @@ fn routers_to_port(port: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -
         .collect();
     subnets
         .into_iter()
-        .flat_map(|subnet| view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets"))
-        .filter(|router| nodes.contains(*router))
+        .flat_map(|subnet| super::router::routers_on_subnet(view, &Address::new(Kind::Subnet, subnet)))
+        .filter(|router| nodes.contains(router))
         .map(|router| Implied {
-            dependency: router.clone(),
+            dependency: router,
             attr: "port",
             via: port.clone(),
             relation: "the router on a subnet of",

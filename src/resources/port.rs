@@ -409,9 +409,27 @@ impl KindOps for Port {
         Ok(())
     }
 
-    /// The graph deletes the instances booted on the port first (they name it in `ports`).
+    /// The graph deletes the instances booted on the port first (they name it in `ports`). A
+    /// port that is a router's interface cannot be deleted (409 ServicePortInUse): removing
+    /// the interface deletes it, which is how a port a router lets go of is replaced.
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
-        gone_ok(cx.cloud.admin().network().delete(PORTS, &current.id).await)
+        let api = cx.cloud.admin().network();
+        match api.delete(PORTS, &current.id).await {
+            Err(error) if error.is_conflict() => {
+                let port: neutron::Port = match api.get(PORTS, &current.id).await {
+                    Err(gone) if gone.is_not_found() => return Ok(()),
+                    other => other?,
+                };
+                if !port.is_router_interface() {
+                    return Err(error.into());
+                }
+                gone_ok(
+                    api.remove_router_interface_port(&port.device_id, &current.id)
+                        .await,
+                )
+            }
+            other => gone_ok(other),
+        }
     }
 }
 
