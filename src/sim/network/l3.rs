@@ -451,7 +451,8 @@ impl NetworkData {
                 self.check_new_interface_subnets(router_id, &subnet_ids)?;
                 if let Some(p) = self.ports.get_mut(&port_id) {
                     p.device_id = router_id.to_string();
-                    // Real Neutron leaves the port's security groups as they are.
+                    // Real Neutron leaves the port's security groups and port security as
+                    // they are; the L3 agent binds it as it binds the ports it makes.
                     p.device_owner = OWNER_ROUTER_INTERFACE.to_string();
                     p.binding_host_id = SIM_HOST.to_string();
                     p.meta.touch();
