@@ -380,6 +380,13 @@ impl KindOps for FloatingIp {
         }
         let tags = common::ownership_tags(cx, addr);
         let created = allocate_floating_ip(cx, addr, project, body, port.as_deref(), &tags).await?;
+        // The address is known from this reply: the state has it before any refresh.
+        let mut shown = Attrs::new();
+        shown.insert("address".into(), json!(created.floating_ip_address));
+        if let Some(public) = cx.ipv4_external_ip_mapping.get(&created.floating_ip_address) {
+            shown.insert("public_address".into(), json!(public));
+        }
+        cx.record_listed(|listed| listed.created_shown.insert(addr.clone(), shown));
         Ok(created.id)
     }
 

@@ -289,6 +289,21 @@ async fn lifecycle(target: Target) {
         .await;
     assert_eq!(bound.len(), 1, "only the port of the spec: {bound:?}");
     cloud.assert_converged("after the first apply");
+    // A pair written with the port's own MAC (in any case) is the pair written without one.
+    let own_mac_pairs = PAIRS.replace(
+        r#"{ ip_address = "10.40.0.100" }"#,
+        &format!(
+            r#"{{ ip_address = "10.40.0.100", mac_address = "{}" }}"#,
+            mac.to_ascii_uppercase()
+        ),
+    );
+    assert_ne!(own_mac_pairs, PAIRS);
+    cloud.spec(&format!(
+        "{}{}",
+        vip("10.40.0.10", &own_mac_pairs, "a virtual IP", true),
+        instance(cloud.flavor)
+    ));
+    cloud.assert_converged("with the port's own MAC written in a pair");
 
     // Changed in place: the address, the pairs, the groups, the description, the state.
     let moved = format!(

@@ -151,7 +151,15 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             }
             _ => b.clone(),
         });
-        if before.as_ref() == Some(after) {
+        let same = match ty {
+            // A pair written with the port's own MAC is the pair Neutron reports without it.
+            Some(AttrType::AddressPairs) => {
+                let own_mac = seen.attrs.get("mac_address").and_then(Value::as_str);
+                before.as_ref() == Some(&port_fields::pairs_as_observed(after, own_mac))
+            }
+            _ => before.as_ref() == Some(after),
+        };
+        if same {
             unchanged_attrs += 1;
             continue;
         }
