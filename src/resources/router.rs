@@ -24,6 +24,7 @@ pub struct Router;
 /// `subnets` and `ports` are the router's interfaces: added and removed in place.
 const SCHEMA: KindSchema = KindSchema {
     plan_check: Some(check_gateway_and_routes),
+    spec_check: Some(check_interface_ports),
     ..KindSchema::new(
     "router",
     "a Neutron router: external gateway, interfaces by subnet or by port",
@@ -77,6 +78,81 @@ const SCHEMA: KindSchema = KindSchema {
     .statuses(&["ACTIVE"], &["ERROR"])
     .quota_usage(|_, _| vec![("routers", 1)])
 };
+
+/// What Neutron would refuse of an interface by port, found when the spec is read: a port
+/// without a fixed IP (400 "Router port must have at least one fixed IP"), a port on a subnet
+/// the router also attaches by subnet or by another port (400 "Router already has a port on
+/// subnet"), and a port another router or an instance of the spec also uses (409 PortInUse).
+fn check_interface_ports(
+    router: &DesiredResource,
+    resources: &std::collections::BTreeMap<Address, DesiredResource>,
+    out: &mut crate::diag::Diagnostics,
+) {
+    use crate::diag::Diagnostic;
+    let by_subnet = common::list_attr(router, "subnets");
+    let mut seen_subnets: Vec<(String, String)> = Vec::new();
+    for name in common::list_attr(router, "ports") {
+        let addr = Address::new(Kind::Port, &name);
+        let Some(port) = resources.get(&addr) else {
+            continue;
+        };
+        let subnets = super::schema::referenced_names(port.attrs.get("fixed_ips"), Kind::Subnet);
+        let fixed_ips_empty = port
+            .attrs
+            .get("fixed_ips")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
+        let problem = if fixed_ips_empty {
+            Some((
+                format!("{}: {addr} has no fixed IP", router.addr),
+                "a router's interface port needs a fixed IP: give the port a `fixed_ips` entry"
+                    .to_string(),
+            ))
+        } else if let Some(subnet) = subnets.iter().find(|s| by_subnet.iter().any(|b| b == *s)) {
+            Some((
+                format!(
+                    "{}: {addr} is on subnet.{subnet}, which the router attaches in `subnets` too",
+                    router.addr
+                ),
+                "a router has one interface per subnet: keep the subnet or the port".to_string(),
+            ))
+        } else if let Some((subnet, other)) = subnets
+            .iter()
+            .find_map(|s| seen_subnets.iter().find(|(seen, _)| seen == s))
+        {
+            Some((
+                format!(
+                    "{}: {addr} and port.{other} are both on subnet.{subnet}",
+                    router.addr
+                ),
+                "a router has one interface per subnet: keep one of the ports".to_string(),
+            ))
+        } else {
+            resources
+                .values()
+                .filter(|r| r.addr != router.addr)
+                .find(|r| {
+                    (r.addr.kind == Kind::Router || r.addr.kind == Kind::Instance)
+                        && super::schema::referenced_names(r.attrs.get("ports"), Kind::Port)
+                            .contains(&name.as_str())
+                })
+                .map(|other| {
+                    (
+                        format!("{}: {addr} is {}'s too", router.addr, other.addr),
+                        "a port is bound to one device: give each its own port".to_string(),
+                    )
+                })
+        };
+        seen_subnets.extend(subnets.iter().map(|s| (s.to_string(), name.clone())));
+        if let Some((message, help)) = problem {
+            out.push(
+                Diagnostic::error(message)
+                    .at(router.span_of("ports"))
+                    .help(help),
+            );
+        }
+    }
+}
 
 /// What Neutron would refuse, found before any call: gateway settings without a gateway, and
 /// a route whose nexthop is on none of the router's subnets (400 InvalidRoutes).

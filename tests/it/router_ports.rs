@@ -179,3 +179,59 @@ subnet = "sub"
         assert!(out.contains(edge), "{edge} missing:\n{out}");
     }
 }
+
+/// An interface port Neutron would refuse fails `validate` at the router's `ports`.
+#[test]
+fn interface_ports_neutron_refuses_are_located_errors() {
+    let head = r#"
+[tenant.t]
+
+[network.net]
+tenant = "t"
+
+[subnet.sub]
+network = "net"
+cidr = "10.40.0.0/24"
+
+[port.p]
+network = "net"
+fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.2" } ]
+
+[port.q]
+network = "net"
+fixed_ips = [ { subnet = "sub", ip_address = "10.40.0.3" } ]
+
+[port.none]
+network = "net"
+fixed_ips = []
+"#;
+    let cases = [
+        ("ports = [\"none\"]", "router.r: port.none has no fixed IP"),
+        (
+            "subnets = [\"sub\"]\nports = [\"p\"]",
+            "router.r: port.p is on subnet.sub, which the router attaches in `subnets` too",
+        ),
+        (
+            "ports = [\"p\", \"q\"]",
+            "router.r: port.q and port.p are both on subnet.sub",
+        ),
+        (
+            "ports = [\"p\"]\n\n[router.s]\ntenant = \"t\"\nports = [\"p\"]",
+            "router.r: port.p is router.s's too",
+        ),
+    ];
+    for (router, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!("{head}\n[router.r]\ntenant = \"t\"\n{router}\n");
+        write_specs(dir.path(), &[("all.toml", &spec)]);
+        let (code, out, err) = run_in(dir.path(), &["validate"]);
+        assert_eq!(code, 1, "{router}\n{out}\n{err}");
+        assert!(err.contains(message), "{message}:\n{err}");
+        let at = spec.find("ports = [").unwrap_or_default();
+        let line = spec[..at].matches('\n').count() + 1;
+        assert!(
+            err.contains(&format!("all.toml:{line}:")),
+            "at line {line}:\n{err}"
+        );
+    }
+}
