@@ -49,6 +49,11 @@ pub trait Executor: Sync {
         current: &ObservedResource,
         ids: &Ids,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// What the cloud decided at the create of `addr` that its kind shows (a floating IP's
+    /// address), as the create's reply said it.
+    fn created_shown(&self, _addr: &Address) -> crate::spec::Attrs {
+        crate::spec::Attrs::new()
+    }
 }
 
 /// A step the engine cannot run because the plan, the spec and the cloud disagree (a plan
@@ -327,7 +332,13 @@ pub async fn execute<E: Executor>(
                         ready.push((rank[next], Reverse(next)));
                     }
                 }
-                if !record_success(store, desired, observed, step, id.as_deref(), &ids).await {
+                let created = match step.op {
+                    StepOp::Create => executor.created_shown(&step.addr),
+                    _ => crate::spec::Attrs::new(),
+                };
+                let recorded =
+                    record_success(store, desired, observed, step, id.as_deref(), &ids, created);
+                if !recorded.await {
                     outcome.unrecorded.push(step.addr.clone());
                 }
                 match step.op {
@@ -436,6 +447,7 @@ async fn record_success(
     step: &Step,
     id: Option<&str>,
     ids: &Mutex<Ids>,
+    created_shown: crate::spec::Attrs,
 ) -> bool {
     let change = match step.op {
         StepOp::Delete => {
@@ -451,9 +463,14 @@ async fn record_success(
                 .map(|r| r.attrs.clone())
                 .or_else(|| seen.map(|r| r.attrs.clone()))
                 .unwrap_or_default();
-            // What the cloud decided and the kind shows (a floating address), as last seen.
+            // What the cloud decided and the kind shows (a floating address): from the
+            // create's reply, else as last seen (a replaced resource's old value is not its).
             for attr in step.addr.kind.schema().shown {
-                if let Some(value) = seen.and_then(|r| r.attrs.get(*attr))
+                let value = match step.op {
+                    StepOp::Create => created_shown.get(*attr),
+                    _ => seen.and_then(|r| r.attrs.get(*attr)),
+                };
+                if let Some(value) = value
                     && !attrs.contains_key(*attr)
                 {
                     attrs.insert(attr.to_string(), value.clone());

@@ -374,20 +374,48 @@ impl Neutron<'_> {
     }
 
     pub async fn add_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
-        self.router_interface(router, subnet, "add_router_interface")
-            .await
+        self.router_interface(
+            router,
+            json!({ "subnet_id": subnet }),
+            "add_router_interface",
+        )
+        .await
     }
 
     pub async fn remove_router_interface(self, router: &str, subnet: &str) -> Result<(), ApiError> {
-        self.router_interface(router, subnet, "remove_router_interface")
+        self.router_interface(
+            router,
+            json!({ "subnet_id": subnet }),
+            "remove_router_interface",
+        )
+        .await
+    }
+
+    /// Makes an existing port (with a fixed IP, bound to nothing) an interface of the router.
+    pub async fn add_router_interface_port(self, router: &str, port: &str) -> Result<(), ApiError> {
+        self.router_interface(router, json!({ "port_id": port }), "add_router_interface")
             .await
+    }
+
+    /// Removes the interface that is `port`: Neutron deletes the port with it.
+    pub async fn remove_router_interface_port(
+        self,
+        router: &str,
+        port: &str,
+    ) -> Result<(), ApiError> {
+        self.router_interface(
+            router,
+            json!({ "port_id": port }),
+            "remove_router_interface",
+        )
+        .await
     }
 
     /// The answer is the interface info itself (not wrapped); we do not need it.
     async fn router_interface(
         self,
         router: &str,
-        subnet: &str,
+        body: Value,
         action: &str,
     ) -> Result<(), ApiError> {
         self.0
@@ -395,7 +423,7 @@ impl Neutron<'_> {
                 NETWORK,
                 Method::PUT,
                 &format!("/routers/{router}/{action}"),
-                Some(&json!({ "subnet_id": subnet })),
+                Some(&body),
             )
             .await
     }

@@ -497,4 +497,8 @@ impl Executor for CloudExecutor<'_> {
     async fn delete(&self, current: &ObservedResource, ids: &Ids) -> Result<(), StepError> {
         Ok(resources::delete(self.cx, current, ids).await?)
     }
+
+    fn created_shown(&self, addr: &crate::addr::Address) -> crate::spec::Attrs {
+        self.cx.take_created_shown(addr)
+    }
 }

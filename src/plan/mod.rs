@@ -90,6 +90,14 @@ pub enum Reason {
     DependencyReplaced { dependency: Address },
     /// A resource this one names in an in-place attribute is replaced, so the link is remade.
     DependencyReplacedRelink { dependency: Address },
+    /// The cloud deletes it when `by` lets go of it (`by.attr` no longer names it, or `by` is
+    /// deleted or replaced), as Neutron deletes a port removed from a router's interfaces:
+    /// the spec keeps it, so it is made again.
+    DeletedWithLink {
+        by: Address,
+        attr: String,
+        why: String,
+    },
     /// In the state or tagged as ours, no longer in the spec.
     RemovedFromSpec,
     /// Recorded in the state but gone from the cloud: created again.

@@ -256,6 +256,9 @@ fn reason_note(action: &Action) -> Option<String> {
                 .map_or("link", |r| r.link);
             Some(format!("{link} to {dependency} is remade"))
         }
+        Reason::DeletedWithLink { by, attr, why } => Some(format!(
+            "{by} lets go of it (`{attr}`) and {why}: it is made again"
+        )),
         Reason::RemovedFromSpec => Some("removed from the spec".to_string()),
         Reason::DeletedOutsideStackform => Some("deleted outside stackform".to_string()),
         Reason::Settling { status, .. } => Some(format!(

@@ -320,8 +320,23 @@ where
         return Ok(Vec::new());
     };
     let items: Vec<T> = list_in_projects(cx, collection, projects).await?;
+    Ok(listed(cx, items, status, observe))
+}
+
+/// Listed Neutron objects: claimed by ownership tags, observed by `observe` once every kind
+/// is matched.
+pub fn listed<T, F>(
+    cx: &Context,
+    items: Vec<T>,
+    status: fn(&T) -> Option<&str>,
+    observe: F,
+) -> Vec<Listed>
+where
+    T: Tagged + Send + 'static,
+    F: Fn(&T, &Address, &Observation) -> Attrs + Clone + Send + 'static,
+{
     let lineage = lineage_tag(cx);
-    Ok(items
+    items
         .into_iter()
         .map(|item| {
             let claim = tagged_address(&lineage, item.tags());
@@ -333,7 +348,7 @@ where
             })
             .foreign(foreign)
         })
-        .collect())
+        .collect()
 }
 
 /// Deletes a port (gone already is fine), and forgets it in what the last refresh listed, so

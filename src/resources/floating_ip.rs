@@ -96,11 +96,11 @@ fn routers_to_instance(fip: &Address, view: &View<'_>, nodes: &BTreeSet<Address>
     else {
         return Vec::new();
     };
-    view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets")
+    super::router::routers_on_subnet(view, &Address::new(Kind::Subnet, subnet))
         .into_iter()
-        .filter(|router| nodes.contains(*router))
+        .filter(|router| nodes.contains(router))
         .map(|router| Implied {
-            dependency: router.clone(),
+            dependency: router,
             attr: "instance",
             via: instance.clone(),
             relation: "the router on the subnet of",
@@ -120,10 +120,10 @@ fn routers_to_port(port: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -
         .collect();
     subnets
         .into_iter()
-        .flat_map(|subnet| view.referrers(&Address::new(Kind::Subnet, subnet), Kind::Router, "subnets"))
-        .filter(|router| nodes.contains(*router))
+        .flat_map(|subnet| super::router::routers_on_subnet(view, &Address::new(Kind::Subnet, subnet)))
+        .filter(|router| nodes.contains(router))
         .map(|router| Implied {
-            dependency: router.clone(),
+            dependency: router,
             attr: "port",
             via: port.clone(),
             relation: "the router on a subnet of",
@@ -380,6 +380,13 @@ impl KindOps for FloatingIp {
         }
         let tags = common::ownership_tags(cx, addr);
         let created = allocate_floating_ip(cx, addr, project, body, port.as_deref(), &tags).await?;
+        // The address is known from this reply: the state has it before any refresh.
+        let mut shown = Attrs::new();
+        shown.insert("address".into(), json!(created.floating_ip_address));
+        if let Some(public) = cx.ipv4_external_ip_mapping.get(&created.floating_ip_address) {
+            shown.insert("public_address".into(), json!(public));
+        }
+        cx.record_listed(|listed| listed.created_shown.insert(addr.clone(), shown));
         Ok(created.id)
     }
 

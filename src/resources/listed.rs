@@ -31,6 +31,9 @@ pub struct Projects {
     ids: Vec<String>,
     members: HashSet<String>,
     known: HashMap<Kind, Vec<String>>,
+    /// The projects' ports, listed once per refresh: the port kind and the kinds that read
+    /// ports (routers' interfaces, instances' NICs) share the one list.
+    ports: tokio::sync::OnceCell<Vec<neutron::Port>>,
 }
 
 impl Projects {
@@ -39,7 +42,17 @@ impl Projects {
             members: ids.iter().cloned().collect(),
             ids,
             known,
+            ports: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The projects' ports: listed by the first caller, shared with the others.
+    pub async fn ports(&self, cx: &super::Context) -> super::Result<&[neutron::Port]> {
+        let ports = self
+            .ports
+            .get_or_try_init(|| super::common::list_in_projects(cx, neutron::PORTS, self))
+            .await?;
+        Ok(ports)
     }
 
     pub fn ids(&self) -> &[String] {

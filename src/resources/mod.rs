@@ -100,6 +100,12 @@ impl Context {
         read(&self.listings.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The attributes a create recorded with [`Listings::created_shown`], taken once.
+    pub fn take_created_shown(&self, addr: &Address) -> spec::Attrs {
+        self.record_listed(|listed| listed.created_shown.remove(addr))
+            .unwrap_or_default()
+    }
+
     /// Records what a refresh lists.
     pub(crate) fn record_listed<R>(&self, write: impl FnOnce(&mut Listings) -> R) -> R {
         write(
@@ -127,6 +133,9 @@ pub struct Listings {
     pub floating_ips: Option<Vec<openstack::network::FloatingIp>>,
     /// The cloud's external networks (`router:external`), listed with the catalog.
     pub external_networks: Vec<ExternalNetwork>,
+    /// What the cloud decided at a create of this apply and the kind shows (a floating IP's
+    /// address, from the create's reply): the state records it with the new resource.
+    pub created_shown: HashMap<Address, spec::Attrs>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 

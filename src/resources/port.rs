@@ -17,7 +17,9 @@ use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
-use crate::spec::port_fields::{entry_span_key, fixed_ip_entry, managed_addresses, sort_entries};
+use crate::spec::port_fields::{
+    entry_span_key, fixed_ip_entry, managed_addresses, pairs_as_observed, sort_entries,
+};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Port;
@@ -56,6 +58,8 @@ const SCHEMA: KindSchema = KindSchema {
             Attr::new("allowed_address_pairs", AttrType::AddressPairs).own_calls(),
             Attr::new("port_security_enabled", AttrType::Bool { default: true }),
             Attr::new("admin_state_up", AttrType::Bool { default: true }),
+            // The port's own MAC: a pair written with it is a pair written without a MAC.
+            Attr::new("mac_address", AttrType::Derived).own_calls(),
         ],
     )
     .parent("network")
@@ -276,6 +280,10 @@ pub fn observe(port: &neutron::Port, names: &Names) -> Attrs {
         "admin_state_up".into(),
         json!(port.admin_state_up.unwrap_or(true)),
     );
+    attrs.insert(
+        "mac_address".into(),
+        json!(port.mac_address.to_ascii_lowercase()),
+    );
     attrs
 }
 
@@ -329,9 +337,14 @@ fn pairs_body(res: &DesiredResource) -> Value {
 impl KindOps for Port {
     const SCHEMA: KindSchema = SCHEMA;
 
+    /// The refresh's one list of the projects' ports, shared with the kinds that read them.
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let Scope::Projects(projects) = scope else {
+            return Ok(Vec::new());
+        };
+        let ports = projects.ports(cx).await?.to_vec();
         let no_status = |_: &neutron::Port| None;
-        common::list_neutron(cx, PORTS, scope, no_status, |p, _, o| observe(p, &o.names)).await
+        Ok(common::listed(cx, ports, no_status, |p, _, o| observe(p, &o.names)))
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
@@ -378,7 +391,12 @@ impl KindOps for Port {
         if differs("security_groups") {
             changes.insert("security_groups".into(), json!(group_ids(res, ids)?));
         }
-        if differs("allowed_address_pairs") {
+        let own_mac = current.attrs.get("mac_address").and_then(Value::as_str);
+        let pairs_differ = res.attrs.get("allowed_address_pairs").is_some_and(|wanted| {
+            current.attrs.get("allowed_address_pairs")
+                != Some(&pairs_as_observed(wanted, own_mac))
+        });
+        if pairs_differ {
             changes.insert("allowed_address_pairs".into(), pairs_body(res));
         }
         if let (Some(wanted), Some(seen)) = (res.attrs.get("fixed_ips"), current.attrs.get("fixed_ips"))
@@ -409,9 +427,27 @@ impl KindOps for Port {
         Ok(())
     }
 
-    /// The graph deletes the instances booted on the port first (they name it in `ports`).
+    /// The graph deletes the instances booted on the port first (they name it in `ports`). A
+    /// port that is a router's interface cannot be deleted (409 ServicePortInUse): removing
+    /// the interface deletes it, which is how a port a router lets go of is replaced.
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
-        gone_ok(cx.cloud.admin().network().delete(PORTS, &current.id).await)
+        let api = cx.cloud.admin().network();
+        match api.delete(PORTS, &current.id).await {
+            Err(error) if error.is_conflict() => {
+                let port: neutron::Port = match api.get(PORTS, &current.id).await {
+                    Err(gone) if gone.is_not_found() => return Ok(()),
+                    other => other?,
+                };
+                if !port.is_router_interface() {
+                    return Err(error.into());
+                }
+                gone_ok(
+                    api.remove_router_interface_port(&port.device_id, &current.id)
+                        .await,
+                )
+            }
+            other => gone_ok(other),
+        }
     }
 }
 
@@ -473,6 +509,7 @@ mod tests {
             ),
             ("port_security_enabled".to_string(), json!(true)),
             ("admin_state_up".to_string(), json!(true)),
+            ("mac_address".to_string(), json!("fa:16:3e:00:00:09")),
         ]
         .into();
         assert_eq!(observe(&port, &names), expected);

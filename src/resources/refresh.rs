@@ -10,7 +10,7 @@ use super::schema::{self, ListScope};
 use super::{Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, common};
 use super::{Kind, list_kind};
 use crate::addr::Address;
-use crate::openstack::network::{self as neutron, PORTS};
+use crate::openstack::network as neutron;
 
 /// Decides which cloud item is which address: an id recorded in the state wins; otherwise an
 /// item carrying this lineage's tag for an address of its kind is adopted (the answer to its
@@ -92,10 +92,11 @@ async fn list_projects(
         let items = list_kind(kind, cx, Scope::Projects(projects)).await?;
         Ok::<_, super::Error>((kind, items))
     });
-    Ok(tokio::try_join!(
+    let (lists, ports) = tokio::try_join!(
         futures_util::future::try_join_all(lists),
-        common::list_in_projects(cx, PORTS, projects),
-    )?)
+        projects.ports(cx),
+    )?;
+    Ok((lists, ports.to_vec()))
 }
 
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {

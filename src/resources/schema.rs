@@ -252,6 +252,10 @@ pub struct Ref {
     pub link: &'static str,
     /// A single reference that may be left out (another attribute then takes its place).
     pub optional: bool,
+    /// Removing a target from this reference deletes the target in the cloud (Neutron deletes
+    /// a port removed from a router's interfaces), and why: a target the spec keeps is then
+    /// replaced, and the plan says so.
+    pub detach_deletes: Option<&'static str>,
 }
 
 impl Ref {
@@ -262,6 +266,7 @@ impl Ref {
             unless_granted: false,
             link: "link",
             optional: false,
+            detach_deletes: None,
         }
     }
 
@@ -289,6 +294,14 @@ impl Ref {
 
     pub const fn link(self, link: &'static str) -> Ref {
         Ref { link, ..self }
+    }
+
+    /// See [`Ref::detach_deletes`].
+    pub const fn detach_deletes(self, why: &'static str) -> Ref {
+        Ref {
+            detach_deletes: Some(why),
+            ..self
+        }
     }
 }
 

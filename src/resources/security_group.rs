@@ -48,6 +48,11 @@ const SCHEMA: KindSchema = KindSchema {
 
 /// A rule admitting another group's ports needs that group first (and, destroyed, goes
 /// before it). A group naming itself needs nothing.
+///
+/// Two groups whose rules name each other are a cycle here, though Neutron takes them (make
+/// both groups, then the rules). A group is one step of the apply, its rules included; making
+/// the cross rules a later step of their own needs the apply engine to run a resource in two
+/// steps (create, then an update once the other group exists), which it does not yet do.
 fn remote_groups(group: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
     let Some(rules) = view
         .attrs(group)

@@ -168,6 +168,35 @@ pub fn sort_entries(items: &mut [Value], first: &str, second: &str) {
     items.sort_by_key(key);
 }
 
+/// Allowed address pairs as Neutron reports them for a port whose MAC is `own_mac`: a pair
+/// written with the port's own MAC is the pair written without one (Neutron fills that MAC
+/// in), and MACs compare in lower case. Sorted as observed pairs are.
+pub fn pairs_as_observed(desired: &Value, own_mac: Option<&str>) -> Value {
+    let Value::Array(pairs) = desired else {
+        return desired.clone();
+    };
+    let mut pairs: Vec<Value> = pairs
+        .iter()
+        .map(|pair| {
+            let mut pair = pair.clone();
+            let mac = pair
+                .get("mac_address")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase);
+            if let (Some(entry), Some(mac)) = (pair.as_object_mut(), mac) {
+                if own_mac.is_some_and(|own| own.eq_ignore_ascii_case(&mac)) {
+                    entry.remove("mac_address");
+                } else {
+                    entry.insert("mac_address".into(), Value::String(mac));
+                }
+            }
+            pair
+        })
+        .collect();
+    sort_entries(&mut pairs, "ip_address", "mac_address");
+    Value::Array(pairs)
+}
+
 /// For fixed IPs, the observed entries with the addresses the spec leaves to Neutron taken
 /// out: an entry `{ subnet = "a" }` is satisfied by any address on subnet a that no entry
 /// of the spec names. The result is sorted as the spec's entries are, so that it compares
@@ -330,5 +359,16 @@ mod tests {
         assert_eq!(address_or_network("nonsense"), None);
         assert!(valid_mac("FA:16:3e:00:00:01"));
         assert!(!valid_mac("fa:16:3e:00:00"));
+    }
+
+    #[test]
+    fn a_pair_with_the_ports_own_mac_is_a_pair_without_one() {
+        let wanted = json!([{"ip_address": "10.0.0.9", "mac_address": "FA:16:3E:00:00:09"},
+                            {"ip_address": "10.0.0.1", "mac_address": "FA:16:3E:00:00:01"}]);
+        assert_eq!(
+            pairs_as_observed(&wanted, Some("fa:16:3e:00:00:09")),
+            json!([{"ip_address": "10.0.0.1", "mac_address": "fa:16:3e:00:00:01"},
+                   {"ip_address": "10.0.0.9"}])
+        );
     }
 }

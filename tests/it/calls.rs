@@ -352,3 +352,41 @@ async fn the_embedded_cloud_creates_rules_in_bulk_all_or_nothing() {
     );
     assert_eq!(ports_of(db).await, Vec::<i64>::new());
 }
+
+/// The ports of the spec's projects are listed once per refresh: the port kind and the kinds
+/// that read ports (routers' interfaces, instances' NICs) share that list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_lists_the_ports_once() {
+    let cloud = Counted::start().await;
+    cloud.spec(
+        r#"
+[provider]
+cloud = "env"
+
+[tenant.calls]
+
+[network.net]
+tenant = "calls"
+
+[subnet.sub]
+network = "net"
+cidr = "10.31.0.0/24"
+
+[port.vip]
+network = "net"
+fixed_ips = [ { subnet = "sub" } ]
+
+[router.r]
+tenant = "calls"
+subnets = ["sub"]
+"#,
+    );
+    cloud.apply().await;
+    cloud.converged();
+    let refresh = cloud.calls_of(&["plan"]).await;
+    let port_lists: Vec<&Call> = refresh
+        .iter()
+        .filter(|c| is(c, "GET", "/v2.0/ports"))
+        .collect();
+    assert_eq!(port_lists.len(), 1, "{refresh:?}");
+}

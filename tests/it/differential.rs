@@ -14,6 +14,7 @@ mod bodies;
 mod compare;
 mod known_differences;
 mod recorder;
+mod router_ports;
 mod script;
 
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};

@@ -209,6 +209,13 @@ async fn moves_in_place(target: Target) {
     );
     let port_a = s.server_port(&project, "a").await;
     assert_eq!(fips[0]["port_id"], port_a.as_str(), "{fips:?}");
+    // The address is in the state from the create's reply, before a refresh reads it.
+    let (code, shown, err) = s.run(&["state", "show", "floating_ip.web"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        shown.contains(&format!("address = {address}")),
+        "recorded at the create:\n{shown}"
+    );
 
     // Moved to b: one update in place, the same floating IP and address, now on b's port.
     // The mapping names the address's public face, shown in the plan and by `state show`.

@@ -20,6 +20,7 @@ mod openstack_cli;
 mod plan_render;
 mod ports;
 mod readme;
+mod router_ports;
 mod scale;
 mod sharing;
 mod sim_bodies;

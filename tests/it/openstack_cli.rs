@@ -450,6 +450,11 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         !ok && stderr.contains("required by one or more floating IPs"),
         "the interface a floating IP needs stays: {stderr}"
     );
+    let (ok, _, stderr) = osc.run(&["router", "unset", "--external-gateway", "osc-router"]);
+    assert!(
+        !ok && stderr.contains("is required by one or more floating IPs"),
+        "so does the gateway: {stderr}"
+    );
     osc.ok(&["server", "remove", "floating", "ip", "osc-vm", &address]);
     assert_eq!(
         osc.json(&["floating", "ip", "show", &address])["port_id"],
@@ -457,6 +462,33 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     );
     osc.ok(&["floating", "ip", "delete", &address]);
     assert_eq!(osc.json(&["floating", "ip", "list"]), serde_json::json!([]));
+
+    // A second router on osc-subnet, through a port (osc-router holds the gateway address):
+    // the port cannot be deleted while it is the interface, and goes with it.
+    osc.ok(&[
+        "port",
+        "create",
+        "--network",
+        "osc-net",
+        "--fixed-ip",
+        "subnet=osc-subnet,ip-address=10.9.0.240",
+        "osc-rport",
+    ]);
+    osc.ok(&["router", "create", "osc-router2"]);
+    osc.ok(&["router", "add", "port", "osc-router2", "osc-rport"]);
+    let attached = osc.json(&["port", "show", "osc-rport"]);
+    assert_eq!(
+        attached["device_owner"], "network:router_interface",
+        "{attached}"
+    );
+    let router2 = osc.json(&["router", "show", "osc-router2"]);
+    assert_eq!(attached["device_id"], router2["id"]);
+    let (ok, _, stderr) = osc.run(&["port", "delete", "osc-rport"]);
+    assert!(!ok, "an interface port cannot be deleted: {stderr}");
+    osc.ok(&["router", "remove", "port", "osc-router2", "osc-rport"]);
+    let (ok, _, stderr) = osc.run(&["port", "show", "osc-rport"]);
+    assert!(!ok, "Neutron deletes the port with its interface: {stderr}");
+    osc.ok(&["router", "delete", "osc-router2"]);
 
     // In-use rules hold for the CLI too.
     let (ok, _, stderr) = osc.run(&["subnet", "delete", "osc-subnet"]);

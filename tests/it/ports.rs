@@ -13,26 +13,26 @@ use crate::real_common;
 use crate::support::{SimProcess, run_env, write_specs};
 
 #[derive(Clone, Copy, PartialEq)]
-enum Target {
+pub(crate) enum Target {
     Embedded,
     Real,
 }
 
-struct Cloud {
+pub(crate) struct Cloud {
     dir: tempfile::TempDir,
     target: Target,
     _sim: Option<SimProcess>,
     env: Vec<(String, String)>,
-    api: CloudApi,
+    pub(crate) api: CloudApi,
     /// The cloud name of `tenant.t` (unique per run on the shared real cloud).
     tenant: String,
     external_network: String,
     flavor: &'static str,
-    destroyed: bool,
+    pub(crate) destroyed: bool,
 }
 
 impl Cloud {
-    async fn start(target: Target) -> Option<Cloud> {
+    pub(crate) async fn start(target: Target) -> Option<Cloud> {
         let dir = tempfile::tempdir().unwrap();
         Some(match target {
             Target::Embedded => {
@@ -70,7 +70,7 @@ impl Cloud {
     }
 
     /// The spec: `body` after the provider, tenant, network, subnet, router and groups.
-    fn spec(&self, body: &str) {
+    pub(crate) fn spec(&self, body: &str) {
         let head = format!(
             r#"[provider]
 cloud = "env"
@@ -107,22 +107,22 @@ rules = [ {{ protocol = "tcp", port_range = "443", cidr = "0.0.0.0/0" }} ]
         write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
     }
 
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
         run_env(self.dir.path(), args, &self.env)
     }
 
-    fn apply(&self) -> String {
+    pub(crate) fn apply(&self) -> String {
         let (code, out, err) = self.run(&["apply", "--auto-approve"]);
         assert_eq!(code, 0, "apply:\n{out}\n{err}");
         out
     }
 
-    fn assert_converged(&self, when: &str) {
+    pub(crate) fn assert_converged(&self, when: &str) {
         let (code, out, err) = self.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code, 0, "converged {when}:\n{out}\n{err}");
     }
 
-    async fn project_id(&self) -> String {
+    pub(crate) async fn project_id(&self) -> String {
         let p = self
             .api
             .one("identity", "/projects", "projects", &self.tenant)
@@ -130,7 +130,13 @@ rules = [ {{ protocol = "tcp", port_range = "443", cidr = "0.0.0.0/0" }} ]
         p["id"].as_str().unwrap_or_default().to_string()
     }
 
-    async fn owned(&self, project: &str, collection: &str, key: &str, name: &str) -> Value {
+    pub(crate) async fn owned(
+        &self,
+        project: &str,
+        collection: &str,
+        key: &str,
+        name: &str,
+    ) -> Value {
         self.api
             .one(
                 "network",
@@ -141,7 +147,7 @@ rules = [ {{ protocol = "tcp", port_range = "443", cidr = "0.0.0.0/0" }} ]
             .await
     }
 
-    async fn port(&self, project: &str, name: &str) -> Value {
+    pub(crate) async fn port(&self, project: &str, name: &str) -> Value {
         self.owned(project, "ports", "ports", name).await
     }
 }
@@ -283,6 +289,21 @@ async fn lifecycle(target: Target) {
         .await;
     assert_eq!(bound.len(), 1, "only the port of the spec: {bound:?}");
     cloud.assert_converged("after the first apply");
+    // A pair written with the port's own MAC (in any case) is the pair written without one.
+    let own_mac_pairs = PAIRS.replace(
+        r#"{ ip_address = "10.40.0.100" }"#,
+        &format!(
+            r#"{{ ip_address = "10.40.0.100", mac_address = "{}" }}"#,
+            mac.to_ascii_uppercase()
+        ),
+    );
+    assert_ne!(own_mac_pairs, PAIRS);
+    cloud.spec(&format!(
+        "{}{}",
+        vip("10.40.0.10", &own_mac_pairs, "a virtual IP", true),
+        instance(cloud.flavor)
+    ));
+    cloud.assert_converged("with the port's own MAC written in a pair");
 
     // Changed in place: the address, the pairs, the groups, the description, the state.
     let moved = format!(

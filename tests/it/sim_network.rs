@@ -377,7 +377,7 @@ async fn full_lifecycle_with_conflicts() {
         router_in_use.body,
         neutron_error(
             "RouterInUse",
-            &format!("Router {router_id} still has ports")
+            &format!("Router {router_id} has ports still attached: {iface_port}")
         )
     );
 

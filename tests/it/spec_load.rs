@@ -78,6 +78,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "admin_state_up": true,
             "external_gateway": true,
             "subnets": ["demo-subnet"],
+            "ports": [],
             "routes": [],
         })
     );

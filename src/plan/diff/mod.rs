@@ -30,7 +30,15 @@ pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
     }
 
     let creation_order = creation_order(graph, desired, observed);
-    propagate_replacements(&creation_order, desired, observed, graph, &mut actions);
+    // A replacement can make a link go (a replaced router drops its interface ports) and a
+    // link that goes can replace what it named: repeated until nothing more changes.
+    loop {
+        let detached = replace_deleted_with_links(desired, observed, &mut actions);
+        propagate_replacements(&creation_order, desired, observed, graph, &mut actions);
+        if !detached {
+            break;
+        }
+    }
 
     // Deletes first, dependents before what they use; then the rest, dependencies first.
     let mut ordered = Vec::with_capacity(actions.len());
@@ -143,7 +151,15 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             }
             _ => b.clone(),
         });
-        if before.as_ref() == Some(after) {
+        let same = match ty {
+            // A pair written with the port's own MAC is the pair Neutron reports without it.
+            Some(AttrType::AddressPairs) => {
+                let own_mac = seen.attrs.get("mac_address").and_then(Value::as_str);
+                before.as_ref() == Some(&port_fields::pairs_as_observed(after, own_mac))
+            }
+            _ => before.as_ref() == Some(after),
+        };
+        if same {
             unchanged_attrs += 1;
             continue;
         }
@@ -193,6 +209,85 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         reason,
         shown: shown(wanted, seen),
     })
+}
+
+/// A resource the cloud deletes when another lets go of it ([`schema::Ref::detach_deletes`])
+/// is replaced when the spec keeps it: Neutron deletes the port a router update, delete or
+/// replacement removes from its interfaces. Returns whether an action changed.
+fn replace_deleted_with_links(
+    desired: &Desired,
+    observed: &Observed,
+    actions: &mut BTreeMap<Address, Action>,
+) -> bool {
+    let mut replaced: Vec<(Address, Reason)> = Vec::new();
+    for (by, action) in actions.iter() {
+        if action.kind == ActionKind::Create {
+            continue;
+        }
+        let Some(seen) = observed.resources.get(by) else {
+            continue;
+        };
+        for attr in schema::attributes(by.kind) {
+            let Some((target, why)) = attr
+                .reference()
+                .and_then(|r| Some((r.kind, r.detach_deletes?)))
+            else {
+                continue;
+            };
+            let kept: Vec<&str> = match action.kind {
+                ActionKind::Update => desired
+                    .get(by)
+                    .map(|w| schema::referenced_names(w.attrs.get(attr.name), target))
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for name in schema::referenced_names(seen.attrs.get(attr.name), target) {
+                let addr = Address::new(target, name);
+                if kept.contains(&name)
+                    || desired.get(&addr).is_none()
+                    || !observed.resources.contains_key(&addr)
+                {
+                    continue;
+                }
+                let reason = Reason::DeletedWithLink {
+                    by: by.clone(),
+                    attr: attr.name.to_string(),
+                    why: why.to_string(),
+                };
+                replaced.push((addr, reason));
+            }
+        }
+    }
+    let mut changed = false;
+    for (addr, reason) in replaced {
+        let (Some(wanted), Some(seen)) = (desired.get(&addr), observed.resources.get(&addr)) else {
+            continue;
+        };
+        match actions.get_mut(&addr) {
+            Some(action) if action.kind == ActionKind::Update => {
+                action.kind = ActionKind::Replace;
+                action.reason = reason;
+                changed = true;
+            }
+            Some(_) => {}
+            None => {
+                actions.insert(
+                    addr.clone(),
+                    Action {
+                        addr,
+                        kind: ActionKind::Replace,
+                        id: Some(seen.id.clone()),
+                        changes: Vec::new(),
+                        unchanged_attrs: wanted.attrs.len(),
+                        reason,
+                        shown: shown(wanted, seen),
+                    },
+                );
+                changed = true;
+            }
+        }
+    }
+    changed
 }
 
 /// For a partial map (quotas), the part of the observed object whose keys the spec manages: a

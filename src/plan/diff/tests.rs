@@ -617,3 +617,66 @@ fn property_a_replan_after_apply_is_empty_and_creates_follow_dependencies() {
         }
     }
 }
+
+/// Neutron deletes a port a router lets go of: a port the spec keeps is replaced, whether the
+/// router drops it from `ports`, is deleted, or is replaced; one the spec drops is deleted.
+#[test]
+fn a_port_a_router_lets_go_of_is_replaced_with_that_reason() {
+    let with_port = |router: Value| {
+        desired(vec![
+            resource("tenant.demo", json!({"name": "demo"})),
+            resource("network.net", json!({"name": "net", "tenant": "demo"})),
+            resource(
+                "port.p",
+                json!({"name": "p", "network": "net", "fixed_ips": []}),
+            ),
+            resource("router.r", router),
+        ])
+    };
+    let attached = with_port(json!({"name": "r", "tenant": "demo", "ports": ["p"]}));
+    let seen = observed_as_applied(&attached);
+    let lets_go = Reason::DeletedWithLink {
+        by: addr("router.r"),
+        attr: "ports".into(),
+        why: "Neutron deletes a port removed from a router's interfaces".into(),
+    };
+    let detached = with_port(json!({"name": "r", "tenant": "demo", "ports": []}));
+    let replaced_tenant = with_port(json!({"name": "r", "tenant": "other", "ports": ["p"]}));
+    let mut router_gone = detached.clone();
+    router_gone.resources.remove(&addr("router.r"));
+    for (what, spec) in [
+        ("dropped from ports", &detached),
+        ("router deleted", &router_gone),
+        ("router replaced", &replaced_tenant),
+    ] {
+        let p = plan(spec, &seen);
+        let port = p.actions.iter().find(|a| a.addr == addr("port.p"));
+        assert_eq!(
+            port.map(|a| (a.kind, a.reason.clone())),
+            Some((ActionKind::Replace, lets_go.clone())),
+            "{what}: {:?}",
+            summary_of(&p)
+        );
+    }
+    let mut both_gone = detached.clone();
+    both_gone.resources.remove(&addr("port.p"));
+    let p = plan(&both_gone, &seen);
+    assert_eq!(
+        summary_of(&p),
+        [
+            (
+                "port.p".to_string(),
+                ActionKind::Delete,
+                Reason::RemovedFromSpec
+            ),
+            (
+                "router.r".to_string(),
+                ActionKind::Update,
+                Reason::AttributesChanged {
+                    attrs: vec!["ports".into()]
+                }
+            ),
+        ]
+    );
+    assert!(plan(&attached, &seen).actions.is_empty());
+}

@@ -37,10 +37,10 @@ pub(super) fn routers_of_subnet(instance: &Address, view: &View<'_>, nodes: &BTr
     let mut implied: Vec<Implied> = Vec::new();
     for (attr, subnet) in subnets {
         let via = Address::new(Kind::Subnet, subnet);
-        for router in view.referrers(&via, Kind::Router, "subnets") {
-            if nodes.contains(router) && !implied.iter().any(|i| i.dependency == *router) {
+        for router in super::super::router::routers_on_subnet(view, &via) {
+            if nodes.contains(&router) && !implied.iter().any(|i| i.dependency == router) {
                 implied.push(Implied {
-                    dependency: router.clone(),
+                    dependency: router,
                     attr,
                     via: via.clone(),
                     relation: "the router of",

@@ -382,6 +382,30 @@ impl NetworkData {
         Ok(())
     }
 
+    /// Real Neutron refuses to clear a gateway that associated floating IPs go through
+    /// (checked on devstack: 409 RouterExternalGatewayInUseByFloatingIp).
+    pub(super) fn check_gateway_unused(&self, router_id: &str) -> NResult<()> {
+        let Some(gateway) = self.routers.get(router_id).and_then(|r| r.gateway.as_ref()) else {
+            return Ok(());
+        };
+        let in_use = self.floating_ips.values().any(|f| {
+            f.router_id.as_deref() == Some(router_id)
+                && f.port_id.is_some()
+                && f.floating_network_id == gateway.network_id
+        });
+        if in_use {
+            return Err(NeutronError::conflict(
+                "RouterExternalGatewayInUseByFloatingIp",
+                format!(
+                    "Gateway cannot be updated for router {router_id}, since a gateway to \
+                     external network {} is required by one or more floating IPs.",
+                    gateway.network_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Nova's `addresses` entries for the floating IPs of a port's fixed IP.
     pub(super) fn floating_addresses_of(&self, port_id: &str, fixed: IpAddr) -> Vec<IpAddr> {
         self.floating_ips

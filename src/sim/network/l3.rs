@@ -182,6 +182,9 @@ impl NetworkData {
                 let mut spec = NewPort::new("", &request.network_id);
                 spec.device_id = router_id.to_string();
                 spec.device_owner = OWNER_ROUTER_GATEWAY.to_string();
+                // The L3 plugin makes its router ports with port security off (a port of the
+                // user's made an interface keeps its own setting).
+                spec.port_security_enabled = Some(false);
                 spec.fixed_ips = request.fixed_ips;
                 spec.binding_host_id = SIM_HOST.to_string();
                 let new_port = self.insert_port(spec)?;
@@ -235,6 +238,12 @@ impl NetworkData {
         match gateway {
             None => {}
             Some(None) => {
+                if let Err(error) = self.check_gateway_unused(id) {
+                    if let Some(before) = before {
+                        self.routers.insert(id.to_string(), before);
+                    }
+                    return Err(error);
+                }
                 if let Some(old) = self.routers.get_mut(id).and_then(|r| r.gateway.take()) {
                     self.ports.remove(&old.port_id);
                 }
@@ -242,7 +251,16 @@ impl NetworkData {
             Some(Some(gw)) => {
                 // set_gateway changes no port when it fails; restoring the record makes the
                 // whole update fail as one.
-                if let Err(error) = self.set_gateway(id, gw) {
+                let moves = self
+                    .routers
+                    .get(id)
+                    .and_then(|r| r.gateway.as_ref())
+                    .is_some_and(|g| g.network_id != gw.network_id);
+                let checked = match moves {
+                    true => self.check_gateway_unused(id),
+                    false => Ok(()),
+                };
+                if let Err(error) = checked.and_then(|()| self.set_gateway(id, gw)) {
                     if let Some(before) = before {
                         self.routers.insert(id.to_string(), before);
                     }
@@ -256,14 +274,17 @@ impl NetworkData {
     pub fn delete_router(&mut self, actor: &Actor, id: &str) -> NResult<()> {
         let router = self.router(actor, id)?;
         ensure_owner(actor, &router.meta.project_id, "delete_router")?;
-        let has_interfaces = self
-            .ports
-            .values()
-            .any(|p| p.device_id == id && p.device_owner == OWNER_ROUTER_INTERFACE);
-        if has_interfaces {
+        let interfaces: Vec<&str> = self
+            .router_interface_ports(id)
+            .map(|p| p.meta.id.as_str())
+            .collect();
+        if !interfaces.is_empty() {
             return Err(NeutronError::conflict(
                 "RouterInUse",
-                format!("Router {id} still has ports"),
+                format!(
+                    "Router {id} has ports still attached: {}",
+                    interfaces.join(", ")
+                ),
             ));
         }
         self.ports
@@ -390,6 +411,7 @@ impl NetworkData {
                 let mut spec = NewPort::new(&subnet.meta.project_id, &subnet.network_id);
                 spec.device_id = router_id.to_string();
                 spec.device_owner = OWNER_ROUTER_INTERFACE.to_string();
+                spec.port_security_enabled = Some(false);
                 spec.binding_host_id = SIM_HOST.to_string();
                 spec.fixed_ips = Some(vec![IpRequest {
                     subnet_id: Some(subnet_id.clone()),
@@ -429,8 +451,9 @@ impl NetworkData {
                 self.check_new_interface_subnets(router_id, &subnet_ids)?;
                 if let Some(p) = self.ports.get_mut(&port_id) {
                     p.device_id = router_id.to_string();
+                    // Real Neutron leaves the port's security groups and port security as
+                    // they are; the L3 agent binds it as it binds the ports it makes.
                     p.device_owner = OWNER_ROUTER_INTERFACE.to_string();
-                    p.security_groups.clear();
                     p.binding_host_id = SIM_HOST.to_string();
                     p.meta.touch();
                 }

@@ -114,11 +114,9 @@ impl NetworkData {
         out.insert("device_owner".into(), json!(port.device_owner));
         out.insert("fixed_ips".into(), Value::Array(fixed_ips));
         out.insert("security_groups".into(), json!(port.security_groups));
-        // The L3 plugin makes its router ports with port security off.
-        let router_port = port.device_owner.starts_with("network:router_");
         out.insert(
             "port_security_enabled".into(),
-            json!(port.port_security_enabled && !router_port),
+            json!(port.port_security_enabled),
         );
         out.insert("tags".into(), json!(port.meta.tags));
         out.insert("binding:vnic_type".into(), json!(port.binding_vnic_type));

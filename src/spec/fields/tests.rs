@@ -55,7 +55,7 @@ fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
     assert_eq!(
         attrs(&d, Kind::Router, "r"),
         json!({"name": "r", "description": "", "tenant": "t", "admin_state_up": true,
-               "external_gateway": false, "subnets": [], "routes": []})
+               "external_gateway": false, "subnets": [], "ports": [], "routes": []})
     );
     assert_eq!(
         attrs(&d, Kind::SecurityGroup, "g"),

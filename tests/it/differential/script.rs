@@ -25,19 +25,19 @@ const NO_SUCH_ID: &str = "0b6c2a4e-9d1f-4c5e-8a7b-3f2e1d0c9b8a";
 const BOGUS_TOKEN: &str = "gAAAAABnot-a-real-token";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-fn get(label: &str, svc: Svc, path: &str) -> Req {
+pub(super) fn get(label: &str, svc: Svc, path: &str) -> Req {
     Req::new(label, svc, Method::GET, path)
 }
-fn post(label: &str, svc: Svc, path: &str, body: Value) -> Req {
+pub(super) fn post(label: &str, svc: Svc, path: &str, body: Value) -> Req {
     Req::new(label, svc, Method::POST, path).json(body)
 }
-fn put(label: &str, svc: Svc, path: &str, body: Value) -> Req {
+pub(super) fn put(label: &str, svc: Svc, path: &str, body: Value) -> Req {
     Req::new(label, svc, Method::PUT, path).json(body)
 }
-fn put_empty(label: &str, svc: Svc, path: &str) -> Req {
+pub(super) fn put_empty(label: &str, svc: Svc, path: &str) -> Req {
     Req::new(label, svc, Method::PUT, path)
 }
-fn delete(label: &str, svc: Svc, path: &str) -> Req {
+pub(super) fn delete(label: &str, svc: Svc, path: &str) -> Req {
     Req::new(label, svc, Method::DELETE, path)
 }
 
@@ -707,6 +707,13 @@ async fn floating_ips(rec: &mut Recorder) {
     ))
     .await;
     rec.call(put(
+        "neutron.router.gateway.clear.in_use_by_floatingip",
+        N,
+        "/v2.0/routers/{router}",
+        json!({"router": {"external_gateway_info": {}}}),
+    ))
+    .await;
+    rec.call(put(
         "neutron.floatingip.disassociate",
         N,
         "/v2.0/floatingips/{fip}",
@@ -1153,6 +1160,7 @@ async fn network(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("neutron.router.show", N, "/v2.0/routers/{router}"))
         .await;
+    super::router_ports::interfaces_by_port(rec, run).await;
     let routes = |destination: &str, nexthop: &str| json!({"router": {"routes": [{"destination": destination, "nexthop": nexthop}]}});
     rec.call(put(
         "neutron.router.routes.not_connected",

@@ -156,6 +156,25 @@ fn an_association_holds_its_interface_and_ends_with_the_port() {
         Err("RouterInterfaceInUseByFloatingIP")
     );
 
+    // Nor may the gateway go (real Neutron, checked on devstack), whatever clears it.
+    let public = public_id(&data);
+    for cleared in [json!({}), Value::Null] {
+        let body = obj(json!({ "external_gateway_info": cleared }));
+        assert_eq!(
+            data.update_router(&alice, &router, &body).err(),
+            Some(err(
+                409,
+                "RouterExternalGatewayInUseByFloatingIp",
+                &format!(
+                    "Gateway cannot be updated for router {router}, since a gateway to external \
+                     network {public} is required by one or more floating IPs."
+                )
+            ))
+        );
+    }
+    let kept = data.show(Kind::Router, &alice, &router).expect("router");
+    assert_eq!(kept["external_gateway_info"]["network_id"], json!(public));
+
     data.delete_port(&alice, &port).expect("port deleted");
     let fip = &data.floating_ips[&fip];
     assert_eq!(
@@ -169,6 +188,8 @@ fn an_association_holds_its_interface_and_ends_with_the_port() {
     );
     data.remove_router_interface(&alice, &router, &json!({"subnet_id": subnet}))
         .expect("free to go now");
+    data.update_router(&alice, &router, &obj(json!({"external_gateway_info": {}})))
+        .expect("the gateway too");
 }
 
 #[test]

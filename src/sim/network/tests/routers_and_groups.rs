@@ -76,7 +76,7 @@ fn router_gateway_and_interfaces() {
         Some(err(
             409,
             "RouterInUse",
-            &format!("Router {router} still has ports")
+            &format!("Router {router} has ports still attached: {port_id}")
         ))
     );
     let removed = data
@@ -261,13 +261,17 @@ fn router_interface_by_port_and_gateway_changes() {
             &obj(json!({"network_id": net, "fixed_ips": [{"ip_address": "10.0.0.50"}]})),
         )
         .expect("port");
+    let groups = data.ports[&port].security_groups.clone();
+    assert_eq!(groups.len(), 1, "the default group");
     let info = data
         .add_router_interface(&actor, &router, &json!({"port_id": port}))
         .expect("by port");
     assert_eq!(info["subnet_id"], json!(subnet));
     assert_eq!(info["port_id"], json!(port));
     assert_eq!(data.ports[&port].device_owner, "network:router_interface");
-    assert_eq!(data.ports[&port].security_groups, Vec::<String>::new());
+    // As on real Neutron: the port keeps its groups and its port security.
+    assert_eq!(data.ports[&port].security_groups, groups);
+    assert!(data.ports[&port].port_security_enabled);
     assert_eq!(
         data.add_router_interface(&actor, &router, &json!({"port_id": port}))
             .err(),

@@ -1,5 +1,10 @@
-//! Routers (Neutron): external gateway and one interface per subnet, converged by comparing
-//! the router's live interface ports with the desired subnets.
+//! Routers (Neutron): external gateway and interfaces, converged by comparing the router's
+//! live interface ports with the desired subnets (Neutron makes the port, on the subnet's
+//! gateway address) and the desired ports of the spec (the port becomes the interface).
+//!
+//! An interface that is a port of the spec is told from one made for a subnet by the port's
+//! ownership tag. Removing it deletes the port (Neutron's rule): the plan replaces a port the
+//! spec keeps, and the port's own delete removes the interface first.
 
 use std::collections::BTreeSet;
 
@@ -8,20 +13,23 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged, tenant_session};
-use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
+use super::schema::{Api, Attr, AttrType, KindSchema, Ref, View};
 use super::{Context, Error, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::network::{self as neutron, NETWORKS, PORTS, ROUTERS};
 use crate::spec::{Attrs, DesiredResource};
 
+mod checks;
+
 pub struct Router;
 
-/// `subnets` are the router's interfaces: added and removed in place.
+/// `subnets` and `ports` are the router's interfaces: added and removed in place.
 const SCHEMA: KindSchema = KindSchema {
-    plan_check: Some(check_gateway_and_routes),
+    plan_check: Some(checks::check_gateway_and_routes),
+    spec_check: Some(checks::check_interface_ports),
     ..KindSchema::new(
     "router",
-    "a Neutron router: external gateway and one interface per subnet",
+    "a Neutron router: external gateway, interfaces by subnet or by port",
     Api::neutron("/v2.0/routers"),
     &[
         Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
@@ -52,6 +60,19 @@ const SCHEMA: KindSchema = KindSchema {
             },
         )
         .own_calls(),
+        // Ports of the spec (with a fixed IP) made interfaces: a second router on a subnet
+        // whose gateway address the first one holds. Neutron deletes such a port when the
+        // interface is removed.
+        Attr::new(
+            "ports",
+            AttrType::ReferenceSet {
+                to: Ref::to(Kind::Port)
+                    .link("interface")
+                    .detach_deletes("Neutron deletes a port removed from a router's interfaces"),
+                default_empty: true,
+            },
+        )
+        .own_calls(),
         Attr::new("routes", AttrType::Routes).own_calls(),
     ],
 )
@@ -60,65 +81,8 @@ const SCHEMA: KindSchema = KindSchema {
     .quota_usage(|_, _| vec![("routers", 1)])
 };
 
-/// What Neutron would refuse, found before any call: gateway settings without a gateway, and
-/// a route whose nexthop is on none of the router's subnets (400 InvalidRoutes).
-fn check_gateway_and_routes(
-    res: &DesiredResource,
-    desired: &crate::spec::Desired,
-    _observed: &super::Observed,
-    diags: &mut crate::diag::Diagnostics,
-) {
-    use crate::diag::Diagnostic;
-    let gateway = res.attrs.get("external_gateway").and_then(Value::as_bool) == Some(true);
-    for attr in ["enable_snat", "external_fixed_ips"] {
-        if !gateway && res.attrs.contains_key(attr) {
-            diags.push(
-                Diagnostic::error(format!("{}: `{attr}` needs an external gateway", res.addr))
-                    .at(res.span_of(attr))
-                    .help("set `external_gateway = true`, or remove the setting"),
-            );
-        }
-    }
-    let subnets: Vec<IpNet> = common::list_attr(res, "subnets")
-        .iter()
-        .filter_map(|name| desired.resources.get(&Address::new(Kind::Subnet, name)))
-        .filter_map(|subnet| subnet.attrs.get("cidr")?.as_str()?.parse().ok())
-        .collect();
-    let routes = res.attrs.get("routes").and_then(Value::as_array);
-    for route in routes.into_iter().flatten() {
-        let Some(nexthop) = route
-            .get("nexthop")
-            .and_then(Value::as_str)
-            .and_then(|n| n.parse::<std::net::IpAddr>().ok())
-        else {
-            continue;
-        };
-        if !subnets.iter().any(|net| net.contains(&nexthop)) {
-            let on: Vec<String> = subnets.iter().map(IpNet::to_string).collect();
-            let help = if on.is_empty() {
-                "add the subnet the nexthop is on to the router's `subnets`".to_string()
-            } else {
-                format!(
-                    "the router is on {}: pick a nexthop there, or add its subnet to `subnets`",
-                    on.join(", ")
-                )
-            };
-            diags.push(
-                Diagnostic::error(format!(
-                    "{}: the nexthop {nexthop} of the route to {} is on none of the router's subnets",
-                    res.addr,
-                    route.get("destination").and_then(Value::as_str).unwrap_or("?")
-                ))
-                .at(res.span_of("routes"))
-                .help(help),
-            );
-        }
-    }
-}
-
-/// Normalized attributes. `interface_subnets` are the subnet ids of the
-/// router's interface ports.
-pub fn observe(router: &neutron::Router, interface_subnets: &[String], names: &Names) -> Attrs {
+/// Normalized attributes, from the router's `interfaces` ([`interfaces`]).
+pub fn observe(router: &neutron::Router, interfaces: &Interfaces, names: &Names) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("name".into(), json!(router.name));
     attrs.insert(
@@ -139,11 +103,18 @@ pub fn observe(router: &neutron::Router, interface_subnets: &[String], names: &N
     }
     attrs.insert("external_fixed_ips".into(), json!(router.external_ips()));
     attrs.insert("routes".into(), observed_routes(&router.routes));
-    let subnets = interface_subnets
+    let subnets = interfaces
+        .subnets
         .iter()
         .map(|id| names.name(Kind::Subnet, id))
         .collect();
     attrs.insert("subnets".into(), common::sorted_names(subnets));
+    let ports = interfaces
+        .ports
+        .iter()
+        .map(|id| names.name(Kind::Port, id))
+        .collect();
+    attrs.insert("ports".into(), common::sorted_names(ports));
     attrs
 }
 
@@ -173,19 +144,54 @@ fn observed_routes(routes: &[neutron::Route]) -> Value {
     )
 }
 
-/// The subnet ids a router has interfaces on, from its ports.
-pub fn interface_subnets<'a>(
+/// A router's interfaces, as the spec writes them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Interfaces {
+    /// Subnet ids of the interfaces Neutron made for a subnet (and of any port that is not
+    /// one of the spec's).
+    pub subnets: BTreeSet<String>,
+    /// Ids of the interfaces that are ports of the spec: their tags claim a `port.NAME`.
+    pub ports: BTreeSet<String>,
+}
+
+/// The interfaces of `router_id` among `ports`. `lineage_tag` tells the spec's ports.
+pub fn interfaces<'a>(
     router_id: &str,
     ports: impl IntoIterator<Item = &'a neutron::Port>,
-) -> Vec<String> {
-    let mut subnets: Vec<String> = ports
+    lineage_tag: &str,
+) -> Interfaces {
+    let mut found = Interfaces::default();
+    for port in ports
         .into_iter()
         .filter(|p| p.device_id == router_id && p.is_router_interface())
-        .flat_map(|p| p.fixed_ips.iter().map(|ip| ip.subnet_id.clone()))
+    {
+        if common::tagged_address(lineage_tag, &port.tags).is_some_and(|a| a.kind == Kind::Port) {
+            found.ports.insert(port.id.clone());
+        } else {
+            found
+                .subnets
+                .extend(port.fixed_ips.iter().map(|ip| ip.subnet_id.clone()));
+        }
+    }
+    found
+}
+
+/// The routers of the spec with an interface on `subnet`: by subnet, or by a port of the spec
+/// with a fixed IP there.
+pub fn routers_on_subnet(view: &View<'_>, subnet: &Address) -> Vec<Address> {
+    let mut routers: Vec<Address> = view
+        .referrers(subnet, Kind::Router, "subnets")
+        .into_iter()
+        .cloned()
         .collect();
-    subnets.sort();
-    subnets.dedup();
-    subnets
+    for port in view.referrers(subnet, Kind::Port, "fixed_ips") {
+        for router in view.referrers(port, Kind::Router, "ports") {
+            if !routers.contains(router) {
+                routers.push(router.clone());
+            }
+        }
+    }
+    routers
 }
 
 /// The external network's id, from `cx.external_network` (a name or an id).
@@ -238,6 +244,8 @@ struct Links {
     external: Option<String>,
     /// Subnet ids; None when `subnets` is unmanaged.
     subnets: Option<BTreeSet<String>>,
+    /// Port ids; None when `ports` is unmanaged.
+    ports: Option<BTreeSet<String>>,
     /// None: unmanaged.
     enable_snat: Option<bool>,
     external_ips: Option<Vec<String>>,
@@ -262,6 +270,15 @@ async fn links(
                 .collect::<Result<_>>()?,
         ),
     };
+    let ports = match res.attrs.contains_key("ports") {
+        false => None,
+        true => Some(
+            common::list_attr(res, "ports")
+                .iter()
+                .map(|name| dep_id(ids, Kind::Port, name).map(str::to_string))
+                .collect::<Result<_>>()?,
+        ),
+    };
     let external = match (gateway, resolve_external) {
         (Some(true), true) => Some(external_network_id(cx, &res.addr).await?),
         _ => None,
@@ -279,6 +296,7 @@ async fn links(
         gateway,
         external,
         subnets,
+        ports,
         enable_snat: res.attrs.get("enable_snat").and_then(Value::as_bool),
         external_ips: res
             .attrs
@@ -295,12 +313,12 @@ async fn converge(cx: &Context, addr: &Address, router_id: &str, links: &Links) 
     // Routes through an interface about to go would keep it (409 RouterInterfaceInUseByRoute):
     // the undesired routes go first, the new ones once their interfaces are there.
     let kept = drop_undesired_routes(cx, &router, links).await?;
-    if links.subnets.is_none() {
+    if links.subnets.is_none() && links.ports.is_none() {
         converge_gateway(cx, addr, &router, links).await?;
     } else {
         let query = neutron::query(&[("device_id", router_id)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-        let live: BTreeSet<String> = interface_subnets(router_id, &ports).into_iter().collect();
+        let live = interfaces(router_id, &ports, &common::lineage_tag(cx));
         converge_gateway(cx, addr, &router, links).await?;
         converge_interfaces(cx, addr, router_id, &live, links).await?;
     }
@@ -412,29 +430,51 @@ async fn converge_gateway(
     Ok(())
 }
 
-/// Removes the interfaces `live` has beyond `links`, adds those it lacks.
+/// Removes the interfaces `live` has beyond `links`, adds those it lacks: the ports' first,
+/// so that a subnet reached by a port and by a subnet interface moves from one to the other.
 async fn converge_interfaces(
     cx: &Context,
     addr: &Address,
     router_id: &str,
-    live: &BTreeSet<String>,
+    live: &Interfaces,
     links: &Links,
 ) -> Result<()> {
+    let api = cx.cloud.admin().network();
+    if let Some(desired) = &links.ports {
+        // The port's own delete (it is replaced or gone) usually removed it already.
+        for port in live.ports.difference(desired) {
+            gone_ok(api.remove_router_interface_port(router_id, port).await)?;
+        }
+    }
+    if let Some(desired) = &links.subnets {
+        for subnet in live.subnets.difference(desired) {
+            gone_ok(api.remove_router_interface(router_id, subnet).await)?;
+        }
+    }
+    if let Some(desired) = &links.ports {
+        for port in desired.difference(&live.ports) {
+            if let Err(error) = api.add_router_interface_port(router_id, port).await {
+                // A repeat after a lost reply gets 409 PortInUse naming this router.
+                let attached: neutron::Port = api.get(PORTS, port).await?;
+                if attached.device_id != router_id || !attached.is_router_interface() {
+                    return Err(error.into());
+                }
+                tracing::info!("{addr}: the interface on port {port} is there ({error})");
+            }
+        }
+    }
     let Some(desired) = &links.subnets else {
         return Ok(());
     };
-    let api = cx.cloud.admin().network();
-    for subnet in live.difference(desired) {
-        gone_ok(api.remove_router_interface(router_id, subnet).await)?;
-    }
-    for subnet in desired.difference(live) {
+    for subnet in desired.difference(&live.subnets) {
         if let Err(error) = api.add_router_interface(router_id, subnet).await {
             // The client repeats this PUT after a lost reply, and real Neutron answers the
             // repeat with 400 "Router already has a port on subnet": the first one worked.
             // So whatever failed, the router's ports say whether the interface is there.
             let query = neutron::query(&[("device_id", router_id)]);
             let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-            if !interface_subnets(router_id, &ports).contains(subnet) {
+            let now = interfaces(router_id, &ports, &common::lineage_tag(cx));
+            if !now.subnets.contains(subnet) {
                 return Err(error.into());
             }
             tracing::info!("{addr}: the interface on subnet {subnet} is there ({error})");
@@ -452,7 +492,10 @@ impl KindOps for Router {
             ROUTERS,
             scope,
             |r: &neutron::Router| Some(&r.status),
-            |r, _, o| observe(r, &interface_subnets(&r.id, &o.ports), &o.names),
+            |r, _, o| {
+                let interfaces = interfaces(&r.id, o.ports_of_device(&r.id), &o.lineage_tag);
+                observe(r, &interfaces, &o.names)
+            },
         )
         .await
     }
@@ -478,7 +521,8 @@ impl KindOps for Router {
         converge_gateway(cx, &res.addr, &router, &links).await?;
         // A router just made has no interface yet (one adopted after a lost reply neither:
         // its interfaces are added by this same step).
-        converge_interfaces(cx, &res.addr, &router.id, &BTreeSet::new(), &links).await?;
+        let none = Interfaces::default();
+        converge_interfaces(cx, &res.addr, &router.id, &none, &links).await?;
         add_missing_routes(cx, &router.id, &router.routes, &links).await?;
         Ok(router.id)
     }
@@ -530,14 +574,31 @@ impl KindOps for Router {
         for subnet in seen {
             gone_ok(api.remove_router_interface(&current.id, subnet).await)?;
         }
+        // Each goes with its port (Neutron's rule): a port the spec keeps is replaced.
+        let seen_ports: Vec<&str> = current
+            .attrs
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|name| dep_id(ids, Kind::Port, name).ok())
+            .collect();
+        for port in seen_ports {
+            gone_ok(api.remove_router_interface_port(&current.id, port).await)?;
+        }
         match api.delete(ROUTERS, &current.id).await {
             Err(e) if e.is_conflict() => {}
             other => return gone_ok(other),
         }
         let query = neutron::query(&[("device_id", &current.id)]);
         let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-        for subnet in interface_subnets(&current.id, &ports) {
-            gone_ok(api.remove_router_interface(&current.id, &subnet).await)?;
+        let left = interfaces(&current.id, &ports, &common::lineage_tag(cx));
+        for subnet in &left.subnets {
+            gone_ok(api.remove_router_interface(&current.id, subnet).await)?;
+        }
+        for port in &left.ports {
+            gone_ok(api.remove_router_interface_port(&current.id, port).await)?;
         }
         gone_ok(api.delete(ROUTERS, &current.id).await)
     }
@@ -566,7 +627,16 @@ mod tests {
         names.insert(Kind::Tenant, "p1", "demo");
         names.insert(Kind::Subnet, "s-b", "b");
         names.insert(Kind::Subnet, "s-a", "a");
+        names.insert(Kind::Port, "p-vip", "vip");
+        let mut vip = port("r1", "network:router_interface", "s-c");
+        vip.id = "p-vip".into();
+        vip.tags = vec!["stackform-lineage:L".into(), "stackform:port.vip".into()];
+        // Another lineage's port is no port of this spec: its subnet is what shows.
+        let mut foreign = port("r1", "network:router_interface", "s-d");
+        foreign.tags = vec!["stackform-lineage:OTHER".into(), "stackform:port.x".into()];
         let ports = [
+            vip,
+            foreign,
             port("r1", "network:router_interface", "s-b"),
             port("r1", "network:router_interface", "s-a"),
             port("r1", "network:router_interface", "s-foreign"),
@@ -605,12 +675,11 @@ mod tests {
                 json!([{"destination": "10.8.0.0/16", "nexthop": "10.0.0.7"},
                        {"destination": "192.168.9.0/24", "nexthop": "10.0.0.7"}]),
             ),
-            ("subnets".to_string(), json!(["a", "b", "s-foreign"])),
+            ("subnets".to_string(), json!(["a", "b", "s-d", "s-foreign"])),
+            ("ports".to_string(), json!(["vip"])),
         ]
         .into();
-        assert_eq!(
-            observe(&router, &interface_subnets("r1", &ports), &names),
-            expected
-        );
+        let interfaces = interfaces("r1", &ports, "stackform-lineage:L");
+        assert_eq!(observe(&router, &interfaces, &names), expected);
     }
 }
