@@ -15,6 +15,7 @@ use crate::sim::core::{
 };
 use crate::sim::wire::json_reply;
 
+use super::api_attachments::*;
 use super::api_more::*;
 use super::ops::{metadata_from, new_volume, positive_size};
 use super::query::{listing, page};

@@ -168,7 +168,7 @@ impl BlockStorageData {
                 let input = ops::NewVolume {
                     size: Some(backup_size),
                     name: Some(name),
-                    description: Some(format!("auto-created_from_restore_from_backup")),
+                    description: Some("auto-created_from_restore_from_backup".to_string()),
                     volume_type: None,
                     availability_zone: None,
                     metadata: BTreeMap::new(),
