@@ -42,9 +42,10 @@
 //!
 //! Ownership of files: `core` (state, persistence, auth of callers, faults, request ids,
 //! server start/stop), one folder per service in the same shape (`identity/`, `compute/`,
-//! `image/`, `network/`, `block_storage/`: `model` data, `ops` rules without HTTP, `api` handlers, `render` wire
-//! format, `query` list filters, and tests of the data layer), and `wire/` for the wire
-//! helpers they share (JSON replies, tags, paging links, version documents).
+//! `image/`, `network/`, `block_storage/`: `model` data, `ops` rules without HTTP, `api`
+//! handlers, `render` wire format, `query` list filters, and tests of the data layer), and
+//! `wire/` for the wire helpers they share (JSON replies, tags, paging links, version
+//! documents).
 
 mod block_storage;
 mod compute;
