@@ -1035,7 +1035,13 @@ async fn cinder_attachments_api() {
         Some(json!({ "attachment": { "connector": { "host": "h", "mountpoint": "/dev/vdb" } } })),
     )
     .await;
-    assert_eq!(updated.body["attachment"]["status"], "attaching");
+    assert_eq!(
+        (
+            &updated.body["attachment"]["status"],
+            &updated.body["attachment"]["attach_mode"]
+        ),
+        (&json!("reserved"), &json!("null"))
+    );
     let complete = cinder(
         &cloud,
         &token,
@@ -1071,7 +1077,12 @@ async fn cinder_attachments_api() {
         Some(json!({ "attachment": { "volume_uuid": id, "instance_uuid": server_id } })),
     )
     .await;
-    assert_eq!(second.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        second.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
+        ))
+    );
     let removed = cinder(
         &cloud,
         &token,

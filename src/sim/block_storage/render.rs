@@ -60,7 +60,13 @@ impl BlockStorageData {
                     "attachment_id": a.id,
                     "volume_id": volume.id,
                     "server_id": a.server_id,
-                    "host_name": crate::sim::block_storage::HOST_NAME,
+                    // The connector's host, as Cinder records it (Nova's compute host).
+                    "host_name": a
+                        .connector
+                        .as_ref()
+                        .and_then(|c| c.get("host"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(HOST_NAME),
                     "device": a.device,
                     "attached_at": time(a.attached_at),
                 })
@@ -224,7 +230,12 @@ impl BlockStorageData {
                 .attached_at
                 .map_or(json!(""), |at| json!(cinder_time(at)));
             body["detached_at"] = json!("");
-            body["attach_mode"] = json!(attachment.attach_mode);
+            // Cinder stores the mode when the attachment completes; before, it shows "null".
+            body["attach_mode"] = if attachment.status == "attached" {
+                json!(attachment.attach_mode)
+            } else {
+                json!("null")
+            };
             body["connection_info"] = if attachment.connector.is_some() {
                 json!({
                     "driver_volume_type": "local",
