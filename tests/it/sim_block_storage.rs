@@ -726,6 +726,8 @@ async fn backups_outlive_their_volume_and_restore() {
     )
     .await;
     assert_eq!(restored["size"], 3);
+    // The backed-up volume's metadata comes back, with where it came from.
+    assert_eq!(restored["metadata"], json!({ "src_backup_id": backup_id }));
     // Onto an existing volume too small for it.
     let small = volume(&cloud, &token, &p, json!({ "size": 1 })).await;
     let refused = cinder(

@@ -4,13 +4,13 @@
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::sim::core::{Service, SimState, now, parse_json};
 use crate::sim::wire::json_reply;
 
-use super::api::{Params, actor, body_object, context, done_at, optional_text, scope};
+use super::api::{BareReply, Params, actor, body_object, context, done_at, optional_text, scope};
 use super::backups::NewBackup;
 use super::ops::metadata_from;
 use super::query::{listing, page};
@@ -31,6 +31,24 @@ fn metadata_reply(data: &BlockStorageData, actor: &Actor, volume_id: &str) -> CR
     ))
 }
 
+/// GET /volumes/{id}/metadata: Cinder answers it as a bare webob response, typed text/html.
+fn bare_metadata_reply(
+    data: &BlockStorageData,
+    actor: &Actor,
+    volume_id: &str,
+) -> CResult<Response> {
+    let volume = data.volume(actor, volume_id)?;
+    let body = json!({ "metadata": volume.metadata }).to_string();
+    let mut response = (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+        body,
+    )
+        .into_response();
+    response.extensions_mut().insert(BareReply);
+    Ok(response)
+}
+
 pub(super) async fn show_volume_metadata(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -38,7 +56,7 @@ pub(super) async fn show_volume_metadata(
 ) -> CResult<Response> {
     let actor = actor(&state, &headers)?;
     let world = state.world();
-    metadata_reply(&world.block_storage, &actor, &volume_id)
+    bare_metadata_reply(&world.block_storage, &actor, &volume_id)
 }
 
 async fn write_metadata(
