@@ -1109,3 +1109,60 @@ async fn cinder_attachments_api() {
     .await;
     assert_eq!(available.body["volume"]["status"], "available");
 }
+
+/// Volumes, snapshots, backups and attachments are journaled: a volume created mid-transition
+/// finishes on time after a restart, and a cloud made before Cinder gains its types.
+#[tokio::test]
+async fn block_storage_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("no temp dir: {err}"));
+    let config = || stackform::sim::SimConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        volume_delay: Duration::from_millis(600),
+        ..crate::sim_common::fast_config()
+    };
+    let cloud = crate::sim_common::start_with(config()).await;
+    let p = cloud.admin_project_id.clone();
+    let token = cloud.token.clone();
+    let created = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        "volumes",
+        Some(json!({ "volume": { "size": 2, "name": "kept" } })),
+    )
+    .await;
+    let id = id_of(&created, "volume");
+    cloud.handle.stop().await;
+    let again = crate::sim_common::start_with(config()).await;
+    let shown = wait_status(
+        &again,
+        &again.token,
+        &p,
+        &format!("volumes/{id}"),
+        "volume",
+        "available",
+    )
+    .await;
+    assert_eq!(
+        (&shown["name"], &shown["size"]),
+        (&json!("kept"), &json!(2))
+    );
+    let types = cinder(&again, &again.token, &p, Method::GET, "types", None).await;
+    assert_eq!(types.body["volume_types"].as_array().map(Vec::len), Some(4));
+    again.handle.stop().await;
+    // A cloud saved before it had Cinder: no block storage data at all.
+    let saved = dir.path().join("cloud.json");
+    let mut world: Value =
+        serde_json::from_slice(&std::fs::read(&saved).unwrap_or_default()).unwrap_or_default();
+    if let Some(map) = world.as_object_mut() {
+        map.remove("block_storage");
+    }
+    std::fs::write(&saved, world.to_string()).unwrap_or_else(|err| panic!("cannot write: {err}"));
+    let older = crate::sim_common::start_with(config()).await;
+    let types = cinder(&older, &older.token, &p, Method::GET, "types", None).await;
+    assert_eq!(types.body["volume_types"].as_array().map(Vec::len), Some(4));
+    let volumes = cinder(&older, &older.token, &p, Method::GET, "volumes", None).await;
+    assert_eq!(volumes.body, json!({ "volumes": [] }));
+    older.handle.stop().await;
+}
