@@ -351,6 +351,8 @@ async fn volume_lifecycle_and_errors() {
     .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED);
     // Delete: gone for good.
+    // Show carries Cinder's x-compute-request-id; a volume delete's bare 202 does not.
+    assert!(shown.header("x-compute-request-id").is_some());
     for gone in [&id, &other] {
         let deleted = cinder(
             &cloud,
@@ -362,6 +364,7 @@ async fn volume_lifecycle_and_errors() {
         )
         .await;
         assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+        assert_eq!(deleted.header("x-compute-request-id"), None);
     }
     let missing = cinder(
         &cloud,

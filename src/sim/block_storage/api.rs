@@ -206,7 +206,10 @@ fn negotiate(headers: &HeaderMap) -> Result<Microversion, (Fault, String)> {
 /// unrouted paths or bad tokens, which are answered ahead of it).
 async fn microversion_layer(mut request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().cloned();
-    let deleting = request.method() == axum::http::Method::DELETE;
+    // Volume and snapshot deletes (not backup deletes) answer a bare 202.
+    let path = request.uri().path();
+    let deleting = request.method() == axum::http::Method::DELETE
+        && (path.contains("/volumes/") || path.contains("/snapshots/"));
     let (text, mut response) = match negotiate(request.headers()) {
         Ok(version) => {
             request.extensions_mut().insert(version);
@@ -219,8 +222,8 @@ async fn microversion_layer(mut request: Request, next: Next) -> Response {
     if unversioned {
         return response;
     }
-    // Cinder's deletes and metadata reads answer a bare webob response, which its wsgi layer
-    // does not stamp with x-compute-request-id.
+    // Cinder's volume and snapshot deletes and metadata reads answer a bare webob response,
+    // which its wsgi layer does not stamp with x-compute-request-id.
     let bare = (deleting && response.status() == StatusCode::ACCEPTED)
         || response.extensions().get::<BareReply>().is_some();
     let headers = response.headers_mut();
