@@ -1073,7 +1073,15 @@ async fn cinder_attachments_api() {
         ),
         (&json!("in-use"), &json!("/dev/vdb"))
     );
-    let second = cinder(
+    let other = cinder(&cloud, &token, &p, Method::POST, "attachments", Some(json!({ "attachment": { "volume_uuid": id, "instance_uuid": "99999999-2222-3333-4444-555555555555" } }))).await;
+    assert_eq!(
+        other.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
+        ))
+    );
+    // The server holding it may reserve it again, as a migration does.
+    let again = cinder(
         &cloud,
         &token,
         &p,
@@ -1083,17 +1091,38 @@ async fn cinder_attachments_api() {
     )
     .await;
     assert_eq!(
-        second.body,
-        bad_request(&format!(
-            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
-        ))
+        again.body["attachment"]["status"], "reserved",
+        "{}",
+        again.body
     );
+    let second_id = id_of(&again, "attachment");
     let removed = cinder(
         &cloud,
         &token,
         &p,
         Method::DELETE,
         &format!("attachments/{attachment_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["attachments"][0]["id"], second_id.as_str());
+    let reserved = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::GET,
+        &format!("volumes/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(reserved.body["volume"]["status"], "reserved");
+    let removed = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::DELETE,
+        &format!("attachments/{second_id}"),
         None,
     )
     .await;
