@@ -867,6 +867,65 @@ async fn nova_attaches_and_detaches_volumes() {
     )
     .await;
     assert_eq!(in_use.status, StatusCode::BAD_REQUEST);
+    // In use: a snapshot needs `force` before 3.66, a backup needs it always.
+    let old_snapshot = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &format!("/volume/v3/{p}/snapshots"),
+            Some(json!({ "snapshot": { "volume_id": id } })),
+            &[("OpenStack-API-Version", "volume 3.0")],
+        )
+        .await;
+    assert_eq!(
+        old_snapshot.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available, but current status is: in-use."
+        ))
+    );
+    let forced = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &format!("/volume/v3/{p}/snapshots"),
+            Some(json!({ "snapshot": { "volume_id": id, "force": true } })),
+            &[("OpenStack-API-Version", "volume 3.0")],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::ACCEPTED, "{}", forced.body);
+    let snapshot_id = id_of(&forced, "snapshot");
+    wait_status(
+        &cloud,
+        &token,
+        &p,
+        &format!("snapshots/{snapshot_id}"),
+        "snapshot",
+        "available",
+    )
+    .await;
+    let deleted = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::DELETE,
+        &format!("snapshots/{snapshot_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+    let unforced = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        "backups",
+        Some(json!({ "backup": { "volume_id": id } })),
+    )
+    .await;
+    assert_eq!(
+        unforced.body,
+        bad_request("Invalid volume: Backing up an in-use volume must use the force flag.")
+    );
     // Extend while attached needs 3.42.
     let old = cloud
         .call_as(
