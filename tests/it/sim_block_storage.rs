@@ -746,6 +746,34 @@ async fn backups_outlive_their_volume_and_restore() {
         refused.body,
         bad_request("Invalid volume: volume size 1 is too small to restore backup of size 3.")
     );
+    // Onto an existing volume large enough: it is that volume that restores.
+    let large = volume(&cloud, &token, &p, json!({ "size": 4, "name": "large" })).await;
+    let onto = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        &format!("backups/{backup_id}/restore"),
+        Some(json!({ "restore": { "volume_id": large } })),
+    )
+    .await;
+    assert_eq!(
+        onto.body,
+        json!({ "restore": { "backup_id": backup_id, "volume_id": large, "volume_name": "large" } })
+    );
+    let restored = wait_status(
+        &cloud,
+        &token,
+        &p,
+        &format!("volumes/{large}"),
+        "volume",
+        "available",
+    )
+    .await;
+    assert_eq!(
+        (&restored["size"], &restored["metadata"]["src_backup_id"]),
+        (&json!(4), &json!(backup_id))
+    );
 }
 
 async fn server(cloud: &Cloud, token: &str, name: &str) -> String {
