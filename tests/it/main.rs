@@ -23,6 +23,7 @@ mod readme;
 mod router_ports;
 mod scale;
 mod sharing;
+mod sim_block_storage;
 mod sim_bodies;
 mod sim_compute;
 mod sim_core;
