@@ -1624,6 +1624,7 @@ tenant = "demo"
 rules = [
   {{ protocol = "tcp", port_range = "80", cidr = "0.0.0.0/0" }},
   {{ protocol = "tcp", port_range = "22", remote_group = "web" }},
+  {{ protocol = "tcp", port_range = "9100", remote_group = "db" }},
 ]
 
 [security_group.db]
@@ -1654,9 +1655,10 @@ fn routes_of(router: &Value) -> Vec<(String, String)> {
     routes
 }
 
-/// Remote-group rules name the right groups (another one, and the group itself); routes and
-/// the gateway's SNAT change in place; dropping a route and the interface it goes through in
-/// one apply works (routes first), and destroy leaves nothing.
+/// Remote-group rules name the right groups (another one, the group itself, and two groups
+/// each other: their cross rules follow both creates, as the plan says); routes and the
+/// gateway's SNAT change in place; dropping a route and the interface it goes through in one
+/// apply works (routes first), and destroy leaves nothing.
 async fn routes_and_remote_groups(target: Target) {
     let Some(mut s) = Scenario::start(target).await else {
         return;
@@ -1669,6 +1671,18 @@ async fn routes_and_remote_groups(target: Target) {
         "\"sub\"",
         false,
     ));
+    let (code, out, err) = s.run(&["plan"]);
+    assert_eq!(code, 0, "web and db name each other, which Neutron takes:\n{out}\n{err}");
+    for (group, other) in [("web", "db"), ("db", "web")] {
+        let note = format!(
+            "# rules naming security_group.{other}: set once it is created (they close a cycle)"
+        );
+        let section = out
+            .split("\n  # ")
+            .find(|s| s.starts_with(&format!("security_group.{group} ")))
+            .unwrap_or_default();
+        assert!(section.contains(&note), "{group}: {out}");
+    }
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let project = s.project_id().await;
@@ -1704,7 +1718,11 @@ async fn routes_and_remote_groups(target: Target) {
     );
     assert_eq!(
         remotes(s.rules(&project, "web").await),
-        [(json!(22), web["id"].clone()), (json!(80), Value::Null)]
+        [
+            (json!(22), web["id"].clone()),
+            (json!(80), Value::Null),
+            (json!(9100), db["id"].clone())
+        ]
     );
     let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "a converged cloud plans nothing:\n{out}\n{err}");
