@@ -494,6 +494,10 @@ async fn groups_naming_each_other_are_made_then_completed() {
         assert!(p(&format!("end create security_group.{name}")) < follow_up);
         assert!(p(&format!("end create security_group.{other}")) < follow_up);
     }
-    let updates = cloud.log().iter().filter(|e| e.starts_with("end update")).count();
+    let updates = cloud
+        .log()
+        .iter()
+        .filter(|e| e.starts_with("end update"))
+        .count();
     assert_eq!(updates, 2, "{:?}", cloud.log());
 }

@@ -682,7 +682,10 @@ mod tests {
             [(addr("security_group.web"), "rules")]
         );
         // Outside the cycle the dependency is kept: db is made after app, in one step.
-        assert!(g.deferred_dependencies(&addr("security_group.db")).is_empty());
+        assert!(
+            g.deferred_dependencies(&addr("security_group.db"))
+                .is_empty()
+        );
         assert_eq!(
             strings(g.dependencies(&addr("security_group.db"))),
             ["tenant.demo", "security_group.app"]

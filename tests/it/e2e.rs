@@ -1672,7 +1672,10 @@ async fn routes_and_remote_groups(target: Target) {
         false,
     ));
     let (code, out, err) = s.run(&["plan"]);
-    assert_eq!(code, 0, "web and db name each other, which Neutron takes:\n{out}\n{err}");
+    assert_eq!(
+        code, 0,
+        "web and db name each other, which Neutron takes:\n{out}\n{err}"
+    );
     for (group, other) in [("web", "db"), ("db", "web")] {
         let note = format!(
             "# rules naming security_group.{other}: set once it is created (they close a cycle)"
@@ -1847,9 +1850,14 @@ async fn mutual_groups_joined_later(target: Target) {
     ));
     let (code, out, err) = s.run(&["plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("# security_group.web will be updated in place"), "{out}");
     assert!(
-        out.contains("# rules naming security_group.app: set once it is created (they close a cycle)"),
+        out.contains("# security_group.web will be updated in place"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "# rules naming security_group.app: set once it is created (they close a cycle)"
+        ),
         "{out}"
     );
     assert!(!out.contains("naming security_group.web:"), "{out}");

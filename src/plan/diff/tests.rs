@@ -697,8 +697,14 @@ fn rules_closing_a_cycle_are_deferred_only_until_a_group_made_by_this_apply() {
     let observed = observed_as_applied(&before);
     let spec = desired(vec![
         tenant,
-        group("web", json!([{"direction": "ingress", "remote_group": "app"}])),
-        group("app", json!([{"direction": "ingress", "remote_group": "web"}])),
+        group(
+            "web",
+            json!([{"direction": "ingress", "remote_group": "app"}]),
+        ),
+        group(
+            "app",
+            json!([{"direction": "ingress", "remote_group": "web"}]),
+        ),
     ]);
     let deferred = |plan: &Plan| -> Vec<(String, ActionKind, Vec<Deferred>)> {
         plan.actions
@@ -716,15 +722,27 @@ fn rules_closing_a_cycle_are_deferred_only_until_a_group_made_by_this_apply() {
         deferred(&plan(&spec, &observed)),
         [
             ("security_group.app".to_string(), ActionKind::Create, vec![]),
-            ("security_group.web".to_string(), ActionKind::Update, until("app")),
+            (
+                "security_group.web".to_string(),
+                ActionKind::Update,
+                until("app")
+            ),
         ]
     );
     let fresh = deferred(&plan(&spec, &Observed::default()));
     assert_eq!(
         fresh[1..],
         [
-            ("security_group.app".to_string(), ActionKind::Create, until("web")),
-            ("security_group.web".to_string(), ActionKind::Create, until("app")),
+            (
+                "security_group.app".to_string(),
+                ActionKind::Create,
+                until("web")
+            ),
+            (
+                "security_group.web".to_string(),
+                ActionKind::Create,
+                until("app")
+            ),
         ]
     );
 }
