@@ -681,6 +681,13 @@ mod tests {
             g.deferred_dependencies(&addr("security_group.app")),
             [(addr("security_group.web"), "rules")]
         );
+        let dot = g.to_dot();
+        for (from, to) in [("app", "web"), ("web", "app")] {
+            let edge = format!(
+                "  \"security_group.{from}\" -> \"security_group.{to}\" [style = dotted];\n"
+            );
+            assert!(dot.contains(&edge), "{dot}");
+        }
         // Outside the cycle the dependency is kept: db is made after app, in one step.
         assert!(
             g.deferred_dependencies(&addr("security_group.db"))
