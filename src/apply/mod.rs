@@ -119,6 +119,9 @@ pub enum StepOp {
     Delete,
     Create,
     Update,
+    /// The follow-up of a create or update: sets the parts of attributes left out because
+    /// what they name did not exist yet (the plan's [`crate::plan::Deferred`]).
+    Complete,
 }
 
 impl StepOp {
@@ -127,7 +130,7 @@ impl StepOp {
         match self {
             StepOp::Delete => ActionKind::Delete,
             StepOp::Create => ActionKind::Create,
-            StepOp::Update => ActionKind::Update,
+            StepOp::Update | StepOp::Complete => ActionKind::Update,
         }
     }
 }
@@ -194,6 +197,8 @@ impl<E> Outcome<E> {
 struct Step {
     addr: Address,
     op: StepOp,
+    /// For [`StepOp::Complete`]: the attributes its create or update left incomplete.
+    deferred: Vec<String>,
 }
 
 /// The step DAG: deletes first (dependents before their dependencies), then creates and updates
@@ -213,6 +218,17 @@ fn steps(plan: &Plan, graph: &Graph) -> (Vec<Step>, Vec<Vec<usize>>) {
             list.push(Step {
                 addr: action.addr.clone(),
                 op,
+                deferred: Vec::new(),
+            });
+        }
+        if !action.deferred.is_empty() {
+            let mut deferred: Vec<String> =
+                action.deferred.iter().map(|d| d.attr.clone()).collect();
+            deferred.dedup();
+            list.push(Step {
+                addr: action.addr.clone(),
+                op: StepOp::Complete,
+                deferred,
             });
         }
     }
@@ -234,6 +250,17 @@ fn steps(plan: &Plan, graph: &Graph) -> (Vec<Step>, Vec<Vec<usize>>) {
                     if let Some(&j) = index.get(&(dependent, StepOp::Delete)) {
                         preds[i].insert(j);
                     }
+                }
+            }
+            StepOp::Complete => {
+                // After the resource's own step and the creates of what it names. Its
+                // dependents do not wait for it: one of them may be what it waits for.
+                for op in [StepOp::Create, StepOp::Update] {
+                    preds[i].extend(index.get(&(step.addr.clone(), op)));
+                }
+                let action = plan.actions.iter().filter(|a| a.addr == step.addr);
+                for deferred in action.flat_map(|a| &a.deferred) {
+                    preds[i].extend(index.get(&(deferred.until.clone(), StepOp::Create)));
                 }
             }
             StepOp::Create | StepOp::Update => {
@@ -345,6 +372,8 @@ pub async fn execute<E: Executor>(
                     StepOp::Create => outcome.added += 1,
                     StepOp::Update => outcome.changed += 1,
                     StepOp::Delete => outcome.destroyed += 1,
+                    // Part of the create or update counted already.
+                    StepOp::Complete => {}
                 }
                 on_event(Event::Done {
                     addr: step.addr.clone(),
@@ -428,6 +457,24 @@ async fn run_step<E: Executor>(
                 .map(|()| Some(current.id.clone())),
             _ => Err(Mismatch::NotInSpecAndCloud(step.addr.clone()).into()),
         },
+        StepOp::Complete => match (desired.get(&step.addr), ids.get(&step.addr)) {
+            (Some(res), Some(id)) => {
+                // The resource as its create or update left it: all but the deferred parts.
+                let mut attrs = res.attrs.clone();
+                attrs.retain(|attr, _| !step.deferred.contains(attr));
+                let current = ObservedResource {
+                    addr: step.addr.clone(),
+                    id: id.clone(),
+                    attrs,
+                    status: None,
+                };
+                executor
+                    .update(res, &current, &ids)
+                    .await
+                    .map(|()| Some(id.clone()))
+            }
+            _ => Err(Mismatch::NotInSpec(step.addr.clone()).into()),
+        },
         StepOp::Delete => match observed.resources.get(&step.addr) {
             Some(current) => executor
                 .delete(current, &ids)
@@ -454,7 +501,7 @@ async fn record_success(
             lock(ids).remove(&step.addr);
             Change::Remove(step.addr.clone())
         }
-        StepOp::Create | StepOp::Update => {
+        StepOp::Create | StepOp::Update | StepOp::Complete => {
             let id = id.unwrap_or_default().to_string();
             lock(ids).insert(step.addr.clone(), id.clone());
             let seen = observed.resources.get(&step.addr);

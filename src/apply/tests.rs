@@ -68,10 +68,21 @@ impl Executor for FakeCloud {
     async fn update(
         &self,
         res: &DesiredResource,
-        _current: &ObservedResource,
+        current: &ObservedResource,
         _ids: &Ids,
     ) -> Result<(), String> {
-        self.call(format!("update {}", res.addr)).await;
+        // A follow-up names what its create left out, and the id the create made.
+        let unset: Vec<&str> = res
+            .attrs
+            .keys()
+            .filter(|attr| !current.attrs.contains_key(*attr))
+            .map(String::as_str)
+            .collect();
+        let what = match unset.is_empty() {
+            true => format!("update {}", res.addr),
+            false => format!("update {} ({}) {}", res.addr, current.id, unset.join(", ")),
+        };
+        self.call(what).await;
         Ok(())
     }
 
@@ -450,4 +461,43 @@ async fn removed_resources_are_deleted_dependents_first_and_leave_the_state() {
     assert!(p("subnet.sub") < s("network.net"));
     assert!(p("network.net") < s("tenant.demo"));
     assert!(store.ids().unwrap().is_empty());
+}
+
+/// Two groups whose rules name each other: both are made (each without the rules naming the
+/// other, which has no id yet), then each one's follow-up sets its rules; the outcome counts
+/// two creates, and the follow-ups are recorded as the groups' state.
+#[tokio::test]
+async fn groups_naming_each_other_are_made_then_completed() {
+    let group = |name: &str, other: &str| {
+        resource(
+            &format!("security_group.{name}"),
+            json!({"name": name, "tenant": "demo",
+                   "rules": [{"direction": "ingress", "remote_group": other}]}),
+        )
+    };
+    let spec = desired(vec![
+        resource("tenant.demo", json!({"name": "demo"})),
+        group("web", "app"),
+        group("app", "web"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let cloud = FakeCloud::default();
+    let (outcome, _) = run(&spec, &Observed::default(), &cloud, &store, 4).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert_eq!((outcome.added, outcome.changed), (3, 0));
+    let p = |e: &str| cloud.position(e);
+    for (name, other) in [("web", "app"), ("app", "web")] {
+        let follow_up = p(&format!(
+            "start update security_group.{name} (new-{name}) rules"
+        ));
+        assert!(p(&format!("end create security_group.{name}")) < follow_up);
+        assert!(p(&format!("end create security_group.{other}")) < follow_up);
+    }
+    let updates = cloud
+        .log()
+        .iter()
+        .filter(|e| e.starts_with("end update"))
+        .count();
+    assert_eq!(updates, 2, "{:?}", cloud.log());
 }

@@ -42,6 +42,8 @@ struct Edge {
 pub struct Graph {
     dag: DiGraph<Address, Vec<Link>>,
     index: BTreeMap<Address, NodeIndex>,
+    /// Dependencies left out of the order to break a cycle ([`Graph::deferred_dependencies`]).
+    deferred: BTreeSet<Edge>,
 }
 
 /// Builds the graph of every resource in `desired` and `observed`, with implicit edges.
@@ -77,13 +79,42 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
     }
     implicit_edges(View::new(desired, observed), &nodes, &mut edges);
 
-    let graph = Graph::from_edges(nodes, edges);
+    let (edges, deferred) = defer_breakable_cycles(&nodes, edges);
+    let mut graph = Graph::from_edges(nodes, edges);
+    graph.deferred = deferred;
     let cycles = graph.cycle_diagnostics(desired);
     if cycles.is_empty() {
         Ok(graph)
     } else {
         Err(cycles)
     }
+}
+
+/// Splits off the edges that close a cycle but may be met after their dependent exists (its
+/// kind's `deferrable` attribute implies them): web's rules name app and app's name web, so
+/// both groups are made first and each one's rules naming the other follow. Only edges inside
+/// a cycle are deferred: elsewhere the dependency simply goes first, in one step. What is
+/// still a cycle without them is one, and is reported.
+fn defer_breakable_cycles(
+    nodes: &BTreeSet<Address>,
+    edges: BTreeSet<Edge>,
+) -> (BTreeSet<Edge>, BTreeSet<Edge>) {
+    let whole = Graph::from_edges(nodes.clone(), edges.clone());
+    let mut component: BTreeMap<&Address, usize> = BTreeMap::new();
+    for (i, members) in petgraph::algo::tarjan_scc(&whole.dag).iter().enumerate() {
+        for &n in members {
+            component.insert(&whole.dag[n], i);
+        }
+    }
+    let deferrable = |edge: &Edge| {
+        let Link::Implied { attr, .. } = &edge.link else {
+            return false;
+        };
+        edge.dependency != edge.dependent
+            && edge.dependent.kind.schema().deferrable == Some(*attr)
+            && component.get(&edge.dependency) == component.get(&edge.dependent)
+    };
+    edges.into_iter().partition(|edge| !deferrable(edge))
 }
 
 fn reference_edges(
@@ -152,7 +183,11 @@ impl Graph {
                 }
             }
         }
-        Graph { dag, index }
+        Graph {
+            dag,
+            index,
+            deferred: BTreeSet::new(),
+        }
     }
 
     pub fn contains(&self, addr: &Address) -> bool {
@@ -162,6 +197,23 @@ impl Graph {
     /// Every address in the graph, sorted.
     pub fn addresses(&self) -> impl Iterator<Item = &Address> {
         self.index.keys()
+    }
+
+    /// What `addr` needs but is not ordered after, to break a cycle: (dependency, the
+    /// attribute naming it), sorted. `addr` is made without that part of the attribute, and
+    /// the apply sets it once the dependency exists.
+    pub fn deferred_dependencies(&self, addr: &Address) -> Vec<(Address, &'static str)> {
+        let mut out: Vec<(Address, &'static str)> = self
+            .deferred
+            .iter()
+            .filter(|e| e.dependent == *addr)
+            .filter_map(|e| match &e.link {
+                Link::Implied { attr, .. } => Some((e.dependency.clone(), *attr)),
+                Link::Reference { .. } => None,
+            })
+            .collect();
+        out.dedup();
+        out
     }
 
     /// Direct dependencies of `addr` (resources it needs to exist first), sorted.
@@ -262,6 +314,11 @@ impl Graph {
         for (from, to, implicit) in edges {
             let style = if implicit { " [style = dashed]" } else { "" };
             let _ = writeln!(out, "  \"{from}\" -> \"{to}\"{style};");
+        }
+        // Deferred: met by a follow-up update, after both exist.
+        for edge in &self.deferred {
+            let (from, to) = (&edge.dependency, &edge.dependent);
+            let _ = writeln!(out, "  \"{from}\" -> \"{to}\" [style = dotted];");
         }
         out.push_str("}\n");
         out
@@ -593,6 +650,102 @@ mod tests {
                 "dependency cycle: router.x → router.y → router.x",
                 "dependency cycle: instance.z → instance.z"
             ]
+        );
+    }
+
+    fn group(name: &str, remotes: &[&str]) -> crate::spec::DesiredResource {
+        let rules: Vec<_> = remotes
+            .iter()
+            .map(|remote| json!({"direction": "ingress", "remote_group": remote}))
+            .collect();
+        resource(
+            &format!("security_group.{name}"),
+            json!({"tenant": "demo", "rules": rules}),
+        )
+    }
+
+    #[test]
+    fn groups_whose_rules_name_each_other_are_not_a_cycle_their_rules_are_deferred() {
+        let spec = desired(vec![
+            resource("tenant.demo", json!({"name": "demo"})),
+            group("web", &["app", "web"]),
+            group("app", &["web"]),
+            group("db", &["app"]),
+        ]);
+        let g = build(&spec, &Observed::default()).expect("Neutron takes mutual remote groups");
+        assert_eq!(
+            g.deferred_dependencies(&addr("security_group.web")),
+            [(addr("security_group.app"), "rules")]
+        );
+        assert_eq!(
+            g.deferred_dependencies(&addr("security_group.app")),
+            [(addr("security_group.web"), "rules")]
+        );
+        let dot = g.to_dot();
+        for (from, to) in [("app", "web"), ("web", "app")] {
+            let edge = format!(
+                "  \"security_group.{from}\" -> \"security_group.{to}\" [style = dotted];\n"
+            );
+            assert!(dot.contains(&edge), "{dot}");
+        }
+        // Outside the cycle the dependency is kept: db is made after app, in one step.
+        assert!(
+            g.deferred_dependencies(&addr("security_group.db"))
+                .is_empty()
+        );
+        assert_eq!(
+            strings(g.dependencies(&addr("security_group.db"))),
+            ["tenant.demo", "security_group.app"]
+        );
+        assert_eq!(
+            strings(g.creation_order()),
+            [
+                "tenant.demo",
+                "security_group.app",
+                "security_group.db",
+                "security_group.web"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cycle_through_other_references_is_still_one_when_deferred_rules_are_set_aside() {
+        let spec = desired(vec![group("web", &["app"]), group("app", &["web"])]);
+        let rule_edge = |dependency: &str, dependent: &str| Edge {
+            dependency: addr(dependency),
+            dependent: addr(dependent),
+            link: Link::Implied {
+                attr: "rules",
+                via: addr(dependency),
+                relation: "the remote group of a rule of",
+            },
+        };
+        // A hand-made reference both ways beside the rules: no follow-up can break it.
+        let reference = |dependency: &str, dependent: &str| Edge {
+            dependency: addr(dependency),
+            dependent: addr(dependent),
+            link: Link::Reference { attr: "tenant" },
+        };
+        let nodes: BTreeSet<Address> = spec.resources.keys().cloned().collect();
+        let edges = [
+            rule_edge("security_group.app", "security_group.web"),
+            rule_edge("security_group.web", "security_group.app"),
+            reference("security_group.app", "security_group.web"),
+            reference("security_group.web", "security_group.app"),
+        ]
+        .into_iter()
+        .collect();
+        let (kept, deferred) = defer_breakable_cycles(&nodes, edges);
+        assert_eq!(deferred.len(), 2);
+        let g = Graph::from_edges(nodes, kept);
+        let messages: Vec<String> = g
+            .cycle_diagnostics(&spec)
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            messages,
+            ["dependency cycle: security_group.app → security_group.web → security_group.app"]
         );
     }
 

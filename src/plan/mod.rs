@@ -122,6 +122,17 @@ pub struct Action {
     /// changes (a floating IP's address and the public address it maps to).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shown: Vec<(String, Value)>,
+    /// Parts of an attribute the apply sets in a follow-up update, once what they name is
+    /// made: they close a dependency cycle (two groups whose rules name each other).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Deferred>,
+}
+
+/// Part of `attr` set after `until` is created (`until` is made in the same apply).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Deferred {
+    pub attr: String,
+    pub until: Address,
 }
 
 /// The ordered list of actions: creates and updates in dependency order, deletes in reverse

@@ -231,6 +231,14 @@ fn render_action(out: &mut Out, action: &Action) {
     for (attr, value) in &action.shown {
         let _ = writeln!(out.text, "{:ATTR_INDENT$}# {attr} = {value}", "");
     }
+    for deferred in &action.deferred {
+        let (attr, until) = (&deferred.attr, &deferred.until);
+        let _ = writeln!(
+            out.text,
+            "{:ATTR_INDENT$}# {attr} naming {until}: set once it is created (they close a cycle)",
+            ""
+        );
+    }
     out.text.push('\n');
 }
 
@@ -488,6 +496,7 @@ mod tests {
                     attrs: vec!["rules".into()],
                 },
                 shown: Vec::new(),
+                deferred: Vec::new(),
             }],
         }
     }

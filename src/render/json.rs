@@ -95,6 +95,7 @@ mod tests {
                     attrs: vec!["password".into()],
                 },
                 shown: Vec::new(),
+                deferred: Vec::new(),
             }],
         };
         assert_eq!(

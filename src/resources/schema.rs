@@ -48,6 +48,11 @@ pub struct KindSchema {
     pub replace_in_status: &'static [(&'static str, &'static str)],
     /// Dependencies not written in any attribute (an instance needs the router on its subnet).
     pub implicit_dependencies: Option<ImplicitDependencies>,
+    /// The attribute whose implied dependencies may be met after the resource exists: when
+    /// they close a cycle, the resource is made without what names them, and the apply sets
+    /// that attribute in a follow-up update once they exist (a security group's rules naming
+    /// a group whose rules name it back).
+    pub deferrable: Option<&'static str>,
     /// Checks a plan makes against what the cloud holds, before any call.
     pub plan_check: Option<PlanCheck>,
     /// Checks across the spec's resources made when the spec is loaded (`validate` too): rules
@@ -513,6 +518,7 @@ impl KindSchema {
             settling: &[],
             replace_in_status: &[],
             implicit_dependencies: None,
+            deferrable: None,
             plan_check: None,
             spec_check: None,
             quota_usage: None,

@@ -24,6 +24,7 @@ pub struct SecurityGroup;
 /// one by one, never touching the unchanged ones.
 const SCHEMA: KindSchema = KindSchema {
     implicit_dependencies: Some(remote_groups),
+    deferrable: Some("rules"),
     ..KindSchema::new(
     "security_group",
     "a Neutron security group and its rules",
@@ -49,10 +50,12 @@ const SCHEMA: KindSchema = KindSchema {
 /// A rule admitting another group's ports needs that group first (and, destroyed, goes
 /// before it). A group naming itself needs nothing.
 ///
-/// Two groups whose rules name each other are a cycle here, though Neutron takes them (make
-/// both groups, then the rules). A group is one step of the apply, its rules included; making
-/// the cross rules a later step of their own needs the apply engine to run a resource in two
-/// steps (create, then an update once the other group exists), which it does not yet do.
+/// Two groups whose rules name each other (web admits app, app admits web), or any cycle of
+/// such rules, are what Neutron takes: the rules are `deferrable`, so the graph breaks the
+/// cycle there. Each group is made with the rules it can have, and the apply adds those naming
+/// a group of the cycle in a follow-up update once that group exists ([`with_group_ids`]).
+/// Deleting a group drops the rules of other groups that name it (Neutron cascades, no 409),
+/// so such groups go in any order.
 fn remote_groups(group: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
     let Some(rules) = view
         .attrs(group)
@@ -170,27 +173,24 @@ fn rule_body(group_id: &str, rule: &Value) -> Value {
 }
 
 /// The desired rules with each remote group named by its id, the form live rules are read in
-/// (the group itself by `group_id`, others by the ids the apply made or found).
-fn with_group_ids(
-    res: &DesiredResource,
-    group_id: &str,
-    rules: &[Value],
-    ids: &Ids,
-) -> Result<Vec<Value>> {
+/// (the group itself by `group_id`, others by the ids the apply made or found). A rule naming
+/// a group that has no id yet is left out: the graph deferred it to break a cycle
+/// ([`remote_groups`]), and the apply's follow-up update of this group adds it.
+fn with_group_ids(res: &DesiredResource, group_id: &str, rules: &[Value], ids: &Ids) -> Vec<Value> {
     rules
         .iter()
-        .map(|rule| {
+        .filter_map(|rule| {
             let Some(name) = rule.get("remote_group").and_then(Value::as_str) else {
-                return Ok(rule.clone());
+                return Some(rule.clone());
             };
             let id = if name == res.addr.name {
                 group_id
             } else {
-                common::dep_id(ids, res.addr.kind, name)?
+                common::dep_id(ids, res.addr.kind, name).ok()?
             };
             let mut rule = rule.clone();
             rule["remote_group"] = json!(id);
-            Ok(rule)
+            Some(rule)
         })
         .collect()
 }
@@ -238,7 +238,7 @@ async fn converge_rules(
     let Some(desired) = res.attrs.get("rules").and_then(Value::as_array) else {
         return Ok(());
     };
-    let desired = with_group_ids(res, group_id, desired, ids)?;
+    let desired = with_group_ids(res, group_id, desired, ids);
     let api = cx.cloud.admin().network();
     let (delete, create) = plan_rules(live, &desired);
     for rule in delete {

@@ -1624,6 +1624,7 @@ tenant = "demo"
 rules = [
   {{ protocol = "tcp", port_range = "80", cidr = "0.0.0.0/0" }},
   {{ protocol = "tcp", port_range = "22", remote_group = "web" }},
+  {{ protocol = "tcp", port_range = "9100", remote_group = "db" }},
 ]
 
 [security_group.db]
@@ -1654,9 +1655,10 @@ fn routes_of(router: &Value) -> Vec<(String, String)> {
     routes
 }
 
-/// Remote-group rules name the right groups (another one, and the group itself); routes and
-/// the gateway's SNAT change in place; dropping a route and the interface it goes through in
-/// one apply works (routes first), and destroy leaves nothing.
+/// Remote-group rules name the right groups (another one, the group itself, and two groups
+/// each other: their cross rules follow both creates, as the plan says); routes and the
+/// gateway's SNAT change in place; dropping a route and the interface it goes through in one
+/// apply works (routes first), and destroy leaves nothing.
 async fn routes_and_remote_groups(target: Target) {
     let Some(mut s) = Scenario::start(target).await else {
         return;
@@ -1669,6 +1671,21 @@ async fn routes_and_remote_groups(target: Target) {
         "\"sub\"",
         false,
     ));
+    let (code, out, err) = s.run(&["plan"]);
+    assert_eq!(
+        code, 0,
+        "web and db name each other, which Neutron takes:\n{out}\n{err}"
+    );
+    for (group, other) in [("web", "db"), ("db", "web")] {
+        let note = format!(
+            "# rules naming security_group.{other}: set once it is created (they close a cycle)"
+        );
+        let section = out
+            .split("\n  # ")
+            .find(|s| s.starts_with(&format!("security_group.{group} ")))
+            .unwrap_or_default();
+        assert!(section.contains(&note), "{group}: {out}");
+    }
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let project = s.project_id().await;
@@ -1704,7 +1721,11 @@ async fn routes_and_remote_groups(target: Target) {
     );
     assert_eq!(
         remotes(s.rules(&project, "web").await),
-        [(json!(22), web["id"].clone()), (json!(80), Value::Null)]
+        [
+            (json!(22), web["id"].clone()),
+            (json!(80), Value::Null),
+            (json!(9100), db["id"].clone())
+        ]
     );
     let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "a converged cloud plans nothing:\n{out}\n{err}");
@@ -1782,4 +1803,109 @@ async fn routes_and_remote_group_rules_converge_in_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_routes_and_remote_group_rules_converge_in_place() {
     routes_and_remote_groups(Target::Real).await;
+}
+
+/// Groups on a tenant of their own: `web` admits 80 from anywhere, plus `extra` rules; `app`
+/// (when given) admits what `app_rules` say.
+fn joined_groups(tenant_name: &str, extra: &str, app_rules: Option<&str>) -> String {
+    let app = app_rules
+        .map(|rules| format!("[security_group.app]\ntenant = \"demo\"\nrules = [{rules}]\n"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[tenant.demo]
+name = "{tenant_name}"
+
+[security_group.web]
+tenant = "demo"
+rules = [
+  {{ protocol = "tcp", port_range = "80", cidr = "0.0.0.0/0" }},
+  {extra}
+]
+
+{app}"#
+    )
+}
+
+/// An existing group gains a rule naming a new group whose rules name it back: the new group
+/// is made whole, the old one changes in place (its rule naming the new one once that
+/// exists), one more plan is empty, and destroy (groups naming each other) leaves nothing.
+async fn mutual_groups_joined_later(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    s.specs(&joined_groups(&s.tenant, "", None));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let web = s
+        .owned(&project, "security-groups", "security_groups", "web")
+        .await;
+    let lineage = lineage_of(&web);
+
+    s.specs(&joined_groups(
+        &s.tenant,
+        r#"{ protocol = "tcp", port_range = "8080", remote_group = "app" },"#,
+        Some(r#"{ protocol = "tcp", port_range = "5000", remote_group = "web" }"#),
+    ));
+    let (code, out, err) = s.run(&["plan"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("# security_group.web will be updated in place"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "# rules naming security_group.app: set once it is created (they close a cycle)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("naming security_group.web:"), "{out}");
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 1 added, 1 changed, 0 destroyed."),
+        "{out}"
+    );
+    let app = s
+        .owned(&project, "security-groups", "security_groups", "app")
+        .await;
+    let same_web = s
+        .owned(&project, "security-groups", "security_groups", "web")
+        .await;
+    assert_eq!(same_web["id"], web["id"]);
+    let remotes = |rules: Vec<Value>| {
+        let mut found: Vec<(Value, Value)> = rules
+            .iter()
+            .filter(|r| r["direction"] == "ingress")
+            .map(|r| (r["port_range_min"].clone(), r["remote_group_id"].clone()))
+            .collect();
+        found.sort_by_key(|(port, _)| port.to_string());
+        found
+    };
+    assert_eq!(
+        remotes(s.rules(&project, "web").await),
+        [(json!(80), Value::Null), (json!(8080), app["id"].clone())]
+    );
+    assert_eq!(
+        remotes(s.rules(&project, "app").await),
+        [(json!(5000), web["id"].clone())]
+    );
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a converged cloud plans nothing:\n{out}\n{err}");
+
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+    s.assert_nothing_left(&lineage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_remote_groups_joined_to_an_existing_group() {
+    mutual_groups_joined_later(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mutual_remote_groups_joined_to_an_existing_group() {
+    mutual_groups_joined_later(Target::Real).await;
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Action, ActionKind, Adoption, AttrChange, Plan, Reason};
+use super::{Action, ActionKind, Adoption, AttrChange, Deferred, Plan, Reason};
 use crate::addr::Address;
 use crate::graph::Graph;
 use crate::resources::schema::{self, AttrType, Update};
@@ -40,6 +40,8 @@ pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
         }
     }
 
+    mark_deferred(graph, &mut actions);
+
     // Deletes first, dependents before what they use; then the rest, dependencies first.
     let mut ordered = Vec::with_capacity(actions.len());
     for addr in creation_order.iter().rev() {
@@ -65,6 +67,36 @@ pub fn diff(desired: &Desired, observed: &Observed, graph: &Graph) -> Plan {
     Plan {
         actions: ordered,
         adoptions,
+    }
+}
+
+/// Notes on each created or changed resource the parts the apply sets after what they name is
+/// created ([`Graph::deferred_dependencies`]): a dependency that already exists has its id, so
+/// nothing waits for it.
+fn mark_deferred(graph: &Graph, actions: &mut BTreeMap<Address, Action>) {
+    let created = |addr: &Address, actions: &BTreeMap<Address, Action>| {
+        actions
+            .get(addr)
+            .is_some_and(|a| matches!(a.kind, ActionKind::Create | ActionKind::Replace))
+    };
+    let marks: Vec<(Address, Deferred)> = actions
+        .values()
+        .filter(|a| a.kind != ActionKind::Delete)
+        .flat_map(|a| {
+            graph
+                .deferred_dependencies(&a.addr)
+                .into_iter()
+                .filter(|(dependency, _)| created(dependency, actions))
+                .map(|(until, attr)| {
+                    let attr = attr.to_string();
+                    (a.addr.clone(), Deferred { attr, until })
+                })
+        })
+        .collect();
+    for (addr, deferred) in marks {
+        if let Some(action) = actions.get_mut(&addr) {
+            action.deferred.push(deferred);
+        }
     }
 }
 
@@ -101,6 +133,7 @@ fn create(wanted: &DesiredResource) -> Action {
         unchanged_attrs: 0,
         reason: Reason::New,
         shown: Vec::new(),
+        deferred: Vec::new(),
     }
 }
 
@@ -122,6 +155,7 @@ fn delete(seen: &ObservedResource) -> Action {
         unchanged_attrs: 0,
         reason: Reason::RemovedFromSpec,
         shown: Vec::new(),
+        deferred: Vec::new(),
     }
 }
 
@@ -208,6 +242,7 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         unchanged_attrs,
         reason,
         shown: shown(wanted, seen),
+        deferred: Vec::new(),
     })
 }
 
@@ -281,6 +316,7 @@ fn replace_deleted_with_links(
                         unchanged_attrs: wanted.attrs.len(),
                         reason,
                         shown: shown(wanted, seen),
+                        deferred: Vec::new(),
                     },
                 );
                 changed = true;
@@ -423,6 +459,7 @@ fn forced(
         changes,
         reason,
         shown: shown(wanted, seen),
+        deferred: Vec::new(),
     }
 }
 

@@ -680,3 +680,69 @@ fn a_port_a_router_lets_go_of_is_replaced_with_that_reason() {
     );
     assert!(plan(&attached, &seen).actions.is_empty());
 }
+
+/// A group that exists gains a rule naming a new group whose rules name it back: the new
+/// group is made in one step (the old one has an id), and only the old one's rule naming the
+/// new one waits for it. With both new, each waits for the other.
+#[test]
+fn rules_closing_a_cycle_are_deferred_only_until_a_group_made_by_this_apply() {
+    let group = |name: &str, rules: Value| {
+        resource(
+            &format!("security_group.{name}"),
+            json!({"name": name, "tenant": "demo", "rules": rules}),
+        )
+    };
+    let tenant = resource("tenant.demo", json!({"name": "demo"}));
+    let before = desired(vec![tenant.clone(), group("web", json!([]))]);
+    let observed = observed_as_applied(&before);
+    let spec = desired(vec![
+        tenant,
+        group(
+            "web",
+            json!([{"direction": "ingress", "remote_group": "app"}]),
+        ),
+        group(
+            "app",
+            json!([{"direction": "ingress", "remote_group": "web"}]),
+        ),
+    ]);
+    let deferred = |plan: &Plan| -> Vec<(String, ActionKind, Vec<Deferred>)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.addr.to_string(), a.kind, a.deferred.clone()))
+            .collect()
+    };
+    let until = |name: &str| {
+        vec![Deferred {
+            attr: "rules".into(),
+            until: addr(&format!("security_group.{name}")),
+        }]
+    };
+    assert_eq!(
+        deferred(&plan(&spec, &observed)),
+        [
+            ("security_group.app".to_string(), ActionKind::Create, vec![]),
+            (
+                "security_group.web".to_string(),
+                ActionKind::Update,
+                until("app")
+            ),
+        ]
+    );
+    let fresh = deferred(&plan(&spec, &Observed::default()));
+    assert_eq!(
+        fresh[1..],
+        [
+            (
+                "security_group.app".to_string(),
+                ActionKind::Create,
+                until("web")
+            ),
+            (
+                "security_group.web".to_string(),
+                ActionKind::Create,
+                until("app")
+            ),
+        ]
+    );
+}

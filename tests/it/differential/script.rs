@@ -1093,6 +1093,41 @@ async fn network(rec: &mut Recorder, login: &Login) {
         "/v2.0/security-group-rules?security_group_id={sg}&protocol=tcp",
     ))
     .await;
+    // A group another group's rule names can be deleted (no 409): Neutron drops the rule with
+    // it, which is why stackform deletes groups naming each other in any order.
+    let reply = rec
+        .call(post(
+            "neutron.security_group.create.peer",
+            N,
+            "/v2.0/security-groups",
+            json!({"security_group": {"name": format!("sfd-sg-peer-{run}")}}),
+        ))
+        .await;
+    rec.bind("sg_peer", reply.str_at("/security_group/id"));
+    rec.on_cleanup(N, "/v2.0/security-groups/{sg_peer}");
+    let reply = rec
+        .call(post(
+            "neutron.rule.create.remote_group.peer",
+            N,
+            "/v2.0/security-group-rules",
+            json!({"security_group_rule": {"security_group_id": "{sg}", "direction": "ingress",
+                "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 9100,
+                "port_range_max": 9100, "remote_group_id": "{sg_peer}"}}),
+        ))
+        .await;
+    rec.bind("peer_rule", reply.str_at("/security_group_rule/id"));
+    rec.call(delete(
+        "neutron.security_group.delete.named_by_a_rule",
+        N,
+        "/v2.0/security-groups/{sg_peer}",
+    ))
+    .await;
+    rec.call(get(
+        "neutron.rule.show.after_remote_group_deleted",
+        N,
+        "/v2.0/security-group-rules/{peer_rule}",
+    ))
+    .await;
     rec.call(get(
         "neutron.security_group.show",
         N,
