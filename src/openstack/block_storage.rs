@@ -168,7 +168,7 @@ pub struct ZoneState {
 }
 
 /// One quota of `GET /os-quota-sets/{project}?usage=true`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct QuotaUse {
     /// -1 is unlimited.

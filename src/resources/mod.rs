@@ -27,6 +27,7 @@ registry! {
     port::Port,
     floating_ip::FloatingIp,
     network_rbac::NetworkRbac,
+    volume::Volume,
 }
 
 use std::any::Any;
@@ -127,6 +128,8 @@ pub struct Listings {
     pub floating_ips: Option<Vec<openstack::network::FloatingIp>>,
     /// The cloud's external networks (`router:external`), listed with the catalog.
     pub external_networks: Vec<ExternalNetwork>,
+    /// Cinder quotas and usage of the tenants whose quotas were read, by project id.
+    pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -211,6 +214,15 @@ pub struct Observed {
     /// refused in plan when it is missing).
     #[serde(default)]
     pub network_extensions: std::collections::BTreeSet<String>,
+    /// Cinder's volume types by name (empty where the cloud has no block storage).
+    #[serde(default)]
+    pub volume_types: std::collections::BTreeSet<String>,
+    /// Cinder's availability zones.
+    #[serde(default)]
+    pub volume_zones: std::collections::BTreeSet<String>,
+    /// Cinder quotas and their usage per project id, for the tenants whose quotas are read.
+    #[serde(default)]
+    pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
 }
 
 /// An object of another lineage claiming one of our addresses.

@@ -98,6 +98,29 @@ async fn list_projects(
     )?)
 }
 
+/// Cinder's volume type and availability zone names. A cloud without block storage (no
+/// endpoint in its catalog) has none, and that must not stop the refresh of the others.
+async fn volume_catalog(
+    cx: &Context,
+) -> std::result::Result<(BTreeSet<String>, BTreeSet<String>), crate::openstack::ApiError> {
+    let api = cx.cloud.admin().block_storage();
+    match tokio::try_join!(api.list_volume_types(), api.list_availability_zones()) {
+        Ok((types, zones)) => Ok((
+            types.into_iter().map(|t| t.name).collect(),
+            zones
+                .into_iter()
+                .filter(|z| z.state.available)
+                .map(|z| z.name)
+                .collect(),
+        )),
+        Err(crate::openstack::ApiError::Config(message)) => {
+            tracing::debug!("no volume catalog: {message}");
+            Ok(Default::default())
+        }
+        Err(other) => Err(other),
+    }
+}
+
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
     // What kinds keep while their lists are observed lands in a fresh listing.
@@ -128,6 +151,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
             admin.image().list_images(&[]),
             externals,
             extensions,
+            volume_catalog(cx),
         )?)
     };
     let resources = async {
@@ -159,7 +183,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (
-        (flavors, images, externals, extensions),
+        (flavors, images, externals, extensions, (volume_types, volume_zones)),
         (mut matcher, mut matched, lists, ports, cloud_projects),
     ) = tokio::try_join!(catalog, resources)?;
     // A cloud without the router:external filter lists every network: only external ones count.
@@ -195,6 +219,9 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         external_networks,
         projects: cloud_projects,
         network_extensions: extensions.into_iter().collect(),
+        volume_types,
+        volume_zones,
+        storage_usage: cx.listed(|l| l.storage_usage.clone()),
         ..Observed::default()
     };
     for f in &flavors {

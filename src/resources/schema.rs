@@ -61,6 +61,9 @@ pub struct KindSchema {
     /// The kind lets another tenant use a resource (a network RBAC policy), which lifts the
     /// same-tenant rule of the references marked [`Ref::unless_granted`].
     pub grant: Option<Grant>,
+    /// A resource found in a `failed` status is replaced by the next apply, with that status
+    /// as the reason (a Cinder volume in `error` can be deleted, never repaired).
+    pub replace_failed: bool,
 }
 
 /// How a kind grants a tenant the use of another tenant's resource.
@@ -199,6 +202,8 @@ pub enum Ownership {
     Tags,
     /// The lineage tag, and the address in metadata (Nova tags are too short for it).
     LineageTagAddressMetadata,
+    /// Lineage and address as metadata keys (Cinder has no tags).
+    Metadata,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -297,6 +302,10 @@ impl Ref {
 pub enum Catalog {
     Flavors,
     Images,
+    /// Cinder's volume types.
+    VolumeTypes,
+    /// Cinder's availability zones.
+    VolumeZones,
 }
 
 impl Catalog {
@@ -304,6 +313,8 @@ impl Catalog {
         match self {
             Catalog::Flavors => "flavors",
             Catalog::Images => "images",
+            Catalog::VolumeTypes => "volume types",
+            Catalog::VolumeZones => "volume availability zones",
         }
     }
 }
@@ -349,6 +360,14 @@ pub enum AttrType {
         example: &'static str,
         catalog: Catalog,
     },
+    /// An optional name the cloud must know when written (a volume's type), checked in plan;
+    /// absent is the cloud's own choice.
+    OptionalCloudName {
+        example: &'static str,
+        catalog: Catalog,
+    },
+    /// A map of string keys to string values (Cinder metadata); `{}` when absent.
+    Metadata,
     /// A required reference to one resource.
     Reference(Ref),
     /// A reference to one resource or to none: absent is `null`, so removing it from the spec
@@ -505,6 +524,7 @@ impl KindSchema {
             quota_usage: None,
             shown: &[],
             grant: None,
+            replace_failed: false,
         }
     }
 

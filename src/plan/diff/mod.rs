@@ -157,6 +157,24 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             forces_replacement,
         });
     }
+    let schema = wanted.addr.kind.schema();
+    if let Some(status) = seen
+        .status
+        .as_ref()
+        .filter(|s| schema.replace_failed && schema.failed.contains(&s.as_str()))
+    {
+        return Some(Action {
+            addr: wanted.addr.clone(),
+            kind: ActionKind::Replace,
+            id: Some(seen.id.clone()),
+            changes,
+            unchanged_attrs,
+            reason: Reason::FailedStatus {
+                status: status.clone(),
+            },
+            shown: shown(wanted, seen),
+        });
+    }
     if changes.is_empty() {
         return None;
     }
@@ -167,7 +185,6 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         .collect();
     let (kind, reason) = if forcing.is_empty() {
         let attrs = changes.iter().map(|c| c.attr.clone()).collect();
-        let schema = wanted.addr.kind.schema();
         match &seen.status {
             Some(status) if schema.is_settling(Some(status)) => (
                 ActionKind::Update,

@@ -71,6 +71,12 @@ impl Builder<'_, '_, '_> {
                     self.set(key, json!(s.get_ref()), Some(s.span()));
                 }
             }
+            AttrType::OptionalCloudName { .. } => {
+                if let Some(s) = self.t.string(key, self.diags) {
+                    self.set(key, json!(s.get_ref()), Some(s.span()));
+                }
+            }
+            AttrType::Metadata => self.metadata(key),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -516,6 +522,37 @@ impl Builder<'_, '_, '_> {
             normalized.insert(name.to_string(), json!(value.get_ref()));
         }
         self.set(key, Value::Object(normalized), Some(quotas.span()));
+    }
+
+    /// A table of strings (Cinder metadata), `{}` when absent. Keys starting with
+    /// `stackform_` are stackform's own ownership marks, so a spec may not write them.
+    fn metadata(&mut self, key: &str) {
+        let Some(written) = self.t.table(key, self.diags) else {
+            self.set(key, json!({}), None);
+            return;
+        };
+        let table = Table {
+            file: self.t.file,
+            table: written.get_ref(),
+            what: key.to_string(),
+            header: written.span(),
+        };
+        let mut normalized = serde_json::Map::new();
+        for (name, _) in super::reader::entries_in_order(written.get_ref()) {
+            let name: &str = name.get_ref();
+            if name.starts_with("stackform_") {
+                self.error(
+                    format!("metadata key `{name}` is reserved"),
+                    written.span(),
+                    "keys starting with `stackform_` mark what stackform owns: pick another key",
+                );
+                continue;
+            }
+            if let Some(value) = table.string(name, self.diags) {
+                normalized.insert(name.to_string(), json!(value.get_ref()));
+            }
+        }
+        self.set(key, Value::Object(normalized), Some(written.span()));
     }
 
     /// A port's fixed IPs; absent is unmanaged.
