@@ -32,3 +32,4 @@ mod sim_server_network;
 mod spec_corpus;
 mod spec_load;
 mod state_safety;
+mod volumes;

@@ -1,0 +1,333 @@
+//! The `volume` kind, from TOML, on both targets: the embedded cloud (a `stackform sim`
+//! process) and the real Cinder of `REAL_OS_OPENRC` (the `real_*` tests). A volume is created
+//! with its ownership in metadata, grown in place (os-extend, its size read back through the
+//! API), never shrunk (refused in plan, nothing written), replaced once Cinder holds it in
+//! `error`, and destroyed. Specs naming two sources, an unknown type or zone fail in plan,
+//! located, before any call.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::cloud_api::CloudApi;
+use crate::real_common;
+use crate::support::{SimProcess, run_env, write_specs};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    Embedded,
+    Real,
+}
+
+struct Cloud {
+    dir: tempfile::TempDir,
+    target: Target,
+    _sim: Option<SimProcess>,
+    env: Vec<(String, String)>,
+    api: CloudApi,
+    /// The cloud name of `tenant.t` (unique per run on the shared real cloud).
+    tenant: String,
+    destroyed: bool,
+}
+
+/// Cinder's service type in both catalogs (real Cinder also lists `block-storage`).
+const CINDER: &str = "volumev3";
+
+impl Cloud {
+    async fn start(target: Target) -> Option<Cloud> {
+        let dir = tempfile::tempdir().unwrap();
+        Some(match target {
+            Target::Embedded => {
+                let sim = SimProcess::start(&dir.path().join("cloud"));
+                let api = CloudApi::admin(sim.auth_url()).await;
+                Cloud {
+                    env: sim.env.clone(),
+                    _sim: Some(sim),
+                    api,
+                    tenant: "volumes".into(),
+                    dir,
+                    target,
+                    destroyed: false,
+                }
+            }
+            Target::Real => {
+                let env = real_common::real_cloud_env()?;
+                let api = CloudApi::login_env(&env).await;
+                Cloud {
+                    env,
+                    _sim: None,
+                    api,
+                    tenant: real_common::unique_name("sf-vol"),
+                    dir,
+                    target,
+                    destroyed: false,
+                }
+            }
+        })
+    }
+
+    /// The spec: `body` after the provider and the tenant.
+    fn spec(&self, body: &str) {
+        let head = format!(
+            r#"[provider]
+cloud = "env"
+timeout = "300s"
+
+[tenant.t]
+name = "{tenant}"
+"#,
+            tenant = self.tenant,
+        );
+        write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        run_env(self.dir.path(), args, &self.env)
+    }
+
+    fn apply(&self) -> String {
+        let (code, out, err) = self.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "apply:\n{out}\n{err}");
+        out
+    }
+
+    fn assert_converged(&self, when: &str) {
+        let (code, out, err) = self.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "converged {when}:\n{out}\n{err}");
+    }
+
+    async fn project_id(&self) -> String {
+        let p = self
+            .api
+            .one("identity", "/projects", "projects", &self.tenant)
+            .await;
+        p["id"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The tenant's volumes named `name`, as an admin lists them.
+    async fn volumes(&self, project: &str, name: &str) -> Vec<Value> {
+        self.api
+            .list(
+                CINDER,
+                &format!("/volumes/detail?all_tenants=1&project_id={project}&name={name}"),
+                "volumes",
+            )
+            .await
+            .into_iter()
+            .filter(|v| v["name"] == name)
+            .collect()
+    }
+
+    async fn volume(&self, project: &str, name: &str) -> Value {
+        let found = self.volumes(project, name).await;
+        assert_eq!(found.len(), 1, "exactly one volume {name}: {found:?}");
+        found.into_iter().next().unwrap_or(Value::Null)
+    }
+
+    /// The line and column of the value of the `key = value` line `needle` in the spec
+    /// (1-based), where diagnostics point.
+    fn position_of(&self, needle: &str) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("specs/all.toml"))
+            .or_else(|_| std::fs::read_to_string(self.dir.path().join("all.toml")))
+            .unwrap_or_default();
+        let at = text.find(needle).unwrap_or_else(|| panic!("{needle} in the spec"))
+            + needle.find("= ").map_or(0, |i| i + 2);
+        let line = text[..at].matches('\n').count() + 1;
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        format!("all.toml:{line}:{}", at - line_start + 1)
+    }
+}
+
+impl Drop for Cloud {
+    /// The real cloud is shared: what a failed scenario made is removed all the same.
+    fn drop(&mut self) {
+        if self.target == Target::Real && !self.destroyed {
+            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
+            if code != 0 {
+                eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenant);
+            }
+        }
+    }
+}
+
+fn data_volume(size: u64) -> String {
+    format!(
+        r#"
+[volume.data]
+tenant = "t"
+size = {size}
+description = "the database"
+metadata = {{ role = "db" }}
+"#
+    )
+}
+
+async fn lifecycle(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    cloud.spec(&data_volume(1));
+    let out = cloud.apply();
+    assert!(out.contains("volume.data"), "{out}");
+    let project = cloud.project_id().await;
+    let volume = cloud.volume(&project, "data").await;
+    assert_eq!(volume["size"], 1);
+    assert_eq!(volume["status"], "available");
+    assert_eq!(volume["description"], "the database");
+    assert_eq!(volume["os-vol-tenant-attr:tenant_id"], json!(project));
+    assert_eq!(volume["metadata"]["role"], "db");
+    assert_eq!(volume["metadata"]["stackform_address"], "volume.data");
+    assert!(
+        volume["metadata"]["stackform_lineage"].is_string(),
+        "{volume}"
+    );
+    cloud.assert_converged("after the first apply");
+
+    // Grown in place: same volume, new size, as the API says.
+    cloud.spec(&data_volume(2));
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("0 to add, 1 to change, 0 to destroy"), "{out}");
+    cloud.apply();
+    let grown = cloud.volume(&project, "data").await;
+    assert_eq!(grown["id"], volume["id"], "extended, not replaced");
+    assert_eq!(grown["size"], 2);
+    assert_eq!(grown["status"], "available");
+    cloud.assert_converged("after the extend");
+
+    // Shrinking is refused in plan, at the size's line, and nothing changes.
+    cloud.spec(&data_volume(1));
+    let at = cloud.position_of("size = 1");
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "volume.data: size 1 GB is smaller than the volume's 2 GB, and Cinder cannot shrink a volume"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&at), "located at {at}:\n{err}");
+    let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(cloud.volume(&project, "data").await["size"], 2, "unchanged");
+
+    // A volume Cinder holds in error is replaced, with that reason.
+    cloud.spec(&data_volume(2));
+    let id = grown["id"].as_str().unwrap_or_default().to_string();
+    cloud
+        .api
+        .send(
+            Method::POST,
+            CINDER,
+            &format!("/volumes/{id}/action"),
+            json!({"os-reset_status": {"status": "error"}}),
+            &[202],
+        )
+        .await;
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("in status error in the cloud: replaced"), "{out}");
+    assert!(out.contains("1 to add, 0 to change, 1 to destroy"), "{out}");
+    cloud.apply();
+    let replaced = cloud.volume(&project, "data").await;
+    assert_ne!(replaced["id"], grown["id"], "a new volume");
+    assert_eq!(replaced["size"], 2);
+    assert_eq!(replaced["status"], "available");
+    cloud.assert_converged("after the replacement");
+
+    let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    cloud.destroyed = true;
+    assert!(out.contains("volume.data: Destroying..."), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_is_created_extended_never_shrunk_replaced_in_error_and_destroyed() {
+    lifecycle(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_volume_is_created_extended_never_shrunk_replaced_in_error_and_destroyed() {
+    lifecycle(Target::Real).await;
+}
+
+/// Each bad spec fails `plan` at its line and column, and nothing is made.
+async fn bad_volumes_fail_in_plan(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    let two_sources = r#"
+[volume.copy]
+tenant = "t"
+size = 1
+snapshot = "nightly"
+image = "cirros"
+"#;
+    cloud.spec(two_sources);
+    let at = cloud.position_of("image = \"cirros\"");
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "volume.copy: a volume has at most one source, but `snapshot` and `image` are both set"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&at), "located at {at}:\n{err}");
+
+    let known_types = cloud.api.list(CINDER, "/types", "volume_types").await;
+    let mut names: Vec<&str> = known_types
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    names.sort();
+    let unknown_type = r#"
+[volume.fast]
+tenant = "t"
+size = 1
+type = "warp-speed"
+availability_zone = "atlantis"
+"#;
+    cloud.spec(unknown_type);
+    let type_at = cloud.position_of("type = \"warp-speed\"");
+    let zone_at = cloud.position_of("availability_zone = \"atlantis\"");
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("volume.fast: type `warp-speed` does not exist in the cloud"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("available volume types: {}", names.join(", "))),
+        "{err}"
+    );
+    assert!(
+        err.contains("volume.fast: availability_zone `atlantis` does not exist in the cloud"),
+        "{err}"
+    );
+    assert!(
+        err.contains("available volume availability zones: nova"),
+        "{err}"
+    );
+    assert!(err.contains(&type_at) && err.contains(&zone_at), "{err}");
+    // Nothing was made: not even the tenant.
+    let projects = cloud
+        .api
+        .list(
+            "identity",
+            &format!("/projects?name={}", cloud.tenant),
+            "projects",
+        )
+        .await;
+    assert!(projects.is_empty(), "{projects:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sources_unknown_types_and_zones_fail_in_plan_located() {
+    bad_volumes_fail_in_plan(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_two_sources_unknown_types_and_zones_fail_in_plan_located() {
+    bad_volumes_fail_in_plan(Target::Real).await;
+}
