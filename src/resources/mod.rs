@@ -15,6 +15,7 @@ mod common;
 mod error_policy;
 mod listed;
 mod refresh;
+mod storage_quota;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
 registry! {

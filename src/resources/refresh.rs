@@ -221,7 +221,6 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         network_extensions: extensions.into_iter().collect(),
         volume_types,
         volume_zones,
-        storage_usage: cx.listed(|l| l.storage_usage.clone()),
         ..Observed::default()
     };
     for f in &flavors {
@@ -280,6 +279,8 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     for resource in futures_util::future::join_all(reads).await {
         observed.resources.insert(resource.addr.clone(), resource);
     }
+    // The tenants' observations read their storage quotas and usage.
+    observed.storage_usage = cx.listed(|l| l.storage_usage.clone());
     Ok(observed)
 }
 

@@ -402,6 +402,8 @@ pub enum AttrType {
     /// people write for a key, with the help that says so.
     Quotas {
         keys: &'static [&'static str],
+        /// Keys whose value is a table of name → limit (`volume_types = { ssd = 100 }`).
+        maps: &'static [&'static str],
         aliases: &'static [(&'static str, &'static str)],
         max: i64,
     },

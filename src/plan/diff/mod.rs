@@ -216,10 +216,10 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
 /// tenant's other quotas keep whatever value the cloud has.
 fn managed_part(observed: &Value, desired: &Value) -> Value {
     match (observed, desired) {
+        // Nested maps (`volume_types = { ssd = 100 }`) are partial too.
         (Value::Object(seen), Value::Object(wanted)) => Value::Object(
             seen.iter()
-                .filter(|(k, _)| wanted.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .filter_map(|(k, v)| Some((k.clone(), managed_part(v, wanted.get(k)?))))
                 .collect(),
         ),
         _ => observed.clone(),
