@@ -67,14 +67,26 @@ impl Cloud {
 
     /// The spec: `body` after the provider and the tenant.
     fn spec(&self, body: &str) {
+        self.spec_with("", "", body);
+    }
+
+    /// The spec, with `provider` lines in [provider] and `quotas` (a TOML inline table's
+    /// content) on the tenant.
+    fn spec_with(&self, provider: &str, quotas: &str, body: &str) {
+        let quotas = if quotas.is_empty() {
+            String::new()
+        } else {
+            format!("quotas = {{ {quotas} }}\n")
+        };
         let head = format!(
             r#"[provider]
 cloud = "env"
 timeout = "300s"
+{provider}
 
 [tenant.t]
 name = "{tenant}"
-"#,
+{quotas}"#,
             tenant = self.tenant,
         );
         write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
@@ -330,4 +342,122 @@ async fn two_sources_unknown_types_and_zones_fail_in_plan_located() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_two_sources_unknown_types_and_zones_fail_in_plan_located() {
     bad_volumes_fail_in_plan(Target::Real).await;
+}
+
+fn sized(name: &str, size: u64, extra: &str) -> String {
+    format!(
+        r#"
+[volume.{name}]
+tenant = "t"
+size = {size}
+{extra}
+"#
+    )
+}
+
+/// A tenant's storage quota (one `storage`, or one per type) holds a first volume; a second
+/// one, or growing the first, would exceed it: refused in plan, and apply makes nothing.
+async fn quota_overrun(target: Target, dynamic: bool) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    // The per-type quota needs a type: the embedded cloud has `ssd`; the real one gets a
+    // uniquely named type, removed at the end.
+    let ty = match target {
+        Target::Embedded => "ssd".to_string(),
+        Target::Real => real_common::unique_name("sf-ssd"),
+    };
+    let type_id = if dynamic && target == Target::Real {
+        let made = cloud
+            .api
+            .send(
+                Method::POST,
+                CINDER,
+                "/types",
+                json!({"volume_type": {"name": ty, "os-volume-type-access:is_public": true}}),
+                &[200],
+            )
+            .await;
+        made["volume_type"]["id"].as_str().map(str::to_string)
+    } else {
+        None
+    };
+    let (provider, quotas, extra) = if dynamic {
+        (
+            "storage_mode = \"dynamic\"",
+            format!("volume_types = {{ {ty} = 3 }}, volumes = 5"),
+            format!("type = \"{ty}\""),
+        )
+    } else {
+        ("", "storage = 3, volumes = 5".to_string(), String::new())
+    };
+    cloud.spec_with(provider, &quotas, &sized("a", 2, &extra));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let quota_set = cloud
+        .api
+        .get(CINDER, &format!("/os-quota-sets/{project}"))
+        .await;
+    if dynamic {
+        assert_eq!(quota_set["quota_set"][format!("gigabytes_{ty}")], 3, "{quota_set}");
+    }
+    assert_eq!(quota_set["quota_set"]["gigabytes"], 3, "{quota_set}");
+    cloud.assert_converged("within the quota");
+
+    // A second volume of 2 GB would make 4 of 3: refused in plan, nothing made.
+    cloud.spec_with(
+        provider,
+        &quotas,
+        &format!("{}{}", sized("a", 2, &extra), sized("b", 2, &extra)),
+    );
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let (key, spec_key) = if dynamic {
+        (format!("gigabytes_{ty}"), format!("quotas.volume_types.{ty}"))
+    } else {
+        ("gigabytes".to_string(), "quotas.storage".to_string())
+    };
+    let expected = format!(
+        "tenant.t: quota {key} ({spec_key}) is 3, 2 in use, and the plan adds 2 (volume.b 2): 4 would exceed it"
+    );
+    assert!(err.contains(&expected), "{expected}\n{err}");
+    let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(cloud.volumes(&project, "b").await.is_empty(), "nothing made");
+    // Growing the first volume past it is refused the same way.
+    cloud.spec_with(provider, &quotas, &sized("a", 4, &extra));
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("the plan adds 2 (volume.a 2): 4 would exceed it"), "{err}");
+    assert_eq!(cloud.volume(&project, "a").await["size"], 2, "not extended");
+
+    let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    cloud.destroyed = true;
+    if let Some(id) = type_id {
+        cloud
+            .api
+            .request(Method::DELETE, CINDER, &format!("/types/{id}"), None)
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_storage_quota_overrun_fails_in_plan() {
+    quota_overrun(Target::Embedded, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_fixed_storage_quota_overrun_fails_in_plan() {
+    quota_overrun(Target::Real, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_type_storage_quota_overrun_fails_in_plan() {
+    quota_overrun(Target::Embedded, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_a_per_type_storage_quota_overrun_fails_in_plan() {
+    quota_overrun(Target::Real, true).await;
 }
