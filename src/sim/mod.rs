@@ -41,6 +41,7 @@
 //! format, `query` list filters, and tests of the data layer), and `wire/` for the wire
 //! helpers they share (JSON replies, tags, paging links, version documents).
 
+mod block_storage;
 mod compute;
 mod core;
 mod identity;

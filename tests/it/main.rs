@@ -22,6 +22,7 @@ mod ports;
 mod readme;
 mod scale;
 mod sharing;
+mod sim_block_storage;
 mod sim_bodies;
 mod sim_compute;
 mod sim_core;

@@ -38,6 +38,7 @@ async fn token_issue_answers_201_with_subject_token_and_full_catalog() {
         json!({ "id": "default", "name": "Default" })
     );
     assert_eq!(token["project"]["name"], json!("admin"));
+    let project = token["project"]["id"].as_str().unwrap_or_default();
     assert_eq!(
         token["project"]["domain"],
         json!({ "id": "default", "name": "Default" })
@@ -93,10 +94,21 @@ async fn token_issue_answers_201_with_subject_token_and_full_catalog() {
     assert_eq!(
         seen,
         vec![
+            // Cinder's URL carries the token's project, as Keystone fills `%(project_id)s`.
+            expect(
+                "block-storage",
+                "cinder",
+                format!("{base}/volume/v3/{project}")
+            ),
             expect("compute", "nova", format!("{base}/compute/v2.1")),
             expect("identity", "keystone", format!("{base}/identity")),
             expect("image", "glance", format!("{base}/image")),
             expect("network", "neutron", format!("{base}/networking")),
+            expect(
+                "volumev3",
+                "cinderv3",
+                format!("{base}/volume/v3/{project}")
+            ),
         ]
     );
 

@@ -64,7 +64,11 @@ pub fn routes() -> Router<SimState> {
         .route("/servers/{server_id}/os-interface", get(list_interfaces))
         .route(
             "/servers/{server_id}/os-volume_attachments",
-            get(list_volume_attachments),
+            get(list_volume_attachments).post(attach_volume),
+        )
+        .route(
+            "/servers/{server_id}/os-volume_attachments/{volume_id}",
+            get(show_volume_attachment).delete(detach_volume),
         )
         .route(
             "/servers/{server_id}/os-instance-actions",

@@ -9,7 +9,8 @@
 //! Layout: `model` (records and their clock), `ops` (Nova's rules and faults, no HTTP),
 //! `render` (wire views), `query` (list filters and paging), `api` (routes, microversions,
 //! server lifecycle), `server_parts` (a server's metadata and tags), `server_views` (its
-//! security groups, interfaces, instance actions and volume attachments),
+//! security groups, interfaces and instance actions), `volumes` (os-volume_attachments,
+//! through Cinder's seam),
 //! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
 
 mod api;
@@ -22,6 +23,7 @@ mod server_parts;
 mod server_views;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +39,7 @@ use query::*;
 use render::*;
 use server_parts::*;
 use server_views::*;
+use volumes::*;
 
 pub use api::routes;
 pub use ops::reap_deleted_servers;

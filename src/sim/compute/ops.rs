@@ -409,6 +409,8 @@ pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
     }
     for (server_id, has_ports) in gone {
         world.compute.servers.remove(&server_id);
+        // As Nova does on delete: the server's volumes are detached (and available).
+        world.block_storage.detach_server(&server_id, at);
         if has_ports {
             world.network.detach_server_ports(&server_id);
         }

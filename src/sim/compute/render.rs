@@ -114,7 +114,7 @@ pub(super) fn server_detail(
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-SRV-USG:launched_at": server.launched_at.map(nova_usage_time),
         "OS-SRV-USG:terminated_at": null,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(world, &server.id, mv),
         "security_groups": security_groups,
     });
     let extra = |body: &mut Value, key: &str, value: Value| {

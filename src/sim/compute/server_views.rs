@@ -1,6 +1,5 @@
 //! Reads of what belongs to a server outside its record: the Neutron views Nova serves
-//! (os-security-groups, os-interface), its instance actions (os-instance-actions) and its
-//! volume attachments.
+//! (os-security-groups, os-interface) and its instance actions (os-instance-actions).
 
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -84,18 +83,6 @@ pub(super) async fn detach_interface(
         .detach_server_port(&server_id, &port_id)
         .map_err(|message| fault(StatusCode::NOT_FOUND, message))?;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// GET /servers/{id}/os-volume_attachments (`openstack server volume list`): the embedded
-/// cloud has no block storage yet, so no server has volumes.
-pub(super) async fn list_volume_attachments(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path(server_id): Path<String>,
-) -> Result<Response, Fault> {
-    server_read(&state, &headers, &server_id, |_, _, _| {
-        Ok(json!({ "volumeAttachments": [] }))
-    })
 }
 
 /// GET /servers/{id}/os-instance-actions (`openstack server event list`): newest first;

@@ -13,6 +13,8 @@ pub enum Service {
     Compute,
     Network,
     Image,
+    /// Cinder: Nova's fault shapes (the same wsgi code), with `retryAfter` on 413.
+    BlockStorage,
 }
 
 /// Who is calling, from a validated token.
@@ -118,7 +120,7 @@ impl Fault {
             self.service
         };
         match service {
-            Service::Compute => {
+            Service::Compute | Service::BlockStorage => {
                 let name = match code {
                     400 => "badRequest",
                     401 => "unauthorized",
@@ -132,6 +134,9 @@ impl Fault {
                     503 => "serviceUnavailable",
                     _ => "computeFault",
                 };
+                if service == Service::BlockStorage && code == 413 {
+                    return json!({ name: { "code": code, "message": self.message, "retryAfter": "0" } });
+                }
                 json!({ name: { "code": code, "message": self.message } })
             }
             Service::Network => json!({
@@ -193,7 +198,7 @@ pub struct NoMicroversion;
 /// NeutronError, Glance webob's error (rendered by its own layer).
 pub fn unrouted(service: Service, wrong_method: bool, headers: &axum::http::HeaderMap) -> Response {
     match service {
-        Service::Compute => {
+        Service::Compute | Service::BlockStorage => {
             let mut response = webob_error(
                 StatusCode::NOT_FOUND,
                 "The resource could not be found.<br /><br />\n\n\n",
@@ -254,6 +259,7 @@ pub fn parse_json(service: Service, body: &Bytes) -> Result<Value, Fault> {
     serde_json::from_slice(body).map_err(|err| {
         let message = match service {
             Service::Compute => format!("Malformed request body: {err}"),
+            Service::BlockStorage => "Malformed request body".to_string(),
             Service::Network => "Failed to parse request. Invalid JSON.".to_string(),
             Service::Identity => {
                 "The request you have made requires a valid JSON body.".to_string()

@@ -143,12 +143,13 @@ impl Line {
 }
 
 impl World {
-    fn services(&mut self) -> [(&'static str, &mut dyn Journaled); 4] {
+    fn services(&mut self) -> [(&'static str, &mut dyn Journaled); 5] {
         [
             ("identity", &mut self.identity),
             ("compute", &mut self.compute),
             ("network", &mut self.network),
             ("image", &mut self.image),
+            ("block_storage", &mut self.block_storage),
         ]
     }
 

@@ -70,6 +70,9 @@ pub struct SimConfig {
     pub build_delay: Duration,
     /// How long os-stop / os-start take before SHUTOFF / ACTIVE is reported.
     pub action_delay: Duration,
+    /// How long a volume, snapshot or backup stays in its transient status (creating,
+    /// backing-up, restoring-backup) before it settles.
+    pub volume_delay: Duration,
     /// Random faults to inject from the start (off by default).
     pub chaos: Chaos,
     /// How many recent requests `GET /_sim/requests` lists (its totals count them all).
@@ -82,6 +85,7 @@ impl Default for SimConfig {
             data_dir: None,
             build_delay: Duration::from_millis(300),
             action_delay: Duration::from_millis(100),
+            volume_delay: Duration::from_millis(100),
             chaos: Chaos::default(),
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
         }
@@ -131,6 +135,8 @@ pub struct World {
     pub compute: crate::sim::compute::ComputeData,
     pub network: crate::sim::network::NetworkData,
     pub image: crate::sim::image::ImageData,
+    #[serde(default)]
+    pub block_storage: crate::sim::block_storage::BlockStorageData,
 }
 
 impl World {
@@ -141,7 +147,15 @@ impl World {
         world.compute.seed();
         world.image.seed(&admin_project_id);
         world.network.seed(&admin_project_id);
+        world.block_storage.seed();
         world
+    }
+
+    /// Seeds what a cloud made by an older version lacks (Cinder's types and catalog
+    /// entries); does nothing to a current one.
+    fn upgrade(&mut self) {
+        self.identity.ensure_catalog();
+        self.block_storage.seed();
     }
 }
 

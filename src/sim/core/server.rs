@@ -66,7 +66,10 @@ impl Sim {
                     source,
                 })?;
                 let lock = lock_folder(dir)?;
-                let (world, journal) = Journal::open(dir, World::seeded)?;
+                let (mut world, journal) = Journal::open(dir, World::seeded)?;
+                // A cloud made before a service existed gains its seed (journaled with the
+                // next write, redone on every open until then).
+                world.upgrade();
                 (world, Some(journal), Some(lock))
             }
         };
@@ -219,6 +222,7 @@ pub(super) fn router(state: SimState) -> Router {
         // network.rs provides `pub fn routes() -> Router<SimState>` (the Neutron helper's file).
         .nest("/networking", crate::sim::network::routes())
         .nest("/image", crate::sim::image::routes())
+        .nest("/volume", crate::sim::block_storage::routes())
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/requests", get(list_requests).delete(clear_requests))
         .route("/_sim/chaos", get(get_chaos).put(put_chaos))
@@ -232,7 +236,13 @@ pub(super) fn router(state: SimState) -> Router {
 }
 
 /// Service roots answer with and without a trailing slash, as the real services do.
-pub(super) const SERVICE_ROOTS: [&str; 4] = ["/identity/", "/compute/", "/networking/", "/image/"];
+pub(super) const SERVICE_ROOTS: [&str; 5] = [
+    "/identity/",
+    "/compute/",
+    "/networking/",
+    "/image/",
+    "/volume/",
+];
 
 pub(super) fn without_root_slash(request: &mut Request) {
     let path = request.uri().path();

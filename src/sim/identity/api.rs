@@ -397,10 +397,11 @@ pub(super) async fn auth_catalog(
     }
     let base = state.base_url();
     let world = state.world();
+    let project_id = caller.project_id.unwrap_or_default();
     Ok(json_reply(
         StatusCode::OK,
         json!({
-            "catalog": world.identity.catalog(base),
+            "catalog": world.identity.catalog(base, &project_id),
             "links": { "self": format!("{base}/identity/v3/auth/catalog") },
         }),
     ))

@@ -56,12 +56,17 @@ impl IdentityData {
                 role_id: admin_role.id.clone(),
             });
         }
-        for (service_type, name, path) in [
-            ("identity", "keystone", "/identity"),
-            ("compute", "nova", "/compute/v2.1"),
-            ("network", "neutron", "/networking"),
-            ("image", "glance", "/image"),
-        ] {
+        self.ensure_catalog();
+        project_id
+    }
+
+    /// Adds the catalog's services that are missing (all of them in a new cloud; Cinder's in
+    /// a cloud made before it had Cinder).
+    pub fn ensure_catalog(&mut self) {
+        for (service_type, name, path) in CATALOG {
+            if self.services.iter().any(|s| s.service_type == service_type) {
+                continue;
+            }
             self.services.push(CatalogService {
                 id: new_hex_id(),
                 service_type: service_type.to_string(),
@@ -70,7 +75,6 @@ impl IdentityData {
                 endpoint_ids: [new_hex_id(), new_hex_id(), new_hex_id()],
             });
         }
-        project_id
     }
 
     /// The caller behind a token, if the token exists, has not expired and (for a project
@@ -149,12 +153,17 @@ impl IdentityData {
             .unwrap_or_else(|| domain_id.to_string());
         json!({ "id": domain_id, "name": name })
     }
-    pub(super) fn catalog(&self, base: &str) -> Value {
+    /// The catalog as a token scoped to `project_id` shows it: Cinder's URL template
+    /// `%(project_id)s` is filled in, as Keystone does.
+    pub(super) fn catalog(&self, base: &str, project_id: &str) -> Value {
         let services: Vec<Value> = self
             .services
             .iter()
             .map(|service| {
-                let url = format!("{base}{}", service.path);
+                let url = format!(
+                    "{base}{}",
+                    service.path.replace(PROJECT_TEMPLATE, project_id)
+                );
                 let endpoints: Vec<Value> = ["public", "internal", "admin"]
                     .iter()
                     .zip(service.endpoint_ids.iter())
@@ -206,11 +215,25 @@ impl IdentityData {
                 .map(|r| json!({ "id": r.id, "name": r.name }))
                 .collect();
             body["roles"] = Value::Array(roles);
-            body["catalog"] = self.catalog(base);
+            body["catalog"] = self.catalog(base, &project.id);
         }
         json!({ "token": body })
     }
 }
+
+/// Where an endpoint URL takes the token's project (Cinder's `/v3/%(project_id)s`).
+const PROJECT_TEMPLATE: &str = "%(project_id)s";
+
+/// (type, name, path under the base URL) of every service in the catalog, as devstack
+/// registers them.
+const CATALOG: [(&str, &str, &str); 6] = [
+    ("identity", "keystone", "/identity"),
+    ("compute", "nova", "/compute/v2.1"),
+    ("network", "neutron", "/networking"),
+    ("image", "glance", "/image"),
+    ("block-storage", "cinder", "/volume/v3/%(project_id)s"),
+    ("volumev3", "cinderv3", "/volume/v3/%(project_id)s"),
+];
 
 pub(super) const PBKDF2_ITERATIONS: u32 = 10_000;
 

@@ -1,0 +1,768 @@
+//! Cinder's handlers besides volumes: volume metadata, snapshots, backups (and restore),
+//! attachments, volume types, availability zones, limits and quota sets.
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::sim::core::{Service, SimState, now, parse_json};
+use crate::sim::wire::json_reply;
+
+use super::api::{Params, actor, body_object, context, done_at, optional_text, scope};
+use super::backups::NewBackup;
+use super::ops::metadata_from;
+use super::query::{listing, page};
+use super::render::Microversion;
+use super::snapshots::NewSnapshot;
+use super::*;
+
+type VolumePath = Path<(String, String)>;
+
+// ---------------------------------------------------------------------------------------------
+// Volume metadata
+
+fn metadata_reply(data: &BlockStorageData, actor: &Actor, volume_id: &str) -> CResult<Response> {
+    let volume = data.volume(actor, volume_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "metadata": volume.metadata }),
+    ))
+}
+
+pub(super) async fn show_volume_metadata(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id)): VolumePath,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let world = state.world();
+    metadata_reply(&world.block_storage, &actor, &volume_id)
+}
+
+async fn write_metadata(
+    state: SimState,
+    headers: HeaderMap,
+    volume_id: String,
+    body: Bytes,
+    replace: bool,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let body = parse_json(Service::BlockStorage, &body)?;
+    let metadata = metadata_from(body.get("metadata").ok_or_else(malformed)?)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    let volume = data.volume_mut(&actor, &volume_id)?;
+    if replace {
+        volume.metadata = metadata;
+    } else {
+        volume.metadata.extend(metadata);
+    }
+    volume.updated_at = Some(now());
+    metadata_reply(data, &actor, &volume_id)
+}
+
+pub(super) async fn merge_volume_metadata(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    write_metadata(state, headers, volume_id, body, false).await
+}
+
+pub(super) async fn replace_volume_metadata(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    write_metadata(state, headers, volume_id, body, true).await
+}
+
+pub(super) async fn show_volume_metadata_item(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id, key)): Path<(String, String, String)>,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let world = state.world();
+    let volume = world.block_storage.volume(&actor, &volume_id)?;
+    let value = volume.metadata.get(&key).ok_or_else(|| {
+        not_found(format!(
+            "Volume {volume_id} has no metadata with key {key}."
+        ))
+    })?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "meta": { key: value } }),
+    ))
+}
+
+pub(super) async fn set_volume_metadata_item(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id, key)): Path<(String, String, String)>,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let body = parse_json(Service::BlockStorage, &body)?;
+    let meta = metadata_from(body.get("meta").ok_or_else(malformed)?)?;
+    let value = meta
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| bad_request("Request body and URI mismatch"))?;
+    let mut world = state.world();
+    let volume = world.block_storage.volume_mut(&actor, &volume_id)?;
+    volume.metadata.insert(key.clone(), value.clone());
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "meta": { key: value } }),
+    ))
+}
+
+pub(super) async fn delete_volume_metadata_item(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, volume_id, key)): Path<(String, String, String)>,
+) -> CResult<StatusCode> {
+    let actor = actor(&state, &headers)?;
+    let mut world = state.world();
+    let volume = world.block_storage.volume_mut(&actor, &volume_id)?;
+    volume.metadata.remove(&key).ok_or_else(|| {
+        not_found(format!(
+            "Volume {volume_id} has no metadata with key {key}."
+        ))
+    })?;
+    Ok(StatusCode::OK)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+fn flag(input: &Value, key: &str) -> CResult<bool> {
+    match input.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s))
+            if matches!(
+                s.to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "y" | "on"
+            ) =>
+        {
+            Ok(true)
+        }
+        Some(Value::String(s))
+            if matches!(
+                s.to_ascii_lowercase().as_str(),
+                "false" | "0" | "no" | "n" | "off"
+            ) =>
+        {
+            Ok(false)
+        }
+        Some(other) => Err(bad_request(format!(
+            "Invalid value '{}' for {key}.",
+            other.as_str().map_or(other.to_string(), str::to_string)
+        ))),
+    }
+}
+
+fn text(input: &Value, key: &str) -> CResult<Option<String>> {
+    Ok(optional_text(input, key)?.flatten())
+}
+
+pub(super) async fn list_snapshots(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    snapshot_list(&state, &headers, mv, &project_id, &query, false)
+}
+
+pub(super) async fn list_snapshots_detail(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    snapshot_list(&state, &headers, mv, &project_id, &query, true)
+}
+
+fn snapshot_list(
+    state: &SimState,
+    headers: &HeaderMap,
+    mv: Microversion,
+    project_id: &str,
+    query: &[(String, String)],
+    detail: bool,
+) -> CResult<Response> {
+    let actor = actor(state, headers)?;
+    let ctx = context(state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    let settled = match scope(&actor, query) {
+        Some(None) => None,
+        Some(Some(project)) => Some(project.to_string()),
+        None => Some(actor.project_id.clone()),
+    };
+    data.settle(settled.as_deref(), now());
+    let rows: Vec<&Snapshot> = match &settled {
+        None => data.snapshots.values().collect(),
+        Some(project) => data.snapshots.of_project(project).collect(),
+    };
+    let (rows, next) = page(rows, query)?;
+    let items = rows
+        .into_iter()
+        .map(|s| data.snapshot_view(s, &ctx, detail, detail))
+        .collect();
+    let suffix = if detail { "/detail" } else { "" };
+    let url = format!("{}/volume/v3/{project_id}/snapshots{suffix}", ctx.base);
+    Ok(json_reply(
+        StatusCode::OK,
+        listing("snapshots", items, next, &url, query),
+    ))
+}
+
+pub(super) async fn create_snapshot(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "snapshot")?;
+    let metadata = match input.get("metadata") {
+        None | Some(Value::Null) => Default::default(),
+        Some(value) => metadata_from(value)?,
+    };
+    let volume_id = input
+        .get("volume_id")
+        .and_then(Value::as_str)
+        .ok_or_else(malformed)?
+        .to_string();
+    let new = NewSnapshot {
+        volume_id,
+        name: text(&input, "name")?,
+        description: text(&input, "description")?,
+        force: flag(&input, "force")?,
+        metadata,
+    };
+    let (at, done_at) = (now(), done_at(&state));
+    let ctx = context(&state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), at);
+    let id = data.create_snapshot(&actor, new, mv.at_least(66), at, done_at)?;
+    let snapshot = data.snapshot(&actor, &id)?;
+    Ok(json_reply(
+        StatusCode::ACCEPTED,
+        json!({ "snapshot": data.snapshot_view(snapshot, &ctx, true, false) }),
+    ))
+}
+
+pub(super) async fn show_snapshot(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, snapshot_id)): VolumePath,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let ctx = context(&state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.snapshots.settle_one(&snapshot_id, |s| s.settle(now()));
+    let snapshot = data.snapshot(&actor, &snapshot_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "snapshot": data.snapshot_view(snapshot, &ctx, true, true) }),
+    ))
+}
+
+pub(super) async fn update_snapshot(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, snapshot_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "snapshot")?;
+    let name = optional_text(&input, "name")?;
+    let description = optional_text(&input, "description")?;
+    let ctx = context(&state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    let at = now();
+    data.snapshots.settle_one(&snapshot_id, |s| s.settle(at));
+    data.update_snapshot(&actor, &snapshot_id, name, description, at)?;
+    let snapshot = data.snapshot(&actor, &snapshot_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "snapshot": data.snapshot_view(snapshot, &ctx, true, false) }),
+    ))
+}
+
+pub(super) async fn delete_snapshot(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, snapshot_id)): VolumePath,
+) -> CResult<StatusCode> {
+    let actor = actor(&state, &headers)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.snapshots.settle_one(&snapshot_id, |s| s.settle(now()));
+    data.delete_snapshot(&actor, &snapshot_id)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups
+
+pub(super) async fn list_backups(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    backup_list(&state, &headers, mv, &project_id, &query, false)
+}
+
+pub(super) async fn list_backups_detail(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    backup_list(&state, &headers, mv, &project_id, &query, true)
+}
+
+fn backup_list(
+    state: &SimState,
+    headers: &HeaderMap,
+    mv: Microversion,
+    project_id: &str,
+    query: &[(String, String)],
+    detail: bool,
+) -> CResult<Response> {
+    let actor = actor(state, headers)?;
+    let ctx = context(state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    let settled = match scope(&actor, query) {
+        Some(None) => None,
+        Some(Some(project)) => Some(project.to_string()),
+        None => Some(actor.project_id.clone()),
+    };
+    data.settle(settled.as_deref(), now());
+    let rows: Vec<&Backup> = match &settled {
+        None => data.backups.values().collect(),
+        Some(project) => data.backups.of_project(project).collect(),
+    };
+    let (rows, next) = page(rows, query)?;
+    let items = rows
+        .into_iter()
+        .map(|b| {
+            if detail {
+                data.backup_detail(b, &ctx)
+            } else {
+                data.backup_summary(b, &ctx)
+            }
+        })
+        .collect();
+    let suffix = if detail { "/detail" } else { "" };
+    let url = format!("{}/volume/v3/{project_id}/backups{suffix}", ctx.base);
+    Ok(json_reply(
+        StatusCode::OK,
+        listing("backups", items, next, &url, query),
+    ))
+}
+
+pub(super) async fn create_backup(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "backup")?;
+    let metadata = match input.get("metadata") {
+        None | Some(Value::Null) => Default::default(),
+        Some(value) => metadata_from(value)?,
+    };
+    let volume_id = input
+        .get("volume_id")
+        .and_then(Value::as_str)
+        .ok_or_else(malformed)?
+        .to_string();
+    let new = NewBackup {
+        volume_id,
+        name: text(&input, "name")?,
+        description: text(&input, "description")?,
+        incremental: flag(&input, "incremental")?,
+        force: flag(&input, "force")?,
+        snapshot_id: text(&input, "snapshot_id")?,
+        metadata,
+    };
+    let (at, done_at) = (now(), done_at(&state));
+    let ctx = context(&state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), at);
+    let id = data.create_backup(&actor, new, at, done_at)?;
+    let backup = data.backup(&actor, &id)?;
+    Ok(json_reply(
+        StatusCode::ACCEPTED,
+        json!({ "backup": data.backup_summary(backup, &ctx) }),
+    ))
+}
+
+pub(super) async fn show_backup(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, backup_id)): VolumePath,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let ctx = context(&state, mv, &actor);
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.backups.settle_one(&backup_id, |b| b.settle(now()));
+    let backup = data.backup(&actor, &backup_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "backup": data.backup_detail(backup, &ctx) }),
+    ))
+}
+
+pub(super) async fn delete_backup(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, backup_id)): VolumePath,
+) -> CResult<StatusCode> {
+    let actor = actor(&state, &headers)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), now());
+    data.delete_backup(&actor, &backup_id)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+pub(super) async fn restore_backup(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, backup_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "restore")?;
+    let volume_id = text(&input, "volume_id")?;
+    let name = text(&input, "name")?;
+    let (at, done_at) = (now(), done_at(&state));
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), at);
+    let restored =
+        data.restore_backup(&actor, &backup_id, volume_id.as_deref(), name, at, done_at)?;
+    Ok(json_reply(
+        StatusCode::ACCEPTED,
+        json!({ "restore": {
+            "backup_id": backup_id,
+            "volume_id": restored.volume_id,
+            "volume_name": restored.volume_name,
+        }}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments (3.27+)
+
+/// The attachments API exists from 3.27; before, Cinder's router does not know it.
+fn attachments_version(mv: Microversion) -> CResult<()> {
+    if mv.at_least(27) {
+        Ok(())
+    } else {
+        Err(not_found("The resource could not be found."))
+    }
+}
+
+pub(super) async fn list_attachments(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    attachment_list(&state, &headers, mv, &project_id, &query, false)
+}
+
+pub(super) async fn list_attachments_detail(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path(project_id): Path<String>,
+    Query(query): Params,
+) -> CResult<Response> {
+    attachment_list(&state, &headers, mv, &project_id, &query, true)
+}
+
+fn attachment_list(
+    state: &SimState,
+    headers: &HeaderMap,
+    mv: Microversion,
+    project_id: &str,
+    query: &[(String, String)],
+    detail: bool,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(state, headers)?;
+    let world = state.world();
+    let data = &world.block_storage;
+    let rows: Vec<&Attachment> = match scope(&actor, query) {
+        Some(None) => data.attachments.values().collect(),
+        Some(Some(project)) => data.attachments.of_project(project).collect(),
+        None => data.attachments.of_project(&actor.project_id).collect(),
+    };
+    let (rows, next) = page(rows, query)?;
+    let items = rows
+        .into_iter()
+        .map(|a| data.attachment_view(a, detail))
+        .collect();
+    let suffix = if detail { "/detail" } else { "" };
+    let url = format!(
+        "{}/volume/v3/{project_id}/attachments{suffix}",
+        state.base_url()
+    );
+    Ok(json_reply(
+        StatusCode::OK,
+        listing("attachments", items, next, &url, query),
+    ))
+}
+
+pub(super) async fn create_attachment(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    body: Bytes,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "attachment")?;
+    let volume_id = text(&input, "volume_uuid")?.ok_or_else(malformed)?;
+    let server_id = text(&input, "instance_uuid")?.unwrap_or_default();
+    let connector = input.get("connector").filter(|c| c.is_object()).cloned();
+    let mode = text(&input, "mode")?.unwrap_or_else(|| "rw".to_string());
+    let at = now();
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), at);
+    let id = data.create_attachment(&actor, &volume_id, &server_id, connector, &mode, at)?;
+    let attachment = data.attachment(&actor, &id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "attachment": data.attachment_view(attachment, true) }),
+    ))
+}
+
+pub(super) async fn show_attachment(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, attachment_id)): VolumePath,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(&state, &headers)?;
+    let world = state.world();
+    let data = &world.block_storage;
+    let attachment = data.attachment(&actor, &attachment_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "attachment": data.attachment_view(attachment, true) }),
+    ))
+}
+
+pub(super) async fn update_attachment(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, attachment_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "attachment")?;
+    let connector = input
+        .get("connector")
+        .filter(|c| c.is_object())
+        .cloned()
+        .ok_or_else(malformed)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.update_attachment(&actor, &attachment_id, connector, now())?;
+    let attachment = data.attachment(&actor, &attachment_id)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "attachment": data.attachment_view(attachment, true) }),
+    ))
+}
+
+pub(super) async fn delete_attachment(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, attachment_id)): VolumePath,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(&state, &headers)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    let remaining = data.delete_attachment(&actor, &attachment_id, now())?;
+    let items: Vec<Value> = remaining
+        .iter()
+        .filter_map(|id| data.attachments.get(id))
+        .map(|a| data.attachment_view(a, false))
+        .collect();
+    Ok(json_reply(StatusCode::OK, json!({ "attachments": items })))
+}
+
+/// POST /attachments/{id}/action: os-complete.
+pub(super) async fn attachment_action(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Extension(mv): Extension<Microversion>,
+    Path((_, attachment_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    attachments_version(mv)?;
+    let actor = actor(&state, &headers)?;
+    let body = parse_json(Service::BlockStorage, &body)?;
+    if body.get("os-complete").is_none() {
+        return Err(malformed());
+    }
+    let mut world = state.world();
+    world
+        .block_storage
+        .complete_attachment(&actor, &attachment_id, now())?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types, zones, limits, quotas
+
+pub(super) async fn list_types(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> CResult<Response> {
+    actor(&state, &headers)?;
+    let world = state.world();
+    let data = &world.block_storage;
+    let types: Vec<Value> = data.types.iter().map(|t| data.type_view(t)).collect();
+    Ok(json_reply(StatusCode::OK, json!({ "volume_types": types })))
+}
+
+pub(super) async fn show_type(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, type_id)): VolumePath,
+) -> CResult<Response> {
+    actor(&state, &headers)?;
+    let world = state.world();
+    let data = &world.block_storage;
+    let volume_type = data
+        .type_by_ref(&type_id)
+        .ok_or_else(|| not_found(format!("Volume type {type_id} could not be found.")))?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "volume_type": data.type_view(volume_type) }),
+    ))
+}
+
+pub(super) async fn availability_zones(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+) -> CResult<Response> {
+    actor(&state, &headers)?;
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "availabilityZoneInfo": [
+            { "zoneName": AVAILABILITY_ZONE, "zoneState": { "available": true } }
+        ]}),
+    ))
+}
+
+pub(super) async fn limits(State(state): State<SimState>, headers: HeaderMap) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), now());
+    Ok(json_reply(
+        StatusCode::OK,
+        data.limits_body(&actor.project_id),
+    ))
+}
+
+/// A project reads its own quotas; an admin reads anyone's.
+fn quota_target(actor: &Actor, target: &str) -> CResult<()> {
+    if actor.admin || actor.project_id == target {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "Policy doesn't allow volume_extension:quotas:show to be performed.",
+        ))
+    }
+}
+
+pub(super) async fn show_quota_set(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, target)): VolumePath,
+    Query(query): Params,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    quota_target(&actor, &target)?;
+    let usage = query
+        .iter()
+        .any(|(k, v)| k == "usage" && matches!(v.as_str(), "true" | "True" | "1"));
+    let world = state.world();
+    Ok(json_reply(
+        StatusCode::OK,
+        world.block_storage.quota_set_body(&target, usage),
+    ))
+}
+
+pub(super) async fn show_quota_defaults(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, target)): VolumePath,
+) -> CResult<Response> {
+    actor(&state, &headers)?;
+    let world = state.world();
+    let data = &world.block_storage;
+    // Defaults are what a project without overrides has.
+    let mut body = data.quota_set_body("", false);
+    body["quota_set"]["id"] = json!(target);
+    Ok(json_reply(StatusCode::OK, body))
+}
+
+pub(super) async fn update_quota_set(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, target)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    if !actor.admin {
+        return Err(forbidden(
+            "Policy doesn't allow volume_extension:quotas:update to be performed.",
+        ));
+    }
+    let input = body_object(&body, "quota_set")?;
+    let mut world = state.world();
+    let body = world.block_storage.update_quotas(&target, &input)?;
+    Ok(json_reply(StatusCode::OK, body))
+}

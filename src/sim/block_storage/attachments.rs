@@ -1,0 +1,340 @@
+//! Attachments: Cinder's attachments API (3.27+: create reserves, update with a connector,
+//! os-complete attaches, delete detaches), the legacy os-attach / os-detach actions, and the
+//! seam Nova's `os-volume_attachments` uses (attach, detach, a server's volumes, and the
+//! detach of everything when a server goes).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::*;
+
+/// Why Nova cannot attach or detach a volume; Nova words these itself.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// The volume does not exist for the caller.
+    VolumeNotFound,
+    /// Attached to these servers, and not multiattach.
+    AlreadyAttached(Vec<String>),
+    /// Not in a status that can be attached.
+    NotAvailable(String),
+    /// Detach: the server holds no attachment of that volume.
+    NotAttached,
+}
+
+/// One of a server's volumes, as Nova shows it.
+pub struct ServerVolume {
+    pub volume_id: String,
+    pub attachment_id: String,
+    pub device: Option<String>,
+    pub bdm_uuid: Option<String>,
+}
+
+impl BlockStorageData {
+    pub(super) fn attachment(&self, actor: &Actor, id: &str) -> CResult<&Attachment> {
+        self.attachments
+            .get(id)
+            .filter(|a| Self::visible(actor, &a.project_id))
+            .ok_or_else(|| not_found(format!("VolumeAttachment {id} could not be found.")))
+    }
+
+    /// The servers a volume is attached to (or being attached to).
+    fn attached_servers(&self, volume: &Volume) -> Vec<String> {
+        volume
+            .attachment_ids
+            .iter()
+            .filter_map(|id| self.attachments.get(id))
+            .map(|a| a.server_id.clone())
+            .collect()
+    }
+
+    /// Reserves `volume_id` for `server_id` (POST /attachments): the attachment is reserved,
+    /// or attaching when a connector comes with it; the volume follows.
+    pub(super) fn create_attachment(
+        &mut self,
+        actor: &Actor,
+        volume_id: &str,
+        server_id: &str,
+        connector: Option<Value>,
+        mode: &str,
+        at: DateTime<Utc>,
+    ) -> CResult<String> {
+        let volume = self.volume(actor, volume_id)?;
+        let attached = !volume.attachment_ids.is_empty();
+        let reservable = match volume.status.as_str() {
+            "available" => true,
+            "in-use" | "reserved" | "attaching" => volume.multiattach,
+            _ => false,
+        };
+        if !reservable || (attached && !volume.multiattach) {
+            let expected = if volume.multiattach {
+                "available or in-use or reserved"
+            } else {
+                "available"
+            };
+            return Err(bad_request(format!(
+                "Invalid volume: Volume {volume_id} status must be {expected} to reserve, but \
+                 the current status is {}.",
+                volume.status
+            )));
+        }
+        let project_id = volume.project_id.clone();
+        let status = if connector.is_some() {
+            "attaching"
+        } else {
+            "reserved"
+        };
+        let attachment = Attachment {
+            id: new_uuid(),
+            project_id,
+            volume_id: volume_id.to_string(),
+            server_id: server_id.to_string(),
+            status: status.to_string(),
+            attach_mode: mode.to_string(),
+            device: connector
+                .as_ref()
+                .and_then(|c| c.get("mountpoint"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            connector,
+            attached_at: None,
+            bdm_uuid: None,
+        };
+        let id = attachment.id.clone();
+        self.attachments.insert(id.clone(), attachment);
+        if let Some(volume) = self.volumes.get_mut(volume_id) {
+            volume.attachment_ids.push(id.clone());
+            if volume.status != "in-use" {
+                volume.status = status.to_string();
+            }
+            volume.updated_at = Some(at);
+        }
+        Ok(id)
+    }
+
+    /// PUT /attachments/{id}: the connector arrives; attaching.
+    pub(super) fn update_attachment(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        connector: Value,
+        at: DateTime<Utc>,
+    ) -> CResult<()> {
+        let volume_id = self.attachment(actor, id)?.volume_id.clone();
+        if let Some(attachment) = self.attachments.get_mut(id) {
+            if let Some(device) = connector.get("mountpoint").and_then(Value::as_str) {
+                attachment.device = Some(device.to_string());
+            }
+            attachment.connector = Some(connector);
+            attachment.status = "attaching".to_string();
+        }
+        if let Some(volume) = self.volumes.get_mut(&volume_id)
+            && volume.status != "in-use"
+        {
+            volume.status = "attaching".to_string();
+            volume.updated_at = Some(at);
+        }
+        Ok(())
+    }
+
+    /// os-complete: attached; the volume is in-use.
+    pub(super) fn complete_attachment(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> CResult<()> {
+        let volume_id = self.attachment(actor, id)?.volume_id.clone();
+        if let Some(attachment) = self.attachments.get_mut(id) {
+            attachment.status = "attached".to_string();
+            attachment.attached_at = Some(at);
+        }
+        if let Some(volume) = self.volumes.get_mut(&volume_id) {
+            volume.status = "in-use".to_string();
+            volume.updated_at = Some(at);
+        }
+        Ok(())
+    }
+
+    /// DELETE /attachments/{id}: the volume is available again once its last attachment
+    /// goes. Answers the volume's remaining attachments.
+    pub(super) fn delete_attachment(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> CResult<Vec<String>> {
+        let volume_id = self.attachment(actor, id)?.volume_id.clone();
+        self.detach_attachment(id, at);
+        let remaining = self
+            .volumes
+            .get(&volume_id)
+            .map(|v| v.attachment_ids.clone())
+            .unwrap_or_default();
+        Ok(remaining)
+    }
+
+    /// Attaches at once (Nova's flow and os-attach end there): reserve, connect, complete.
+    fn attach_now(
+        &mut self,
+        actor: &Actor,
+        volume_id: &str,
+        server_id: &str,
+        device: Option<String>,
+        at: DateTime<Utc>,
+    ) -> CResult<String> {
+        let id = self.create_attachment(actor, volume_id, server_id, None, "rw", at)?;
+        if let Some(attachment) = self.attachments.get_mut(&id) {
+            attachment.device = device;
+        }
+        self.complete_attachment(actor, &id, at)?;
+        Ok(id)
+    }
+
+    /// os-attach (legacy): attached to `server_id` at `mountpoint`.
+    pub(super) fn os_attach(
+        &mut self,
+        actor: &Actor,
+        volume_id: &str,
+        server_id: &str,
+        mountpoint: Option<String>,
+        at: DateTime<Utc>,
+    ) -> CResult<()> {
+        self.attach_now(actor, volume_id, server_id, mountpoint, at)
+            .map(|_| ())
+    }
+
+    /// os-detach (legacy): removes `attachment_id`, or the volume's only attachment.
+    pub(super) fn os_detach(
+        &mut self,
+        actor: &Actor,
+        volume_id: &str,
+        attachment_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> CResult<()> {
+        let volume = self.volume(actor, volume_id)?;
+        let id = match attachment_id {
+            Some(id) => id.to_string(),
+            None if volume.attachment_ids.len() == 1 => volume.attachment_ids[0].clone(),
+            None => {
+                return Err(bad_request(
+                    "Invalid volume: Volume has multiple attachments, an attachment_id is \
+                     required.",
+                ));
+            }
+        };
+        if !volume.attachment_ids.contains(&id) {
+            return Err(not_found(format!(
+                "VolumeAttachment {id} could not be found."
+            )));
+        }
+        self.delete_attachment(actor, &id, at).map(|_| ())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Nova's seam
+
+    /// Nova attaches `volume_id` to `server_id` for a caller of `project_id`; the device is
+    /// the first free /dev/sdX from sdb (the root disk is sda), as Nova's fake driver names
+    /// them.
+    pub fn attach_for_server(
+        &mut self,
+        project_id: &str,
+        admin: bool,
+        server_id: &str,
+        volume_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ServerVolume, AttachError> {
+        let actor = Actor {
+            project_id: project_id.to_string(),
+            user_id: String::new(),
+            admin,
+        };
+        self.settle(None, at);
+        let volume = self
+            .volume(&actor, volume_id)
+            .map_err(|_| AttachError::VolumeNotFound)?;
+        let servers = self.attached_servers(volume);
+        if !servers.is_empty() && (!volume.multiattach || servers.iter().any(|s| s == server_id)) {
+            return Err(AttachError::AlreadyAttached(servers));
+        }
+        let used: Vec<String> = self
+            .attachments
+            .children_of(server_id)
+            .filter_map(|a| a.device.clone())
+            .collect();
+        let device = ('b'..='z')
+            .map(|letter| format!("/dev/sd{letter}"))
+            .find(|d| !used.contains(d));
+        let attachment_id = self
+            .attach_now(&actor, volume_id, server_id, device.clone(), at)
+            .map_err(|fault| AttachError::NotAvailable(fault.message))?;
+        let bdm_uuid = new_uuid();
+        if let Some(attachment) = self.attachments.get_mut(&attachment_id) {
+            attachment.bdm_uuid = Some(bdm_uuid.clone());
+        }
+        Ok(ServerVolume {
+            volume_id: volume_id.to_string(),
+            attachment_id,
+            device,
+            bdm_uuid: Some(bdm_uuid),
+        })
+    }
+
+    /// Nova detaches `volume_id` from `server_id`.
+    pub fn detach_for_server(
+        &mut self,
+        server_id: &str,
+        volume_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AttachError> {
+        let id = self
+            .attachments
+            .children_of(server_id)
+            .find(|a| a.volume_id == volume_id)
+            .map(|a| a.id.clone())
+            .ok_or(AttachError::NotAttached)?;
+        self.detach_attachment(&id, at);
+        Ok(())
+    }
+
+    /// The volumes attached to `server_id`, oldest attachment first.
+    pub fn server_volumes(&self, server_id: &str) -> Vec<ServerVolume> {
+        let mut attachments: Vec<&Attachment> = self.attachments.children_of(server_id).collect();
+        attachments.sort_by_key(|a| a.attached_at);
+        attachments
+            .into_iter()
+            .map(|a| ServerVolume {
+                volume_id: a.volume_id.clone(),
+                attachment_id: a.id.clone(),
+                device: a.device.clone(),
+                bdm_uuid: a.bdm_uuid.clone(),
+            })
+            .collect()
+    }
+
+    /// A server is gone: its volumes are detached, as Nova does on delete.
+    pub fn detach_server(&mut self, server_id: &str, at: DateTime<Utc>) {
+        let ids: Vec<String> = self
+            .attachments
+            .ids_under(server_id)
+            .iter()
+            .cloned()
+            .collect();
+        for id in ids {
+            self.detach_attachment(&id, at);
+        }
+    }
+
+    fn detach_attachment(&mut self, id: &str, at: DateTime<Utc>) {
+        let Some(attachment) = self.attachments.remove(id) else {
+            return;
+        };
+        if let Some(volume) = self.volumes.get_mut(&attachment.volume_id) {
+            volume.attachment_ids.retain(|a| a != id);
+            if volume.attachment_ids.is_empty() {
+                volume.status = "available".to_string();
+            }
+            volume.updated_at = Some(at);
+        }
+    }
+}
