@@ -461,3 +461,103 @@ async fn a_per_type_storage_quota_overrun_fails_in_plan() {
 async fn real_a_per_type_storage_quota_overrun_fails_in_plan() {
     quota_overrun(Target::Real, true).await;
 }
+
+impl Cloud {
+    /// Empties the embedded cloud's request log.
+    async fn forget_requests(&self) {
+        let (status, _) = self
+            .api
+            .request(Method::DELETE, "identity", "/../../_sim/requests", None)
+            .await;
+        assert_eq!(status, 204);
+    }
+
+    /// (method, path) of the calls the embedded cloud saw since [`Cloud::forget_requests`],
+    /// token requests and the test's own left out.
+    async fn requests(&self) -> Vec<(String, String)> {
+        let (status, log) = self
+            .api
+            .request(Method::GET, "identity", "/../../_sim/requests", None)
+            .await;
+        assert_eq!(status, 200);
+        log["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap_or_default().to_string(),
+                    r["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .filter(|(_, path)| !path.ends_with("/auth/tokens") && !path.contains("/_sim/"))
+            .collect()
+    }
+}
+
+/// Embedded only (the real cloud keeps no request log): a refused shrink and a refused quota
+/// overrun make no write call at all, apply included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_plans_write_nothing() {
+    let Some(mut cloud) = Cloud::start(Target::Embedded).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    cloud.spec_with("", "storage = 3", &sized("a", 2, ""));
+    cloud.apply();
+    for (why, body) in [
+        ("a shrink", sized("a", 1, "")),
+        ("a quota overrun", format!("{}{}", sized("a", 2, ""), sized("b", 2, ""))),
+    ] {
+        cloud.spec_with("", "storage = 3", &body);
+        cloud.forget_requests().await;
+        let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 1, "{why}:\n{out}\n{err}");
+        let writes: Vec<(String, String)> = cloud
+            .requests()
+            .await
+            .into_iter()
+            .filter(|(method, _)| method != "GET")
+            .collect();
+        assert!(writes.is_empty(), "{why} wrote: {writes:?}");
+    }
+}
+
+/// Embedded only (the fault hook is the embedded cloud's): the reply to the volume's create is
+/// lost; apply finds the volume by its ownership metadata instead of creating a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_reply_is_adopted_by_metadata() {
+    let Some(mut cloud) = Cloud::start(Target::Embedded).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    cloud.spec(&data_volume(1));
+    let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/volumes", "count": 1}});
+    let (status, _) = cloud
+        .api
+        .request(Method::POST, "identity", "/../../_sim/faults", Some(lose))
+        .await;
+    assert_eq!(status, 204);
+    cloud.forget_requests().await;
+    cloud.apply();
+    let requests = cloud.requests().await;
+    let creates = requests
+        .iter()
+        .filter(|(method, path)| method == "POST" && path.ends_with("/volumes"))
+        .count();
+    assert_eq!(creates, 1, "the lost create is not sent again: {requests:?}");
+    let project = cloud.project_id().await;
+    // The look-up by metadata is a list in the tenant's own project (refresh lists from the
+    // admin's): it shows the reply was lost and the volume found.
+    let tenant_list = format!("/{project}/volumes/detail");
+    assert!(
+        requests
+            .iter()
+            .any(|(method, path)| method == "GET" && path.ends_with(&tenant_list)),
+        "looked up by metadata: {requests:?}"
+    );
+    let volume = cloud.volume(&project, "data").await;
+    assert_eq!(volume["status"], "available");
+    assert_eq!(volume["size"], 1);
+    cloud.assert_converged("after the adoption");
+}
