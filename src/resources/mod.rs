@@ -63,6 +63,50 @@ pub struct Context {
     pub quotas_of: QuotaReads,
     /// What the last refresh listed, shared by the clones of this context.
     pub listings: Arc<RwLock<Listings>>,
+    /// The volume catalog the state keeps, when it is fresh enough to use: refresh then reads
+    /// it instead of asking Cinder.
+    pub volume_catalog: Option<VolumeCatalog>,
+}
+
+/// Cinder's catalog: volume types, availability zones and the absolute limits of the
+/// configured project. Cached in the state with the time it was pulled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeCatalog {
+    pub volume_types: BTreeSet<String>,
+    pub zones: BTreeSet<String>,
+    #[serde(default)]
+    pub limits: BTreeMap<String, i64>,
+}
+
+impl VolumeCatalog {
+    /// The state's name for it.
+    pub const NAME: &'static str = "volume";
+}
+
+/// Pulls the volume catalog from Cinder. A cloud without block storage (no endpoint in its
+/// catalog) has an empty one.
+pub async fn pull_volume_catalog(cx: &Context) -> Result<VolumeCatalog, ApiError> {
+    let api = cx.cloud.admin().block_storage();
+    match tokio::try_join!(
+        api.list_volume_types(),
+        api.list_availability_zones(),
+        api.absolute_limits()
+    ) {
+        Ok((types, zones, limits)) => Ok(VolumeCatalog {
+            volume_types: types.into_iter().map(|t| t.name).collect(),
+            zones: zones
+                .into_iter()
+                .filter(|z| z.state.available)
+                .map(|z| z.name)
+                .collect(),
+            limits,
+        }),
+        Err(ApiError::Config(message)) => {
+            tracing::debug!("no volume catalog: {message}");
+            Ok(VolumeCatalog::default())
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Whose quotas a refresh reads.
@@ -221,6 +265,10 @@ pub struct Observed {
     /// Cinder's availability zones.
     #[serde(default)]
     pub volume_zones: std::collections::BTreeSet<String>,
+    /// The volume catalog when this refresh pulled it from the cloud (rather than using the
+    /// state's): the caller keeps it in the state.
+    #[serde(default)]
+    pub volume_catalog_pulled: Option<VolumeCatalog>,
     /// Cinder quotas and their usage per project id, for the tenants whose quotas are read.
     #[serde(default)]
     pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::listed::{Listed, Observation, Projects, Scope};
 use super::schema::{self, ListScope};
-use super::{Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, common};
+use super::{
+    Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, VolumeCatalog, common,
+};
 use super::{Kind, list_kind};
 use crate::addr::Address;
 use crate::openstack::network::{self as neutron, PORTS};
@@ -98,26 +100,13 @@ async fn list_projects(
     )?)
 }
 
-/// Cinder's volume type and availability zone names. A cloud without block storage (no
-/// endpoint in its catalog) has none, and that must not stop the refresh of the others.
+/// The state's volume catalog when fresh, else Cinder's (then marked as pulled).
 async fn volume_catalog(
     cx: &Context,
-) -> std::result::Result<(BTreeSet<String>, BTreeSet<String>), crate::openstack::ApiError> {
-    let api = cx.cloud.admin().block_storage();
-    match tokio::try_join!(api.list_volume_types(), api.list_availability_zones()) {
-        Ok((types, zones)) => Ok((
-            types.into_iter().map(|t| t.name).collect(),
-            zones
-                .into_iter()
-                .filter(|z| z.state.available)
-                .map(|z| z.name)
-                .collect(),
-        )),
-        Err(crate::openstack::ApiError::Config(message)) => {
-            tracing::debug!("no volume catalog: {message}");
-            Ok(Default::default())
-        }
-        Err(other) => Err(other),
+) -> std::result::Result<(VolumeCatalog, bool), crate::openstack::ApiError> {
+    match &cx.volume_catalog {
+        Some(cached) => Ok((cached.clone(), false)),
+        None => Ok((super::pull_volume_catalog(cx).await?, true)),
     }
 }
 
@@ -183,7 +172,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (
-        (flavors, images, externals, extensions, (volume_types, volume_zones)),
+        (flavors, images, externals, extensions, (volume_catalog, pulled)),
         (mut matcher, mut matched, lists, ports, cloud_projects),
     ) = tokio::try_join!(catalog, resources)?;
     // A cloud without the router:external filter lists every network: only external ones count.
@@ -219,8 +208,9 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         external_networks,
         projects: cloud_projects,
         network_extensions: extensions.into_iter().collect(),
-        volume_types,
-        volume_zones,
+        volume_types: volume_catalog.volume_types.clone(),
+        volume_zones: volume_catalog.zones.clone(),
+        volume_catalog_pulled: pulled.then_some(volume_catalog),
         ..Observed::default()
     };
     for f in &flavors {

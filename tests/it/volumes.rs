@@ -561,3 +561,91 @@ async fn a_lost_create_reply_is_adopted_by_metadata() {
     assert_eq!(volume["size"], 1);
     cloud.assert_converged("after the adoption");
 }
+
+/// The volume catalog is pulled into the state and used until it is older than
+/// `[provider] catalog_max_age`: a type made after the pull is unknown to plans until
+/// `stackform refresh-catalog` (or the age) brings it in.
+async fn catalog_is_cached(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    cloud.spec("");
+    let (code, out, err) = cloud.run(&["refresh-catalog"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let known = cloud.api.list(CINDER, "/types", "volume_types").await;
+    let mut names: Vec<&str> = known.iter().filter_map(|t| t["name"].as_str()).collect();
+    names.sort();
+    assert!(
+        out.contains(&format!("  volume types: {}\n", names.join(", "))),
+        "{out}"
+    );
+    assert!(out.contains("  availability zones: nova\n"), "{out}");
+    assert!(out.contains("maxTotalVolumeGigabytes = "), "{out}");
+    if target == Target::Embedded {
+        // The embedded cloud's types are fixed (no type create): the cache is shown on the
+        // real cloud, where an admin makes new types.
+        return;
+    }
+
+    let ty = real_common::unique_name("sf-new");
+    let made = cloud
+        .api
+        .send(
+            Method::POST,
+            CINDER,
+            "/types",
+            json!({"volume_type": {"name": ty}}),
+            &[200],
+        )
+        .await;
+    let type_id = made["volume_type"]["id"].as_str().unwrap_or_default().to_string();
+    let body = sized("fast", 1, &format!("type = \"{ty}\""));
+    cloud.spec_with("catalog_max_age = \"1h\"", "", &body);
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "the cached catalog does not know it yet:\n{out}\n{err}");
+    assert!(
+        err.contains(&format!("volume.fast: type `{ty}` does not exist in the cloud")),
+        "{err}"
+    );
+    let (code, out, err) = cloud.run(&["refresh-catalog"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&ty), "{out}");
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 0, "known after refresh-catalog:\n{out}\n{err}");
+
+    // An old catalog is pulled again by the plan itself.
+    let other = real_common::unique_name("sf-new");
+    let made = cloud
+        .api
+        .send(
+            Method::POST,
+            CINDER,
+            "/types",
+            json!({"volume_type": {"name": other}}),
+            &[200],
+        )
+        .await;
+    let other_id = made["volume_type"]["id"].as_str().unwrap_or_default().to_string();
+    let body = sized("fast", 1, &format!("type = \"{other}\""));
+    cloud.spec_with("catalog_max_age = \"1s\"", "", &body);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 0, "pulled again once older than 1s:\n{out}\n{err}");
+    for id in [type_id, other_id] {
+        cloud
+            .api
+            .request(Method::DELETE, CINDER, &format!("/types/{id}"), None)
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_volume_catalog_is_cached_in_the_state_and_refreshed() {
+    catalog_is_cached(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_the_volume_catalog_is_cached_in_the_state_and_refreshed() {
+    catalog_is_cached(Target::Real).await;
+}
