@@ -18,10 +18,11 @@ use super::{ApiError, ServiceType, Session};
 
 const BLOCK_STORAGE: ServiceType = ServiceType::BlockStorage;
 
-/// Cinder microversion sent on every call: 3.42 lets a volume be extended while attached
-/// (in-use); everything else we call (metadata filters on lists, backups restore, per-type
-/// quotas) is older. Real Cinder 2026.2 goes up to 3.71.
-pub const VOLUME_MICROVERSION: &str = "3.42";
+/// Cinder microversion sent on every call: 3.43 gives backups metadata (where their ownership
+/// marks go), and from 3.42 a volume can be extended while attached (in-use); everything else
+/// we call (metadata filters on lists, backup restore, per-type quotas) is older. Real Cinder
+/// 2026.2 goes up to 3.71.
+pub const VOLUME_MICROVERSION: &str = "3.43";
 
 /// A Cinder collection: its URL path, the path its detailed list is at, and its keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +126,7 @@ pub struct Backup {
     pub volume_id: String,
     pub is_incremental: bool,
     pub fail_reason: Option<String>,
-    /// Only from microversion 3.43 on; empty at ours.
+    /// From microversion 3.43 on.
     pub metadata: BTreeMap<String, String>,
     #[serde(rename = "os-backup-project-attr:project_id")]
     pub project_id: Option<String>,

@@ -16,6 +16,7 @@ mod error_policy;
 mod listed;
 mod refresh;
 mod storage_quota;
+mod volume_copy;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
 registry! {
@@ -29,6 +30,8 @@ registry! {
     floating_ip::FloatingIp,
     network_rbac::NetworkRbac,
     volume::Volume,
+    snapshot::Snapshot,
+    backup::Backup,
 }
 
 use std::any::Any;

@@ -11,7 +11,7 @@ use super::schema::{Api, Attr, AttrType, Catalog, KindSchema, ListScope, Ownersh
 use super::{Context, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::openstack::block_storage::{self as cinder, BACKUPS, SNAPSHOTS, VOLUMES};
+use crate::openstack::block_storage::{self as cinder, VOLUMES};
 use crate::openstack::wait::{self, Poll};
 use crate::openstack::{ApiError, Session};
 use crate::spec::{Attrs, Desired, DesiredResource};
@@ -96,17 +96,27 @@ const SCHEMA: KindSchema = KindSchema {
             Attr::new("metadata", AttrType::Metadata).own_calls(),
             Attr::new(
                 "snapshot",
-                AttrType::OptionalText {
-                    what: "a Cinder snapshot of the tenant, by name or id, to make the volume from",
-                },
+                AttrType::Reference(
+                    Ref::to(Kind::Snapshot)
+                        .same_tenant(
+                            "restore",
+                            "a volume is made from snapshots of its own tenant only: pick one of",
+                        )
+                        .optional(),
+                ),
             )
             .forces_replacement()
             .own_calls(),
             Attr::new(
                 "backup",
-                AttrType::OptionalText {
-                    what: "a Cinder backup of the tenant, by name or id, restored onto the new volume",
-                },
+                AttrType::Reference(
+                    Ref::to(Kind::Backup)
+                        .same_tenant(
+                            "restore",
+                            "a volume is restored from backups of its own tenant only: pick one of",
+                        )
+                        .optional(),
+                ),
             )
             .forces_replacement()
             .own_calls(),
@@ -243,7 +253,7 @@ fn user_metadata(metadata: &BTreeMap<String, String>) -> Map<String, Value> {
 
 /// The ownership marks as the tags `common` reads (lineage, address), so that claims and
 /// foreign claims are decided as for every tagged kind.
-fn ownership_of(metadata: &BTreeMap<String, String>) -> Vec<String> {
+pub(super) fn ownership_of(metadata: &BTreeMap<String, String>) -> Vec<String> {
     let mut tags = Vec::new();
     if let Some(lineage) = metadata.get(LINEAGE_METADATA) {
         tags.push(format!("stackform-lineage:{lineage}"));
@@ -254,7 +264,7 @@ fn ownership_of(metadata: &BTreeMap<String, String>) -> Vec<String> {
     tags
 }
 
-fn ownership_metadata(cx: &Context, addr: &Address) -> BTreeMap<String, String> {
+pub(super) fn ownership_metadata(cx: &Context, addr: &Address) -> BTreeMap<String, String> {
     [
         (LINEAGE_METADATA.to_string(), cx.lineage.clone()),
         (ADDRESS_METADATA.to_string(), addr.to_string()),
@@ -284,41 +294,6 @@ fn source_of(res: &DesiredResource) -> Option<(&'static str, &str)> {
     SOURCES
         .into_iter()
         .find_map(|attr| Some((attr, res.attrs.get(attr)?.as_str()?)))
-}
-
-/// Finds a snapshot or backup of the session's project by id, else by its unique name.
-async fn find_by_name_or_id<T>(
-    session: &Session,
-    collection: cinder::Collection,
-    addr: &Address,
-    attr: &str,
-    wanted: &str,
-    id_name: impl Fn(&T) -> (&str, Option<&str>),
-) -> Result<String>
-where
-    T: serde::de::DeserializeOwned,
-{
-    let all: Vec<T> = session.block_storage().list(collection, &[]).await?;
-    if let Some(found) = all.iter().find(|item| id_name(item).0 == wanted) {
-        return Ok(id_name(found).0.to_string());
-    }
-    let named: Vec<&T> = all
-        .iter()
-        .filter(|item| id_name(item).1 == Some(wanted))
-        .collect();
-    match named.as_slice() {
-        [one] => Ok(id_name(one).0.to_string()),
-        [] => Err(bad_attr(
-            addr,
-            attr,
-            format!("names `{wanted}`, which is no {attr} of the tenant"),
-        )),
-        _ => Err(bad_attr(
-            addr,
-            attr,
-            format!("`{wanted}` names several {attr}s of the tenant: give its id"),
-        )),
-    }
 }
 
 /// The image id of `name`, from what refresh listed, else from Glance.
@@ -413,11 +388,8 @@ impl KindOps for Volume {
         }
         let source = source_of(res);
         match source {
-            Some(("snapshot", wanted)) => {
-                body["snapshot_id"] = json!(
-                    find_by_name_or_id(&session, SNAPSHOTS, addr, "snapshot", wanted, |s: &cinder::Snapshot| (s.id.as_str(), s.name.as_deref()))
-                        .await?
-                );
+            Some(("snapshot", name)) => {
+                body["snapshot_id"] = json!(common::dep_id(ids, Kind::Snapshot, name)?)
             }
             Some(("image", wanted)) => body["imageRef"] = json!(image_id(cx, addr, wanted).await?),
             Some(("source_volume", name)) => {
@@ -426,10 +398,7 @@ impl KindOps for Volume {
             _ => {}
         }
         let backup = match source {
-            Some(("backup", wanted)) => Some(
-                find_by_name_or_id(&session, BACKUPS, addr, "backup", wanted, |b: &cinder::Backup| (b.id.as_str(), b.name.as_deref()))
-                    .await?,
-            ),
+            Some(("backup", name)) => Some(common::dep_id(ids, Kind::Backup, name)?.to_string()),
             _ => None,
         };
         // A create whose reply was lost is found by its ownership metadata in the project.

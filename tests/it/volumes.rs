@@ -649,3 +649,110 @@ async fn the_volume_catalog_is_cached_in_the_state_and_refreshed() {
 async fn real_the_volume_catalog_is_cached_in_the_state_and_refreshed() {
     catalog_is_cached(Target::Real).await;
 }
+
+/// A volume made from each source — a snapshot, a backup restored onto it, another volume,
+/// an image — holds its source's size and is tagged as its own address; removing everything
+/// in one apply deletes the snapshots before their volume.
+async fn sources(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    let body = r#"
+[volume.data]
+tenant = "t"
+size = 1
+
+[snapshot.snap]
+volume = "data"
+description = "before the upgrade"
+
+[backup.bak]
+volume = "data"
+
+[volume.from-snap]
+tenant = "t"
+size = 1
+snapshot = "snap"
+
+[volume.from-backup]
+tenant = "t"
+size = 2
+backup = "bak"
+
+[volume.clone]
+tenant = "t"
+size = 1
+source_volume = "data"
+
+[volume.from-image]
+tenant = "t"
+size = 1
+image = "cirros"
+bootable = true
+"#;
+    cloud.spec(body);
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let data = cloud.volume(&project, "data").await;
+    let snaps = cloud
+        .api
+        .list(
+            CINDER,
+            &format!("/snapshots/detail?all_tenants=1&project_id={project}"),
+            "snapshots",
+        )
+        .await;
+    let snap = snaps.iter().find(|s| s["name"] == "snap").cloned().unwrap_or(Value::Null);
+    assert_eq!(snap["volume_id"], data["id"], "{snaps:?}");
+    assert_eq!(snap["description"], "before the upgrade");
+    let backups = cloud
+        .api
+        .list(
+            CINDER,
+            &format!("/backups/detail?all_tenants=1&project_id={project}"),
+            "backups",
+        )
+        .await;
+    assert!(backups.iter().any(|b| b["name"] == "bak" && b["volume_id"] == data["id"]), "{backups:?}");
+    let from_snap = cloud.volume(&project, "from-snap").await;
+    assert_eq!(from_snap["snapshot_id"], snap["id"]);
+    assert_eq!(from_snap["size"], 1);
+    let from_backup = cloud.volume(&project, "from-backup").await;
+    assert_eq!(from_backup["size"], 2);
+    assert_eq!(from_backup["status"], "available");
+    assert_eq!(
+        from_backup["metadata"]["stackform_address"], "volume.from-backup",
+        "its own marks after the restore: {from_backup}"
+    );
+    let clone = cloud.volume(&project, "clone").await;
+    assert_eq!(clone["source_volid"], data["id"]);
+    let from_image = cloud.volume(&project, "from-image").await;
+    assert_eq!(from_image["bootable"], "true", "{from_image}");
+    cloud.assert_converged("after the sources");
+
+    let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    cloud.destroyed = true;
+    let snap_gone = out.find("snapshot.snap: Destroying...");
+    let data_gone = out.find("volume.data: Destroying...");
+    assert!(snap_gone.is_some() && snap_gone < data_gone, "{out}");
+    let left = cloud
+        .api
+        .list(
+            CINDER,
+            &format!("/volumes/detail?all_tenants=1&project_id={project}"),
+            "volumes",
+        )
+        .await;
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_are_made_from_snapshots_backups_volumes_and_images() {
+    sources(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_volumes_are_made_from_snapshots_backups_volumes_and_images() {
+    sources(Target::Real).await;
+}
