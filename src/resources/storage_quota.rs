@@ -239,6 +239,39 @@ fn demands(tenant: &DesiredResource, desired: &Desired, observed: &Observed) -> 
             }
         }
     }
+    // A snapshot takes its volume's size of the gigabytes quota (Cinder's default), a backup
+    // of the backup ones.
+    for copy in desired
+        .resources
+        .values()
+        .filter(|r| matches!(r.addr.kind, Kind::Snapshot | Kind::Backup))
+        .filter(|r| !observed.resources.contains_key(&r.addr))
+    {
+        let Some(volume) = copy
+            .attrs
+            .get("volume")
+            .and_then(Value::as_str)
+            .and_then(|name| desired.get(&crate::addr::Address::new(Kind::Volume, name)))
+            .filter(|v| in_tenant(&v.attrs))
+        else {
+            continue;
+        };
+        let size = volume.attrs.get("size").and_then(Value::as_u64).unwrap_or(0);
+        let addr = copy.addr.to_string();
+        let (count_key, gigabytes_key) = match copy.addr.kind {
+            Kind::Snapshot => ("snapshots", "gigabytes"),
+            _ => ("backups", "backup_gigabytes"),
+        };
+        out.entry(count_key.into()).or_default().adds.push((addr.clone(), 1));
+        out.entry(gigabytes_key.into())
+            .or_default()
+            .adds
+            .push((addr.clone(), size));
+        let ty = volume.attrs.get("type").and_then(Value::as_str);
+        if let (true, Kind::Snapshot, Some(ty)) = (dynamic, copy.addr.kind, ty) {
+            out.entry(per_type(ty)).or_default().adds.push((addr, size));
+        }
+    }
     for seen in observed.resources.values() {
         if seen.addr.kind != Kind::Volume
             || desired.resources.contains_key(&seen.addr)

@@ -296,6 +296,32 @@ fn source_of(res: &DesiredResource) -> Option<(&'static str, &str)> {
         .find_map(|attr| Some((attr, res.attrs.get(attr)?.as_str()?)))
 }
 
+/// Sends `call` again while Cinder refuses it because the volume it copies is busy: a
+/// snapshot, a backup and a clone of one volume each need it `available` (real Cinder answers
+/// 400 "Invalid volume: ... status must be available ... (is backing-up)" to the others while
+/// one runs), and the plan starts them side by side.
+pub(super) async fn while_source_busy<T, C, F>(cx: &Context, call: C) -> Result<T, ApiError>
+where
+    C: Fn() -> F,
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        match call().await {
+            Err(e)
+                if e.status() == Some(reqwest::StatusCode::BAD_REQUEST)
+                    && e.message().starts_with("Invalid volume")
+                    && e.message().contains("status")
+                    && started.elapsed() < cx.timeout =>
+            {
+                tracing::debug!("source volume busy, trying again: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The image id of `name`, from what refresh listed, else from Glance.
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     let mut images = cx.listed(|l| l.images.clone());
@@ -412,7 +438,7 @@ impl KindOps for Volume {
         };
         let created: cinder::Volume = create_or_adopt(
             addr,
-            || session.block_storage().create(VOLUMES, body.clone()),
+            || while_source_busy(cx, || session.block_storage().create(VOLUMES, body.clone())),
             find,
         )
         .await?;

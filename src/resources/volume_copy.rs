@@ -230,7 +230,12 @@ where
             .into_iter()
             .find(|item| marks.iter().all(|(k, v)| item.metadata().get(k) == Some(v))))
     };
-    let created: T = create_or_adopt(addr, || api.create(T::COLLECTION, body.clone()), find).await?;
+    let created: T = create_or_adopt(
+        addr,
+        || super::volume::while_source_busy(cx, || api.create(T::COLLECTION, body.clone())),
+        find,
+    )
+    .await?;
     let id = created.id().to_string();
     wait::wait_for(cx.timeout, || async {
         let item: T = api.get(T::COLLECTION, &id).await?;

@@ -756,3 +756,29 @@ async fn volumes_are_made_from_snapshots_backups_volumes_and_images() {
 async fn real_volumes_are_made_from_snapshots_backups_volumes_and_images() {
     sources(Target::Real).await;
 }
+
+/// `examples/volumes/` applies as it is on the embedded cloud, converges, and is destroyed in
+/// one apply (the snapshot before its volume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_volumes_example_applies_as_it_is() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let specs = format!("{repo}/examples/volumes");
+    let run = |cmd: &[&str]| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--specs", &specs, "--state", &state_arg]);
+        crate::support::run_in(state.path(), &args)
+    };
+    let (code, out, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged:\n{out}\n{err}");
+    let (code, out, err) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("7 destroyed"), "{out}");
+}
