@@ -241,6 +241,23 @@ impl BlockStorage<'_> {
             .await
     }
 
+    /// Replaces a snapshot's metadata (`PUT /snapshots/{id}/metadata`): the snapshot's own
+    /// PUT takes only its name and description.
+    pub async fn set_snapshot_metadata(
+        self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                BLOCK_STORAGE,
+                Method::PUT,
+                &format!("/snapshots/{id}/metadata"),
+                Some(&json!({ "metadata": metadata })),
+            )
+            .await
+    }
+
     /// Deletes; Cinder answers 202 and the object goes through `deleting` before it is gone.
     pub async fn delete(self, c: Collection, id: &str) -> Result<(), ApiError> {
         self.0

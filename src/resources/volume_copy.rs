@@ -251,7 +251,23 @@ where
 }
 
 async fn update(cx: &Context, schema: &KindSchema, res: &DesiredResource, current: &ObservedResource, c: Collection) -> Result<()> {
-    let changes = common::body_changes(schema, res, current);
+    let mut changes = common::body_changes(schema, res, current);
+    let force = common::bool_attr(res, "force", false);
+    if current.attrs.get("force") != Some(&json!(force)) {
+        // `force` only matters to the create: what changes is the mark that records it.
+        let mut metadata = ownership_metadata(cx, &res.addr);
+        metadata.insert(FORCE_METADATA.into(), force.to_string());
+        if c == SNAPSHOTS {
+            // A snapshot's PUT ignores metadata; it has an endpoint of its own.
+            cx.cloud
+                .admin()
+                .block_storage()
+                .set_snapshot_metadata(&current.id, &metadata)
+                .await?;
+        } else {
+            changes.insert("metadata".into(), json!(metadata));
+        }
+    }
     if !changes.is_empty() {
         let _: Value = cx
             .cloud
