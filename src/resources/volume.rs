@@ -512,7 +512,20 @@ impl KindOps for Volume {
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
         let api = cx.cloud.admin().block_storage();
-        gone_ok(api.delete(VOLUMES, &current.id).await)?;
+        // A volume leaving the spec with the instance it is attached to, or still attached
+        // to one, is detached first: Cinder refuses to delete an in-use volume (400).
+        let volume: cinder::Volume = match api.get(VOLUMES, &current.id).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        for server in volume.attachments.iter().filter_map(|a| a.server_id.as_deref()) {
+            match cx.cloud.admin().compute().detach_volume(server, &current.id).await {
+                Err(e) if e.is_not_found() => {}
+                other => other?,
+            }
+        }
+        // A server just deleted leaves its volumes `detaching` for a moment.
+        gone_ok(while_source_busy(cx, || api.delete(VOLUMES, &current.id)).await)?;
         wait::wait_gone(cx.timeout, || async {
             let volume: cinder::Volume = api.get(VOLUMES, &current.id).await?;
             Ok(volume.status)

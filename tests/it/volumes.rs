@@ -782,3 +782,93 @@ async fn the_volumes_example_applies_as_it_is() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("7 destroyed"), "{out}");
 }
+
+/// `instance.volumes`: attached when the instance is made, then one more attached and one
+/// extended while attached, then one detached, all in place; destroy takes the instance first.
+async fn attachments(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    let flavor = match target {
+        Target::Embedded => "m1.tiny",
+        Target::Real => {
+            real_common::ensure_admin_setup(&cloud.api).await;
+            real_common::FLAVOR
+        }
+    };
+    let spec = |volumes: &str, d1: u64| {
+        format!(
+            r#"
+[network.net]
+tenant = "t"
+
+[subnet.sub]
+network = "net"
+cidr = "10.50.0.0/24"
+
+[instance.vm]
+tenant = "t"
+flavor = "{flavor}"
+image = "cirros"
+subnet = "sub"
+volumes = [{volumes}]
+{}{}"#,
+            sized("d1", d1, ""),
+            sized("d2", 1, "")
+        )
+    };
+    cloud.spec(&spec(r#""d1""#, 1));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let servers = cloud
+        .api
+        .list(
+            "compute",
+            &format!("/servers?all_tenants=1&project_id={project}&name=vm"),
+            "servers",
+        )
+        .await;
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    let server_id = servers[0]["id"].clone();
+    let d1 = cloud.volume(&project, "d1").await;
+    assert_eq!(d1["status"], "in-use", "{d1}");
+    assert_eq!(d1["attachments"][0]["server_id"], server_id, "{d1}");
+    assert_eq!(cloud.volume(&project, "d2").await["status"], "available");
+    cloud.assert_converged("after the first attach");
+
+    // d2 attached, d1 grown while attached: both in place.
+    cloud.spec(&spec(r#""d1", "d2""#, 2));
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("0 to add, 2 to change, 0 to destroy"), "{out}");
+    cloud.apply();
+    let d1 = cloud.volume(&project, "d1").await;
+    assert_eq!((d1["size"].clone(), d1["status"].clone()), (json!(2), json!("in-use")));
+    let d2 = cloud.volume(&project, "d2").await;
+    assert_eq!(d2["attachments"][0]["server_id"], server_id, "{d2}");
+    cloud.assert_converged("after the second attach and the extend");
+
+    // d1 detached in place.
+    cloud.spec(&spec(r#""d2""#, 2));
+    cloud.apply();
+    assert_eq!(cloud.volume(&project, "d1").await["status"], "available");
+    assert_eq!(cloud.volume(&project, "d2").await["status"], "in-use");
+    cloud.assert_converged("after the detach");
+
+    let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    cloud.destroyed = true;
+    let vm_gone = out.find("instance.vm: Destroying...");
+    let d2_gone = out.find("volume.d2: Destroying...");
+    assert!(vm_gone.is_some() && vm_gone < d2_gone, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_attach_extend_while_attached_and_detach_in_place() {
+    attachments(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_volumes_attach_extend_while_attached_and_detach_in_place() {
+    attachments(Target::Real).await;
+}
