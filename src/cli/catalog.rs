@@ -42,6 +42,9 @@ pub async fn run(
         .filter(|(k, _)| k.starts_with("max"))
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
-    println!("  limits: {}", list(limits.iter().map(String::as_str).collect()));
+    println!(
+        "  limits: {}",
+        list(limits.iter().map(String::as_str).collect())
+    );
     Ok(ExitCode::SUCCESS)
 }

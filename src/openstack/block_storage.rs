@@ -320,7 +320,11 @@ impl BlockStorage<'_> {
 
     pub async fn list_availability_zones(self) -> Result<Vec<AvailabilityZone>, ApiError> {
         self.0
-            .get(BLOCK_STORAGE, "/os-availability-zone", "availabilityZoneInfo")
+            .get(
+                BLOCK_STORAGE,
+                "/os-availability-zone",
+                "availabilityZoneInfo",
+            )
             .await
     }
 
@@ -338,7 +342,10 @@ impl BlockStorage<'_> {
 
     /// A project's quotas with their usage; per-type quotas appear as `gigabytes_<type>`,
     /// `volumes_<type>`, `snapshots_<type>`.
-    pub async fn quota_usage(self, project_id: &str) -> Result<BTreeMap<String, QuotaUse>, ApiError> {
+    pub async fn quota_usage(
+        self,
+        project_id: &str,
+    ) -> Result<BTreeMap<String, QuotaUse>, ApiError> {
         let set: BTreeMap<String, Value> = self
             .0
             .get(
@@ -443,7 +450,11 @@ mod tests {
             .as_object()
             .unwrap()
             .iter()
-            .filter_map(|(k, v)| serde_json::from_value(v.clone()).ok().map(|q| (k.clone(), q)))
+            .filter_map(|(k, v)| {
+                serde_json::from_value(v.clone())
+                    .ok()
+                    .map(|q| (k.clone(), q))
+            })
             .collect();
         assert!(set.contains_key("gigabytes"), "{set:?}");
         assert!(!set.contains_key("id"));
@@ -477,8 +488,13 @@ mod tests {
             )
         );
         let bad = r#"{"badRequest": {"code": 400, "message": "Invalid input received: New size for extend must be greater than current size. (current: 1, extended: 1)."}}"#;
-        assert!(service_message(bad).unwrap().starts_with("Invalid input received"));
-        let missing = r#"{"itemNotFound": {"code": 404, "message": "Volume nonexist could not be found."}}"#;
+        assert!(
+            service_message(bad)
+                .unwrap()
+                .starts_with("Invalid input received")
+        );
+        let missing =
+            r#"{"itemNotFound": {"code": 404, "message": "Volume nonexist could not be found."}}"#;
         assert_eq!(
             service_message(missing).as_deref(),
             Some("Volume nonexist could not be found.")

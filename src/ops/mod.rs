@@ -245,8 +245,7 @@ async fn plan_with(
     };
     let mut connection = connection;
     let max_age = Duration::from_secs(desired.provider.catalog_max_age_secs);
-    connection.context.volume_catalog = match cached_volume_catalog(store.as_ref(), max_age).await
-    {
+    connection.context.volume_catalog = match cached_volume_catalog(store.as_ref(), max_age).await {
         Ok(cached) => cached,
         Err(e) => return Err((e, connection)),
     };

@@ -14,8 +14,8 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     let mut out = Diagnostics::default();
     for resource in desired.resources.values() {
         for attr in resource.addr.kind.schema().attrs {
-            if let AttrType::CloudName { catalog, .. } | AttrType::OptionalCloudName { catalog, .. } =
-                attr.ty
+            if let AttrType::CloudName { catalog, .. }
+            | AttrType::OptionalCloudName { catalog, .. } = attr.ty
             {
                 check_exists(resource, attr.name, catalog, observed, &mut out);
             }

@@ -65,8 +65,14 @@ pub fn changes(
     if let Some(types) = desired.get(VOLUME_TYPES).and_then(Value::as_object) {
         let current_types = have(VOLUME_TYPES).and_then(Value::as_object);
         for (name, limit) in types {
-            let Some(limit) = limit.as_i64() else { continue };
-            if current_types.and_then(|c| c.get(name)).and_then(Value::as_i64) != Some(limit) {
+            let Some(limit) = limit.as_i64() else {
+                continue;
+            };
+            if current_types
+                .and_then(|c| c.get(name))
+                .and_then(Value::as_i64)
+                != Some(limit)
+            {
                 out.insert(per_type(name), limit);
             }
         }
@@ -95,7 +101,12 @@ struct Demand {
 /// The storage quotas of `tenant` hold what the plan creates and grows: the limit (the
 /// spec's, else the cloud's) against what the tenant uses now, less what the plan deletes,
 /// plus what it adds. Each quota over its limit is one error, naming all of it.
-pub fn check(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+pub fn check(
+    tenant: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
     let quotas = tenant.attrs.get("quotas").and_then(Value::as_object);
     check_mode(tenant, desired, quotas, out);
     let project = observed.resources.get(&tenant.addr).map(|r| r.id.as_str());
@@ -158,9 +169,15 @@ fn quota_limit(quotas: Option<&Map<String, Value>>, cinder_key: &str) -> Option<
     if let Some(ty) = cinder_key.strip_prefix("gigabytes_") {
         return quotas.get(VOLUME_TYPES)?.get(ty)?.as_i64();
     }
-    if let Some(types) = quotas.get(VOLUME_TYPES).filter(|_| cinder_key == "gigabytes") {
+    if let Some(types) = quotas
+        .get(VOLUME_TYPES)
+        .filter(|_| cinder_key == "gigabytes")
+    {
         // What `changes` sets the total to.
-        let gigabytes = changes(&Map::from_iter([(VOLUME_TYPES.to_string(), types.clone())]), None);
+        let gigabytes = changes(
+            &Map::from_iter([(VOLUME_TYPES.to_string(), types.clone())]),
+            None,
+        );
         return gigabytes.get("gigabytes").copied();
     }
     let (spec, _) = CINDER_QUOTAS.iter().find(|(_, c)| *c == cinder_key)?;
@@ -204,14 +221,25 @@ fn check_mode(
 }
 
 /// What the plan adds to and frees of each Cinder quota of `tenant`, from its volumes.
-fn demands(tenant: &DesiredResource, desired: &Desired, observed: &Observed) -> BTreeMap<String, Demand> {
+fn demands(
+    tenant: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+) -> BTreeMap<String, Demand> {
     let in_tenant = |attrs: &crate::spec::Attrs| {
         attrs.get("tenant").and_then(Value::as_str) == Some(tenant.addr.name.as_str())
     };
     let dynamic = desired.provider.storage_mode == StorageMode::Dynamic;
     let mut out: BTreeMap<String, Demand> = BTreeMap::new();
-    for volume in desired.of_kind(Kind::Volume).filter(|v| in_tenant(&v.attrs)) {
-        let size = volume.attrs.get("size").and_then(Value::as_u64).unwrap_or(0);
+    for volume in desired
+        .of_kind(Kind::Volume)
+        .filter(|v| in_tenant(&v.attrs))
+    {
+        let size = volume
+            .attrs
+            .get("size")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let seen = observed.resources.get(&volume.addr);
         let had = seen
             .and_then(|s| s.attrs.get("size"))
@@ -227,7 +255,10 @@ fn demands(tenant: &DesiredResource, desired: &Desired, observed: &Observed) -> 
             .and_then(Value::as_str);
         let addr = volume.addr.to_string();
         if count > 0 {
-            out.entry("volumes".into()).or_default().adds.push((addr.clone(), count));
+            out.entry("volumes".into())
+                .or_default()
+                .adds
+                .push((addr.clone(), count));
         }
         if gigabytes > 0 {
             out.entry("gigabytes".into())
@@ -235,7 +266,10 @@ fn demands(tenant: &DesiredResource, desired: &Desired, observed: &Observed) -> 
                 .adds
                 .push((addr.clone(), gigabytes));
             if let (true, Some(ty)) = (dynamic, ty) {
-                out.entry(per_type(ty)).or_default().adds.push((addr, gigabytes));
+                out.entry(per_type(ty))
+                    .or_default()
+                    .adds
+                    .push((addr, gigabytes));
             }
         }
     }
@@ -256,13 +290,20 @@ fn demands(tenant: &DesiredResource, desired: &Desired, observed: &Observed) -> 
         else {
             continue;
         };
-        let size = volume.attrs.get("size").and_then(Value::as_u64).unwrap_or(0);
+        let size = volume
+            .attrs
+            .get("size")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let addr = copy.addr.to_string();
         let (count_key, gigabytes_key) = match copy.addr.kind {
             Kind::Snapshot => ("snapshots", "gigabytes"),
             _ => ("backups", "backup_gigabytes"),
         };
-        out.entry(count_key.into()).or_default().adds.push((addr.clone(), 1));
+        out.entry(count_key.into())
+            .or_default()
+            .adds
+            .push((addr.clone(), 1));
         out.entry(gigabytes_key.into())
             .or_default()
             .adds
@@ -296,7 +337,8 @@ mod tests {
     #[test]
     fn per_type_quotas_set_their_sum_as_the_total() {
         let desired = json!({"volume_types": {"ssd": 100, "hdd": 500}, "volumes": 20});
-        let current = json!({"volume_types": {"ssd": 100, "hdd": -1}, "storage": 1000, "volumes": 10});
+        let current =
+            json!({"volume_types": {"ssd": 100, "hdd": -1}, "storage": 1000, "volumes": 10});
         let sent = changes(desired.as_object().unwrap(), current.as_object());
         assert_eq!(
             sent,
@@ -312,10 +354,38 @@ mod tests {
     #[test]
     fn observes_cinder_keys_as_the_spec_writes_them() {
         let usage: BTreeMap<String, QuotaUse> = [
-            ("gigabytes".to_string(), QuotaUse { limit: 1000, in_use: 2, reserved: 0 }),
-            ("gigabytes_ssd".to_string(), QuotaUse { limit: 100, in_use: 0, reserved: 0 }),
-            ("volumes".to_string(), QuotaUse { limit: 10, in_use: 1, reserved: 0 }),
-            ("groups".to_string(), QuotaUse { limit: 10, in_use: 0, reserved: 0 }),
+            (
+                "gigabytes".to_string(),
+                QuotaUse {
+                    limit: 1000,
+                    in_use: 2,
+                    reserved: 0,
+                },
+            ),
+            (
+                "gigabytes_ssd".to_string(),
+                QuotaUse {
+                    limit: 100,
+                    in_use: 0,
+                    reserved: 0,
+                },
+            ),
+            (
+                "volumes".to_string(),
+                QuotaUse {
+                    limit: 10,
+                    in_use: 1,
+                    reserved: 0,
+                },
+            ),
+            (
+                "groups".to_string(),
+                QuotaUse {
+                    limit: 10,
+                    in_use: 0,
+                    reserved: 0,
+                },
+            ),
         ]
         .into();
         let mut quotas = Map::new();

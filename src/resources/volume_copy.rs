@@ -41,7 +41,12 @@ const SNAPSHOT_SCHEMA: KindSchema = KindSchema {
         },
         &[
             Attr::new("volume", volume_ref()).forces_replacement(),
-            Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
+            Attr::new(
+                "name",
+                AttrType::Name {
+                    max: super::schema::NAME_MAX,
+                },
+            ),
             Attr::new("description", AttrType::Text { default: "" }),
             // Snapshot an in-use volume (Cinder refuses without it).
             Attr::new("force", AttrType::Bool { default: false }).own_calls(),
@@ -65,7 +70,12 @@ const BACKUP_SCHEMA: KindSchema = KindSchema {
         },
         &[
             Attr::new("volume", volume_ref()).forces_replacement(),
-            Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
+            Attr::new(
+                "name",
+                AttrType::Name {
+                    max: super::schema::NAME_MAX,
+                },
+            ),
             Attr::new("description", AttrType::Text { default: "" }),
             // Only what changed since the volume's last backup.
             Attr::new("incremental", AttrType::Bool { default: false })
@@ -193,20 +203,31 @@ where
             let claim = common::tagged_address(&lineage, &tags);
             let foreign = common::foreign_claim(&lineage, &tags);
             let (id, status) = (item.id().to_string(), item.status().to_string());
-            Listed::new(id, claim, Some(&status), move |_, o| item.observe(&o.names)).foreign(foreign)
+            Listed::new(id, claim, Some(&status), move |_, o| item.observe(&o.names))
+                .foreign(foreign)
         })
         .collect())
 }
 
 /// The session of the project the copy's volume lives in: the copy is made there.
 async fn volume_session(cx: &Context, volume_id: &str) -> Result<Session> {
-    let volume: cinder::Volume = cx.cloud.admin().block_storage().get(VOLUMES, volume_id).await?;
+    let volume: cinder::Volume = cx
+        .cloud
+        .admin()
+        .block_storage()
+        .get(VOLUMES, volume_id)
+        .await?;
     let project = volume.project_id.unwrap_or_default();
     Ok(cx.cloud.project_session(&project).await?)
 }
 
 /// Creates the copy (adopting one whose reply was lost, by its metadata), then waits for it.
-async fn create<T>(cx: &Context, res: &DesiredResource, ids: &Ids, mut body: Value) -> Result<String>
+async fn create<T>(
+    cx: &Context,
+    res: &DesiredResource,
+    ids: &Ids,
+    mut body: Value,
+) -> Result<String>
 where
     T: Copy + serde::de::DeserializeOwned,
 {
@@ -219,7 +240,12 @@ where
     metadata.insert(FORCE_METADATA.into(), force.to_string());
     body["volume_id"] = json!(volume_id);
     body["name"] = json!(name_of(res));
-    body["description"] = json!(res.attrs.get("description").and_then(Value::as_str).unwrap_or(""));
+    body["description"] = json!(
+        res.attrs
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    );
     body["force"] = json!(force);
     body["metadata"] = json!(metadata);
     let api = session.block_storage();
@@ -241,7 +267,10 @@ where
         let item: T = api.get(T::COLLECTION, &id).await?;
         Ok(match item.status() {
             "available" => Poll::Ready(()),
-            "error" => Poll::Failed(format!("{} {id} went to status error", T::COLLECTION.singular)),
+            "error" => Poll::Failed(format!(
+                "{} {id} went to status error",
+                T::COLLECTION.singular
+            )),
             status => Poll::Pending(status.to_string()),
         })
     })
@@ -250,7 +279,13 @@ where
     Ok(id)
 }
 
-async fn update(cx: &Context, schema: &KindSchema, res: &DesiredResource, current: &ObservedResource, c: Collection) -> Result<()> {
+async fn update(
+    cx: &Context,
+    schema: &KindSchema,
+    res: &DesiredResource,
+    current: &ObservedResource,
+    c: Collection,
+) -> Result<()> {
     let mut changes = common::body_changes(schema, res, current);
     let force = common::bool_attr(res, "force", false);
     if current.attrs.get("force") != Some(&json!(force)) {
@@ -281,7 +316,10 @@ async fn update(cx: &Context, schema: &KindSchema, res: &DesiredResource, curren
 
 /// Deletes and waits until it is gone: a volume's delete right after its snapshot's is
 /// refused while the snapshot is still `deleting`.
-async fn delete<T: Copy + serde::de::DeserializeOwned>(cx: &Context, current: &ObservedResource) -> Result<()> {
+async fn delete<T: Copy + serde::de::DeserializeOwned>(
+    cx: &Context,
+    current: &ObservedResource,
+) -> Result<()> {
     let api = cx.cloud.admin().block_storage();
     gone_ok(api.delete(T::COLLECTION, &current.id).await)?;
     wait::wait_gone(cx.timeout, || async {
@@ -303,7 +341,12 @@ impl KindOps for Snapshot {
         create::<cinder::Snapshot>(cx, res, ids, json!({})).await
     }
 
-    async fn update(cx: &Context, res: &DesiredResource, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        _ids: &Ids,
+    ) -> Result<()> {
         update(cx, &SNAPSHOT_SCHEMA, res, current, SNAPSHOTS).await
     }
 
@@ -324,7 +367,12 @@ impl KindOps for Backup {
         create::<cinder::Backup>(cx, res, ids, json!({ "incremental": incremental })).await
     }
 
-    async fn update(cx: &Context, res: &DesiredResource, current: &ObservedResource, _ids: &Ids) -> Result<()> {
+    async fn update(
+        cx: &Context,
+        res: &DesiredResource,
+        current: &ObservedResource,
+        _ids: &Ids,
+    ) -> Result<()> {
         update(cx, &BACKUP_SCHEMA, res, current, BACKUPS).await
     }
 

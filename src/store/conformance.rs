@@ -41,7 +41,11 @@ async fn catalogs_are_kept_with_their_time_and_replaced(open: &Factory<'_>) {
     };
     {
         let store = opened(open, "catalog");
-        assert_eq!(store.catalog("volume").await.unwrap(), None, "none before a pull");
+        assert_eq!(
+            store.catalog("volume").await.unwrap(),
+            None,
+            "none before a pull"
+        );
         store.set_catalog("volume", &first).await.unwrap();
         assert_eq!(store.catalog("volume").await.unwrap(), Some(first.clone()));
         assert_eq!(store.catalog("other").await.unwrap(), None, "per name");

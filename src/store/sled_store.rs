@@ -511,7 +511,9 @@ impl StateStore for SledStore {
         name: &'a str,
         entry: &'a super::CatalogEntry,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(std::future::ready(SledStore::set_catalog(self, name, entry)))
+        Box::pin(std::future::ready(SledStore::set_catalog(
+            self, name, entry,
+        )))
     }
 
     fn backup(&self) -> StoreFuture<'_, ()> {

@@ -193,7 +193,11 @@ impl StateStore for ReadOnlyStore {
     }
 
     fn catalog<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<super::CatalogEntry>> {
-        Box::pin(std::future::ready(Ok(self.snapshot.catalogs.get(name).cloned())))
+        Box::pin(std::future::ready(Ok(self
+            .snapshot
+            .catalogs
+            .get(name)
+            .cloned())))
     }
 
     /// A reader's pull is used for its own plan and not kept: the next locked run keeps it.

@@ -141,7 +141,9 @@ name = "{tenant}"
         let text = std::fs::read_to_string(self.dir.path().join("specs/all.toml"))
             .or_else(|_| std::fs::read_to_string(self.dir.path().join("all.toml")))
             .unwrap_or_default();
-        let at = text.find(needle).unwrap_or_else(|| panic!("{needle} in the spec"))
+        let at = text
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} in the spec"))
             + needle.find("= ").map_or(0, |i| i + 2);
         let line = text[..at].matches('\n').count() + 1;
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -237,7 +239,10 @@ async fn lifecycle(target: Target) {
         .await;
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
-    assert!(out.contains("in status error in the cloud: replaced"), "{out}");
+    assert!(
+        out.contains("in status error in the cloud: replaced"),
+        "{out}"
+    );
     assert!(out.contains("1 to add, 0 to change, 1 to destroy"), "{out}");
     cloud.apply();
     let replaced = cloud.volume(&project, "data").await;
@@ -399,7 +404,11 @@ async fn quota_overrun(target: Target, dynamic: bool) {
         .get(CINDER, &format!("/os-quota-sets/{project}"))
         .await;
     if dynamic {
-        assert_eq!(quota_set["quota_set"][format!("gigabytes_{ty}")], 3, "{quota_set}");
+        assert_eq!(
+            quota_set["quota_set"][format!("gigabytes_{ty}")],
+            3,
+            "{quota_set}"
+        );
     }
     assert_eq!(quota_set["quota_set"]["gigabytes"], 3, "{quota_set}");
     cloud.assert_converged("within the quota");
@@ -413,7 +422,10 @@ async fn quota_overrun(target: Target, dynamic: bool) {
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
     let (key, spec_key) = if dynamic {
-        (format!("gigabytes_{ty}"), format!("quotas.volume_types.{ty}"))
+        (
+            format!("gigabytes_{ty}"),
+            format!("quotas.volume_types.{ty}"),
+        )
     } else {
         ("gigabytes".to_string(), "quotas.storage".to_string())
     };
@@ -423,12 +435,18 @@ async fn quota_overrun(target: Target, dynamic: bool) {
     assert!(err.contains(&expected), "{expected}\n{err}");
     let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(cloud.volumes(&project, "b").await.is_empty(), "nothing made");
+    assert!(
+        cloud.volumes(&project, "b").await.is_empty(),
+        "nothing made"
+    );
     // Growing the first volume past it is refused the same way.
     cloud.spec_with(provider, &quotas, &sized("a", 4, &extra));
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("the plan adds 2 (volume.a 2): 4 would exceed it"), "{err}");
+    assert!(
+        err.contains("the plan adds 2 (volume.a 2): 4 would exceed it"),
+        "{err}"
+    );
     assert_eq!(cloud.volume(&project, "a").await["size"], 2, "not extended");
 
     let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
@@ -507,7 +525,10 @@ async fn refused_plans_write_nothing() {
     cloud.apply();
     for (why, body) in [
         ("a shrink", sized("a", 1, "")),
-        ("a quota overrun", format!("{}{}", sized("a", 2, ""), sized("b", 2, ""))),
+        (
+            "a quota overrun",
+            format!("{}{}", sized("a", 2, ""), sized("b", 2, "")),
+        ),
     ] {
         cloud.spec_with("", "storage = 3", &body);
         cloud.forget_requests().await;
@@ -545,7 +566,10 @@ async fn a_lost_create_reply_is_adopted_by_metadata() {
         .iter()
         .filter(|(method, path)| method == "POST" && path.ends_with("/volumes"))
         .count();
-    assert_eq!(creates, 1, "the lost create is not sent again: {requests:?}");
+    assert_eq!(
+        creates, 1,
+        "the lost create is not sent again: {requests:?}"
+    );
     let project = cloud.project_id().await;
     // The look-up by metadata is a list in the tenant's own project (refresh lists from the
     // admin's): it shows the reply was lost and the volume found.
@@ -599,13 +623,21 @@ async fn catalog_is_cached(target: Target) {
             &[200],
         )
         .await;
-    let type_id = made["volume_type"]["id"].as_str().unwrap_or_default().to_string();
+    let type_id = made["volume_type"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let body = sized("fast", 1, &format!("type = \"{ty}\""));
     cloud.spec_with("catalog_max_age = \"1h\"", "", &body);
     let (code, out, err) = cloud.run(&["plan"]);
-    assert_eq!(code, 1, "the cached catalog does not know it yet:\n{out}\n{err}");
+    assert_eq!(
+        code, 1,
+        "the cached catalog does not know it yet:\n{out}\n{err}"
+    );
     assert!(
-        err.contains(&format!("volume.fast: type `{ty}` does not exist in the cloud")),
+        err.contains(&format!(
+            "volume.fast: type `{ty}` does not exist in the cloud"
+        )),
         "{err}"
     );
     let (code, out, err) = cloud.run(&["refresh-catalog"]);
@@ -626,7 +658,10 @@ async fn catalog_is_cached(target: Target) {
             &[200],
         )
         .await;
-    let other_id = made["volume_type"]["id"].as_str().unwrap_or_default().to_string();
+    let other_id = made["volume_type"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let body = sized("fast", 1, &format!("type = \"{other}\""));
     cloud.spec_with("catalog_max_age = \"1s\"", "", &body);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
@@ -702,7 +737,11 @@ bootable = true
             "snapshots",
         )
         .await;
-    let snap = snaps.iter().find(|s| s["name"] == "snap").cloned().unwrap_or(Value::Null);
+    let snap = snaps
+        .iter()
+        .find(|s| s["name"] == "snap")
+        .cloned()
+        .unwrap_or(Value::Null);
     assert_eq!(snap["volume_id"], data["id"], "{snaps:?}");
     assert_eq!(snap["description"], "before the upgrade");
     let backups = cloud
@@ -713,7 +752,12 @@ bootable = true
             "backups",
         )
         .await;
-    assert!(backups.iter().any(|b| b["name"] == "bak" && b["volume_id"] == data["id"]), "{backups:?}");
+    assert!(
+        backups
+            .iter()
+            .any(|b| b["name"] == "bak" && b["volume_id"] == data["id"]),
+        "{backups:?}"
+    );
     let from_snap = cloud.volume(&project, "from-snap").await;
     assert_eq!(from_snap["snapshot_id"], snap["id"]);
     assert_eq!(from_snap["size"], 1);
@@ -843,7 +887,10 @@ volumes = [{volumes}]
     assert!(out.contains("0 to add, 2 to change, 0 to destroy"), "{out}");
     cloud.apply();
     let d1 = cloud.volume(&project, "d1").await;
-    assert_eq!((d1["size"].clone(), d1["status"].clone()), (json!(2), json!("in-use")));
+    assert_eq!(
+        (d1["size"].clone(), d1["status"].clone()),
+        (json!(2), json!("in-use"))
+    );
     let d2 = cloud.volume(&project, "d2").await;
     assert_eq!(d2["attachments"][0]["server_id"], server_id, "{d2}");
     cloud.assert_converged("after the second attach and the extend");

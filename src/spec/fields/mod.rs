@@ -561,8 +561,12 @@ impl Builder<'_, '_, '_> {
             let Some(value) = table.integer(entry, self.diags) else {
                 continue;
             };
-            if self.quota_in_range(&format!("{name}.{entry}"), *value.get_ref(), item.span(), max)
-            {
+            if self.quota_in_range(
+                &format!("{name}.{entry}"),
+                *value.get_ref(),
+                item.span(),
+                max,
+            ) {
                 normalized.insert(entry.to_string(), json!(value.get_ref()));
             }
         }
