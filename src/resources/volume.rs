@@ -62,7 +62,12 @@ const SCHEMA: KindSchema = KindSchema {
         },
         &[
             Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
-            Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }),
+            Attr::new(
+                "name",
+                AttrType::Name {
+                    max: super::schema::NAME_MAX,
+                },
+            ),
             Attr::new("description", AttrType::Text { default: "" }),
             // Grown in place with os-extend; a smaller size is refused in plan.
             Attr::new(
@@ -229,7 +234,10 @@ pub fn observe(volume: &cinder::Volume, names: &Names) -> Attrs {
         attrs.insert("availability_zone".into(), json!(zone));
     }
     attrs.insert("bootable".into(), json!(volume.bootable));
-    attrs.insert("metadata".into(), Value::Object(user_metadata(&volume.metadata)));
+    attrs.insert(
+        "metadata".into(),
+        Value::Object(user_metadata(&volume.metadata)),
+    );
     if let Some((attr, name)) = volume
         .metadata
         .get(SOURCE_METADATA)
@@ -237,7 +245,10 @@ pub fn observe(volume: &cinder::Volume, names: &Names) -> Attrs {
     {
         attrs.insert(attr.into(), json!(name));
     } else if let Some(source) = &volume.source_volid {
-        attrs.insert("source_volume".into(), json!(names.name(Kind::Volume, source)));
+        attrs.insert(
+            "source_volume".into(),
+            json!(names.name(Kind::Volume, source)),
+        );
     }
     attrs
 }
@@ -337,7 +348,13 @@ async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
 
 /// Waits until the volume is available or in use, reporting a failed status with the reason
 /// Cinder gives none of (so the status itself is the message).
-async fn wait_ready(cx: &Context, session: &Session, addr: &Address, id: &str, what: &str) -> Result<cinder::Volume> {
+async fn wait_ready(
+    cx: &Context,
+    session: &Session,
+    addr: &Address,
+    id: &str,
+    what: &str,
+) -> Result<cinder::Volume> {
     wait::wait_for(cx.timeout, || async {
         let volume: cinder::Volume = session.block_storage().get(VOLUMES, id).await?;
         Ok(match volume.status.as_str() {
@@ -386,8 +403,10 @@ impl KindOps for Volume {
                 let claim = common::tagged_address(&lineage, &tags);
                 let foreign = common::foreign_claim(&lineage, &tags);
                 let (id, status) = (volume.id.clone(), volume.status.clone());
-                Listed::new(id, claim, Some(&status), move |_, o| observe(&volume, &o.names))
-                    .foreign(foreign)
+                Listed::new(id, claim, Some(&status), move |_, o| {
+                    observe(&volume, &o.names)
+                })
+                .foreign(foreign)
             })
             .collect())
     }
@@ -407,7 +426,10 @@ impl KindOps for Volume {
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
             "metadata": metadata,
         });
-        for (attr, field) in [("type", "volume_type"), ("availability_zone", "availability_zone")] {
+        for (attr, field) in [
+            ("type", "volume_type"),
+            ("availability_zone", "availability_zone"),
+        ] {
             if let Some(value) = res.attrs.get(attr).and_then(Value::as_str) {
                 body[field] = json!(value);
             }
@@ -432,9 +454,9 @@ impl KindOps for Volume {
         let find = || async {
             let query = cinder::metadata_query(&marks, false);
             let found: Vec<cinder::Volume> = session.block_storage().list(VOLUMES, &query).await?;
-            Ok(found.into_iter().find(|v| {
-                marks.iter().all(|(k, val)| v.metadata.get(k) == Some(val))
-            }))
+            Ok(found
+                .into_iter()
+                .find(|v| marks.iter().all(|(k, val)| v.metadata.get(k) == Some(val))))
         };
         let created: cinder::Volume = create_or_adopt(
             addr,
@@ -459,7 +481,10 @@ impl KindOps for Volume {
         if let Some(bootable) = res.attrs.get("bootable").and_then(Value::as_bool)
             && bootable != volume.bootable
         {
-            session.block_storage().set_bootable(&volume.id, bootable).await?;
+            session
+                .block_storage()
+                .set_bootable(&volume.id, bootable)
+                .await?;
         }
         Ok(volume.id)
     }
@@ -477,7 +502,9 @@ impl KindOps for Volume {
             changes.insert("metadata".into(), json!(full_metadata(cx, res)));
         }
         if !changes.is_empty() {
-            let _: cinder::Volume = api.update(VOLUMES, &current.id, Value::Object(changes)).await?;
+            let _: cinder::Volume = api
+                .update(VOLUMES, &current.id, Value::Object(changes))
+                .await?;
         }
         let wanted = res.attrs.get("size").and_then(Value::as_u64);
         let have = current.attrs.get("size").and_then(Value::as_u64);
@@ -489,7 +516,8 @@ impl KindOps for Volume {
             // new size; `extending` in between.
             let admin = cx.cloud.admin();
             wait::wait_for(cx.timeout, || async {
-                let volume: cinder::Volume = admin.block_storage().get(VOLUMES, &current.id).await?;
+                let volume: cinder::Volume =
+                    admin.block_storage().get(VOLUMES, &current.id).await?;
                 Ok(match volume.status.as_str() {
                     "available" | "in-use" if volume.size >= wanted => Poll::Ready(()),
                     "error_extending" => Poll::Failed(format!(
@@ -518,8 +546,18 @@ impl KindOps for Volume {
             Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         };
-        for server in volume.attachments.iter().filter_map(|a| a.server_id.as_deref()) {
-            match cx.cloud.admin().compute().detach_volume(server, &current.id).await {
+        for server in volume
+            .attachments
+            .iter()
+            .filter_map(|a| a.server_id.as_deref())
+        {
+            match cx
+                .cloud
+                .admin()
+                .compute()
+                .detach_volume(server, &current.id)
+                .await
+            {
                 Err(e) if e.is_not_found() => {}
                 other => other?,
             }

@@ -46,15 +46,21 @@ pub async fn converge(
     Ok(())
 }
 
-async fn wait_status(cx: &Context, addr: &Address, volume: &str, target: &str, what: &str) -> Result<()> {
+async fn wait_status(
+    cx: &Context,
+    addr: &Address,
+    volume: &str,
+    target: &str,
+    what: &str,
+) -> Result<()> {
     let api = cx.cloud.admin().block_storage();
     wait::wait_for(cx.timeout, || async {
         let found: cinder::Volume = api.get(VOLUMES, volume).await?;
         Ok(match found.status.as_str() {
             status if status == target => Poll::Ready(()),
-            status if status.starts_with("error") => {
-                Poll::Failed(format!("volume {volume} went to status {status} while {what}"))
-            }
+            status if status.starts_with("error") => Poll::Failed(format!(
+                "volume {volume} went to status {status} while {what}"
+            )),
             status => Poll::Pending(status.to_string()),
         })
     })
