@@ -1,5 +1,5 @@
 //! The embedded OpenStack-compatible cloud: Keystone v3, Nova v2.1, Neutron v2.0, Glance v2,
-//! served over HTTP on one loopback port, persisted under a data folder.
+//! Cinder v3, served over HTTP on one loopback port, persisted under a data folder.
 //!
 //! It is a second, independent implementation of the OpenStack wire format: it shares **no
 //! types** with `crate::openstack` (or any other module), so the client and the cloud cannot
@@ -10,6 +10,9 @@
 //!   /compute       version document,   /compute/v2.1/...  Nova
 //!   /networking    version document,   /networking/v2.0/... Neutron
 //!   /image         version document,   /image/v2/...      Glance
+//!   /volume        version document,   /volume/v3/{project_id}/... Cinder (catalog types
+//!                  `block-storage` and `volumev3`, the token's project filled in; 3.0 to
+//!                  3.71 with `OpenStack-API-Version: volume 3.x`)
 //!
 //!   /_sim/faults   test hook (admin token): `{"lose_reply": {"method", "path_suffix", "count"}}`
 //!                  processes the next matching request then answers 502 with no body;
@@ -22,7 +25,8 @@
 //!                  so a benchmark can count any number of calls; DELETE clears both.
 //!
 //! Cost: every record lives in an indexed table (by id, by project, and by parent: a
-//! network's subnets and ports, a group's rules), so a list costs what it returns and a token
+//! network's subnets and ports, a group's rules, a volume's snapshots and backups, a
+//! server's volume attachments), so a list costs what it returns and a token
 //! check is one lookup, whatever the size of the cloud.
 //!
 //! State lives in `<data_dir>/cloud.json` (a snapshot) plus `<data_dir>/cloud.journal`: each
@@ -32,14 +36,16 @@
 //! An OS lock on `<data_dir>/cloud.lock` keeps a second process from opening it: the holder
 //! writes its URL into that file, so a second process (a `plan` during an `apply`) joins the
 //! cloud being served instead ([`served_url`]). Slow transitions
-//! (server build, stop, start, reboot) are stored as "done at" timestamps, so they complete on
-//! time across restarts.
+//! (server build, stop, start, reboot; a volume's creating, extending, backing-up and
+//! restoring-backup, a snapshot's or a backup's creating, `SimConfig::volume_delay`) are stored
+//! as "done at" timestamps, so they complete on time across restarts.
 //!
 //! Ownership of files: `core` (state, persistence, auth of callers, faults, request ids,
 //! server start/stop), one folder per service in the same shape (`identity/`, `compute/`,
-//! `image/`, `network/`: `model` data, `ops` rules without HTTP, `api` handlers, `render` wire
-//! format, `query` list filters, and tests of the data layer), and `wire/` for the wire
-//! helpers they share (JSON replies, tags, paging links, version documents).
+//! `image/`, `network/`, `block_storage/`: `model` data, `ops` rules without HTTP, `api`
+//! handlers, `render` wire format, `query` list filters, and tests of the data layer), and
+//! `wire/` for the wire helpers they share (JSON replies, tags, paging links, version
+//! documents).
 
 mod block_storage;
 mod compute;

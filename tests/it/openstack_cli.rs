@@ -56,6 +56,24 @@ impl Osc<'_> {
             .collect()
     }
 
+    /// Waits until `<kind…> show <name>` reports `status` (a volume, a snapshot, a backup).
+    fn wait_field(&self, kind: &[&str], name: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut args = kind.to_vec();
+            args.extend(["show", name]);
+            let show = self.json(&args);
+            if show["status"] == status {
+                return show;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never reached {status}: {show}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn wait_status(&self, server: &str, status: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -462,6 +480,8 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     let (ok, _, stderr) = osc.run(&["subnet", "delete", "osc-subnet"]);
     assert!(!ok, "a subnet with ports cannot be deleted: {stderr}");
 
+    block_storage(&osc);
+
     osc.ok(&["server", "delete", "--wait", "osc-vm"]);
     assert!(osc.names(&["server", "list"]).is_empty());
     osc.ok(&["router", "unset", "--external-gateway", "osc-router"]);
@@ -483,4 +503,75 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         status.success(),
         "stackform sim exits cleanly on SIGTERM: {status}"
     );
+}
+
+/// Cinder through the CLI: a volume created, extended (`volume set --size`), snapshotted,
+/// backed up and restored, attached to and detached from `osc-vm`, and everything deleted.
+fn block_storage(osc: &Osc) {
+    let volume = osc.json(&[
+        "volume",
+        "create",
+        "--size",
+        "1",
+        "--type",
+        "ssd",
+        "--property",
+        "owner=osc",
+        "osc-vol",
+    ]);
+    assert_eq!(volume["size"], 1, "{volume}");
+    osc.wait_field(&["volume"], "osc-vol", "available");
+    osc.ok(&["volume", "set", "--size", "2", "osc-vol"]);
+    let grown = osc.wait_field(&["volume"], "osc-vol", "available");
+    assert_eq!(
+        (&grown["size"], &grown["type"], &grown["properties"]),
+        (&json!(2), &json!("ssd"), &json!({ "owner": "osc" })),
+        "{grown}"
+    );
+    let (ok, _, stderr) = osc.run(&["volume", "set", "--size", "1", "osc-vol"]);
+    assert!(
+        !ok && stderr.contains("New size must be greater than 2 GB"),
+        "a shrink is refused: {stderr}"
+    );
+
+    osc.json(&[
+        "volume", "snapshot", "create", "--volume", "osc-vol", "osc-snap",
+    ]);
+    let snapshot = osc.wait_field(&["volume", "snapshot"], "osc-snap", "available");
+    assert_eq!(snapshot["size"], 2, "{snapshot}");
+    let (ok, _, _) = osc.run(&["volume", "delete", "osc-vol"]);
+    assert!(!ok, "a volume with snapshots cannot be deleted");
+
+    osc.json(&[
+        "volume",
+        "backup",
+        "create",
+        "--name",
+        "osc-backup",
+        "osc-vol",
+    ]);
+    let backup = osc.wait_field(&["volume", "backup"], "osc-backup", "available");
+    assert_eq!(backup["size"], 2, "{backup}");
+    osc.wait_field(&["volume"], "osc-vol", "available");
+    osc.ok(&["volume", "backup", "restore", "osc-backup", "osc-restored"]);
+    let restored = osc.wait_field(&["volume"], "osc-restored", "available");
+    assert_eq!(restored["size"], 2, "{restored}");
+
+    osc.ok(&["server", "add", "volume", "osc-vm", "osc-vol"]);
+    let attached = osc.wait_field(&["volume"], "osc-vol", "in-use");
+    assert!(
+        attached["attachments"].to_string().contains("/dev/sdb"),
+        "{attached}"
+    );
+    let listed = osc.json(&["server", "volume", "list", "osc-vm"]);
+    assert_eq!(listed[0]["Volume ID"], volume["id"], "{listed}");
+    osc.ok(&["server", "remove", "volume", "osc-vm", "osc-vol"]);
+    osc.wait_field(&["volume"], "osc-vol", "available");
+    assert_eq!(osc.json(&["server", "volume", "list", "osc-vm"]), json!([]));
+
+    osc.ok(&["volume", "snapshot", "delete", "osc-snap"]);
+    osc.ok(&["volume", "delete", "osc-vol", "osc-restored"]);
+    osc.ok(&["volume", "backup", "delete", "osc-backup"]);
+    assert_eq!(osc.json(&["volume", "list"]), json!([]));
+    assert_eq!(osc.json(&["volume", "backup", "list"]), json!([]));
 }

@@ -351,6 +351,8 @@ async fn volume_lifecycle_and_errors() {
     .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED);
     // Delete: gone for good.
+    // Show carries Cinder's x-compute-request-id; a volume delete's bare 202 does not.
+    assert!(shown.header("x-compute-request-id").is_some());
     for gone in [&id, &other] {
         let deleted = cinder(
             &cloud,
@@ -362,6 +364,7 @@ async fn volume_lifecycle_and_errors() {
         )
         .await;
         assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+        assert_eq!(deleted.header("x-compute-request-id"), None);
     }
     let missing = cinder(
         &cloud,
@@ -726,6 +729,8 @@ async fn backups_outlive_their_volume_and_restore() {
     )
     .await;
     assert_eq!(restored["size"], 3);
+    // The backed-up volume's metadata comes back, with where it came from.
+    assert_eq!(restored["metadata"], json!({ "src_backup_id": backup_id }));
     // Onto an existing volume too small for it.
     let small = volume(&cloud, &token, &p, json!({ "size": 1 })).await;
     let refused = cinder(
@@ -1035,7 +1040,13 @@ async fn cinder_attachments_api() {
         Some(json!({ "attachment": { "connector": { "host": "h", "mountpoint": "/dev/vdb" } } })),
     )
     .await;
-    assert_eq!(updated.body["attachment"]["status"], "attaching");
+    assert_eq!(
+        (
+            &updated.body["attachment"]["status"],
+            &updated.body["attachment"]["attach_mode"]
+        ),
+        (&json!("reserved"), &json!("null"))
+    );
     let complete = cinder(
         &cloud,
         &token,
@@ -1071,7 +1082,12 @@ async fn cinder_attachments_api() {
         Some(json!({ "attachment": { "volume_uuid": id, "instance_uuid": server_id } })),
     )
     .await;
-    assert_eq!(second.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        second.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
+        ))
+    );
     let removed = cinder(
         &cloud,
         &token,
@@ -1095,4 +1111,61 @@ async fn cinder_attachments_api() {
     )
     .await;
     assert_eq!(available.body["volume"]["status"], "available");
+}
+
+/// Volumes, snapshots, backups and attachments are journaled: a volume created mid-transition
+/// finishes on time after a restart, and a cloud made before Cinder gains its types.
+#[tokio::test]
+async fn block_storage_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("no temp dir: {err}"));
+    let config = || stackform::sim::SimConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        volume_delay: Duration::from_millis(600),
+        ..crate::sim_common::fast_config()
+    };
+    let cloud = crate::sim_common::start_with(config()).await;
+    let p = cloud.admin_project_id.clone();
+    let token = cloud.token.clone();
+    let created = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        "volumes",
+        Some(json!({ "volume": { "size": 2, "name": "kept" } })),
+    )
+    .await;
+    let id = id_of(&created, "volume");
+    cloud.handle.stop().await;
+    let again = crate::sim_common::start_with(config()).await;
+    let shown = wait_status(
+        &again,
+        &again.token,
+        &p,
+        &format!("volumes/{id}"),
+        "volume",
+        "available",
+    )
+    .await;
+    assert_eq!(
+        (&shown["name"], &shown["size"]),
+        (&json!("kept"), &json!(2))
+    );
+    let types = cinder(&again, &again.token, &p, Method::GET, "types", None).await;
+    assert_eq!(types.body["volume_types"].as_array().map(Vec::len), Some(4));
+    again.handle.stop().await;
+    // A cloud saved before it had Cinder: no block storage data at all.
+    let saved = dir.path().join("cloud.json");
+    let mut world: Value =
+        serde_json::from_slice(&std::fs::read(&saved).unwrap_or_default()).unwrap_or_default();
+    if let Some(map) = world.as_object_mut() {
+        map.remove("block_storage");
+    }
+    std::fs::write(&saved, world.to_string()).unwrap_or_else(|err| panic!("cannot write: {err}"));
+    let older = crate::sim_common::start_with(config()).await;
+    let types = cinder(&older, &older.token, &p, Method::GET, "types", None).await;
+    assert_eq!(types.body["volume_types"].as_array().map(Vec::len), Some(4));
+    let volumes = cinder(&older, &older.token, &p, Method::GET, "volumes", None).await;
+    assert_eq!(volumes.body, json!({ "volumes": [] }));
+    older.handle.stop().await;
 }

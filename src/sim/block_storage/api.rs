@@ -15,6 +15,7 @@ use crate::sim::core::{
 };
 use crate::sim::wire::json_reply;
 
+use super::api_attachments::*;
 use super::api_more::*;
 use super::ops::{metadata_from, new_volume, positive_size};
 use super::query::{listing, page};
@@ -100,7 +101,10 @@ pub fn routes() -> Router<SimState> {
         })
         .layer(axum::middleware::from_fn(microversion_layer));
     Router::new()
-        .route("/", get(versions_root))
+        .route(
+            "/",
+            get(versions_root).layer(axum::middleware::from_fn(microversion_layer)),
+        )
         .route(
             "/v3/",
             get(versions_ok).layer(axum::middleware::from_fn(microversion_layer)),
@@ -202,6 +206,10 @@ fn negotiate(headers: &HeaderMap) -> Result<Microversion, (Fault, String)> {
 /// unrouted paths or bad tokens, which are answered ahead of it).
 async fn microversion_layer(mut request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().cloned();
+    // Volume and snapshot deletes (not backup deletes) answer a bare 202.
+    let path = request.uri().path();
+    let deleting = request.method() == axum::http::Method::DELETE
+        && (path.contains("/volumes/") || path.contains("/snapshots/"));
     let (text, mut response) = match negotiate(request.headers()) {
         Ok(version) => {
             request.extensions_mut().insert(version);
@@ -214,8 +222,13 @@ async fn microversion_layer(mut request: Request, next: Next) -> Response {
     if unversioned {
         return response;
     }
+    // Cinder's volume and snapshot deletes and metadata reads answer a bare webob response,
+    // which its wsgi layer does not stamp with x-compute-request-id.
+    let bare = (deleting && response.status() == StatusCode::ACCEPTED)
+        || response.extensions().get::<BareReply>().is_some();
     let headers = response.headers_mut();
-    if let Some(RequestId(id)) = &request_id
+    if !bare
+        && let Some(RequestId(id)) = &request_id
         && let Ok(value) = HeaderValue::from_str(id)
     {
         headers.insert("x-compute-request-id", value);
@@ -226,6 +239,10 @@ async fn microversion_layer(mut request: Request, next: Next) -> Response {
     headers.insert("vary", HeaderValue::from_static("OpenStack-API-Version"));
     response
 }
+
+/// Marks a reply Cinder makes outside its wsgi serializer (no x-compute-request-id).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BareReply;
 
 /// The caller as the data layer sees it.
 pub(super) fn actor(state: &SimState, headers: &HeaderMap) -> CResult<Actor> {
@@ -391,7 +408,7 @@ async fn create_volume(
     let volume = data.volume(&actor, &id)?;
     Ok(json_reply(
         StatusCode::ACCEPTED,
-        json!({ "volume": data.volume_detail(volume, &ctx) }),
+        json!({ "volume": data.volume_reply(volume, &ctx) }),
     ))
 }
 
@@ -438,7 +455,7 @@ async fn update_volume(
     let volume = data.volume(&actor, &volume_id)?;
     Ok(json_reply(
         StatusCode::OK,
-        json!({ "volume": data.volume_detail(volume, &ctx) }),
+        json!({ "volume": data.volume_reply(volume, &ctx) }),
     ))
 }
 

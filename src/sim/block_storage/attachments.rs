@@ -48,7 +48,7 @@ impl BlockStorageData {
     }
 
     /// Reserves `volume_id` for `server_id` (POST /attachments): the attachment is reserved,
-    /// or attaching when a connector comes with it; the volume follows.
+    /// whether or not a connector comes with it (os-complete attaches); the volume follows.
     pub(super) fn create_attachment(
         &mut self,
         actor: &Actor,
@@ -67,9 +67,9 @@ impl BlockStorageData {
         };
         if !reservable || (attached && !volume.multiattach) {
             let expected = if volume.multiattach {
-                "available or in-use or reserved"
+                "available or in-use or downloading"
             } else {
-                "available"
+                "available or downloading"
             };
             return Err(bad_request(format!(
                 "Invalid volume: Volume {volume_id} status must be {expected} to reserve, but \
@@ -78,11 +78,7 @@ impl BlockStorageData {
             )));
         }
         let project_id = volume.project_id.clone();
-        let status = if connector.is_some() {
-            "attaching"
-        } else {
-            "reserved"
-        };
+        let status = "reserved";
         let attachment = Attachment {
             id: new_uuid(),
             project_id,
@@ -111,7 +107,7 @@ impl BlockStorageData {
         Ok(id)
     }
 
-    /// PUT /attachments/{id}: the connector arrives; attaching.
+    /// PUT /attachments/{id}: the connector arrives; the volume is attaching.
     pub(super) fn update_attachment(
         &mut self,
         actor: &Actor,
@@ -124,8 +120,8 @@ impl BlockStorageData {
             if let Some(device) = connector.get("mountpoint").and_then(Value::as_str) {
                 attachment.device = Some(device.to_string());
             }
+            // The attachment stays reserved until os-complete, as Cinder shows it.
             attachment.connector = Some(connector);
-            attachment.status = "attaching".to_string();
         }
         if let Some(volume) = self.volumes.get_mut(&volume_id)
             && volume.status != "in-use"

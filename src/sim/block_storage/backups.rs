@@ -57,6 +57,7 @@ impl BlockStorageData {
             self.snapshot(actor, snapshot_id)?;
         }
         let (size, project_id) = (volume.size, volume.project_id.clone());
+        let volume_metadata = volume.metadata.clone();
         let parent_id = if input.incremental {
             let latest = self
                 .backups
@@ -90,6 +91,7 @@ impl BlockStorageData {
             parent_id,
             availability_zone: AVAILABILITY_ZONE.to_string(),
             metadata: input.metadata,
+            volume_metadata,
             created_at: at,
             updated_at: None,
             data_timestamp: at,
@@ -168,7 +170,7 @@ impl BlockStorageData {
                 let input = ops::NewVolume {
                     size: Some(backup_size),
                     name: Some(name),
-                    description: Some(format!("auto-created_from_restore_from_backup")),
+                    description: Some("auto-created_from_restore_from_backup".to_string()),
                     volume_type: None,
                     availability_zone: None,
                     metadata: BTreeMap::new(),
@@ -188,7 +190,8 @@ impl BlockStorageData {
         })
     }
 
-    /// The backup is restoring and the volume restoring-backup until `done_at`.
+    /// The backup is restoring and the volume restoring-backup until `done_at`; the volume
+    /// takes the backed-up volume's metadata and `src_backup_id`, as Cinder restores them.
     pub(super) fn start_restore(
         &mut self,
         backup_id: &str,
@@ -196,11 +199,15 @@ impl BlockStorageData {
         at: DateTime<Utc>,
         done_at: DateTime<Utc>,
     ) {
+        let mut metadata = BTreeMap::new();
         if let Some(backup) = self.backups.get_mut(backup_id) {
             backup.transition("restoring", "available", done_at, at);
+            metadata = backup.volume_metadata.clone();
         }
+        metadata.insert("src_backup_id".to_string(), backup_id.to_string());
         if let Some(volume) = self.volumes.get_mut(volume_id) {
             volume.transition("restoring-backup", "available", done_at, at);
+            volume.metadata.extend(metadata);
         }
     }
 }

@@ -13,10 +13,12 @@
 //! Layout: `model` (records, their clock, error constructors), `ops` (visibility and
 //! volumes), `snapshots`, `backups`, `attachments` (Cinder's and Nova's seam), `quotas`
 //! (quota sets, usage, limits), `render` (wire views), `query` (list filters and paging),
-//! `api` (routes, microversions, volume handlers), `api_more` (the other handlers), and
+//! `api` (routes, microversions, volume handlers), `api_attachments` (the attachments
+//! API), `api_more` (the other handlers), and
 //! `tests` of the data layer.
 
 mod api;
+mod api_attachments;
 mod api_more;
 mod attachments;
 mod backups;

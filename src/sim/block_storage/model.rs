@@ -120,6 +120,9 @@ pub struct Backup {
     pub parent_id: Option<String>,
     pub availability_zone: String,
     pub metadata: BTreeMap<String, String>,
+    /// The volume's metadata when it was backed up: a restore writes it back.
+    #[serde(default)]
+    pub volume_metadata: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: Option<DateTime<Utc>>,
     pub data_timestamp: DateTime<Utc>,

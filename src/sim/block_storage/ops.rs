@@ -130,9 +130,9 @@ impl BlockStorageData {
                     )));
                 }
                 None => {
-                    return Err(bad_request(format!(
-                        "Invalid image identifier or unable to access requested image."
-                    )));
+                    return Err(bad_request(
+                        "Invalid image identifier or unable to access requested image.",
+                    ));
                 }
             }
             bootable = true;

@@ -169,7 +169,9 @@ impl BlockStorageData {
         let mut updates = Vec::new();
         for (key, value) in input {
             if !keys.contains(key) {
-                return Err(bad_request(format!("Bad key(s) in quota set: {key}")));
+                return Err(bad_request(format!(
+                    "Invalid input received: Bad key(s) in quota set: {key}"
+                )));
             }
             let number = value
                 .as_i64()
@@ -178,9 +180,7 @@ impl BlockStorageData {
                     bad_request(format!("Quota limit {value} for {key} must be an integer."))
                 })?;
             if number < -1 {
-                return Err(bad_request(format!(
-                    "Quota limit {number} for {key} must be greater than or equal to -1."
-                )));
+                return Err(bad_request(format!("{key} must be >= -1")));
             }
             updates.push((key.clone(), number));
         }

@@ -47,8 +47,22 @@ impl BlockStorageData {
         })
     }
 
-    /// A volume in full, as show, create and list/detail answer it.
+    /// A volume in full, as show and list/detail answer it (with the tenant attribute, and
+    /// the host and migration ones for an admin).
     pub(super) fn volume_detail(&self, volume: &Volume, ctx: &ViewContext) -> Value {
+        let mut body = self.volume_reply(volume, ctx);
+        body["os-vol-tenant-attr:tenant_id"] = json!(volume.project_id);
+        if ctx.admin {
+            body["os-vol-mig-status-attr:migstat"] = Value::Null;
+            body["os-vol-mig-status-attr:name_id"] = Value::Null;
+            body["os-vol-host-attr:host"] = json!(BACKEND_HOST);
+        }
+        body
+    }
+
+    /// A volume as create and update answer it: without the extended attributes, and with
+    /// no cinder-volume service yet while it is being created.
+    pub(super) fn volume_reply(&self, volume: &Volume, ctx: &ViewContext) -> Value {
         let attachments: Vec<Value> = volume
             .attachment_ids
             .iter()
@@ -60,7 +74,13 @@ impl BlockStorageData {
                     "attachment_id": a.id,
                     "volume_id": volume.id,
                     "server_id": a.server_id,
-                    "host_name": crate::sim::block_storage::HOST_NAME,
+                    // The connector's host, as Cinder records it (Nova's compute host).
+                    "host_name": a
+                        .connector
+                        .as_ref()
+                        .and_then(|c| c.get("host"))
+                        .and_then(Value::as_str)
+                        .unwrap_or(HOST_NAME),
                     "device": a.device,
                     "attached_at": time(a.attached_at),
                 })
@@ -88,7 +108,6 @@ impl BlockStorageData {
             "multiattach": volume.multiattach,
             "attachments": attachments,
             "migration_status": null,
-            "os-vol-tenant-attr:tenant_id": volume.project_id,
         });
         let ctx_mv = ctx.mv;
         if ctx_mv.at_least(13) {
@@ -99,7 +118,12 @@ impl BlockStorageData {
         }
         if ctx_mv.at_least(48) {
             body["shared_targets"] = json!(true);
-            body["service_uuid"] = json!(SERVICE_UUID);
+            // Set once the scheduler has placed it: not in the create reply.
+            body["service_uuid"] = if volume.updated_at.is_some() {
+                json!(SERVICE_UUID)
+            } else {
+                Value::Null
+            };
         }
         if ctx_mv.at_least(61) {
             body["cluster_name"] = Value::Null;
@@ -112,11 +136,6 @@ impl BlockStorageData {
         }
         if let Some(image_id) = &volume.image_id {
             body["volume_image_metadata"] = json!({ "image_id": image_id });
-        }
-        if ctx.admin {
-            body["os-vol-mig-status-attr:migstat"] = Value::Null;
-            body["os-vol-mig-status-attr:name_id"] = Value::Null;
-            body["os-vol-host-attr:host"] = json!(BACKEND_HOST);
         }
         body
     }
@@ -224,7 +243,12 @@ impl BlockStorageData {
                 .attached_at
                 .map_or(json!(""), |at| json!(cinder_time(at)));
             body["detached_at"] = json!("");
-            body["attach_mode"] = json!(attachment.attach_mode);
+            // Cinder stores the mode when the attachment completes; before, it shows "null".
+            body["attach_mode"] = if attachment.status == "attached" {
+                json!(attachment.attach_mode)
+            } else {
+                json!("null")
+            };
             body["connection_info"] = if attachment.connector.is_some() {
                 json!({
                     "driver_volume_type": "local",

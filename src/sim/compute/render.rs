@@ -115,13 +115,17 @@ pub(super) fn server_detail(
         "OS-SRV-USG:launched_at": server.launched_at.map(nova_usage_time),
         "OS-SRV-USG:terminated_at": null,
         "os-extended-volumes:volumes_attached": volumes_attached(world, &server.id, mv),
-        "security_groups": security_groups,
     });
     let extra = |body: &mut Value, key: &str, value: Value| {
         if let Value::Object(map) = body {
             map.insert(key.to_string(), value);
         }
     };
+    // A server without ports (`networks: "none"`) has no security groups to show, and Nova
+    // leaves the key out.
+    if server.has_ports {
+        extra(&mut body, "security_groups", json!(security_groups));
+    }
     // Nova shows progress only in the statuses where it means something.
     if matches!(
         server.status(),

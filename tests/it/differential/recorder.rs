@@ -8,17 +8,25 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The services the embedded cloud implements (Cinder is left out: the embedded cloud has none).
+/// The services the embedded cloud implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Svc {
     Identity,
     Compute,
     Network,
     Image,
+    /// Cinder: templates are relative to the catalog URL, which holds the project.
+    BlockStorage,
 }
 
 impl Svc {
-    const ALL: [Svc; 4] = [Svc::Identity, Svc::Compute, Svc::Network, Svc::Image];
+    const ALL: [Svc; 5] = [
+        Svc::Identity,
+        Svc::Compute,
+        Svc::Network,
+        Svc::Image,
+        Svc::BlockStorage,
+    ];
 
     fn catalog_type(self) -> &'static str {
         match self {
@@ -26,6 +34,7 @@ impl Svc {
             Svc::Compute => "compute",
             Svc::Network => "network",
             Svc::Image => "image",
+            Svc::BlockStorage => "block-storage",
         }
     }
 
@@ -34,7 +43,7 @@ impl Svc {
         match self {
             Svc::Identity => &["/v3"],
             Svc::Compute => &["/v2.1"],
-            Svc::Network | Svc::Image => &[],
+            Svc::Network | Svc::Image | Svc::BlockStorage => &[],
         }
     }
 }
@@ -140,6 +149,9 @@ impl Req {
         let mut headers = Vec::new();
         if svc == Svc::Compute {
             headers.push(("OpenStack-API-Version", "compute 2.79".to_string()));
+        }
+        if svc == Svc::BlockStorage {
+            headers.push(("OpenStack-API-Version", "volume 3.71".to_string()));
         }
         Req {
             label: label.to_string(),
@@ -261,9 +273,26 @@ impl Recorder {
                         root = stripped.to_string();
                     }
                 }
+                if svc == Svc::BlockStorage {
+                    self.learn_cinder_roots(&root);
+                }
                 self.roots.insert(svc.catalog_type(), root);
             }
         }
+    }
+
+    /// Cinder's links leave its catalog URL (`<service>/v3/<project>`): the version document
+    /// links `<service>/v3/`, bookmarks `<service>/<project>/...`. Both are roots too, and
+    /// `{volume_service}` reaches the version document.
+    fn learn_cinder_roots(&mut self, root: &str) {
+        let Some((service, project)) = root.rsplit_once("/v3/") else {
+            return;
+        };
+        self.roots
+            .insert("block-storage-bookmark", format!("{service}/{project}"));
+        self.roots
+            .insert("block-storage-service", service.to_string());
+        self.bind("volume_service", service.to_string());
     }
 
     fn root(&self, svc: Svc) -> String {

@@ -23,7 +23,7 @@ pub struct Login {
 
 const NO_SUCH_ID: &str = "0b6c2a4e-9d1f-4c5e-8a7b-3f2e1d0c9b8a";
 const BOGUS_TOKEN: &str = "gAAAAABnot-a-real-token";
-const TIMEOUT: Duration = Duration::from_secs(90);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn get(label: &str, svc: Svc, path: &str) -> Req {
     Req::new(label, svc, Method::GET, path)
@@ -65,6 +65,7 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     network_rbac(rec).await;
     super::bodies::creates(rec, login).await;
     compute(rec, login).await;
+    super::cinder::cinder(rec, login).await;
     teardown(rec).await;
 }
 

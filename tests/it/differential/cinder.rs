@@ -1,0 +1,467 @@
+//! Cinder's part of the script: the version document and microversions, types, zones,
+//! limits and quotas, a volume's lifecycle (create, show, list, update, extend, the shrink
+//! refusal), a snapshot (and the delete it blocks, a volume made from it), the over-quota
+//! refusal, a backup restored onto a new volume, and Nova attaching and detaching the volume
+//! (in-use, the refusal to attach it twice or delete it while attached). Runs after the
+//! compute part, on its `{flavor}` and Glance's `{image}`.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::recorder::{Auth, Recorder, Req, Svc};
+use super::script::{Login, TIMEOUT};
+
+const NO_SUCH_ID: &str = "0b6c2a4e-9d1f-4c5e-8a7b-3f2e1d0c9b8a";
+
+fn get(label: &str, path: &str) -> Req {
+    Req::new(label, Svc::BlockStorage, Method::GET, path)
+}
+fn post(label: &str, path: &str, body: serde_json::Value) -> Req {
+    Req::new(label, Svc::BlockStorage, Method::POST, path).json(body)
+}
+fn delete(label: &str, path: &str) -> Req {
+    Req::new(label, Svc::BlockStorage, Method::DELETE, path)
+}
+
+pub async fn cinder(rec: &mut Recorder, login: &Login) {
+    let run = &login.run;
+    rec.call(get("cinder.versions", "{volume_service}/").auth(Auth::None))
+        .await;
+    rec.call(
+        get(
+            "cinder.volumes.list.no_microversion",
+            "/volumes?name=sfd-none",
+        )
+        .no_microversion(),
+    )
+    .await;
+    rec.call(
+        get(
+            "cinder.volumes.list.bad_microversion",
+            "/volumes?name=sfd-none",
+        )
+        .header("OpenStack-API-Version", "volume 3.99"),
+    )
+    .await;
+    rec.call(get("cinder.unknown_path", "/nothings")).await;
+    rec.call(get("cinder.types.list", "/types")).await;
+    rec.call(get("cinder.availability_zones", "/os-availability-zone"))
+        .await;
+    rec.call(get("cinder.limits", "/limits")).await;
+    rec.call(get(
+        "cinder.volume.not_found",
+        &format!("/volumes/{NO_SUCH_ID}"),
+    ))
+    .await;
+    for (label, body) in [
+        (
+            "cinder.volume.create.size_zero",
+            json!({"volume": {"size": 0}}),
+        ),
+        (
+            "cinder.volume.create.size_text",
+            json!({"volume": {"size": "x"}}),
+        ),
+        ("cinder.volume.create.no_volume", json!({"size": 1})),
+        (
+            "cinder.volume.create.unknown_type",
+            json!({"volume": {"size": 1, "volume_type": format!("sfd-none-{run}")}}),
+        ),
+        (
+            "cinder.volume.create.unknown_zone",
+            json!({"volume": {"size": 1, "availability_zone": "sfd-none"}}),
+        ),
+        (
+            "cinder.volume.create.over_quota",
+            json!({"volume": {"size": 100000}}),
+        ),
+    ] {
+        rec.call(post(label, "/volumes", body)).await;
+    }
+
+    // A volume's lifecycle.
+    let reply = rec
+        .call(post(
+            "cinder.volume.create",
+            "/volumes",
+            json!({"volume": {"size": 1, "name": format!("sfd-vol-{run}"),
+                "description": "differential", "metadata": {"owner": "sfd"}}}),
+        ))
+        .await;
+    rec.bind("volume", reply.str_at("/volume/id"));
+    rec.on_cleanup(Svc::BlockStorage, "/volumes/{volume}");
+    rec.poll(
+        "cinder.volume.wait_available",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(get("cinder.volume.show", "/volumes/{volume}"))
+        .await;
+    rec.call(get(
+        "cinder.volumes.list",
+        &format!("/volumes?name=sfd-vol-{run}"),
+    ))
+    .await;
+    rec.call(get(
+        "cinder.volumes.detail",
+        &format!("/volumes/detail?name=sfd-vol-{run}"),
+    ))
+    .await;
+    rec.call(
+        Req::new(
+            "cinder.volume.update",
+            Svc::BlockStorage,
+            Method::PUT,
+            "/volumes/{volume}",
+        )
+        .json(json!({"volume": {"description": "updated"}})),
+    )
+    .await;
+    rec.call(get("cinder.volume.metadata", "/volumes/{volume}/metadata"))
+        .await;
+    rec.call(post(
+        "cinder.volume.extend",
+        "/volumes/{volume}/action",
+        json!({"os-extend": {"new_size": 2}}),
+    ))
+    .await;
+    rec.poll(
+        "cinder.volume.wait_extended",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/size",
+        &["2"],
+        TIMEOUT,
+    )
+    .await;
+    rec.poll(
+        "cinder.volume.wait_available_again",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(post(
+        "cinder.volume.shrink",
+        "/volumes/{volume}/action",
+        json!({"os-extend": {"new_size": 1}}),
+    ))
+    .await;
+    rec.call(post(
+        "cinder.volume.extend.zero",
+        "/volumes/{volume}/action",
+        json!({"os-extend": {"new_size": 0}}),
+    ))
+    .await;
+    rec.call(get("cinder.quota.show", "/os-quota-sets/{admin_project}"))
+        .await;
+
+    // A snapshot blocks the delete; a volume made from it has its size.
+    let reply = rec
+        .call(post(
+            "cinder.snapshot.create",
+            "/snapshots",
+            json!({"snapshot": {"volume_id": "{volume}", "name": format!("sfd-snap-{run}")}}),
+        ))
+        .await;
+    rec.bind("snapshot", reply.str_at("/snapshot/id"));
+    rec.on_cleanup(Svc::BlockStorage, "/snapshots/{snapshot}");
+    rec.poll(
+        "cinder.snapshot.wait_available",
+        Svc::BlockStorage,
+        "/snapshots/{snapshot}",
+        "/snapshot/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(get("cinder.snapshot.show", "/snapshots/{snapshot}"))
+        .await;
+    rec.call(get(
+        "cinder.snapshots.detail",
+        &format!("/snapshots/detail?name=sfd-snap-{run}"),
+    ))
+    .await;
+    rec.call(delete(
+        "cinder.volume.delete.with_snapshot",
+        "/volumes/{volume}",
+    ))
+    .await;
+    let reply = rec
+        .call(post(
+            "cinder.volume.create.from_snapshot",
+            "/volumes",
+            json!({"volume": {"snapshot_id": "{snapshot}", "name": format!("sfd-clone-{run}")}}),
+        ))
+        .await;
+    rec.bind("clone", reply.str_at("/volume/id"));
+    rec.on_cleanup(Svc::BlockStorage, "/volumes/{clone}");
+    rec.poll(
+        "cinder.volume.clone.wait_available",
+        Svc::BlockStorage,
+        "/volumes/{clone}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(delete("cinder.volume.clone.delete", "/volumes/{clone}"))
+        .await;
+    rec.poll(
+        "cinder.volume.clone.wait_gone",
+        Svc::BlockStorage,
+        "/volumes/{clone}",
+        "/volume/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(delete("cinder.snapshot.delete", "/snapshots/{snapshot}"))
+        .await;
+    rec.poll(
+        "cinder.snapshot.wait_gone",
+        Svc::BlockStorage,
+        "/snapshots/{snapshot}",
+        "/snapshot/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+
+    // A backup, restored onto a new volume.
+    let reply = rec
+        .call(post(
+            "cinder.backup.create",
+            "/backups",
+            json!({"backup": {"volume_id": "{volume}", "name": format!("sfd-backup-{run}")}}),
+        ))
+        .await;
+    rec.bind("backup", reply.str_at("/backup/id"));
+    rec.on_cleanup(Svc::BlockStorage, "/backups/{backup}");
+    rec.poll(
+        "cinder.backup.wait_available",
+        Svc::BlockStorage,
+        "/backups/{backup}",
+        "/backup/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.poll(
+        "cinder.volume.wait_backed_up",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(get("cinder.backup.show", "/backups/{backup}"))
+        .await;
+    rec.call(get(
+        "cinder.backups.list",
+        &format!("/backups?name=sfd-backup-{run}"),
+    ))
+    .await;
+    let reply = rec
+        .call(post(
+            "cinder.backup.restore",
+            "/backups/{backup}/restore",
+            json!({"restore": {"name": format!("sfd-restored-{run}")}}),
+        ))
+        .await;
+    rec.bind("restored", reply.str_at("/restore/volume_id"));
+    rec.on_cleanup(Svc::BlockStorage, "/volumes/{restored}");
+    rec.poll(
+        "cinder.backup.restored.wait_available",
+        Svc::BlockStorage,
+        "/volumes/{restored}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.poll(
+        "cinder.backup.wait_restored",
+        Svc::BlockStorage,
+        "/backups/{backup}",
+        "/backup/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(get("cinder.backup.restored.show", "/volumes/{restored}"))
+        .await;
+    rec.call(delete(
+        "cinder.backup.restored.delete",
+        "/volumes/{restored}",
+    ))
+    .await;
+    rec.call(delete("cinder.backup.delete", "/backups/{backup}"))
+        .await;
+    rec.poll(
+        "cinder.backup.wait_gone",
+        Svc::BlockStorage,
+        "/backups/{backup}",
+        "/backup/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+
+    attach(rec, login).await;
+
+    rec.call(delete("cinder.volume.delete", "/volumes/{volume}"))
+        .await;
+    rec.poll(
+        "cinder.volume.wait_gone",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+}
+
+/// Nova attaches the volume (in-use), refuses it to a second attach and Cinder refuses its
+/// delete; Nova detaches it (available).
+async fn attach(rec: &mut Recorder, login: &Login) {
+    use Svc::Compute as C;
+    let run = &login.run;
+    let reply = rec
+        .call(
+            Req::new(
+                "cinder.attach.server.create",
+                C,
+                Method::POST,
+                "/v2.1/servers",
+            )
+            .json(
+                json!({"server": {"name": format!("sfd-attach-{run}"), "imageRef": "{image}",
+                    "flavorRef": "{flavor}", "networks": "none"}}),
+            ),
+        )
+        .await;
+    rec.bind("attach_server", reply.str_at("/server/id"));
+    rec.on_cleanup(C, "/v2.1/servers/{attach_server}");
+    rec.poll(
+        "cinder.attach.server.wait_active",
+        C,
+        "/v2.1/servers/{attach_server}",
+        "/server/status",
+        &["ACTIVE", "ERROR"],
+        TIMEOUT,
+    )
+    .await;
+    let attach_body = json!({"volumeAttachment": {"volumeId": "{volume}"}});
+    rec.call(
+        Req::new(
+            "nova.volume_attachment.create",
+            C,
+            Method::POST,
+            "/v2.1/servers/{attach_server}/os-volume_attachments",
+        )
+        .json(attach_body.clone()),
+    )
+    .await;
+    rec.poll(
+        "cinder.volume.wait_in_use",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["in-use", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(Req::new(
+        "nova.volume_attachments.list",
+        C,
+        Method::GET,
+        "/v2.1/servers/{attach_server}/os-volume_attachments",
+    ))
+    .await;
+    rec.call(Req::new(
+        "nova.volume_attachment.show",
+        C,
+        Method::GET,
+        "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
+    ))
+    .await;
+    rec.call(Req::new(
+        "nova.server.show.with_volume",
+        C,
+        Method::GET,
+        "/v2.1/servers/{attach_server}",
+    ))
+    .await;
+    rec.call(get("cinder.volume.show.in_use", "/volumes/{volume}"))
+        .await;
+    rec.call(
+        Req::new(
+            "nova.volume_attachment.create.again",
+            C,
+            Method::POST,
+            "/v2.1/servers/{attach_server}/os-volume_attachments",
+        )
+        .json(attach_body),
+    )
+    .await;
+    rec.call(
+        Req::new(
+            "nova.volume_attachment.create.missing",
+            C,
+            Method::POST,
+            "/v2.1/servers/{attach_server}/os-volume_attachments",
+        )
+        .json(json!({"volumeAttachment": {"volumeId": NO_SUCH_ID}})),
+    )
+    .await;
+    rec.call(delete("cinder.volume.delete.in_use", "/volumes/{volume}"))
+        .await;
+    rec.call(Req::new(
+        "nova.volume_attachment.delete",
+        C,
+        Method::DELETE,
+        "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
+    ))
+    .await;
+    rec.poll(
+        "cinder.volume.wait_detached",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["available", "error"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(Req::new(
+        "nova.volume_attachment.delete.again",
+        C,
+        Method::DELETE,
+        "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
+    ))
+    .await;
+    rec.call(Req::new(
+        "cinder.attach.server.delete",
+        C,
+        Method::DELETE,
+        "/v2.1/servers/{attach_server}",
+    ))
+    .await;
+    rec.poll(
+        "cinder.attach.server.wait_gone",
+        C,
+        "/v2.1/servers/{attach_server}",
+        "/server/status",
+        &["404"],
+        TIMEOUT,
+    )
+    .await;
+}
