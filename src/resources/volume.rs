@@ -308,9 +308,9 @@ fn source_of(res: &DesiredResource) -> Option<(&'static str, &str)> {
 }
 
 /// Sends `call` again while Cinder refuses it because the volume it copies is busy: a
-/// snapshot, a backup and a clone of one volume each need it `available` (real Cinder answers
-/// 400 "Invalid volume: ... status must be available ... (is backing-up)" to the others while
-/// one runs), and the plan starts them side by side.
+/// snapshot, a backup and a clone of one volume each need it `available` (Cinder answers 400
+/// "Invalid volume: ... status must be available ..." or "Unable to clone volumes that are in
+/// a backing-up state" to the others while one runs), and the plan starts them side by side.
 pub(super) async fn while_source_busy<T, C, F>(cx: &Context, call: C) -> Result<T, ApiError>
 where
     C: Fn() -> F,
@@ -322,7 +322,7 @@ where
             Err(e)
                 if e.status() == Some(reqwest::StatusCode::BAD_REQUEST)
                     && e.message().starts_with("Invalid volume")
-                    && e.message().contains("status")
+                    && (e.message().contains("status") || e.message().contains("state"))
                     && started.elapsed() < cx.timeout =>
             {
                 tracing::debug!("source volume busy, trying again: {e}");
