@@ -195,9 +195,14 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     admin.network().get_quotas(&project.id),
                     admin.block_storage().quota_usage(&project.id),
                 );
-                // A cloud without Cinder has no storage quotas to manage.
+                // A cloud without Cinder (no endpoint: a Config error) has no storage quotas
+                // to manage; any other failure is worth a warning.
                 let cinder = cinder
-                    .inspect_err(|e| tracing::warn!("{addr}: cannot read Cinder quotas: {e}"))
+                    .inspect_err(|e| {
+                        if !matches!(e, crate::openstack::ApiError::Config(_)) {
+                            tracing::warn!("{addr}: cannot read Cinder quotas: {e}")
+                        }
+                    })
                     .ok();
                 if let Some(usage) = &cinder {
                     listings
