@@ -21,6 +21,10 @@ pub struct SimArgs {
     /// How long new servers stay in BUILD, in milliseconds.
     #[arg(long, default_value_t = 300)]
     pub build_delay_ms: u64,
+    /// How long a volume, snapshot or backup stays creating (backing-up, restoring-backup,
+    /// extending) before it settles, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub volume_delay_ms: u64,
     /// Random faults, as JSON: {"seed": 1, "error_rate": 0.05, "throttle_rate": 0.02,
     /// "retry_after_secs": 1, "reset_rate": 0.01, "lose_reply_rate": 0.05, "latency_ms": [0, 50],
     /// "build_error_rate": 0.1, "services": ["/networking"]}; also `PUT /_sim/chaos`.
@@ -41,6 +45,7 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
     let sim = Sim::open(SimConfig {
         data_dir: Some(args.data.clone()),
         build_delay: Duration::from_millis(args.build_delay_ms),
+        volume_delay: Duration::from_millis(args.volume_delay_ms),
         chaos: args.chaos.clone().unwrap_or_default(),
         request_log_limit: args.request_log_limit,
         ..SimConfig::default()

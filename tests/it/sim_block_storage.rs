@@ -746,6 +746,34 @@ async fn backups_outlive_their_volume_and_restore() {
         refused.body,
         bad_request("Invalid volume: volume size 1 is too small to restore backup of size 3.")
     );
+    // Onto an existing volume large enough: it is that volume that restores.
+    let large = volume(&cloud, &token, &p, json!({ "size": 4, "name": "large" })).await;
+    let onto = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        &format!("backups/{backup_id}/restore"),
+        Some(json!({ "restore": { "volume_id": large } })),
+    )
+    .await;
+    assert_eq!(
+        onto.body,
+        json!({ "restore": { "backup_id": backup_id, "volume_id": large, "volume_name": "large" } })
+    );
+    let restored = wait_status(
+        &cloud,
+        &token,
+        &p,
+        &format!("volumes/{large}"),
+        "volume",
+        "available",
+    )
+    .await;
+    assert_eq!(
+        (&restored["size"], &restored["metadata"]["src_backup_id"]),
+        (&json!(4), &json!(backup_id))
+    );
 }
 
 async fn server(cloud: &Cloud, token: &str, name: &str) -> String {
@@ -867,6 +895,65 @@ async fn nova_attaches_and_detaches_volumes() {
     )
     .await;
     assert_eq!(in_use.status, StatusCode::BAD_REQUEST);
+    // In use: a snapshot needs `force` before 3.66, a backup needs it always.
+    let old_snapshot = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &format!("/volume/v3/{p}/snapshots"),
+            Some(json!({ "snapshot": { "volume_id": id } })),
+            &[("OpenStack-API-Version", "volume 3.0")],
+        )
+        .await;
+    assert_eq!(
+        old_snapshot.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available, but current status is: in-use."
+        ))
+    );
+    let forced = cloud
+        .call_as(
+            &token,
+            Method::POST,
+            &format!("/volume/v3/{p}/snapshots"),
+            Some(json!({ "snapshot": { "volume_id": id, "force": true } })),
+            &[("OpenStack-API-Version", "volume 3.0")],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::ACCEPTED, "{}", forced.body);
+    let snapshot_id = id_of(&forced, "snapshot");
+    wait_status(
+        &cloud,
+        &token,
+        &p,
+        &format!("snapshots/{snapshot_id}"),
+        "snapshot",
+        "available",
+    )
+    .await;
+    let deleted = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::DELETE,
+        &format!("snapshots/{snapshot_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED);
+    let unforced = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::POST,
+        "backups",
+        Some(json!({ "backup": { "volume_id": id } })),
+    )
+    .await;
+    assert_eq!(
+        unforced.body,
+        bad_request("Invalid volume: Backing up an in-use volume must use the force flag.")
+    );
     // Extend while attached needs 3.42.
     let old = cloud
         .call_as(
@@ -1073,7 +1160,15 @@ async fn cinder_attachments_api() {
         ),
         (&json!("in-use"), &json!("/dev/vdb"))
     );
-    let second = cinder(
+    let other = cinder(&cloud, &token, &p, Method::POST, "attachments", Some(json!({ "attachment": { "volume_uuid": id, "instance_uuid": "99999999-2222-3333-4444-555555555555" } }))).await;
+    assert_eq!(
+        other.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
+        ))
+    );
+    // The server holding it may reserve it again, as a migration does.
+    let again = cinder(
         &cloud,
         &token,
         &p,
@@ -1083,17 +1178,38 @@ async fn cinder_attachments_api() {
     )
     .await;
     assert_eq!(
-        second.body,
-        bad_request(&format!(
-            "Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is in-use."
-        ))
+        again.body["attachment"]["status"], "reserved",
+        "{}",
+        again.body
     );
+    let second_id = id_of(&again, "attachment");
     let removed = cinder(
         &cloud,
         &token,
         &p,
         Method::DELETE,
         &format!("attachments/{attachment_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["attachments"][0]["id"], second_id.as_str());
+    let reserved = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::GET,
+        &format!("volumes/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(reserved.body["volume"]["status"], "reserved");
+    let removed = cinder(
+        &cloud,
+        &token,
+        &p,
+        Method::DELETE,
+        &format!("attachments/{second_id}"),
         None,
     )
     .await;

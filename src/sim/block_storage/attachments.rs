@@ -59,13 +59,15 @@ impl BlockStorageData {
         at: DateTime<Utc>,
     ) -> CResult<String> {
         let volume = self.volume(actor, volume_id)?;
-        let attached = !volume.attachment_ids.is_empty();
+        // The server holding it may reserve it again (Cinder allows it for a migration).
+        let servers = self.attached_servers(volume);
+        let same_server = !servers.is_empty() && servers.iter().all(|s| s == server_id);
         let reservable = match volume.status.as_str() {
             "available" => true,
-            "in-use" | "reserved" | "attaching" => volume.multiattach,
+            "in-use" | "reserved" | "attaching" => volume.multiattach || same_server,
             _ => false,
         };
-        if !reservable || (attached && !volume.multiattach) {
+        if !reservable {
             let expected = if volume.multiattach {
                 "available or in-use or downloading"
             } else {
@@ -245,7 +247,7 @@ impl BlockStorageData {
             user_id: String::new(),
             admin,
         };
-        self.settle(None, at);
+        self.volumes.settle_one(volume_id, |v| v.settle(at));
         let volume = self
             .volume(&actor, volume_id)
             .map_err(|_| AttachError::VolumeNotFound)?;
@@ -327,10 +329,32 @@ impl BlockStorageData {
         };
         if let Some(volume) = self.volumes.get_mut(&attachment.volume_id) {
             volume.attachment_ids.retain(|a| a != id);
-            if volume.attachment_ids.is_empty() {
-                volume.status = "available".to_string();
-            }
             volume.updated_at = Some(at);
+        }
+        self.status_from_attachments(&attachment.volume_id);
+    }
+
+    /// A volume's status once an attachment went: available with none left, reserved when
+    /// only reservations are, in-use while one is attached.
+    fn status_from_attachments(&mut self, volume_id: &str) {
+        let Some(volume) = self.volumes.get(volume_id) else {
+            return;
+        };
+        let statuses: Vec<&str> = volume
+            .attachment_ids
+            .iter()
+            .filter_map(|id| self.attachments.get(id))
+            .map(|a| a.status.as_str())
+            .collect();
+        let status = if statuses.is_empty() {
+            "available"
+        } else if statuses.contains(&"attached") {
+            "in-use"
+        } else {
+            "reserved"
+        };
+        if let Some(volume) = self.volumes.get_mut(volume_id) {
+            volume.status = status.to_string();
         }
     }
 }

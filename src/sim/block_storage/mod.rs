@@ -143,10 +143,14 @@ impl BlockStorageData {
     /// `multiattach` (extra spec `multiattach="<is> True"`). Adds only the missing ones.
     pub fn seed(&mut self) {
         for (name, description, multiattach) in [
-            (DEFAULT_TYPE, Some("Default Volume Type"), false),
-            ("ssd", None, false),
-            ("hdd", None, false),
-            ("multiattach", None, true),
+            (DEFAULT_TYPE, "Default Volume Type", false),
+            ("ssd", "Solid-state volumes", false),
+            ("hdd", "Spinning-disk volumes", false),
+            (
+                "multiattach",
+                "Volumes that attach to several servers",
+                true,
+            ),
         ] {
             if self.types.iter().any(|t| t.name == name) {
                 continue;
@@ -158,7 +162,7 @@ impl BlockStorageData {
             self.types.push(VolumeType {
                 id: new_uuid(),
                 name: name.to_string(),
-                description: description.map(str::to_string),
+                description: Some(description.to_string()),
                 extra_specs,
             });
         }

@@ -1,6 +1,6 @@
 //! State, persistence, caller authentication, faults and the HTTP server of the embedded cloud.
 //!
-//! CONTRACT for the service modules (identity, compute, image, network):
+//! CONTRACT for the service modules (identity, compute, image, network, block_storage):
 //! - Each service module exposes `pub fn routes() -> axum::Router<SimState>` with its paths
 //!   relative to its prefix (e.g. network: "/v2.0/networks"), plus its version document route
 //!   at "/" (e.g. GET /networking/ → Neutron versions list). `core` nests them under the prefix.

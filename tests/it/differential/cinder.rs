@@ -2,7 +2,8 @@
 //! limits and quotas, a volume's lifecycle (create, show, list, update, extend, the shrink
 //! refusal), a snapshot (and the delete it blocks, a volume made from it), the over-quota
 //! refusal, a backup restored onto a new volume, and Nova attaching and detaching the volume
-//! (in-use, the refusal to attach it twice or delete it while attached). Runs after the
+//! (in-use, the refusal to attach it twice or delete it while attached, snapshots and backups
+//! of it in use, extending it in use), and Cinder's attachments API. Runs after the
 //! compute part, on its `{flavor}` and Glance's `{image}`.
 
 use reqwest::Method;
@@ -211,6 +212,7 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
         TIMEOUT,
     )
     .await;
+    attachments_api(rec).await;
     rec.call(delete("cinder.volume.clone.delete", "/volumes/{clone}"))
         .await;
     rec.poll(
@@ -425,6 +427,54 @@ async fn attach(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(delete("cinder.volume.delete.in_use", "/volumes/{volume}"))
         .await;
+    rec.call(
+        post(
+            "cinder.snapshot.create.in_use_3_0",
+            "/snapshots",
+            json!({"snapshot": {"volume_id": "{volume}"}}),
+        )
+        .header("OpenStack-API-Version", "volume 3.0"),
+    )
+    .await;
+    rec.call(post(
+        "cinder.backup.create.in_use_without_force",
+        "/backups",
+        json!({"backup": {"volume_id": "{volume}"}}),
+    ))
+    .await;
+    rec.call(
+        post(
+            "cinder.volume.extend.in_use_3_41",
+            "/volumes/{volume}/action",
+            json!({"os-extend": {"new_size": 3}}),
+        )
+        .header("OpenStack-API-Version", "volume 3.41"),
+    )
+    .await;
+    rec.call(post(
+        "cinder.volume.extend.in_use",
+        "/volumes/{volume}/action",
+        json!({"os-extend": {"new_size": 3}}),
+    ))
+    .await;
+    rec.poll(
+        "cinder.volume.wait_extended_in_use",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/size",
+        &["3"],
+        TIMEOUT,
+    )
+    .await;
+    rec.poll(
+        "cinder.volume.wait_in_use_again",
+        Svc::BlockStorage,
+        "/volumes/{volume}",
+        "/volume/status",
+        &["in-use", "error"],
+        TIMEOUT,
+    )
+    .await;
     rec.call(Req::new(
         "nova.volume_attachment.delete",
         C,
@@ -461,6 +511,68 @@ async fn attach(rec: &mut Recorder, login: &Login) {
         "/v2.1/servers/{attach_server}",
         "/server/status",
         &["404"],
+        TIMEOUT,
+    )
+    .await;
+}
+
+/// Cinder's attachments API (3.27+) on `{clone}`, as Nova drives it: reserve, connect,
+/// complete (in-use), a second reserve refused, delete (available); before 3.27 there is none.
+async fn attachments_api(rec: &mut Recorder) {
+    let server = "5d2f7c1e-8a4b-4e3d-9c6f-1b0a2e3d4c5f";
+    rec.call(
+        get("cinder.attachments.list.3_26", "/attachments")
+            .header("OpenStack-API-Version", "volume 3.26"),
+    )
+    .await;
+    let reply = rec
+        .call(post(
+            "cinder.attachment.create",
+            "/attachments",
+            json!({"attachment": {"volume_uuid": "{clone}", "instance_uuid": server}}),
+        ))
+        .await;
+    rec.bind("attachment", reply.str_at("/attachment/id"));
+    rec.call(get("cinder.attachment.volume.reserved", "/volumes/{clone}"))
+        .await;
+    rec.call(
+        Req::new("cinder.attachment.update", Svc::BlockStorage, Method::PUT, "/attachments/{attachment}").json(
+            json!({"attachment": {"connector": {"host": "sfd-host", "initiator": "iqn.sfd", "mountpoint": "/dev/vdb"}}}),
+        ),
+    )
+    .await;
+    rec.call(post(
+        "cinder.attachment.complete",
+        "/attachments/{attachment}/action",
+        json!({"os-complete": {}}),
+    ))
+    .await;
+    rec.call(get("cinder.attachment.show", "/attachments/{attachment}"))
+        .await;
+    rec.call(get(
+        "cinder.attachments.detail",
+        "/attachments/detail?volume_id={clone}",
+    ))
+    .await;
+    rec.call(get("cinder.attachment.volume.in_use", "/volumes/{clone}"))
+        .await;
+    rec.call(post(
+        "cinder.attachment.create.again",
+        "/attachments",
+        json!({"attachment": {"volume_uuid": "{clone}", "instance_uuid": server}}),
+    ))
+    .await;
+    rec.call(delete(
+        "cinder.attachment.delete",
+        "/attachments/{attachment}",
+    ))
+    .await;
+    rec.poll(
+        "cinder.attachment.volume.wait_available",
+        Svc::BlockStorage,
+        "/volumes/{clone}",
+        "/volume/status",
+        &["available", "error"],
         TIMEOUT,
     )
     .await;
