@@ -108,8 +108,8 @@ mod tests {
     #[test]
     fn rejects_unknown_kinds_and_missing_parts() {
         assert_eq!(
-            "volume.x".parse::<Address>(),
-            Err(AddressError::UnknownKind("volume".into()))
+            "bucket.x".parse::<Address>(),
+            Err(AddressError::UnknownKind("bucket".into()))
         );
         assert!(matches!(
             "network".parse::<Address>(),

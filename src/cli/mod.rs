@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::ops::{OpsError, RunOptions, Workspace};
 
 mod apply;
+mod catalog;
 mod graph;
 mod plan;
 mod sim;
@@ -55,6 +56,8 @@ pub enum Command {
     State(state::StateCommand),
     /// Serve the embedded OpenStack-compatible cloud for other clients (the `openstack` CLI).
     Sim(sim::SimArgs),
+    /// Pull the volume catalog (types, zones, limits) from the cloud into the state.
+    RefreshCatalog(catalog::RefreshCatalogArgs),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -172,6 +175,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Graph => graph::run(&ws, &out).await,
         Command::State(cmd) => state::run(cmd, &ws, &out).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
     }
 }
 

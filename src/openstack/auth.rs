@@ -268,6 +268,8 @@ pub struct Endpoints {
     pub network: Option<String>,
     pub image: Option<String>,
     pub identity: Option<String>,
+    /// Cinder v3, its URL holding the project id (`/v3/<project>`).
+    pub block_storage: Option<String>,
 }
 
 impl Endpoints {
@@ -277,6 +279,7 @@ impl Endpoints {
             ServiceType::Network => self.network.as_deref(),
             ServiceType::Image => self.image.as_deref(),
             ServiceType::Identity => self.identity.as_deref(),
+            ServiceType::BlockStorage => self.block_storage.as_deref(),
         }
     }
 }
@@ -315,6 +318,8 @@ pub fn parse_token(body: &str, interface: &str, region: Option<&str>) -> Result<
         network: find("network").map(|u| with_version_suffix(&u, "v2.0")),
         image: find("image").map(|u| with_version_suffix(&u, "v2")),
         identity: find("identity"),
+        // Newer catalogs name Cinder `block-storage`; most still list `volumev3` only.
+        block_storage: find("block-storage").or_else(|| find("volumev3")),
     };
     Ok(TokenInfo {
         user_id: token.user.id,
@@ -382,6 +387,8 @@ mod tests {
                 network: Some("http://23.253.248.171:9696/v2.0".into()),
                 image: Some("http://23.253.248.171:9292/v2".into()),
                 identity: Some("http://example.com/identity/v2.0".into()),
+                // The sample lists only the retired `volume` and `volumev2` types.
+                block_storage: None,
             }
         );
     }

@@ -31,6 +31,15 @@ pub struct Server {
     pub fault: Option<ServerFault>,
     #[serde(rename = "OS-EXT-STS:task_state")]
     pub task_state: Option<String>,
+    /// The Cinder volumes attached to the server.
+    #[serde(rename = "os-extended-volumes:volumes_attached")]
+    pub volumes_attached: Vec<AttachedVolume>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AttachedVolume {
+    pub id: String,
 }
 
 impl Server {
@@ -102,6 +111,31 @@ impl Compute<'_> {
                 "/servers",
                 &json!({ "server": server }),
                 Some("server"),
+            )
+            .await
+    }
+
+    /// Attaches a Cinder volume (`POST /servers/{id}/os-volume_attachments`); Nova picks the
+    /// device. The volume goes `attaching`, then `in-use`.
+    pub async fn attach_volume(self, server: &str, volume: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::POST,
+                &format!("/servers/{server}/os-volume_attachments"),
+                Some(&json!({ "volumeAttachment": { "volumeId": volume } })),
+            )
+            .await
+    }
+
+    /// Detaches a volume; it goes `detaching`, then `available`.
+    pub async fn detach_volume(self, server: &str, volume: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::DELETE,
+                &format!("/servers/{server}/os-volume_attachments/{volume}"),
+                None,
             )
             .await
     }

@@ -1,5 +1,5 @@
 //! The OpenStack client: Keystone v3 password auth and catalog, one sub-module per service
-//! (identity, compute, network, image), typed errors with request ids, pagination, retries and
+//! (identity, compute, network, image, block storage), typed errors with request ids, pagination, retries and
 //! waits. Response structs are our own, lenient (`#[serde(default)]`, unknown fields ignored).
 //!
 //! Why hand-written on reqwest rather than the `openstack_sdk` crate: the SDK costs minutes of
@@ -11,6 +11,7 @@
 //! Knows nothing of specs, plans or state.
 
 mod auth;
+pub mod block_storage;
 pub mod clouds;
 pub mod compute;
 mod error;
@@ -39,6 +40,8 @@ pub enum ServiceType {
     Compute,
     Network,
     Image,
+    /// Cinder: the catalog's `block-storage`, else `volumev3`.
+    BlockStorage,
 }
 
 impl ServiceType {
@@ -48,6 +51,7 @@ impl ServiceType {
             ServiceType::Compute => "compute",
             ServiceType::Network => "network",
             ServiceType::Image => "image",
+            ServiceType::BlockStorage => "block-storage",
         }
     }
 }

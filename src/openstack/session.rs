@@ -326,6 +326,12 @@ impl Session {
                 )
                 .header("X-OpenStack-Nova-API-Version", COMPUTE_MICROVERSION);
         }
+        if service == ServiceType::BlockStorage {
+            request = request.header(
+                "OpenStack-API-Version",
+                format!("volume {}", super::block_storage::VOLUME_MICROVERSION),
+            );
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -243,10 +243,21 @@ async fn plan_with(
         Ok(ids) => ids,
         Err(e) => return Err((e.into(), connection)),
     };
+    let mut connection = connection;
+    let max_age = Duration::from_secs(desired.provider.catalog_max_age_secs);
+    connection.context.volume_catalog = match cached_volume_catalog(store.as_ref(), max_age).await {
+        Ok(cached) => cached,
+        Err(e) => return Err((e, connection)),
+    };
     let observed = match resources::refresh(&connection.context, &known).await {
         Ok(o) => o,
         Err(e) => return Err((CloudError::Refresh(e).into(), connection)),
     };
+    if let Some(pulled) = &observed.volume_catalog_pulled
+        && let Err(e) = keep_volume_catalog(store.as_ref(), pulled).await
+    {
+        return Err((e, connection));
+    }
     let mut problems = plan::check(&desired, &observed);
     let graph = match graph::build(&desired, &observed) {
         Ok(g) => Some(g),
@@ -268,6 +279,58 @@ async fn plan_with(
         store,
         connection,
     })
+}
+
+/// The volume catalog the state keeps, if it was pulled less than `max_age` ago.
+async fn cached_volume_catalog(
+    store: &dyn StateStore,
+    max_age: Duration,
+) -> Result<Option<resources::VolumeCatalog>> {
+    let Some(entry) = store.catalog(resources::VolumeCatalog::NAME).await? else {
+        return Ok(None);
+    };
+    if entry.age().is_none_or(|age| age > max_age) {
+        return Ok(None);
+    }
+    // A catalog of an older shape is pulled again.
+    Ok(serde_json::from_value(entry.content).ok())
+}
+
+/// Keeps a freshly pulled volume catalog in the state, with the time it was pulled.
+async fn keep_volume_catalog(
+    store: &dyn StateStore,
+    catalog: &resources::VolumeCatalog,
+) -> Result<store::CatalogEntry> {
+    let entry = store::CatalogEntry {
+        pulled_at: store::now(),
+        content: serde_json::to_value(catalog).unwrap_or_default(),
+    };
+    store
+        .set_catalog(resources::VolumeCatalog::NAME, &entry)
+        .await?;
+    Ok(entry)
+}
+
+/// `stackform refresh-catalog`: pulls the volume catalog (types, zones, limits) from the cloud
+/// and keeps it in the state, whatever its age. Returns what was kept and when it was pulled.
+pub async fn refresh_catalog(
+    ws: &Workspace,
+    options: RunOptions,
+) -> Result<(resources::VolumeCatalog, String)> {
+    let desired = validate(ws)?;
+    let store = state::open_locked(ws, "refresh-catalog", options.lock_timeout).await?;
+    let lineage = store.lineage().await?;
+    let connection = connect(ws, &desired, lineage).await?;
+    let result = async {
+        let catalog = resources::pull_volume_catalog(&connection.context)
+            .await
+            .map_err(|e| CloudError::Refresh(e.into()))?;
+        let entry = keep_volume_catalog(store.as_ref(), &catalog).await?;
+        Ok::<_, OpsError>((catalog, entry.pulled_at))
+    }
+    .await;
+    connection.close().await;
+    result
 }
 
 /// A create of something the state records was deleted behind stackform's back: say so,
@@ -330,6 +393,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             timeout: Duration::from_secs(provider.timeout_secs),
             quotas_of: resources::QuotaReads::of(desired),
             listings: Default::default(),
+            volume_catalog: None,
         },
         identity,
         embedded,

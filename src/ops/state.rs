@@ -152,6 +152,7 @@ pub fn create_for_recovery(ws: &Workspace, lineage: &str) -> Result<Box<dyn Stat
         serial: 0,
         cloud: None,
         records: Vec::new(),
+        catalogs: Default::default(),
     };
     Ok(Box::new(SledStore::replace(&ws.state, &empty)?))
 }

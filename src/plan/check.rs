@@ -14,7 +14,9 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     let mut out = Diagnostics::default();
     for resource in desired.resources.values() {
         for attr in resource.addr.kind.schema().attrs {
-            if let AttrType::CloudName { catalog, .. } = attr.ty {
+            if let AttrType::CloudName { catalog, .. }
+            | AttrType::OptionalCloudName { catalog, .. } = attr.ty
+            {
                 check_exists(resource, attr.name, catalog, observed, &mut out);
             }
         }
@@ -103,6 +105,8 @@ fn check_exists(
     let available: Vec<&str> = match catalog {
         Catalog::Flavors => observed.flavors.keys().map(String::as_str).collect(),
         Catalog::Images => observed.images.keys().map(String::as_str).collect(),
+        Catalog::VolumeTypes => observed.volume_types.iter().map(String::as_str).collect(),
+        Catalog::VolumeZones => observed.volume_zones.iter().map(String::as_str).collect(),
     };
     if available.contains(&wanted) {
         return;

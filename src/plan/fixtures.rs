@@ -52,6 +52,8 @@ pub fn desired(resources: Vec<DesiredResource>) -> Desired {
             parallelism: 4,
             timeout_secs: 300,
             default_internal_network_mtu: None,
+            storage_mode: Default::default(),
+            catalog_max_age_secs: 3600,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

@@ -106,6 +106,9 @@ pub enum Reason {
     /// BUILD after a killed apply): apply waits for that work to end, then changes what still
     /// differs.
     Settling { status: String, attrs: Vec<String> },
+    /// The cloud holds the resource in a failed status it cannot leave (a volume in `error`):
+    /// replaced.
+    FailedStatus { status: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

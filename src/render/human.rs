@@ -272,6 +272,9 @@ fn reason_note(action: &Action) -> Option<String> {
         Reason::Settling { status, .. } => Some(format!(
             "in {status}: apply first waits for that work to end"
         )),
+        Reason::FailedStatus { status } => {
+            Some(format!("in status {status} in the cloud: replaced"))
+        }
     }
 }
 

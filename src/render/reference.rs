@@ -64,6 +64,10 @@ fn field(attr: &Attr) -> String {
         AttrType::CloudName { catalog, .. } => {
             format!("required; one of the cloud's {}", catalog.plural())
         }
+        AttrType::OptionalCloudName { catalog, .. } => {
+            format!("the cloud's default; one of its {}", catalog.plural())
+        }
+        AttrType::Metadata => "{}; a table of strings".to_string(),
         AttrType::Reference(to) if to.optional => format!("unset; a {}", to.kind),
         AttrType::Reference(to) => format!("required; a {}", to.kind),
         AttrType::OptionalReference(to) => format!("none; {} name", to.kind),

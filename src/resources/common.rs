@@ -592,7 +592,7 @@ mod tests {
         assert_eq!(tagged_address("stackform-lineage:L2", &tags), None);
         let odd = vec![
             "stackform-lineage:L1".to_string(),
-            "stackform:volume.x".to_string(),
+            "stackform:bucket.x".to_string(),
         ];
         assert_eq!(tagged_address("stackform-lineage:L1", &odd), None);
     }

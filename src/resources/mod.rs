@@ -15,6 +15,8 @@ mod common;
 mod error_policy;
 mod listed;
 mod refresh;
+mod storage_quota;
+mod volume_copy;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
 registry! {
@@ -27,6 +29,9 @@ registry! {
     port::Port,
     floating_ip::FloatingIp,
     network_rbac::NetworkRbac,
+    volume::Volume,
+    snapshot::Snapshot,
+    backup::Backup,
 }
 
 use std::any::Any;
@@ -61,6 +66,50 @@ pub struct Context {
     pub quotas_of: QuotaReads,
     /// What the last refresh listed, shared by the clones of this context.
     pub listings: Arc<RwLock<Listings>>,
+    /// The volume catalog the state keeps, when it is fresh enough to use: refresh then reads
+    /// it instead of asking Cinder.
+    pub volume_catalog: Option<VolumeCatalog>,
+}
+
+/// Cinder's catalog: volume types, availability zones and the absolute limits of the
+/// configured project. Cached in the state with the time it was pulled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeCatalog {
+    pub volume_types: BTreeSet<String>,
+    pub zones: BTreeSet<String>,
+    #[serde(default)]
+    pub limits: BTreeMap<String, i64>,
+}
+
+impl VolumeCatalog {
+    /// The state's name for it.
+    pub const NAME: &'static str = "volume";
+}
+
+/// Pulls the volume catalog from Cinder. A cloud without block storage (no endpoint in its
+/// catalog) has an empty one.
+pub async fn pull_volume_catalog(cx: &Context) -> Result<VolumeCatalog, ApiError> {
+    let api = cx.cloud.admin().block_storage();
+    match tokio::try_join!(
+        api.list_volume_types(),
+        api.list_availability_zones(),
+        api.absolute_limits()
+    ) {
+        Ok((types, zones, limits)) => Ok(VolumeCatalog {
+            volume_types: types.into_iter().map(|t| t.name).collect(),
+            zones: zones
+                .into_iter()
+                .filter(|z| z.state.available)
+                .map(|z| z.name)
+                .collect(),
+            limits,
+        }),
+        Err(ApiError::Config(message)) => {
+            tracing::debug!("no volume catalog: {message}");
+            Ok(VolumeCatalog::default())
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Whose quotas a refresh reads.
@@ -136,6 +185,8 @@ pub struct Listings {
     /// What the cloud decided at a create of this apply and the kind shows (a floating IP's
     /// address, from the create's reply): the state records it with the new resource.
     pub created_shown: HashMap<Address, spec::Attrs>,
+    /// Cinder quotas and usage of the tenants whose quotas were read, by project id.
+    pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -220,6 +271,19 @@ pub struct Observed {
     /// refused in plan when it is missing).
     #[serde(default)]
     pub network_extensions: std::collections::BTreeSet<String>,
+    /// Cinder's volume types by name (empty where the cloud has no block storage).
+    #[serde(default)]
+    pub volume_types: std::collections::BTreeSet<String>,
+    /// Cinder's availability zones.
+    #[serde(default)]
+    pub volume_zones: std::collections::BTreeSet<String>,
+    /// The volume catalog when this refresh pulled it from the cloud (rather than using the
+    /// state's): the caller keeps it in the state.
+    #[serde(default)]
+    pub volume_catalog_pulled: Option<VolumeCatalog>,
+    /// Cinder quotas and their usage per project id, for the tenants whose quotas are read.
+    #[serde(default)]
+    pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
 }
 
 /// An object of another lineage claiming one of our addresses.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::listed::{Listed, Observation, Projects, Scope};
 use super::schema::{self, ListScope};
-use super::{Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, common};
+use super::{
+    Context, Flavor, Foreign, Ids, Observed, ObservedResource, Result, VolumeCatalog, common,
+};
 use super::{Kind, list_kind};
 use crate::addr::Address;
 use crate::openstack::network as neutron;
@@ -99,6 +101,16 @@ async fn list_projects(
     Ok((lists, ports.to_vec()))
 }
 
+/// The state's volume catalog when fresh, else Cinder's (then marked as pulled).
+async fn volume_catalog(
+    cx: &Context,
+) -> std::result::Result<(VolumeCatalog, bool), crate::openstack::ApiError> {
+    match &cx.volume_catalog {
+        Some(cached) => Ok((cached.clone(), false)),
+        None => Ok((super::pull_volume_catalog(cx).await?, true)),
+    }
+}
+
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
     // What kinds keep while their lists are observed lands in a fresh listing.
@@ -129,6 +141,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
             admin.image().list_images(&[]),
             externals,
             extensions,
+            volume_catalog(cx),
         )?)
     };
     let resources = async {
@@ -160,7 +173,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (
-        (flavors, images, externals, extensions),
+        (flavors, images, externals, extensions, (volume_catalog, pulled)),
         (mut matcher, mut matched, lists, ports, cloud_projects),
     ) = tokio::try_join!(catalog, resources)?;
     // A cloud without the router:external filter lists every network: only external ones count.
@@ -196,6 +209,9 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         external_networks,
         projects: cloud_projects,
         network_extensions: extensions.into_iter().collect(),
+        volume_types: volume_catalog.volume_types.clone(),
+        volume_zones: volume_catalog.zones.clone(),
+        volume_catalog_pulled: pulled.then_some(volume_catalog),
         ..Observed::default()
     };
     for f in &flavors {
@@ -254,6 +270,8 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     for resource in futures_util::future::join_all(reads).await {
         observed.resources.insert(resource.addr.clone(), resource);
     }
+    // The tenants' observations read their storage quotas and usage.
+    observed.storage_usage = cx.listed(|l| l.storage_usage.clone());
     Ok(observed)
 }
 

@@ -66,6 +66,9 @@ pub struct KindSchema {
     /// The kind lets another tenant use a resource (a network RBAC policy), which lifts the
     /// same-tenant rule of the references marked [`Ref::unless_granted`].
     pub grant: Option<Grant>,
+    /// A resource found in a `failed` status is replaced by the next apply, with that status
+    /// as the reason (a Cinder volume in `error` can be deleted, never repaired).
+    pub replace_failed: bool,
 }
 
 /// How a kind grants a tenant the use of another tenant's resource.
@@ -204,6 +207,8 @@ pub enum Ownership {
     Tags,
     /// The lineage tag, and the address in metadata (Nova tags are too short for it).
     LineageTagAddressMetadata,
+    /// Lineage and address as metadata keys (Cinder has no tags).
+    Metadata,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -315,6 +320,10 @@ impl Ref {
 pub enum Catalog {
     Flavors,
     Images,
+    /// Cinder's volume types.
+    VolumeTypes,
+    /// Cinder's availability zones.
+    VolumeZones,
 }
 
 impl Catalog {
@@ -322,6 +331,8 @@ impl Catalog {
         match self {
             Catalog::Flavors => "flavors",
             Catalog::Images => "images",
+            Catalog::VolumeTypes => "volume types",
+            Catalog::VolumeZones => "volume availability zones",
         }
     }
 }
@@ -367,6 +378,14 @@ pub enum AttrType {
         example: &'static str,
         catalog: Catalog,
     },
+    /// An optional name the cloud must know when written (a volume's type), checked in plan;
+    /// absent is the cloud's own choice.
+    OptionalCloudName {
+        example: &'static str,
+        catalog: Catalog,
+    },
+    /// A map of string keys to string values (Cinder metadata); `{}` when absent.
+    Metadata,
     /// A required reference to one resource.
     Reference(Ref),
     /// A reference to one resource or to none: absent is `null`, so removing it from the spec
@@ -401,6 +420,8 @@ pub enum AttrType {
     /// people write for a key, with the help that says so.
     Quotas {
         keys: &'static [&'static str],
+        /// Keys whose value is a table of name → limit (`volume_types = { ssd = 100 }`).
+        maps: &'static [&'static str],
         aliases: &'static [(&'static str, &'static str)],
         max: i64,
     },
@@ -524,6 +545,7 @@ impl KindSchema {
             quota_usage: None,
             shown: &[],
             grant: None,
+            replace_failed: false,
         }
     }
 

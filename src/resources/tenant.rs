@@ -9,7 +9,9 @@ use super::common::{self, bool_attr, create_or_adopt, gone_ok, name_of};
 use super::schema::{
     Api, Attr, AttrType, KindSchema, ListScope, Ownership, QUOTA_MAX, Service, tenant_holder,
 };
+use super::storage_quota::{self, CINDER_QUOTAS};
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
+use crate::openstack::block_storage::QuotaUse;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::identity::Project;
 use crate::openstack::network::{self as neutron, SECURITY_GROUPS};
@@ -21,7 +23,7 @@ const SCHEMA: KindSchema = KindSchema {
     plan_check: Some(plan_check),
     ..KindSchema::new(
         "tenant",
-        "a Keystone project, with its Nova and Neutron quotas",
+        "a Keystone project, with its Nova, Neutron and Cinder quotas",
         Api {
             service: Service::Identity,
             collection: "/v3/projects",
@@ -38,6 +40,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "quotas",
                 AttrType::Quotas {
                     keys: &QUOTA_KEYS,
+                    maps: &[storage_quota::VOLUME_TYPES],
                     aliases: &[("cores", "Nova's `cores` quota is written `vcpu` here")],
                     max: QUOTA_MAX,
                 },
@@ -70,16 +73,23 @@ const NEUTRON_QUOTAS: &[(&str, &str)] = &[
     ("rbac_policies", "rbac_policy"),
 ];
 
-/// The quota keys a spec writes: Nova's (`vcpu` is Nova's `cores`), then Neutron's.
-const QUOTA_KEYS: [&str; NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len()] = {
-    let mut keys = [""; NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len()];
+const QUOTA_KEY_COUNT: usize = NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len() + CINDER_QUOTAS.len();
+
+/// The quota keys a spec writes: Nova's (`vcpu` is Nova's `cores`), Neutron's, then Cinder's
+/// (`storage` is Cinder's `gigabytes`).
+const QUOTA_KEYS: [&str; QUOTA_KEY_COUNT] = {
+    let mut keys = [""; QUOTA_KEY_COUNT];
     let mut i = 0;
     while i < NOVA_QUOTAS.len() {
         keys[i] = NOVA_QUOTAS[i].0;
         i += 1;
     }
-    while i < keys.len() {
+    while i < NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len() {
         keys[i] = NEUTRON_QUOTAS[i - NOVA_QUOTAS.len()].0;
+        i += 1;
+    }
+    while i < keys.len() {
+        keys[i] = CINDER_QUOTAS[i - NOVA_QUOTAS.len() - NEUTRON_QUOTAS.len()].0;
         i += 1;
     }
     keys
@@ -90,6 +100,7 @@ pub fn observe(
     project: &Project,
     nova_quotas: Option<&BTreeMap<String, i64>>,
     neutron_quotas: Option<&BTreeMap<String, i64>>,
+    cinder_quotas: Option<&BTreeMap<String, QuotaUse>>,
 ) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("name".into(), json!(project.name));
@@ -106,6 +117,9 @@ pub fn observe(
                 quotas.insert(spec_key.to_string(), json!(limit));
             }
         }
+    }
+    if let Some(cinder) = cinder_quotas {
+        storage_quota::observe(&mut quotas, cinder);
     }
     if !quotas.is_empty() {
         attrs.insert("quotas".into(), Value::Object(quotas));
@@ -150,6 +164,10 @@ async fn set_quotas(
     if !neutron.is_empty() {
         admin.network().update_quotas(project_id, &neutron).await?;
     }
+    let cinder = storage_quota::changes(desired, current);
+    if !cinder.is_empty() {
+        admin.block_storage().update_quotas(project_id, &cinder).await?;
+    }
     Ok(())
 }
 
@@ -167,14 +185,32 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
             let name = project.name.clone();
             let admin = admin.clone();
             let quotas_of = cx.quotas_of.clone();
+            let listings = cx.listings.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
                 if !quotas_of.includes(&addr) {
-                    return observe(&project, None, None);
+                    return observe(&project, None, None, None);
                 }
-                let (nova, neutron) = tokio::join!(
+                let (nova, neutron, cinder) = tokio::join!(
                     admin.compute().get_quotas(&project.id),
                     admin.network().get_quotas(&project.id),
+                    admin.block_storage().quota_usage(&project.id),
                 );
+                // A cloud without Cinder (no endpoint: a Config error) has no storage quotas
+                // to manage; any other failure is worth a warning.
+                let cinder = cinder
+                    .inspect_err(|e| {
+                        if !matches!(e, crate::openstack::ApiError::Config(_)) {
+                            tracing::warn!("{addr}: cannot read Cinder quotas: {e}")
+                        }
+                    })
+                    .ok();
+                if let Some(usage) = &cinder {
+                    listings
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .storage_usage
+                        .insert(project.id.clone(), usage.clone());
+                }
                 // Quotas are unmanaged unless desired; a cloud that hides them must not stop
                 // refresh.
                 let nova = nova
@@ -183,7 +219,7 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                 let neutron = neutron
                     .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
                     .ok();
-                observe(&project, nova.as_ref(), neutron.as_ref())
+                observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
             })
             .foreign(foreign)
             .unique_name(&name)
@@ -290,6 +326,7 @@ impl KindOps for Tenant {
 /// A plan fails early when the tenant cannot hold what the spec puts in it.
 fn plan_check(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
     check_quotas(tenant, desired, observed, out);
+    storage_quota::check(tenant, desired, observed, out);
     check_disabled(tenant, desired, observed, out);
 }
 
@@ -448,7 +485,7 @@ mod tests {
                 ("rbac_policy".to_string(), 10),
             ]
             .into();
-        let attrs = observe(&project, Some(&nova), Some(&neutron));
+        let attrs = observe(&project, Some(&nova), Some(&neutron), None);
         let expected: Attrs = [
             ("name".to_string(), json!("demo")),
             ("description".to_string(), json!("")),

@@ -14,12 +14,17 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
 use super::suggest::did_you_mean;
-use super::{CloudChoice, Desired, DesiredResource, Provider, checks, conflicts, fields};
+use super::{
+    CloudChoice, Desired, DesiredResource, Provider, StorageMode, checks, conflicts, fields,
+};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Severity, Span};
 
 const DEFAULT_PARALLELISM: usize = 4;
 const DEFAULT_TIMEOUT_SECS: u64 = 300;
+/// The volume catalog (types, zones, limits) is pulled again by a plan once it is older than
+/// this: types and zones change seldom, and an admin adding one expects it within the hour.
+const DEFAULT_CATALOG_MAX_AGE_SECS: u64 = 3600;
 const PROVIDER_FIELDS: &[&str] = &[
     "cloud",
     "external_network",
@@ -27,6 +32,8 @@ const PROVIDER_FIELDS: &[&str] = &[
     "parallelism",
     "timeout",
     "default_internal_network_mtu",
+    "storage_mode",
+    "catalog_max_age",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -266,6 +273,8 @@ fn default_provider() -> Provider {
         parallelism: DEFAULT_PARALLELISM,
         timeout_secs: DEFAULT_TIMEOUT_SECS,
         default_internal_network_mtu: None,
+        storage_mode: StorageMode::Fixed,
+        catalog_max_age_secs: DEFAULT_CATALOG_MAX_AGE_SECS,
         span: None,
     }
 }
@@ -400,6 +409,30 @@ fn read_provider(
                 ))
                 .at(t.span(mtu.span()))
                 .help("68 is the IPv4 minimum and 9000 the usual jumbo frame size; 1500 is standard Ethernet"),
+            ),
+        }
+    }
+    if let Some(mode) = t.string("storage_mode", diags) {
+        match &**mode.get_ref() {
+            "fixed" => provider.storage_mode = StorageMode::Fixed,
+            "dynamic" => provider.storage_mode = StorageMode::Dynamic,
+            other => diags.push(
+                Diagnostic::error(format!("unknown storage_mode `{other}`"))
+                    .at(t.span(mode.span()))
+                    .help(
+                        "\"fixed\": one `storage` quota (GB) for every volume type; \"dynamic\": \
+                         one quota per type in `quotas.volume_types`",
+                    ),
+            ),
+        }
+    }
+    if let Some((_, item)) = t.get("catalog_max_age") {
+        match parse_timeout(item) {
+            Ok(secs) => provider.catalog_max_age_secs = secs,
+            Err(found) => diags.push(
+                Diagnostic::error(format!("invalid catalog_max_age {found}"))
+                    .at(t.span(item.span()))
+                    .help("write a duration such as \"90s\", \"30m\" or \"1h\" (seconds if no unit), more than zero"),
             ),
         }
     }

@@ -70,7 +70,22 @@ pub struct Provider {
     pub timeout_secs: u64,
     /// The MTU of the spec's networks that do not set one (Neutron's own default otherwise).
     pub default_internal_network_mtu: Option<i64>,
+    /// How tenants' storage quotas are written: one `storage` quota, or one per volume type.
+    pub storage_mode: StorageMode,
+    /// How old the cached volume catalog may be before a plan pulls it again.
+    pub catalog_max_age_secs: u64,
     pub span: Option<Span>,
+}
+
+/// `[provider] storage_mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageMode {
+    /// `quotas.storage`: Cinder's `gigabytes`, for every volume type.
+    #[default]
+    Fixed,
+    /// `quotas.volume_types = { ssd = 100 }`: Cinder's `gigabytes_<type>`, and `gigabytes`
+    /// their sum.
+    Dynamic,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

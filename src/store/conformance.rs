@@ -29,6 +29,37 @@ pub async fn run_all(open: &Factory<'_>) {
     the_serial_counts_changes_and_survives_reopen(open).await;
     the_lineage_is_stable_across_reopen_and_distinct_per_state(open).await;
     the_cloud_is_remembered_across_reopen(open).await;
+    catalogs_are_kept_with_their_time_and_replaced(open).await;
+}
+
+/// A catalog pulled from the cloud is kept with the time it was pulled, per name, across
+/// reopening; a newer pull replaces it.
+async fn catalogs_are_kept_with_their_time_and_replaced(open: &Factory<'_>) {
+    let first = super::CatalogEntry {
+        pulled_at: "2026-01-02T03:04:05Z".into(),
+        content: json!({"volume_types": ["__DEFAULT__", "ssd"], "zones": ["nova"]}),
+    };
+    {
+        let store = opened(open, "catalog");
+        assert_eq!(
+            store.catalog("volume").await.unwrap(),
+            None,
+            "none before a pull"
+        );
+        store.set_catalog("volume", &first).await.unwrap();
+        assert_eq!(store.catalog("volume").await.unwrap(), Some(first.clone()));
+        assert_eq!(store.catalog("other").await.unwrap(), None, "per name");
+    }
+    let store = opened(open, "catalog");
+    assert_eq!(store.catalog("volume").await.unwrap(), Some(first.clone()));
+    let newer = super::CatalogEntry {
+        pulled_at: super::now(),
+        content: json!({"volume_types": ["__DEFAULT__"], "zones": ["nova"]}),
+    };
+    store.set_catalog("volume", &newer).await.unwrap();
+    assert_eq!(store.catalog("volume").await.unwrap(), Some(newer.clone()));
+    assert!(newer.age().is_some_and(|age| age.as_secs() < 60));
+    assert!(first.age().is_some_and(|age| age.as_secs() > 3600));
 }
 
 /// A state remembers which cloud it belongs to, so that a run against another is refused.

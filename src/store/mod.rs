@@ -218,6 +218,18 @@ pub trait StateStore: Send + Sync {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    /// The catalog `name` last pulled from the cloud (the volume catalog: types, zones,
+    /// limits), with the time it was pulled; `None` before any pull. A backend that keeps
+    /// none answers `None`, and every plan then pulls it again.
+    fn catalog<'a>(&'a self, _name: &'a str) -> StoreFuture<'a, Option<CatalogEntry>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Records catalog `name`, replacing the one before.
+    fn set_catalog<'a>(&'a self, _name: &'a str, _entry: &'a CatalogEntry) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Keeps a copy of the state as it is now (the previous generation, restored by
     /// `stackform state restore --backup`), before a run changes it. A backend with a history
     /// of its own (PostgreSQL) may keep nothing more.
@@ -235,6 +247,25 @@ pub trait StateStore: Send + Sync {
                 .map(|r| (r.addr, r.id))
                 .collect())
         })
+    }
+}
+
+/// A catalog read from the cloud, as the state keeps it: what was read, and when.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogEntry {
+    /// RFC 3339, as [`now`] writes it.
+    pub pulled_at: String,
+    pub content: serde_json::Value,
+}
+
+impl CatalogEntry {
+    /// How long ago it was pulled (zero for a time in the future or unreadable: a clock
+    /// set back must not make a catalog look fresh forever, so unreadable counts as old).
+    pub fn age(&self) -> Option<std::time::Duration> {
+        let pulled = chrono::DateTime::parse_from_rfc3339(&self.pulled_at).ok()?;
+        (chrono::Utc::now() - pulled.with_timezone(&chrono::Utc))
+            .to_std()
+            .ok()
     }
 }
 

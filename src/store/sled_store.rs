@@ -28,6 +28,8 @@ use super::{
 };
 use crate::addr::Address;
 
+/// Meta keys of the catalogs kept (`catalog:volume`).
+const CATALOG_PREFIX: &str = "catalog:";
 const META: &str = "meta";
 const RESOURCES: &str = "resources";
 const AUDIT: &str = "audit";
@@ -227,7 +229,37 @@ impl SledStore {
             serial: self.serial()?,
             cloud: self.cloud()?,
             records: self.records()?,
+            catalogs: self.catalogs()?,
         })
+    }
+
+    /// Every catalog kept, by name (meta keys `catalog:<name>`, JSON).
+    fn catalogs(&self) -> Result<std::collections::BTreeMap<String, super::CatalogEntry>> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in self.meta.scan_prefix(CATALOG_PREFIX) {
+            let (key, value) = item.map_err(db_error)?;
+            let name = String::from_utf8_lossy(&key[CATALOG_PREFIX.len()..]).into_owned();
+            // A catalog is a cache: one that does not read is pulled again, not an error.
+            if let Ok(entry) = serde_json::from_slice(&value) {
+                out.insert(name, entry);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn catalog(&self, name: &str) -> Result<Option<super::CatalogEntry>> {
+        let value = self
+            .meta
+            .get(format!("{CATALOG_PREFIX}{name}"))
+            .map_err(db_error)?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    pub fn set_catalog(&self, name: &str, entry: &super::CatalogEntry) -> Result<()> {
+        let bytes = serde_json::to_vec(entry)
+            .map_err(|e| StoreError::Backend(format!("cannot encode catalog {name}: {e}")))?;
+        self.set_meta(&format!("{CATALOG_PREFIX}{name}"), &bytes)?;
+        self.write_snapshot()
     }
 
     /// Rewrites the snapshot from the database. It costs one pass over the records per step,
@@ -468,6 +500,20 @@ impl StateStore for SledStore {
 
     fn set_cloud<'a>(&'a self, cloud: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(std::future::ready(SledStore::set_cloud(self, cloud)))
+    }
+
+    fn catalog<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<super::CatalogEntry>> {
+        Box::pin(std::future::ready(SledStore::catalog(self, name)))
+    }
+
+    fn set_catalog<'a>(
+        &'a self,
+        name: &'a str,
+        entry: &'a super::CatalogEntry,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(SledStore::set_catalog(
+            self, name, entry,
+        )))
     }
 
     fn backup(&self) -> StoreFuture<'_, ()> {

@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub cloud: Option<String>,
     /// Ordered by address.
     pub records: Vec<Record>,
+    /// The catalogs pulled from the cloud, by name (see [`super::StateStore::catalog`]).
+    #[serde(default)]
+    pub catalogs: std::collections::BTreeMap<String, super::CatalogEntry>,
 }
 
 impl Snapshot {
@@ -189,6 +192,23 @@ impl StateStore for ReadOnlyStore {
         self.refuse()
     }
 
+    fn catalog<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<super::CatalogEntry>> {
+        Box::pin(std::future::ready(Ok(self
+            .snapshot
+            .catalogs
+            .get(name)
+            .cloned())))
+    }
+
+    /// A reader's pull is used for its own plan and not kept: the next locked run keeps it.
+    fn set_catalog<'a>(
+        &'a self,
+        _name: &'a str,
+        _entry: &'a super::CatalogEntry,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     fn backup(&self) -> StoreFuture<'_, ()> {
         self.refuse()
     }
@@ -211,6 +231,7 @@ mod tests {
                 attrs: Default::default(),
                 updated_at: super::super::now(),
             }],
+            catalogs: Default::default(),
         }
     }
 

@@ -117,10 +117,10 @@ fn apply_asks_and_only_yes_approves_then_the_state_shows_what_was_made() {
         err,
         "error: instance.nope is not in the state; `stackform state list` shows what is\n"
     );
-    let (code, _, err) = run_in(dir.path(), &["state", "show", "volume.x"]);
+    let (code, _, err) = run_in(dir.path(), &["state", "show", "bucket.x"]);
     assert_eq!(code, 1);
     assert!(
-        err.starts_with("error: unknown resource kind `volume`"),
+        err.starts_with("error: unknown resource kind `bucket`"),
         "{err}"
     );
 }

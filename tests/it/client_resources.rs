@@ -80,6 +80,7 @@ async fn connect(sim: &SimHandle) -> Context {
         timeout: Duration::from_secs(30),
         quotas_of: QuotaReads::All,
         listings: Default::default(),
+        volume_catalog: None,
     }
 }
 

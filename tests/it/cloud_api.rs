@@ -125,7 +125,7 @@ impl CloudApi {
             .http
             .request(method, &url)
             .header("X-Auth-Token", &self.token)
-            .header("OpenStack-API-Version", "compute 2.79");
+            .header("OpenStack-API-Version", microversion(service_type));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -188,5 +188,14 @@ impl CloudApi {
             .collect();
         assert_eq!(items.len(), 1, "exactly one {key} named {name}: {items:?}");
         items.into_iter().next().unwrap_or(Value::Null)
+    }
+}
+
+/// The microversion header a call to `service_type` carries: real Cinder answers 400 to an
+/// `OpenStack-API-Version` naming another service (`compute 2.79`).
+fn microversion(service_type: &str) -> &'static str {
+    match service_type {
+        "volumev3" | "block-storage" => "volume 3.42",
+        _ => "compute 2.79",
     }
 }

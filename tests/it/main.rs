@@ -34,3 +34,4 @@ mod sim_server_network;
 mod spec_corpus;
 mod spec_load;
 mod state_safety;
+mod volumes;

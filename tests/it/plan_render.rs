@@ -130,6 +130,8 @@ fn demo() -> Desired {
             parallelism: 4,
             timeout_secs: 300,
             default_internal_network_mtu: None,
+            storage_mode: Default::default(),
+            catalog_max_age_secs: 3600,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

@@ -207,6 +207,24 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             forces_replacement,
         });
     }
+    let schema = wanted.addr.kind.schema();
+    if let Some(status) = seen
+        .status
+        .as_ref()
+        .filter(|s| schema.replace_failed && schema.failed.contains(&s.as_str()))
+    {
+        return Some(Action {
+            addr: wanted.addr.clone(),
+            kind: ActionKind::Replace,
+            id: Some(seen.id.clone()),
+            changes,
+            unchanged_attrs,
+            reason: Reason::FailedStatus {
+                status: status.clone(),
+            },
+            shown: shown(wanted, seen),
+        });
+    }
     if changes.is_empty() {
         return None;
     }
@@ -217,7 +235,6 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
         .collect();
     let (kind, reason) = if forcing.is_empty() {
         let attrs = changes.iter().map(|c| c.attr.clone()).collect();
-        let schema = wanted.addr.kind.schema();
         match &seen.status {
             Some(status) if schema.is_settling(Some(status)) => (
                 ActionKind::Update,
@@ -330,10 +347,10 @@ fn replace_deleted_with_links(
 /// tenant's other quotas keep whatever value the cloud has.
 fn managed_part(observed: &Value, desired: &Value) -> Value {
     match (observed, desired) {
+        // Nested maps (`volume_types = { ssd = 100 }`) are partial too.
         (Value::Object(seen), Value::Object(wanted)) => Value::Object(
             seen.iter()
-                .filter(|(k, _)| wanted.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .filter_map(|(k, v)| Some((k.clone(), managed_part(v, wanted.get(k)?))))
                 .collect(),
         ),
         _ => observed.clone(),

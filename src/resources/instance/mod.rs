@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 mod nics;
 mod power;
+mod volumes;
 
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
 pub use nics::port_of;
@@ -119,6 +120,20 @@ const SCHEMA: KindSchema = KindSchema {
             // A floating IP of the provider's external network, the instance's own: allocated
             // and associated with its port, released with it or when the flag goes.
             Attr::new("floating_ip", AttrType::Bool { default: false }).own_calls(),
+            // Cinder volumes of the spec, attached and detached in place through Nova.
+            Attr::new(
+                "volumes",
+                AttrType::ReferenceSet {
+                    to: Ref::to(Kind::Volume)
+                        .same_tenant(
+                            "attach",
+                            "an instance attaches volumes of its own tenant only: pick one of",
+                        )
+                        .link("attachment"),
+                    default_empty: false,
+                },
+            )
+            .own_calls(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -291,6 +306,12 @@ pub fn observe(
         attrs.insert("security_groups".into(), common::sorted_names(groups));
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
+    let volumes = server
+        .volumes_attached
+        .iter()
+        .map(|v| names.name(Kind::Volume, &v.id))
+        .collect();
+    attrs.insert("volumes".into(), common::sorted_names(volumes));
     attrs
 }
 
@@ -584,6 +605,9 @@ impl KindOps for Instance {
         if common::bool_attr(res, "floating_ip", false) {
             ensure_floating_ip(cx, addr, session.project_id().as_str(), &server_id).await?;
         }
+        let want = volumes::wanted(res, ids)?;
+        let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+        volumes::converge(cx, addr, &server_id, &want, &have).await?;
         Ok(server_id)
     }
 
@@ -648,6 +672,14 @@ impl KindOps for Instance {
                 None => "ACTIVE",
             };
             set_power(cx, addr, &current.id, status, want).await?;
+        }
+        if res.attrs.contains_key("volumes")
+            && res.attrs.get("volumes") != current.attrs.get("volumes")
+        {
+            let want = volumes::wanted(res, ids)?;
+            let server = compute.get_server(&current.id).await?;
+            let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+            volumes::converge(cx, addr, &current.id, &want, &have).await?;
         }
         if let Some(want) = res.attrs.get("floating_ip").and_then(Value::as_bool)
             && current.attrs.get("floating_ip").and_then(Value::as_bool) != Some(want)

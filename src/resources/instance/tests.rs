@@ -78,9 +78,20 @@ fn observes_server_with_its_port() {
         ("subnet".to_string(), json!("web-v4")),
         ("security_groups".to_string(), json!(["ssh", "web"])),
         ("power_state".to_string(), json!("stopped")),
+        ("volumes".to_string(), json!([])),
     ]
     .into();
     assert_eq!(attrs, expected);
+    // Attached volumes by their address name, others by id, sorted.
+    let mut attached = server("ACTIVE");
+    attached.volumes_attached = ["vol-b", "vol-a"]
+        .iter()
+        .map(|id| crate::openstack::compute::AttachedVolume { id: id.to_string() })
+        .collect();
+    let mut known = names();
+    known.insert(Kind::Volume, "vol-b", "data");
+    let attrs = observe(&attached, Some(&port()), &known, &HashMap::new(), &images);
+    assert_eq!(attrs["volumes"], json!(["data", "vol-a"]));
 }
 
 #[test]

@@ -71,6 +71,12 @@ impl Builder<'_, '_, '_> {
                     self.set(key, json!(s.get_ref()), Some(s.span()));
                 }
             }
+            AttrType::OptionalCloudName { .. } => {
+                if let Some(s) = self.t.string(key, self.diags) {
+                    self.set(key, json!(s.get_ref()), Some(s.span()));
+                }
+            }
+            AttrType::Metadata => self.metadata(key),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -108,7 +114,12 @@ impl Builder<'_, '_, '_> {
                 }
             }
             AttrType::Routes => self.routes(key),
-            AttrType::Quotas { keys, aliases, max } => self.quotas(key, keys, aliases, max),
+            AttrType::Quotas {
+                keys,
+                maps,
+                aliases,
+                max,
+            } => self.quotas(key, keys, maps, aliases, max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
             AttrType::AddressPairs => self.address_pairs(key),
@@ -462,10 +473,18 @@ impl Builder<'_, '_, '_> {
     }
 
     /// A partial map of quota limits; absent means unmanaged.
-    fn quotas(&mut self, key: &str, keys: &[&str], aliases: &[(&str, &str)], max: i64) {
+    fn quotas(
+        &mut self,
+        key: &str,
+        keys: &[&str],
+        maps: &[&str],
+        aliases: &[(&str, &str)],
+        max: i64,
+    ) {
         let Some(quotas) = self.t.table(key, self.diags) else {
             return;
         };
+        let all_keys: Vec<&str> = keys.iter().chain(maps).copied().collect();
         let table = Table {
             file: self.t.file,
             table: quotas.get_ref(),
@@ -475,14 +494,20 @@ impl Builder<'_, '_, '_> {
         let mut normalized = serde_json::Map::new();
         for (quota, item) in super::reader::entries_in_order(quotas.get_ref()) {
             let name: &str = quota.get_ref();
+            if maps.contains(&name) {
+                if let Some(map) = self.quota_map(&table, name, max) {
+                    normalized.insert(name.to_string(), map);
+                }
+                continue;
+            }
             if !keys.contains(&name) {
                 let help = match aliases.iter().find(|(alias, _)| *alias == name) {
                     Some((_, help)) => help.to_string(),
                     None => {
-                        let close = super::suggest::did_you_mean(name, keys.iter().copied())
+                        let close = super::suggest::did_you_mean(name, all_keys.iter().copied())
                             .map(|c| format!("did you mean `{c}`? "))
                             .unwrap_or_default();
-                        format!("{close}quotas are: {}", keys.join(", "))
+                        format!("{close}quotas are: {}", all_keys.join(", "))
                     }
                 };
                 self.error(format!("unknown quota `{name}`"), quota.span(), help);
@@ -491,31 +516,92 @@ impl Builder<'_, '_, '_> {
             let Some(value) = table.integer(name, self.diags) else {
                 continue;
             };
-            if *value.get_ref() < -1 {
-                self.error(
-                    format!(
-                        "quota `{name}` must be -1 (unlimited) or more, found {}",
-                        value.get_ref()
-                    ),
-                    item.span(),
-                    "write -1 for no limit, or the maximum count",
-                );
-                continue;
+            if self.quota_in_range(name, *value.get_ref(), item.span(), max) {
+                normalized.insert(name.to_string(), json!(value.get_ref()));
             }
-            if *value.get_ref() > max {
-                self.error(
-                    format!(
-                        "quota `{name}` must be at most {max}, found {}",
-                        value.get_ref()
-                    ),
-                    item.span(),
-                    format!("the API stores quotas as 32-bit integers: write -1 for no limit, or at most {max}"),
-                );
-                continue;
-            }
-            normalized.insert(name.to_string(), json!(value.get_ref()));
         }
         self.set(key, Value::Object(normalized), Some(quotas.span()));
+    }
+
+    /// A quota's limit: -1 (unlimited) up to `max`.
+    fn quota_in_range(&mut self, name: &str, value: i64, at: Range<usize>, max: i64) -> bool {
+        if value < -1 {
+            self.error(
+                format!("quota `{name}` must be -1 (unlimited) or more, found {value}"),
+                at,
+                "write -1 for no limit, or the maximum count",
+            );
+            return false;
+        }
+        if value > max {
+            self.error(
+                format!("quota `{name}` must be at most {max}, found {value}"),
+                at,
+                format!(
+                    "the API stores quotas as 32-bit integers: write -1 for no limit, or at most {max}"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// A quota whose value is a table of name → limit (`volume_types = { ssd = 100 }`).
+    fn quota_map(&mut self, quotas: &Table<'_, '_>, name: &str, max: i64) -> Option<Value> {
+        let map = quotas.table(name, self.diags)?;
+        let table = Table {
+            file: quotas.file,
+            table: map.get_ref(),
+            what: format!("{}.{name}", quotas.what),
+            header: map.span(),
+        };
+        let mut normalized = serde_json::Map::new();
+        for (entry, item) in super::reader::entries_in_order(map.get_ref()) {
+            let entry: &str = entry.get_ref();
+            let Some(value) = table.integer(entry, self.diags) else {
+                continue;
+            };
+            if self.quota_in_range(
+                &format!("{name}.{entry}"),
+                *value.get_ref(),
+                item.span(),
+                max,
+            ) {
+                normalized.insert(entry.to_string(), json!(value.get_ref()));
+            }
+        }
+        Some(Value::Object(normalized))
+    }
+
+    /// A table of strings (Cinder metadata), `{}` when absent. Keys starting with
+    /// `stackform_` are stackform's own ownership marks, so a spec may not write them.
+    fn metadata(&mut self, key: &str) {
+        let Some(written) = self.t.table(key, self.diags) else {
+            self.set(key, json!({}), None);
+            return;
+        };
+        let table = Table {
+            file: self.t.file,
+            table: written.get_ref(),
+            what: key.to_string(),
+            header: written.span(),
+        };
+        let mut normalized = serde_json::Map::new();
+        for (name, _) in super::reader::entries_in_order(written.get_ref()) {
+            let name: &str = name.get_ref();
+            if name.starts_with("stackform_") {
+                self.error(
+                    format!("metadata key `{name}` is reserved"),
+                    written.span(),
+                    "keys starting with `stackform_` mark what stackform owns: pick another key",
+                );
+                continue;
+            }
+            if let Some(value) = table.string(name, self.diags) {
+                normalized.insert(name.to_string(), json!(value.get_ref()));
+            }
+        }
+        self.set(key, Value::Object(normalized), Some(written.span()));
     }
 
     /// A port's fixed IPs; absent is unmanaged.

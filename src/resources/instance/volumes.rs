@@ -1,0 +1,69 @@
+//! An instance's `volumes`: Cinder volumes of the spec attached through Nova
+//! (os-volume_attachments), in place: detached ones first, then attached ones, each waited for
+//! (`available`, `in-use`). A volume moving from another instance is attached once that
+//! instance's update has detached it.
+
+use std::collections::BTreeSet;
+
+use super::super::common::{self, dep_id};
+use super::super::volume::while_source_busy;
+use super::super::{Context, Ids, Result};
+use crate::addr::{Address, Kind};
+use crate::openstack::block_storage::{self as cinder, VOLUMES};
+use crate::openstack::wait::{self, Poll};
+use crate::spec::DesiredResource;
+
+/// The volume ids `res` wants attached, in name order.
+pub fn wanted(res: &DesiredResource, ids: &Ids) -> Result<Vec<String>> {
+    common::list_attr(res, "volumes")
+        .iter()
+        .map(|name| Ok(dep_id(ids, Kind::Volume, name)?.to_string()))
+        .collect()
+}
+
+/// Makes the server's attachments `want`, given those it has.
+pub async fn converge(
+    cx: &Context,
+    addr: &Address,
+    server: &str,
+    want: &[String],
+    have: &BTreeSet<String>,
+) -> Result<()> {
+    let compute = cx.cloud.admin().compute();
+    for volume in have.iter().filter(|v| !want.contains(v)) {
+        match compute.detach_volume(server, volume).await {
+            Err(e) if e.is_not_found() => continue,
+            other => other?,
+        }
+        wait_status(cx, addr, volume, "available", "detaching").await?;
+    }
+    for volume in want.iter().filter(|v| !have.contains(*v)) {
+        // Still attached elsewhere (moving between instances) or settling: Nova refuses
+        // with 400 until the volume is available.
+        while_source_busy(cx, || compute.attach_volume(server, volume)).await?;
+        wait_status(cx, addr, volume, "in-use", "attaching").await?;
+    }
+    Ok(())
+}
+
+async fn wait_status(
+    cx: &Context,
+    addr: &Address,
+    volume: &str,
+    target: &str,
+    what: &str,
+) -> Result<()> {
+    let api = cx.cloud.admin().block_storage();
+    wait::wait_for(cx.timeout, || async {
+        let found: cinder::Volume = api.get(VOLUMES, volume).await?;
+        Ok(match found.status.as_str() {
+            status if status == target => Poll::Ready(()),
+            status if status.starts_with("error") => Poll::Failed(format!(
+                "volume {volume} went to status {status} while {what}"
+            )),
+            status => Poll::Pending(status.to_string()),
+        })
+    })
+    .await
+    .map_err(|e| common::wait_error(addr, what, e))
+}

@@ -1,0 +1,3 @@
+//! `[snapshot.NAME]`: see `volume_copy`, which snapshots and backups share.
+
+pub use super::volume_copy::Snapshot;
