@@ -358,6 +358,39 @@ where
     }
 }
 
+/// Deletes the volume, sending the delete again only while Cinder's 400 is about work that
+/// ends by itself: the volume in a transient status (a server just deleted leaves it
+/// `detaching` for a moment) or one of its snapshots being deleted. A volume kept by a
+/// snapshot stackform does not manage fails at once, with Cinder's message.
+async fn delete_when_settled(cx: &Context, id: &str) -> Result<(), ApiError> {
+    let api = cx.cloud.admin().block_storage();
+    let started = tokio::time::Instant::now();
+    loop {
+        let refused = match api.delete(VOLUMES, id).await {
+            Err(e) if e.status() == Some(reqwest::StatusCode::BAD_REQUEST) => e,
+            other => return other,
+        };
+        if started.elapsed() >= cx.timeout {
+            return Err(refused);
+        }
+        let volume: cinder::Volume = api.get(VOLUMES, id).await?;
+        let query = [
+            ("all_tenants".to_string(), "1".to_string()),
+            ("volume_id".to_string(), id.to_string()),
+        ];
+        let snapshots: Vec<cinder::Snapshot> = api.list(cinder::SNAPSHOTS, &query).await?;
+        let settling = SETTLING.contains(&volume.status.as_str())
+            || snapshots
+                .iter()
+                .any(|s| s.volume_id == id && s.status == "deleting");
+        if !settling {
+            return Err(refused);
+        }
+        tracing::debug!("volume {id} busy ({}), deleting again: {refused}", volume.status);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// The image id of `name`, from what refresh listed, else from Glance.
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     let mut images = cx.listed(|l| l.images.clone());
@@ -595,8 +628,7 @@ impl KindOps for Volume {
                 other => other?,
             }
         }
-        // A server just deleted leaves its volumes `detaching` for a moment.
-        gone_ok(while_source_busy(cx, || api.delete(VOLUMES, &current.id)).await)?;
+        gone_ok(delete_when_settled(cx, &current.id).await)?;
         wait::wait_gone(cx.timeout, || async {
             let volume: cinder::Volume = api.get(VOLUMES, &current.id).await?;
             Ok(volume.status)
