@@ -46,6 +46,11 @@ const SETTLING: &[&str] = &[
 
 const FAILED: &[&str] = &["error", "error_restoring", "error_extending"];
 
+/// The failed status that replaces a volume: `error` is a create that never made a disk.
+/// `error_extending` and `error_restoring` are a disk with data on it: reported, never
+/// destroyed.
+const REPLACED: &[&str] = &["error"];
+
 const SCHEMA: KindSchema = KindSchema {
     spec_check: Some(spec_check),
     plan_check: Some(plan_check),
@@ -150,7 +155,7 @@ const SCHEMA: KindSchema = KindSchema {
         ],
     )
     .parent("tenant")
-    .statuses(&["available", "in-use"], FAILED)
+    .statuses(&["available", "in-use"], REPLACED)
 };
 
 /// `size` is required, and a volume has at most one source.
@@ -186,11 +191,31 @@ fn spec_check(
 }
 
 /// Cinder cannot shrink a volume (os-extend refuses a size not larger): a smaller `size` is
-/// refused here rather than turned into a replacement that would lose the data.
+/// refused here rather than turned into a replacement that would lose the data. A volume
+/// whose extend or restore failed holds data: the plan stops rather than replace it.
 fn plan_check(res: &DesiredResource, _: &Desired, observed: &Observed, out: &mut Diagnostics) {
     let Some(current) = observed.resources.get(&res.addr) else {
         return;
     };
+    if let Some(status) = current
+        .status
+        .as_deref()
+        .filter(|s| FAILED.contains(s) && !REPLACED.contains(s))
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: volume {} is in status {status} in the cloud; it still holds its data, so \
+                 stackform does not replace it",
+                res.addr, current.id
+            ))
+            .at(res.span.clone())
+            .help(format!(
+                "check the volume, then have an admin reset its status (openstack volume set \
+                 --state available {}), or remove [{}] from the spec to delete it",
+                current.id, res.addr
+            )),
+        );
+    }
     let (Some(wanted), Some(have)) = (
         res.attrs.get("size").and_then(Value::as_u64),
         current.attrs.get("size").and_then(Value::as_u64),
@@ -333,6 +358,39 @@ where
     }
 }
 
+/// Deletes the volume, sending the delete again only while Cinder's 400 is about work that
+/// ends by itself: the volume in a transient status (a server just deleted leaves it
+/// `detaching` for a moment) or one of its snapshots being deleted. A volume kept by a
+/// snapshot stackform does not manage fails at once, with Cinder's message.
+async fn delete_when_settled(cx: &Context, id: &str) -> Result<(), ApiError> {
+    let api = cx.cloud.admin().block_storage();
+    let started = tokio::time::Instant::now();
+    loop {
+        let refused = match api.delete(VOLUMES, id).await {
+            Err(e) if e.status() == Some(reqwest::StatusCode::BAD_REQUEST) => e,
+            other => return other,
+        };
+        if started.elapsed() >= cx.timeout {
+            return Err(refused);
+        }
+        let volume: cinder::Volume = api.get(VOLUMES, id).await?;
+        let query = [
+            ("all_tenants".to_string(), "1".to_string()),
+            ("volume_id".to_string(), id.to_string()),
+        ];
+        let snapshots: Vec<cinder::Snapshot> = api.list(cinder::SNAPSHOTS, &query).await?;
+        let settling = SETTLING.contains(&volume.status.as_str())
+            || snapshots
+                .iter()
+                .any(|s| s.volume_id == id && s.status == "deleting");
+        if !settling {
+            return Err(refused);
+        }
+        tracing::debug!("volume {id} busy ({}), deleting again: {refused}", volume.status);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// The image id of `name`, from what refresh listed, else from Glance.
 async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     let mut images = cx.listed(|l| l.images.clone());
@@ -420,11 +478,19 @@ impl KindOps for Volume {
             .and_then(Value::as_u64)
             .ok_or_else(|| bad_attr(addr, "size", "is missing"))?;
         let metadata = full_metadata(cx, res);
+        let source = source_of(res);
+        // A volume restored from a backup gets its source mark only once the restore is done:
+        // one whose restore failed or was cut short shows no source (`backup` then differs
+        // from the spec, which replaces it) rather than pass for a restored disk.
+        let mut created_metadata = metadata.clone();
+        if let Some(("backup", _)) = source {
+            created_metadata.remove(SOURCE_METADATA);
+        }
         let mut body = json!({
             "size": size,
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
-            "metadata": metadata,
+            "metadata": created_metadata,
         });
         for (attr, field) in [
             ("type", "volume_type"),
@@ -434,7 +500,6 @@ impl KindOps for Volume {
                 body[field] = json!(value);
             }
         }
-        let source = source_of(res);
         match source {
             Some(("snapshot", name)) => {
                 body["snapshot_id"] = json!(common::dep_id(ids, Kind::Snapshot, name)?)
@@ -472,7 +537,8 @@ impl KindOps for Volume {
                 .await?;
             volume = wait_ready(cx, &session, addr, &volume.id, "restoring the backup").await?;
             // A restore writes the backed-up volume's metadata over the volume's own (seen on
-            // real Cinder): its ownership marks would then claim the source's address.
+            // real Cinder): its ownership marks would then claim the source's address. This
+            // write also adds the source mark, now that the restore is done.
             let _: cinder::Volume = session
                 .block_storage()
                 .update(VOLUMES, &volume.id, json!({ "metadata": metadata }))
@@ -562,8 +628,7 @@ impl KindOps for Volume {
                 other => other?,
             }
         }
-        // A server just deleted leaves its volumes `detaching` for a moment.
-        gone_ok(while_source_busy(cx, || api.delete(VOLUMES, &current.id)).await)?;
+        gone_ok(delete_when_settled(cx, &current.id).await)?;
         wait::wait_gone(cx.timeout, || async {
             let volume: cinder::Volume = api.get(VOLUMES, &current.id).await?;
             Ok(volume.status)

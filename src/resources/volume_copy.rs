@@ -169,8 +169,8 @@ impl Copy for cinder::Backup {
     }
 }
 
-/// One list across the spec's projects (admin, `all_tenants=1`).
-async fn list<T>(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>>
+/// One list across the spec's projects (admin, `all_tenants=1`), of `kind`.
+async fn list<T>(cx: &Context, scope: Scope<'_>, kind: Kind) -> Result<Vec<Listed>>
 where
     T: Copy + serde::de::DeserializeOwned + Send + 'static,
 {
@@ -191,7 +191,12 @@ where
         .list(T::COLLECTION, &query)
         .await
     {
-        Err(ApiError::Config(_)) => return Ok(Vec::new()),
+        // A cloud without Cinder holds none, but one the state knows of must not look gone
+        // (and be made again) because the catalog lost its endpoint.
+        Err(ApiError::Config(message)) if projects.known(kind).is_empty() => {
+            tracing::debug!("no {} listed: {message}", kind.schema().name);
+            return Ok(Vec::new());
+        }
         other => other?,
     };
     let lineage = common::lineage_tag(cx);
@@ -334,7 +339,7 @@ impl KindOps for Snapshot {
     const SCHEMA: KindSchema = SNAPSHOT_SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        list::<cinder::Snapshot>(cx, scope).await
+        list::<cinder::Snapshot>(cx, scope, Kind::Snapshot).await
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
@@ -359,7 +364,7 @@ impl KindOps for Backup {
     const SCHEMA: KindSchema = BACKUP_SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
-        list::<cinder::Backup>(cx, scope).await
+        list::<cinder::Backup>(cx, scope, Kind::Backup).await
     }
 
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {

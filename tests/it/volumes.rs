@@ -2,8 +2,8 @@
 //! process) and the real Cinder of `REAL_OS_OPENRC` (the `real_*` tests). A volume is created
 //! with its ownership in metadata, grown in place (os-extend, its size read back through the
 //! API), never shrunk (refused in plan, nothing written), replaced once Cinder holds it in
-//! `error`, and destroyed. Specs naming two sources, an unknown type or zone fail in plan,
-//! located, before any call.
+//! `error` (kept, the plan stopping, in `error_extending`), and destroyed. Specs naming two
+//! sources, an unknown type or zone fail in plan, located, before any call.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -224,9 +224,33 @@ async fn lifecycle(target: Target) {
     assert_eq!(code, 1, "{out}\n{err}");
     assert_eq!(cloud.volume(&project, "data").await["size"], 2, "unchanged");
 
-    // A volume Cinder holds in error is replaced, with that reason.
+    // A volume whose extend failed still holds its data: the plan stops, nothing is replaced.
     cloud.spec(&data_volume(2));
     let id = grown["id"].as_str().unwrap_or_default().to_string();
+    cloud
+        .api
+        .send(
+            Method::POST,
+            CINDER,
+            &format!("/volumes/{id}/action"),
+            json!({"os-reset_status": {"status": "error_extending"}}),
+            &[202],
+        )
+        .await;
+    let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "volume.data: volume {id} is in status error_extending in the cloud; it still holds \
+             its data, so stackform does not replace it"
+        )),
+        "{err}"
+    );
+    let kept = cloud.volume(&project, "data").await;
+    assert_eq!(kept["id"], grown["id"], "not replaced");
+    assert_eq!(kept["status"], "error_extending");
+
+    // A volume Cinder holds in error is replaced, with that reason.
     cloud
         .api
         .send(
@@ -773,6 +797,33 @@ bootable = true
     let from_image = cloud.volume(&project, "from-image").await;
     assert_eq!(from_image["bootable"], "true", "{from_image}");
     cloud.assert_converged("after the sources");
+
+    // The source mark of a restored volume is written once the restore is done: a volume
+    // without it (a restore that failed or was cut short) is an empty disk, replaced.
+    assert_eq!(from_backup["metadata"]["stackform_source"], "backup:bak");
+    let mut unmarked = from_backup["metadata"].clone();
+    if let Some(marks) = unmarked.as_object_mut() {
+        marks.remove("stackform_source");
+    }
+    let backup_volume = from_backup["id"].as_str().unwrap_or_default().to_string();
+    cloud
+        .api
+        .send(
+            Method::PUT,
+            CINDER,
+            &format!("/volumes/{backup_volume}"),
+            json!({"volume": {"metadata": unmarked}}),
+            &[200],
+        )
+        .await;
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("# volume.from-backup must be replaced (backup forces replacement)")
+            && out.contains("+ backup = \"bak\" # forces replacement"),
+        "{out}\n{err}"
+    );
+    assert!(out.contains("1 to add, 0 to change, 1 to destroy"), "{out}");
 
     let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
