@@ -223,6 +223,7 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
                 status: status.clone(),
             },
             shown: shown(wanted, seen),
+            deferred: Vec::new(),
         });
     }
     if changes.is_empty() {
