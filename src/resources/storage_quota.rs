@@ -3,7 +3,7 @@
 //! quota set (`gigabytes`, `gigabytes_<type>`...), and the plan's check that the volumes a
 //! plan creates and grows fit in them, counting what the tenant already uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -87,6 +87,33 @@ pub fn changes(
         }
     }
     out
+}
+
+/// The tenants whose Cinder quota set refresh reads: those whose spec sets a storage quota,
+/// and those holding volumes (their snapshots and backups count against the volume's
+/// tenant), whose usage the plan's check needs even when they set no quota.
+pub fn tenants_to_read(desired: &Desired) -> BTreeSet<String> {
+    let sets_storage = |tenant: &DesiredResource| {
+        tenant
+            .attrs
+            .get("quotas")
+            .and_then(Value::as_object)
+            .is_some_and(|quotas| {
+                quotas.contains_key(VOLUME_TYPES)
+                    || CINDER_QUOTAS
+                        .iter()
+                        .any(|(spec, _)| quotas.contains_key(*spec))
+            })
+    };
+    let setting = desired
+        .of_kind(Kind::Tenant)
+        .filter(|t| sets_storage(t))
+        .map(|t| t.addr.name.clone());
+    let holding = desired
+        .of_kind(Kind::Volume)
+        .filter_map(|v| v.attrs.get("tenant").and_then(Value::as_str))
+        .map(str::to_string);
+    setting.chain(holding).collect()
 }
 
 /// What the plan does to one quota of a tenant.
