@@ -119,26 +119,41 @@ pub enum QuotaReads {
     #[default]
     All,
     /// Only these tenants' (names of the spec).
-    Tenants(BTreeSet<String>),
+    Tenants {
+        /// Tenants whose spec sets quotas: their Nova and Neutron quotas are read.
+        quotas: BTreeSet<String>,
+        /// Tenants whose storage quotas or usage the plan needs: their Cinder quota set.
+        storage: BTreeSet<String>,
+    },
 }
 
 impl QuotaReads {
-    /// The tenants of `desired` that set quotas.
+    /// The tenants of `desired` that set quotas, and those whose storage the plan checks.
     pub fn of(desired: &crate::spec::Desired) -> QuotaReads {
-        QuotaReads::Tenants(
-            desired
+        QuotaReads::Tenants {
+            quotas: desired
                 .resources
                 .values()
                 .filter(|r| r.addr.kind == schema::tenant_kind() && r.attrs.contains_key("quotas"))
                 .map(|r| r.addr.name.clone())
                 .collect(),
-        )
+            storage: storage_quota::tenants_to_read(desired),
+        }
     }
 
+    /// Whether `tenant`'s Nova and Neutron quotas are read.
     pub fn includes(&self, tenant: &Address) -> bool {
         match self {
             QuotaReads::All => true,
-            QuotaReads::Tenants(names) => names.contains(&tenant.name),
+            QuotaReads::Tenants { quotas, .. } => quotas.contains(&tenant.name),
+        }
+    }
+
+    /// Whether `tenant`'s Cinder quota set (limits and usage) is read.
+    pub fn includes_storage(&self, tenant: &Address) -> bool {
+        match self {
+            QuotaReads::All => true,
+            QuotaReads::Tenants { storage, .. } => storage.contains(&tenant.name),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! quota set (`gigabytes`, `gigabytes_<type>`...), and the plan's check that the volumes a
 //! plan creates and grows fit in them, counting what the tenant already uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -24,6 +24,11 @@ pub const CINDER_QUOTAS: &[(&str, &str)] = &[
 
 /// The quota written as a table: volume type name → gigabytes (`gigabytes_<type>`).
 pub const VOLUME_TYPES: &str = "volume_types";
+
+/// The type Cinder gives a volume made without one (its `default_volume_type`, which a
+/// cloud keeps as `__DEFAULT__` unless its operator names another): such a volume counts
+/// against that type's quota.
+const DEFAULT_VOLUME_TYPE: &str = "__DEFAULT__";
 
 /// Cinder's per-type gigabytes quota of `volume_type`.
 fn per_type(volume_type: &str) -> String {
@@ -87,6 +92,33 @@ pub fn changes(
         }
     }
     out
+}
+
+/// The tenants whose Cinder quota set refresh reads: those whose spec sets a storage quota,
+/// and those holding volumes (their snapshots and backups count against the volume's
+/// tenant), whose usage the plan's check needs even when they set no quota.
+pub fn tenants_to_read(desired: &Desired) -> BTreeSet<String> {
+    let sets_storage = |tenant: &DesiredResource| {
+        tenant
+            .attrs
+            .get("quotas")
+            .and_then(Value::as_object)
+            .is_some_and(|quotas| {
+                quotas.contains_key(VOLUME_TYPES)
+                    || CINDER_QUOTAS
+                        .iter()
+                        .any(|(spec, _)| quotas.contains_key(*spec))
+            })
+    };
+    let setting = desired
+        .of_kind(Kind::Tenant)
+        .filter(|t| sets_storage(t))
+        .map(|t| t.addr.name.clone());
+    let holding = desired
+        .of_kind(Kind::Volume)
+        .filter_map(|v| v.attrs.get("tenant").and_then(Value::as_str))
+        .map(str::to_string);
+    setting.chain(holding).collect()
 }
 
 /// What the plan does to one quota of a tenant.
@@ -252,7 +284,8 @@ fn demands(
             .attrs
             .get("type")
             .or_else(|| seen.and_then(|s| s.attrs.get("type")))
-            .and_then(Value::as_str);
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_VOLUME_TYPE);
         let addr = volume.addr.to_string();
         if count > 0 {
             out.entry("volumes".into())
@@ -265,7 +298,7 @@ fn demands(
                 .or_default()
                 .adds
                 .push((addr.clone(), gigabytes));
-            if let (true, Some(ty)) = (dynamic, ty) {
+            if dynamic {
                 out.entry(per_type(ty))
                     .or_default()
                     .adds
@@ -308,8 +341,12 @@ fn demands(
             .or_default()
             .adds
             .push((addr.clone(), size));
-        let ty = volume.attrs.get("type").and_then(Value::as_str);
-        if let (true, Kind::Snapshot, Some(ty)) = (dynamic, copy.addr.kind, ty) {
+        let ty = volume
+            .attrs
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_VOLUME_TYPE);
+        if dynamic && copy.addr.kind == Kind::Snapshot {
             out.entry(per_type(ty)).or_default().adds.push((addr, size));
         }
     }
@@ -323,7 +360,12 @@ fn demands(
         let size = seen.attrs.get("size").and_then(Value::as_u64).unwrap_or(0);
         out.entry("volumes".into()).or_default().frees += 1;
         out.entry("gigabytes".into()).or_default().frees += size;
-        if let (true, Some(ty)) = (dynamic, seen.attrs.get("type").and_then(Value::as_str)) {
+        if dynamic {
+            let ty = seen
+                .attrs
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or(DEFAULT_VOLUME_TYPE);
             out.entry(per_type(ty)).or_default().frees += size;
         }
     }
@@ -348,6 +390,28 @@ mod tests {
                 ("volumes".to_string(), 20),
             ]
             .into()
+        );
+    }
+
+    #[test]
+    fn a_volume_without_a_type_counts_against_the_default_types_quota() {
+        let text = "[provider]\nstorage_mode = \"dynamic\"\n\n[tenant.t]\nquotas = { volume_types = { __DEFAULT__ = 3, ssd = 100 } }\n\n[volume.a]\ntenant = \"t\"\nsize = 5\n";
+        let desired = match crate::spec::load_str(text) {
+            Ok(d) => d,
+            Err(diags) => panic!("should load:\n{diags}"),
+        };
+        let Some(tenant) = desired.get(&crate::addr::Address::new(Kind::Tenant, "t")) else {
+            panic!("no tenant.t");
+        };
+        let mut out = Diagnostics::default();
+        check(tenant, &desired, &Observed::default(), &mut out);
+        let messages: Vec<&str> = out.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "tenant.t: quota gigabytes___DEFAULT__ (quotas.volume_types.__DEFAULT__) is 3, 0 \
+                 in use, and the plan adds 5 (volume.a 5): 5 would exceed it"
+            ]
         );
     }
 

@@ -11,8 +11,8 @@ use super::schema::{
 };
 use super::storage_quota::{self, CINDER_QUOTAS};
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
-use crate::openstack::block_storage::QuotaUse;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::openstack::block_storage::QuotaUse;
 use crate::openstack::identity::Project;
 use crate::openstack::network::{self as neutron, SECURITY_GROUPS};
 use crate::spec::{Attrs, Desired, DesiredResource};
@@ -166,13 +166,17 @@ async fn set_quotas(
     }
     let cinder = storage_quota::changes(desired, current);
     if !cinder.is_empty() {
-        admin.block_storage().update_quotas(project_id, &cinder).await?;
+        admin
+            .block_storage()
+            .update_quotas(project_id, &cinder)
+            .await?;
     }
     Ok(())
 }
 
 /// Every project; the quotas are read only for those matched as stackform's whose spec sets
-/// quotas (two GETs each).
+/// quotas (a Nova and a Neutron GET), Cinder's quota set only for those whose storage the
+/// plan checks (one GET).
 async fn list(cx: &Context) -> Result<Vec<Listed>> {
     let admin = cx.cloud.admin().clone();
     let lineage = common::lineage_tag(cx);
@@ -187,13 +191,34 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
             let quotas_of = cx.quotas_of.clone();
             let listings = cx.listings.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
-                if !quotas_of.includes(&addr) {
+                let read_quotas = quotas_of.includes(&addr);
+                let read_storage = quotas_of.includes_storage(&addr);
+                if !read_quotas && !read_storage {
                     return observe(&project, None, None, None);
                 }
                 let (nova, neutron, cinder) = tokio::join!(
-                    admin.compute().get_quotas(&project.id),
-                    admin.network().get_quotas(&project.id),
-                    admin.block_storage().quota_usage(&project.id),
+                    async {
+                        match read_quotas {
+                            true => admin.compute().get_quotas(&project.id).await.map(Some),
+                            false => Ok(None),
+                        }
+                    },
+                    async {
+                        match read_quotas {
+                            true => admin.network().get_quotas(&project.id).await.map(Some),
+                            false => Ok(None),
+                        }
+                    },
+                    async {
+                        match read_storage {
+                            true => admin
+                                .block_storage()
+                                .quota_usage(&project.id)
+                                .await
+                                .map(Some),
+                            false => Ok(None),
+                        }
+                    },
                 );
                 // A cloud without Cinder (no endpoint: a Config error) has no storage quotas
                 // to manage; any other failure is worth a warning.
@@ -203,7 +228,8 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                             tracing::warn!("{addr}: cannot read Cinder quotas: {e}")
                         }
                     })
-                    .ok();
+                    .ok()
+                    .flatten();
                 if let Some(usage) = &cinder {
                     listings
                         .write()
@@ -211,14 +237,20 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                         .storage_usage
                         .insert(project.id.clone(), usage.clone());
                 }
+                if !read_quotas {
+                    // Read for the plan's storage check only: the quotas stay unmanaged.
+                    return observe(&project, None, None, None);
+                }
                 // Quotas are unmanaged unless desired; a cloud that hides them must not stop
                 // refresh.
                 let nova = nova
                     .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
-                    .ok();
+                    .ok()
+                    .flatten();
                 let neutron = neutron
                     .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
-                    .ok();
+                    .ok()
+                    .flatten();
                 observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
             })
             .foreign(foreign)
@@ -265,11 +297,11 @@ impl KindOps for Tenant {
             async { Ok(admin.identity().find_role(MEMBER_ROLE).await?) },
         )?;
         let role = role.ok_or_else(|| Error::Failed {
-                addr: res.addr.clone(),
-                message: format!(
-                    "Keystone has no `{MEMBER_ROLE}` role to grant stackform's user on the new project"
-                ),
-            })?;
+            addr: res.addr.clone(),
+            message: format!(
+                "Keystone has no `{MEMBER_ROLE}` role to grant stackform's user on the new project"
+            ),
+        })?;
         admin
             .identity()
             .grant_project_role(&project.id, &admin.user_id(), &role.id)
@@ -324,7 +356,12 @@ impl KindOps for Tenant {
 }
 
 /// A plan fails early when the tenant cannot hold what the spec puts in it.
-fn plan_check(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+fn plan_check(
+    tenant: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
     check_quotas(tenant, desired, observed, out);
     storage_quota::check(tenant, desired, observed, out);
     check_disabled(tenant, desired, observed, out);
@@ -339,7 +376,12 @@ fn tenant_of<'a>(desired: &'a Desired, resource: &DesiredResource) -> Option<&'a
 /// Creating in a tenant needs a token scoped to it, and real Keystone issues none for a
 /// disabled project (401 on POST /v3/auth/tokens): such a create can only fail, midway
 /// through an apply. Updates and deletes go through the admin session and are fine.
-fn check_disabled(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+fn check_disabled(
+    tenant: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
     if tenant.attrs.get("enabled") != Some(&Value::Bool(false)) {
         return;
     }
@@ -370,7 +412,12 @@ fn check_disabled(tenant: &DesiredResource, desired: &Desired, observed: &Observ
 
 /// Sums what the tenant's resources consume (each kind says what one of its resources
 /// takes) and compares it with the quotas the spec sets.
-fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
+fn check_quotas(
+    tenant: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
     let Some(Value::Object(quotas)) = tenant.attrs.get("quotas") else {
         return;
     };
@@ -444,7 +491,11 @@ fn check_quotas(tenant: &DesiredResource, desired: &Desired, observed: &Observed
         }
     }
     for (message, help) in over {
-        out.push(Diagnostic::error(message).at(tenant.span_of("quotas")).help(help));
+        out.push(
+            Diagnostic::error(message)
+                .at(tenant.span_of("quotas"))
+                .help(help),
+        );
     }
 }
 
@@ -478,13 +529,12 @@ mod tests {
             ("metadata_items".to_string(), 128),
         ]
         .into();
-        let neutron: BTreeMap<String, i64> =
-            [
-                ("network".to_string(), 5),
-                ("floatingip".to_string(), -1),
-                ("rbac_policy".to_string(), 10),
-            ]
-            .into();
+        let neutron: BTreeMap<String, i64> = [
+            ("network".to_string(), 5),
+            ("floatingip".to_string(), -1),
+            ("rbac_policy".to_string(), 10),
+        ]
+        .into();
         let attrs = observe(&project, Some(&nova), Some(&neutron), None);
         let expected: Attrs = [
             ("name".to_string(), json!("demo")),

@@ -621,7 +621,7 @@ fn read_folder(dir: &Path) -> Result<Vec<SourceFile>, Diagnostics> {
 
 /// Loads one in-memory file named `spec.toml`, for unit tests of the schema.
 #[cfg(test)]
-pub(super) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
+pub(crate) fn load_str(text: &str) -> Result<Desired, Diagnostics> {
     load_str_checked(text).map(|(desired, _warnings)| desired)
 }
 

@@ -16,6 +16,8 @@ mod checks;
 mod conflicts;
 mod fields;
 mod load;
+#[cfg(test)]
+pub(crate) use load::load_str;
 pub mod port_fields;
 mod reader;
 mod rules;

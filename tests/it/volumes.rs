@@ -568,6 +568,48 @@ async fn refused_plans_write_nothing() {
     }
 }
 
+/// Embedded only (request log): a tenant whose spec sets no quota still has its storage
+/// checked against the cloud's quota (set here by an admin): the plan refuses a volume that
+/// would exceed it, naming the tenant, quota, limit, usage and what it adds, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_storage_quota_of_a_tenant_without_quotas_is_checked_in_plan() {
+    let Some(mut cloud) = Cloud::start(Target::Embedded).await else {
+        return;
+    };
+    cloud.destroyed = true;
+    cloud.spec(&sized("a", 2, ""));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    cloud
+        .api
+        .send(
+            Method::PUT,
+            CINDER,
+            &format!("/os-quota-sets/{project}"),
+            json!({"quota_set": {"gigabytes": 3}}),
+            &[200],
+        )
+        .await;
+    cloud.spec(&format!("{}{}", sized("a", 2, ""), sized("b", 2, "")));
+    cloud.forget_requests().await;
+    let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let expected = "tenant.t: quota gigabytes (quotas.storage) is 3, 2 in use, and the plan adds 2 \
+                    (volume.b 2): 4 would exceed it";
+    assert!(err.contains(expected), "{expected}\n{err}");
+    let writes: Vec<(String, String)> = cloud
+        .requests()
+        .await
+        .into_iter()
+        .filter(|(method, _)| method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "wrote: {writes:?}");
+    assert!(
+        cloud.volumes(&project, "b").await.is_empty(),
+        "nothing made"
+    );
+}
+
 /// Embedded only (the fault hook is the embedded cloud's): the reply to the volume's create is
 /// lost; apply finds the volume by its ownership metadata instead of creating a second one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

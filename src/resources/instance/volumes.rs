@@ -21,16 +21,31 @@ pub fn wanted(res: &DesiredResource, ids: &Ids) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Makes the server's attachments `want`, given those it has.
+/// The attached volumes to detach: those this state manages that `want` leaves out. A volume
+/// attached outside stackform is the operator's: it stays.
+fn to_detach<'a>(want: &[String], have: &'a BTreeSet<String>, ids: &Ids) -> Vec<&'a String> {
+    let managed: BTreeSet<&String> = ids
+        .iter()
+        .filter(|(a, _)| a.kind == Kind::Volume)
+        .map(|(_, id)| id)
+        .collect();
+    have.iter()
+        .filter(|v| !want.contains(v) && managed.contains(v))
+        .collect()
+}
+
+/// Makes the server's attachments of managed volumes `want`, given those it has (`ids`: the
+/// state's).
 pub async fn converge(
     cx: &Context,
     addr: &Address,
     server: &str,
     want: &[String],
     have: &BTreeSet<String>,
+    ids: &Ids,
 ) -> Result<()> {
     let compute = cx.cloud.admin().compute();
-    for volume in have.iter().filter(|v| !want.contains(v)) {
+    for volume in to_detach(want, have, ids) {
         match compute.detach_volume(server, volume).await {
             Err(e) if e.is_not_found() => continue,
             other => other?,
@@ -66,4 +81,26 @@ async fn wait_status(
     })
     .await
     .map_err(|e| common::wait_error(addr, what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_managed_volumes_left_out_are_detached() {
+        let ids: Ids = [
+            (Address::new(Kind::Volume, "kept"), "v-kept".to_string()),
+            (
+                Address::new(Kind::Volume, "dropped"),
+                "v-dropped".to_string(),
+            ),
+        ]
+        .into();
+        let have: BTreeSet<String> = ["v-kept", "v-dropped", "v-foreign"]
+            .map(String::from)
+            .into();
+        let want = vec!["v-kept".to_string()];
+        assert_eq!(to_detach(&want, &have, &ids), [&"v-dropped".to_string()]);
+    }
 }
