@@ -3,7 +3,7 @@
 //! Owns building the DAG, finding cycles, the creation order and the reversed deletion order,
 //! and DOT output. Knows nothing of TOML or HTTP.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 
 use petgraph::Direction;
@@ -40,8 +40,11 @@ struct Edge {
 /// Nodes are addresses (desired ∪ observed); an edge goes from a dependency to its dependent.
 #[derive(Clone, Debug)]
 pub struct Graph {
+    /// Nodes are added in address order, so node order is the sorted order.
     dag: DiGraph<Address, Vec<Link>>,
-    index: BTreeMap<Address, NodeIndex>,
+    /// A hash map: building the graph looks up both ends of every edge, and a B-tree of
+    /// addresses made that a string comparison per level.
+    index: HashMap<Address, NodeIndex>,
     /// Dependencies left out of the order to break a cycle ([`Graph::deferred_dependencies`]).
     deferred: BTreeSet<Edge>,
 }
@@ -56,20 +59,21 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
         .cloned()
         .collect();
 
+    let known: HashSet<&Address> = nodes.iter().collect();
     let mut edges = BTreeSet::new();
     for addr in &nodes {
         let wanted = desired.get(addr).map(|r| &r.attrs);
         let seen = observed.resources.get(addr).map(|r| &r.attrs);
         // What the spec says wins; the cloud's view only orders resources the spec dropped.
         if let Some(attrs) = wanted.or(seen) {
-            reference_edges(addr, attrs, &nodes, &mut edges);
+            reference_edges(addr, attrs, &known, &mut edges);
         }
         // A kept resource may still use something the spec dropped (a router's interface on a
         // subnet that goes away): that delete must wait for the link to be undone, so the
         // cloud's links to dropped resources count too.
         if let (Some(_), Some(attrs)) = (wanted, seen) {
             let mut current = BTreeSet::new();
-            reference_edges(addr, attrs, &nodes, &mut current);
+            reference_edges(addr, attrs, &known, &mut current);
             edges.extend(
                 current
                     .into_iter()
@@ -79,9 +83,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
     }
     implicit_edges(View::new(desired, observed), &nodes, &mut edges);
 
-    let (edges, deferred) = defer_breakable_cycles(&nodes, edges);
-    let mut graph = Graph::from_edges(nodes, edges);
-    graph.deferred = deferred;
+    let graph = defer_breakable_cycles(&nodes, edges);
     let cycles = graph.cycle_diagnostics(desired);
     if cycles.is_empty() {
         Ok(graph)
@@ -90,37 +92,43 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
     }
 }
 
-/// Splits off the edges that close a cycle but may be met after their dependent exists (its
-/// kind's `deferrable` attribute implies them): web's rules name app and app's name web, so
-/// both groups are made first and each one's rules naming the other follow. Only edges inside
-/// a cycle are deferred: elsewhere the dependency simply goes first, in one step. What is
-/// still a cycle without them is one, and is reported.
-fn defer_breakable_cycles(
-    nodes: &BTreeSet<Address>,
-    edges: BTreeSet<Edge>,
-) -> (BTreeSet<Edge>, BTreeSet<Edge>) {
-    let whole = Graph::from_edges(nodes.clone(), edges.clone());
+/// The graph of `edges`, less those that close a cycle but may be met after their dependent
+/// exists (its kind's `deferrable` attribute implies them): web's rules name app and app's
+/// name web, so both groups are made first and each one's rules naming the other follow. Only
+/// edges inside a cycle are deferred: elsewhere the dependency simply goes first, in one step.
+/// What is still a cycle without them is one, and is reported.
+fn defer_breakable_cycles(nodes: &BTreeSet<Address>, edges: BTreeSet<Edge>) -> Graph {
+    let may_defer = |edge: &Edge| {
+        matches!(&edge.link, Link::Implied { attr, .. }
+            if edge.dependency != edge.dependent
+                && edge.dependent.kind.schema().deferrable == Some(*attr))
+    };
+    // Most specs have no such edge: one graph, no search for cycles here.
+    if !edges.iter().any(may_defer) {
+        return Graph::from_edges(nodes, edges);
+    }
+    let whole = Graph::from_edges(nodes, edges.iter().cloned());
     let mut component: BTreeMap<&Address, usize> = BTreeMap::new();
     for (i, members) in petgraph::algo::tarjan_scc(&whole.dag).iter().enumerate() {
         for &n in members {
             component.insert(&whole.dag[n], i);
         }
     }
-    let deferrable = |edge: &Edge| {
-        let Link::Implied { attr, .. } = &edge.link else {
-            return false;
-        };
-        edge.dependency != edge.dependent
-            && edge.dependent.kind.schema().deferrable == Some(*attr)
-            && component.get(&edge.dependency) == component.get(&edge.dependent)
-    };
-    edges.into_iter().partition(|edge| !deferrable(edge))
+    let (kept, deferred): (BTreeSet<Edge>, BTreeSet<Edge>) = edges.into_iter().partition(|edge| {
+        !(may_defer(edge) && component.get(&edge.dependency) == component.get(&edge.dependent))
+    });
+    if deferred.is_empty() {
+        return whole;
+    }
+    let mut graph = Graph::from_edges(nodes, kept);
+    graph.deferred = deferred;
+    graph
 }
 
 fn reference_edges(
     addr: &Address,
     attrs: &Attrs,
-    nodes: &BTreeSet<Address>,
+    known: &HashSet<&Address>,
     edges: &mut BTreeSet<Edge>,
 ) {
     for attr in schema::attributes(addr.kind) {
@@ -130,7 +138,7 @@ fn reference_edges(
         for name in referenced_names(attrs.get(attr.name), target.kind) {
             let target = Address::new(target.kind, name);
             // Dangling references are the spec loader's to report.
-            if nodes.contains(&target) {
+            if known.contains(&target) {
                 edges.insert(Edge {
                     dependency: target,
                     dependent: addr.clone(),
@@ -163,12 +171,12 @@ fn implicit_edges(view: View<'_>, nodes: &BTreeSet<Address>, edges: &mut BTreeSe
 }
 
 impl Graph {
-    fn from_edges(nodes: BTreeSet<Address>, edges: BTreeSet<Edge>) -> Graph {
-        let mut dag: DiGraph<Address, Vec<Link>> = DiGraph::new();
-        let mut index = BTreeMap::new();
+    fn from_edges(nodes: &BTreeSet<Address>, edges: impl IntoIterator<Item = Edge>) -> Graph {
+        let mut dag: DiGraph<Address, Vec<Link>> = DiGraph::with_capacity(nodes.len(), 0);
+        let mut index = HashMap::with_capacity(nodes.len());
         for addr in nodes {
             let i = dag.add_node(addr.clone());
-            index.insert(addr, i);
+            index.insert(addr.clone(), i);
         }
         for edge in edges {
             let (Some(&from), Some(&to)) =
@@ -196,7 +204,7 @@ impl Graph {
 
     /// Every address in the graph, sorted.
     pub fn addresses(&self) -> impl Iterator<Item = &Address> {
-        self.index.keys()
+        self.dag.node_weights()
     }
 
     /// What `addr` needs but is not ordered after, to break a cycle: (dependency, the
@@ -296,7 +304,7 @@ impl Graph {
     /// Graphviz DOT, dependency → dependent; implicit edges are dashed. Deterministic.
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph stackform {\n  rankdir = LR;\n");
-        for addr in self.index.keys() {
+        for addr in self.addresses() {
             let _ = writeln!(out, "  \"{addr}\";");
         }
         let mut edges: Vec<(&Address, &Address, bool)> = self
@@ -576,8 +584,8 @@ mod tests {
             dependent: addr(dependent),
             link: Link::Reference { attr },
         };
-        let nodes = spec.resources.keys().cloned().collect();
-        let edges = [
+        let nodes: BTreeSet<Address> = spec.resources.keys().cloned().collect();
+        let edges: Vec<Edge> = [
             edge("subnet.b", "network.a", "tenant"),
             edge("router.c", "subnet.b", "network"),
             edge("network.a", "router.c", "subnets"),
@@ -592,7 +600,7 @@ mod tests {
                 ("router.c", "subnets", "network.a"),
             ],
         );
-        let g = Graph::from_edges(nodes, edges);
+        let g = Graph::from_edges(&nodes, edges);
         let diags = g.cycle_diagnostics(&spec);
         assert_eq!(diags.0.len(), 1);
         let d = &diags.0[0];
@@ -630,7 +638,7 @@ mod tests {
             dependent: addr(dependent),
             link: Link::Reference { attr: "subnets" },
         };
-        let edges = [
+        let edges: Vec<Edge> = [
             edge("router.y", "router.x"),
             edge("router.x", "router.y"),
             edge("instance.z", "instance.z"),
@@ -638,7 +646,8 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let g = Graph::from_edges(spec.resources.keys().cloned().collect(), edges);
+        let nodes: BTreeSet<Address> = spec.resources.keys().cloned().collect();
+        let g = Graph::from_edges(&nodes, edges);
         let messages: Vec<String> = g
             .cycle_diagnostics(&spec)
             .iter()
@@ -735,9 +744,8 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let (kept, deferred) = defer_breakable_cycles(&nodes, edges);
-        assert_eq!(deferred.len(), 2);
-        let g = Graph::from_edges(nodes, kept);
+        let g = defer_breakable_cycles(&nodes, edges);
+        assert_eq!(g.deferred.len(), 2);
         let messages: Vec<String> = g
             .cycle_diagnostics(&spec)
             .iter()

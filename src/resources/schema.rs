@@ -15,7 +15,7 @@
 //!   equal; attributes with no default and no value are absent and not managed;
 //! - a partial map (quotas) is compared only on the keys the spec writes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::addr::{Address, Kind};
 use crate::diag::Diagnostics;
@@ -91,8 +91,9 @@ pub struct View<'a> {
     observed: &'a Observed,
     /// Who names each address, through which attribute: built on first use, so that a kind
     /// asking "which routers name this subnet" costs a lookup, not a scan of every resource
-    /// (per instance, that scan made graph building quadratic).
-    referrers: std::cell::OnceCell<BTreeMap<Address, Vec<(Address, &'static str)>>>,
+    /// (per instance, that scan made graph building quadratic). Hashed: every reference
+    /// of the spec goes in, and a B-tree of addresses cost a string comparison per level.
+    referrers: std::cell::OnceCell<HashMap<Address, Vec<(Address, &'static str)>>>,
 }
 
 impl<'a> View<'a> {
@@ -123,8 +124,8 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    fn index_referrers(&self) -> BTreeMap<Address, Vec<(Address, &'static str)>> {
-        let mut index: BTreeMap<Address, Vec<(Address, &'static str)>> = BTreeMap::new();
+    fn index_referrers(&self) -> HashMap<Address, Vec<(Address, &'static str)>> {
+        let mut index: HashMap<Address, Vec<(Address, &'static str)>> = HashMap::new();
         let addrs = self.desired.resources.keys().chain(
             self.observed
                 .resources

@@ -2,7 +2,7 @@
 //! what a resource attaches or uses belongs to its own tenant (where its kind's schema says
 //! so). Cycles are `graph`'s business.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::DesiredResource;
 use super::suggest::did_you_mean;
@@ -15,10 +15,30 @@ type Resources = BTreeMap<Address, DesiredResource>;
 /// How many existing names a "not defined" help lists before it stops.
 const LISTED_NAMES: usize = 5;
 
+/// The tenant of each resource of the spec: the resource that names it (itself, or a parent up
+/// the chain) and its name. Found once per load, since the checks ask for it per reference.
+pub(super) struct Tenants<'a>(HashMap<&'a Address, (Address, &'a str)>);
+
+impl<'a> Tenants<'a> {
+    pub(super) fn of(resources: &'a Resources) -> Tenants<'a> {
+        let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
+        let found = resources
+            .keys()
+            .filter_map(|addr| Some((addr, tenant_holder(addr, &attrs_of)?)))
+            .collect();
+        Tenants(found)
+    }
+
+    pub(super) fn get(&self, addr: &Address) -> Option<(&Address, &'a str)> {
+        self.0.get(addr).map(|(holder, tenant)| (holder, *tenant))
+    }
+}
+
 /// `defined` holds every address written in the folder, including those whose table had
 /// errors and is missing from `resources`.
 pub(super) fn check(
     resources: &Resources,
+    tenants: &Tenants<'_>,
     defined: &BTreeMap<Address, Span>,
     diags: &mut Diagnostics,
 ) {
@@ -30,7 +50,7 @@ pub(super) fn check(
         }
     }
     for resource in resources.values() {
-        same_tenant(resources, resource, diags);
+        same_tenant(resources, tenants, resource, diags);
     }
     for resource in resources.values() {
         if let Some(kind_check) = resource.addr.kind.schema().spec_check {
@@ -86,9 +106,13 @@ fn with_note(d: Diagnostic, note: Option<(String, Span)>) -> Diagnostic {
 
 /// What a resource attaches or uses through a reference the schema marks [`SameTenant`] must
 /// be in the resource's own tenant (found for each side through the kinds' `parent`).
-fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Diagnostics) {
-    let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
-    let Some((_, tenant)) = tenant_holder(&resource.addr, &attrs_of) else {
+fn same_tenant(
+    resources: &Resources,
+    tenants: &Tenants<'_>,
+    resource: &DesiredResource,
+    diags: &mut Diagnostics,
+) {
+    let Some((_, tenant)) = tenants.get(&resource.addr) else {
         return;
     };
     let schema = resource.addr.kind.schema();
@@ -102,13 +126,13 @@ fn same_tenant(resources: &Resources, resource: &DesiredResource, diags: &mut Di
         let Some(rule) = reference_rule.same_tenant else {
             continue;
         };
-        let Some((holder, owner)) = tenant_holder(&reference.target, &attrs_of) else {
+        let Some((holder, owner)) = tenants.get(&reference.target) else {
             continue;
         };
         if owner == tenant {
             continue;
         }
-        let Some(holder) = resources.get(&holder) else {
+        let Some(holder) = resources.get(holder) else {
             continue;
         };
         let grant_help = if reference_rule.unless_granted {

@@ -6,21 +6,22 @@
 //! [`AttrType::Cidr`], their scope is the kind's `parent` (a network holds subnets) or a
 //! [`AttrType::ReferenceSet`] that names several of them (a router attaches subnets).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ipnet::IpNet;
 
 use super::DesiredResource;
+use super::checks::Tenants;
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::schema::{AttrType, KindSchema, tenant_holder};
+use crate::resources::schema::{AttrType, KindSchema};
 
 type Resources = BTreeMap<Address, DesiredResource>;
 
-pub(super) fn check(resources: &Resources, diags: &mut Diagnostics) {
+pub(super) fn check(resources: &Resources, tenants: &Tenants<'_>, diags: &mut Diagnostics) {
     overlapping_in_parent(resources, diags);
     overlapping_in_sets(resources, diags);
-    same_names(resources, diags);
+    same_names(resources, tenants, diags);
 }
 
 /// The attribute of `kind` typed as a CIDR, if any.
@@ -151,9 +152,8 @@ fn name_attr(schema: &KindSchema) -> Option<&'static str> {
 /// project of the same name in a domain (409 Conflict), so for the tenant kind it is an error;
 /// Neutron and Nova accept it, but anyone finding the resource by name (the dashboard, the
 /// CLI, scripts) gets two answers, so it is a warning.
-fn same_names(resources: &Resources, diags: &mut Diagnostics) {
-    let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
-    let mut seen: BTreeMap<(Kind, Option<&str>, &str), &DesiredResource> = BTreeMap::new();
+fn same_names(resources: &Resources, tenants: &Tenants<'_>, diags: &mut Diagnostics) {
+    let mut seen: HashMap<(Kind, Option<&str>, &str), &DesiredResource> = HashMap::new();
     for resource in resources.values() {
         let schema = resource.addr.kind.schema();
         let Some(attr) = name_attr(schema) else {
@@ -163,7 +163,7 @@ fn same_names(resources: &Resources, diags: &mut Diagnostics) {
             continue;
         };
         let tenant = if schema.parent.is_some() {
-            match tenant_holder(&resource.addr, &attrs_of) {
+            match tenants.get(&resource.addr) {
                 Some((_, tenant)) => Some(tenant),
                 None => continue,
             }

@@ -83,8 +83,10 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
         }
     }
 
-    checks::check(&merged.resources, &merged.defined, &mut diags);
-    conflicts::check(&merged.resources, &mut diags);
+    let tenants = checks::Tenants::of(&merged.resources);
+    checks::check(&merged.resources, &tenants, &merged.defined, &mut diags);
+    conflicts::check(&merged.resources, &tenants, &mut diags);
+    drop(tenants);
     if merged.provider_at.is_none() {
         diags.push(no_provider(files));
     }
