@@ -1,24 +1,176 @@
 //! An instance's `volumes`: Cinder volumes of the spec attached through Nova
-//! (os-volume_attachments), in place: detached ones first, then attached ones, each waited for
-//! (`available`, `in-use`). A volume moving from another instance is attached once that
-//! instance's update has detached it.
+//! (os-volume_attachments), in place: detached ones first, then attached ones in the order the
+//! spec lists them (Nova gives the next device name to each: the order is the device order),
+//! each waited for (`available`, `in-use`).
+//!
+//! The order is not compared once the volumes are attached: the attribute holds the names as
+//! a set, so listing the same volumes in another order plans nothing. Re-ordering live disks
+//! would mean detaching and re-attaching them, unplugging disks an operator's server is using,
+//! for device names the guest may not even follow (udev names by serial are the stable ones).
+//!
+//! A volume moving from another instance of the spec is attached once that instance's update
+//! has detached it: the graph orders the two updates ([`moves`]). Two instances trading
+//! volumes (a swap) cannot be ordered either way; both updates then run side by side, each
+//! detaching before it attaches, and an attach Nova refuses while the other detach is under way
+//! is sent again.
 
 use std::collections::BTreeSet;
 
 use super::super::common::{self, dep_id};
+use super::super::schema::{Implied, View, referenced_names};
 use super::super::volume::while_source_busy;
 use super::super::{Context, Ids, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
 use crate::openstack::wait::{self, Poll};
-use crate::spec::DesiredResource;
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::resources::Observed;
+use crate::resources::storage_quota::DEFAULT_VOLUME_TYPE;
+use crate::spec::{Attrs, Desired, DesiredResource};
+use serde_json::Value;
 
-/// The volume ids `res` wants attached, in name order.
+/// The volume ids `res` wants attached, in the order the spec lists them (the attribute
+/// holds them sorted; the references keep the written order).
 pub fn wanted(res: &DesiredResource, ids: &Ids) -> Result<Vec<String>> {
-    common::list_attr(res, "volumes")
-        .iter()
+    listed(res)
         .map(|name| Ok(dep_id(ids, Kind::Volume, name)?.to_string()))
         .collect()
+}
+
+/// The names of the volumes `res` lists, in the written order.
+fn listed(res: &DesiredResource) -> impl Iterator<Item = &str> {
+    res.refs
+        .iter()
+        .filter(|r| r.field == "volumes" && r.target.kind == Kind::Volume)
+        .map(|r| r.target.name.as_str())
+}
+
+/// The instances of the spec `instance` takes a volume from: each holds, in the cloud, a
+/// volume `instance` lists and that it no longer lists itself. Its update detaches the volume,
+/// so the graph puts it before `instance` (Nova refuses to attach a volume still attached
+/// elsewhere). A giver that also takes from `instance`, directly or through others, is left
+/// out: a swap has no order, and both updates run side by side.
+pub fn moves(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
+    givers(instance, view)
+        .into_iter()
+        .filter(|(giver, _)| nodes.contains(giver) && !takes_from(giver, instance, view))
+        .map(|(giver, volume)| Implied {
+            dependency: giver,
+            attr: "volumes",
+            via: volume,
+            relation: "the instance detaching",
+        })
+        .collect()
+}
+
+fn volume_names(attrs: Option<&Attrs>) -> BTreeSet<&str> {
+    referenced_names(attrs.and_then(|a| a.get("volumes")), Kind::Volume)
+        .into_iter()
+        .collect()
+}
+
+/// (giver, volume) for each volume `taker` lists that another instance the spec keeps holds
+/// in the cloud and no longer lists.
+fn givers(taker: &Address, view: &View<'_>) -> Vec<(Address, Address)> {
+    let held = volume_names(view.seen(taker));
+    let wanted = volume_names(view.wanted(taker));
+    let taken: Vec<&str> = wanted.difference(&held).copied().collect();
+    if taken.is_empty() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for other in view.seen_of_kind(Kind::Instance).filter(|a| *a != taker) {
+        // An instance leaving the spec is deleted, and deletes run before every update.
+        let Some(kept) = view.wanted(other) else {
+            continue;
+        };
+        let (held, kept) = (volume_names(view.seen(other)), volume_names(Some(kept)));
+        for volume in taken.iter().filter(|v| held.contains(*v) && !kept.contains(*v)) {
+            found.push((other.clone(), Address::new(Kind::Volume, *volume)));
+        }
+    }
+    found
+}
+
+/// Whether `taker` takes a volume from `from`, directly or through other instances.
+fn takes_from(taker: &Address, from: &Address, view: &View<'_>) -> bool {
+    let mut seen = BTreeSet::from([taker.clone()]);
+    let mut next = vec![taker.clone()];
+    while let Some(current) = next.pop() {
+        for (giver, _) in givers(&current, view) {
+            if giver == *from {
+                return true;
+            }
+            if seen.insert(giver.clone()) {
+                next.push(giver);
+            }
+        }
+    }
+    false
+}
+
+/// A volume listed in the `volumes` of several instances must be of a multiattach type (Cinder
+/// extra spec `multiattach="<is> True"`): Nova refuses to attach any other volume to a second
+/// server (400 "... status must be available"), after the first attach was made. Reported at
+/// each listing after the first in the folder, with the first noted.
+pub fn shared_check(
+    instance: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
+    let place = |span: &Span| (span.file.clone(), span.range.start);
+    for listing in instance.refs.iter().filter(|r| r.field == "volumes") {
+        let volume = &listing.target;
+        let kind = desired.get(volume).and_then(|v| v.attrs.get("type"));
+        let seen = observed.resources.get(volume).and_then(|v| v.attrs.get("type"));
+        let volume_type = kind
+            .and_then(Value::as_str)
+            .or_else(|| seen.and_then(Value::as_str))
+            .unwrap_or(DEFAULT_VOLUME_TYPE);
+        if observed.multiattach_volume_types.contains(volume_type) {
+            continue;
+        }
+        let first = desired
+            .of_kind(Kind::Instance)
+            .flat_map(|other| {
+                other
+                    .refs
+                    .iter()
+                    .filter(|r| r.field == "volumes" && r.target == *volume)
+                    .map(move |r| (&other.addr, &r.span))
+            })
+            .min_by_key(|(_, span)| place(span));
+        let Some((first, first_span)) = first.filter(|(addr, _)| **addr != instance.addr) else {
+            continue;
+        };
+        let types = &observed.multiattach_volume_types;
+        let help = if types.is_empty() {
+            format!(
+                "list {volume} in one instance's `volumes` only: the cloud has no multiattach \
+                 volume type (an admin makes one with `openstack volume type create --property \
+                 multiattach=\"<is> True\" NAME`)"
+            )
+        } else {
+            let names: Vec<&str> = types.iter().map(String::as_str).collect();
+            format!(
+                "give {volume} a multiattach type (type = \"{}\"; the cloud's: {}), or list it \
+                 in one instance's `volumes` only",
+                names[0],
+                names.join(", ")
+            )
+        };
+        out.push(
+            Diagnostic::error(format!(
+                "{volume} is listed in the volumes of {first} and {}, but its type \
+                 `{volume_type}` is not multiattach: Cinder attaches it to one server only",
+                instance.addr
+            ))
+            .at(listing.span.clone())
+            .note(format!("{first} lists it here"), first_span.clone())
+            .help(help),
+        );
+    }
 }
 
 /// The attached volumes to detach: those this state manages that `want` leaves out. A volume
