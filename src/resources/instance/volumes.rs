@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use super::super::common::{self, dep_id};
 use super::super::schema::{Implied, View, referenced_names};
 use super::super::volume::while_source_busy;
-use super::super::{Context, Ids, Result};
+use super::super::{Context, Error, Ids, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
 use crate::openstack::wait::{self, Poll};
@@ -187,7 +187,7 @@ fn to_detach<'a>(want: &[String], have: &'a BTreeSet<String>, ids: &Ids) -> Vec<
 }
 
 /// Makes the server's attachments of managed volumes `want`, given those it has (`ids`: the
-/// state's).
+/// state's): detaches first, then attaches in the listed order.
 pub async fn converge(
     cx: &Context,
     addr: &Address,
@@ -196,21 +196,100 @@ pub async fn converge(
     have: &BTreeSet<String>,
     ids: &Ids,
 ) -> Result<()> {
-    let compute = cx.cloud.admin().compute();
     for volume in to_detach(want, have, ids) {
-        match compute.detach_volume(server, volume).await {
-            Err(e) if e.is_not_found() => continue,
-            other => other?,
-        }
-        wait_status(cx, addr, volume, "available", "detaching").await?;
+        detach(cx, addr, server, volume).await?;
     }
+    let compute = cx.cloud.admin().compute();
     for volume in want.iter().filter(|v| !have.contains(*v)) {
-        // Still attached elsewhere (moving between instances) or settling: Nova refuses
-        // with 400 until the volume is available.
+        release(cx, addr, server, volume, ids).await?;
+        // Still settling (a detach just made): Nova refuses with 400 until it is available.
         while_source_busy(cx, || compute.attach_volume(server, volume)).await?;
         wait_status(cx, addr, volume, "in-use", "attaching").await?;
     }
     Ok(())
+}
+
+/// Detaches `volume` from `server` and waits until the server no longer holds it. Gone
+/// already, or already detaching (another instance's update taking it: Nova answers 400
+/// "Invalid volume: Unable to detach volume ..."), is fine: the wait covers both.
+async fn detach(cx: &Context, addr: &Address, server: &str, volume: &str) -> Result<()> {
+    match cx.cloud.admin().compute().detach_volume(server, volume).await {
+        Err(e) if e.is_not_found() => {}
+        Err(e)
+            if e.status() == Some(reqwest::StatusCode::BAD_REQUEST)
+                && e.message().starts_with("Invalid volume") => {}
+        other => other?,
+    }
+    wait_detached(cx, addr, volume, server).await
+}
+
+/// Frees a volume `server` is to attach from the other servers holding it, unless it is
+/// multiattach. The spec gives a volume that is not multiattach to one instance only (refused
+/// in plan otherwise), so another instance of this state holding it is giving it up in this
+/// apply: usually its update ran first (the graph orders moves) and this finds it free; in a
+/// swap, where no order exists, whichever update comes first detaches both sides, whatever
+/// the apply's parallelism. A server this state does not manage is the operator's: its disk
+/// is not taken, the attach fails with why.
+async fn release(
+    cx: &Context,
+    addr: &Address,
+    server: &str,
+    volume: &str,
+    ids: &Ids,
+) -> Result<()> {
+    let found: cinder::Volume = cx.cloud.admin().block_storage().get(VOLUMES, volume).await?;
+    if found.multiattach {
+        return Ok(());
+    }
+    let holders: BTreeSet<&str> = found
+        .attachments
+        .iter()
+        .filter_map(|a| a.server_id.as_deref())
+        .filter(|holder| *holder != server)
+        .collect();
+    for holder in holders {
+        let managed = ids
+            .iter()
+            .find(|(a, id)| a.kind == Kind::Instance && id.as_str() == holder);
+        if managed.is_none() {
+            return Err(Error::Failed {
+                addr: addr.clone(),
+                message: format!(
+                    "volume {volume} is attached to server {holder}, which this state does not \
+                     manage: detach it there first (openstack server remove volume {holder} \
+                     {volume})"
+                ),
+            });
+        }
+        detach(cx, addr, holder, volume).await?;
+    }
+    Ok(())
+}
+
+/// Waits until `server` no longer holds `volume` and the detach is over. Not "until
+/// available": another instance may attach it as soon as it is free.
+async fn wait_detached(cx: &Context, addr: &Address, volume: &str, server: &str) -> Result<()> {
+    let api = cx.cloud.admin().block_storage();
+    wait::wait_for(cx.timeout, || async {
+        let found: cinder::Volume = match api.get(VOLUMES, volume).await {
+            Err(e) if e.is_not_found() => return Ok(Poll::Ready(())),
+            other => other?,
+        };
+        let held = found
+            .attachments
+            .iter()
+            .any(|a| a.server_id.as_deref() == Some(server));
+        Ok(match found.status.as_str() {
+            status if status.starts_with("error") => Poll::Failed(format!(
+                "volume {volume} went to status {status} while detaching"
+            )),
+            "detaching" => Poll::Pending("detaching".to_string()),
+            _ if held => Poll::Pending(found.status.clone()),
+            _ => Poll::Ready(()),
+        })
+    })
+    .await
+    .map_err(|e| common::wait_error(addr, "detaching", e))
 }
 
 async fn wait_status(
