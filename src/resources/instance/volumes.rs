@@ -18,7 +18,6 @@ use std::collections::BTreeSet;
 
 use super::super::common::{self, dep_id};
 use super::super::schema::{Implied, View, referenced_names};
-use super::super::volume::while_source_busy;
 use super::super::{Context, Error, Ids, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
@@ -199,15 +198,46 @@ pub async fn converge(
     for volume in to_detach(want, have, ids) {
         detach(cx, addr, server, volume).await?;
     }
-    let compute = cx.cloud.admin().compute();
     for volume in want.iter().filter(|v| !have.contains(*v)) {
         release(cx, addr, server, volume, ids).await?;
-        // Still settling (a detach just made): Nova refuses with 400 until it is available.
-        while_source_busy(cx, || compute.attach_volume(server, volume)).await?;
+        attach_when_settled(cx, server, volume).await?;
         wait_status(cx, addr, volume, "in-use", "attaching").await?;
     }
     Ok(())
 }
+
+/// Attaches `volume`, sending the attach again while Nova refuses it because the volume is
+/// settling: a detach just made, or a multiattach volume another server is attaching at the
+/// same moment. Real Nova answers 400 "Invalid input received: Invalid volume: Volume ...
+/// status must be available or in-use or downloading to reserve, but the current status is
+/// reserved." (Cinder's words, wrapped); a volume in error or attached elsewhere is not
+/// waited for.
+async fn attach_when_settled(cx: &Context, server: &str, volume: &str) -> Result<()> {
+    let compute = cx.cloud.admin().compute();
+    let started = tokio::time::Instant::now();
+    loop {
+        match compute.attach_volume(server, volume).await {
+            Err(e)
+                if e.status() == Some(reqwest::StatusCode::BAD_REQUEST)
+                    && e.message().contains("Invalid volume")
+                    && SETTLING.iter().any(|s| e.message().contains(s))
+                    && started.elapsed() < cx.timeout =>
+            {
+                tracing::debug!("volume {volume} settling, attaching again: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// The statuses Nova's refusal names that end by themselves.
+const SETTLING: [&str; 4] = [
+    "current status is reserved",
+    "current status is attaching",
+    "current status is detaching",
+    "current status is creating",
+];
 
 /// Detaches `volume` from `server` and waits until the server no longer holds it. Gone
 /// already, or already detaching (another instance's update taking it: Nova answers 400
