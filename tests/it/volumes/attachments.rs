@@ -134,8 +134,8 @@ async fn order_moves_and_swaps(target: Target) {
     let a_done = out.find("instance.a: Modifications complete");
     let b_starts = out.find("instance.b: Modifying...");
     assert!(a_done.is_some() && a_done < b_starts, "{out}");
-    assert_eq!(holders(&cloud, &project, "d1").await, [b.clone()]);
-    assert_eq!(holders(&cloud, &project, "d2").await, [a.clone()]);
+    assert_eq!(holders(&cloud, &project, "d1").await, [b.as_str()]);
+    assert_eq!(holders(&cloud, &project, "d2").await, [a.as_str()]);
     cloud.assert_converged("after the move");
 
     // A swap, one step at a time: no order exists between the two updates, and none waits
@@ -144,8 +144,8 @@ async fn order_moves_and_swaps(target: Target) {
     let (code, out, err) = cloud.run(&["apply", "--auto-approve", "--parallelism", "1"]);
     assert_eq!(code, 0, "swap:\n{out}\n{err}");
     assert!(out.contains("0 added, 2 changed, 0 destroyed"), "{out}");
-    assert_eq!(holders(&cloud, &project, "d1").await, [a.clone()]);
-    assert_eq!(holders(&cloud, &project, "d2").await, [b.clone()]);
+    assert_eq!(holders(&cloud, &project, "d1").await, [a.as_str()]);
+    assert_eq!(holders(&cloud, &project, "d2").await, [b.as_str()]);
     assert_eq!(
         attachments(&cloud, &a).await.len() + attachments(&cloud, &b).await.len(),
         2
@@ -234,7 +234,7 @@ async fn multiattach_and_replace(target: Target) {
     let mut both = vec![a.clone(), b.clone()];
     both.sort();
     assert_eq!(holders(&cloud, &project, "shared").await, both);
-    assert_eq!(holders(&cloud, &project, "data").await, [a.clone()]);
+    assert_eq!(holders(&cloud, &project, "data").await, [a.as_str()]);
     cloud.assert_converged("with the multiattach volume on both");
 
     // `data` replaced (a new type): a attaches the new volume in the same apply.
@@ -256,7 +256,7 @@ async fn multiattach_and_replace(target: Target) {
     cloud.apply();
     let new = cloud.volume(&project, "data").await;
     assert_ne!(new["id"], old);
-    assert_eq!(holders(&cloud, &project, "data").await, [a.clone()]);
+    assert_eq!(holders(&cloud, &project, "data").await, [a.as_str()]);
     let server = cloud.api.get("compute", &format!("/servers/{a}")).await;
     let attached: Vec<&Value> = server["server"]["os-extended-volumes:volumes_attached"]
         .as_array()
