@@ -167,9 +167,46 @@ async fn real_volumes_attach_in_the_listed_order_move_between_instances_and_swap
     order_moves_and_swaps(Target::Real).await;
 }
 
+/// A volume type made for one run on the shared real cloud, deleted when dropped (also when
+/// the test fails), once Cinder no longer counts a volume of it (it answers 400 until the
+/// last one is gone).
+struct TypeGuard {
+    env: Vec<(String, String)>,
+    id: String,
+}
+
+impl Drop for TypeGuard {
+    fn drop(&mut self) {
+        let (env, id) = (self.env.clone(), self.id.clone());
+        // Its own thread and runtime: the test's runtime may be the one dropping it.
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let api = crate::cloud_api::CloudApi::login_env(&env).await;
+                for _ in 0..60 {
+                    let path = format!("/types/{id}");
+                    let (status, _) = api.request(Method::DELETE, CINDER, &path, None).await;
+                    if matches!(status, 202 | 404) {
+                        return Some(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                None
+            })
+        })
+        .join();
+        if !matches!(deleted, Ok(Some(()))) {
+            eprintln!("volume type {} was not deleted", self.id);
+        }
+    }
+}
+
 /// A multiattach volume type: the embedded cloud's, or one made for this run on the real
-/// cloud (with its id, to delete it after).
-async fn multiattach_type(cloud: &Cloud, target: Target) -> (String, Option<String>) {
+/// cloud (with its guard, which deletes it).
+async fn multiattach_type(cloud: &Cloud, target: Target) -> (String, Option<TypeGuard>) {
     if target == Target::Embedded {
         return ("multiattach".to_string(), None);
     }
@@ -188,16 +225,23 @@ async fn multiattach_type(cloud: &Cloud, target: Target) -> (String, Option<Stri
             &[200],
         )
         .await;
-    let id = made["volume_type"]["id"].as_str().map(str::to_string);
-    (name, id)
+    let guard = made["volume_type"]["id"].as_str().map(|id| TypeGuard {
+        env: cloud.env.clone(),
+        id: id.to_string(),
+    });
+    (name, guard)
 }
 
 async fn multiattach_and_replace(target: Target) {
+    // Declared before the cloud, so dropped after it: a failed run's destroy removes the
+    // volumes of the type before the type goes.
+    let type_guard;
     let Some(mut cloud) = Cloud::start(target).await else {
         return;
     };
     let flavor = flavor(&cloud, target).await;
-    let (multi, type_id) = multiattach_type(&cloud, target).await;
+    let multi;
+    (multi, type_guard) = multiattach_type(&cloud, target).await;
     let typed = format!("type = \"{multi}\"");
 
     // Shared by a and b, of the default type: refused in plan, located at b's listing.
@@ -273,12 +317,8 @@ async fn multiattach_and_replace(target: Target) {
     let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
     cloud.destroyed = true;
-    if let Some(id) = type_id {
-        cloud
-            .api
-            .request(Method::DELETE, CINDER, &format!("/types/{id}"), None)
-            .await;
-    }
+    drop(cloud);
+    drop(type_guard);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
