@@ -219,6 +219,7 @@ async fn multiattach_type(cloud: &Cloud, target: Target) -> (String, Option<Type
             "/types",
             json!({"volume_type": {
                 "name": name,
+                "description": "stackform test: volumes of several servers",
                 "os-volume-type-access:is_public": true,
                 "extra_specs": {"multiattach": "<is> True"},
             }}),
