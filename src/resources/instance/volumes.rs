@@ -10,9 +10,9 @@
 //!
 //! A volume moving from another instance of the spec is attached once that instance's update
 //! has detached it: the graph orders the two updates ([`moves`]). Two instances trading
-//! volumes (a swap) cannot be ordered either way; both updates then run side by side, each
-//! detaching before it attaches, and an attach Nova refuses while the other detach is under way
-//! is sent again.
+//! volumes (a swap) cannot be ordered either way: whichever update runs first detaches the
+//! volume it takes from the other instance's server ([`release`]), so neither waits for the
+//! other, whatever the apply's parallelism.
 
 use std::collections::BTreeSet;
 
