@@ -293,7 +293,11 @@ async fn cached_volume_catalog(
         return Ok(None);
     }
     // A catalog of an older shape is pulled again.
-    Ok(serde_json::from_value(entry.content).ok())
+    Ok(
+        serde_json::from_value::<resources::VolumeCatalog>(entry.content)
+            .ok()
+            .filter(|c| c.multiattach_types.is_some()),
+    )
 }
 
 /// Keeps a freshly pulled volume catalog in the state, with the time it was pulled.

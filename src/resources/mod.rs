@@ -79,6 +79,11 @@ pub struct VolumeCatalog {
     pub zones: BTreeSet<String>,
     #[serde(default)]
     pub limits: BTreeMap<String, i64>,
+    /// The volume types whose volumes may be attached to several servers at once (extra spec
+    /// `multiattach="<is> True"`). None in a catalog kept before it was recorded: such a
+    /// catalog is pulled again rather than read as "none is".
+    #[serde(default)]
+    pub multiattach_types: Option<BTreeSet<String>>,
 }
 
 impl VolumeCatalog {
@@ -96,6 +101,13 @@ pub async fn pull_volume_catalog(cx: &Context) -> Result<VolumeCatalog, ApiError
         api.absolute_limits()
     ) {
         Ok((types, zones, limits)) => Ok(VolumeCatalog {
+            multiattach_types: Some(
+                types
+                    .iter()
+                    .filter(|t| t.is_multiattach())
+                    .map(|t| t.name.clone())
+                    .collect(),
+            ),
             volume_types: types.into_iter().map(|t| t.name).collect(),
             zones: zones
                 .into_iter()
@@ -292,6 +304,9 @@ pub struct Observed {
     /// Cinder's availability zones.
     #[serde(default)]
     pub volume_zones: std::collections::BTreeSet<String>,
+    /// The volume types that allow a volume attached to several servers.
+    #[serde(default)]
+    pub multiattach_volume_types: std::collections::BTreeSet<String>,
     /// The volume catalog when this refresh pulled it from the cloud (rather than using the
     /// state's): the caller keeps it in the state.
     #[serde(default)]

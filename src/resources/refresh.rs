@@ -211,6 +211,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         network_extensions: extensions.into_iter().collect(),
         volume_types: volume_catalog.volume_types.clone(),
         volume_zones: volume_catalog.zones.clone(),
+        multiattach_volume_types: volume_catalog.multiattach_types.clone().unwrap_or_default(),
         volume_catalog_pulled: pulled.then_some(volume_catalog),
         ..Observed::default()
     };

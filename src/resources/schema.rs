@@ -112,6 +112,24 @@ impl<'a> View<'a> {
             .or_else(|| self.observed.resources.get(addr).map(|r| &r.attrs))
     }
 
+    /// What the spec says of `addr` (None when the spec does not hold it).
+    pub fn wanted(&self, addr: &Address) -> Option<&'a Attrs> {
+        self.desired.get(addr).map(|r| &r.attrs)
+    }
+
+    /// What the cloud holds of `addr` (None when it does not hold it).
+    pub fn seen(&self, addr: &Address) -> Option<&'a Attrs> {
+        self.observed.resources.get(addr).map(|r| &r.attrs)
+    }
+
+    /// The addresses of `kind` the cloud holds.
+    pub fn seen_of_kind(&self, kind: Kind) -> impl Iterator<Item = &'a Address> {
+        self.observed
+            .resources
+            .keys()
+            .filter(move |a| a.kind == kind)
+    }
+
     /// The resources of `kind` whose attribute `attr` names `target`.
     pub fn referrers(&self, target: &Address, kind: Kind, attr: &str) -> Vec<&Address> {
         let index = self.referrers.get_or_init(|| self.index_referrers());

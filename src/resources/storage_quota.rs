@@ -28,7 +28,7 @@ pub const VOLUME_TYPES: &str = "volume_types";
 /// The type Cinder gives a volume made without one (its `default_volume_type`, which a
 /// cloud keeps as `__DEFAULT__` unless its operator names another): such a volume counts
 /// against that type's quota.
-const DEFAULT_VOLUME_TYPE: &str = "__DEFAULT__";
+pub(crate) const DEFAULT_VOLUME_TYPE: &str = "__DEFAULT__";
 
 /// Cinder's per-type gigabytes quota of `volume_type`.
 fn per_type(volume_type: &str) -> String {

@@ -1012,3 +1012,5 @@ async fn volumes_attach_extend_while_attached_and_detach_in_place() {
 async fn real_volumes_attach_extend_while_attached_and_detach_in_place() {
     attachments(Target::Real).await;
 }
+
+mod attachments;

@@ -120,7 +120,8 @@ const SCHEMA: KindSchema = KindSchema {
             // A floating IP of the provider's external network, the instance's own: allocated
             // and associated with its port, released with it or when the flag goes.
             Attr::new("floating_ip", AttrType::Bool { default: false }).own_calls(),
-            // Cinder volumes of the spec, attached and detached in place through Nova.
+            // Cinder volumes of the spec, attached and detached in place through Nova, in the
+            // listed order; a new order alone plans nothing (see `volumes`).
             Attr::new(
                 "volumes",
                 AttrType::ReferenceSet {
@@ -158,6 +159,7 @@ const SCHEMA: KindSchema = KindSchema {
 fn implied(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Vec<Implied> {
     let mut implied = routers_of_subnet(instance, view, nodes);
     implied.extend(policies_sharing_subnet(instance, view, nodes));
+    implied.extend(volumes::moves(instance, view, nodes));
     implied
 }
 
@@ -235,13 +237,15 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
 }
 
 /// `floating_ip = true` takes its address from the provider's external network: without one
-/// the apply would fail after the server was built.
+/// the apply would fail after the server was built. A volume of several instances must be
+/// multiattach.
 fn plan_check(
     instance: &DesiredResource,
     desired: &crate::spec::Desired,
-    _: &Observed,
+    observed: &Observed,
     out: &mut crate::diag::Diagnostics,
 ) {
+    volumes::shared_check(instance, desired, observed, out);
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true))
         && desired.provider.external_network.is_none()
     {
@@ -673,9 +677,9 @@ impl KindOps for Instance {
             };
             set_power(cx, addr, &current.id, status, want).await?;
         }
-        if res.attrs.contains_key("volumes")
-            && res.attrs.get("volumes") != current.attrs.get("volumes")
-        {
+        // Compared by id, not by name: a listed volume the plan replaces keeps its name but
+        // is a new volume, to be attached in this same apply.
+        if res.attrs.contains_key("volumes") {
             let want = volumes::wanted(res, ids)?;
             let server = compute.get_server(&current.id).await?;
             let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();

@@ -186,3 +186,110 @@ fn finds_the_port_by_tag_then_by_device() {
         None
     );
 }
+
+/// Two instances and volumes `d` and `e`; `a` and `b` list what the arguments say.
+fn with_volumes(a: &str, b: &str, d_type: &str) -> crate::spec::Desired {
+    let text = format!(
+        "[tenant.t]\n[network.n]\ntenant = \"t\"\n[subnet.s]\nnetwork = \"n\"\ncidr = \"10.0.0.0/24\"\n\
+         [instance.a]\ntenant = \"t\"\nflavor = \"m1.small\"\nimage = \"cirros\"\nsubnet = \"s\"\nvolumes = [{a}]\n\
+         [instance.b]\ntenant = \"t\"\nflavor = \"m1.small\"\nimage = \"cirros\"\nsubnet = \"s\"\nvolumes = [{b}]\n\
+         [volume.d]\ntenant = \"t\"\nsize = 1\n{d_type}\n[volume.e]\ntenant = \"t\"\nsize = 1\n"
+    );
+    crate::spec::load_str(&text).unwrap()
+}
+
+fn plan_errors(desired: &crate::spec::Desired, observed: &Observed) -> Vec<String> {
+    let mut out = crate::diag::Diagnostics::default();
+    for instance in desired.of_kind(Kind::Instance) {
+        plan_check(instance, desired, observed, &mut out);
+    }
+    out.iter()
+        .map(|d| {
+            let at = d.span.as_ref().map(ToString::to_string).unwrap_or_default();
+            let notes: Vec<String> = d.notes.iter().map(|(m, s)| format!("{m} at {s}")).collect();
+            format!(
+                "{at}: {} [{}] help: {}",
+                d.message,
+                notes.join("; "),
+                d.help.clone().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_volume_listed_by_two_instances_must_be_of_a_multiattach_type() {
+    let observed = Observed {
+        multiattach_volume_types: ["multiattach".to_string()].into(),
+        ..Observed::default()
+    };
+    let shared = with_volumes(r#""e", "d""#, r#""d""#, "");
+    assert_eq!(
+        plan_errors(&shared, &observed),
+        [
+            "spec.toml:18:12: volume.d is listed in the volumes of instance.a and instance.b, \
+             but its type `__DEFAULT__` is not multiattach: Cinder attaches it to one server \
+             only [instance.a lists it here at spec.toml:12:17] help: give volume.d a \
+             multiattach type (type = \"multiattach\"; the cloud's: multiattach), or list it in \
+             one instance's `volumes` only"
+        ]
+    );
+    let typed = with_volumes(r#""d""#, r#""d""#, "type = \"ssd\"");
+    assert_eq!(
+        plan_errors(&typed, &Observed::default()),
+        [
+            "spec.toml:18:12: volume.d is listed in the volumes of instance.a and instance.b, \
+             but its type `ssd` is not multiattach: Cinder attaches it to one server only \
+             [instance.a lists it here at spec.toml:12:12] help: list volume.d in one \
+             instance's `volumes` only: the cloud has no multiattach volume type (an admin \
+             makes one with `openstack volume type create --property multiattach=\"<is> \
+             True\" NAME`)"
+        ]
+    );
+    let multi = with_volumes(r#""d""#, r#""d""#, "type = \"multiattach\"");
+    assert_eq!(plan_errors(&multi, &observed), Vec::<String>::new());
+    let apart = with_volumes(r#""d""#, r#""e""#, "");
+    assert_eq!(plan_errors(&apart, &observed), Vec::<String>::new());
+}
+
+#[test]
+fn volumes_are_attached_in_the_order_listed() {
+    let desired = with_volumes(r#""e", "d""#, r#""#, "");
+    let a = desired
+        .get(&Address::new(Kind::Instance, "a"))
+        .unwrap();
+    let ids: Ids = [
+        (Address::new(Kind::Volume, "d"), "v-d".to_string()),
+        (Address::new(Kind::Volume, "e"), "v-e".to_string()),
+    ]
+    .into();
+    assert_eq!(volumes::wanted(a, &ids).unwrap(), ["v-e", "v-d"]);
+    // The attribute is a set: another order alone changes nothing.
+    assert_eq!(a.attrs["volumes"], json!(["d", "e"]));
+}
+
+/// `observed`: the cloud as `before` left it (a holding `a_had`, b holding `b_had`).
+fn moved(a: &str, b: &str, a_had: &str, b_had: &str) -> crate::graph::Graph {
+    let desired = with_volumes(a, b, "");
+    let before = with_volumes(a_had, b_had, "");
+    let observed = crate::plan::fixtures::observed_as_applied(&before);
+    crate::graph::build(&desired, &observed).unwrap()
+}
+
+#[test]
+fn a_volume_moving_between_instances_is_detached_before_it_is_attached() {
+    let (a, b) = (
+        Address::new(Kind::Instance, "a"),
+        Address::new(Kind::Instance, "b"),
+    );
+    let graph = moved(r#""#, r#""d""#, r#""d""#, r#""#);
+    assert!(graph.dependencies(&b).contains(&a), "{graph:?}");
+    assert!(!graph.dependencies(&a).contains(&b), "{graph:?}");
+    // A swap has no order (no cycle either): both updates run side by side.
+    let graph = moved(r#""e""#, r#""d""#, r#""d""#, r#""e""#);
+    assert!(!graph.dependencies(&b).contains(&a), "{graph:?}");
+    assert!(!graph.dependencies(&a).contains(&b), "{graph:?}");
+    // Kept by a (multiattach), or not moving: no order either.
+    let graph = moved(r#""d""#, r#""d""#, r#""d""#, r#""#);
+    assert!(!graph.dependencies(&b).contains(&a), "{graph:?}");
+}

@@ -2,9 +2,9 @@
 //! limits and quotas, a volume's lifecycle (create, show, list, update, extend, the shrink
 //! refusal), a snapshot (and the delete it blocks, a volume made from it), the over-quota
 //! refusal, a backup restored onto a new volume, and Nova attaching and detaching the volume
-//! (in-use, the refusal to attach it twice or delete it while attached, snapshots and backups
-//! of it in use, extending it in use), and Cinder's attachments API. Runs after the
-//! compute part, on its `{flavor}` and Glance's `{image}`.
+//! (in-use, the refusal to attach it twice, to the same server or another, or to delete it
+//! while attached, snapshots and backups of it in use, extending it in use), and Cinder's
+//! attachments API. Runs after the compute part, on its `{flavor}` and Glance's `{image}`.
 
 use reqwest::Method;
 use serde_json::json;
@@ -415,6 +415,7 @@ async fn attach(rec: &mut Recorder, login: &Login) {
         .json(attach_body),
     )
     .await;
+    other_server_attach(rec, login).await;
     rec.call(
         Req::new(
             "nova.volume_attachment.create.missing",
@@ -513,6 +514,55 @@ async fn attach(rec: &mut Recorder, login: &Login) {
         &["404"],
         TIMEOUT,
     )
+    .await;
+}
+
+/// A second server asks for `{volume}`, in use on the first and not multiattach: Nova's
+/// refusal (stackform detaches a volume moving between its instances before attaching it).
+async fn other_server_attach(rec: &mut Recorder, login: &Login) {
+    use Svc::Compute as C;
+    let run = &login.run;
+    let reply = rec
+        .call(
+            Req::new(
+                "cinder.attach.other_server.create",
+                C,
+                Method::POST,
+                "/v2.1/servers",
+            )
+            .json(
+                json!({"server": {"name": format!("sfd-attach-other-{run}"), "imageRef": "{image}",
+                    "flavorRef": "{flavor}", "networks": "none"}}),
+            ),
+        )
+        .await;
+    rec.bind("other_server", reply.str_at("/server/id"));
+    rec.on_cleanup(C, "/v2.1/servers/{other_server}");
+    rec.poll(
+        "cinder.attach.other_server.wait_active",
+        C,
+        "/v2.1/servers/{other_server}",
+        "/server/status",
+        &["ACTIVE", "ERROR"],
+        TIMEOUT,
+    )
+    .await;
+    rec.call(
+        Req::new(
+            "nova.volume_attachment.create.in_use_elsewhere",
+            C,
+            Method::POST,
+            "/v2.1/servers/{other_server}/os-volume_attachments",
+        )
+        .json(json!({"volumeAttachment": {"volumeId": "{volume}"}})),
+    )
+    .await;
+    rec.call(Req::new(
+        "cinder.attach.other_server.delete",
+        C,
+        Method::DELETE,
+        "/v2.1/servers/{other_server}",
+    ))
     .await;
 }
 
