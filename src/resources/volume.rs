@@ -108,6 +108,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "snapshot",
                 AttrType::Reference(
                     Ref::to(Kind::Snapshot)
+                        .only_at_create()
                         .same_tenant(
                             "restore",
                             "a volume is made from snapshots of its own tenant only: pick one of",
@@ -121,6 +122,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "backup",
                 AttrType::Reference(
                     Ref::to(Kind::Backup)
+                        .only_at_create()
                         .same_tenant(
                             "restore",
                             "a volume is restored from backups of its own tenant only: pick one of",
@@ -143,6 +145,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "source_volume",
                 AttrType::Reference(
                     Ref::to(Kind::Volume)
+                        .only_at_create()
                         .same_tenant(
                             "clone",
                             "a volume is cloned from volumes of its own tenant only: pick one of",
