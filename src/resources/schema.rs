@@ -69,6 +69,9 @@ pub struct KindSchema {
     /// A resource found in a `failed` status is replaced by the next apply, with that status
     /// as the reason (a Cinder volume in `error` can be deleted, never repaired).
     pub replace_failed: bool,
+    /// The observed attribute in which the cloud says why a resource is in a `failed` status
+    /// (a Cinder backup's `fail_reason`): the plan's reason quotes it.
+    pub failure_detail: Option<&'static str>,
 }
 
 /// How a kind grants a tenant the use of another tenant's resource.
@@ -560,6 +563,7 @@ impl KindSchema {
             shown: &[],
             grant: None,
             replace_failed: false,
+            failure_detail: None,
         }
     }
 

@@ -22,6 +22,10 @@ use crate::spec::{Attrs, DesiredResource};
 pub struct Snapshot;
 pub struct Backup;
 
+/// The observed attribute of an errored backup holding Cinder's `fail_reason` (not part of
+/// the spec: shown in the plan's reason for replacing it).
+const FAIL_REASON: &str = "fail_reason";
+
 /// Metadata key recording `force` (Cinder does not show it back).
 const FORCE_METADATA: &str = "stackform_force";
 
@@ -66,6 +70,7 @@ const SNAPSHOT_SCHEMA: KindSchema = KindSchema {
 const BACKUP_SCHEMA: KindSchema = KindSchema {
     replace_failed: true,
     implicit_dependencies: Some(full_backups_first),
+    failure_detail: Some(FAIL_REASON),
     settling: &["creating", "restoring", "deleting"],
     ..KindSchema::new(
         "backup",
@@ -134,6 +139,10 @@ trait Copy {
     fn project(&self) -> &str;
     fn metadata(&self) -> &BTreeMap<String, String>;
     fn observe(&self, names: &Names) -> Attrs;
+    /// Why the cloud holds it in `error`, when it says.
+    fn fail_reason(&self) -> Option<&str> {
+        None
+    }
 }
 
 fn common_attrs(
@@ -207,7 +216,13 @@ impl Copy for cinder::Backup {
         if names.get(Kind::Volume, &self.volume_id).is_none() {
             attrs.insert("volume".into(), Value::Null);
         }
+        if let Some(reason) = self.fail_reason() {
+            attrs.insert(FAIL_REASON.into(), json!(reason));
+        }
         attrs
+    }
+    fn fail_reason(&self) -> Option<&str> {
+        self.fail_reason.as_deref().filter(|r| !r.is_empty())
     }
 }
 
@@ -314,10 +329,13 @@ where
         let item: T = api.get(T::COLLECTION, &id).await?;
         Ok(match item.status() {
             "available" => Poll::Ready(()),
-            "error" => Poll::Failed(format!(
-                "{} {id} went to status error",
-                T::COLLECTION.singular
-            )),
+            "error" => Poll::Failed(match item.fail_reason() {
+                Some(reason) => format!(
+                    "{} {id} went to status error: {reason}",
+                    T::COLLECTION.singular
+                ),
+                None => format!("{} {id} went to status error", T::COLLECTION.singular),
+            }),
             status => Poll::Pending(status.to_string()),
         })
     })

@@ -175,3 +175,69 @@ fn only_a_copy_still_to_be_made_needs_its_source_defined() {
         ]
     );
 }
+
+#[test]
+fn an_errored_backup_is_replaced_with_cinders_fail_reason() {
+    let spec = storage();
+    let mut observed = observed_as_applied(&spec);
+    if let Some(backup) = observed.resources.get_mut(&addr("backup.full")) {
+        backup.status = Some("error".into());
+        backup
+            .attrs
+            .insert("fail_reason".into(), json!("Backup driver failed"));
+    }
+    let p = plan(&spec, &observed);
+    let reasons: Vec<(String, ActionKind, Reason)> = p
+        .actions
+        .iter()
+        .map(|a| (a.addr.to_string(), a.kind, a.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(
+            "backup.full".to_string(),
+            ActionKind::Replace,
+            Reason::FailedStatus {
+                status: "error".into(),
+                detail: Some("Backup driver failed".into()),
+            }
+        )]
+    );
+    let shown = crate::render::human::plan(&p, false);
+    assert!(
+        shown.contains("in status error in the cloud (Backup driver failed): replaced"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_volume_smaller_than_a_source_of_known_size_fails_in_plan_at_its_size() {
+    let mut spec = storage();
+    if let Some(data) = spec.resources.get_mut(&addr("volume.data")) {
+        data.attrs.insert("size".into(), json!(3));
+    }
+    spec.resources.insert(
+        addr("volume.clone"),
+        resource(
+            "volume.clone",
+            json!({"name": "clone", "tenant": "t", "size": 2, "source_volume": "data"}),
+        ),
+    );
+    let observed = crate::resources::Observed::default();
+    let errors: Vec<String> = crate::plan::check(&spec, &observed)
+        .iter()
+        .filter(|d| d.message.contains("smaller than its source"))
+        .map(|d| {
+            let at = d.span.as_ref().map(|s| s.range.start);
+            format!("{} @{at:?}", d.message)
+        })
+        .collect();
+    // volume.restored (1 GB) from backup.full of volume.data (3 GB) and the clone (2 GB).
+    assert_eq!(
+        errors,
+        [
+            "volume.clone: size 2 GB is smaller than its source volume.data (3 GB) @Some(11)",
+            "volume.restored: size 1 GB is smaller than its source backup.full (3 GB) @Some(12)",
+        ]
+    );
+}

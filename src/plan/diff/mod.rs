@@ -226,6 +226,10 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             unchanged_attrs,
             reason: Reason::FailedStatus {
                 status: status.clone(),
+                detail: schema
+                    .failure_detail
+                    .and_then(|attr| seen.attrs.get(attr)?.as_str())
+                    .map(str::to_string),
             },
             shown: shown(wanted, seen),
             deferred: Vec::new(),

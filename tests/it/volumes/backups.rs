@@ -1,8 +1,10 @@
 //! Backups outlive their volume, as in Cinder, and a volume keeps no tie to its source once
 //! made: on both targets, a backup stays (same id, "No changes") when its volume is replaced
 //! or leaves the spec, a volume whose snapshot source is dropped is not replaced, an
-//! incremental backup is made after the full one in the same apply, and a backup whose volume
-//! is gone still restores a new volume.
+//! incremental backup is made after the full one in the same apply, a backup in error is
+//! replaced, a backup whose volume is gone still restores a new volume, volumes made from a
+//! snapshot or a backup take its size when the spec leaves it out, and a size smaller than a
+//! known source's fails in plan.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -29,10 +31,10 @@ volume = "data"
 incremental = true
 "#;
 
+/// No size: it takes the snapshot's.
 const FROM_SNAPSHOT: &str = r#"
 [volume.from-snap]
 tenant = "t"
-size = 1
 snapshot = "snap"
 "#;
 
@@ -42,10 +44,10 @@ tenant = "t"
 size = 1
 "#;
 
+/// No size: it takes the backup's.
 const RESTORED: &str = r#"
 [volume.restored]
 tenant = "t"
-size = 1
 backup = "full"
 "#;
 
@@ -122,8 +124,38 @@ async fn backups_outlive_their_volume(target: Target) {
     );
     cloud.assert_no_changes("after the first apply");
 
+    // A backup Cinder holds in error is reported and replaced.
+    let inc_id = backups[1].1.clone();
+    cloud
+        .api
+        .send(
+            Method::POST,
+            CINDER,
+            &format!("/backups/{inc_id}/action"),
+            json!({"os-reset_status": {"status": "error"}}),
+            &[202],
+        )
+        .await;
+    let out = cloud.plan_says("backup in error", "1 to add, 0 to change, 1 to destroy");
+    assert!(
+        out.contains("# backup.inc must be replaced (in status error in the cloud: replaced)"),
+        "{out}"
+    );
+    cloud.apply();
+    let replaced = cloud.backup_ids(&project).await;
+    assert_eq!(replaced[0], backups[0], "the full backup kept");
+    assert_ne!(replaced[1].1, inc_id, "a new incremental backup");
+    assert_eq!(
+        (replaced[1].0.as_str(), replaced[1].3),
+        ("inc", true),
+        "{replaced:?}"
+    );
+    let backups = replaced;
+    cloud.assert_no_changes("after the backup's replacement");
+
     // The source matters only at create: dropping it (to delete the snapshot) keeps the volume.
     let from_snap = cloud.volume(&project, "from-snap").await;
+    assert_eq!(from_snap["size"], 1, "the snapshot's size: {from_snap}");
     cloud.spec(&[VOLUME, BACKUPS, FROM_SNAPSHOT_DROPPED].concat());
     let out = cloud.plan_says("snapshot dropped", "0 to add, 0 to change, 1 to destroy");
     assert!(out.contains("snapshot.snap will be destroyed"), "{out}");
@@ -171,9 +203,12 @@ async fn backups_outlive_their_volume(target: Target) {
     cloud.assert_no_changes("after the restore");
 
     // A backup still to be made needs its volume: refused in plan, located.
+    // And a volume smaller than its source, at its size.
     let late = "\n[backup.late]\nvolume = \"data\"\n";
-    cloud.spec(&[BACKUPS, FROM_SNAPSHOT_DROPPED, RESTORED, late].concat());
+    let small = "\n[volume.big]\ntenant = \"t\"\nsize = 3\n\n[volume.small]\ntenant = \"t\"\nsource_volume = \"big\"\nsize = 2\n";
+    cloud.spec(&[BACKUPS, FROM_SNAPSHOT_DROPPED, RESTORED, late, small].concat());
     let at = cloud.position_of("[backup.late]\nvolume = \"data\"");
+    let size_at = cloud.position_of("size = 2");
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("volume.data is not defined"), "{err}");
@@ -182,6 +217,11 @@ async fn backups_outlive_their_volume(target: Target) {
         "{err}"
     );
     assert!(err.contains(&at), "located at {at}:\n{err}");
+    assert!(
+        err.contains("volume.small: size 2 GB is smaller than its source volume.big (3 GB)"),
+        "{err}"
+    );
+    assert!(err.contains(&size_at), "located at {size_at}:\n{err}");
 
     let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}\n{err}");
