@@ -12,6 +12,10 @@ pub struct Image {
     pub name: Option<String>,
     pub status: String,
     pub visibility: Option<String>,
+    /// In bytes; None while the image has no data.
+    pub size: Option<u64>,
+    /// The smallest disk (GB) the image boots from.
+    pub min_disk: Option<u64>,
 }
 
 #[derive(Clone, Copy)]

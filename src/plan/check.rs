@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::resources::Observed;
-use crate::resources::schema::{AttrType, Catalog};
+use crate::resources::schema::{self, AttrType, Catalog};
 use crate::spec::{Desired, DesiredResource};
 
 pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
@@ -28,6 +28,7 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
     }
     for resource in desired.resources.values() {
         check_not_foreign(resource, observed, &mut out);
+        check_sources_defined(resource, desired, observed, &mut out);
     }
     check_external_network(desired, observed, &mut out);
     out
@@ -54,6 +55,37 @@ fn check_external_network(desired: &Desired, observed: &Observed, out: &mut Diag
             diagnostic = diagnostic.at(span);
         }
         out.push(diagnostic);
+    }
+}
+
+/// A resource still to be made needs what it is copied from ([`schema::made_from`]: a
+/// backup's volume): the spec loader leaves those references to the plan, since a copy that
+/// exists keeps no tie to its source (a Cinder backup outlives its volume).
+fn check_sources_defined(
+    resource: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
+    let addr = &resource.addr;
+    if observed.resources.contains_key(addr) {
+        return;
+    }
+    for reference in &resource.refs {
+        if !schema::made_from(addr.kind, &reference.field)
+            || desired.get(&reference.target).is_some()
+        {
+            continue;
+        }
+        let target = &reference.target;
+        out.push(
+            Diagnostic::error(format!("{target} is not defined"))
+                .at(reference.span.clone())
+                .help(format!(
+                    "{addr} is made from it: define it with a [{target}] table (once {addr} \
+                     exists, {target} may leave the spec)"
+                )),
+        );
     }
 }
 

@@ -108,7 +108,12 @@ pub enum Reason {
     Settling { status: String, attrs: Vec<String> },
     /// The cloud holds the resource in a failed status it cannot leave (a volume in `error`):
     /// replaced.
-    FailedStatus { status: String },
+    FailedStatus {
+        status: String,
+        /// Why, as the cloud says it (a Cinder backup's `fail_reason`), when it says.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

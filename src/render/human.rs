@@ -272,9 +272,16 @@ fn reason_note(action: &Action) -> Option<String> {
         Reason::Settling { status, .. } => Some(format!(
             "in {status}: apply first waits for that work to end"
         )),
-        Reason::FailedStatus { status } => {
-            Some(format!("in status {status} in the cloud: replaced"))
-        }
+        Reason::FailedStatus {
+            status,
+            detail: None,
+        } => Some(format!("in status {status} in the cloud: replaced")),
+        Reason::FailedStatus {
+            status,
+            detail: Some(detail),
+        } => Some(format!(
+            "in status {status} in the cloud ({detail}): replaced"
+        )),
     }
 }
 

@@ -68,6 +68,12 @@ fn field(attr: &Attr) -> String {
             format!("the cloud's default; one of its {}", catalog.plural())
         }
         AttrType::Metadata => "{}; a table of strings".to_string(),
+        AttrType::Reference(to) if to.optional && to.only_at_create => {
+            format!("unset; a {}, read when it is made", to.kind)
+        }
+        AttrType::Reference(to) if to.only_at_create => {
+            format!("required to make it; a {}", to.kind)
+        }
         AttrType::Reference(to) if to.optional => format!("unset; a {}", to.kind),
         AttrType::Reference(to) => format!("required; a {}", to.kind),
         AttrType::OptionalReference(to) => format!("none; {} name", to.kind),

@@ -558,6 +558,11 @@ impl Names {
             .insert(id.to_string(), name.to_string());
     }
 
+    /// The address name of `id`, if it is one of ours.
+    pub fn get(&self, kind: Kind, id: &str) -> Option<&str> {
+        self.by_kind.get(&kind)?.get(id).map(String::as_str)
+    }
+
     /// The address name of `id`, or the raw id when it is not one of ours (so a diff shows it).
     pub fn name(&self, kind: Kind, id: &str) -> String {
         self.by_kind

@@ -69,6 +69,9 @@ pub struct KindSchema {
     /// A resource found in a `failed` status is replaced by the next apply, with that status
     /// as the reason (a Cinder volume in `error` can be deleted, never repaired).
     pub replace_failed: bool,
+    /// The observed attribute in which the cloud says why a resource is in a `failed` status
+    /// (a Cinder backup's `fail_reason`): the plan's reason quotes it.
+    pub failure_detail: Option<&'static str>,
 }
 
 /// How a kind grants a tenant the use of another tenant's resource.
@@ -285,6 +288,11 @@ pub struct Ref {
     /// a port removed from a router's interfaces), and why: a target the spec keeps is then
     /// replaced, and the plan says so.
     pub detach_deletes: Option<&'static str>,
+    /// The target is what the resource is copied from when it is made (a backup's volume, a
+    /// volume's snapshot): once the resource exists, the target may leave the spec or be
+    /// replaced without touching it, as a Cinder backup outlives its volume. Only a resource
+    /// still to be made needs the target defined.
+    pub only_at_create: bool,
 }
 
 impl Ref {
@@ -296,6 +304,15 @@ impl Ref {
             link: "link",
             optional: false,
             detach_deletes: None,
+            only_at_create: false,
+        }
+    }
+
+    /// See [`Ref::only_at_create`].
+    pub const fn only_at_create(self) -> Ref {
+        Ref {
+            only_at_create: true,
+            ..self
         }
     }
 
@@ -565,6 +582,7 @@ impl KindSchema {
             shown: &[],
             grant: None,
             replace_failed: false,
+            failure_detail: None,
         }
     }
 
@@ -623,6 +641,14 @@ impl KindSchema {
 /// The schema of one attribute of `kind`.
 pub fn attribute(kind: Kind, name: &str) -> Option<&'static Attr> {
     kind.schema().attribute(name)
+}
+
+/// The attribute `attr` of `kind` names what the resource is copied from when it is made
+/// ([`Ref::only_at_create`]).
+pub fn made_from(kind: Kind, attr: &str) -> bool {
+    attribute(kind, attr)
+        .and_then(|a| a.reference())
+        .is_some_and(|r| r.only_at_create)
 }
 
 pub fn attributes(kind: Kind) -> &'static [Attr] {

@@ -267,11 +267,7 @@ fn demands(
         .of_kind(Kind::Volume)
         .filter(|v| in_tenant(&v.attrs))
     {
-        let size = volume
-            .attrs
-            .get("size")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let size = super::volume::planned_size(volume, desired, observed);
         let seen = observed.resources.get(&volume.addr);
         let had = seen
             .and_then(|s| s.attrs.get("size"))
@@ -323,11 +319,7 @@ fn demands(
         else {
             continue;
         };
-        let size = volume
-            .attrs
-            .get("size")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let size = super::volume::planned_size(volume, desired, observed);
         let addr = copy.addr.to_string();
         let (count_key, gigabytes_key) = match copy.addr.kind {
             Kind::Snapshot => ("snapshots", "gigabytes"),

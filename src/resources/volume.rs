@@ -13,6 +13,7 @@ use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
 use crate::openstack::wait::{self, Poll};
+use crate::openstack::image::Image;
 use crate::openstack::{ApiError, Session};
 use crate::spec::{Attrs, Desired, DesiredResource};
 
@@ -108,6 +109,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "snapshot",
                 AttrType::Reference(
                     Ref::to(Kind::Snapshot)
+                        .only_at_create()
                         .same_tenant(
                             "restore",
                             "a volume is made from snapshots of its own tenant only: pick one of",
@@ -121,6 +123,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "backup",
                 AttrType::Reference(
                     Ref::to(Kind::Backup)
+                        .only_at_create()
                         .same_tenant(
                             "restore",
                             "a volume is restored from backups of its own tenant only: pick one of",
@@ -143,6 +146,7 @@ const SCHEMA: KindSchema = KindSchema {
                 "source_volume",
                 AttrType::Reference(
                     Ref::to(Kind::Volume)
+                        .only_at_create()
                         .same_tenant(
                             "clone",
                             "a volume is cloned from volumes of its own tenant only: pick one of",
@@ -158,17 +162,17 @@ const SCHEMA: KindSchema = KindSchema {
     .statuses(&["available", "in-use"], REPLACED)
 };
 
-/// `size` is required, and a volume has at most one source.
+/// `size` is required unless a source gives it, and a volume has at most one source.
 fn spec_check(
     res: &DesiredResource,
     _: &BTreeMap<Address, DesiredResource>,
     out: &mut Diagnostics,
 ) {
-    if !res.attrs.contains_key("size") {
+    if !res.attrs.contains_key("size") && source_of(res).is_none() {
         out.push(
             Diagnostic::error(format!("{}: `size` is required", res.addr))
                 .at(res.span.clone())
-                .help("write the size in gigabytes: size = 10"),
+                .help("write the size in gigabytes: size = 10 (a volume made from a source may leave it out: it takes the source's size)"),
         );
     }
     let written: Vec<&str> = SOURCES
@@ -193,8 +197,9 @@ fn spec_check(
 /// Cinder cannot shrink a volume (os-extend refuses a size not larger): a smaller `size` is
 /// refused here rather than turned into a replacement that would lose the data. A volume
 /// whose extend or restore failed holds data: the plan stops rather than replace it.
-fn plan_check(res: &DesiredResource, _: &Desired, observed: &Observed, out: &mut Diagnostics) {
+fn plan_check(res: &DesiredResource, desired: &Desired, observed: &Observed, out: &mut Diagnostics) {
     let Some(current) = observed.resources.get(&res.addr) else {
+        check_source_size(res, desired, observed, out);
         return;
     };
     if let Some(status) = current
@@ -236,6 +241,80 @@ fn plan_check(res: &DesiredResource, _: &Desired, observed: &Observed, out: &mut
             )),
         );
     }
+}
+
+/// A volume made from a source is at least the source's size (Cinder refuses a smaller one,
+/// 400 "Volume size ... cannot be smaller than the snapshot size"): when the spec or the state
+/// knows that size, a smaller `size` fails in plan, at its line.
+fn check_source_size(
+    res: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+    out: &mut Diagnostics,
+) {
+    let Some(wanted) = res.attrs.get("size").and_then(Value::as_u64) else {
+        return;
+    };
+    let Some((source, source_size)) = known_source_size(res, desired, observed) else {
+        return;
+    };
+    if wanted < source_size {
+        out.push(
+            Diagnostic::error(format!(
+                "{}: size {wanted} GB is smaller than its source {source} ({source_size} GB)",
+                res.addr
+            ))
+            .at(res.span_of("size"))
+            .help(format!(
+                "write size = {source_size} or more: Cinder makes a volume at least as large as \
+                 its source"
+            )),
+        );
+    }
+}
+
+/// The source of a volume to be made and its size, when the spec or the state knows it: a
+/// volume's, and a snapshot's or backup's made by this apply (its volume's size then, as it
+/// follows the volume's own create or extend; one made before may be smaller than the volume
+/// is now, and its size is not kept).
+fn known_source_size(
+    res: &DesiredResource,
+    desired: &Desired,
+    observed: &Observed,
+) -> Option<(Address, u64)> {
+    let (attr, name) = source_of(res)?;
+    let copied = |kind: Kind| {
+        let copy = Address::new(kind, name);
+        if observed.resources.contains_key(&copy) {
+            return None;
+        }
+        desired.get(&copy)?.attrs.get("volume")?.as_str()
+    };
+    let (source, volume) = match attr {
+        "source_volume" => (Address::new(Kind::Volume, name), Some(name)),
+        "snapshot" => (Address::new(Kind::Snapshot, name), copied(Kind::Snapshot)),
+        "backup" => (Address::new(Kind::Backup, name), copied(Kind::Backup)),
+        _ => return None,
+    };
+    let volume = Address::new(Kind::Volume, volume?);
+    let size = desired
+        .get(&volume)
+        .map(|r| &r.attrs)
+        .or_else(|| observed.resources.get(&volume).map(|r| &r.attrs))?
+        .get("size")?
+        .as_u64()?;
+    Some((source, size))
+}
+
+/// The size a volume of the spec has once applied, for the quota check: its `size`, else its
+/// source's when known, else what the cloud holds (0 when nothing tells).
+pub(super) fn planned_size(res: &DesiredResource, desired: &Desired, observed: &Observed) -> u64 {
+    res.attrs
+        .get("size")
+        .and_then(Value::as_u64)
+        .or_else(|| observed.resources.get(&res.addr)?.attrs.get("size")?.as_u64())
+        .or_else(|| known_source_size(res, desired, observed).map(|(_, size)| size))
+        .unwrap_or(0)
 }
 
 /// Normalized attributes of a volume.
@@ -391,8 +470,8 @@ async fn delete_when_settled(cx: &Context, id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The image id of `name`, from what refresh listed, else from Glance.
-async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+/// The image of `name`, from what refresh listed, else from Glance.
+async fn image_of(cx: &Context, addr: &Address, name: &str) -> Result<Image> {
     let mut images = cx.listed(|l| l.images.clone());
     if images.is_empty() {
         images = cx.cloud.admin().image().list_images(&[]).await?;
@@ -400,8 +479,31 @@ async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     images
         .into_iter()
         .find(|i| i.id == name || i.name.as_deref() == Some(name))
-        .map(|i| i.id)
         .ok_or_else(|| bad_attr(addr, "image", format!("`{name}` is no image of the cloud")))
+}
+
+/// The size of a volume whose spec leaves it to its source: a backup's (the volume is made
+/// empty, then the backup restored onto it), an image's (its bytes rounded up to whole GB, at
+/// least its `min_disk`); None for a snapshot or a clone, which Cinder sizes itself.
+async fn source_size(
+    session: &Session,
+    ids: &Ids,
+    source: Option<(&str, &str)>,
+    image: Option<&Image>,
+) -> Result<Option<u64>> {
+    const GIB: u64 = 1 << 30;
+    Ok(match (source, image) {
+        (Some(("backup", name)), _) => {
+            let id = common::dep_id(ids, Kind::Backup, name)?;
+            let backup: cinder::Backup = session.block_storage().get(cinder::BACKUPS, id).await?;
+            Some(backup.size)
+        }
+        (_, Some(image)) => {
+            let bytes = image.size.unwrap_or(0).div_ceil(GIB);
+            Some(bytes.max(image.min_disk.unwrap_or(0)).max(1))
+        }
+        _ => None,
+    })
 }
 
 /// Waits until the volume is available or in use, reporting a failed status with the reason
@@ -472,13 +574,16 @@ impl KindOps for Volume {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
-        let size = res
-            .attrs
-            .get("size")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| bad_attr(addr, "size", "is missing"))?;
         let metadata = full_metadata(cx, res);
         let source = source_of(res);
+        let image = match source {
+            Some(("image", wanted)) => Some(image_of(cx, addr, wanted).await?),
+            _ => None,
+        };
+        let size = match res.attrs.get("size").and_then(Value::as_u64) {
+            Some(size) => Some(size),
+            None => source_size(&session, ids, source, image.as_ref()).await?,
+        };
         // A volume restored from a backup gets its source mark only once the restore is done:
         // one whose restore failed or was cut short shows no source (`backup` then differs
         // from the spec, which replaces it) rather than pass for a restored disk.
@@ -487,11 +592,15 @@ impl KindOps for Volume {
             created_metadata.remove(SOURCE_METADATA);
         }
         let mut body = json!({
-            "size": size,
             "name": name_of(res),
             "description": res.attrs.get("description").and_then(Value::as_str).unwrap_or(""),
             "metadata": created_metadata,
         });
+        // Cinder sizes a volume from a snapshot or a clone as its source when the size is left
+        // out.
+        if let Some(size) = size {
+            body["size"] = json!(size);
+        }
         for (attr, field) in [
             ("type", "volume_type"),
             ("availability_zone", "availability_zone"),
@@ -504,7 +613,7 @@ impl KindOps for Volume {
             Some(("snapshot", name)) => {
                 body["snapshot_id"] = json!(common::dep_id(ids, Kind::Snapshot, name)?)
             }
-            Some(("image", wanted)) => body["imageRef"] = json!(image_id(cx, addr, wanted).await?),
+            Some(("image", _)) => body["imageRef"] = json!(image.as_ref().map(|i| i.id.clone())),
             Some(("source_volume", name)) => {
                 body["source_volid"] = json!(common::dep_id(ids, Kind::Volume, name)?)
             }

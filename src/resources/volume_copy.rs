@@ -3,15 +3,17 @@
 //! volume (Cinder refuses to delete a volume that has snapshots, so the plan deletes the
 //! snapshots first: they name the volume); a backup outlives it, as in Cinder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
 use super::common::{self, Names, create_or_adopt, gone_ok, name_of};
-use super::schema::{Api, Attr, AttrType, KindSchema, ListScope, Ownership, Ref, Service};
+use super::schema::{
+    Api, Attr, AttrType, Implied, KindSchema, ListScope, Ownership, Ref, Service, View,
+};
 use super::volume::{ownership_metadata, ownership_of};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
-use crate::addr::Kind;
+use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, BACKUPS, Collection, SNAPSHOTS, VOLUMES};
 use crate::openstack::wait::{self, Poll};
 use crate::openstack::{ApiError, Session};
@@ -20,11 +22,20 @@ use crate::spec::{Attrs, DesiredResource};
 pub struct Snapshot;
 pub struct Backup;
 
+/// The observed attribute of an errored backup holding Cinder's `fail_reason` (not part of
+/// the spec: shown in the plan's reason for replacing it).
+const FAIL_REASON: &str = "fail_reason";
+
 /// Metadata key recording `force` (Cinder does not show it back).
 const FORCE_METADATA: &str = "stackform_force";
 
 const fn volume_ref() -> AttrType {
     AttrType::Reference(Ref::to(Kind::Volume).link("copy"))
+}
+
+/// A backup needs its volume only to be made: it outlives it.
+const fn backed_up_volume_ref() -> AttrType {
+    AttrType::Reference(Ref::to(Kind::Volume).link("copy").only_at_create())
 }
 
 const SNAPSHOT_SCHEMA: KindSchema = KindSchema {
@@ -58,6 +69,8 @@ const SNAPSHOT_SCHEMA: KindSchema = KindSchema {
 
 const BACKUP_SCHEMA: KindSchema = KindSchema {
     replace_failed: true,
+    implicit_dependencies: Some(full_backups_first),
+    failure_detail: Some(FAIL_REASON),
     settling: &["creating", "restoring", "deleting"],
     ..KindSchema::new(
         "backup",
@@ -69,7 +82,7 @@ const BACKUP_SCHEMA: KindSchema = KindSchema {
             ownership: Ownership::Metadata,
         },
         &[
-            Attr::new("volume", volume_ref()).forces_replacement(),
+            Attr::new("volume", backed_up_volume_ref()).forces_replacement(),
             Attr::new(
                 "name",
                 AttrType::Name {
@@ -89,6 +102,35 @@ const BACKUP_SCHEMA: KindSchema = KindSchema {
     .statuses(&["available"], &["error"])
 };
 
+/// An incremental backup builds on the volume's last full one, and Cinder refuses it when
+/// there is none (400 "Invalid backup: No backups available to do an incremental backup."):
+/// it is made after the full backups of its volume.
+fn full_backups_first(
+    backup: &Address,
+    view: &View<'_>,
+    nodes: &BTreeSet<Address>,
+) -> Vec<Implied> {
+    let is_incremental = |attrs: &Attrs| attrs.get("incremental") == Some(&json!(true));
+    let Some(attrs) = view.attrs(backup).filter(|a| is_incremental(a)) else {
+        return Vec::new();
+    };
+    let Some(volume) = attrs.get("volume").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let volume = Address::new(Kind::Volume, volume);
+    view.referrers(&volume, Kind::Backup, "volume")
+        .into_iter()
+        .filter(|full| *full != backup && nodes.contains(*full))
+        .filter(|full| view.attrs(full).is_some_and(|a| !is_incremental(a)))
+        .map(|full| Implied {
+            dependency: full.clone(),
+            attr: "incremental",
+            via: volume.clone(),
+            relation: "a full backup of",
+        })
+        .collect()
+}
+
 /// What snapshots and backups share, so one implementation serves both.
 trait Copy {
     const COLLECTION: Collection;
@@ -97,6 +139,10 @@ trait Copy {
     fn project(&self) -> &str;
     fn metadata(&self) -> &BTreeMap<String, String>;
     fn observe(&self, names: &Names) -> Attrs;
+    /// Why the cloud holds it in `error`, when it says.
+    fn fail_reason(&self) -> Option<&str> {
+        None
+    }
 }
 
 fn common_attrs(
@@ -165,7 +211,18 @@ impl Copy for cinder::Backup {
             &self.metadata,
         );
         attrs.insert("incremental".into(), json!(self.is_incremental));
+        // A backup outlives its volume: one whose volume is gone (deleted, or replaced by a
+        // new one) names none, and the plan leaves it as it is.
+        if names.get(Kind::Volume, &self.volume_id).is_none() {
+            attrs.insert("volume".into(), Value::Null);
+        }
+        if let Some(reason) = self.fail_reason() {
+            attrs.insert(FAIL_REASON.into(), json!(reason));
+        }
         attrs
+    }
+    fn fail_reason(&self) -> Option<&str> {
+        self.fail_reason.as_deref().filter(|r| !r.is_empty())
     }
 }
 
@@ -272,10 +329,13 @@ where
         let item: T = api.get(T::COLLECTION, &id).await?;
         Ok(match item.status() {
             "available" => Poll::Ready(()),
-            "error" => Poll::Failed(format!(
-                "{} {id} went to status error",
-                T::COLLECTION.singular
-            )),
+            "error" => Poll::Failed(match item.fail_reason() {
+                Some(reason) => format!(
+                    "{} {id} went to status error: {reason}",
+                    T::COLLECTION.singular
+                ),
+                None => format!("{} {id} went to status error", T::COLLECTION.singular),
+            }),
             status => Poll::Pending(status.to_string()),
         })
     })

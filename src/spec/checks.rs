@@ -8,7 +8,7 @@ use super::DesiredResource;
 use super::suggest::did_you_mean;
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Span};
-use crate::resources::schema::tenant_holder;
+use crate::resources::schema::{made_from, tenant_holder};
 
 type Resources = BTreeMap<Address, DesiredResource>;
 
@@ -44,6 +44,11 @@ pub(super) fn check(
 ) {
     for resource in resources.values() {
         for reference in &resource.refs {
+            // What a resource is copied from matters only while it is to be made, which the
+            // plan knows (`plan::check`): a backup stays when its volume leaves the spec.
+            if made_from(resource.addr.kind, &reference.field) {
+                continue;
+            }
             if !defined.contains_key(&reference.target) {
                 diags.push(dangling(defined, &reference.target, reference.span.clone()));
             }

@@ -584,6 +584,31 @@ fn block_storage(osc: &Osc) {
     ]);
     let backup = osc.wait_field(&["volume", "backup"], "osc-backup", "available");
     assert_eq!(backup["size"], 2, "{backup}");
+    // An admin resets a backup's status, to `available` or `error` only.
+    osc.ok(&["volume", "backup", "set", "--state", "error", "osc-backup"]);
+    let errored = osc.json(&["volume", "backup", "show", "osc-backup"]);
+    assert_eq!(
+        (&errored["status"], &errored["fail_reason"]),
+        (&json!("error"), &json!(null)),
+        "{errored}"
+    );
+    let (ok, _, stderr) = osc.run(&[
+        "volume",
+        "backup",
+        "set",
+        "--state",
+        "creating",
+        "osc-backup",
+    ]);
+    assert!(!ok, "only available or error: {stderr}");
+    osc.ok(&[
+        "volume",
+        "backup",
+        "set",
+        "--state",
+        "available",
+        "osc-backup",
+    ]);
     osc.wait_field(&["volume"], "osc-vol", "available");
     osc.ok(&["volume", "backup", "restore", "osc-backup", "osc-restored"]);
     let restored = osc.wait_field(&["volume"], "osc-restored", "available");

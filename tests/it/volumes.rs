@@ -12,6 +12,8 @@ use crate::cloud_api::CloudApi;
 use crate::real_common;
 use crate::support::{SimProcess, run_env, write_specs};
 
+mod backups;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Target {
     Embedded,

@@ -191,6 +191,11 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
                 let own_mac = seen.attrs.get("mac_address").and_then(Value::as_str);
                 before.as_ref() == Some(&port_fields::pairs_as_observed(after, own_mac))
             }
+            // What an existing copy was made from is gone (a backup's volume): the copy
+            // stays as it is, whatever the spec names.
+            _ if schema::made_from(wanted.addr.kind, attr) => {
+                matches!(before, Some(Value::Null)) || before.as_ref() == Some(after)
+            }
             _ => before.as_ref() == Some(after),
         };
         if same {
@@ -221,6 +226,10 @@ fn compare(wanted: &DesiredResource, seen: &ObservedResource) -> Option<Action> 
             unchanged_attrs,
             reason: Reason::FailedStatus {
                 status: status.clone(),
+                detail: schema
+                    .failure_detail
+                    .and_then(|attr| seen.attrs.get(attr)?.as_str())
+                    .map(str::to_string),
             },
             shown: shown(wanted, seen),
             deferred: Vec::new(),
@@ -441,7 +450,11 @@ fn propagate_replacements(
 fn strongest_reference(attrs: &Attrs, dependent: &Address, target: &Address) -> Option<Update> {
     let mut strongest = None;
     for attr in schema::attributes(dependent.kind) {
-        if attr.reference().map(|r| r.kind) != Some(target.kind) {
+        // A copy is not remade with what it was made from (a backup keeps its old volume's
+        // data when the volume is replaced).
+        if attr.reference().map(|r| r.kind) != Some(target.kind)
+            || schema::made_from(dependent.kind, attr.name)
+        {
             continue;
         }
         let names_target = match attrs.get(attr.name) {
@@ -522,5 +535,7 @@ fn reference_changes(
         .collect()
 }
 
+#[cfg(test)]
+mod copies_tests;
 #[cfg(test)]
 mod tests;

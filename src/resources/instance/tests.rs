@@ -118,6 +118,7 @@ fn only_active_images_are_booted() {
         name: Some("cirros".into()),
         status: status.into(),
         visibility: None,
+        ..Default::default()
     };
     assert_eq!(
         pick_image(&[image("q", "queued"), image("a", "active")], "cirros"),

@@ -63,6 +63,7 @@ pub fn routes() -> Router<SimState> {
             get(show_backup).delete(delete_backup),
         )
         .route("/backups/{backup_id}/restore", post(restore_backup))
+        .route("/backups/{backup_id}/action", post(backup_action))
         .route(
             "/attachments",
             get(list_attachments).post(create_attachment),

@@ -497,6 +497,24 @@ pub(super) async fn restore_backup(
     ))
 }
 
+/// POST /backups/{id}/action: os-reset_status (admin), to `available` or `error`.
+pub(super) async fn backup_action(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path((_, backup_id)): VolumePath,
+    body: Bytes,
+) -> CResult<Response> {
+    let actor = actor(&state, &headers)?;
+    let input = body_object(&body, "os-reset_status")?;
+    let status = text(&input, "status")?.ok_or_else(malformed)?;
+    let at = now();
+    let mut world = state.world();
+    let data = &mut world.block_storage;
+    data.settle(Some(&actor.project_id), at);
+    data.reset_backup_status(&actor, &backup_id, &status, at)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Types, zones, limits, quotas
 

@@ -105,6 +105,34 @@ impl BlockStorageData {
         Ok(id)
     }
 
+    /// os-reset_status (admin): `available` or `error` (real Cinder refuses any other), ending
+    /// any transition; `fail_reason` is left as it was.
+    pub(super) fn reset_backup_status(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> CResult<()> {
+        if !actor.admin {
+            return Err(forbidden(
+                "Policy doesn't allow backup:backup-reset_status to be performed.",
+            ));
+        }
+        if !matches!(status, "available" | "error") {
+            return Err(bad_request(format!(
+                "Backup status: {status} is invalid, valid statuses are: ['available', 'error']."
+            )));
+        }
+        self.backup(actor, id)?;
+        if let Some(backup) = self.backups.get_mut(id) {
+            backup.status = status.to_string();
+            backup.pending = None;
+            backup.updated_at = Some(at);
+        }
+        Ok(())
+    }
+
     /// Whether an incremental backup builds on `id`.
     pub(super) fn has_dependent_backups(&self, backup: &Backup) -> bool {
         self.backups

@@ -1,7 +1,8 @@
 //! Cinder's part of the script: the version document and microversions, types, zones,
 //! limits and quotas, a volume's lifecycle (create, show, list, update, extend, the shrink
 //! refusal), a snapshot (and the delete it blocks, a volume made from it), the over-quota
-//! refusal, a backup restored onto a new volume, and Nova attaching and detaching the volume
+//! refusal, an incremental backup refused with no full one, a backup reset to error by an
+//! admin, a backup restored onto a new volume, and Nova attaching and detaching the volume
 //! (in-use, the refusal to attach it twice, to the same server or another, or to delete it
 //! while attached, snapshots and backups of it in use, extending it in use), and Cinder's
 //! attachments API. Runs after the compute part, on its `{flavor}` and Glance's `{image}`.
@@ -236,6 +237,14 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     )
     .await;
 
+    // An incremental backup needs a full one before it.
+    rec.call(post(
+        "cinder.backup.create.incremental_without_full",
+        "/backups",
+        json!({"backup": {"volume_id": "{volume}", "incremental": true}}),
+    ))
+    .await;
+
     // A backup, restored onto a new volume.
     let reply = rec
         .call(post(
@@ -266,6 +275,26 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("cinder.backup.show", "/backups/{backup}"))
         .await;
+    // An admin resets a backup to `available` or `error` only; `fail_reason` stays empty.
+    for (label, status) in [
+        ("cinder.backup.reset_status.invalid", "creating"),
+        ("cinder.backup.reset_status.error", "error"),
+    ] {
+        rec.call(post(
+            label,
+            "/backups/{backup}/action",
+            json!({"os-reset_status": {"status": status}}),
+        ))
+        .await;
+    }
+    rec.call(get("cinder.backup.show.error", "/backups/{backup}"))
+        .await;
+    rec.call(post(
+        "cinder.backup.reset_status.available",
+        "/backups/{backup}/action",
+        json!({"os-reset_status": {"status": "available"}}),
+    ))
+    .await;
     rec.call(get(
         "cinder.backups.list",
         &format!("/backups?name=sfd-backup-{run}"),
