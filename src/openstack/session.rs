@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use super::ServiceType;
 use super::auth::{self, AuthConfig, Endpoints, Scope, Secret, TokenInfo};
-use super::compute::ServerPolls;
 use super::error::{self, ApiError};
 use super::limit::CallLimit;
 use super::page::{Page, next_query_of_href};
+use super::shared_poll::SharedPolls;
 
 /// Nova microversion sent on every compute call. 2.79 gives server tags at create (2.52),
 /// the embedded flavor with `original_name` (2.47), and `networks: [{port}]`; it is old enough
@@ -59,7 +59,8 @@ struct SessionInner {
     auth: Arc<AuthConfig>,
     /// Shared by the cloud's sessions: bounds the calls in flight across all of them.
     calls: Arc<CallLimit>,
-    server_polls: ServerPolls,
+    /// Lists shared by the polls of waiting objects ([`SharedPolls`]).
+    polls: SharedPolls,
     scope: Scope,
     token: RwLock<(Secret, TokenInfo)>,
 }
@@ -124,7 +125,7 @@ impl Session {
                 http,
                 auth,
                 calls,
-                server_polls: ServerPolls::default(),
+                polls: SharedPolls::default(),
                 scope,
                 token: RwLock::new(token),
             }),
@@ -138,8 +139,8 @@ impl Session {
         }
     }
 
-    pub(super) fn server_polls(&self) -> &ServerPolls {
-        &self.inner.server_polls
+    pub(super) fn polls(&self) -> &SharedPolls {
+        &self.inner.polls
     }
 
     pub fn project_id(&self) -> String {

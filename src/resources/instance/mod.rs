@@ -607,7 +607,8 @@ impl KindOps for Instance {
         }
         let want = volumes::wanted(res, ids)?;
         let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
-        volumes::converge(cx, addr, &server_id, &want, &have, ids).await?;
+        let project = session.project_id();
+        volumes::converge(cx, addr, &server_id, &want, &have, ids, &project).await?;
         Ok(server_id)
     }
 
@@ -679,7 +680,8 @@ impl KindOps for Instance {
             let want = volumes::wanted(res, ids)?;
             let server = compute.get_server(&current.id).await?;
             let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
-            volumes::converge(cx, addr, &current.id, &want, &have, ids).await?;
+            volumes::converge(cx, addr, &current.id, &want, &have, ids, &server.tenant_id)
+                .await?;
         }
         if let Some(want) = res.attrs.get("floating_ip").and_then(Value::as_bool)
             && current.attrs.get("floating_ip").and_then(Value::as_bool) != Some(want)

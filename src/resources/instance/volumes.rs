@@ -10,7 +10,7 @@ use super::super::volume::while_source_busy;
 use super::super::{Context, Ids, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
-use crate::openstack::wait::{self, Poll};
+use crate::openstack::wait::Poll;
 use crate::spec::DesiredResource;
 
 /// The volume ids `res` wants attached, in name order.
@@ -43,6 +43,7 @@ pub async fn converge(
     want: &[String],
     have: &BTreeSet<String>,
     ids: &Ids,
+    project: &str,
 ) -> Result<()> {
     let compute = cx.cloud.admin().compute();
     for volume in to_detach(want, have, ids) {
@@ -50,37 +51,40 @@ pub async fn converge(
             Err(e) if e.is_not_found() => continue,
             other => other?,
         }
-        wait_status(cx, addr, volume, "available", "detaching").await?;
+        wait_status(cx, addr, project, volume, "available", "detaching").await?;
     }
     for volume in want.iter().filter(|v| !have.contains(*v)) {
         // Still attached elsewhere (moving between instances) or settling: Nova refuses
         // with 400 until the volume is available.
         while_source_busy(cx, || compute.attach_volume(server, volume)).await?;
-        wait_status(cx, addr, volume, "in-use", "attaching").await?;
+        wait_status(cx, addr, project, volume, "in-use", "attaching").await?;
     }
     Ok(())
 }
 
+/// Waits for the volume's `target` status, polling the list of the project's volumes that
+/// the other waits there share (a volume is attached to servers of its own project).
 async fn wait_status(
     cx: &Context,
     addr: &Address,
+    project: &str,
     volume: &str,
     target: &str,
     what: &str,
 ) -> Result<()> {
-    let api = cx.cloud.admin().block_storage();
-    wait::wait_for(cx.timeout, || async {
-        let found: cinder::Volume = api.get(VOLUMES, volume).await?;
-        Ok(match found.status.as_str() {
-            status if status == target => Poll::Ready(()),
-            status if status.starts_with("error") => Poll::Failed(format!(
-                "volume {volume} went to status {status} while {what}"
-            )),
-            status => Poll::Pending(status.to_string()),
-        })
-    })
-    .await
-    .map_err(|e| common::wait_error(addr, what, e))
+    let verdict = |found: cinder::Volume| match found.status.as_str() {
+        status if status == target => Poll::Ready(()),
+        status if status.starts_with("error") => Poll::Failed(format!(
+            "volume {volume} went to status {status} while {what}"
+        )),
+        status => Poll::Pending(status.to_string()),
+    };
+    cx.cloud
+        .admin()
+        .block_storage()
+        .wait_polled(VOLUMES, project, volume, cx.timeout, verdict)
+        .await
+        .map_err(|e| common::wait_error(addr, what, e))
 }
 
 #[cfg(test)]
