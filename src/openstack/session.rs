@@ -338,11 +338,21 @@ impl Session {
         }
         // Held until the whole answer is read: that is when the service is done with it.
         let _permit = self.inner.calls.acquire().await;
+        let started = std::time::Instant::now();
         let response = request
             .send()
             .await
             .map_err(|e| transport_error(service, method, &url, e))?;
-        read_response(service, method, &url, response).await
+        let answer = read_response(service, method, &url, response).await;
+        // Where an apply's time goes on a real cloud (STACKFORM_LOG=stackform=debug).
+        tracing::debug!(
+            target: "stackform::calls",
+            "{method} {} {} in {} ms",
+            url.path(),
+            if answer.is_ok() { "ok" } else { "failed" },
+            started.elapsed().as_millis()
+        );
+        answer
     }
 
     /// GET a collection, following the service's next links until the last page.
@@ -587,6 +597,8 @@ async fn issue_token(
         .map_err(|e| ApiError::Config(format!("bad OS_AUTH_URL `{}`: {e}", auth.auth_url)))?;
     let send = || async {
         let _permit = calls.acquire().await;
+        let started = std::time::Instant::now();
+        let _timing = log_token_time(started, scope);
         let response = http
             .post(url.clone())
             .header(ACCEPT, "application/json")
@@ -632,6 +644,23 @@ async fn issue_token(
     let info =
         auth::parse_token(&text, &auth.interface, auth.region.as_deref()).map_err(decode_error)?;
     Ok((Secret::new(token), info))
+}
+
+/// Logs how long a token request took when dropped (each is a password check in Keystone
+/// unless it rescopes a token): STACKFORM_LOG=stackform=debug.
+fn log_token_time(started: std::time::Instant, scope: &Scope) -> impl Drop + '_ {
+    struct Timing<'a>(std::time::Instant, &'a Scope);
+    impl Drop for Timing<'_> {
+        fn drop(&mut self) {
+            tracing::debug!(
+                target: "stackform::calls",
+                "POST /v3/auth/tokens ({:?}) in {} ms",
+                self.1,
+                self.0.elapsed().as_millis()
+            );
+        }
+    }
+    Timing(started, scope)
 }
 
 #[cfg(test)]

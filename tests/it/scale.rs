@@ -161,6 +161,42 @@ async fn a_no_op_plan_without_storage_makes_no_cinder_call() {
     );
 }
 
+/// Destroying instances deletes the ports stackform made for them from the refresh's list of
+/// ports: no list of its own per instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_instances_lists_the_ports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_build_delay(&dir.path().join("cloud"), 50);
+    let api = CloudApi::admin(sim.auth_url()).await;
+    write_specs(dir.path(), &[("all.toml", &spec(1))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["destroy", "--auto-approve"]).await;
+    assert!(out.contains("7 destroyed"), "{out}");
+    let counts = by_kind_of_call(&requests);
+    assert_eq!(
+        counts.get("GET /networking/v2.0/ports"),
+        Some(&1),
+        "{counts:#?}"
+    );
+    // Both servers' ports are gone with them.
+    let (status, ports) = api.request(Method::GET, "network", "/ports", None).await;
+    assert_eq!(status, 200);
+    let left: Vec<&Value> = ports["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p["tags"].as_array().into_iter().flatten().any(|t| {
+                t.as_str()
+                    .is_some_and(|t| t.starts_with("stackform:instance."))
+            })
+        })
+        .collect();
+    assert!(left.is_empty(), "ports left: {left:?}");
+}
+
 /// Six servers building for 2 s each, at two calls in flight: the servers are created side by
 /// side (a server waiting for its build holds no call slot) and their builds are watched with
 /// lists shared by all of them, never one GET per server per poll.

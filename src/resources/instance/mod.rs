@@ -708,7 +708,20 @@ impl KindOps for Instance {
         // Nova leaves the port stackform made for the server (it deletes only its own): once
         // unbound, only the tags say it was this instance's. Looked up while the server goes.
         let tags = common::ownership_tags(cx, addr);
+        // The ports refresh listed, when it did: a list of its own per instance would be one
+        // more call per server for a single neutron-server worker to answer.
+        let listed = cx.listed(|l| {
+            l.ports.as_ref().map(|all| {
+                all.iter()
+                    .filter(|p| common::has_tags(&p.tags, &tags))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        });
         let tagged_ports = async {
+            if let Some(ports) = listed {
+                return Ok(ports);
+            }
             let query = neutron::query(&[("tags", &tags.join(","))]);
             let ports: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
             Ok::<_, Error>(ports)
