@@ -1,16 +1,15 @@
 //! Nova v2.1 at microversion [`COMPUTE_MICROVERSION`](super::COMPUTE_MICROVERSION): servers,
 //! server actions and tags, flavors, quota sets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::shared_poll::{self, SharedList};
 use super::wait::{self, Poll, WaitError};
 use super::{ApiError, ServiceType, Session};
 
@@ -281,17 +280,13 @@ impl Compute<'_> {
         .await
     }
 
-    /// How often to poll: alone (a GET each), backing off as any wait does; shared, at a
-    /// steady pace set by what the shared list costs the cloud (four times its duration,
-    /// between 250 ms and 2 s), since one list serves every waiting server.
+    /// How often to poll ([`shared_poll::pace`]): shared, at the pace of the tag's list.
     fn pace(self, shared: Option<&str>) -> impl FnMut(Duration) -> Duration {
-        let cost = shared.map(|tag| self.0.server_polls().slot(tag));
-        move |previous| match &cost {
-            None => wait::next_interval(previous),
-            Some(slot) => {
-                (slot.cost() * 4).clamp(Duration::from_millis(250), Duration::from_secs(2))
-            }
-        }
+        shared_poll::pace(shared.map(|tag| self.shared_list(tag)))
+    }
+
+    fn shared_list(self, tag: &str) -> Arc<SharedList<Server>> {
+        self.0.polls().slot(&format!("servers tags={tag}"))
     }
 
     /// The server as one poll sees it: from the shared list when there is one, by GET
@@ -305,97 +300,22 @@ impl Compute<'_> {
         self.get_server(id).await
     }
 
-    /// The server in a list of the servers tagged `tag` made no earlier than
-    /// [`SHARED_POLL_AGE`] before this call; None when a list made after this call does not
-    /// show it.
+    /// The server in a shared list of the servers tagged `tag` (`all_tenants=1&tags=`,
+    /// admin): stackform tags every server with its state's lineage, so the servers an apply
+    /// waits for, in any number of tenants, cost one list per poll. None when a list made
+    /// after this call does not show it.
     async fn listed_server(self, tag: &str, id: &str) -> Result<Option<Server>, ApiError> {
-        let asked = Instant::now();
-        let slot = self.0.server_polls().slot(tag);
-        let mut snapshot = slot.list.lock().await;
-        let usable = |s: &Option<ServerList>, since: Instant| {
-            s.as_ref()
-                .is_some_and(|list| list.taken + SHARED_POLL_AGE >= since)
-        };
-        if !usable(&snapshot, asked) {
-            *snapshot = Some(self.tagged_servers(&slot, tag).await?);
-        }
-        if let Some(list) = snapshot.as_ref()
-            && let Some(server) = list.servers.get(id)
-        {
-            return Ok(Some(server.clone()));
-        }
-        // A list made a moment before this call may predate the server (just created) or
-        // still show it (just deleted): only a list made after this call is a verdict.
-        if snapshot.as_ref().is_some_and(|list| list.taken < asked) {
-            *snapshot = Some(self.tagged_servers(&slot, tag).await?);
-        }
-        Ok(snapshot
-            .as_ref()
-            .and_then(|list| list.servers.get(id).cloned()))
+        self.shared_list(tag)
+            .find(id, || async {
+                let query = [
+                    ("all_tenants".to_string(), "1".to_string()),
+                    ("tags".to_string(), tag.to_string()),
+                ];
+                let servers = self.list_servers(&query).await?;
+                Ok(servers.into_iter().map(|s| (s.id.clone(), s)).collect())
+            })
+            .await
     }
-
-    async fn tagged_servers(self, slot: &SharedList, tag: &str) -> Result<ServerList, ApiError> {
-        let taken = Instant::now();
-        let query = [
-            ("all_tenants".to_string(), "1".to_string()),
-            ("tags".to_string(), tag.to_string()),
-        ];
-        let servers = self.list_servers(&query).await?;
-        slot.set_cost(taken.elapsed());
-        Ok(ServerList {
-            taken,
-            servers: servers.into_iter().map(|s| (s.id.clone(), s)).collect(),
-        })
-    }
-}
-
-/// How old a shared list may be for a poll to use it rather than list again. Shorter than the
-/// shortest pause between polls, so no waiter sees a status older than it would with a GET of
-/// its own by more than this.
-const SHARED_POLL_AGE: Duration = Duration::from_millis(150);
-
-/// Polls of waiting servers, shared by tag: each poll reads a list of the servers carrying the
-/// tag (`all_tenants=1&tags=`, admin) that the other waiters' polls of the same moment read
-/// too. stackform tags every server with its state's lineage, so the 100 servers an apply
-/// waits for, in any number of tenants, cost one list per poll, not 100 GETs.
-#[derive(Debug, Default)]
-pub(super) struct ServerPolls {
-    by_tag: std::sync::Mutex<HashMap<String, Arc<SharedList>>>,
-}
-
-impl ServerPolls {
-    fn slot(&self, tag: &str) -> Arc<SharedList> {
-        let mut by_tag = self
-            .by_tag
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        by_tag.entry(tag.to_string()).or_default().clone()
-    }
-}
-
-/// The latest list of one tag's servers, and what listing them costs.
-#[derive(Debug, Default)]
-struct SharedList {
-    list: tokio::sync::Mutex<Option<ServerList>>,
-    cost_micros: std::sync::atomic::AtomicU64,
-}
-
-impl SharedList {
-    fn cost(&self) -> Duration {
-        Duration::from_micros(self.cost_micros.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    fn set_cost(&self, cost: Duration) {
-        let micros = u64::try_from(cost.as_micros()).unwrap_or(u64::MAX);
-        self.cost_micros
-            .store(micros, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug)]
-struct ServerList {
-    taken: Instant,
-    servers: HashMap<String, Server>,
 }
 
 /// One poll's verdict on a server.

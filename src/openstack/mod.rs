@@ -12,6 +12,7 @@
 
 mod auth;
 pub mod block_storage;
+mod block_storage_wait;
 pub mod clouds;
 pub mod compute;
 mod error;
@@ -21,6 +22,7 @@ mod limit;
 pub mod network;
 mod page;
 mod session;
+mod shared_poll;
 pub mod wait;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use auth::{AuthConfig, DomainRef, Endpoints, Secret};
+pub use block_storage_wait::Polled;
 pub use error::ApiError;
 use limit::CallLimit;
 pub use limit::DEFAULT_CALLS_IN_FLIGHT;

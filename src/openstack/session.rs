@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use super::ServiceType;
 use super::auth::{self, AuthConfig, Endpoints, Scope, Secret, TokenInfo};
-use super::compute::ServerPolls;
 use super::error::{self, ApiError};
 use super::limit::CallLimit;
 use super::page::{Page, next_query_of_href};
+use super::shared_poll::SharedPolls;
 
 /// Nova microversion sent on every compute call. 2.79 gives server tags at create (2.52),
 /// the embedded flavor with `original_name` (2.47), and `networks: [{port}]`; it is old enough
@@ -59,7 +59,8 @@ struct SessionInner {
     auth: Arc<AuthConfig>,
     /// Shared by the cloud's sessions: bounds the calls in flight across all of them.
     calls: Arc<CallLimit>,
-    server_polls: ServerPolls,
+    /// Lists shared by the polls of waiting objects ([`SharedPolls`]).
+    polls: SharedPolls,
     scope: Scope,
     token: RwLock<(Secret, TokenInfo)>,
 }
@@ -124,7 +125,7 @@ impl Session {
                 http,
                 auth,
                 calls,
-                server_polls: ServerPolls::default(),
+                polls: SharedPolls::default(),
                 scope,
                 token: RwLock::new(token),
             }),
@@ -138,8 +139,8 @@ impl Session {
         }
     }
 
-    pub(super) fn server_polls(&self) -> &ServerPolls {
-        &self.inner.server_polls
+    pub(super) fn polls(&self) -> &SharedPolls {
+        &self.inner.polls
     }
 
     pub fn project_id(&self) -> String {
@@ -337,11 +338,21 @@ impl Session {
         }
         // Held until the whole answer is read: that is when the service is done with it.
         let _permit = self.inner.calls.acquire().await;
+        let started = std::time::Instant::now();
         let response = request
             .send()
             .await
             .map_err(|e| transport_error(service, method, &url, e))?;
-        read_response(service, method, &url, response).await
+        let answer = read_response(service, method, &url, response).await;
+        // Where an apply's time goes on a real cloud (STACKFORM_LOG=stackform=debug).
+        tracing::debug!(
+            target: "stackform::calls",
+            "{method} {} {} in {} ms",
+            url.path(),
+            if answer.is_ok() { "ok" } else { "failed" },
+            started.elapsed().as_millis()
+        );
+        answer
     }
 
     /// GET a collection, following the service's next links until the last page.
@@ -586,6 +597,8 @@ async fn issue_token(
         .map_err(|e| ApiError::Config(format!("bad OS_AUTH_URL `{}`: {e}", auth.auth_url)))?;
     let send = || async {
         let _permit = calls.acquire().await;
+        let started = std::time::Instant::now();
+        let _timing = log_token_time(started, scope);
         let response = http
             .post(url.clone())
             .header(ACCEPT, "application/json")
@@ -631,6 +644,23 @@ async fn issue_token(
     let info =
         auth::parse_token(&text, &auth.interface, auth.region.as_deref()).map_err(decode_error)?;
     Ok((Secret::new(token), info))
+}
+
+/// Logs how long a token request took when dropped (each is a password check in Keystone
+/// unless it rescopes a token): STACKFORM_LOG=stackform=debug.
+fn log_token_time(started: std::time::Instant, scope: &Scope) -> impl Drop + '_ {
+    struct Timing<'a>(std::time::Instant, &'a Scope);
+    impl Drop for Timing<'_> {
+        fn drop(&mut self) {
+            tracing::debug!(
+                target: "stackform::calls",
+                "POST /v3/auth/tokens ({:?}) in {} ms",
+                self.1,
+                self.0.elapsed().as_millis()
+            );
+        }
+    }
+    Timing(started, scope)
 }
 
 #[cfg(test)]

@@ -220,7 +220,9 @@ pub async fn recover(ws: &Workspace, lineage: &str) -> Result<usize> {
     store
         .lock(&store::LockInfo::current("state recover"))
         .await?;
-    let connection = connect(ws, &desired, lineage.to_string()).await?;
+    let mut connection = connect(ws, &desired, lineage.to_string()).await?;
+    // What carries the lineage is adopted, storage too, whatever the spec holds now.
+    connection.context.reads_storage = true;
     let result = async {
         let observed = resources::refresh(&connection.context, &Default::default())
             .await
@@ -398,6 +400,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             quotas_of: resources::QuotaReads::of(desired),
             listings: Default::default(),
             volume_catalog: None,
+            reads_storage: resources::uses_storage(desired),
         },
         identity,
         embedded,

@@ -69,6 +69,22 @@ pub struct Context {
     /// The volume catalog the state keeps, when it is fresh enough to use: refresh then reads
     /// it instead of asking Cinder.
     pub volume_catalog: Option<VolumeCatalog>,
+    /// Whether refresh reads Cinder (its lists and its catalog) although the state knows no
+    /// storage resource: the spec holds some or sets storage quotas ([`uses_storage`]), or a
+    /// recovery adopts whatever carries the lineage. Otherwise those reads would only cost
+    /// calls.
+    pub reads_storage: bool,
+}
+
+/// Whether `kind` lives in Cinder.
+pub fn is_storage(kind: Kind) -> bool {
+    kind.schema().api.service == schema::Service::BlockStorage
+}
+
+/// Whether `desired` holds storage resources or sets a tenant's storage quotas.
+pub fn uses_storage(desired: &crate::spec::Desired) -> bool {
+    desired.resources.keys().any(|addr| is_storage(addr.kind))
+        || !storage_quota::tenants_to_read(desired).is_empty()
 }
 
 /// Cinder's catalog: volume types, availability zones and the absolute limits of the

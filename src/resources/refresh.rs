@@ -85,10 +85,12 @@ impl Matcher {
 async fn list_projects(
     cx: &Context,
     projects: &Projects,
+    reads_storage: bool,
 ) -> Result<(Vec<(Kind, Vec<Listed>)>, Vec<neutron::Port>)> {
     let kinds: Vec<Kind> = Kind::ALL
         .into_iter()
         .filter(|k| k.schema().api.scope == ListScope::Tenant)
+        .filter(|&k| reads_storage || !super::is_storage(k))
         .collect();
     let lists = kinds.iter().map(|&kind| async move {
         let items = list_kind(kind, cx, Scope::Projects(projects)).await?;
@@ -101,18 +103,23 @@ async fn list_projects(
     Ok((lists, ports.to_vec()))
 }
 
-/// The state's volume catalog when fresh, else Cinder's (then marked as pulled).
+/// The state's volume catalog when fresh, else Cinder's (then marked as pulled); none when
+/// nothing of the spec or the state is storage.
 async fn volume_catalog(
     cx: &Context,
+    reads_storage: bool,
 ) -> std::result::Result<(VolumeCatalog, bool), crate::openstack::ApiError> {
     match &cx.volume_catalog {
         Some(cached) => Ok((cached.clone(), false)),
+        None if !reads_storage => Ok((VolumeCatalog::default(), false)),
         None => Ok((super::pull_volume_catalog(cx).await?, true)),
     }
 }
 
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
+    // Cinder is read only where the spec or the state has storage, as its quotas are.
+    let reads_storage = cx.reads_storage || known.keys().any(|addr| super::is_storage(addr.kind));
     // What kinds keep while their lists are observed lands in a fresh listing.
     cx.record_listed(|listed| *listed = super::Listings::default());
     // The catalog and the resources are listed side by side: on a real cloud each list is a
@@ -141,7 +148,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
             admin.image().list_images(&[]),
             externals,
             extensions,
-            volume_catalog(cx),
+            volume_catalog(cx, reads_storage),
         )?)
     };
     let resources = async {
@@ -169,7 +176,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
             known_by_kind.entry(addr.kind).or_default().push(id.clone());
         }
         let projects = Projects::new(project_ids, known_by_kind);
-        let (lists, ports) = list_projects(cx, &projects).await?;
+        let (lists, ports) = list_projects(cx, &projects, reads_storage).await?;
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (

@@ -12,8 +12,8 @@ use super::{Context, Ids, KindOps, Listed, Observed, ObservedResource, Result, S
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
-use crate::openstack::wait::{self, Poll};
 use crate::openstack::image::Image;
+use crate::openstack::wait::Poll;
 use crate::openstack::{ApiError, Session};
 use crate::spec::{Attrs, Desired, DesiredResource};
 
@@ -515,18 +515,19 @@ async fn wait_ready(
     id: &str,
     what: &str,
 ) -> Result<cinder::Volume> {
-    wait::wait_for(cx.timeout, || async {
-        let volume: cinder::Volume = session.block_storage().get(VOLUMES, id).await?;
-        Ok(match volume.status.as_str() {
-            "available" | "in-use" => Poll::Ready(volume),
-            status if FAILED.contains(&status) => {
-                Poll::Failed(format!("volume {id} went to status {status} while {what}"))
-            }
-            status => Poll::Pending(status.to_string()),
-        })
-    })
-    .await
-    .map_err(|e| common::wait_error(addr, what, e))
+    let project = session.project_id();
+    let verdict = |volume: cinder::Volume| match volume.status.as_str() {
+        "available" | "in-use" => Poll::Ready(volume),
+        status if FAILED.contains(&status) => {
+            Poll::Failed(format!("volume {id} went to status {status} while {what}"))
+        }
+        status => Poll::Pending(status.to_string()),
+    };
+    session
+        .block_storage()
+        .wait_polled(VOLUMES, &project, id, cx.timeout, verdict)
+        .await
+        .map_err(|e| common::wait_error(addr, what, e))
 }
 
 impl KindOps for Volume {
@@ -668,7 +669,7 @@ impl KindOps for Volume {
         cx: &Context,
         res: &DesiredResource,
         current: &ObservedResource,
-        _ids: &Ids,
+        ids: &Ids,
     ) -> Result<()> {
         let addr = &res.addr;
         let api = cx.cloud.admin().block_storage();
@@ -689,21 +690,18 @@ impl KindOps for Volume {
             api.extend(&current.id, wanted).await?;
             // Extending ends in the volume's previous status (available or in-use), with the
             // new size; `extending` in between.
-            let admin = cx.cloud.admin();
-            wait::wait_for(cx.timeout, || async {
-                let volume: cinder::Volume =
-                    admin.block_storage().get(VOLUMES, &current.id).await?;
-                Ok(match volume.status.as_str() {
-                    "available" | "in-use" if volume.size >= wanted => Poll::Ready(()),
-                    "error_extending" => Poll::Failed(format!(
-                        "volume {} failed to extend to {wanted} GB (status error_extending)",
-                        current.id
-                    )),
-                    status => Poll::Pending(status.to_string()),
-                })
-            })
-            .await
-            .map_err(|e| common::wait_error(addr, "extending", e))?;
+            let verdict = |volume: cinder::Volume| match volume.status.as_str() {
+                "available" | "in-use" if volume.size >= wanted => Poll::Ready(()),
+                "error_extending" => Poll::Failed(format!(
+                    "volume {} failed to extend to {wanted} GB (status error_extending)",
+                    current.id
+                )),
+                status => Poll::Pending(status.to_string()),
+            };
+            let project = common::ref_id(res, ids, "tenant", Kind::Tenant)?;
+            api.wait_polled(VOLUMES, project, &current.id, cx.timeout, verdict)
+                .await
+                .map_err(|e| common::wait_error(addr, "extending", e))?;
         }
         if let Some(bootable) = res.attrs.get("bootable").and_then(Value::as_bool)
             && current.attrs.get("bootable") != Some(&json!(bootable))
@@ -738,12 +736,10 @@ impl KindOps for Volume {
             }
         }
         gone_ok(delete_when_settled(cx, &current.id).await)?;
-        wait::wait_gone(cx.timeout, || async {
-            let volume: cinder::Volume = api.get(VOLUMES, &current.id).await?;
-            Ok(volume.status)
-        })
-        .await
-        .map_err(|e| common::wait_error(&current.addr, "the volume to be deleted", e))
+        let project = volume.project_id.unwrap_or_default();
+        api.wait_gone_polled::<cinder::Volume>(VOLUMES, &project, &current.id, cx.timeout)
+            .await
+            .map_err(|e| common::wait_error(&current.addr, "the volume to be deleted", e))
     }
 }
 

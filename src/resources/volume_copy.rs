@@ -15,8 +15,8 @@ use super::volume::{ownership_metadata, ownership_of};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, BACKUPS, Collection, SNAPSHOTS, VOLUMES};
-use crate::openstack::wait::{self, Poll};
-use crate::openstack::{ApiError, Session};
+use crate::openstack::wait::Poll;
+use crate::openstack::{ApiError, Polled, Session};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Snapshot;
@@ -291,7 +291,7 @@ async fn create<T>(
     mut body: Value,
 ) -> Result<String>
 where
-    T: Copy + serde::de::DeserializeOwned,
+    T: Copy + Polled,
 {
     let addr = &res.addr;
     let volume_id = common::ref_id(res, ids, "volume", Kind::Volume)?;
@@ -325,20 +325,24 @@ where
     )
     .await?;
     let id = created.id().to_string();
-    wait::wait_for(cx.timeout, || async {
-        let item: T = api.get(T::COLLECTION, &id).await?;
-        Ok(match item.status() {
-            "available" => Poll::Ready(()),
-            "error" => Poll::Failed(match item.fail_reason() {
-                Some(reason) => format!(
-                    "{} {id} went to status error: {reason}",
-                    T::COLLECTION.singular
-                ),
-                None => format!("{} {id} went to status error", T::COLLECTION.singular),
-            }),
-            status => Poll::Pending(status.to_string()),
-        })
-    })
+    let verdict = |item: T| match item.status() {
+        "available" => Poll::Ready(()),
+        "error" => Poll::Failed(match item.fail_reason() {
+            Some(reason) => format!(
+                "{} {id} went to status error: {reason}",
+                T::COLLECTION.singular
+            ),
+            None => format!("{} {id} went to status error", T::COLLECTION.singular),
+        }),
+        status => Poll::Pending(status.to_string()),
+    };
+    api.wait_polled(
+        T::COLLECTION,
+        &session.project_id(),
+        &id,
+        cx.timeout,
+        verdict,
+    )
     .await
     .map_err(|e| common::wait_error(addr, "creating", e))?;
     Ok(id)
@@ -380,19 +384,18 @@ async fn update(
 }
 
 /// Deletes and waits until it is gone: a volume's delete right after its snapshot's is
-/// refused while the snapshot is still `deleting`.
-async fn delete<T: Copy + serde::de::DeserializeOwned>(
-    cx: &Context,
-    current: &ObservedResource,
-) -> Result<()> {
+/// refused while the snapshot is still `deleting`. The copy is read first for its project,
+/// whose list the wait shares with the other deletes there.
+async fn delete<T: Copy + Polled>(cx: &Context, current: &ObservedResource) -> Result<()> {
     let api = cx.cloud.admin().block_storage();
+    let item: T = match api.get(T::COLLECTION, &current.id).await {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
     gone_ok(api.delete(T::COLLECTION, &current.id).await)?;
-    wait::wait_gone(cx.timeout, || async {
-        let item: T = api.get(T::COLLECTION, &current.id).await?;
-        Ok(item.status().to_string())
-    })
-    .await
-    .map_err(|e| common::wait_error(&current.addr, "the delete", e))
+    api.wait_gone_polled::<T>(T::COLLECTION, item.project(), &current.id, cx.timeout)
+        .await
+        .map_err(|e| common::wait_error(&current.addr, "the delete", e))
 }
 
 impl KindOps for Snapshot {

@@ -131,6 +131,72 @@ async fn a_no_op_plan_costs_the_same_calls_for_two_tenants_and_for_six() {
     );
 }
 
+/// A spec and a state without storage (no volume, snapshot or backup, no storage quota): the
+/// no-op plan asks Cinder nothing, neither its lists nor its catalog (types, zones, limits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_plan_without_storage_makes_no_cinder_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_build_delay(&dir.path().join("cloud"), 50);
+    let api = CloudApi::admin(sim.auth_url()).await;
+    // A catalog kept in the state would hide a pull of Cinder's: it is kept for a second only.
+    let text = spec(1).replacen("[provider]\n", "[provider]\ncatalog_max_age = \"1s\"\n", 1);
+    write_specs(dir.path(), &[("all.toml", &text)]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["plan", "--detailed-exitcode"]).await;
+    assert!(out.contains("No changes."), "{out}");
+    let counts = by_kind_of_call(&requests);
+    let cinder: Vec<&String> = counts
+        .keys()
+        .filter(|call| call.contains(" /volume/"))
+        .collect();
+    assert!(cinder.is_empty(), "Cinder calls: {cinder:?}\n{counts:#?}");
+    // The other lists are still made.
+    assert_eq!(
+        counts.get("GET /compute/v2.1/servers/detail"),
+        Some(&1),
+        "{counts:#?}"
+    );
+}
+
+/// Destroying instances deletes the ports stackform made for them from the refresh's list of
+/// ports: no list of its own per instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_instances_lists_the_ports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_build_delay(&dir.path().join("cloud"), 50);
+    let api = CloudApi::admin(sim.auth_url()).await;
+    write_specs(dir.path(), &[("all.toml", &spec(1))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["destroy", "--auto-approve"]).await;
+    assert!(out.contains("7 destroyed"), "{out}");
+    let counts = by_kind_of_call(&requests);
+    assert_eq!(
+        counts.get("GET /networking/v2.0/ports"),
+        Some(&1),
+        "{counts:#?}"
+    );
+    // Both servers' ports are gone with them.
+    let (status, ports) = api.request(Method::GET, "network", "/ports", None).await;
+    assert_eq!(status, 200);
+    let left: Vec<&Value> = ports["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p["tags"].as_array().into_iter().flatten().any(|t| {
+                t.as_str()
+                    .is_some_and(|t| t.starts_with("stackform:instance."))
+            })
+        })
+        .collect();
+    assert!(left.is_empty(), "ports left: {left:?}");
+}
+
 /// Six servers building for 2 s each, at two calls in flight: the servers are created side by
 /// side (a server waiting for its build holds no call slot) and their builds are watched with
 /// lists shared by all of them, never one GET per server per poll.
@@ -167,4 +233,54 @@ async fn waiting_servers_hold_no_call_slot_and_share_their_polls() {
         server_lists <= 12,
         "{server_lists} server lists: {counts:#?}"
     );
+}
+
+/// Ten volumes made in one apply, each creating for 1.5 s: their waits read one list of the
+/// project's volumes per poll, shared by all ten, never one GET per volume per poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_volumes_share_their_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_args(
+        &dir.path().join("cloud"),
+        &["--build-delay-ms", "50", "--volume-delay-ms", "1500"],
+    );
+    let api = CloudApi::admin(sim.auth_url()).await;
+    let mut text = String::from("[provider]\ncloud = \"env\"\n\n[tenant.disks]\n");
+    for i in 0..10 {
+        text.push_str(&format!(
+            "\n[volume.disk-{i}]\ntenant = \"disks\"\nsize = 1\n"
+        ));
+    }
+    write_specs(dir.path(), &[("all.toml", &text)]);
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["apply", "--auto-approve"]).await;
+    assert!(out.contains("11 added"), "{out}");
+    let counts = by_kind_of_call(&requests);
+    let volume_gets = counts
+        .get("GET /volume/v3/{id}/volumes/{id}")
+        .copied()
+        .unwrap_or(0);
+    let volume_lists = counts
+        .get("GET /volume/v3/{id}/volumes/detail")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(volume_gets, 0, "{counts:#?}");
+    // One GET per volume per poll would be about 50 (five polls each over 1.5 s); shared polls
+    // at a quarter of a second make a handful, the refresh's list included.
+    assert!(
+        volume_lists <= 12,
+        "{volume_lists} volume lists: {counts:#?}"
+    );
+    let listed = api
+        .request(
+            Method::GET,
+            "volumev3",
+            "/volumes/detail?all_tenants=1",
+            None,
+        )
+        .await;
+    let available = listed.1["volumes"]
+        .as_array()
+        .map(|v| v.iter().filter(|v| v["status"] == "available").count());
+    assert_eq!(available, Some(10), "{}", listed.1);
 }

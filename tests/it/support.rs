@@ -42,9 +42,14 @@ impl SimProcess {
 
     /// As [`SimProcess::start`], with servers staying in BUILD for `build_delay_ms`.
     pub fn start_with_build_delay(data: &Path, build_delay_ms: u64) -> SimProcess {
+        SimProcess::start_with_args(data, &["--build-delay-ms", &build_delay_ms.to_string()])
+    }
+
+    /// As [`SimProcess::start`], with more arguments of `stackform sim` (`--volume-delay-ms`).
+    pub fn start_with_args(data: &Path, args: &[&str]) -> SimProcess {
         let mut child = stackform()
-            .args(["sim", "--listen", "127.0.0.1:0", "--build-delay-ms"])
-            .arg(build_delay_ms.to_string())
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .args(args)
             .arg("--data")
             .arg(data)
             .stdout(Stdio::piped())

@@ -611,7 +611,8 @@ impl KindOps for Instance {
         }
         let want = volumes::wanted(res, ids)?;
         let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
-        volumes::converge(cx, addr, &server_id, &want, &have, ids).await?;
+        let project = session.project_id();
+        volumes::converge(cx, addr, &server_id, &want, &have, ids, &project).await?;
         Ok(server_id)
     }
 
@@ -683,7 +684,8 @@ impl KindOps for Instance {
             let want = volumes::wanted(res, ids)?;
             let server = compute.get_server(&current.id).await?;
             let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
-            volumes::converge(cx, addr, &current.id, &want, &have, ids).await?;
+            volumes::converge(cx, addr, &current.id, &want, &have, ids, &server.tenant_id)
+                .await?;
         }
         if let Some(want) = res.attrs.get("floating_ip").and_then(Value::as_bool)
             && current.attrs.get("floating_ip").and_then(Value::as_bool) != Some(want)
@@ -710,7 +712,20 @@ impl KindOps for Instance {
         // Nova leaves the port stackform made for the server (it deletes only its own): once
         // unbound, only the tags say it was this instance's. Looked up while the server goes.
         let tags = common::ownership_tags(cx, addr);
+        // The ports refresh listed, when it did: a list of its own per instance would be one
+        // more call per server for a single neutron-server worker to answer.
+        let listed = cx.listed(|l| {
+            l.ports.as_ref().map(|all| {
+                all.iter()
+                    .filter(|p| common::has_tags(&p.tags, &tags))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        });
         let tagged_ports = async {
+            if let Some(ports) = listed {
+                return Ok(ports);
+            }
             let query = neutron::query(&[("tags", &tags.join(","))]);
             let ports: Vec<neutron::Port> = admin.network().list(PORTS, &query).await?;
             Ok::<_, Error>(ports)

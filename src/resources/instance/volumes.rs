@@ -194,6 +194,7 @@ pub async fn converge(
     want: &[String],
     have: &BTreeSet<String>,
     ids: &Ids,
+    project: &str,
 ) -> Result<()> {
     for volume in to_detach(want, have, ids) {
         detach(cx, addr, server, volume).await?;
@@ -201,7 +202,7 @@ pub async fn converge(
     for volume in want.iter().filter(|v| !have.contains(*v)) {
         release(cx, addr, server, volume, ids).await?;
         attach_when_settled(cx, server, volume).await?;
-        wait_status(cx, addr, volume, "in-use", "attaching").await?;
+        wait_status(cx, addr, project, volume, "in-use", "attaching").await?;
     }
     Ok(())
 }
@@ -322,26 +323,29 @@ async fn wait_detached(cx: &Context, addr: &Address, volume: &str, server: &str)
     .map_err(|e| common::wait_error(addr, "detaching", e))
 }
 
+/// Waits for the volume's `target` status, polling the list of the project's volumes that
+/// the other waits there share (a volume is attached to servers of its own project).
 async fn wait_status(
     cx: &Context,
     addr: &Address,
+    project: &str,
     volume: &str,
     target: &str,
     what: &str,
 ) -> Result<()> {
-    let api = cx.cloud.admin().block_storage();
-    wait::wait_for(cx.timeout, || async {
-        let found: cinder::Volume = api.get(VOLUMES, volume).await?;
-        Ok(match found.status.as_str() {
-            status if status == target => Poll::Ready(()),
-            status if status.starts_with("error") => Poll::Failed(format!(
-                "volume {volume} went to status {status} while {what}"
-            )),
-            status => Poll::Pending(status.to_string()),
-        })
-    })
-    .await
-    .map_err(|e| common::wait_error(addr, what, e))
+    let verdict = |found: cinder::Volume| match found.status.as_str() {
+        status if status == target => Poll::Ready(()),
+        status if status.starts_with("error") => Poll::Failed(format!(
+            "volume {volume} went to status {status} while {what}"
+        )),
+        status => Poll::Pending(status.to_string()),
+    };
+    cx.cloud
+        .admin()
+        .block_storage()
+        .wait_polled(VOLUMES, project, volume, cx.timeout, verdict)
+        .await
+        .map_err(|e| common::wait_error(addr, what, e))
 }
 
 #[cfg(test)]
