@@ -13,6 +13,7 @@
 mod auth;
 pub mod block_storage;
 pub mod clouds;
+mod collection;
 pub mod compute;
 mod error;
 pub mod identity;

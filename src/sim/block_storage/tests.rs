@@ -38,6 +38,30 @@ fn blank(size: i64, volume_type: Option<&str>) -> NewVolume {
     }
 }
 
+/// A plain snapshot of `volume_id`.
+fn snapshot_of(volume_id: &str) -> NewSnapshot {
+    NewSnapshot {
+        volume_id: volume_id.to_string(),
+        name: None,
+        description: None,
+        force: false,
+        metadata: BTreeMap::new(),
+    }
+}
+
+/// A plain full backup of `volume_id`.
+fn backup_of(volume_id: &str) -> NewBackup {
+    NewBackup {
+        volume_id: volume_id.to_string(),
+        name: None,
+        description: None,
+        incremental: false,
+        force: false,
+        snapshot_id: None,
+        metadata: BTreeMap::new(),
+    }
+}
+
 fn seeded() -> BlockStorageData {
     let mut data = BlockStorageData::default();
     data.seed();
@@ -85,13 +109,7 @@ fn snapshots_count_in_gigabytes_and_per_type_quotas() {
     let id = data
         .create_volume(&who, blank(3, Some("ssd")), |_| None, at, at)
         .unwrap();
-    let snapshot = NewSnapshot {
-        volume_id: id.clone(),
-        name: None,
-        description: None,
-        force: false,
-        metadata: BTreeMap::new(),
-    };
+    let snapshot = snapshot_of(&id);
     data.create_snapshot(&who, snapshot, false, at, at).unwrap();
     let usage = data.quota_usage("p");
     assert_eq!(
@@ -127,13 +145,7 @@ fn deletes_are_refused_while_snapshotted_or_attached() {
     let id = data
         .create_volume(&who, blank(1, None), |_| None, at, at)
         .unwrap();
-    let snapshot = NewSnapshot {
-        volume_id: id.clone(),
-        name: None,
-        description: None,
-        force: false,
-        metadata: BTreeMap::new(),
-    };
+    let snapshot = snapshot_of(&id);
     let snapshot_id = data.create_snapshot(&who, snapshot, false, at, at).unwrap();
     assert_eq!(
         data.delete_volume(&who, &id, false, at, at)
@@ -197,15 +209,7 @@ fn a_backup_outlives_its_volume_and_restores_its_size() {
     let id = data
         .create_volume(&who, blank(4, None), |_| None, at, at)
         .unwrap();
-    let backup = NewBackup {
-        volume_id: id.clone(),
-        name: None,
-        description: None,
-        incremental: false,
-        force: false,
-        snapshot_id: None,
-        metadata: BTreeMap::new(),
-    };
+    let backup = backup_of(&id);
     let backup_id = data.create_backup(&who, backup, at, later).unwrap();
     assert_eq!(data.volumes[&id].status, "backing-up");
     data.settle(None, later);
@@ -268,23 +272,9 @@ fn deleted_snapshots_and_backups_are_deleting_until_their_time() {
     let id = data
         .create_volume(&who, blank(1, None), |_| None, at, at)
         .unwrap();
-    let snapshot = NewSnapshot {
-        volume_id: id.clone(),
-        name: None,
-        description: None,
-        force: false,
-        metadata: BTreeMap::new(),
-    };
+    let snapshot = snapshot_of(&id);
     let snapshot_id = data.create_snapshot(&who, snapshot, false, at, at).unwrap();
-    let backup = NewBackup {
-        volume_id: id.clone(),
-        name: None,
-        description: None,
-        incremental: false,
-        force: false,
-        snapshot_id: None,
-        metadata: BTreeMap::new(),
-    };
+    let backup = backup_of(&id);
     let backup_id = data.create_backup(&who, backup, at, at).unwrap();
     data.settle(Some("p"), at);
     data.delete_snapshot(&who, &snapshot_id, at, later).unwrap();
