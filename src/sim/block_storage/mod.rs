@@ -4,8 +4,10 @@
 //! availability zones, quota sets with per-type keys, limits, and microversions
 //! (`OpenStack-API-Version: volume 3.x`, 3.0 to 3.71), with Cinder's exact error bodies.
 //!
-//! Transient statuses (creating, backing-up, restoring-backup) are stored with the time they
-//! end ([`model::Pending`]), and settled on every read, as Nova's server builds are.
+//! Transient statuses (creating, backing-up, restoring-backup, deleting) are stored with the
+//! time they end ([`model::Pending`]), and settled on every read, as Nova's server builds are:
+//! a delete ends with the record gone, and Nova's attach (reserved, then in-use) and detach
+//! (detaching, then available) end on their attachment's own pending status.
 //!
 //! Besides its HTTP routes, it offers Nova the attachment plumbing `os-volume_attachments`
 //! needs ([`BlockStorageData::attach_for_server`] and friends).
