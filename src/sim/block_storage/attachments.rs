@@ -289,7 +289,7 @@ impl BlockStorageData {
     }
 
     /// Nova detaches `volume_id` from `server_id`: the volume is detaching until `done_at`,
-    /// then the attachment goes.
+    /// then the attachment goes (Nova lists it until then).
     pub fn detach_for_server(
         &mut self,
         server_id: &str,
@@ -298,13 +298,25 @@ impl BlockStorageData {
         done_at: DateTime<Utc>,
     ) -> Result<(), AttachError> {
         self.settle_volume(volume_id, at);
-        // Nova drops its block device mapping when the detach starts: a detach under way
-        // is not attached any more for it.
         let attachment = self
             .attachments
             .children_of(server_id)
-            .find(|a| a.volume_id == volume_id && !a.detaching())
+            .find(|a| a.volume_id == volume_id)
             .ok_or(AttachError::NotAttached)?;
+        // Nova asks Cinder to begin detaching, which only an in-use volume may; Nova wraps
+        // Cinder's refusal, as cinderclient words it, in its own.
+        if self
+            .volumes
+            .get(volume_id)
+            .is_none_or(|v| v.status != "in-use")
+        {
+            return Err(AttachError::NotAvailable(format!(
+                "Invalid volume: Invalid input received: Invalid volume: Unable to detach \
+                 volume. Volume status must be 'in-use' and attach_status must be 'attached' to \
+                 detach. (HTTP 400) (Request-ID: req-{})",
+                new_uuid()
+            )));
+        }
         let id = attachment.id.clone();
         if let Some(attachment) = self.attachments.get_mut(&id) {
             attachment.pending = Some(Pending {
@@ -347,11 +359,7 @@ impl BlockStorageData {
 
     /// The volumes attached to `server_id`, oldest attachment first.
     pub fn server_volumes(&self, server_id: &str) -> Vec<ServerVolume> {
-        let mut attachments: Vec<&Attachment> = self
-            .attachments
-            .children_of(server_id)
-            .filter(|a| !a.detaching())
-            .collect();
+        let mut attachments: Vec<&Attachment> = self.attachments.children_of(server_id).collect();
         attachments.sort_by_key(|a| a.attached_at);
         attachments
             .into_iter()

@@ -88,13 +88,6 @@ pub struct Attachment {
     pub pending: Option<Pending>,
 }
 
-impl Attachment {
-    /// Whether Nova is detaching it.
-    pub fn detaching(&self) -> bool {
-        self.pending.as_ref().is_some_and(|p| p.status == DETACHED)
-    }
-}
-
 /// Where a Nova attach ends: the attachment is attached, the volume in-use.
 pub const ATTACHED: &str = "attached";
 /// Where a Nova detach ends: the attachment is gone.

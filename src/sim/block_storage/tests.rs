@@ -333,11 +333,16 @@ fn nova_attach_is_reserved_until_its_time_and_detach_is_detaching() {
     data.detach_for_server("s", &id, attached_at, detached_at)
         .unwrap();
     assert_eq!(data.volumes[&id].status, "detaching");
-    // Nova forgets the volume at once: a second detach is not attached.
-    assert!(data.server_volumes("s").is_empty());
-    assert_eq!(
-        data.detach_for_server("s", &id, attached_at, detached_at),
-        Err(AttachError::NotAttached)
+    // Nova lists the volume until the detach ends, and refuses a second detach meanwhile.
+    assert_eq!(data.server_volumes("s").len(), 1);
+    let refused = data.detach_for_server("s", &id, attached_at, detached_at);
+    assert!(
+        matches!(&refused, Err(AttachError::NotAvailable(m)) if m.starts_with(
+            "Invalid volume: Invalid input received: Invalid volume: Unable to detach volume. \
+             Volume status must be 'in-use' and attach_status must be 'attached' to detach. \
+             (HTTP 400) (Request-ID: req-"
+        )),
+        "{refused:?}"
     );
     data.settle(Some("p"), detached_at);
     assert_eq!(data.volumes[&id].status, "available");

@@ -174,8 +174,8 @@ pub(super) async fn attach_volume(
 }
 
 /// DELETE /servers/{id}/os-volume_attachments/{volume_id} (`openstack server remove
-/// volume`): 202; the volume is detaching, then available (the attachment leaves Nova's list
-/// at once).
+/// volume`): 202; the volume is detaching, then available, and Nova lists the attachment
+/// until then (a second detach meanwhile is refused with Nova's 400).
 pub(super) async fn detach_volume(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -187,6 +187,9 @@ pub(super) async fn detach_volume(
     world
         .block_storage
         .detach_for_server(&server_id, &volume_id, now(), volume_done_at(&state))
-        .map_err(|_| not_attached(&server_id, &volume_id))?;
+        .map_err(|err| match err {
+            AttachError::NotAvailable(message) => bad_request(message),
+            _ => not_attached(&server_id, &volume_id),
+        })?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -502,7 +502,7 @@ async fn attach(rec: &mut Recorder, login: &Login) {
         "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
     ))
     .await;
-    // Nova forgets the attachment when the detach starts, before the volume is available.
+    // Nova lists the attachment until the detach ends, and refuses a second detach meanwhile.
     rec.call(Req::new(
         "nova.volume_attachments.list.detaching",
         C,
