@@ -22,7 +22,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 300)]
     pub build_delay_ms: u64,
     /// How long a volume, snapshot or backup stays creating (backing-up, restoring-backup,
-    /// extending) before it settles, in milliseconds.
+    /// extending, deleting; a Nova attach or detach) before it settles, in milliseconds.
     #[arg(long, default_value_t = 100)]
     pub volume_delay_ms: u64,
     /// Random faults, as JSON: {"seed": 1, "error_rate": 0.05, "throttle_rate": 0.02,

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
+use super::collection::Wrapped;
 use super::{ApiError, ServiceType, Session};
 
 const BLOCK_STORAGE: ServiceType = ServiceType::BlockStorage;
@@ -187,6 +188,19 @@ impl Session {
     }
 }
 
+impl<'a> BlockStorage<'a> {
+    fn collection(self, c: Collection) -> Wrapped<'a> {
+        Wrapped {
+            session: self.0,
+            service: BLOCK_STORAGE,
+            path: c.path,
+            list_path: c.detail,
+            plural: c.plural,
+            singular: c.singular,
+        }
+    }
+}
+
 impl BlockStorage<'_> {
     /// The detailed list of a collection (`volumes/detail`), every page.
     pub async fn list<T: DeserializeOwned>(
@@ -194,15 +208,11 @@ impl BlockStorage<'_> {
         c: Collection,
         query: &[(String, String)],
     ) -> Result<Vec<T>, ApiError> {
-        self.0
-            .list(BLOCK_STORAGE, &format!("/{}", c.detail), c.plural, query)
-            .await
+        self.collection(c).list(query).await
     }
 
     pub async fn get<T: DeserializeOwned>(self, c: Collection, id: &str) -> Result<T, ApiError> {
-        self.0
-            .get(BLOCK_STORAGE, &format!("/{}/{id}", c.path), c.singular)
-            .await
+        self.collection(c).get(id).await
     }
 
     /// POSTs the inner object (`{"volume": body}` is added here). Never retried.
@@ -211,15 +221,7 @@ impl BlockStorage<'_> {
         c: Collection,
         body: Value,
     ) -> Result<T, ApiError> {
-        self.0
-            .send_json(
-                BLOCK_STORAGE,
-                Method::POST,
-                &format!("/{}", c.path),
-                &json!({ c.singular: body }),
-                Some(c.singular),
-            )
-            .await
+        self.collection(c).create(body).await
     }
 
     /// PUTs name, description or metadata. Cinder replaces the whole metadata map when it is
@@ -230,15 +232,7 @@ impl BlockStorage<'_> {
         id: &str,
         changes: Value,
     ) -> Result<T, ApiError> {
-        self.0
-            .send_json(
-                BLOCK_STORAGE,
-                Method::PUT,
-                &format!("/{}/{id}", c.path),
-                &json!({ c.singular: changes }),
-                Some(c.singular),
-            )
-            .await
+        self.collection(c).update(id, changes).await
     }
 
     /// Replaces a snapshot's metadata (`PUT /snapshots/{id}/metadata`): the snapshot's own
@@ -260,14 +254,7 @@ impl BlockStorage<'_> {
 
     /// Deletes; Cinder answers 202 and the object goes through `deleting` before it is gone.
     pub async fn delete(self, c: Collection, id: &str) -> Result<(), ApiError> {
-        self.0
-            .send_no_content(
-                BLOCK_STORAGE,
-                Method::DELETE,
-                &format!("/{}/{id}", c.path),
-                None,
-            )
-            .await
+        self.collection(c).delete(id).await
     }
 
     /// `POST /volumes/{id}/action` with one action (`{"os-extend": {...}}`); Cinder answers

@@ -14,6 +14,7 @@ mod auth;
 pub mod block_storage;
 mod block_storage_wait;
 pub mod clouds;
+mod collection;
 pub mod compute;
 mod error;
 pub mod identity;

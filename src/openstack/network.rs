@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::collection::Wrapped;
 use super::{ApiError, ServiceType, Session};
 
 const NETWORK: ServiceType = ServiceType::Network;
@@ -285,21 +286,30 @@ impl Session {
     }
 }
 
+impl<'a> Neutron<'a> {
+    fn collection(self, c: Collection) -> Wrapped<'a> {
+        Wrapped {
+            session: self.0,
+            service: NETWORK,
+            path: c.path,
+            list_path: c.path,
+            plural: c.plural,
+            singular: c.singular,
+        }
+    }
+}
+
 impl Neutron<'_> {
     pub async fn list<T: DeserializeOwned>(
         self,
         c: Collection,
         query: &[(String, String)],
     ) -> Result<Vec<T>, ApiError> {
-        self.0
-            .list(NETWORK, &format!("/{}", c.path), c.plural, query)
-            .await
+        self.collection(c).list(query).await
     }
 
     pub async fn get<T: DeserializeOwned>(self, c: Collection, id: &str) -> Result<T, ApiError> {
-        self.0
-            .get(NETWORK, &format!("/{}/{id}", c.path), c.singular)
-            .await
+        self.collection(c).get(id).await
     }
 
     /// POST the inner object (`{"network": body}` is added here). Never retried.
@@ -308,15 +318,7 @@ impl Neutron<'_> {
         c: Collection,
         body: Value,
     ) -> Result<T, ApiError> {
-        self.0
-            .send_json(
-                NETWORK,
-                Method::POST,
-                &format!("/{}", c.path),
-                &json!({ c.singular: body }),
-                Some(c.singular),
-            )
-            .await
+        self.collection(c).create(body).await
     }
 
     /// POSTs many objects of one collection at once (`{"networks": [body, ...]}`), Neutron's
@@ -344,21 +346,11 @@ impl Neutron<'_> {
         id: &str,
         changes: Value,
     ) -> Result<T, ApiError> {
-        self.0
-            .send_json(
-                NETWORK,
-                Method::PUT,
-                &format!("/{}/{id}", c.path),
-                &json!({ c.singular: changes }),
-                Some(c.singular),
-            )
-            .await
+        self.collection(c).update(id, changes).await
     }
 
     pub async fn delete(self, c: Collection, id: &str) -> Result<(), ApiError> {
-        self.0
-            .send_no_content(NETWORK, Method::DELETE, &format!("/{}/{id}", c.path), None)
-            .await
+        self.collection(c).delete(id).await
     }
 
     /// Replaces all tags of one resource (`PUT /{collection}/{id}/tags`).

@@ -36,8 +36,9 @@
 //! An OS lock on `<data_dir>/cloud.lock` keeps a second process from opening it: the holder
 //! writes its URL into that file, so a second process (a `plan` during an `apply`) joins the
 //! cloud being served instead ([`served_url`]). Slow transitions
-//! (server build, stop, start, reboot; a volume's creating, extending, backing-up and
-//! restoring-backup, a snapshot's or a backup's creating, `SimConfig::volume_delay`) are stored
+//! (server build, stop, start, reboot; a volume's creating, extending, backing-up,
+//! restoring-backup and deleting, a snapshot's or a backup's creating and deleting, Nova's
+//! volume attach and detach, `SimConfig::volume_delay`) are stored
 //! as "done at" timestamps, so they complete on time across restarts.
 //!
 //! Ownership of files: `core` (state, persistence, auth of callers, faults, request ids,

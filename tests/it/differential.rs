@@ -58,7 +58,13 @@ async fn embedded_cloud_matches_real_openstack() {
     real_recorder.clean_up().await;
     real_recorder.finish();
 
-    let sim = Sim::start_on_loopback(SimConfig::default())
+    // Cinder's transitions last long enough that a call right after a delete sees it deleting,
+    // as it does on the real cloud.
+    let sim_config = SimConfig {
+        volume_delay: std::time::Duration::from_millis(800),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start_on_loopback(sim_config)
         .await
         .unwrap_or_else(|err| panic!("cannot start the embedded cloud: {err}"));
     let sim_login = Login {

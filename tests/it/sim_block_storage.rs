@@ -72,6 +72,24 @@ async fn wait_status(
     }
 }
 
+/// Waits until `path` answers 404 (a delete has ended), and answers that reply's body.
+async fn wait_gone(cloud: &Cloud, token: &str, project_id: &str, path: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = cinder(cloud, token, project_id, Method::GET, path, None).await;
+        if reply.status == StatusCode::NOT_FOUND {
+            return reply.body;
+        }
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(
+            Instant::now() < deadline,
+            "{path} never went: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Creates an available volume and answers its id.
 async fn volume(cloud: &Cloud, token: &str, project_id: &str, body: Value) -> String {
     let reply = cinder(
@@ -366,17 +384,10 @@ async fn volume_lifecycle_and_errors() {
         assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
         assert_eq!(deleted.header("x-compute-request-id"), None);
     }
-    let missing = cinder(
-        &cloud,
-        &token,
-        &p,
-        Method::GET,
-        &format!("volumes/{id}"),
-        None,
-    )
-    .await;
+    // Deleting for a while, then gone.
+    let missing = wait_gone(&cloud, &token, &p, &format!("volumes/{id}")).await;
     assert_eq!(
-        missing.body,
+        missing,
         json!({ "itemNotFound": { "code": 404, "message": format!("Volume {id} could not be found.") } })
     );
 }
@@ -585,6 +596,8 @@ async fn snapshots_block_deletes_and_seed_volumes() {
     )
     .await;
     assert_eq!(deleted.status, StatusCode::ACCEPTED);
+    // A deleting snapshot still holds its volume: the volume's delete waits for it to go.
+    wait_gone(&cloud, &token, &p, &format!("snapshots/{snap_id}")).await;
     let deleted = cinder(
         &cloud,
         &token,
@@ -831,20 +844,17 @@ async fn nova_attaches_and_detaches_volumes() {
         attached.body,
         json!({ "volumeAttachment": { "id": id, "serverId": first, "volumeId": id, "device": "/dev/sdb" } })
     );
-    let shown = cinder(
+    // Nova answers before the attach ends: reserved, then in-use.
+    let shown = wait_status(
         &cloud,
         &token,
         &p,
-        Method::GET,
         &format!("volumes/{id}"),
-        None,
+        "volume",
+        "in-use",
     )
     .await;
-    assert_eq!(shown.body["volume"]["status"], "in-use");
-    assert_eq!(
-        shown.body["volume"]["attachments"][0]["server_id"],
-        first.as_str()
-    );
+    assert_eq!(shown["attachments"][0]["server_id"], first.as_str());
     let view = nova(
         &cloud,
         &token,

@@ -16,9 +16,10 @@ use crate::sim::core::{
 use crate::sim::wire::json_reply;
 
 use super::api_attachments::*;
+use super::api_metadata::*;
 use super::api_more::*;
 use super::ops::{metadata_from, new_volume, positive_size};
-use super::query::{listing, page};
+use super::query::{Listed, listing, page};
 use super::render::{Microversion, ViewContext};
 use super::*;
 
@@ -29,8 +30,8 @@ pub(super) type Params = Query<Vec<(String, String)>>;
 
 pub fn routes() -> Router<SimState> {
     let project = Router::new()
-        .route("/volumes", get(list_volumes).post(create_volume))
-        .route("/volumes/detail", get(list_volumes_detail))
+        .route("/volumes", get(list::<Volume>).post(create_volume))
+        .route("/volumes/detail", get(list_detail::<Volume>))
         .route(
             "/volumes/{volume_id}",
             get(show_volume).put(update_volume).delete(delete_volume),
@@ -38,26 +39,38 @@ pub fn routes() -> Router<SimState> {
         .route("/volumes/{volume_id}/action", post(volume_action))
         .route(
             "/volumes/{volume_id}/metadata",
-            get(show_volume_metadata)
-                .post(merge_volume_metadata)
-                .put(replace_volume_metadata),
+            get(show_metadata::<Volume>)
+                .post(merge_metadata::<Volume>)
+                .put(replace_metadata::<Volume>),
         )
         .route(
             "/volumes/{volume_id}/metadata/{key}",
-            get(show_volume_metadata_item)
-                .put(set_volume_metadata_item)
-                .delete(delete_volume_metadata_item),
+            get(show_metadata_item::<Volume>)
+                .put(set_metadata_item::<Volume>)
+                .delete(delete_metadata_item::<Volume>),
         )
-        .route("/snapshots", get(list_snapshots).post(create_snapshot))
-        .route("/snapshots/detail", get(list_snapshots_detail))
+        .route(
+            "/snapshots/{snapshot_id}/metadata",
+            get(show_metadata::<Snapshot>)
+                .post(merge_metadata::<Snapshot>)
+                .put(replace_metadata::<Snapshot>),
+        )
+        .route(
+            "/snapshots/{snapshot_id}/metadata/{key}",
+            get(show_metadata_item::<Snapshot>)
+                .put(set_metadata_item::<Snapshot>)
+                .delete(delete_metadata_item::<Snapshot>),
+        )
+        .route("/snapshots", get(list::<Snapshot>).post(create_snapshot))
+        .route("/snapshots/detail", get(list_detail::<Snapshot>))
         .route(
             "/snapshots/{snapshot_id}",
             get(show_snapshot)
                 .put(update_snapshot)
                 .delete(delete_snapshot),
         )
-        .route("/backups", get(list_backups).post(create_backup))
-        .route("/backups/detail", get(list_backups_detail))
+        .route("/backups", get(list::<Backup>).post(create_backup))
+        .route("/backups/detail", get(list_detail::<Backup>))
         .route(
             "/backups/{backup_id}",
             get(show_backup).delete(delete_backup),
@@ -66,9 +79,9 @@ pub fn routes() -> Router<SimState> {
         .route("/backups/{backup_id}/action", post(backup_action))
         .route(
             "/attachments",
-            get(list_attachments).post(create_attachment),
+            get(list::<Attachment>).post(create_attachment),
         )
-        .route("/attachments/detail", get(list_attachments_detail))
+        .route("/attachments/detail", get(list_detail::<Attachment>))
         .route(
             "/attachments/{attachment_id}",
             get(show_attachment)
@@ -307,27 +320,30 @@ pub(super) fn optional_text(input: &Value, key: &str) -> CResult<Option<Option<S
     }
 }
 
-async fn list_volumes(
+/// GET /{collection}: a page of what the caller may list (every project's for an admin
+/// with `all_tenants`), filtered as Cinder filters it.
+async fn list<T: Listed>(
     State(state): State<SimState>,
     headers: HeaderMap,
     Extension(mv): Extension<Microversion>,
     Path(project_id): Path<String>,
     Query(query): Params,
 ) -> CResult<Response> {
-    volume_list(&state, &headers, mv, &project_id, &query, false)
+    list_reply::<T>(&state, &headers, mv, &project_id, &query, false)
 }
 
-async fn list_volumes_detail(
+/// GET /{collection}/detail.
+async fn list_detail<T: Listed>(
     State(state): State<SimState>,
     headers: HeaderMap,
     Extension(mv): Extension<Microversion>,
     Path(project_id): Path<String>,
     Query(query): Params,
 ) -> CResult<Response> {
-    volume_list(&state, &headers, mv, &project_id, &query, true)
+    list_reply::<T>(&state, &headers, mv, &project_id, &query, true)
 }
 
-fn volume_list(
+fn list_reply<T: Listed>(
     state: &SimState,
     headers: &HeaderMap,
     mv: Microversion,
@@ -335,37 +351,36 @@ fn volume_list(
     query: &[(String, String)],
     detail: bool,
 ) -> CResult<Response> {
+    T::available(mv)?;
     let actor = actor(state, headers)?;
     let ctx = context(state, mv, &actor);
     let mut world = state.world();
-    let data = &mut world.block_storage;
-    let scope = scope(&actor, query);
-    let settled = match scope {
+    let settled = match scope(&actor, query) {
         Some(None) => None,
         Some(Some(project)) => Some(project.to_string()),
         None => Some(actor.project_id.clone()),
     };
-    data.settle(settled.as_deref(), now());
-    let rows: Vec<&Volume> = match &settled {
-        None => data.volumes.values().collect(),
-        Some(project) => data.volumes.of_project(project).collect(),
+    world.block_storage.settle(settled.as_deref(), now());
+    let data = &world.block_storage;
+    let table = T::table(data);
+    let rows: Vec<&T> = match &settled {
+        None => table.values().collect(),
+        Some(project) => table.of_project(project).collect(),
     };
-    let (rows, next) = page(rows, query)?;
+    let (rows, next) = page(rows, query, &actor, mv)?;
     let items = rows
         .into_iter()
-        .map(|v| {
-            if detail {
-                data.volume_detail(v, &ctx)
-            } else {
-                data.volume_summary(v, &ctx)
-            }
-        })
+        .map(|row| row.view(data, &ctx, detail))
         .collect();
     let suffix = if detail { "/detail" } else { "" };
-    let url = format!("{}/volume/v3/{project_id}/volumes{suffix}", ctx.base);
+    let url = format!(
+        "{}/volume/v3/{project_id}/{}{suffix}",
+        ctx.base,
+        T::COLLECTION
+    );
     Ok(json_reply(
         StatusCode::OK,
-        listing("volumes", items, next, &url, query),
+        listing(T::COLLECTION, items, next, &url, query),
     ))
 }
 
@@ -424,7 +439,7 @@ async fn show_volume(
     let mut world = state.world();
     let data = &mut world.block_storage;
     data.settle(Some(&actor.project_id), now());
-    data.volumes.settle_one(&volume_id, |v| v.settle(now()));
+    data.settle_volume(&volume_id, now());
     let volume = data.volume(&actor, &volume_id)?;
     Ok(json_reply(
         StatusCode::OK,
@@ -451,7 +466,7 @@ async fn update_volume(
     let mut world = state.world();
     let data = &mut world.block_storage;
     let at = now();
-    data.volumes.settle_one(&volume_id, |v| v.settle(at));
+    data.settle_volume(&volume_id, at);
     data.update_volume(&actor, &volume_id, name, description, metadata, at)?;
     let volume = data.volume(&actor, &volume_id)?;
     Ok(json_reply(
@@ -470,11 +485,12 @@ async fn delete_volume(
     let cascade = query
         .iter()
         .any(|(k, v)| k == "cascade" && matches!(v.as_str(), "true" | "True" | "1"));
+    let (at, done_at) = (now(), done_at(&state));
     let mut world = state.world();
     let data = &mut world.block_storage;
-    data.settle(Some(&actor.project_id), now());
-    data.volumes.settle_one(&volume_id, |v| v.settle(now()));
-    data.delete_volume(&actor, &volume_id, cascade)?;
+    data.settle(Some(&actor.project_id), at);
+    data.settle_volume(&volume_id, at);
+    data.delete_volume(&actor, &volume_id, cascade, at, done_at)?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -499,7 +515,7 @@ async fn volume_action(
     let mut world = state.world();
     let data = &mut world.block_storage;
     data.settle(Some(&actor.project_id), at);
-    data.volumes.settle_one(&volume_id, |v| v.settle(at));
+    data.settle_volume(&volume_id, at);
     match action.as_str() {
         "os-extend" => {
             let new_size = argument

@@ -2,7 +2,7 @@
 //! connector), os-complete, delete, list and show.
 
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::sim::core::{Service, SimState, now, parse_json};
 use crate::sim::wire::json_reply;
 
-use super::api::{Params, actor, body_object, scope};
+use super::api::{actor, body_object};
 use super::api_more::text;
-use super::query::{listing, page};
+use super::query::Listed;
 use super::render::Microversion;
 use super::*;
 
@@ -21,66 +21,8 @@ type AttachmentPath = Path<(String, String)>;
 // ---------------------------------------------------------------------------------------------
 // Attachments (3.27+)
 
-/// The attachments API exists from 3.27; before, Cinder's router does not know it.
 fn attachments_version(mv: Microversion) -> CResult<()> {
-    if mv.at_least(27) {
-        Ok(())
-    } else {
-        Err(not_found("The resource could not be found."))
-    }
-}
-
-pub(super) async fn list_attachments(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    attachment_list(&state, &headers, mv, &project_id, &query, false)
-}
-
-pub(super) async fn list_attachments_detail(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    attachment_list(&state, &headers, mv, &project_id, &query, true)
-}
-
-fn attachment_list(
-    state: &SimState,
-    headers: &HeaderMap,
-    mv: Microversion,
-    project_id: &str,
-    query: &[(String, String)],
-    detail: bool,
-) -> CResult<Response> {
-    attachments_version(mv)?;
-    let actor = actor(state, headers)?;
-    let world = state.world();
-    let data = &world.block_storage;
-    let rows: Vec<&Attachment> = match scope(&actor, query) {
-        Some(None) => data.attachments.values().collect(),
-        Some(Some(project)) => data.attachments.of_project(project).collect(),
-        None => data.attachments.of_project(&actor.project_id).collect(),
-    };
-    let (rows, next) = page(rows, query)?;
-    let items = rows
-        .into_iter()
-        .map(|a| data.attachment_view(a, detail))
-        .collect();
-    let suffix = if detail { "/detail" } else { "" };
-    let url = format!(
-        "{}/volume/v3/{project_id}/attachments{suffix}",
-        state.base_url()
-    );
-    Ok(json_reply(
-        StatusCode::OK,
-        listing("attachments", items, next, &url, query),
-    ))
+    Attachment::available(mv)
 }
 
 pub(super) async fn create_attachment(

@@ -1,160 +1,23 @@
-//! Cinder's handlers besides volumes and attachments: volume metadata, snapshots, backups
+//! Cinder's handlers besides volumes, metadata and attachments: snapshots, backups
 //! (and restore), volume types, availability zones, limits and quota sets.
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::sim::core::{Service, SimState, now, parse_json};
+use crate::sim::core::{SimState, now};
 use crate::sim::wire::json_reply;
 
-use super::api::{BareReply, Params, actor, body_object, context, done_at, optional_text, scope};
+use super::api::{Params, actor, body_object, context, done_at, optional_text};
 use super::backups::NewBackup;
 use super::ops::metadata_from;
-use super::query::{listing, page};
 use super::render::Microversion;
 use super::snapshots::NewSnapshot;
 use super::*;
 
 type VolumePath = Path<(String, String)>;
-
-// ---------------------------------------------------------------------------------------------
-// Volume metadata
-
-fn metadata_reply(data: &BlockStorageData, actor: &Actor, volume_id: &str) -> CResult<Response> {
-    let volume = data.volume(actor, volume_id)?;
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "metadata": volume.metadata }),
-    ))
-}
-
-/// GET /volumes/{id}/metadata: Cinder answers it as a bare webob response, typed text/html.
-fn bare_metadata_reply(
-    data: &BlockStorageData,
-    actor: &Actor,
-    volume_id: &str,
-) -> CResult<Response> {
-    let volume = data.volume(actor, volume_id)?;
-    let body = json!({ "metadata": volume.metadata }).to_string();
-    let mut response = (
-        StatusCode::OK,
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=UTF-8")],
-        body,
-    )
-        .into_response();
-    response.extensions_mut().insert(BareReply);
-    Ok(response)
-}
-
-pub(super) async fn show_volume_metadata(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id)): VolumePath,
-) -> CResult<Response> {
-    let actor = actor(&state, &headers)?;
-    let world = state.world();
-    bare_metadata_reply(&world.block_storage, &actor, &volume_id)
-}
-
-async fn write_metadata(
-    state: SimState,
-    headers: HeaderMap,
-    volume_id: String,
-    body: Bytes,
-    replace: bool,
-) -> CResult<Response> {
-    let actor = actor(&state, &headers)?;
-    let body = parse_json(Service::BlockStorage, &body)?;
-    let metadata = metadata_from(body.get("metadata").ok_or_else(malformed)?)?;
-    let mut world = state.world();
-    let data = &mut world.block_storage;
-    let volume = data.volume_mut(&actor, &volume_id)?;
-    if replace {
-        volume.metadata = metadata;
-    } else {
-        volume.metadata.extend(metadata);
-    }
-    volume.updated_at = Some(now());
-    metadata_reply(data, &actor, &volume_id)
-}
-
-pub(super) async fn merge_volume_metadata(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id)): VolumePath,
-    body: Bytes,
-) -> CResult<Response> {
-    write_metadata(state, headers, volume_id, body, false).await
-}
-
-pub(super) async fn replace_volume_metadata(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id)): VolumePath,
-    body: Bytes,
-) -> CResult<Response> {
-    write_metadata(state, headers, volume_id, body, true).await
-}
-
-pub(super) async fn show_volume_metadata_item(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id, key)): Path<(String, String, String)>,
-) -> CResult<Response> {
-    let actor = actor(&state, &headers)?;
-    let world = state.world();
-    let volume = world.block_storage.volume(&actor, &volume_id)?;
-    let value = volume.metadata.get(&key).ok_or_else(|| {
-        not_found(format!(
-            "Volume {volume_id} has no metadata with key {key}."
-        ))
-    })?;
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "meta": { key: value } }),
-    ))
-}
-
-pub(super) async fn set_volume_metadata_item(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id, key)): Path<(String, String, String)>,
-    body: Bytes,
-) -> CResult<Response> {
-    let actor = actor(&state, &headers)?;
-    let body = parse_json(Service::BlockStorage, &body)?;
-    let meta = metadata_from(body.get("meta").ok_or_else(malformed)?)?;
-    let value = meta
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| bad_request("Request body and URI mismatch"))?;
-    let mut world = state.world();
-    let volume = world.block_storage.volume_mut(&actor, &volume_id)?;
-    volume.metadata.insert(key.clone(), value.clone());
-    Ok(json_reply(
-        StatusCode::OK,
-        json!({ "meta": { key: value } }),
-    ))
-}
-
-pub(super) async fn delete_volume_metadata_item(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Path((_, volume_id, key)): Path<(String, String, String)>,
-) -> CResult<StatusCode> {
-    let actor = actor(&state, &headers)?;
-    let mut world = state.world();
-    let volume = world.block_storage.volume_mut(&actor, &volume_id)?;
-    volume.metadata.remove(&key).ok_or_else(|| {
-        not_found(format!(
-            "Volume {volume_id} has no metadata with key {key}."
-        ))
-    })?;
-    Ok(StatusCode::OK)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots
@@ -188,61 +51,6 @@ fn flag(input: &Value, key: &str) -> CResult<bool> {
 
 pub(super) fn text(input: &Value, key: &str) -> CResult<Option<String>> {
     Ok(optional_text(input, key)?.flatten())
-}
-
-pub(super) async fn list_snapshots(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    snapshot_list(&state, &headers, mv, &project_id, &query, false)
-}
-
-pub(super) async fn list_snapshots_detail(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    snapshot_list(&state, &headers, mv, &project_id, &query, true)
-}
-
-fn snapshot_list(
-    state: &SimState,
-    headers: &HeaderMap,
-    mv: Microversion,
-    project_id: &str,
-    query: &[(String, String)],
-    detail: bool,
-) -> CResult<Response> {
-    let actor = actor(state, headers)?;
-    let ctx = context(state, mv, &actor);
-    let mut world = state.world();
-    let data = &mut world.block_storage;
-    let settled = match scope(&actor, query) {
-        Some(None) => None,
-        Some(Some(project)) => Some(project.to_string()),
-        None => Some(actor.project_id.clone()),
-    };
-    data.settle(settled.as_deref(), now());
-    let rows: Vec<&Snapshot> = match &settled {
-        None => data.snapshots.values().collect(),
-        Some(project) => data.snapshots.of_project(project).collect(),
-    };
-    let (rows, next) = page(rows, query)?;
-    let items = rows
-        .into_iter()
-        .map(|s| data.snapshot_view(s, &ctx, detail, detail))
-        .collect();
-    let suffix = if detail { "/detail" } else { "" };
-    let url = format!("{}/volume/v3/{project_id}/snapshots{suffix}", ctx.base);
-    Ok(json_reply(
-        StatusCode::OK,
-        listing("snapshots", items, next, &url, query),
-    ))
 }
 
 pub(super) async fn create_snapshot(
@@ -292,7 +100,7 @@ pub(super) async fn show_snapshot(
     let ctx = context(&state, mv, &actor);
     let mut world = state.world();
     let data = &mut world.block_storage;
-    data.snapshots.settle_one(&snapshot_id, |s| s.settle(now()));
+    data.settle_snapshot(&snapshot_id, now());
     let snapshot = data.snapshot(&actor, &snapshot_id)?;
     Ok(json_reply(
         StatusCode::OK,
@@ -315,7 +123,7 @@ pub(super) async fn update_snapshot(
     let mut world = state.world();
     let data = &mut world.block_storage;
     let at = now();
-    data.snapshots.settle_one(&snapshot_id, |s| s.settle(at));
+    data.settle_snapshot(&snapshot_id, at);
     data.update_snapshot(&actor, &snapshot_id, name, description, at)?;
     let snapshot = data.snapshot(&actor, &snapshot_id)?;
     Ok(json_reply(
@@ -330,76 +138,16 @@ pub(super) async fn delete_snapshot(
     Path((_, snapshot_id)): VolumePath,
 ) -> CResult<StatusCode> {
     let actor = actor(&state, &headers)?;
+    let (at, done_at) = (now(), done_at(&state));
     let mut world = state.world();
     let data = &mut world.block_storage;
-    data.snapshots.settle_one(&snapshot_id, |s| s.settle(now()));
-    data.delete_snapshot(&actor, &snapshot_id)?;
+    data.settle_snapshot(&snapshot_id, at);
+    data.delete_snapshot(&actor, &snapshot_id, at, done_at)?;
     Ok(StatusCode::ACCEPTED)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Backups
-
-pub(super) async fn list_backups(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    backup_list(&state, &headers, mv, &project_id, &query, false)
-}
-
-pub(super) async fn list_backups_detail(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    Extension(mv): Extension<Microversion>,
-    Path(project_id): Path<String>,
-    Query(query): Params,
-) -> CResult<Response> {
-    backup_list(&state, &headers, mv, &project_id, &query, true)
-}
-
-fn backup_list(
-    state: &SimState,
-    headers: &HeaderMap,
-    mv: Microversion,
-    project_id: &str,
-    query: &[(String, String)],
-    detail: bool,
-) -> CResult<Response> {
-    let actor = actor(state, headers)?;
-    let ctx = context(state, mv, &actor);
-    let mut world = state.world();
-    let data = &mut world.block_storage;
-    let settled = match scope(&actor, query) {
-        Some(None) => None,
-        Some(Some(project)) => Some(project.to_string()),
-        None => Some(actor.project_id.clone()),
-    };
-    data.settle(settled.as_deref(), now());
-    let rows: Vec<&Backup> = match &settled {
-        None => data.backups.values().collect(),
-        Some(project) => data.backups.of_project(project).collect(),
-    };
-    let (rows, next) = page(rows, query)?;
-    let items = rows
-        .into_iter()
-        .map(|b| {
-            if detail {
-                data.backup_detail(b, &ctx)
-            } else {
-                data.backup_summary(b, &ctx)
-            }
-        })
-        .collect();
-    let suffix = if detail { "/detail" } else { "" };
-    let url = format!("{}/volume/v3/{project_id}/backups{suffix}", ctx.base);
-    Ok(json_reply(
-        StatusCode::OK,
-        listing("backups", items, next, &url, query),
-    ))
-}
 
 pub(super) async fn create_backup(
     State(state): State<SimState>,
@@ -450,7 +198,7 @@ pub(super) async fn show_backup(
     let ctx = context(&state, mv, &actor);
     let mut world = state.world();
     let data = &mut world.block_storage;
-    data.backups.settle_one(&backup_id, |b| b.settle(now()));
+    data.settle_backup(&backup_id, now());
     let backup = data.backup(&actor, &backup_id)?;
     Ok(json_reply(
         StatusCode::OK,
@@ -464,10 +212,12 @@ pub(super) async fn delete_backup(
     Path((_, backup_id)): VolumePath,
 ) -> CResult<StatusCode> {
     let actor = actor(&state, &headers)?;
+    let (at, done_at) = (now(), done_at(&state));
     let mut world = state.world();
     let data = &mut world.block_storage;
-    data.settle(Some(&actor.project_id), now());
-    data.delete_backup(&actor, &backup_id)?;
+    data.settle(Some(&actor.project_id), at);
+    data.settle_backup(&backup_id, at);
+    data.delete_backup(&actor, &backup_id, at, done_at)?;
     Ok(StatusCode::ACCEPTED)
 }
 

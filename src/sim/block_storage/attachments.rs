@@ -96,6 +96,7 @@ impl BlockStorageData {
             connector,
             attached_at: None,
             bdm_uuid: None,
+            pending: None,
         };
         let id = attachment.id.clone();
         self.attachments.insert(id.clone(), attachment);
@@ -231,9 +232,10 @@ impl BlockStorageData {
     // -----------------------------------------------------------------------------------
     // Nova's seam
 
-    /// Nova attaches `volume_id` to `server_id` for a caller of `project_id`; the device is
-    /// the first free /dev/sdX from sdb (the root disk is sda), as Nova's fake driver names
-    /// them.
+    /// Nova attaches `volume_id` to `server_id` for a caller of `project_id`: it reserves
+    /// the volume and answers at once; the volume is reserved until `done_at`, then in-use
+    /// (Nova connects and completes the attachment after its reply). The device is the first
+    /// free /dev/sdX from sdb (the root disk is sda), as Nova's fake driver names them.
     pub fn attach_for_server(
         &mut self,
         project_id: &str,
@@ -241,13 +243,14 @@ impl BlockStorageData {
         server_id: &str,
         volume_id: &str,
         at: DateTime<Utc>,
+        done_at: DateTime<Utc>,
     ) -> Result<ServerVolume, AttachError> {
         let actor = Actor {
             project_id: project_id.to_string(),
             user_id: String::new(),
             admin,
         };
-        self.volumes.settle_one(volume_id, |v| v.settle(at));
+        self.settle_volume(volume_id, at);
         let volume = self
             .volume(&actor, volume_id)
             .map_err(|_| AttachError::VolumeNotFound)?;
@@ -264,12 +267,19 @@ impl BlockStorageData {
             .map(|letter| format!("/dev/sd{letter}"))
             .find(|d| !used.contains(d));
         let attachment_id = self
-            .attach_now(&actor, volume_id, server_id, device.clone(), at)
+            .create_attachment(&actor, volume_id, server_id, None, "rw", at)
             .map_err(|fault| AttachError::NotAvailable(fault.message))?;
         let bdm_uuid = new_uuid();
         if let Some(attachment) = self.attachments.get_mut(&attachment_id) {
+            attachment.device = device.clone();
             attachment.bdm_uuid = Some(bdm_uuid.clone());
+            attachment.pending = Some(Pending {
+                done_at,
+                status: ATTACHED.to_string(),
+            });
         }
+        self.status_from_attachments(volume_id);
+        self.settle_attachment(&attachment_id, at);
         Ok(ServerVolume {
             volume_id: volume_id.to_string(),
             attachment_id,
@@ -278,21 +288,73 @@ impl BlockStorageData {
         })
     }
 
-    /// Nova detaches `volume_id` from `server_id`.
+    /// Nova detaches `volume_id` from `server_id`: the volume is detaching until `done_at`,
+    /// then the attachment goes (Nova lists it until then).
     pub fn detach_for_server(
         &mut self,
         server_id: &str,
         volume_id: &str,
         at: DateTime<Utc>,
+        done_at: DateTime<Utc>,
     ) -> Result<(), AttachError> {
-        let id = self
+        self.settle_volume(volume_id, at);
+        let attachment = self
             .attachments
             .children_of(server_id)
             .find(|a| a.volume_id == volume_id)
-            .map(|a| a.id.clone())
             .ok_or(AttachError::NotAttached)?;
-        self.detach_attachment(&id, at);
+        // Nova asks Cinder to begin detaching, which only an in-use volume may; Nova wraps
+        // Cinder's refusal, as cinderclient words it, in its own.
+        if self
+            .volumes
+            .get(volume_id)
+            .is_none_or(|v| v.status != "in-use")
+        {
+            return Err(AttachError::NotAvailable(format!(
+                "Invalid volume: Invalid input received: Invalid volume: Unable to detach \
+                 volume. Volume status must be 'in-use' and attach_status must be 'attached' to \
+                 detach. (HTTP 400) (Request-ID: req-{})",
+                new_uuid()
+            )));
+        }
+        let id = attachment.id.clone();
+        if let Some(attachment) = self.attachments.get_mut(&id) {
+            attachment.pending = Some(Pending {
+                done_at,
+                status: DETACHED.to_string(),
+            });
+        }
+        if let Some(volume) = self.volumes.get_mut(volume_id) {
+            volume.updated_at = Some(at);
+        }
+        self.status_from_attachments(volume_id);
+        self.settle_attachment(&id, at);
         Ok(())
+    }
+
+    /// Ends a Nova attach or detach whose time has come: attached (the volume in-use), or
+    /// detached (the attachment gone).
+    pub(super) fn settle_attachment(&mut self, id: &str, at: DateTime<Utc>) {
+        let Some(attachment) = self.attachments.get(id) else {
+            return;
+        };
+        let Some(pending) = attachment.pending.clone().filter(|p| p.done_at <= at) else {
+            return;
+        };
+        let volume_id = attachment.volume_id.clone();
+        if pending.status == DETACHED {
+            self.detach_attachment(id, pending.done_at);
+            return;
+        }
+        if let Some(attachment) = self.attachments.get_mut(id) {
+            attachment.status = pending.status;
+            attachment.attached_at = Some(pending.done_at);
+            attachment.pending = None;
+        }
+        if let Some(volume) = self.volumes.get_mut(&volume_id) {
+            volume.updated_at = Some(pending.done_at);
+        }
+        self.status_from_attachments(&volume_id);
     }
 
     /// The volumes attached to `server_id`, oldest attachment first.
@@ -334,22 +396,30 @@ impl BlockStorageData {
         self.status_from_attachments(&attachment.volume_id);
     }
 
-    /// A volume's status once an attachment went: available with none left, reserved when
-    /// only reservations are, in-use while one is attached.
+    /// A volume's status from its attachments: available with none left, in-use while one
+    /// is attached (and not detaching), detaching while Nova detaches it, reserved when only
+    /// reservations are (Nova's attach shows reserved until it completes, as real Cinder).
     fn status_from_attachments(&mut self, volume_id: &str) {
         let Some(volume) = self.volumes.get(volume_id) else {
             return;
         };
-        let statuses: Vec<&str> = volume
+        let states: Vec<(&str, Option<&str>)> = volume
             .attachment_ids
             .iter()
             .filter_map(|id| self.attachments.get(id))
-            .map(|a| a.status.as_str())
+            .map(|a| {
+                (
+                    a.status.as_str(),
+                    a.pending.as_ref().map(|p| p.status.as_str()),
+                )
+            })
             .collect();
-        let status = if statuses.is_empty() {
+        let status = if states.is_empty() {
             "available"
-        } else if statuses.contains(&"attached") {
+        } else if states.contains(&("attached", None)) {
             "in-use"
+        } else if states.iter().any(|(_, p)| *p == Some(DETACHED)) {
+            "detaching"
         } else {
             "reserved"
         };

@@ -29,7 +29,7 @@ impl BlockStorageData {
     pub(super) fn backup(&self, actor: &Actor, id: &str) -> CResult<&Backup> {
         self.backups
             .get(id)
-            .filter(|b| Self::visible(actor, &b.project_id))
+            .filter(|b| Self::visible(actor, &b.project_id) && b.status != GONE)
             .ok_or_else(|| not_found(format!("Backup {id} could not be found.")))
     }
 
@@ -140,7 +140,14 @@ impl BlockStorageData {
             .any(|b| b.parent_id.as_deref() == Some(backup.id.as_str()))
     }
 
-    pub(super) fn delete_backup(&mut self, actor: &Actor, id: &str) -> CResult<()> {
+    /// DELETE /backups/{id}: deleting until `done_at`, then gone.
+    pub(super) fn delete_backup(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        at: DateTime<Utc>,
+        done_at: DateTime<Utc>,
+    ) -> CResult<()> {
         let backup = self.backup(actor, id)?;
         if !matches!(backup.status.as_str(), "available" | "error") {
             return Err(bad_request(
@@ -152,7 +159,10 @@ impl BlockStorageData {
                 "Invalid backup: Incremental backups exist for this backup.",
             ));
         }
-        self.backups.remove(id);
+        if let Some(backup) = self.backups.get_mut(id) {
+            backup.transition("deleting", GONE, done_at, at);
+        }
+        self.settle_backup(id, at);
         Ok(())
     }
 

@@ -4,8 +4,10 @@
 //! availability zones, quota sets with per-type keys, limits, and microversions
 //! (`OpenStack-API-Version: volume 3.x`, 3.0 to 3.71), with Cinder's exact error bodies.
 //!
-//! Transient statuses (creating, backing-up, restoring-backup) are stored with the time they
-//! end ([`model::Pending`]), and settled on every read, as Nova's server builds are.
+//! Transient statuses (creating, backing-up, restoring-backup, deleting) are stored with the
+//! time they end ([`model::Pending`]), and settled on every read, as Nova's server builds are:
+//! a delete ends with the record gone, and Nova's attach (reserved, then in-use) and detach
+//! (detaching, then available) end on their attachment's own pending status.
 //!
 //! Besides its HTTP routes, it offers Nova the attachment plumbing `os-volume_attachments`
 //! needs ([`BlockStorageData::attach_for_server`] and friends).
@@ -13,12 +15,14 @@
 //! Layout: `model` (records, their clock, error constructors), `ops` (visibility and
 //! volumes), `snapshots`, `backups`, `attachments` (Cinder's and Nova's seam), `quotas`
 //! (quota sets, usage, limits), `render` (wire views), `query` (list filters and paging),
-//! `api` (routes, microversions, volume handlers), `api_attachments` (the attachments
-//! API), `api_more` (the other handlers), and
+//! `api` (routes, microversions, the list and volume handlers), `api_attachments` (the
+//! attachments API), `api_metadata` (volume and snapshot metadata), `api_more` (the other
+//! handlers), and
 //! `tests` of the data layer.
 
 mod api;
 mod api_attachments;
+mod api_metadata;
 mod api_more;
 mod attachments;
 mod backups;
@@ -169,43 +173,62 @@ impl BlockStorageData {
     }
 
     /// Settles the transient statuses of what `actor` may see (every row for an admin
-    /// listing all projects) that have ended by `at`; not journaled (see `settle_each`).
+    /// listing all projects) that have ended by `at`. Rows settle without a journal entry
+    /// (see `settle_each`); a finished delete or detach removes its row, which is journaled.
     fn settle(&mut self, project_id: Option<&str>, at: DateTime<Utc>) {
-        match project_id {
-            None => {
-                self.volumes.settle_each(|v| v.settle(at));
-                self.snapshots.settle_each(|s| s.settle(at));
-                self.backups.settle_each(|b| b.settle(at));
-            }
-            Some(project_id) => {
-                let ids: Vec<String> = self
-                    .volumes
-                    .ids_of_project(project_id)
-                    .iter()
-                    .cloned()
-                    .collect();
-                for id in ids {
-                    self.volumes.settle_one(&id, |v| v.settle(at));
-                }
-                let ids: Vec<String> = self
-                    .snapshots
-                    .ids_of_project(project_id)
-                    .iter()
-                    .cloned()
-                    .collect();
-                for id in ids {
-                    self.snapshots.settle_one(&id, |s| s.settle(at));
-                }
-                let ids: Vec<String> = self
-                    .backups
-                    .ids_of_project(project_id)
-                    .iter()
-                    .cloned()
-                    .collect();
-                for id in ids {
-                    self.backups.settle_one(&id, |b| b.settle(at));
-                }
-            }
+        let ids = |ids: &std::collections::BTreeSet<String>| -> Vec<String> {
+            ids.iter().cloned().collect()
+        };
+        let (volumes, snapshots, backups) = match project_id {
+            None => (
+                self.volumes.keys().cloned().collect(),
+                self.snapshots.keys().cloned().collect(),
+                self.backups.keys().cloned().collect(),
+            ),
+            Some(project_id) => (
+                ids(self.volumes.ids_of_project(project_id)),
+                ids(self.snapshots.ids_of_project(project_id)),
+                ids(self.backups.ids_of_project(project_id)),
+            ),
+        };
+        for id in volumes {
+            self.settle_volume(&id, at);
+        }
+        for id in snapshots {
+            self.settle_snapshot(&id, at);
+        }
+        for id in backups {
+            self.settle_backup(&id, at);
+        }
+    }
+
+    /// Settles one volume and its attachments; a finished delete removes it.
+    fn settle_volume(&mut self, id: &str, at: DateTime<Utc>) {
+        let attachment_ids = self
+            .volumes
+            .get(id)
+            .map(|v| v.attachment_ids.clone())
+            .unwrap_or_default();
+        for attachment_id in attachment_ids {
+            self.settle_attachment(&attachment_id, at);
+        }
+        self.volumes.settle_one(id, |v| v.settle(at));
+        if self.volumes.get(id).is_some_and(|v| v.status == GONE) {
+            self.volumes.remove(id);
+        }
+    }
+
+    fn settle_snapshot(&mut self, id: &str, at: DateTime<Utc>) {
+        self.snapshots.settle_one(id, |s| s.settle(at));
+        if self.snapshots.get(id).is_some_and(|s| s.status == GONE) {
+            self.snapshots.remove(id);
+        }
+    }
+
+    fn settle_backup(&mut self, id: &str, at: DateTime<Utc>) {
+        self.backups.settle_one(id, |b| b.settle(at));
+        if self.backups.get(id).is_some_and(|b| b.status == GONE) {
+            self.backups.remove(id);
         }
     }
 

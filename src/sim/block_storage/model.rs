@@ -83,7 +83,17 @@ pub struct Attachment {
     pub attached_at: Option<DateTime<Utc>>,
     /// Nova's block device mapping id, when Nova made it.
     pub bdm_uuid: Option<String>,
+    /// Nova's attach or detach under way: [`ATTACHED`] or [`DETACHED`] at its end.
+    #[serde(default)]
+    pub pending: Option<Pending>,
 }
+
+/// Where a Nova attach ends: the attachment is attached, the volume in-use.
+pub const ATTACHED: &str = "attached";
+/// Where a Nova detach ends: the attachment is gone.
+pub const DETACHED: &str = "detached";
+/// Where a delete ends: settling removes a record in this status.
+pub const GONE: &str = "deleted";
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -48,7 +48,7 @@ impl BlockStorageData {
     pub(super) fn volume(&self, actor: &Actor, id: &str) -> CResult<&Volume> {
         self.volumes
             .get(id)
-            .filter(|v| Self::visible(actor, &v.project_id))
+            .filter(|v| Self::visible(actor, &v.project_id) && v.status != GONE)
             .ok_or_else(|| not_found(format!("Volume {id} could not be found.")))
     }
 
@@ -225,7 +225,16 @@ impl BlockStorageData {
 
     /// DELETE /volumes/{id}: refused (400) while attached, with snapshots or in a busy
     /// status; `cascade` deletes its snapshots first.
-    pub(super) fn delete_volume(&mut self, actor: &Actor, id: &str, cascade: bool) -> CResult<()> {
+    /// DELETE /volumes/{id}: deleting until `done_at`, then gone (with its snapshots when
+    /// `cascade`); it counts in the quota usage until then, as in Cinder.
+    pub(super) fn delete_volume(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        cascade: bool,
+        at: DateTime<Utc>,
+        done_at: DateTime<Utc>,
+    ) -> CResult<()> {
         let volume = self.volume(actor, id)?;
         let has_snapshots = !self.snapshots.ids_under(id).is_empty();
         if !DELETABLE.contains(&volume.status.as_str())
@@ -236,9 +245,15 @@ impl BlockStorageData {
         }
         let snapshots: Vec<String> = self.snapshots.ids_under(id).iter().cloned().collect();
         for snapshot_id in snapshots {
-            self.snapshots.remove(&snapshot_id);
+            if let Some(snapshot) = self.snapshots.get_mut(&snapshot_id) {
+                snapshot.transition("deleting", GONE, done_at, at);
+            }
+            self.settle_snapshot(&snapshot_id, at);
         }
-        self.volumes.remove(id);
+        if let Some(volume) = self.volumes.get_mut(id) {
+            volume.transition("deleting", GONE, done_at, at);
+        }
+        self.settle_volume(id, at);
         Ok(())
     }
 

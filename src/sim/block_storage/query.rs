@@ -1,4 +1,5 @@
-//! Cinder's list queries: filters (name, status, volume_id, metadata as Cinder takes it),
+//! Cinder's list queries: filters (those of its default `resource_filters.json`, unknown ones
+//! refused from 3.31 to callers who are not admins; metadata as Cinder takes it),
 //! sorting (created_at descending by default, as Cinder lists), and paging with
 //! limit/marker and a `next` link when a page is full.
 
@@ -8,13 +9,24 @@ use serde_json::{Value, json};
 
 use crate::sim::wire::paging::next_page_query;
 
+use super::render::{Microversion, ViewContext};
 use super::*;
+use crate::sim::core::Table;
 
-/// What a listed record offers the query.
-pub(super) trait Listed {
-    /// The fields a list filters on.
+/// What a listed record offers the list handlers and the query.
+pub(super) trait Listed: Record + Sized {
+    /// Its collection, in URLs and bodies ("volumes").
+    const COLLECTION: &'static str;
+    /// The filters a caller who is not an admin may use from 3.31 on: Cinder's default
+    /// `resource_filters.json`.
     const FILTERS: &'static [&'static str];
-    fn id(&self) -> &str;
+    /// Answers the 404 of a microversion before the collection existed.
+    fn available(_mv: Microversion) -> CResult<()> {
+        Ok(())
+    }
+    fn table(data: &BlockStorageData) -> &Table<Self>;
+    /// Its list entry (`detail` for /detail).
+    fn view(&self, data: &BlockStorageData, ctx: &ViewContext, detail: bool) -> Value;
     fn created_at(&self) -> DateTime<Utc>;
     /// The value of a filterable field, as text.
     fn field(&self, key: &str) -> Option<String>;
@@ -24,10 +36,29 @@ pub(super) trait Listed {
 }
 
 impl Listed for Volume {
-    const FILTERS: &'static [&'static str] =
-        &["name", "status", "availability_zone", "bootable", "size"];
-    fn id(&self) -> &str {
-        &self.id
+    const COLLECTION: &'static str = "volumes";
+    const FILTERS: &'static [&'static str] = &[
+        "name",
+        "status",
+        "metadata",
+        "bootable",
+        "migration_status",
+        "availability_zone",
+        "group_id",
+        "size",
+        "created_at",
+        "updated_at",
+        "consumes_quota",
+    ];
+    fn table(data: &BlockStorageData) -> &Table<Self> {
+        &data.volumes
+    }
+    fn view(&self, data: &BlockStorageData, ctx: &ViewContext, detail: bool) -> Value {
+        if detail {
+            data.volume_detail(self, ctx)
+        } else {
+            data.volume_summary(self, ctx)
+        }
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
@@ -48,9 +79,20 @@ impl Listed for Volume {
 }
 
 impl Listed for Snapshot {
-    const FILTERS: &'static [&'static str] = &["name", "status", "volume_id"];
-    fn id(&self) -> &str {
-        &self.id
+    const COLLECTION: &'static str = "snapshots";
+    const FILTERS: &'static [&'static str] = &[
+        "name",
+        "status",
+        "volume_id",
+        "metadata",
+        "availability_zone",
+        "consumes_quota",
+    ];
+    fn table(data: &BlockStorageData) -> &Table<Self> {
+        &data.snapshots
+    }
+    fn view(&self, data: &BlockStorageData, ctx: &ViewContext, detail: bool) -> Value {
+        data.snapshot_view(self, ctx, detail, detail)
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
@@ -60,6 +102,7 @@ impl Listed for Snapshot {
             "name" => self.name.clone(),
             "status" => Some(self.status.clone()),
             "volume_id" => Some(self.volume_id.clone()),
+            "availability_zone" => Some(AVAILABILITY_ZONE.to_string()),
             _ => None,
         }
     }
@@ -69,9 +112,17 @@ impl Listed for Snapshot {
 }
 
 impl Listed for Backup {
+    const COLLECTION: &'static str = "backups";
     const FILTERS: &'static [&'static str] = &["name", "status", "volume_id"];
-    fn id(&self) -> &str {
-        &self.id
+    fn table(data: &BlockStorageData) -> &Table<Self> {
+        &data.backups
+    }
+    fn view(&self, data: &BlockStorageData, ctx: &ViewContext, detail: bool) -> Value {
+        if detail {
+            data.backup_detail(self, ctx)
+        } else {
+            data.backup_summary(self, ctx)
+        }
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.created_at
@@ -87,9 +138,22 @@ impl Listed for Backup {
 }
 
 impl Listed for Attachment {
-    const FILTERS: &'static [&'static str] = &["volume_id", "instance_id", "status"];
-    fn id(&self) -> &str {
-        &self.id
+    const COLLECTION: &'static str = "attachments";
+    const FILTERS: &'static [&'static str] =
+        &["volume_id", "status", "instance_id", "attach_status"];
+    /// The attachments API exists from 3.27; before, Cinder's router does not know it.
+    fn available(mv: Microversion) -> CResult<()> {
+        if mv.at_least(27) {
+            Ok(())
+        } else {
+            Err(not_found("The resource could not be found."))
+        }
+    }
+    fn table(data: &BlockStorageData) -> &Table<Self> {
+        &data.attachments
+    }
+    fn view(&self, data: &BlockStorageData, _ctx: &ViewContext, detail: bool) -> Value {
+        data.attachment_view(self, detail)
     }
     fn created_at(&self) -> DateTime<Utc> {
         self.attached_at.unwrap_or_default()
@@ -98,13 +162,14 @@ impl Listed for Attachment {
         match key {
             "volume_id" => Some(self.volume_id.clone()),
             "instance_id" => Some(self.server_id.clone()),
-            "status" => Some(self.status.clone()),
+            "status" | "attach_status" => Some(self.status.clone()),
             _ => None,
         }
     }
 }
 
-/// Query keys that are not filters.
+/// Query keys that are not filters: paging and sorting, which Cinder takes out first, and
+/// the scope (`all_tenants`, which Cinder forgives everyone, and an admin's `project_id`).
 const NOT_FILTERS: [&str; 9] = [
     "limit",
     "marker",
@@ -116,6 +181,31 @@ const NOT_FILTERS: [&str; 9] = [
     "offset",
     "with_count",
 ];
+
+/// From 3.31 Cinder refuses, to whoever is not an admin, the filters its resource does not
+/// offer, naming them all; before, it drops them silently. An admin's filters all reach the
+/// database, where a key the model lacks matches nothing.
+fn refuse_unknown_filters<T: Listed>(
+    query: &[(String, String)],
+    actor: &Actor,
+    mv: Microversion,
+) -> CResult<()> {
+    if actor.admin || !mv.at_least(31) {
+        return Ok(());
+    }
+    let unknown: Vec<&str> = query
+        .iter()
+        .map(|(key, _)| key.as_str())
+        .filter(|key| !NOT_FILTERS.contains(key) && !T::FILTERS.contains(key))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(bad_request(format!(
+        "Invalid filters {} are found in query options.",
+        unknown.join(",")
+    )))
+}
 
 /// `metadata={"k": "v"}` as Cinder takes it (a Python dict literal, as cinderclient sends
 /// it, or JSON).
@@ -130,25 +220,35 @@ fn metadata_filter(text: &str) -> Option<BTreeMap<String, String>> {
         .collect()
 }
 
-/// One page of `rows` for `query`, and the marker of the next page when this one is full.
+/// One page of `rows` for `query` as `actor` asks at `mv`, and the marker of the next page
+/// when this one is full.
 pub(super) fn page<'a, T: Listed>(
     mut rows: Vec<&'a T>,
     query: &[(String, String)],
+    actor: &Actor,
+    mv: Microversion,
 ) -> CResult<(Vec<&'a T>, Option<String>)> {
+    refuse_unknown_filters::<T>(query, actor, mv)?;
     for (key, value) in query {
         if NOT_FILTERS.contains(&key.as_str()) {
             continue;
         }
         if key == "metadata" {
-            let wanted = metadata_filter(value).unwrap_or_default();
+            // A value that is not an object matches nothing, as Cinder's database layer
+            // answers it.
+            let wanted = metadata_filter(value);
             rows.retain(|row| {
                 row.metadata()
-                    .is_some_and(|m| wanted.iter().all(|(k, v)| m.get(k) == Some(v)))
+                    .zip(wanted.as_ref())
+                    .is_some_and(|(m, wanted)| wanted.iter().all(|(k, v)| m.get(k) == Some(v)))
             });
             continue;
         }
-        // Cinder ignores filters a resource does not offer.
         if !T::FILTERS.contains(&key.as_str()) {
+            // Dropped before 3.31; an admin's reaches the database and matches nothing.
+            if actor.admin {
+                rows.clear();
+            }
             continue;
         }
         rows.retain(|row| row.field(key).as_deref() == Some(value.as_str()));
@@ -170,17 +270,17 @@ pub(super) fn page<'a, T: Listed>(
     }
     rows.sort_by(|a, b| {
         let order = match sort_key.as_str() {
-            "id" => a.id().cmp(b.id()),
+            "id" => Record::id(*a).cmp(Record::id(*b)),
             "created_at" => a.created_at().cmp(&b.created_at()),
             key => a.field(key).cmp(&b.field(key)),
         }
-        .then_with(|| a.id().cmp(b.id()));
+        .then_with(|| Record::id(*a).cmp(Record::id(*b)));
         if descending { order.reverse() } else { order }
     });
     if let Some(marker) = query.iter().find(|(k, _)| k == "marker").map(|(_, v)| v) {
         let position = rows
             .iter()
-            .position(|row| row.id() == marker)
+            .position(|row| Record::id(*row) == marker)
             .ok_or_else(|| not_found(format!("Marker {marker} could not be found.")))?;
         rows.drain(..=position);
     }
@@ -198,7 +298,7 @@ pub(super) fn page<'a, T: Listed>(
         && limit > 0
     {
         rows.truncate(limit);
-        next = rows.last().map(|row| row.id().to_string());
+        next = rows.last().map(|row| Record::id(*row).to_string());
     }
     Ok((rows, next))
 }

@@ -20,7 +20,7 @@ impl BlockStorageData {
     pub(super) fn snapshot(&self, actor: &Actor, id: &str) -> CResult<&Snapshot> {
         self.snapshots
             .get(id)
-            .filter(|s| Self::visible(actor, &s.project_id))
+            .filter(|s| Self::visible(actor, &s.project_id) && s.status != GONE)
             .ok_or_else(|| not_found(format!("Snapshot {id} could not be found.")))
     }
 
@@ -104,15 +104,25 @@ impl BlockStorageData {
         Ok(())
     }
 
-    pub(super) fn delete_snapshot(&mut self, actor: &Actor, id: &str) -> CResult<()> {
+    /// DELETE /snapshots/{id}: deleting until `done_at`, then gone.
+    pub(super) fn delete_snapshot(
+        &mut self,
+        actor: &Actor,
+        id: &str,
+        at: DateTime<Utc>,
+        done_at: DateTime<Utc>,
+    ) -> CResult<()> {
         let snapshot = self.snapshot(actor, id)?;
         if !matches!(snapshot.status.as_str(), "available" | "error") {
             return Err(bad_request(
-                "Invalid snapshot: Volume Snapshot status must be available or error and must \
-                 not be part of a group.",
+                "Invalid snapshot: Snapshot status must be available or error and must not be \
+                 part of a group.",
             ));
         }
-        self.snapshots.remove(id);
+        if let Some(snapshot) = self.snapshots.get_mut(id) {
+            snapshot.transition("deleting", GONE, done_at, at);
+        }
+        self.settle_snapshot(id, at);
         Ok(())
     }
 }

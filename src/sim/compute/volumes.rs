@@ -56,6 +56,11 @@ pub(super) fn volumes_attached(world: &World, server_id: &str, mv: Microversion)
     Value::Array(volumes)
 }
 
+/// When an attach or detach Nova starts now ends (`SimConfig::volume_delay`).
+fn volume_done_at(state: &SimState) -> chrono::DateTime<chrono::Utc> {
+    now() + chrono::Duration::from_std(state.config().volume_delay).unwrap_or_default()
+}
+
 fn not_attached(server_id: &str, volume_id: &str) -> Fault {
     fault(
         StatusCode::NOT_FOUND,
@@ -107,8 +112,8 @@ pub(super) async fn show_volume_attachment(
 }
 
 /// POST /servers/{id}/os-volume_attachments (`openstack server add volume`): Nova reserves
-/// the volume in Cinder and attaches it; an attached volume that is not multiattach is
-/// refused with Nova's 400.
+/// the volume in Cinder and answers; the volume is reserved, then in-use once Nova completes
+/// the attachment. An attached volume that is not multiattach is refused with Nova's 400.
 pub(super) async fn attach_volume(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -148,6 +153,7 @@ pub(super) async fn attach_volume(
             &server_id,
             &volume_id,
             now(),
+            volume_done_at(&state),
         )
         .map_err(|err| match err {
             AttachError::VolumeNotFound => fault(
@@ -168,7 +174,8 @@ pub(super) async fn attach_volume(
 }
 
 /// DELETE /servers/{id}/os-volume_attachments/{volume_id} (`openstack server remove
-/// volume`): 202, the volume is available again.
+/// volume`): 202; the volume is detaching, then available, and Nova lists the attachment
+/// until then (a second detach meanwhile is refused with Nova's 400).
 pub(super) async fn detach_volume(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -179,7 +186,10 @@ pub(super) async fn detach_volume(
     let server_id = find_server(&mut world, &caller, &server_id)?.id.clone();
     world
         .block_storage
-        .detach_for_server(&server_id, &volume_id, now())
-        .map_err(|_| not_attached(&server_id, &volume_id))?;
+        .detach_for_server(&server_id, &volume_id, now(), volume_done_at(&state))
+        .map_err(|err| match err {
+            AttachError::NotAvailable(message) => bad_request(message),
+            _ => not_attached(&server_id, &volume_id),
+        })?;
     Ok(StatusCode::ACCEPTED)
 }

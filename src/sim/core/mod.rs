@@ -71,7 +71,7 @@ pub struct SimConfig {
     /// How long os-stop / os-start take before SHUTOFF / ACTIVE is reported.
     pub action_delay: Duration,
     /// How long a volume, snapshot or backup stays in its transient status (creating,
-    /// backing-up, restoring-backup) before it settles.
+    /// backing-up, restoring-backup, deleting; Nova's attach and detach) before it settles.
     pub volume_delay: Duration,
     /// Random faults to inject from the start (off by default).
     pub chaos: Chaos,

@@ -4,8 +4,10 @@
 //! refusal, an incremental backup refused with no full one, a backup reset to error by an
 //! admin, a backup restored onto a new volume, and Nova attaching and detaching the volume
 //! (in-use, the refusal to attach it twice, to the same server or another, or to delete it
-//! while attached, snapshots and backups of it in use, extending it in use), and Cinder's
-//! attachments API. Runs after the compute part, on its `{flavor}` and Glance's `{image}`.
+//! while attached, snapshots and backups of it in use, extending it in use; the detach Nova
+//! forgets at once), Cinder's attachments API, deletes that take their time (a second delete
+//! refused meanwhile), list filters and a snapshot's metadata. Runs after the compute part,
+//! on its `{flavor}` and Glance's `{image}`.
 
 use reqwest::Method;
 use serde_json::json;
@@ -113,6 +115,7 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
         &format!("/volumes/detail?name=sfd-vol-{run}"),
     ))
     .await;
+    filters(rec, run).await;
     rec.call(
         Req::new(
             "cinder.volume.update",
@@ -185,6 +188,7 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(get("cinder.snapshot.show", "/snapshots/{snapshot}"))
         .await;
+    snapshot_metadata(rec).await;
     rec.call(get(
         "cinder.snapshots.detail",
         &format!("/snapshots/detail?name=sfd-snap-{run}"),
@@ -216,6 +220,12 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     attachments_api(rec).await;
     rec.call(delete("cinder.volume.clone.delete", "/volumes/{clone}"))
         .await;
+    // Deleting for a while: a second delete is refused, as for snapshots and backups below.
+    rec.call(delete(
+        "cinder.volume.clone.delete.while_deleting",
+        "/volumes/{clone}",
+    ))
+    .await;
     rec.poll(
         "cinder.volume.clone.wait_gone",
         Svc::BlockStorage,
@@ -227,6 +237,11 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(delete("cinder.snapshot.delete", "/snapshots/{snapshot}"))
         .await;
+    rec.call(delete(
+        "cinder.snapshot.delete.while_deleting",
+        "/snapshots/{snapshot}",
+    ))
+    .await;
     rec.poll(
         "cinder.snapshot.wait_gone",
         Svc::BlockStorage,
@@ -336,6 +351,11 @@ pub async fn cinder(rec: &mut Recorder, login: &Login) {
     .await;
     rec.call(delete("cinder.backup.delete", "/backups/{backup}"))
         .await;
+    rec.call(delete(
+        "cinder.backup.delete.while_deleting",
+        "/backups/{backup}",
+    ))
+    .await;
     rec.poll(
         "cinder.backup.wait_gone",
         Svc::BlockStorage,
@@ -512,6 +532,21 @@ async fn attach(rec: &mut Recorder, login: &Login) {
         "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
     ))
     .await;
+    // Nova lists the attachment until the detach ends, and refuses a second detach meanwhile.
+    rec.call(Req::new(
+        "nova.volume_attachments.list.detaching",
+        C,
+        Method::GET,
+        "/v2.1/servers/{attach_server}/os-volume_attachments",
+    ))
+    .await;
+    rec.call(Req::new(
+        "nova.volume_attachment.delete.while_detaching",
+        C,
+        Method::DELETE,
+        "/v2.1/servers/{attach_server}/os-volume_attachments/{volume}",
+    ))
+    .await;
     rec.poll(
         "cinder.volume.wait_detached",
         Svc::BlockStorage,
@@ -655,4 +690,94 @@ async fn attachments_api(rec: &mut Recorder) {
         TIMEOUT,
     )
     .await;
+}
+
+/// List filters as an admin gives them (the script runs as one): a key the resource lacks
+/// reaches the database and matches nothing, so does a metadata filter that is not an
+/// object; an object matches by its pairs.
+async fn filters(rec: &mut Recorder, run: &str) {
+    for (label, path) in [
+        (
+            "cinder.volumes.list.unknown_filter",
+            format!("/volumes?name=sfd-vol-{run}&sfd_unknown=1"),
+        ),
+        (
+            "cinder.volumes.list.metadata",
+            format!("/volumes?name=sfd-vol-{run}&metadata=%7B%22owner%22%3A%22sfd%22%7D"),
+        ),
+        (
+            "cinder.volumes.list.metadata_python",
+            format!("/volumes?name=sfd-vol-{run}&metadata=%7B%27owner%27%3A%27sfd%27%7D"),
+        ),
+        (
+            "cinder.volumes.list.metadata_malformed",
+            format!("/volumes?name=sfd-vol-{run}&metadata=sfd-not-json"),
+        ),
+        (
+            "cinder.snapshots.list.unknown_filter",
+            format!("/snapshots?name=sfd-snap-{run}&sfd_unknown=1"),
+        ),
+        (
+            "cinder.backups.list.unknown_filter",
+            format!("/backups?name=sfd-backup-{run}&sfd_unknown=1"),
+        ),
+    ] {
+        rec.call(get(label, &path)).await;
+    }
+}
+
+fn put(label: &str, path: &str, body: serde_json::Value) -> Req {
+    Req::new(label, Svc::BlockStorage, Method::PUT, path).json(body)
+}
+
+/// A snapshot's metadata: replace, merge, read, one key read, set, deleted, and the errors
+/// (a missing key, a key the body does not name, a body without `metadata`).
+async fn snapshot_metadata(rec: &mut Recorder) {
+    let path = "/snapshots/{snapshot}/metadata";
+    let key = "/snapshots/{snapshot}/metadata/a";
+    rec.call(get("cinder.snapshot.metadata.empty", path)).await;
+    rec.call(put(
+        "cinder.snapshot.metadata.replace",
+        path,
+        json!({"metadata": {"a": "1", "b": "2"}}),
+    ))
+    .await;
+    rec.call(post(
+        "cinder.snapshot.metadata.merge",
+        path,
+        json!({"metadata": {"c": "3"}}),
+    ))
+    .await;
+    rec.call(get("cinder.snapshot.metadata.key", key)).await;
+    rec.call(get(
+        "cinder.snapshot.metadata.key_missing",
+        "/snapshots/{snapshot}/metadata/sfd-none",
+    ))
+    .await;
+    rec.call(put(
+        "cinder.snapshot.metadata.key_set",
+        key,
+        json!({"meta": {"a": "9"}}),
+    ))
+    .await;
+    rec.call(put(
+        "cinder.snapshot.metadata.key_mismatch",
+        key,
+        json!({"meta": {"x": "9"}}),
+    ))
+    .await;
+    rec.call(put(
+        "cinder.snapshot.metadata.no_metadata",
+        path,
+        json!({"meta": {}}),
+    ))
+    .await;
+    for label in [
+        "cinder.snapshot.metadata.key_delete",
+        "cinder.snapshot.metadata.key_delete.again",
+    ] {
+        rec.call(delete(label, "/snapshots/{snapshot}/metadata/b"))
+            .await;
+    }
+    rec.call(get("cinder.snapshot.metadata", path)).await;
 }
