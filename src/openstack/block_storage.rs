@@ -363,22 +363,6 @@ impl BlockStorage<'_> {
     }
 }
 
-/// The list query that finds objects by metadata: Cinder takes a JSON object
-/// (`metadata={"k":"v"}`), and with `all_tenants=1` looks in every project (admins only).
-pub fn metadata_query(
-    metadata: &BTreeMap<String, String>,
-    all_tenants: bool,
-) -> Vec<(String, String)> {
-    let mut query = Vec::new();
-    if all_tenants {
-        query.push(("all_tenants".to_string(), "1".to_string()));
-    }
-    if !metadata.is_empty() {
-        query.push(("metadata".to_string(), json!(metadata).to_string()));
-    }
-    query
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,21 +429,6 @@ mod tests {
             .collect();
         assert!(set.contains_key("gigabytes"), "{set:?}");
         assert!(!set.contains_key("id"));
-    }
-
-    #[test]
-    fn metadata_filters_are_json_objects() {
-        let wanted: BTreeMap<String, String> = [("stackform_lineage".into(), "L".into())].into();
-        assert_eq!(
-            metadata_query(&wanted, true),
-            vec![
-                ("all_tenants".to_string(), "1".to_string()),
-                (
-                    "metadata".to_string(),
-                    r#"{"stackform_lineage":"L"}"#.to_string()
-                )
-            ]
-        );
     }
 
     #[test]
