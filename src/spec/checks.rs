@@ -47,6 +47,9 @@ pub(super) fn check(
             // What a resource is copied from matters only while it is to be made, which the
             // plan knows (`plan::check`): a backup stays when its volume leaves the spec.
             if made_from(resource.addr.kind, &reference.field) {
+                if let Some(warning) = misspelled_source(defined, resource, reference) {
+                    diags.push(warning);
+                }
                 continue;
             }
             if !defined.contains_key(&reference.target) {
@@ -62,6 +65,37 @@ pub(super) fn check(
             kind_check(resource, resources, diags);
         }
     }
+}
+
+/// A source that is not defined is fine for a copy that exists (a backup kept after its volume
+/// left the spec), but one a letter or two away from a defined name is most likely a typo that
+/// would stop the plan only once the copy is to be made: warned here, where `validate` sees it.
+fn misspelled_source(
+    defined: &BTreeMap<Address, Span>,
+    resource: &DesiredResource,
+    reference: &super::Reference,
+) -> Option<Diagnostic> {
+    let target = &reference.target;
+    if defined.contains_key(target) {
+        return None;
+    }
+    let names = defined
+        .keys()
+        .filter(|a| a.kind == target.kind)
+        .map(|a| a.name.as_str());
+    let close = did_you_mean(&target.name, names)?;
+    Some(
+        Diagnostic::warning(format!(
+            "{target} is not defined: {} can be kept, not made, without it",
+            resource.addr
+        ))
+        .at(reference.span.clone())
+        .help(format!(
+            "did you mean `{close}` ({}.{close})? If {target} left the spec on purpose, this is \
+             fine once {} exists",
+            target.kind, resource.addr
+        )),
+    )
 }
 
 fn dangling(defined: &BTreeMap<Address, Span>, target: &Address, at: Span) -> Diagnostic {
@@ -215,4 +249,36 @@ fn granted(resources: &Resources, target: &Address, tenant: &str) -> Granted {
         }
     }
     Granted::No(missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load::load_str_checked;
+
+    fn warnings(text: &str) -> Vec<String> {
+        let (_, diags) = load_str_checked(text).expect("the spec loads");
+        diags
+            .iter()
+            .filter(|d| !d.message.starts_with("no [provider]"))
+            .map(|d| {
+                let at = d.span.as_ref().map(|s| s.to_string()).unwrap_or_default();
+                format!("{at}: {}", d.message)
+            })
+            .collect()
+    }
+
+    const VOLUME: &str = "[tenant.t]\n[volume.data]\ntenant = \"t\"\nsize = 1\n";
+
+    #[test]
+    fn a_backup_source_that_looks_misspelled_is_a_warning_and_a_missing_one_is_fine() {
+        let typo = format!("{VOLUME}[backup.b]\nvolume = \"dta\"\n");
+        assert_eq!(
+            warnings(&typo),
+            [
+                "spec.toml:6:10: volume.dta is not defined: backup.b can be kept, not made, without it"
+            ]
+        );
+        let gone = format!("{VOLUME}[backup.b]\nvolume = \"archive-2024\"\n");
+        assert_eq!(warnings(&gone), Vec::<String>::new());
+    }
 }
