@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::sim_common::{Cloud, Reply, start};
+use crate::sim_common::{Cloud, Reply, fast_config, start, start_with};
 use crate::sim_compute::wait_for_status;
 
 const LATEST: (&str, &str) = ("OpenStack-API-Version", "volume 3.71");
@@ -824,7 +824,12 @@ async fn nova(
 
 #[tokio::test]
 async fn nova_attaches_and_detaches_volumes() {
-    let cloud = start().await;
+    // Attaches last long enough that the second reserve below surely meets the first one's.
+    let cloud = start_with(stackform::sim::SimConfig {
+        volume_delay: Duration::from_secs(1),
+        ..fast_config()
+    })
+    .await;
     let (p, _, token) = cloud.tenant("attach").await;
     let first = server(&cloud, &token, "one").await;
     let second = server(&cloud, &token, "two").await;
@@ -1032,7 +1037,9 @@ async fn nova_attaches_and_detaches_volumes() {
         again.body,
         json!({ "itemNotFound": { "code": 404, "message": format!("Instance {first} is not attached to volume {id}") } })
     );
-    // A multiattach volume goes to both; deleting a server detaches it.
+    // A multiattach volume goes to both, one at a time: Cinder reserves by a conditional
+    // update, so a second reserve while the first attach is under way is refused.
+    // Deleting a server detaches it.
     let shared = volume(
         &cloud,
         &token,
@@ -1040,18 +1047,35 @@ async fn nova_attaches_and_detaches_volumes() {
         json!({ "size": 1, "volume_type": "multiattach" }),
     )
     .await;
-    for target in [&first, &second] {
-        let reply = nova(
-            &cloud,
-            &token,
-            Method::POST,
-            &format!("servers/{target}/os-volume_attachments"),
-            Some(json!({ "volumeAttachment": { "volumeId": shared } })),
-            "compute 2.96",
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    }
+    let attach_shared = |target: String| {
+        let (cloud, token) = (&cloud, &token);
+        let body = json!({ "volumeAttachment": { "volumeId": shared } });
+        async move {
+            nova(
+                cloud,
+                token,
+                Method::POST,
+                &format!("servers/{target}/os-volume_attachments"),
+                Some(body),
+                "compute 2.96",
+            )
+            .await
+        }
+    };
+    let reply = attach_shared(first.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let racing = attach_shared(second.clone()).await;
+    assert_eq!(
+        racing.body,
+        bad_request(&format!(
+            "Invalid volume: Volume {shared} status must be available or in-use or downloading \
+             to reserve, but the current status is reserved."
+        ))
+    );
+    let shared_path = format!("volumes/{shared}");
+    wait_status(&cloud, &token, &p, &shared_path, "volume", "in-use").await;
+    let reply = attach_shared(second.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let deleted = nova(
         &cloud,
         &token,

@@ -209,10 +209,7 @@ pub async fn converge(
 
 /// Attaches `volume`, sending the attach again while Nova refuses it because the volume is
 /// settling: a detach just made, or a multiattach volume another server is attaching at the
-/// same moment. Real Nova answers 400 "Invalid input received: Invalid volume: Volume ...
-/// status must be available or in-use or downloading to reserve, but the current status is
-/// reserved." (Cinder's words, wrapped); a volume in error or attached elsewhere is not
-/// waited for.
+/// same moment. A volume in error or attached elsewhere is not waited for.
 async fn attach_when_settled(cx: &Context, server: &str, volume: &str) -> Result<()> {
     let compute = cx.cloud.admin().compute();
     let started = tokio::time::Instant::now();
@@ -220,8 +217,7 @@ async fn attach_when_settled(cx: &Context, server: &str, volume: &str) -> Result
         match compute.attach_volume(server, volume).await {
             Err(e)
                 if e.status() == Some(reqwest::StatusCode::BAD_REQUEST)
-                    && e.message().contains("Invalid volume")
-                    && SETTLING.iter().any(|s| e.message().contains(s))
+                    && is_settling(e.message())
                     && started.elapsed() < cx.timeout =>
             {
                 tracing::debug!("volume {volume} settling, attaching again: {e}");
@@ -232,13 +228,27 @@ async fn attach_when_settled(cx: &Context, server: &str, volume: &str) -> Result
     }
 }
 
-/// The statuses Nova's refusal names that end by themselves.
-const SETTLING: [&str; 4] = [
-    "current status is reserved",
-    "current status is attaching",
-    "current status is detaching",
-    "current status is creating",
-];
+/// Whether Nova's refusal of an attach ends by itself. Real Nova wraps Cinder's words: "Invalid
+/// input received: Invalid volume: Volume ... status must be available or in-use or downloading
+/// to reserve, but the current status is reserved." Cinder reserves with a conditional update
+/// and reads the status again only to word the error, so a reserve that lost a race against
+/// another server's reserve names a status the reserve accepts: that settles too.
+fn is_settling(message: &str) -> bool {
+    const PASSING: [&str; 4] = ["reserved", "attaching", "detaching", "creating"];
+    let Some(rest) = message.split("status must be ").nth(1) else {
+        return false;
+    };
+    let Some((accepted, current)) = rest.split_once(" to reserve, but the current status is ")
+    else {
+        return false;
+    };
+    let current = current
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .next()
+        .unwrap_or_default();
+    message.contains("Invalid volume")
+        && (PASSING.contains(&current) || accepted.split(" or ").any(|s| s == current))
+}
 
 /// Detaches `volume` from `server` and waits until the server no longer holds it. Gone
 /// already, or already detaching (another instance's update taking it: Nova answers 400
@@ -367,5 +377,23 @@ mod tests {
             .into();
         let want = vec!["v-kept".to_string()];
         assert_eq!(to_detach(&want, &have, &ids), [&"v-dropped".to_string()]);
+    }
+
+    /// Real Cinder reserves with a conditional update and names the status it reads after the
+    /// update lost: two servers attaching one multiattach volume at once get "current status
+    /// is available" (seen in CI on real services).
+    #[test]
+    fn a_lost_reserve_race_is_settling_but_an_errored_volume_is_not() {
+        let lost = "Invalid input received: Invalid volume: Volume 1a0e status must be available \
+                    or in-use or downloading to reserve, but the current status is available. \
+                    (HTTP 400)";
+        assert!(is_settling(lost));
+        assert!(is_settling(&lost.replace("is available", "is in-use")));
+        assert!(is_settling(&lost.replace("is available", "is reserved")));
+        assert!(!is_settling(&lost.replace("is available", "is error")));
+        assert!(!is_settling("Invalid volume: volume is attached to another server"));
+        let taken = "Invalid volume: Volume 1a0e status must be available or downloading to \
+                     reserve, but the current status is in-use.";
+        assert!(!is_settling(taken));
     }
 }

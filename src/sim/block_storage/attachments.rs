@@ -62,9 +62,12 @@ impl BlockStorageData {
         // The server holding it may reserve it again (Cinder allows it for a migration).
         let servers = self.attached_servers(volume);
         let same_server = !servers.is_empty() && servers.iter().all(|s| s == server_id);
+        // Cinder reserves by a conditional update on the status: a multiattach volume another
+        // server is reserving or attaching at this moment is refused, and the caller retries.
         let reservable = match volume.status.as_str() {
             "available" => true,
-            "in-use" | "reserved" | "attaching" => volume.multiattach || same_server,
+            "in-use" => volume.multiattach || same_server,
+            "reserved" | "attaching" => same_server,
             _ => false,
         };
         if !reservable {
