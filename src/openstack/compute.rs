@@ -168,6 +168,19 @@ impl Compute<'_> {
             .await
     }
 
+    /// `{"resize": {"flavorRef": ...}}`: 202 with no body; the server goes RESIZE, then
+    /// VERIFY_RESIZE on the new flavor until `confirmResize` (or `revertResize`).
+    pub async fn resize_server(self, id: &str, flavor_id: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::POST,
+                &format!("/servers/{id}/action"),
+                Some(&json!({ "resize": { "flavorRef": flavor_id } })),
+            )
+            .await
+    }
+
     pub async fn set_tags(self, id: &str, tags: &[String]) -> Result<(), ApiError> {
         self.0
             .send_no_content(

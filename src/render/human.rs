@@ -196,8 +196,10 @@ impl Out {
 }
 
 fn render_action(out: &mut Out, action: &Action) {
+    let in_place = in_place_note(action);
     let (symbol, verb) = match action.kind {
         ActionKind::Create => (Symbol::Add, "will be created"),
+        ActionKind::Update if !in_place.is_empty() => (Symbol::Change, in_place.as_str()),
         ActionKind::Update => (Symbol::Change, "will be updated in place"),
         ActionKind::Replace => (Symbol::Replace, "must be replaced"),
         ActionKind::Delete => (Symbol::Remove, "will be destroyed"),
@@ -240,6 +242,33 @@ fn render_action(out: &mut Out, action: &Action) {
         );
     }
     out.text.push('\n');
+}
+
+/// "will be resized in place (flavor m1.small → m1.medium)": an update whose changes include
+/// an attribute the kind names the change of (`Attr::in_place_as`).
+fn in_place_note(action: &Action) -> String {
+    let text = |value: Option<&Value>| match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "(none)".to_string(),
+    };
+    let notes: Vec<String> = action
+        .changes
+        .iter()
+        .filter_map(|change| {
+            let what = schema::attribute(action.addr.kind, &change.attr)?.in_place_as?;
+            Some(format!(
+                "{what} ({} {} → {})",
+                change.attr,
+                text(change.before.as_ref()),
+                text(change.after.as_ref())
+            ))
+        })
+        .collect();
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!("will be {}", notes.join(", "))
 }
 
 fn reason_note(action: &Action) -> Option<String> {

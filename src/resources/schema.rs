@@ -498,6 +498,9 @@ pub struct Attr {
     /// Sent under its own name, as is, in the create and update bodies; other attributes
     /// have calls of their own (interfaces, rules, power actions).
     pub in_body: bool,
+    /// What an in-place change of it does, when that is worth its own words in the plan
+    /// (an instance's flavor: "resized in place").
+    pub in_place_as: Option<&'static str>,
 }
 
 impl Attr {
@@ -509,6 +512,15 @@ impl Attr {
             update: Update::InPlace,
             sensitive: false,
             in_body: true,
+            in_place_as: None,
+        }
+    }
+
+    /// Names what an in-place change does: the plan says `{what} ({attr} before → after)`.
+    pub const fn in_place_as(self, what: &'static str) -> Attr {
+        Attr {
+            in_place_as: Some(what),
+            ..self
         }
     }
 

@@ -30,6 +30,7 @@ mod sim_core;
 mod sim_identity;
 mod sim_image;
 mod sim_network;
+mod sim_resize;
 mod sim_server_network;
 mod spec_corpus;
 mod spec_load;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 mod nics;
 mod power;
+mod resize;
 mod volumes;
 
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
@@ -38,7 +39,9 @@ const SCHEMA: KindSchema = KindSchema {
     // A server in ERROR cannot be brought to a power state: real Nova answers 409 ("Instance
     // ... is not ready") to os-start and os-stop in vm_state error, so an in-place update
     // would fail on every apply. Its power_state change forces a new server instead.
-    replace_in_status: &[("power_state", "ERROR")],
+    // Nor does real Nova resize a server in ERROR (409, vm_state error): a new flavor for it
+    // is a new server.
+    replace_in_status: &[("power_state", "ERROR"), ("flavor", "ERROR")],
     implicit_dependencies: Some(implied),
     quota_usage: Some(quota_usage),
     spec_check: Some(spec_check),
@@ -56,6 +59,8 @@ const SCHEMA: KindSchema = KindSchema {
         &[
             Attr::new("name", AttrType::Name { max: super::schema::NAME_MAX }).own_calls(),
             Attr::new("tenant", AttrType::Reference(Ref::to(Kind::Tenant))).forces_replacement(),
+            // Resized in place (resize, then confirmResize): the server keeps its id, its
+            // ports and its volumes (see `resize`).
             Attr::new(
                 "flavor",
                 AttrType::CloudName {
@@ -63,7 +68,8 @@ const SCHEMA: KindSchema = KindSchema {
                     catalog: Catalog::Flavors,
                 },
             )
-            .forces_replacement(),
+            .own_calls()
+            .in_place_as("resized in place"),
             Attr::new(
                 "image",
                 AttrType::CloudName {
@@ -408,7 +414,7 @@ async fn release_floating_ips(cx: &Context, addr: &Address) -> Result<()> {
 
 /// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
 /// flavor made since) from a list of its own.
-async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
+pub(super) async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
     if let Some(id) = cx.listed(|listed| pick_flavor(&listed.flavors, name)) {
         return Ok(id);
     }
@@ -634,6 +640,9 @@ impl KindOps for Instance {
                 .await
                 .map_err(|e| common::wait_error(addr, "the end of its work under way", e))?;
             status = Some(settled.status);
+        }
+        if let Some(settled) = resize::converge_flavor(cx, res, current, status.as_deref()).await? {
+            status = Some(settled);
         }
         if let Some(name) = res.attrs.get("name").and_then(Value::as_str)
             && current.attrs.get("name").and_then(Value::as_str) != Some(name)

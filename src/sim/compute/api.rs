@@ -432,6 +432,7 @@ pub(super) async fn create_server(
                 vm_state: "error".to_string(),
                 power_state: POWER_NOSTATE,
                 fault: Some(NO_VALID_HOST.to_string()),
+                flavor: None,
             }
         } else {
             Pending {
@@ -439,6 +440,7 @@ pub(super) async fn create_server(
                 vm_state: "active".to_string(),
                 power_state: POWER_RUNNING,
                 fault: None,
+                flavor: None,
             }
         }),
         created: at,
@@ -446,6 +448,8 @@ pub(super) async fn create_server(
         launched_at: None,
         fault: None,
         actions: Vec::new(),
+        old_flavor: None,
+        confirm_fails: false,
     };
     // A build refused by the scheduler fails in the conductor, before any compute host.
     let event = if build_fails {
@@ -560,7 +564,8 @@ pub(super) async fn delete_server(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// POST /servers/{id}/action: os-start, os-stop, reboot, createImage.
+/// POST /servers/{id}/action: os-start, os-stop, reboot, createImage, and the resize actions
+/// (`resize`).
 pub(super) async fn server_action(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -579,8 +584,18 @@ pub(super) async fn server_action(
     let delay = chrono::Duration::from_std(state.config().action_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
-    let server = find_server(&mut world, &caller, &server_id)?;
     let done_at = now() + delay;
+    let resize = ResizeRequest {
+        state: &state,
+        caller: &caller,
+        server_id: &server_id,
+        request_id: &request_id,
+        done_at,
+    };
+    if let Some(reply) = resize_action(&mut world, &resize, &action, &argument) {
+        return reply;
+    }
+    let server = find_server(&mut world, &caller, &server_id)?;
     match action.as_str() {
         "os-stop" => {
             if server.task_state.is_some()

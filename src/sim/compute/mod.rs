@@ -8,7 +8,7 @@
 //!
 //! Layout: `model` (records and their clock), `ops` (Nova's rules and faults, no HTTP),
 //! `render` (wire views), `query` (list filters and paging), `api` (routes, microversions,
-//! server lifecycle), `server_parts` (a server's metadata and tags), `server_views` (its
+//! server lifecycle), `resize` (resize, confirmResize, revertResize), `server_parts` (a server's metadata and tags), `server_views` (its
 //! security groups, interfaces and instance actions), `volumes` (os-volume_attachments,
 //! through Cinder's seam),
 //! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
@@ -19,6 +19,7 @@ mod model;
 mod ops;
 mod query;
 mod render;
+mod resize;
 mod server_parts;
 mod server_views;
 #[cfg(test)]
@@ -37,6 +38,7 @@ use model::*;
 use ops::*;
 use query::*;
 use render::*;
+use resize::*;
 use server_parts::*;
 use server_views::*;
 use volumes::*;

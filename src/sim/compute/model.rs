@@ -51,6 +51,13 @@ pub(super) struct Server {
     /// What was asked of the server, oldest first (os-instance-actions).
     #[serde(default)]
     pub(super) actions: Vec<Action>,
+    /// The flavor a resize started from, kept until it is confirmed or reverted (Nova's
+    /// `old_flavor`): a revert goes back to it.
+    #[serde(default)]
+    pub(super) old_flavor: Option<Flavor>,
+    /// An injected failure of this resize's confirmResize is due.
+    #[serde(default)]
+    pub(super) confirm_fails: bool,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it
@@ -78,6 +85,9 @@ pub(super) struct Pending {
     /// For a build that fails: the fault message the server shows in ERROR.
     #[serde(default)]
     pub(super) fault: Option<String>,
+    /// The flavor the server has once the transition is done (a resize or its revert).
+    #[serde(default)]
+    pub(super) flavor: Option<Flavor>,
 }
 
 /// Why a build failed: the scheduler found no host, as Nova says it.
@@ -109,6 +119,9 @@ impl Server {
             self.vm_state = pending.vm_state.clone();
             self.power_state = pending.power_state;
             self.fault = pending.fault.clone();
+            if let Some(flavor) = &pending.flavor {
+                self.flavor = flavor.clone();
+            }
             self.task_state = None;
             self.updated = pending.done_at;
             if self.launched_at.is_none() && self.vm_state == "active" {
@@ -129,6 +142,12 @@ impl Server {
                 "active" | "stopped",
                 Some("rebooting_hard") | Some("reboot_pending_hard") | Some("reboot_started_hard"),
             ) => "HARD_REBOOT",
+            (
+                "active" | "stopped",
+                Some("resize_prep" | "resize_migrating" | "resize_migrated" | "resize_finish"),
+            ) => "RESIZE",
+            ("resized", Some("resize_reverting")) => "REVERT_RESIZE",
+            ("resized", _) => "VERIFY_RESIZE",
             ("active", _) => "ACTIVE",
             ("stopped", _) => "SHUTOFF",
             ("error", _) => "ERROR",
@@ -185,6 +204,7 @@ impl Server {
             vm_state: vm_state.to_string(),
             power_state: power,
             fault: None,
+            flavor: None,
         });
     }
 }

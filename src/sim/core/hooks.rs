@@ -104,7 +104,9 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
 
 /// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}` (with an
 /// optional `"body"` to answer with), or
-/// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR).
+/// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR), or
+/// `{"fail_resize": {"count": N, "at": "schedule" | "confirm"}}` (the next N resizes fail
+/// there: see [`super::ResizeFailure`]).
 pub(super) async fn add_fault(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -129,6 +131,26 @@ pub(super) async fn add_fault(
             .failing_builds
             .lock()
             .unwrap_or_else(PoisonError::into_inner) += count;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if let Some(spec) = body.get("fail_resize") {
+        let count = spec.get("count").and_then(Value::as_u64).unwrap_or(1);
+        let failure = match spec.get("at").and_then(Value::as_str) {
+            None | Some("schedule") => super::ResizeFailure::Schedule,
+            Some("confirm") => super::ResizeFailure::Confirm,
+            Some(other) => {
+                return Err(Fault::bad_request(
+                    Service::Identity,
+                    format!("fail_resize.at must be schedule or confirm, not {other}."),
+                ));
+            }
+        };
+        let mut failing = state
+            .inner
+            .failing_resizes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        failing.extend(std::iter::repeat_n(failure, count.min(1000) as usize));
         return Ok(StatusCode::NO_CONTENT);
     }
     let (spec, kind) = if let Some(spec) = body.get("lose_reply") {
@@ -196,6 +218,12 @@ pub(super) async fn clear_faults(
         .failing_builds
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = 0;
+    state
+        .inner
+        .failing_resizes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

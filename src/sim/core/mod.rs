@@ -178,6 +178,8 @@ struct Inner {
     faults: Mutex<Vec<FaultRule>>,
     /// How many of the next server builds end in ERROR (injected for tests).
     failing_builds: Mutex<u32>,
+    /// Injected resize failures still to come (`fail_resize`), in the order they were asked.
+    failing_resizes: Mutex<Vec<ResizeFailure>>,
     /// Random faults (`chaos`).
     chaos: Mutex<ChaosState>,
     /// The latest requests served (method, path, status), for tests that must prove what a
@@ -191,6 +193,16 @@ struct Inner {
     peak_in_flight: std::sync::atomic::AtomicUsize,
     /// Kept open (and locked) as long as the cloud lives.
     _lock: Option<File>,
+}
+
+/// Where an injected resize failure strikes (`{"fail_resize": {"at": ...}}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResizeFailure {
+    /// No host takes the new flavor: Nova's conductor puts the server back as it was, on its
+    /// old flavor, and records the failure in the instance action only (`"at": "schedule"`).
+    Schedule,
+    /// The resize reaches VERIFY_RESIZE, then confirmResize fails (`"at": "confirm"`).
+    Confirm,
 }
 
 impl SimState {
@@ -236,6 +248,16 @@ impl SimState {
         }
         *remaining -= 1;
         true
+    }
+
+    /// How the resize starting now must fail, if it must (consumes one injected failure).
+    pub fn take_resize_failure(&self) -> Option<ResizeFailure> {
+        let mut remaining = self
+            .inner
+            .failing_resizes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (!remaining.is_empty()).then(|| remaining.remove(0))
     }
 
     fn record_request(&self, method: &Method, path: &str, status: StatusCode) {

@@ -85,6 +85,7 @@ impl Sim {
                     in_flight: Default::default(),
                     peak_in_flight: Default::default(),
                     failing_builds: Mutex::new(0),
+                    failing_resizes: Mutex::new(Vec::new()),
                     chaos: Mutex::new(chaos),
                     journal,
                     _lock: lock,
