@@ -1016,3 +1016,4 @@ async fn real_volumes_attach_extend_while_attached_and_detach_in_place() {
 }
 
 mod attachments;
+mod resize;
