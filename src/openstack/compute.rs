@@ -24,6 +24,8 @@ pub struct Server {
     pub tenant_id: String,
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<String>,
+    /// From 2.19; null when never set.
+    pub description: Option<String>,
     pub flavor: ServerFlavor,
     /// An object with `id`, or "" for a server booted from a volume.
     pub image: Value,
@@ -152,6 +154,35 @@ impl Compute<'_> {
                 Method::PUT,
                 &format!("/servers/{id}"),
                 Some(&json!({ "server": { "name": name } })),
+            )
+            .await
+    }
+
+    /// Sets the description (2.19+); Nova answers with the whole server.
+    pub async fn set_description(self, id: &str, description: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::PUT,
+                &format!("/servers/{id}"),
+                Some(&json!({ "server": { "description": description } })),
+            )
+            .await
+    }
+
+    /// Replaces the server's whole metadata (`PUT /servers/{id}/metadata`): keys not in
+    /// `metadata` are removed.
+    pub async fn replace_metadata(
+        self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                COMPUTE,
+                Method::PUT,
+                &format!("/servers/{id}/metadata"),
+                Some(&json!({ "metadata": metadata })),
             )
             .await
     }

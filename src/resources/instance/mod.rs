@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 mod nics;
 mod power;
 mod resize;
+mod server_attrs;
 mod volumes;
 
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
@@ -141,6 +142,10 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .own_calls(),
+            // The user's server metadata and description, changed in place (see
+            // `server_attrs`): stackform's address mark stays beside them.
+            Attr::new("metadata", AttrType::Metadata).own_calls(),
+            Attr::new("description", AttrType::Text { default: "" }).own_calls(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -316,6 +321,7 @@ pub fn observe(
         attrs.insert("security_groups".into(), common::sorted_names(groups));
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
+    server_attrs::observe(server, &mut attrs);
     let volumes = server
         .volumes_attached
         .iter()
@@ -576,14 +582,17 @@ impl KindOps for Instance {
         } else {
             vec![json!({ "port": own_port(cx, &session, res, ids).await? })]
         };
-        let server_body = json!({
+        let mut server_body = json!({
             "name": name_of(res),
             "flavorRef": flavor,
             "imageRef": image,
             "networks": nics,
-            "metadata": { ADDRESS_METADATA: addr.to_string() },
+            "metadata": server_attrs::full_metadata(res, addr),
             "tags": [common::lineage_tag(cx)],
         });
+        if let Some(description) = server_attrs::description(res) {
+            server_body["description"] = json!(description);
+        }
         let server_id = common::create_or_adopt(
             addr,
             || async {
@@ -649,6 +658,7 @@ impl KindOps for Instance {
         {
             compute.rename_server(&current.id, name).await?;
         }
+        server_attrs::converge(cx, res, current).await?;
         if res.attrs.contains_key("security_groups")
             && res.attrs.get("security_groups") != current.attrs.get("security_groups")
         {

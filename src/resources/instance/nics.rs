@@ -58,6 +58,7 @@ pub(super) fn spec_check(
     _resources: &std::collections::BTreeMap<Address, DesiredResource>,
     out: &mut crate::diag::Diagnostics,
 ) {
+    super::server_attrs::check(instance, out);
     let addr = &instance.addr;
     let has = |attr: &str| instance.attrs.contains_key(attr);
     let problem = match (has("subnet"), has("ports")) {

@@ -242,3 +242,128 @@ async fn a_flavor_change_resizes_in_place_keeping_id_port_and_volume() {
 async fn real_a_flavor_change_resizes_in_place_keeping_id_port_and_volume() {
     resize(Target::Real).await;
 }
+
+/// `instance.metadata` and `instance.description` in place: the user's keys beside
+/// stackform's address mark (never removed), drift on the user's keys only, Nova's limits as
+/// located errors.
+async fn server_attrs(target: Target) {
+    let Some(mut cloud) = Cloud::start(target).await else {
+        return;
+    };
+    let flavor = match target {
+        Target::Embedded => "m1.tiny",
+        Target::Real => {
+            real_common::ensure_admin_setup(&cloud.api).await;
+            real_common::FLAVOR
+        }
+    };
+    let spec = |attrs: &str| {
+        format!(
+            r#"
+[network.net]
+tenant = "t"
+
+[subnet.sub]
+network = "net"
+cidr = "10.52.0.0/24"
+
+[instance.vm]
+tenant = "t"
+flavor = "{flavor}"
+image = "cirros"
+subnet = "sub"
+{attrs}
+"#
+        )
+    };
+    let observed = |server: &Value| {
+        (
+            server["metadata"].clone(),
+            server["description"].clone(),
+        )
+    };
+    cloud.spec(&spec(
+        "metadata = { role = \"web\" }\ndescription = \"the front\"",
+    ));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let first = server(&cloud, &project).await;
+    assert_eq!(
+        observed(&first),
+        (
+            json!({ "role": "web", "stackform_address": "instance.vm" }),
+            json!("the front")
+        )
+    );
+    cloud.assert_converged("after the create");
+
+    cloud.spec(&spec(
+        "metadata = { tier = \"1\" }\ndescription = \"the back\"",
+    ));
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("# instance.vm will be updated in place"), "{out}");
+    assert!(out.contains("0 to add, 1 to change, 0 to destroy"), "{out}");
+    cloud.apply();
+    let second = server(&cloud, &project).await;
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(
+        observed(&second),
+        (
+            json!({ "tier": "1", "stackform_address": "instance.vm" }),
+            json!("the back")
+        )
+    );
+    cloud.assert_converged("after the update");
+
+    // A key added by hand is drift; the apply removes it and keeps the mark.
+    let id = second["id"].as_str().unwrap_or_default();
+    let (status, body) = cloud
+        .api
+        .request(
+            Method::PUT,
+            "compute",
+            &format!("/servers/{id}/metadata/owner"),
+            Some(json!({ "meta": { "owner": "ops" } })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("owner"), "{out}");
+    assert!(!out.contains("stackform_address"), "{out}");
+    cloud.apply();
+    assert_eq!(
+        observed(&server(&cloud, &project).await).0,
+        json!({ "tier": "1", "stackform_address": "instance.vm" })
+    );
+
+    // Nova's limits, located, nothing changed.
+    let long_key = "k".repeat(256);
+    cloud.spec(&spec(&format!("metadata = {{ {long_key} = \"v\" }}")));
+    let at = cloud.position_of("metadata = ");
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "instance.vm: metadata key `{long_key}` has 256 characters: Nova takes 1 to 255"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&at), "located at {at}:\n{err}");
+
+    cloud.spec(&spec(""));
+    let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    cloud.destroyed = true;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_metadata_and_description_change_in_place_beside_the_mark() {
+    server_attrs(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_instance_metadata_and_description_change_in_place_beside_the_mark() {
+    server_attrs(Target::Real).await;
+}
