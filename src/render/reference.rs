@@ -68,6 +68,11 @@ fn field(attr: &Attr) -> String {
             format!("the cloud's default; one of its {}", catalog.plural())
         }
         AttrType::Metadata => "{}; a table of strings".to_string(),
+        AttrType::Tags {
+            max_len,
+            max_count,
+            ..
+        } => format!("[]; at most {max_count} strings of at most {max_len} characters"),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)
         }

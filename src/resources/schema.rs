@@ -422,6 +422,14 @@ pub enum AttrType {
     },
     /// A map of string keys to string values (Cinder metadata); `{}` when absent.
     Metadata,
+    /// A set of string tags (Nova server tags), sorted, `[]` when absent: each of 1 to
+    /// `max_len` characters, none holding a character of `forbidden`, at most `max_count`,
+    /// none starting with `stackform` (stackform's marks).
+    Tags {
+        max_len: usize,
+        max_count: usize,
+        forbidden: &'static str,
+    },
     /// A required reference to one resource.
     Reference(Ref),
     /// A reference to one resource or to none: absent is `null`, so removing it from the spec

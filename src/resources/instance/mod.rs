@@ -146,6 +146,17 @@ const SCHEMA: KindSchema = KindSchema {
             // `server_attrs`): stackform's address mark stays beside them.
             Attr::new("metadata", AttrType::Metadata).own_calls(),
             Attr::new("description", AttrType::Text { default: "" }).own_calls(),
+            // Nova's limits: 50 tags per server (the lineage mark takes one), of 1 to 60
+            // characters, no '/' or ','.
+            Attr::new(
+                "tags",
+                AttrType::Tags {
+                    max_len: 60,
+                    max_count: 49,
+                    forbidden: "/,",
+                },
+            )
+            .own_calls(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -588,7 +599,7 @@ impl KindOps for Instance {
             "imageRef": image,
             "networks": nics,
             "metadata": server_attrs::full_metadata(res, addr),
-            "tags": [common::lineage_tag(cx)],
+            "tags": server_attrs::full_tags(res, &[common::lineage_tag(cx)]),
         });
         if let Some(description) = server_attrs::description(res) {
             server_body["description"] = json!(description);

@@ -1,7 +1,8 @@
 //! An instance's attributes Nova changes in place on the server itself: `metadata` (the
 //! user's keys, beside stackform's address mark, which they never replace: PUT
-//! /servers/{id}/metadata replaces the whole set, so the mark is always sent along) and
-//! `description` (PUT /servers/{id}, 2.19+). Drift shows only the user's keys.
+//! /servers/{id}/metadata replaces the whole set, so the mark is always sent along),
+//! `description` (PUT /servers/{id}, 2.19+) and `tags` (PUT /servers/{id}/tags, 2.26+, also
+//! replacing all: stackform's lineage mark is sent along). Drift shows only the user's.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,7 @@ const METADATA_VALUE_MAX: usize = 255;
 
 /// What stackform marks its own with starts so (see `spec::fields`: users cannot write it).
 const OWN_PREFIX: &str = "stackform_";
+const OWN_TAG_PREFIX: &str = "stackform";
 
 /// The user's metadata and the description, as the spec writes them.
 pub(super) fn observe(server: &Server, attrs: &mut Attrs) {
@@ -34,6 +36,26 @@ pub(super) fn observe(server: &Server, attrs: &mut Attrs) {
         "description".into(),
         json!(server.description.clone().unwrap_or_default()),
     );
+    let mut tags: Vec<&String> = server
+        .tags
+        .iter()
+        .filter(|t| !t.starts_with(OWN_TAG_PREFIX))
+        .collect();
+    tags.sort();
+    attrs.insert("tags".into(), json!(tags));
+}
+
+/// The whole tag list a server of `res` carries: stackform's `marks`, then the user's.
+pub(super) fn full_tags(res: &DesiredResource, marks: &[String]) -> Vec<String> {
+    let user = res
+        .attrs
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string);
+    marks.iter().cloned().chain(user).collect()
 }
 
 /// The whole metadata a server of `res` carries: the user's keys and the address mark.
@@ -71,6 +93,22 @@ pub(super) async fn converge(
     if differs("metadata") {
         compute
             .replace_metadata(&current.id, &full_metadata(res, &res.addr))
+            .await?;
+    }
+    if differs("tags") {
+        // The marks the server has are kept as they are (the lineage tag at least).
+        let server = compute.get_server(&current.id).await?;
+        let mut marks: Vec<String> = server
+            .tags
+            .into_iter()
+            .filter(|t| t.starts_with(OWN_TAG_PREFIX))
+            .collect();
+        let lineage = crate::resources::common::lineage_tag(cx);
+        if !marks.contains(&lineage) {
+            marks.push(lineage);
+        }
+        compute
+            .set_tags(&current.id, &full_tags(res, &marks))
             .await?;
     }
     if differs("description") {

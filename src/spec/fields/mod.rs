@@ -77,6 +77,11 @@ impl Builder<'_, '_, '_> {
                 }
             }
             AttrType::Metadata => self.metadata(key),
+            AttrType::Tags {
+                max_len,
+                max_count,
+                forbidden,
+            } => self.tags(key, max_len, max_count, forbidden),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -602,6 +607,57 @@ impl Builder<'_, '_, '_> {
             }
         }
         self.set(key, Value::Object(normalized), Some(written.span()));
+    }
+
+    /// A set of tags: each checked where it is written, the set sorted; `[]` when absent.
+    fn tags(&mut self, key: &str, max_len: usize, max_count: usize, forbidden: &str) {
+        let Some(written) = self.t.strings(key, self.diags) else {
+            if self.t.get(key).is_none() {
+                self.set(key, json!([]), None);
+            }
+            return;
+        };
+        let mut tags = std::collections::BTreeSet::new();
+        for tag in &written {
+            let text: &str = tag.get_ref();
+            let length = text.chars().count();
+            let problem = if length == 0 || length > max_len {
+                Some((
+                    format!("tag `{text}` in `{key}` has {length} characters"),
+                    format!("the cloud takes tags of 1 to {max_len} characters"),
+                ))
+            } else if let Some(c) = text.chars().find(|c| forbidden.contains(*c)) {
+                Some((
+                    format!("tag `{text}` in `{key}` holds `{c}`"),
+                    format!("the cloud refuses tags holding any of `{forbidden}`"),
+                ))
+            } else if text.starts_with("stackform") {
+                Some((
+                    format!("tag `{text}` in `{key}` is reserved"),
+                    "tags starting with `stackform` mark what stackform owns: pick another tag"
+                        .to_string(),
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some((message, help)) => self.error(message, tag.span(), help),
+                None => {
+                    tags.insert(text.to_string());
+                }
+            }
+        }
+        let written_at = self.t.get(key).map(|(_, v)| v.span());
+        if tags.len() > max_count
+            && let Some(at) = written_at.clone()
+        {
+            self.error(
+                format!("`{key}` has {} tags", tags.len()),
+                at,
+                format!("at most {max_count}: stackform's own mark takes the cloud's last one"),
+            );
+        }
+        self.set(key, json!(tags), written_at);
     }
 
     /// A port's fixed IPs; absent is unmanaged.

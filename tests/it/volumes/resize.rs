@@ -276,14 +276,30 @@ subnet = "sub"
 "#
         )
     };
+    // Metadata, description and the user's tags (stackform's marks left out, sorted).
     let observed = |server: &Value| {
+        let mut tags: Vec<String> = server["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|t| !t.starts_with("stackform"))
+            .map(str::to_string)
+            .collect();
+        tags.sort();
         (
             server["metadata"].clone(),
             server["description"].clone(),
+            json!(tags),
         )
     };
+    let marked = |server: &Value| {
+        server["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("stackform-lineage:"))))
+    };
     cloud.spec(&spec(
-        "metadata = { role = \"web\" }\ndescription = \"the front\"",
+        "metadata = { role = \"web\" }\ndescription = \"the front\"\ntags = [\"web\", \"blue\"]",
     ));
     cloud.apply();
     let project = cloud.project_id().await;
@@ -292,14 +308,17 @@ subnet = "sub"
         observed(&first),
         (
             json!({ "role": "web", "stackform_address": "instance.vm" }),
-            json!("the front")
+            json!("the front"),
+            json!(["blue", "web"])
         )
     );
+    assert!(marked(&first), "{first}");
     cloud.assert_converged("after the create");
 
-    cloud.spec(&spec(
-        "metadata = { tier = \"1\" }\ndescription = \"the back\"",
-    ));
+    let second_spec = spec(
+        "metadata = { tier = \"1\" }\ndescription = \"the back\"\ntags = [\"green\"]",
+    );
+    cloud.spec(&second_spec);
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("# instance.vm will be updated in place"), "{out}");
@@ -311,9 +330,11 @@ subnet = "sub"
         observed(&second),
         (
             json!({ "tier": "1", "stackform_address": "instance.vm" }),
-            json!("the back")
+            json!("the back"),
+            json!(["green"])
         )
     );
+    assert!(marked(&second), "{second}");
     cloud.assert_converged("after the update");
 
     // A key added by hand is drift; the apply removes it and keeps the mark.
@@ -328,15 +349,43 @@ subnet = "sub"
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let (status, body) = cloud
+        .api
+        .request(
+            Method::PUT,
+            "compute",
+            &format!("/servers/{id}/tags/by-hand"),
+            None,
+        )
+        .await;
+    assert!(status == 201 || status == 204, "{status} {body}");
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
-    assert!(out.contains("owner"), "{out}");
+    assert!(out.contains("owner") && out.contains("by-hand"), "{out}");
     assert!(!out.contains("stackform_address"), "{out}");
     cloud.apply();
+    let third = server(&cloud, &project).await;
     assert_eq!(
-        observed(&server(&cloud, &project).await).0,
-        json!({ "tier": "1", "stackform_address": "instance.vm" })
+        observed(&third),
+        (
+            json!({ "tier": "1", "stackform_address": "instance.vm" }),
+            json!("the back"),
+            json!(["green"])
+        )
     );
+    assert!(marked(&third), "{third}");
+    cloud.assert_converged("after the drift is undone");
+
+    // Nova's tag limits, located.
+    cloud.spec(&spec("tags = [\"a/b\"]"));
+    // At the tag itself, one column after the list's `[`.
+    let bracket = cloud.position_of("tags = [");
+    let (line, column) = bracket.rsplit_once(':').unwrap_or_default();
+    let at = format!("{line}:{}", column.parse::<u32>().unwrap_or_default() + 1);
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("error: tag `a/b` in `tags` holds `/`"), "{err}");
+    assert!(err.contains(&at), "located at {at}:\n{err}");
 
     // Nova's limits, located, nothing changed.
     let long_key = "k".repeat(256);
