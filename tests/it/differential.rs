@@ -15,6 +15,7 @@ mod cinder;
 mod compare;
 mod known_differences;
 mod recorder;
+mod resize;
 mod router_ports;
 mod script;
 

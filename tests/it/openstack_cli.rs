@@ -387,6 +387,43 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     osc.wait_status("osc-vm", "ACTIVE");
     assert_eq!(osc.names(&["server", "list"]), ["osc-vm"]);
 
+    // Resized (its --wait ends in VERIFY_RESIZE), confirmed (the deprecated --confirm), then
+    // resized again and reverted (the newer subcommand).
+    osc.ok(&["server", "resize", "--flavor", "m1.small", "--wait", "osc-vm"]);
+    osc.wait_status("osc-vm", "VERIFY_RESIZE");
+    osc.ok(&["server", "resize", "--confirm", "osc-vm"]);
+    osc.wait_status("osc-vm", "ACTIVE");
+    let resized = osc.json(&["server", "show", "osc-vm"]);
+    assert_eq!(resized["id"], server["id"]);
+    assert_eq!(resized["flavor"]["original_name"], "m1.small", "{resized}");
+    let (ok, _, stderr) = osc.run(&["server", "resize", "--flavor", "m1.small", "osc-vm"]);
+    assert!(
+        !ok && stderr.contains("When resizing, instances must change flavor!"),
+        "resize to the same flavor: {stderr}"
+    );
+    osc.ok(&["server", "resize", "--flavor", "m1.medium", "--wait", "osc-vm"]);
+    osc.ok(&["server", "resize", "revert", "osc-vm"]);
+    osc.wait_status("osc-vm", "ACTIVE");
+    let reverted = osc.json(&["server", "show", "osc-vm"]);
+    assert_eq!(reverted["flavor"]["original_name"], "m1.small", "{reverted}");
+
+    // Metadata, tags and description, as `instance` sets them.
+    osc.ok(&[
+        "server",
+        "set",
+        "--property",
+        "role=web",
+        "--tag",
+        "blue",
+        "--description",
+        "the front",
+        "osc-vm",
+    ]);
+    let set = osc.json(&["server", "show", "osc-vm"]);
+    assert_eq!(set["properties"], json!({ "role": "web" }), "{set}");
+    assert_eq!(set["tags"], json!(["blue"]), "{set}");
+    assert_eq!(set["description"], "the front", "{set}");
+
     // Ports with a fixed IP and allowed address pairs, changed in place.
     let vip = osc.json(&[
         "port",

@@ -1770,6 +1770,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
         TIMEOUT,
     )
     .await;
+    super::resize::refusals(rec).await;
     rec.call(post(
         "nova.server.reboot",
         C,
