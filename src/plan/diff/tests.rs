@@ -332,7 +332,7 @@ fn a_dependent_replaced_for_its_own_reasons_keeps_its_reason_and_an_update_is_up
     let mut spec = demo();
     let observed = observed_as_applied(&spec);
     set(&mut spec, "subnet.sub", "cidr", json!("192.168.43.0/24"));
-    set(&mut spec, "instance.web-1", "flavor", json!("m1.small"));
+    set(&mut spec, "instance.web-1", "image", json!("ubuntu"));
     set(&mut spec, "router.r", "description", json!("edge"));
     let p = plan(&spec, &observed);
     let by_addr: BTreeMap<String, &Action> =
@@ -340,7 +340,7 @@ fn a_dependent_replaced_for_its_own_reasons_keeps_its_reason_and_an_update_is_up
     assert_eq!(
         by_addr["instance.web-1"].reason,
         Reason::AttributesForceReplacement {
-            attrs: vec!["flavor".into()]
+            attrs: vec!["image".into()]
         }
     );
     // The router already changes in place; the relink rides along with that update.

@@ -78,6 +78,9 @@ fn observes_server_with_its_port() {
         ("subnet".to_string(), json!("web-v4")),
         ("security_groups".to_string(), json!(["ssh", "web"])),
         ("power_state".to_string(), json!("stopped")),
+        ("metadata".to_string(), json!({})),
+        ("description".to_string(), json!("")),
+        ("tags".to_string(), json!([])),
         ("volumes".to_string(), json!([])),
     ]
     .into();
