@@ -69,9 +69,7 @@ fn field(attr: &Attr) -> String {
         }
         AttrType::Metadata => "{}; a table of strings".to_string(),
         AttrType::Tags {
-            max_len,
-            max_count,
-            ..
+            max_len, max_count, ..
         } => format!("[]; at most {max_count} strings of at most {max_len} characters"),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)

@@ -389,7 +389,9 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
 
     // Resized (its --wait ends in VERIFY_RESIZE), confirmed (the deprecated --confirm), then
     // resized again and reverted (the newer subcommand).
-    osc.ok(&["server", "resize", "--flavor", "m1.small", "--wait", "osc-vm"]);
+    osc.ok(&[
+        "server", "resize", "--flavor", "m1.small", "--wait", "osc-vm",
+    ]);
     osc.wait_status("osc-vm", "VERIFY_RESIZE");
     osc.ok(&["server", "resize", "--confirm", "osc-vm"]);
     osc.wait_status("osc-vm", "ACTIVE");
@@ -401,11 +403,21 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         !ok && stderr.contains("When resizing, instances must change flavor!"),
         "resize to the same flavor: {stderr}"
     );
-    osc.ok(&["server", "resize", "--flavor", "m1.medium", "--wait", "osc-vm"]);
+    osc.ok(&[
+        "server",
+        "resize",
+        "--flavor",
+        "m1.medium",
+        "--wait",
+        "osc-vm",
+    ]);
     osc.ok(&["server", "resize", "revert", "osc-vm"]);
     osc.wait_status("osc-vm", "ACTIVE");
     let reverted = osc.json(&["server", "show", "osc-vm"]);
-    assert_eq!(reverted["flavor"]["original_name"], "m1.small", "{reverted}");
+    assert_eq!(
+        reverted["flavor"]["original_name"], "m1.small",
+        "{reverted}"
+    );
 
     // Metadata, tags and description, as `instance` sets them.
     osc.ok(&[

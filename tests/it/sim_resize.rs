@@ -83,7 +83,12 @@ async fn a_resize_waits_in_verify_resize_until_confirmed_or_reverted() {
     assert_eq!((status, body), (StatusCode::ACCEPTED, Value::Null));
     assert_eq!(
         state_of(&show(&cloud, &id).await),
-        (json!("RESIZE"), json!("active"), json!("resize_prep"), json!("m1.tiny"))
+        (
+            json!("RESIZE"),
+            json!("active"),
+            json!("resize_prep"),
+            json!("m1.tiny")
+        )
     );
     let (status, body) = action(&cloud, &id, json!({ "resize": { "flavorRef": "3" } })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -96,7 +101,12 @@ async fn a_resize_waits_in_verify_resize_until_confirmed_or_reverted() {
     let verify = wait_for_status(&cloud, &cloud.token, &id, "VERIFY_RESIZE").await;
     assert_eq!(
         state_of(&verify),
-        (json!("VERIFY_RESIZE"), json!("resized"), Value::Null, json!("m1.small"))
+        (
+            json!("VERIFY_RESIZE"),
+            json!("resized"),
+            Value::Null,
+            json!("m1.small")
+        )
     );
     assert_eq!(verify["flavor"]["vcpus"], json!(1));
     assert_eq!(verify["flavor"]["ram"], json!(2048));
@@ -135,7 +145,12 @@ async fn a_resize_waits_in_verify_resize_until_confirmed_or_reverted() {
     let active = wait_for_status(&cloud, &cloud.token, &id, "ACTIVE").await;
     assert_eq!(
         state_of(&active),
-        (json!("ACTIVE"), json!("active"), Value::Null, json!("m1.medium"))
+        (
+            json!("ACTIVE"),
+            json!("active"),
+            Value::Null,
+            json!("m1.medium")
+        )
     );
 
     let (status, body) = action(&cloud, &id, json!({ "resize": { "flavorRef": "3" } })).await;
@@ -169,7 +184,12 @@ async fn a_stopped_server_resizes_and_stays_stopped() {
     let stopped = wait_for_status(&cloud, &cloud.token, &id, "SHUTOFF").await;
     assert_eq!(
         state_of(&stopped),
-        (json!("SHUTOFF"), json!("stopped"), Value::Null, json!("m1.small"))
+        (
+            json!("SHUTOFF"),
+            json!("stopped"),
+            Value::Null,
+            json!("m1.small")
+        )
     );
     cloud.handle.stop().await;
 }

@@ -59,8 +59,7 @@ fn resize(
         .cloned()
         .ok_or_else(|| bad_request(format!("Flavor {flavor_ref} could not be found.")))?;
     let server = find_server(world, request.caller, request.server_id)?;
-    if server.task_state.is_some() || !matches!(server.vm_state.as_str(), "active" | "stopped")
-    {
+    if server.task_state.is_some() || !matches!(server.vm_state.as_str(), "active" | "stopped") {
         return Err(invalid_state("resize", server));
     }
     if server.flavor.id == flavor.id {
@@ -170,12 +169,7 @@ fn settled_vm_state(server: &Server) -> &'static str {
 }
 
 /// Nova checks only what the new flavor adds (cores, RAM) against the project's quota.
-fn check_upsize(
-    world: &World,
-    project_id: &str,
-    old: &Flavor,
-    new: &Flavor,
-) -> Result<(), Fault> {
+fn check_upsize(world: &World, project_id: &str, old: &Flavor, new: &Flavor) -> Result<(), Fault> {
     let quota = world.compute.quota(project_id);
     let usage = world.compute.usage(project_id);
     let added = [
@@ -192,9 +186,8 @@ fn check_upsize(
     if overs.is_empty() {
         return Ok(());
     }
-    let list = |f: &dyn Fn(&(&str, i64)) -> String| {
-        overs.iter().map(f).collect::<Vec<_>>().join(", ")
-    };
+    let list =
+        |f: &dyn Fn(&(&str, i64)) -> String| overs.iter().map(f).collect::<Vec<_>>().join(", ");
     let names = list(&|(k, _)| k.to_string());
     Err(fault(
         StatusCode::FORBIDDEN,

@@ -112,7 +112,11 @@ async fn resize(target: Target) {
     let project = cloud.project_id().await;
     let (id, status, flavor, volumes, ports) = shape(&cloud, &project).await;
     assert_eq!((status, flavor), (json!("ACTIVE"), json!(small)));
-    assert_eq!((volumes.len(), ports.len()), (1, 1), "{volumes:?} {ports:?}");
+    assert_eq!(
+        (volumes.len(), ports.len()),
+        (1, 1),
+        "{volumes:?} {ports:?}"
+    );
 
     with(spec(&large, "running"));
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
@@ -169,7 +173,10 @@ async fn resize(target: Target) {
          (its instance actions say why)"
     );
     assert_eq!(failures.len(), 1, "{out}\n{err}");
-    assert!(failures[0].ends_with(&expected), "{expected}:\n{out}\n{err}");
+    assert!(
+        failures[0].ends_with(&expected),
+        "{expected}:\n{out}\n{err}"
+    );
     assert_eq!(
         shape(&cloud, &project).await,
         (
@@ -294,9 +301,12 @@ subnet = "sub"
         )
     };
     let marked = |server: &Value| {
-        server["tags"]
-            .as_array()
-            .is_some_and(|tags| tags.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("stackform-lineage:"))))
+        server["tags"].as_array().is_some_and(|tags| {
+            tags.iter().any(|t| {
+                t.as_str()
+                    .is_some_and(|t| t.starts_with("stackform-lineage:"))
+            })
+        })
     };
     cloud.spec(&spec(
         "metadata = { role = \"web\" }\ndescription = \"the front\"\ntags = [\"web\", \"blue\"]",
@@ -315,13 +325,15 @@ subnet = "sub"
     assert!(marked(&first), "{first}");
     cloud.assert_converged("after the create");
 
-    let second_spec = spec(
-        "metadata = { tier = \"1\" }\ndescription = \"the back\"\ntags = [\"green\"]",
-    );
+    let second_spec =
+        spec("metadata = { tier = \"1\" }\ndescription = \"the back\"\ntags = [\"green\"]");
     cloud.spec(&second_spec);
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
-    assert!(out.contains("# instance.vm will be updated in place"), "{out}");
+    assert!(
+        out.contains("# instance.vm will be updated in place"),
+        "{out}"
+    );
     assert!(out.contains("0 to add, 1 to change, 0 to destroy"), "{out}");
     cloud.apply();
     let second = server(&cloud, &project).await;
@@ -384,7 +396,10 @@ subnet = "sub"
     let at = format!("{line}:{}", column.parse::<u32>().unwrap_or_default() + 1);
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("error: tag `a/b` in `tags` holds `/`"), "{err}");
+    assert!(
+        err.contains("error: tag `a/b` in `tags` holds `/`"),
+        "{err}"
+    );
     assert!(err.contains(&at), "located at {at}:\n{err}");
 
     // Nova's limits, located, nothing changed.
