@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn unlimited_unset_and_sufficient_quotas_pass() {
         let spec = desired(vec![
-            tenant(json!({"instances": -1, "vcpu": 2, "networks": 1})),
+            tenant(json!({"instances": -1, "vcpu": 2, "network_count": 1})),
             instance("a", "m1.small", "cirros"),
         ]);
         assert_eq!(check(&spec, &cloud()), Diagnostics::default());
@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn neutron_quotas_count_the_networks_and_rbac_policies_of_the_tenant() {
         let spec = desired(vec![
-            tenant(json!({"networks": 1, "rbac_policies": 1, "subnets": 5})),
+            tenant(json!({"network_count": 1, "rbac_policies": 1, "subnet_count": 5})),
             resource("network.n", json!({"tenant": "demo"})),
             resource("network.m", json!({"tenant": "demo"})),
             resource(
@@ -379,12 +379,13 @@ mod tests {
             messages(&check(&spec, &observed)),
             [
                 (
-                    "tenant.demo: the spec makes 2 networks but quotas.networks is 1".to_string(),
-                    Some("raise quotas.networks to at least 2".to_string()),
+                    "tenant.demo: the spec makes 2 networks but quotas.network_count is 1"
+                        .to_string(),
+                    Some("raise quotas.network_count to at least 2".to_string()),
                     Some(77)
                 ),
                 (
-                    "tenant.demo: the spec makes 2 rbac_policies but quotas.rbac_policies is 1"
+                    "tenant.demo: the spec makes 2 RBAC policies but quotas.rbac_policies is 1"
                         .to_string(),
                     Some("raise quotas.rbac_policies to at least 2".to_string()),
                     Some(77)

@@ -42,6 +42,7 @@ const SCHEMA: KindSchema = KindSchema {
                     keys: &QUOTA_KEYS,
                     maps: &[storage_quota::VOLUME_TYPES],
                     aliases: &[("cores", "Nova's `cores` quota is written `vcpu` here")],
+                    renamed: RENAMED_QUOTAS,
                     max: QUOTA_MAX,
                 },
             )
@@ -53,24 +54,39 @@ const SCHEMA: KindSchema = KindSchema {
 /// The role stackform gives itself on the tenants it creates.
 const MEMBER_ROLE: &str = "member";
 
-/// Spec quota key → Nova quota-set key.
+/// Spec quota key → Nova quota-set key (`ram` in MiB).
 const NOVA_QUOTAS: &[(&str, &str)] = &[
     ("instances", "instances"),
     ("vcpu", "cores"),
     ("ram", "ram"),
     ("key_pairs", "key_pairs"),
+    ("server_groups", "server_groups"),
+    ("server_group_members", "server_group_members"),
 ];
 
-/// Spec quota key → Neutron quota key.
+/// Spec quota key → Neutron quota key. `rbac_policies` keeps its name: the issue that named
+/// the others gives it none, and renaming it would only deprecate what works.
 const NEUTRON_QUOTAS: &[(&str, &str)] = &[
-    ("networks", "network"),
-    ("subnets", "subnet"),
-    ("routers", "router"),
-    ("ports", "port"),
-    ("security_groups", "security_group"),
-    ("security_group_rules", "security_group_rule"),
-    ("floatingips", "floatingip"),
+    ("floating_ip_count", "floatingip"),
+    ("network_count", "network"),
+    ("subnet_count", "subnet"),
+    ("port_count", "port"),
+    ("router_count", "router"),
+    ("security_group_count", "security_group"),
+    ("security_group_rule_count", "security_group_rule"),
     ("rbac_policies", "rbac_policy"),
+];
+
+/// The Neutron quota names specs wrote before the full mapping (old → current): still read,
+/// with a warning from `validate`, so that existing specs keep applying unchanged.
+const RENAMED_QUOTAS: &[(&str, &str)] = &[
+    ("networks", "network_count"),
+    ("subnets", "subnet_count"),
+    ("routers", "router_count"),
+    ("ports", "port_count"),
+    ("security_groups", "security_group_count"),
+    ("security_group_rules", "security_group_rule_count"),
+    ("floatingips", "floating_ip_count"),
 ];
 
 const QUOTA_KEY_COUNT: usize = NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len() + CINDER_QUOTAS.len();
@@ -485,7 +501,10 @@ fn check_quotas(
         }
         if let Some(l) = limit(key).filter(|l| count_used > l) {
             over.push((
-                format!("{addr}: the spec makes {count_used} {key} but quotas.{key} is {l}"),
+                format!(
+                    "{addr}: the spec makes {count_used} {} but quotas.{key} is {l}",
+                    counted(key)
+                ),
                 format!("raise quotas.{key} to at least {count_used}"),
             ));
         }
@@ -496,6 +515,21 @@ fn check_quotas(
                 .at(tenant.span_of("quotas"))
                 .help(help),
         );
+    }
+}
+
+/// What a quota key counts, as a sentence says it.
+fn counted(key: &str) -> &str {
+    match key {
+        "floating_ip_count" => "floating IPs",
+        "network_count" => "networks",
+        "subnet_count" => "subnets",
+        "port_count" => "ports",
+        "router_count" => "routers",
+        "security_group_count" => "security groups",
+        "security_group_rule_count" => "security group rules",
+        "rbac_policies" => "RBAC policies",
+        other => other,
     }
 }
 
@@ -543,7 +577,7 @@ mod tests {
             (
                 "quotas".to_string(),
                 json!({"instances": 10, "vcpu": 20, "ram": 51200, "key_pairs": 100,
-                       "networks": 5, "floatingips": -1, "rbac_policies": 10}),
+                       "network_count": 5, "floating_ip_count": -1, "rbac_policies": 10}),
             ),
         ]
         .into();
@@ -552,8 +586,8 @@ mod tests {
 
     #[test]
     fn quota_changes_send_only_differing_keys_with_service_names() {
-        let desired = json!({"vcpu": 8, "instances": 10, "networks": 3});
-        let current = json!({"vcpu": 20, "instances": 10, "networks": 10});
+        let desired = json!({"vcpu": 8, "instances": 10, "network_count": 3});
+        let current = json!({"vcpu": 20, "instances": 10, "network_count": 10});
         let nova = quota_changes(
             desired.as_object().unwrap(),
             current.as_object(),

@@ -118,8 +118,9 @@ impl Builder<'_, '_, '_> {
                 keys,
                 maps,
                 aliases,
+                renamed,
                 max,
-            } => self.quotas(key, keys, maps, aliases, max),
+            } => self.quotas(key, keys, maps, (aliases, renamed), max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
             AttrType::AddressPairs => self.address_pairs(key),
@@ -478,7 +479,7 @@ impl Builder<'_, '_, '_> {
         key: &str,
         keys: &[&str],
         maps: &[&str],
-        aliases: &[(&str, &str)],
+        (aliases, renamed): (&[(&str, &str)], &[(&str, &str)]),
         max: i64,
     ) {
         let Some(quotas) = self.t.table(key, self.diags) else {
@@ -493,7 +494,26 @@ impl Builder<'_, '_, '_> {
         };
         let mut normalized = serde_json::Map::new();
         for (quota, item) in super::reader::entries_in_order(quotas.get_ref()) {
-            let name: &str = quota.get_ref();
+            let written: &str = quota.get_ref();
+            let name = match renamed.iter().find(|(old, _)| *old == written) {
+                Some((old, new)) => {
+                    self.diags.push(
+                        Diagnostic::warning(format!("quota `{old}` is now written `{new}`"))
+                            .at(self.t.span(quota.span()))
+                            .help(format!("rename it `{new}`: `{old}` will stop being read")),
+                    );
+                    *new
+                }
+                None => written,
+            };
+            if written != name && table.get(name).is_some() {
+                self.error(
+                    format!("quota `{name}` is written twice (once as `{written}`)"),
+                    quota.span(),
+                    format!("remove `{written}`"),
+                );
+                continue;
+            }
             if maps.contains(&name) {
                 if let Some(map) = self.quota_map(&table, name, max) {
                     normalized.insert(name.to_string(), map);
@@ -513,7 +533,7 @@ impl Builder<'_, '_, '_> {
                 self.error(format!("unknown quota `{name}`"), quota.span(), help);
                 continue;
             }
-            let Some(value) = table.integer(name, self.diags) else {
+            let Some(value) = table.integer(written, self.diags) else {
                 continue;
             };
             if self.quota_in_range(name, *value.get_ref(), item.span(), max) {
