@@ -18,8 +18,9 @@ enum Target {
 }
 
 /// Every Neutron quota a tenant can set, written and read back on both clouds.
-const OWNER_QUOTAS: &str = "quotas = { networks = 4, subnets = 4, routers = 2, ports = 20, \
-    floatingips = 2, security_groups = 5, security_group_rules = 60, rbac_policies = 3 }";
+const OWNER_QUOTAS: &str = "quotas = { network_count = 4, subnet_count = 4, router_count = 2, \
+    port_count = 20, floating_ip_count = 2, security_group_count = 5, \
+    security_group_rule_count = 60, rbac_policies = 3 }";
 
 struct Sharing {
     dir: tempfile::TempDir,

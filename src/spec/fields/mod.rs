@@ -51,6 +51,37 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
     b.out
 }
 
+/// `[provider] default_quotas`: read and checked as a tenant's `quotas` are, with their
+/// names, ranges and former names; None when absent or unreadable (the problems go to `diags`).
+pub(super) fn default_quotas(
+    provider: &Table<'_, '_>,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<(Value, Span)> {
+    let tenant = crate::resources::schema::tenant_kind();
+    let AttrType::Quotas {
+        keys,
+        maps,
+        aliases,
+        renamed,
+        max,
+    } = tenant.schema().attribute("quotas")?.ty
+    else {
+        return None;
+    };
+    let addr = Address::new(tenant, "provider");
+    let mut b = Builder {
+        addr: &addr,
+        t: provider,
+        diags,
+        out: Built::default(),
+        networks: BTreeMap::new(),
+    };
+    b.quotas(key, keys, maps, (aliases, renamed), max);
+    let value = b.out.attrs.remove(key)?;
+    Some((value, b.out.attr_spans.remove(key)?))
+}
+
 struct Builder<'b, 'a, 'i> {
     addr: &'b Address,
     t: &'b Table<'a, 'i>,
@@ -524,7 +555,13 @@ impl Builder<'_, '_, '_> {
                 let help = match aliases.iter().find(|(alias, _)| *alias == name) {
                     Some((_, help)) => help.to_string(),
                     None => {
-                        let close = super::suggest::did_you_mean(name, all_keys.iter().copied())
+                        // A typo of a former name (`netwroks`) means its current one.
+                        let candidates = all_keys.iter().chain(renamed.iter().map(|(old, _)| old));
+                        let close = super::suggest::did_you_mean(name, candidates.copied())
+                            .map(|c| match renamed.iter().find(|(old, _)| *old == c) {
+                                Some((_, new)) => *new,
+                                None => c,
+                            })
                             .map(|c| format!("did you mean `{c}`? "))
                             .unwrap_or_default();
                         format!("{close}quotas are: {}", all_keys.join(", "))
