@@ -313,6 +313,49 @@ mod tests {
         );
     }
 
+    /// A server made by hand in the tenant takes its share of the quota: the plan counts
+    /// what the cloud says is in use beyond what the spec's existing resources take.
+    #[test]
+    fn quotas_count_what_runs_in_the_tenant_outside_the_spec() {
+        let quotas = tenant(json!({"instances": 3, "vcpu": 8, "port_count": 10}));
+        let existing = instance("a", "m1.small", "cirros");
+        let spec = desired(vec![
+            quotas.clone(),
+            existing.clone(),
+            instance("b", "m1.small", "cirros"),
+        ]);
+        let mut observed = cloud();
+        observed.resources =
+            crate::plan::fixtures::observed_as_applied(&desired(vec![quotas, existing]))
+                .resources;
+        // instance.a (2 vCPUs, one port) and two servers of one vCPU made by hand, with
+        // their ports and a DHCP port.
+        observed.quota_in_use.insert(
+            "id-demo".into(),
+            [
+                ("instances".to_string(), 3),
+                ("vcpu".to_string(), 4),
+                ("port_count".to_string(), 4),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            messages(&check(&spec, &observed)),
+            [(
+                "tenant.demo: 4 instances (2 outside the spec) but quotas.instances is 3"
+                    .to_string(),
+                Some("raise quotas.instances to at least 4".to_string()),
+                Some(77)
+            )]
+        );
+        // Once the servers made by hand are gone, the spec fits.
+        observed.quota_in_use.insert(
+            "id-demo".into(),
+            [("instances".to_string(), 1), ("vcpu".to_string(), 2)].into(),
+        );
+        assert_eq!(check(&spec, &observed), Diagnostics::default());
+    }
+
     #[test]
     fn unlimited_unset_and_sufficient_quotas_pass() {
         let spec = desired(vec![

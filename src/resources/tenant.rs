@@ -143,6 +143,29 @@ pub fn observe(
     attrs
 }
 
+/// The limits of a quota set with usage.
+fn limits(quotas: Option<&BTreeMap<String, QuotaUse>>) -> Option<BTreeMap<String, i64>> {
+    quotas.map(|q| q.iter().map(|(k, v)| (k.clone(), v.limit)).collect())
+}
+
+/// What a project uses of Nova's and Neutron's quotas (in use plus reserved), by spec key.
+fn in_use(
+    nova: Option<&BTreeMap<String, QuotaUse>>,
+    neutron: Option<&BTreeMap<String, QuotaUse>>,
+) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (table, service) in [(NOVA_QUOTAS, nova), (NEUTRON_QUOTAS, neutron)] {
+        let Some(service) = service else { continue };
+        for (spec_key, service_key) in table {
+            if let Some(q) = service.get(*service_key) {
+                let used = u64::try_from(q.in_use.max(0) + q.reserved.max(0)).unwrap_or(0);
+                out.insert(spec_key.to_string(), used);
+            }
+        }
+    }
+    out
+}
+
 /// The quota changes to send, per service: desired keys whose value differs from current.
 fn quota_changes(
     desired: &Map<String, Value>,
@@ -213,15 +236,17 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     return observe(&project, None, None, None);
                 }
                 let (nova, neutron, cinder) = tokio::join!(
+                    // The details carry what the project uses: the plan's quota check
+                    // counts what runs there outside the spec.
                     async {
                         match read_quotas {
-                            true => admin.compute().get_quotas(&project.id).await.map(Some),
+                            true => admin.compute().quota_details(&project.id).await.map(Some),
                             false => Ok(None),
                         }
                     },
                     async {
                         match read_quotas {
-                            true => admin.network().get_quotas(&project.id).await.map(Some),
+                            true => admin.network().quota_details(&project.id).await.map(Some),
                             false => Ok(None),
                         }
                     },
@@ -267,6 +292,13 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
                     .ok()
                     .flatten();
+                let in_use = in_use(nova.as_ref(), neutron.as_ref());
+                listings
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .quota_in_use
+                    .insert(project.id.clone(), in_use);
+                let (nova, neutron) = (limits(nova.as_ref()), limits(neutron.as_ref()));
                 observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
             })
             .foreign(foreign)
@@ -438,6 +470,8 @@ fn check_quotas(
         return;
     };
     let mut usage: BTreeMap<&str, u64> = BTreeMap::new();
+    // What the spec's resources that already exist take: the cloud counts it in use too.
+    let mut existing: BTreeMap<&str, u64> = BTreeMap::new();
     for resource in desired.resources.values() {
         let Some(consumes) = resource.addr.kind.schema().quota_usage else {
             continue;
@@ -445,10 +479,35 @@ fn check_quotas(
         if tenant_of(desired, resource) != Some(tenant.addr.name.as_str()) {
             continue;
         }
+        let exists = observed.resources.contains_key(&resource.addr);
         for (key, amount) in consumes(resource, observed) {
             *usage.entry(key).or_default() += amount;
+            if exists {
+                *existing.entry(key).or_default() += amount;
+            }
         }
     }
+    // What runs in the tenant outside the spec (a server made by hand) takes its share too.
+    let project = observed.resources.get(&tenant.addr).map(|r| r.id.as_str());
+    let in_use = project.and_then(|p| observed.quota_in_use.get(p));
+    let outside: BTreeMap<&str, u64> = in_use
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, n)| {
+            let key = QUOTA_KEYS.iter().find(|k| **k == key.as_str())?;
+            let beyond = n.saturating_sub(existing.get(key).copied().unwrap_or(0));
+            (beyond > 0).then_some((*key, beyond))
+        })
+        .collect();
+    for (key, n) in &outside {
+        if usage.contains_key(key) {
+            *usage.entry(key).or_default() += n;
+        }
+    }
+    let beyond = |key: &str| match outside.get(key).filter(|_| usage.contains_key(key)) {
+        Some(n) => format!(" ({n} outside the spec)"),
+        None => String::new(),
+    };
     let used = |key: &str| usage.get(key).copied().unwrap_or(0);
     let limit = |key: &str| -> Option<u64> {
         // Negative (-1) is unlimited.
@@ -463,16 +522,20 @@ fn check_quotas(
     let mut over = Vec::new();
     if let Some(l) = limit("instances").filter(|l| count_instances > *l) {
         over.push((
-            format!("{addr}: {instances} but quotas.instances is {l}"),
+            format!(
+                "{addr}: {instances}{} but quotas.instances is {l}",
+                beyond("instances")
+            ),
             format!("raise quotas.instances to at least {count_instances}"),
         ));
     }
     if let Some(l) = limit("vcpu").filter(|l| used("vcpu") > *l) {
         over.push((
             format!(
-                "{addr}: {instances} {} {} but quotas.vcpu is {l}",
+                "{addr}: {instances} {} {}{} but quotas.vcpu is {l}",
                 need(count_instances),
-                count(used("vcpu"), "vCPU", "vCPUs")
+                count(used("vcpu"), "vCPU", "vCPUs"),
+                beyond("vcpu")
             ),
             format!(
                 "raise quotas.vcpu to at least {}, or use smaller flavors",
@@ -483,9 +546,10 @@ fn check_quotas(
     if let Some(l) = limit("ram").filter(|l| used("ram") > *l) {
         over.push((
             format!(
-                "{addr}: {instances} {} {} MiB of RAM but quotas.ram is {l}",
+                "{addr}: {instances} {} {} MiB of RAM{} but quotas.ram is {l}",
                 need(count_instances),
-                used("ram")
+                used("ram"),
+                beyond("ram")
             ),
             format!(
                 "raise quotas.ram to at least {}, or use smaller flavors",
@@ -501,10 +565,17 @@ fn check_quotas(
         }
         if let Some(l) = limit(key).filter(|l| count_used > l) {
             over.push((
-                format!(
-                    "{addr}: the spec makes {count_used} {} but quotas.{key} is {l}",
-                    counted(key)
-                ),
+                match outside.contains_key(key) {
+                    true => format!(
+                        "{addr}: would hold {count_used} {}{} but quotas.{key} is {l}",
+                        counted(key),
+                        beyond(key)
+                    ),
+                    false => format!(
+                        "{addr}: the spec makes {count_used} {} but quotas.{key} is {l}",
+                        counted(key)
+                    ),
+                },
                 format!("raise quotas.{key} to at least {count_used}"),
             ));
         }

@@ -1909,3 +1909,73 @@ async fn mutual_remote_groups_joined_to_an_existing_group() {
 async fn real_mutual_remote_groups_joined_to_an_existing_group() {
     mutual_groups_joined_later(Target::Real).await;
 }
+
+/// The plan's quota check counts what the tenant holds outside the spec: a network made by
+/// hand in the tenant takes one of its `network_count`, so a spec that fits the quota alone
+/// fails in plan, before any call, and fits again once the hand-made network is gone.
+async fn the_quota_check_counts_what_runs_outside_the_spec(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let spec = |networks: &[&str]| {
+        let mut toml = format!(
+            "[tenant.demo]\nname = \"{}\"\nquotas = {{ network_count = 2 }}\n",
+            s.tenant
+        );
+        for name in networks {
+            toml.push_str(&format!("\n[network.{name}]\ntenant = \"demo\"\n"));
+        }
+        toml
+    };
+    s.specs(&spec(&["one"]));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let by_hand = s
+        .api
+        .send(
+            Method::POST,
+            "network",
+            "/networks",
+            json!({"network": {"name": "by-hand", "project_id": project}}),
+            &[201],
+        )
+        .await;
+    let by_hand_id = by_hand["network"]["id"].as_str().unwrap_or_default();
+    s.specs(&spec(&["one", "two"]));
+    let (plan_code, plan_out, plan_err) = s.run(&["plan"]);
+    // Removed before asserting: the real cloud is shared, and destroy would not see it.
+    let (status, _) = s
+        .api
+        .request(
+            Method::DELETE,
+            "network",
+            &format!("/networks/{by_hand_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(plan_code, 1, "{plan_out}\n{plan_err}");
+    assert!(
+        plan_err.contains(
+            "tenant.demo: would hold 3 networks (1 outside the spec) but quotas.network_count is 2"
+        ),
+        "{plan_err}"
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 added, 0 changed, 0 destroyed."), "{out}");
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_check_counts_a_network_made_by_hand() {
+    the_quota_check_counts_what_runs_outside_the_spec(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_the_quota_check_counts_a_network_made_by_hand() {
+    the_quota_check_counts_what_runs_outside_the_spec(Target::Real).await;
+}
