@@ -1979,3 +1979,72 @@ async fn the_quota_check_counts_a_network_made_by_hand() {
 async fn real_the_quota_check_counts_a_network_made_by_hand() {
     the_quota_check_counts_what_runs_outside_the_spec(Target::Real).await;
 }
+
+/// `[provider] default_quotas` is set on each service for a tenant that writes no quotas,
+/// and a tenant that writes its own gets only those; the applied spec then plans no change.
+async fn default_quotas_are_set_on_every_service(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let provider = format!(
+        "{}default_quotas = {{ vcpu = 7, instances = 3, network_count = 3, port_count = -1, \
+         volumes = 4 }}\n",
+        provider(&s.cloud, &s.external_network, s.timeout)
+    );
+    let own = format!("{}-own", s.tenant);
+    let tenants = format!(
+        "[tenant.demo]\nname = \"{}\"\n\n[tenant.own]\nname = \"{own}\"\nquotas = {{ vcpu = 5 }}\n",
+        s.tenant
+    );
+    write_specs(
+        s.dir.path(),
+        &[("provider.toml", &provider), ("demo.toml", &tenants)],
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let nova = s
+        .api
+        .get("compute", &format!("/os-quota-sets/{project}"))
+        .await;
+    assert_eq!(
+        (&nova["quota_set"]["cores"], &nova["quota_set"]["instances"]),
+        (&json!(7), &json!(3)),
+        "{nova}"
+    );
+    let neutron = s.api.get("network", &format!("/quotas/{project}")).await;
+    assert_eq!(
+        (&neutron["quota"]["network"], &neutron["quota"]["port"]),
+        (&json!(3), &json!(-1)),
+        "{neutron}"
+    );
+    let cinder = s
+        .api
+        .get("volumev3", &format!("/os-quota-sets/{project}"))
+        .await;
+    assert_eq!(cinder["quota_set"]["volumes"], 4, "{cinder}");
+    let own_project = s.api.one("identity", "/projects", "projects", &own).await;
+    let own_id = own_project["id"].as_str().unwrap_or_default();
+    let own_nova = s
+        .api
+        .get("compute", &format!("/os-quota-sets/{own_id}"))
+        .await;
+    assert_eq!(own_nova["quota_set"]["cores"], 5, "{own_nova}");
+    assert_ne!(own_nova["quota_set"]["instances"], 3, "{own_nova}");
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_quotas_go_to_tenants_that_set_none() {
+    default_quotas_are_set_on_every_service(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_default_quotas_go_to_tenants_that_set_none() {
+    default_quotas_are_set_on_every_service(Target::Real).await;
+}
