@@ -326,8 +326,7 @@ mod tests {
         ]);
         let mut observed = cloud();
         observed.resources =
-            crate::plan::fixtures::observed_as_applied(&desired(vec![quotas, existing]))
-                .resources;
+            crate::plan::fixtures::observed_as_applied(&desired(vec![quotas, existing])).resources;
         // instance.a (2 vCPUs, one port) and two servers of one vCPU made by hand, with
         // their ports and a DHCP port.
         observed.quota_in_use.insert(

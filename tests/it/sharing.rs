@@ -5,7 +5,7 @@
 //! a plan refuses (a bad RBAC target, an invalid MTU, a missing policy), which change nothing.
 //! Everything is checked through the cloud's own API.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cloud_api::CloudApi;
 use crate::real_common;
@@ -431,6 +431,18 @@ async fn the_shared_network_example_applies_as_it_is() {
             .one("identity", "/projects", "projects", "platform")
             .await;
         let team = api.one("identity", "/projects", "projects", "team-a").await;
+        let team_id = team["id"].as_str().unwrap_or_default();
+        let team_quotas = api
+            .get("compute", &format!("/os-quota-sets/{team_id}"))
+            .await;
+        assert_eq!(
+            [
+                &team_quotas["quota_set"]["cores"],
+                &team_quotas["quota_set"]["server_groups"]
+            ],
+            [&json!(10), &json!(2)],
+            "the provider's default quotas: {team_quotas}"
+        );
         let network = api
             .one("network", "/networks", "networks", "platform-net")
             .await;

@@ -352,13 +352,17 @@ fn default_quotas_go_to_the_tenants_that_set_none() {
     };
     assert_eq!(
         quotas("plain"),
-        Some(json!({"vcpu": 20, "ram": 51200, "instances": 30, "volumes": 50, "storage": 1024,
+        Some(
+            json!({"vcpu": 20, "ram": 51200, "instances": 30, "volumes": 50, "storage": 1024,
                     "snapshots": 50, "security_group_count": 100,
                     "security_group_rule_count": 100, "floating_ip_count": 50,
-                    "network_count": 10, "subnet_count": 10, "port_count": -1}))
+                    "network_count": 10, "subnet_count": 10, "port_count": -1})
+        )
     );
     assert_eq!(quotas("own"), Some(json!({"instances": 2})));
-    let plain = desired.get(&addr(Kind::Tenant, "plain")).expect("tenant.plain");
+    let plain = desired
+        .get(&addr(Kind::Tenant, "plain"))
+        .expect("tenant.plain");
     // A quota error of the plan then points at the provider's line, where the limits are.
     let at = plain.span_of("quotas");
     assert_eq!(
