@@ -82,6 +82,9 @@ pub(super) fn default_quotas(
     Some((value, b.out.attr_spans.remove(key)?))
 }
 
+/// Quota names paired with what they mean: an alias's help, or a former name's current one.
+type NamePairs<'a> = &'a [(&'a str, &'a str)];
+
 struct Builder<'b, 'a, 'i> {
     addr: &'b Address,
     t: &'b Table<'a, 'i>,
@@ -510,7 +513,7 @@ impl Builder<'_, '_, '_> {
         key: &str,
         keys: &[&str],
         maps: &[&str],
-        (aliases, renamed): (&[(&str, &str)], &[(&str, &str)]),
+        (aliases, renamed): (NamePairs<'_>, NamePairs<'_>),
         max: i64,
     ) {
         let Some(quotas) = self.t.table(key, self.diags) else {
