@@ -169,14 +169,25 @@ pub struct ZoneState {
     pub available: bool,
 }
 
-/// One quota of `GET /os-quota-sets/{project}?usage=true`.
+/// One quota with its usage: Cinder's `GET /os-quota-sets/{project}?usage=true`, Nova's
+/// `.../detail`, Neutron's `GET /quotas/{project}/details`.
 #[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct QuotaUse {
     /// -1 is unlimited.
     pub limit: i64,
+    /// Neutron's quota details call it `used`.
+    #[serde(alias = "used")]
     pub in_use: i64,
     pub reserved: i64,
+}
+
+/// The quotas of a quota set with usage; what is not one (Nova's `id`) is left out.
+pub(super) fn quota_uses(set: BTreeMap<String, Value>) -> BTreeMap<String, QuotaUse> {
+    set.into_iter()
+        .filter(|(_, v)| v.is_object())
+        .filter_map(|(k, v)| serde_json::from_value(v).ok().map(|q| (k, q)))
+        .collect()
 }
 
 #[derive(Clone, Copy)]
@@ -341,10 +352,7 @@ impl BlockStorage<'_> {
                 "quota_set",
             )
             .await?;
-        Ok(set
-            .into_iter()
-            .filter_map(|(k, v)| serde_json::from_value(v).ok().map(|q| (k, q)))
-            .collect())
+        Ok(quota_uses(set))
     }
 
     pub async fn update_quotas(

@@ -242,6 +242,22 @@ impl Compute<'_> {
         Ok(integers(set))
     }
 
+    /// Nova quota set of a project with what it uses (`/detail`): name → limit and in use.
+    pub async fn quota_details(
+        self,
+        project_id: &str,
+    ) -> Result<BTreeMap<String, super::block_storage::QuotaUse>, ApiError> {
+        let set: BTreeMap<String, Value> = self
+            .0
+            .get(
+                COMPUTE,
+                &format!("/os-quota-sets/{project_id}/detail"),
+                "quota_set",
+            )
+            .await?;
+        Ok(super::block_storage::quota_uses(set))
+    }
+
     pub async fn update_quotas(
         self,
         project_id: &str,

@@ -455,6 +455,18 @@ impl Neutron<'_> {
             .collect())
     }
 
+    /// A project's quotas with what it uses (the `quota_details` extension).
+    pub async fn quota_details(
+        self,
+        project_id: &str,
+    ) -> Result<BTreeMap<String, super::block_storage::QuotaUse>, ApiError> {
+        let set: BTreeMap<String, Value> = self
+            .0
+            .get(NETWORK, &format!("/quotas/{project_id}/details"), "quota")
+            .await?;
+        Ok(super::block_storage::quota_uses(set))
+    }
+
     pub async fn update_quotas(
         self,
         project_id: &str,

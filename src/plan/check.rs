@@ -313,10 +313,52 @@ mod tests {
         );
     }
 
+    /// A server made by hand in the tenant takes its share of the quota: the plan counts
+    /// what the cloud says is in use beyond what the spec's existing resources take.
+    #[test]
+    fn quotas_count_what_runs_in_the_tenant_outside_the_spec() {
+        let quotas = tenant(json!({"instances": 3, "vcpu": 8, "port_count": 10}));
+        let existing = instance("a", "m1.small", "cirros");
+        let spec = desired(vec![
+            quotas.clone(),
+            existing.clone(),
+            instance("b", "m1.small", "cirros"),
+        ]);
+        let mut observed = cloud();
+        observed.resources =
+            crate::plan::fixtures::observed_as_applied(&desired(vec![quotas, existing])).resources;
+        // instance.a (2 vCPUs, one port) and two servers of one vCPU made by hand, with
+        // their ports and a DHCP port.
+        observed.quota_in_use.insert(
+            "id-demo".into(),
+            [
+                ("instances".to_string(), 3),
+                ("vcpu".to_string(), 4),
+                ("port_count".to_string(), 4),
+            ]
+            .into(),
+        );
+        assert_eq!(
+            messages(&check(&spec, &observed)),
+            [(
+                "tenant.demo: 4 instances (2 outside the spec) but quotas.instances is 3"
+                    .to_string(),
+                Some("raise quotas.instances to at least 4".to_string()),
+                Some(77)
+            )]
+        );
+        // Once the servers made by hand are gone, the spec fits.
+        observed.quota_in_use.insert(
+            "id-demo".into(),
+            [("instances".to_string(), 1), ("vcpu".to_string(), 2)].into(),
+        );
+        assert_eq!(check(&spec, &observed), Diagnostics::default());
+    }
+
     #[test]
     fn unlimited_unset_and_sufficient_quotas_pass() {
         let spec = desired(vec![
-            tenant(json!({"instances": -1, "vcpu": 2, "networks": 1})),
+            tenant(json!({"instances": -1, "vcpu": 2, "network_count": 1})),
             instance("a", "m1.small", "cirros"),
         ]);
         assert_eq!(check(&spec, &cloud()), Diagnostics::default());
@@ -361,7 +403,7 @@ mod tests {
     #[test]
     fn neutron_quotas_count_the_networks_and_rbac_policies_of_the_tenant() {
         let spec = desired(vec![
-            tenant(json!({"networks": 1, "rbac_policies": 1, "subnets": 5})),
+            tenant(json!({"network_count": 1, "rbac_policies": 1, "subnet_count": 5})),
             resource("network.n", json!({"tenant": "demo"})),
             resource("network.m", json!({"tenant": "demo"})),
             resource(
@@ -379,12 +421,13 @@ mod tests {
             messages(&check(&spec, &observed)),
             [
                 (
-                    "tenant.demo: the spec makes 2 networks but quotas.networks is 1".to_string(),
-                    Some("raise quotas.networks to at least 2".to_string()),
+                    "tenant.demo: the spec makes 2 networks but quotas.network_count is 1"
+                        .to_string(),
+                    Some("raise quotas.network_count to at least 2".to_string()),
                     Some(77)
                 ),
                 (
-                    "tenant.demo: the spec makes 2 rbac_policies but quotas.rbac_policies is 1"
+                    "tenant.demo: the spec makes 2 RBAC policies but quotas.rbac_policies is 1"
                         .to_string(),
                     Some("raise quotas.rbac_policies to at least 2".to_string()),
                     Some(77)

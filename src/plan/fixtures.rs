@@ -54,6 +54,7 @@ pub fn desired(resources: Vec<DesiredResource>) -> Desired {
             default_internal_network_mtu: None,
             storage_mode: Default::default(),
             catalog_max_age_secs: 3600,
+            default_quotas: None,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

@@ -132,7 +132,7 @@ fn routers_to_port(port: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -
 }
 
 fn quota_usage(_: &DesiredResource, _: &Observed) -> Vec<(&'static str, u64)> {
-    vec![("floatingips", 1)]
+    vec![("floating_ip_count", 1)]
 }
 
 /// The network a floating IP comes from must be an external network the cloud has; with no
@@ -596,7 +596,7 @@ mod tests {
     fn floating_ips_count_against_the_tenants_quota() {
         let tenant = resource(
             "tenant.demo",
-            json!({"name": "demo", "quotas": {"floatingips": 1}}),
+            json!({"name": "demo", "quotas": {"floating_ip_count": 1}}),
         );
         let one = resource("floating_ip.a", json!({"tenant": "demo", "network": ""}));
         let two = resource("floating_ip.b", json!({"tenant": "demo", "network": ""}));
@@ -615,7 +615,7 @@ mod tests {
             .collect();
         assert_eq!(
             messages,
-            ["tenant.demo: the spec makes 2 floatingips but quotas.floatingips is 1"]
+            ["tenant.demo: the spec makes 2 floating IPs but quotas.floating_ip_count is 1"]
         );
     }
 }

@@ -230,6 +230,9 @@ pub struct Listings {
     pub created_shown: HashMap<Address, spec::Attrs>,
     /// Cinder quotas and usage of the tenants whose quotas were read, by project id.
     pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
+    /// Nova and Neutron usage of the tenants whose quotas were read (see
+    /// [`Observed::quota_in_use`]).
+    pub quota_in_use: BTreeMap<String, BTreeMap<String, u64>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -330,6 +333,10 @@ pub struct Observed {
     /// Cinder quotas and their usage per project id, for the tenants whose quotas are read.
     #[serde(default)]
     pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
+    /// What the projects whose Nova and Neutron quotas are read use, per project id, under
+    /// the spec's quota keys (`vcpu`, `port_count`...): in use plus reserved.
+    #[serde(default)]
+    pub quota_in_use: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// An object of another lineage claiming one of our addresses.

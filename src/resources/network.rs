@@ -52,7 +52,7 @@ const SCHEMA: KindSchema = KindSchema {
 )
 .parent("tenant")
 .statuses(&["ACTIVE"], &["ERROR"])
-.quota_usage(|_, _| vec![("networks", 1)])
+.quota_usage(|_, _| vec![("network_count", 1)])
 };
 
 /// The extension a network's `dns_domain` needs.

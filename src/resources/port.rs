@@ -28,7 +28,7 @@ pub struct Port;
 /// changes everything but the network in place, fixed IPs included (PUT fixed_ips).
 const SCHEMA: KindSchema = KindSchema {
     spec_check: Some(spec_check),
-    quota_usage: Some(|_, _| vec![("ports", 1)]),
+    quota_usage: Some(|_, _| vec![("port_count", 1)]),
     ..KindSchema::new(
         "port",
         "a Neutron port on a network of the spec, in its network's project",

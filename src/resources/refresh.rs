@@ -280,6 +280,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     }
     // The tenants' observations read their storage quotas and usage.
     observed.storage_usage = cx.listed(|l| l.storage_usage.clone());
+    observed.quota_in_use = cx.listed(|l| l.quota_in_use.clone());
     Ok(observed)
 }
 

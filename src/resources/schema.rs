@@ -467,6 +467,8 @@ pub enum AttrType {
         /// Keys whose value is a table of name → limit (`volume_types = { ssd = 100 }`).
         maps: &'static [&'static str],
         aliases: &'static [(&'static str, &'static str)],
+        /// Former names still read (old name → current name), with a deprecation warning.
+        renamed: &'static [(&'static str, &'static str)],
         max: i64,
     },
     /// Security group rules in the short form, normalized to Neutron's; the boolean input

@@ -44,7 +44,7 @@ const SCHEMA: KindSchema = KindSchema {
     ],
 )
 .parent("tenant")
-.quota_usage(|_, _| vec![("security_groups", 1)])
+.quota_usage(|_, _| vec![("security_group_count", 1)])
 };
 
 /// A rule admitting another group's ports needs that group first (and, destroyed, goes

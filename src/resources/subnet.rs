@@ -42,7 +42,7 @@ const SCHEMA: KindSchema = KindSchema::new(
     ],
 )
 .parent("network")
-.quota_usage(|_, _| vec![("subnets", 1)]);
+.quota_usage(|_, _| vec![("subnet_count", 1)]);
 
 /// `cidr` in canonical network form; anything unparsable is kept as the cloud wrote it.
 fn canonical_cidr(cidr: &str) -> String {

@@ -42,6 +42,7 @@ const SCHEMA: KindSchema = KindSchema {
                     keys: &QUOTA_KEYS,
                     maps: &[storage_quota::VOLUME_TYPES],
                     aliases: &[("cores", "Nova's `cores` quota is written `vcpu` here")],
+                    renamed: RENAMED_QUOTAS,
                     max: QUOTA_MAX,
                 },
             )
@@ -53,24 +54,39 @@ const SCHEMA: KindSchema = KindSchema {
 /// The role stackform gives itself on the tenants it creates.
 const MEMBER_ROLE: &str = "member";
 
-/// Spec quota key → Nova quota-set key.
+/// Spec quota key → Nova quota-set key (`ram` in MiB).
 const NOVA_QUOTAS: &[(&str, &str)] = &[
     ("instances", "instances"),
     ("vcpu", "cores"),
     ("ram", "ram"),
     ("key_pairs", "key_pairs"),
+    ("server_groups", "server_groups"),
+    ("server_group_members", "server_group_members"),
 ];
 
-/// Spec quota key → Neutron quota key.
+/// Spec quota key → Neutron quota key. `rbac_policies` keeps its name: the issue that named
+/// the others gives it none, and renaming it would only deprecate what works.
 const NEUTRON_QUOTAS: &[(&str, &str)] = &[
-    ("networks", "network"),
-    ("subnets", "subnet"),
-    ("routers", "router"),
-    ("ports", "port"),
-    ("security_groups", "security_group"),
-    ("security_group_rules", "security_group_rule"),
-    ("floatingips", "floatingip"),
+    ("floating_ip_count", "floatingip"),
+    ("network_count", "network"),
+    ("subnet_count", "subnet"),
+    ("port_count", "port"),
+    ("router_count", "router"),
+    ("security_group_count", "security_group"),
+    ("security_group_rule_count", "security_group_rule"),
     ("rbac_policies", "rbac_policy"),
+];
+
+/// The Neutron quota names specs wrote before the full mapping (old → current): still read,
+/// with a warning from `validate`, so that existing specs keep applying unchanged.
+const RENAMED_QUOTAS: &[(&str, &str)] = &[
+    ("networks", "network_count"),
+    ("subnets", "subnet_count"),
+    ("routers", "router_count"),
+    ("ports", "port_count"),
+    ("security_groups", "security_group_count"),
+    ("security_group_rules", "security_group_rule_count"),
+    ("floatingips", "floating_ip_count"),
 ];
 
 const QUOTA_KEY_COUNT: usize = NOVA_QUOTAS.len() + NEUTRON_QUOTAS.len() + CINDER_QUOTAS.len();
@@ -125,6 +141,29 @@ pub fn observe(
         attrs.insert("quotas".into(), Value::Object(quotas));
     }
     attrs
+}
+
+/// The limits of a quota set with usage.
+fn limits(quotas: Option<&BTreeMap<String, QuotaUse>>) -> Option<BTreeMap<String, i64>> {
+    quotas.map(|q| q.iter().map(|(k, v)| (k.clone(), v.limit)).collect())
+}
+
+/// What a project uses of Nova's and Neutron's quotas (in use plus reserved), by spec key.
+fn in_use(
+    nova: Option<&BTreeMap<String, QuotaUse>>,
+    neutron: Option<&BTreeMap<String, QuotaUse>>,
+) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (table, service) in [(NOVA_QUOTAS, nova), (NEUTRON_QUOTAS, neutron)] {
+        let Some(service) = service else { continue };
+        for (spec_key, service_key) in table {
+            if let Some(q) = service.get(*service_key) {
+                let used = u64::try_from(q.in_use.max(0) + q.reserved.max(0)).unwrap_or(0);
+                out.insert(spec_key.to_string(), used);
+            }
+        }
+    }
+    out
 }
 
 /// The quota changes to send, per service: desired keys whose value differs from current.
@@ -197,15 +236,17 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     return observe(&project, None, None, None);
                 }
                 let (nova, neutron, cinder) = tokio::join!(
+                    // The details carry what the project uses: the plan's quota check
+                    // counts what runs there outside the spec.
                     async {
                         match read_quotas {
-                            true => admin.compute().get_quotas(&project.id).await.map(Some),
+                            true => admin.compute().quota_details(&project.id).await.map(Some),
                             false => Ok(None),
                         }
                     },
                     async {
                         match read_quotas {
-                            true => admin.network().get_quotas(&project.id).await.map(Some),
+                            true => admin.network().quota_details(&project.id).await.map(Some),
                             false => Ok(None),
                         }
                     },
@@ -251,6 +292,13 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
                     .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
                     .ok()
                     .flatten();
+                let in_use = in_use(nova.as_ref(), neutron.as_ref());
+                listings
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .quota_in_use
+                    .insert(project.id.clone(), in_use);
+                let (nova, neutron) = (limits(nova.as_ref()), limits(neutron.as_ref()));
                 observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
             })
             .foreign(foreign)
@@ -422,6 +470,8 @@ fn check_quotas(
         return;
     };
     let mut usage: BTreeMap<&str, u64> = BTreeMap::new();
+    // What the spec's resources that already exist take: the cloud counts it in use too.
+    let mut existing: BTreeMap<&str, u64> = BTreeMap::new();
     for resource in desired.resources.values() {
         let Some(consumes) = resource.addr.kind.schema().quota_usage else {
             continue;
@@ -429,10 +479,35 @@ fn check_quotas(
         if tenant_of(desired, resource) != Some(tenant.addr.name.as_str()) {
             continue;
         }
+        let exists = observed.resources.contains_key(&resource.addr);
         for (key, amount) in consumes(resource, observed) {
             *usage.entry(key).or_default() += amount;
+            if exists {
+                *existing.entry(key).or_default() += amount;
+            }
         }
     }
+    // What runs in the tenant outside the spec (a server made by hand) takes its share too.
+    let project = observed.resources.get(&tenant.addr).map(|r| r.id.as_str());
+    let in_use = project.and_then(|p| observed.quota_in_use.get(p));
+    let outside: BTreeMap<&str, u64> = in_use
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, n)| {
+            let key = QUOTA_KEYS.iter().find(|k| **k == key.as_str())?;
+            let beyond = n.saturating_sub(existing.get(key).copied().unwrap_or(0));
+            (beyond > 0).then_some((*key, beyond))
+        })
+        .collect();
+    for (key, n) in &outside {
+        if usage.contains_key(key) {
+            *usage.entry(key).or_default() += n;
+        }
+    }
+    let beyond = |key: &str| match outside.get(key).filter(|_| usage.contains_key(key)) {
+        Some(n) => format!(" ({n} outside the spec)"),
+        None => String::new(),
+    };
     let used = |key: &str| usage.get(key).copied().unwrap_or(0);
     let limit = |key: &str| -> Option<u64> {
         // Negative (-1) is unlimited.
@@ -447,16 +522,20 @@ fn check_quotas(
     let mut over = Vec::new();
     if let Some(l) = limit("instances").filter(|l| count_instances > *l) {
         over.push((
-            format!("{addr}: {instances} but quotas.instances is {l}"),
+            format!(
+                "{addr}: {instances}{} but quotas.instances is {l}",
+                beyond("instances")
+            ),
             format!("raise quotas.instances to at least {count_instances}"),
         ));
     }
     if let Some(l) = limit("vcpu").filter(|l| used("vcpu") > *l) {
         over.push((
             format!(
-                "{addr}: {instances} {} {} but quotas.vcpu is {l}",
+                "{addr}: {instances} {} {}{} but quotas.vcpu is {l}",
                 need(count_instances),
-                count(used("vcpu"), "vCPU", "vCPUs")
+                count(used("vcpu"), "vCPU", "vCPUs"),
+                beyond("vcpu")
             ),
             format!(
                 "raise quotas.vcpu to at least {}, or use smaller flavors",
@@ -467,9 +546,10 @@ fn check_quotas(
     if let Some(l) = limit("ram").filter(|l| used("ram") > *l) {
         over.push((
             format!(
-                "{addr}: {instances} {} {} MiB of RAM but quotas.ram is {l}",
+                "{addr}: {instances} {} {} MiB of RAM{} but quotas.ram is {l}",
                 need(count_instances),
-                used("ram")
+                used("ram"),
+                beyond("ram")
             ),
             format!(
                 "raise quotas.ram to at least {}, or use smaller flavors",
@@ -485,7 +565,17 @@ fn check_quotas(
         }
         if let Some(l) = limit(key).filter(|l| count_used > l) {
             over.push((
-                format!("{addr}: the spec makes {count_used} {key} but quotas.{key} is {l}"),
+                match outside.contains_key(key) {
+                    true => format!(
+                        "{addr}: would hold {count_used} {}{} but quotas.{key} is {l}",
+                        counted(key),
+                        beyond(key)
+                    ),
+                    false => format!(
+                        "{addr}: the spec makes {count_used} {} but quotas.{key} is {l}",
+                        counted(key)
+                    ),
+                },
                 format!("raise quotas.{key} to at least {count_used}"),
             ));
         }
@@ -496,6 +586,21 @@ fn check_quotas(
                 .at(tenant.span_of("quotas"))
                 .help(help),
         );
+    }
+}
+
+/// What a quota key counts, as a sentence says it.
+fn counted(key: &str) -> &str {
+    match key {
+        "floating_ip_count" => "floating IPs",
+        "network_count" => "networks",
+        "subnet_count" => "subnets",
+        "port_count" => "ports",
+        "router_count" => "routers",
+        "security_group_count" => "security groups",
+        "security_group_rule_count" => "security group rules",
+        "rbac_policies" => "RBAC policies",
+        other => other,
     }
 }
 
@@ -543,7 +648,7 @@ mod tests {
             (
                 "quotas".to_string(),
                 json!({"instances": 10, "vcpu": 20, "ram": 51200, "key_pairs": 100,
-                       "networks": 5, "floatingips": -1, "rbac_policies": 10}),
+                       "network_count": 5, "floating_ip_count": -1, "rbac_policies": 10}),
             ),
         ]
         .into();
@@ -552,8 +657,8 @@ mod tests {
 
     #[test]
     fn quota_changes_send_only_differing_keys_with_service_names() {
-        let desired = json!({"vcpu": 8, "instances": 10, "networks": 3});
-        let current = json!({"vcpu": 20, "instances": 10, "networks": 10});
+        let desired = json!({"vcpu": 8, "instances": 10, "network_count": 3});
+        let current = json!({"vcpu": 20, "instances": 10, "network_count": 10});
         let nova = quota_changes(
             desired.as_object().unwrap(),
             current.as_object(),

@@ -34,6 +34,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "default_internal_network_mtu",
     "storage_mode",
     "catalog_max_age",
+    "default_quotas",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -99,6 +100,9 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     let mut resources = merged.resources;
     if let Some(mtu) = provider.default_internal_network_mtu {
         default_mtu(&mut resources, mtu);
+    }
+    if let Some((quotas, span)) = &provider.default_quotas {
+        default_quotas(&mut resources, quotas, span);
     }
     let desired = Desired {
         provider,
@@ -266,6 +270,23 @@ fn default_mtu(resources: &mut BTreeMap<Address, DesiredResource>, mtu: i64) {
     }
 }
 
+/// `[provider] default_quotas` for every tenant that sets no `quotas`; their errors in plan
+/// point at the provider's table, where the limits are written.
+fn default_quotas(
+    resources: &mut BTreeMap<Address, DesiredResource>,
+    quotas: &serde_json::Value,
+    span: &Span,
+) {
+    for resource in resources.values_mut() {
+        if resource.addr.kind == crate::resources::schema::tenant_kind()
+            && !resource.attrs.contains_key("quotas")
+        {
+            resource.attrs.insert("quotas".into(), quotas.clone());
+            resource.attr_spans.insert("quotas".into(), span.clone());
+        }
+    }
+}
+
 fn default_provider() -> Provider {
     Provider {
         cloud: CloudChoice::Embedded,
@@ -277,6 +298,7 @@ fn default_provider() -> Provider {
         default_internal_network_mtu: None,
         storage_mode: StorageMode::Fixed,
         catalog_max_age_secs: DEFAULT_CATALOG_MAX_AGE_SECS,
+        default_quotas: None,
         span: None,
     }
 }
@@ -428,6 +450,7 @@ fn read_provider(
             ),
         }
     }
+    provider.default_quotas = super::fields::default_quotas(&t, "default_quotas", diags);
     if let Some((_, item)) = t.get("catalog_max_age") {
         match parse_timeout(item) {
             Ok(secs) => provider.catalog_max_age_secs = secs,

@@ -76,6 +76,10 @@ pub struct Provider {
     pub storage_mode: StorageMode,
     /// How old the cached volume catalog may be before a plan pulls it again.
     pub catalog_max_age_secs: u64,
+    /// `[provider] default_quotas`: the quotas of every tenant that sets none (normalized as
+    /// a tenant's `quotas`), with where they are written. Absent: such tenants' quotas stay
+    /// unmanaged (the cloud's own defaults).
+    pub default_quotas: Option<(serde_json::Value, Span)>,
     pub span: Option<Span>,
 }
 

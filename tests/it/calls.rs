@@ -105,7 +105,7 @@ fn group_spec(rules: &str) -> String {
 cloud = "env"
 
 [tenant.calls]
-quotas = {{ security_groups = 10, security_group_rules = 2000 }}
+quotas = {{ security_group_count = 10, security_group_rule_count = 2000 }}
 
 [security_group.web]
 tenant = "calls"
@@ -169,7 +169,7 @@ async fn deleting_a_group_is_at_most_two_calls() {
     cloud.spec(&group_spec(&tcp_rules([22, 80].into_iter())));
     cloud.apply().await;
     let without_group = "[provider]\ncloud = \"env\"\n\n[tenant.calls]\n\
-                         quotas = { security_groups = 10, security_group_rules = 2000 }\n";
+                         quotas = { security_group_count = 10, security_group_rule_count = 2000 }\n";
     write_specs(cloud.dir(), &[("all.toml", without_group)]);
     let calls = cloud.apply_beyond_refresh().await;
     assert!(calls.len() <= 2, "{calls:?}");

@@ -18,7 +18,7 @@ use stackform::spec::{self, Desired};
 const SPEC: &str = r#"
 [tenant.demo]
 description = "demo tenant"
-quotas = { vcpu = 8, instances = 4, networks = 5 }
+quotas = { vcpu = 8, instances = 4, network_count = 5 }
 
 [network.web]
 tenant = "demo"
@@ -215,7 +215,7 @@ async fn updates_change_only_what_differs() {
     let changed = load(
         &SPEC
             .replace("mtu = 1400", "mtu = 1300\ndescription = \"public web\"")
-            .replace("quotas = { vcpu = 8, instances = 4, networks = 5 }", "quotas = { vcpu = 6, instances = 4, networks = 5 }")
+            .replace("quotas = { vcpu = 8, instances = 4, network_count = 5 }", "quotas = { vcpu = 6, instances = 4, network_count = 5 }")
             .replace("external_gateway = true\nsubnets = [\"web-v4\"]", "external_gateway = false\nsubnets = []")
             .replace(
                 r#"rules = [{ protocol = "tcp", port_range = "22", cidr = "0.0.0.0/0" }]"#,

@@ -1909,3 +1909,142 @@ async fn mutual_remote_groups_joined_to_an_existing_group() {
 async fn real_mutual_remote_groups_joined_to_an_existing_group() {
     mutual_groups_joined_later(Target::Real).await;
 }
+
+/// The plan's quota check counts what the tenant holds outside the spec: a network made by
+/// hand in the tenant takes one of its `network_count`, so a spec that fits the quota alone
+/// fails in plan, before any call, and fits again once the hand-made network is gone.
+async fn the_quota_check_counts_what_runs_outside_the_spec(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let spec = |networks: &[&str]| {
+        let mut toml = format!(
+            "[tenant.demo]\nname = \"{}\"\nquotas = {{ network_count = 2 }}\n",
+            s.tenant
+        );
+        for name in networks {
+            toml.push_str(&format!("\n[network.{name}]\ntenant = \"demo\"\n"));
+        }
+        toml
+    };
+    s.specs(&spec(&["one"]));
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let by_hand = s
+        .api
+        .send(
+            Method::POST,
+            "network",
+            "/networks",
+            json!({"network": {"name": "by-hand", "project_id": project}}),
+            &[201],
+        )
+        .await;
+    let by_hand_id = by_hand["network"]["id"].as_str().unwrap_or_default();
+    s.specs(&spec(&["one", "two"]));
+    let (plan_code, plan_out, plan_err) = s.run(&["plan"]);
+    // Removed before asserting: the real cloud is shared, and destroy would not see it.
+    let (status, _) = s
+        .api
+        .request(
+            Method::DELETE,
+            "network",
+            &format!("/networks/{by_hand_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(plan_code, 1, "{plan_out}\n{plan_err}");
+    assert!(
+        plan_err.contains(
+            "tenant.demo: would hold 3 networks (1 outside the spec) but quotas.network_count is 2"
+        ),
+        "{plan_err}"
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 added, 0 changed, 0 destroyed."), "{out}");
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_check_counts_a_network_made_by_hand() {
+    the_quota_check_counts_what_runs_outside_the_spec(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_the_quota_check_counts_a_network_made_by_hand() {
+    the_quota_check_counts_what_runs_outside_the_spec(Target::Real).await;
+}
+
+/// `[provider] default_quotas` is set on each service for a tenant that writes no quotas,
+/// and a tenant that writes its own gets only those; the applied spec then plans no change.
+async fn default_quotas_are_set_on_every_service(target: Target) {
+    let Some(mut s) = Scenario::start(target).await else {
+        return;
+    };
+    let provider = format!(
+        "{}default_quotas = {{ vcpu = 7, instances = 3, network_count = 3, port_count = -1, \
+         volumes = 4 }}\n",
+        provider(&s.cloud, &s.external_network, s.timeout)
+    );
+    let own = format!("{}-own", s.tenant);
+    let tenants = format!(
+        "[tenant.demo]\nname = \"{}\"\n\n[tenant.own]\nname = \"{own}\"\nquotas = {{ vcpu = 5 }}\n",
+        s.tenant
+    );
+    write_specs(
+        s.dir.path(),
+        &[("provider.toml", &provider), ("demo.toml", &tenants)],
+    );
+    let (code, out, err) = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let project = s.project_id().await;
+    let nova = s
+        .api
+        .get("compute", &format!("/os-quota-sets/{project}"))
+        .await;
+    assert_eq!(
+        (&nova["quota_set"]["cores"], &nova["quota_set"]["instances"]),
+        (&json!(7), &json!(3)),
+        "{nova}"
+    );
+    let neutron = s.api.get("network", &format!("/quotas/{project}")).await;
+    assert_eq!(
+        (&neutron["quota"]["network"], &neutron["quota"]["port"]),
+        (&json!(3), &json!(-1)),
+        "{neutron}"
+    );
+    let cinder = s
+        .api
+        .get("volumev3", &format!("/os-quota-sets/{project}"))
+        .await;
+    assert_eq!(cinder["quota_set"]["volumes"], 4, "{cinder}");
+    let own_project = s.api.one("identity", "/projects", "projects", &own).await;
+    let own_id = own_project["id"].as_str().unwrap_or_default();
+    let own_nova = s
+        .api
+        .get("compute", &format!("/os-quota-sets/{own_id}"))
+        .await;
+    assert_eq!(own_nova["quota_set"]["cores"], 5, "{own_nova}");
+    assert_ne!(own_nova["quota_set"]["instances"], 3, "{own_nova}");
+    let (code, out, err) = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    let (code, out, err) = s.run(&["destroy", "--auto-approve"]);
+    s.destroyed = code == 0;
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_quotas_go_to_tenants_that_set_none() {
+    default_quotas_are_set_on_every_service(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_default_quotas_go_to_tenants_that_set_none() {
+    default_quotas_are_set_on_every_service(Target::Real).await;
+}

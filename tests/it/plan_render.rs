@@ -132,6 +132,7 @@ fn demo() -> Desired {
             default_internal_network_mtu: None,
             storage_mode: Default::default(),
             catalog_max_age_secs: 3600,
+            default_quotas: None,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

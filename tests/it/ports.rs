@@ -79,7 +79,7 @@ timeout = "300s"
 
 [tenant.t]
 name = "{tenant}"
-quotas = {{ instances = 4, vcpu = 8, ram = 16384, ports = 20 }}
+quotas = {{ instances = 4, vcpu = 8, ram = 16384, port_count = 20 }}
 
 [network.net]
 tenant = "t"
@@ -563,13 +563,13 @@ async fn instance_ports_and_the_ports_quota_are_checked_in_plan() {
     let spec = std::fs::read_to_string(cloud.dir.path().join("specs/all.toml")).unwrap_or_default();
     std::fs::write(
         cloud.dir.path().join("specs/all.toml"),
-        spec.replace("ports = 20", "ports = 1"),
+        spec.replace("port_count = 20", "port_count = 1"),
     )
     .unwrap();
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        err.contains("tenant.t: the spec makes 2 ports but quotas.ports is 1"),
+        err.contains("tenant.t: the spec makes 2 ports but quotas.port_count is 1"),
         "{err}"
     );
 }

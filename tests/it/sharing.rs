@@ -5,7 +5,7 @@
 //! a plan refuses (a bad RBAC target, an invalid MTU, a missing policy), which change nothing.
 //! Everything is checked through the cloud's own API.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cloud_api::CloudApi;
 use crate::real_common;
@@ -18,8 +18,9 @@ enum Target {
 }
 
 /// Every Neutron quota a tenant can set, written and read back on both clouds.
-const OWNER_QUOTAS: &str = "quotas = { networks = 4, subnets = 4, routers = 2, ports = 20, \
-    floatingips = 2, security_groups = 5, security_group_rules = 60, rbac_policies = 3 }";
+const OWNER_QUOTAS: &str = "quotas = { network_count = 4, subnet_count = 4, router_count = 2, \
+    port_count = 20, floating_ip_count = 2, security_group_count = 5, \
+    security_group_rule_count = 60, rbac_policies = 3 }";
 
 struct Sharing {
     dir: tempfile::TempDir,
@@ -430,6 +431,18 @@ async fn the_shared_network_example_applies_as_it_is() {
             .one("identity", "/projects", "projects", "platform")
             .await;
         let team = api.one("identity", "/projects", "projects", "team-a").await;
+        let team_id = team["id"].as_str().unwrap_or_default();
+        let team_quotas = api
+            .get("compute", &format!("/os-quota-sets/{team_id}"))
+            .await;
+        assert_eq!(
+            [
+                &team_quotas["quota_set"]["cores"],
+                &team_quotas["quota_set"]["server_groups"]
+            ],
+            [&json!(10), &json!(2)],
+            "the provider's default quotas: {team_quotas}"
+        );
         let network = api
             .one("network", "/networks", "networks", "platform-net")
             .await;

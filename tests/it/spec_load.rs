@@ -41,7 +41,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "name": "demo",
             "description": "The demo tenant",
             "enabled": true,
-            "quotas": {"instances": 10, "vcpu": 20, "ram": 51200, "networks": 5, "floatingips": -1},
+            "quotas": {"instances": 10, "vcpu": 20, "ram": 51200, "network_count": 5, "floating_ip_count": -1},
         })
     );
     assert_eq!(
@@ -325,6 +325,64 @@ fn warnings(case: &str) -> String {
 #[test]
 fn the_demo_loads_without_warnings() {
     assert_eq!(warnings("demo"), "");
+}
+
+/// The Neutron quota names specs wrote before the full mapping keep working: each is read
+/// under its current name, with a warning that says the new one.
+#[test]
+fn former_quota_names_are_read_with_a_warning() {
+    let (desired, warnings) =
+        spec::load_checked(&Path::new(FIXTURES).join("renamed_quotas")).expect("loads");
+    let tenant = desired.get(&addr(Kind::Tenant, "old")).expect("tenant.old");
+    assert_eq!(
+        tenant.attrs["quotas"],
+        json!({"vcpu": 8, "network_count": 5, "subnet_count": 6, "router_count": 2,
+               "port_count": 40, "security_group_count": 3, "security_group_rule_count": 30,
+               "floating_ip_count": -1})
+    );
+    insta::assert_snapshot!(warnings.to_string());
+}
+
+/// `[provider] default_quotas` is what a tenant that sets no quotas gets; a tenant's own
+/// `quotas` replace it whole (no merge: the spec says every managed limit in one place).
+#[test]
+fn default_quotas_go_to_the_tenants_that_set_none() {
+    let desired = load_ok("default_quotas");
+    let quotas = |name| {
+        desired
+            .get(&addr(Kind::Tenant, name))
+            .map(|t| t.attrs["quotas"].clone())
+    };
+    assert_eq!(
+        quotas("plain"),
+        Some(
+            json!({"vcpu": 20, "ram": 51200, "instances": 30, "volumes": 50, "storage": 1024,
+                    "snapshots": 50, "security_group_count": 100,
+                    "security_group_rule_count": 100, "floating_ip_count": 50,
+                    "network_count": 10, "subnet_count": 10, "port_count": -1})
+        )
+    );
+    assert_eq!(quotas("own"), Some(json!({"instances": 2})));
+    let plain = desired
+        .get(&addr(Kind::Tenant, "plain"))
+        .expect("tenant.plain");
+    // A quota error of the plan then points at the provider's line, where the limits are.
+    let at = plain.span_of("quotas");
+    assert_eq!(
+        (at.file.display().to_string(), at.range.start),
+        (
+            "tests/fixtures/specs/default_quotas/main.toml".to_string(),
+            std::fs::read_to_string("tests/fixtures/specs/default_quotas/main.toml")
+                .expect("fixture")
+                .find("{ vcpu = 20")
+                .expect("the default quotas")
+        )
+    );
+}
+
+#[test]
+fn bad_default_quotas_are_located_errors() {
+    insta::assert_snapshot!(errors("bad_default_quotas"));
 }
 
 // Regression (issue 7): two networks of one name in one tenant were created without a word;

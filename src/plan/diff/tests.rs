@@ -125,7 +125,7 @@ fn only_the_quota_keys_in_the_spec_are_compared() {
     if let Some(t) = observed.resources.get_mut(&addr("tenant.demo")) {
         t.attrs.insert(
             "quotas".into(),
-            json!({"vcpu": 20, "instances": 10, "ram": 51200, "networks": 100}),
+            json!({"vcpu": 20, "instances": 10, "ram": 51200, "network_count": 100}),
         );
     }
     assert!(plan(&spec, &observed).is_empty());

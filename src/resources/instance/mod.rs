@@ -247,13 +247,13 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
         .and_then(|name| observed.flavors.get(name));
     let mut usage = vec![("instances", 1)];
     if instance.attrs.contains_key("subnet") {
-        usage.push(("ports", 1));
+        usage.push(("port_count", 1));
     }
     if let Some(f) = flavor {
         usage.extend([("vcpu", f.vcpus), ("ram", f.ram_mb)]);
     }
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true)) {
-        usage.push(("floatingips", 1));
+        usage.push(("floating_ip_count", 1));
     }
     usage
 }

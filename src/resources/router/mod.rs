@@ -78,7 +78,7 @@ const SCHEMA: KindSchema = KindSchema {
 )
     .parent("tenant")
     .statuses(&["ACTIVE"], &["ERROR"])
-    .quota_usage(|_, _| vec![("routers", 1)])
+    .quota_usage(|_, _| vec![("router_count", 1)])
 };
 
 /// Normalized attributes, from the router's `interfaces` ([`interfaces`]).

@@ -51,6 +51,40 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
     b.out
 }
 
+/// `[provider] default_quotas`: read and checked as a tenant's `quotas` are, with their
+/// names, ranges and former names; None when absent or unreadable (the problems go to `diags`).
+pub(super) fn default_quotas(
+    provider: &Table<'_, '_>,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<(Value, Span)> {
+    let tenant = crate::resources::schema::tenant_kind();
+    let AttrType::Quotas {
+        keys,
+        maps,
+        aliases,
+        renamed,
+        max,
+    } = tenant.schema().attribute("quotas")?.ty
+    else {
+        return None;
+    };
+    let addr = Address::new(tenant, "provider");
+    let mut b = Builder {
+        addr: &addr,
+        t: provider,
+        diags,
+        out: Built::default(),
+        networks: BTreeMap::new(),
+    };
+    b.quotas(key, keys, maps, (aliases, renamed), max);
+    let value = b.out.attrs.remove(key)?;
+    Some((value, b.out.attr_spans.remove(key)?))
+}
+
+/// Quota names paired with what they mean: an alias's help, or a former name's current one.
+type NamePairs<'a> = &'a [(&'a str, &'a str)];
+
 struct Builder<'b, 'a, 'i> {
     addr: &'b Address,
     t: &'b Table<'a, 'i>,
@@ -123,8 +157,9 @@ impl Builder<'_, '_, '_> {
                 keys,
                 maps,
                 aliases,
+                renamed,
                 max,
-            } => self.quotas(key, keys, maps, aliases, max),
+            } => self.quotas(key, keys, maps, (aliases, renamed), max),
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
             AttrType::AddressPairs => self.address_pairs(key),
@@ -483,7 +518,7 @@ impl Builder<'_, '_, '_> {
         key: &str,
         keys: &[&str],
         maps: &[&str],
-        aliases: &[(&str, &str)],
+        (aliases, renamed): (NamePairs<'_>, NamePairs<'_>),
         max: i64,
     ) {
         let Some(quotas) = self.t.table(key, self.diags) else {
@@ -498,7 +533,26 @@ impl Builder<'_, '_, '_> {
         };
         let mut normalized = serde_json::Map::new();
         for (quota, item) in super::reader::entries_in_order(quotas.get_ref()) {
-            let name: &str = quota.get_ref();
+            let written: &str = quota.get_ref();
+            let name = match renamed.iter().find(|(old, _)| *old == written) {
+                Some((old, new)) => {
+                    self.diags.push(
+                        Diagnostic::warning(format!("quota `{old}` is now written `{new}`"))
+                            .at(self.t.span(quota.span()))
+                            .help(format!("rename it `{new}`: `{old}` will stop being read")),
+                    );
+                    *new
+                }
+                None => written,
+            };
+            if written != name && table.get(name).is_some() {
+                self.error(
+                    format!("quota `{name}` is written twice (once as `{written}`)"),
+                    quota.span(),
+                    format!("remove `{written}`"),
+                );
+                continue;
+            }
             if maps.contains(&name) {
                 if let Some(map) = self.quota_map(&table, name, max) {
                     normalized.insert(name.to_string(), map);
@@ -509,7 +563,13 @@ impl Builder<'_, '_, '_> {
                 let help = match aliases.iter().find(|(alias, _)| *alias == name) {
                     Some((_, help)) => help.to_string(),
                     None => {
-                        let close = super::suggest::did_you_mean(name, all_keys.iter().copied())
+                        // A typo of a former name (`netwroks`) means its current one.
+                        let candidates = all_keys.iter().chain(renamed.iter().map(|(old, _)| old));
+                        let close = super::suggest::did_you_mean(name, candidates.copied())
+                            .map(|c| match renamed.iter().find(|(old, _)| *old == c) {
+                                Some((_, new)) => *new,
+                                None => c,
+                            })
                             .map(|c| format!("did you mean `{c}`? "))
                             .unwrap_or_default();
                         format!("{close}quotas are: {}", all_keys.join(", "))
@@ -518,7 +578,7 @@ impl Builder<'_, '_, '_> {
                 self.error(format!("unknown quota `{name}`"), quota.span(), help);
                 continue;
             }
-            let Some(value) = table.integer(name, self.diags) else {
+            let Some(value) = table.integer(written, self.diags) else {
                 continue;
             };
             if self.quota_in_range(name, *value.get_ref(), item.span(), max) {
