@@ -68,6 +68,9 @@ fn field(attr: &Attr) -> String {
             format!("the cloud's default; one of its {}", catalog.plural())
         }
         AttrType::Metadata => "{}; a table of strings".to_string(),
+        AttrType::Payload { file, max_encoded } => format!(
+            "unset; a string, or `{file}` (a path relative to the spec's folder); at most {max_encoded} bytes base64 encoded; shown as its SHA-256"
+        ),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)
         }

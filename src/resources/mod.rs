@@ -45,6 +45,7 @@ use crate::addr::Address;
 use crate::openstack::{self, ApiError};
 use crate::spec::{self, Attrs};
 
+pub use instance::user_data;
 pub use listed::{Listed, Observation, Projects, Scope};
 pub use refresh::refresh;
 

@@ -7,8 +7,10 @@ use std::sync::PoisonError;
 
 use serde_json::{Value, json};
 
+mod boot;
 mod nics;
 mod power;
+pub mod user_data;
 mod volumes;
 
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
@@ -41,7 +43,10 @@ const SCHEMA: KindSchema = KindSchema {
     replace_in_status: &[("power_state", "ERROR")],
     implicit_dependencies: Some(implied),
     quota_usage: Some(quota_usage),
-    spec_check: Some(spec_check),
+    spec_check: Some(|instance, resources, out| {
+        spec_check(instance, resources, out);
+        boot::spec_check(instance, out);
+    }),
     shown: &["floating_ip_address", "public_address"],
     plan_check: Some(plan_check),
     ..KindSchema::new(
@@ -64,9 +69,10 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .forces_replacement(),
+            // Required unless the server boots from `boot_volume` (see `boot`).
             Attr::new(
                 "image",
-                AttrType::CloudName {
+                AttrType::OptionalCloudName {
                     example: "\"<image name>\"",
                     catalog: Catalog::Images,
                 },
@@ -134,6 +140,53 @@ const SCHEMA: KindSchema = KindSchema {
                     default_empty: false,
                 },
             )
+            .own_calls(),
+            // What the server boots with (see `boot`): a change boots a new server.
+            Attr::new(
+                "boot_volume",
+                AttrType::Reference(
+                    Ref::to(Kind::Volume)
+                        .same_tenant(
+                            "boot from",
+                            "an instance boots from volumes of its own tenant only: pick one of",
+                        )
+                        .optional(),
+                ),
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new(
+                "boot_volume_size",
+                AttrType::Integer {
+                    min: 1,
+                    max: boot::MAX_VOLUME_GB,
+                    help: "the size in GB of the volume Nova makes from `image` to boot from",
+                },
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new("delete_on_termination", AttrType::OptionalBool)
+                .forces_replacement()
+                .own_calls(),
+            Attr::new(
+                "user_data",
+                AttrType::Payload {
+                    file: "user_data_file",
+                    max_encoded: user_data::MAX_ENCODED,
+                },
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new("config_drive", AttrType::Bool { default: false })
+                .forces_replacement()
+                .own_calls(),
+            Attr::new(
+                "availability_zone",
+                AttrType::OptionalText {
+                    what: "Nova's choice; one of the cloud's compute availability zones",
+                },
+            )
+            .forces_replacement()
             .own_calls(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
@@ -233,6 +286,7 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true)) {
         usage.push(("floatingips", 1));
     }
+    usage.extend(boot::quota_usage(instance));
     usage
 }
 
@@ -295,7 +349,12 @@ pub fn observe(
             .cloned()
             .unwrap_or_else(|| id.to_string())
     });
+    let image = image.or_else(|| {
+        let id = server.boot_volume.as_ref()?.image_id.as_ref()?;
+        Some(image_names.get(id).cloned().unwrap_or_else(|| id.clone()))
+    });
     attrs.insert("image".into(), json!(image));
+    boot::observe(server, names, &mut attrs);
     if let Some(port) = port {
         let subnet = port
             .fixed_ips
@@ -310,9 +369,12 @@ pub fn observe(
         attrs.insert("security_groups".into(), common::sorted_names(groups));
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
+    // The volume the server boots from is not one of its attached `volumes`.
+    let boot_volume = server.boot_volume.as_ref().map(|b| b.id.as_str());
     let volumes = server
         .volumes_attached
         .iter()
+        .filter(|v| Some(v.id.as_str()) != boot_volume)
         .map(|v| names.name(Kind::Volume, &v.id))
         .collect();
     attrs.insert("volumes".into(), common::sorted_names(volumes));
@@ -497,6 +559,7 @@ async fn list_servers(cx: &Context, projects: &Projects) -> Result<Vec<Server>> 
     let lineage = common::lineage_tag(cx);
     let query = neutron::query(&[("all_tenants", "1"), ("tags", &lineage)]);
     let mut servers = admin.compute().list_servers(&query).await?;
+    boot::find_boot_volumes(cx, &mut servers).await?;
     let listed: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
     for id in projects.known(Kind::Instance) {
         if listed.contains(id) {
@@ -561,7 +624,10 @@ impl KindOps for Instance {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
         let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
-        let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
+        let image = match res.attrs.get("image").and_then(Value::as_str) {
+            Some(name) => Some(image_id(cx, addr, name).await?),
+            None => None,
+        };
         let nics = if res.attrs.contains_key("ports") {
             common::list_attr(res, "ports")
                 .iter()
@@ -570,14 +636,14 @@ impl KindOps for Instance {
         } else {
             vec![json!({ "port": own_port(cx, &session, res, ids).await? })]
         };
-        let server_body = json!({
+        let mut server_body = json!({
             "name": name_of(res),
             "flavorRef": flavor,
-            "imageRef": image,
             "networks": nics,
             "metadata": { ADDRESS_METADATA: addr.to_string() },
             "tags": [common::lineage_tag(cx)],
         });
+        boot::create_fields(res, ids, image, &mut server_body)?;
         let server_id = common::create_or_adopt(
             addr,
             || async {

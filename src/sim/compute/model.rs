@@ -51,6 +51,9 @@ pub(super) struct Server {
     /// What was asked of the server, oldest first (os-instance-actions).
     #[serde(default)]
     pub(super) actions: Vec<Action>,
+    /// User data, config drive, boot volume.
+    #[serde(default)]
+    pub(super) boot: super::boot::Boot,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it
