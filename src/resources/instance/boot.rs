@@ -7,6 +7,8 @@
 //! volume's `volume_image_metadata`, and the boot volume is told from the other attached ones by
 //! its device (the server's root device name), then read from Cinder for its size.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use super::super::common::{self, Names, dep_id};
@@ -158,6 +160,20 @@ pub fn observe(server: &Server, names: &Names, attrs: &mut Attrs) {
     if let Some(zone) = &server.availability_zone {
         attrs.insert("availability_zone".into(), json!(zone));
     }
+}
+
+/// The attached volumes of `server` but its boot volume: those `volumes` converges (the boot
+/// volume is the server's disk, never detached).
+pub async fn attached_volumes(cx: &Context, server: &Server) -> Result<BTreeSet<String>> {
+    let mut server = server.clone();
+    find_boot_volumes(cx, std::slice::from_mut(&mut server)).await?;
+    let boot = server.boot_volume.map(|b| b.id);
+    Ok(server
+        .volumes_attached
+        .iter()
+        .map(|v| v.id.clone())
+        .filter(|id| Some(id) != boot.as_ref())
+        .collect())
 }
 
 /// Finds the boot volume of each server booted from one (`"image": ""`): the attached volume

@@ -676,7 +676,7 @@ impl KindOps for Instance {
             ensure_floating_ip(cx, addr, session.project_id().as_str(), &server_id).await?;
         }
         let want = volumes::wanted(res, ids)?;
-        let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+        let have = boot::attached_volumes(cx, &server).await?;
         let project = session.project_id();
         volumes::converge(cx, addr, &server_id, &want, &have, ids, &project).await?;
         Ok(server_id)
@@ -749,7 +749,7 @@ impl KindOps for Instance {
         if res.attrs.contains_key("volumes") {
             let want = volumes::wanted(res, ids)?;
             let server = compute.get_server(&current.id).await?;
-            let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+            let have = boot::attached_volumes(cx, &server).await?;
             volumes::converge(cx, addr, &current.id, &want, &have, ids, &server.tenant_id)
                 .await?;
         }
