@@ -75,14 +75,6 @@ pub fn spec_check(instance: &DesiredResource, out: &mut Diagnostics) {
     }
 }
 
-/// A new boot volume counts in Cinder's quotas (one volume, its gigabytes).
-pub fn quota_usage(instance: &DesiredResource) -> Vec<(&'static str, u64)> {
-    match instance.attrs.get("boot_volume_size").and_then(Value::as_u64) {
-        Some(size) => vec![("volumes", 1), ("storage", size)],
-        None => Vec::new(),
-    }
-}
-
 /// Adds the boot fields to a server create body: the image or the block device mapping,
 /// the user data (base64), the config drive and the zone.
 pub fn create_fields(

@@ -286,7 +286,6 @@ fn quota_usage(instance: &DesiredResource, observed: &Observed) -> Vec<(&'static
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true)) {
         usage.push(("floatingips", 1));
     }
-    usage.extend(boot::quota_usage(instance));
     usage
 }
 

@@ -153,6 +153,16 @@ async fn boots(target: Target) {
     assert_eq!(root["status"], "in-use");
     cloud.assert_converged("after booting from volumes");
 
+    // Another server booting from a new 2 GB volume would make 4 GB of 3: refused in plan.
+    let vm3 = format!(
+        "\n[instance.vm3]\ntenant = \"t\"\nflavor = \"{flavor}\"\nimage = \"cirros\"\nsubnet = \"sub\"\nboot_volume_size = 2\n"
+    );
+    cloud.spec_with("", "storage = 3", &format!("{}{vm3}", spec(flavor, "")));
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let expected = "tenant.t: quota gigabytes (quotas.storage) is 3, 2 in use, and the plan adds 2 (instance.vm3 2): 4 would exceed it";
+    assert!(err.contains(expected), "{expected}\n{err}");
+
     // Keeping the boot volume after the server is a change of what it boots with: replaced.
     cloud.spec(&spec(flavor, "delete_on_termination = false"));
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
