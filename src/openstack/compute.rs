@@ -162,6 +162,22 @@ impl Compute<'_> {
             .await
     }
 
+    /// The availability zones (`os-availability-zone`): name and whether it is available.
+    pub async fn availability_zones(self) -> Result<Vec<(String, bool)>, ApiError> {
+        let zones: Vec<Value> = self
+            .0
+            .get(COMPUTE, "/os-availability-zone", "availabilityZoneInfo")
+            .await?;
+        Ok(zones
+            .iter()
+            .filter_map(|z| {
+                let name = z.get("zoneName")?.as_str()?.to_string();
+                let available = z.pointer("/zoneState/available") == Some(&Value::Bool(true));
+                Some((name, available))
+            })
+            .collect())
+    }
+
     /// The volumes attached to a server, with their devices.
     pub async fn volume_attachments(self, server: &str) -> Result<Vec<VolumeAttachment>, ApiError> {
         self.0

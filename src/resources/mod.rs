@@ -12,6 +12,7 @@ pub mod registry;
 pub mod schema;
 
 mod common;
+pub mod compute_zones;
 mod error_policy;
 mod listed;
 mod refresh;
@@ -324,6 +325,10 @@ pub struct Observed {
     /// The volume types that allow a volume attached to several servers.
     #[serde(default)]
     pub multiattach_volume_types: std::collections::BTreeSet<String>,
+    /// Nova's availability zones, when the spec names one (`compute_zones`): set by the
+    /// plan from the state's cache or the cloud.
+    #[serde(default)]
+    pub compute_zones: Option<std::collections::BTreeSet<String>>,
     /// The volume catalog when this refresh pulled it from the cloud (rather than using the
     /// state's): the caller keeps it in the state.
     #[serde(default)]

@@ -299,6 +299,7 @@ fn plan_check(
     out: &mut crate::diag::Diagnostics,
 ) {
     volumes::shared_check(instance, desired, observed, out);
+    super::compute_zones::check(instance, observed, out);
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true))
         && desired.provider.external_network.is_none()
     {

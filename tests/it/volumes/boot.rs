@@ -163,6 +163,19 @@ async fn boots(target: Target) {
     let expected = "tenant.t: quota gigabytes (quotas.storage) is 3, 2 in use, and the plan adds 2 (instance.vm3 2): 4 would exceed it";
     assert!(err.contains(expected), "{expected}\n{err}");
 
+    // A zone Nova does not list fails in plan, at its line, the known zones listed; the
+    // zones are kept in the state's catalog with the time they were pulled.
+    cloud.spec(&spec(flavor, "").replace("availability_zone = \"nova\"", "availability_zone = \"nvoa\""));
+    let (code, out, err) = cloud.run(&["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("instance.vm: availability_zone `nvoa` is not a compute zone of the cloud"),
+        "{err}"
+    );
+    assert!(err.contains("compute availability zones: nova"), "{err}");
+    let at = cloud.position_of("availability_zone = \"nvoa\"");
+    assert!(err.contains(&at), "{at}\n{err}");
+
     // Keeping the boot volume after the server is a change of what it boots with: replaced.
     cloud.spec(&spec(flavor, "delete_on_termination = false"));
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
