@@ -318,3 +318,30 @@ user_data_file = "missing.yaml"
     }
     assert!(err.contains("instance.noimage: needs `image` (or `boot_volume`)"), "{err}");
 }
+
+/// `examples/boot/` applies as it is on the embedded cloud, converges, and is destroyed; the
+/// user data file's content never shows in the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_boot_example_applies_as_it_is() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_string_lossy().into_owned();
+    let specs = format!("{repo}/examples/boot");
+    let run = |cmd: &[&str]| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend(["--specs", &specs, "--state", &state_arg]);
+        crate::support::run_in(state.path(), &args)
+    };
+    let (code, out, err) = run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
+        "{out}"
+    );
+    assert!(!out.contains("nginx"), "user data shown as its hash only:\n{out}");
+    let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "converged:\n{out}\n{err}");
+    let (code, out, err) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("6 destroyed"), "{out}");
+}
