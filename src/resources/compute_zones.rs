@@ -47,7 +47,11 @@ pub async fn pull_compute_catalog(cx: &Context) -> Result<ComputeCatalog, ApiErr
 /// An instance's zone must be one the cloud lists: else a located error naming the known
 /// ones, closest first. Without a catalog (none pulled) nothing is checked.
 pub fn check(instance: &DesiredResource, observed: &Observed, out: &mut Diagnostics) {
-    let Some(zone) = instance.attrs.get("availability_zone").and_then(Value::as_str) else {
+    let Some(zone) = instance
+        .attrs
+        .get("availability_zone")
+        .and_then(Value::as_str)
+    else {
         return;
     };
     let Some(known) = &observed.compute_zones else {

@@ -313,7 +313,11 @@ fn demands(
         .of_kind(Kind::Instance)
         .filter(|i| in_tenant(&i.attrs) && !observed.resources.contains_key(&i.addr))
     {
-        let Some(size) = instance.attrs.get("boot_volume_size").and_then(Value::as_u64) else {
+        let Some(size) = instance
+            .attrs
+            .get("boot_volume_size")
+            .and_then(Value::as_u64)
+        else {
             continue;
         };
         let addr = instance.addr.to_string();

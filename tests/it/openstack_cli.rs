@@ -677,7 +677,10 @@ fn boot_from_volume(osc: &Osc, dir: &Path) {
     assert_eq!(server["status"], "ACTIVE", "{server}");
     assert_eq!(server["image"], "N/A (booted from volume)", "{server}");
     assert_eq!(server["config_drive"], "True", "{server}");
-    assert_eq!(server["OS-EXT-SRV-ATTR:user_data"], "I2Nsb3VkLWNvbmZpZwo=", "{server}");
+    assert_eq!(
+        server["OS-EXT-SRV-ATTR:user_data"], "I2Nsb3VkLWNvbmZpZwo=",
+        "{server}"
+    );
     let volumes = osc.json(&["volume", "list", "--long"]);
     assert_eq!(volumes.as_array().map(Vec::len), Some(1), "{volumes}");
     let id = volumes[0]["ID"].as_str().unwrap_or_default().to_string();

@@ -48,7 +48,12 @@ impl BlockStorageData {
     /// Names the device of `volume_id`'s attachment to `server_id` (the root disk of a
     /// server booted from it).
     pub fn set_server_device(&mut self, server_id: &str, volume_id: &str, device: &str) {
-        let ids: Vec<String> = self.attachments.ids_under(server_id).iter().cloned().collect();
+        let ids: Vec<String> = self
+            .attachments
+            .ids_under(server_id)
+            .iter()
+            .cloned()
+            .collect();
         for id in ids {
             if let Some(attachment) = self.attachments.get_mut(&id)
                 && attachment.volume_id == volume_id

@@ -34,8 +34,14 @@ pub(super) struct Boot {
 /// The boot disk a create asks for.
 pub(super) enum BootDisk {
     Image(String),
-    Volume { id: String },
-    NewVolume { image_id: String, size: i64, delete_on_termination: bool },
+    Volume {
+        id: String,
+    },
+    NewVolume {
+        image_id: String,
+        size: i64,
+        delete_on_termination: bool,
+    },
 }
 
 /// `user_data` and `config_drive` of a create body.
@@ -60,7 +66,11 @@ pub(super) fn boot_options(input: &Value) -> Result<Boot, Fault> {
             Some(text.clone())
         }
         Some(other) => {
-            return Err(invalid_field("user_data", other, "It is not of type 'string'."));
+            return Err(invalid_field(
+                "user_data",
+                other,
+                "It is not of type 'string'.",
+            ));
         }
     };
     let config_drive = match input.get("config_drive") {
@@ -84,7 +94,7 @@ pub(super) fn boot_options(input: &Value) -> Result<Boot, Fault> {
 
 fn is_base64(text: &str) -> bool {
     let body = text.trim_end_matches('=');
-    text.len() % 4 == 0
+    text.len().is_multiple_of(4)
         && text.len() - body.len() <= 2
         && body
             .bytes()
@@ -118,8 +128,12 @@ pub(super) fn boot_disk(input: &Value, image_ref: Option<String>) -> Result<Boot
         });
     };
     let text = |key: &str| boot.get(key).and_then(Value::as_str).map(str::to_string);
-    let uuid = text("uuid").ok_or_else(|| bad_request("Block Device Mapping is Invalid: uuid is required."))?;
-    match (text("source_type").as_deref(), text("destination_type").as_deref()) {
+    let uuid = text("uuid")
+        .ok_or_else(|| bad_request("Block Device Mapping is Invalid: uuid is required."))?;
+    match (
+        text("source_type").as_deref(),
+        text("destination_type").as_deref(),
+    ) {
         (Some("volume"), Some("volume") | None) => Ok(BootDisk::Volume { id: uuid }),
         (Some("image"), Some("volume")) => {
             let size = boot
@@ -204,7 +218,10 @@ pub(super) fn attach_disk(
             )));
         }
         Err(_) => {
-            let status = world.block_storage.volume_status(&volume_id).unwrap_or_default();
+            let status = world
+                .block_storage
+                .volume_status(&volume_id)
+                .unwrap_or_default();
             return Err(bad_request(format!(
                 "Invalid volume: volume '{volume_id}' status must be 'available'. Currently in \
                  '{status}'"

@@ -198,7 +198,12 @@ impl Builder<'_, '_, '_> {
             }
             (Some(text), None) => (text.get_ref().as_bytes().to_vec(), text.span()),
             (None, Some(path)) => {
-                let folder = self.t.file.path.parent().unwrap_or(std::path::Path::new(""));
+                let folder = self
+                    .t
+                    .file
+                    .path
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
                 let full = folder.join(path.get_ref());
                 match std::fs::read(&full) {
                     Ok(bytes) => (bytes, path.span()),

@@ -32,9 +32,8 @@ fn server(run: &str, extra: Value) -> Value {
 pub(super) async fn boot_from_volume(rec: &mut Recorder, login: &Login) {
     use Svc::Compute as C;
     let run = &login.run;
-    let create = |label: &str, body: Value| {
-        Req::new(label, C, Method::POST, "/v2.1/servers").json(body)
-    };
+    let create =
+        |label: &str, body: Value| Req::new(label, C, Method::POST, "/v2.1/servers").json(body);
     rec.call(create(
         "nova.boot.user_data_not_base64",
         server(run, json!({"user_data": "not base64!"})),

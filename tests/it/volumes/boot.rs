@@ -97,7 +97,9 @@ async fn gigabytes_in_use(cloud: &Cloud, project: &str) -> i64 {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    body["quota_set"]["gigabytes"]["in_use"].as_i64().unwrap_or(-1)
+    body["quota_set"]["gigabytes"]["in_use"]
+        .as_i64()
+        .unwrap_or(-1)
 }
 
 async fn boots(target: Target) {
@@ -108,8 +110,14 @@ async fn boots(target: Target) {
     cloud.spec(&spec(flavor, ""));
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("user_data") && out.contains("\"sha256:"), "{out}");
-    assert!(!out.contains("booted-by-stackform"), "the content is never shown:\n{out}");
+    assert!(
+        out.contains("user_data") && out.contains("\"sha256:"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("booted-by-stackform"),
+        "the content is never shown:\n{out}"
+    );
     cloud.apply();
     let project = cloud.project_id().await;
 
@@ -126,7 +134,10 @@ async fn boots(target: Target) {
     let vm_disks = attached(&vm);
     assert_eq!(vm_disks.len(), 1, "{vm}");
     let (made, deleted_with_server) = vm_disks[0].clone();
-    assert!(deleted_with_server, "delete_on_termination by default: {vm}");
+    assert!(
+        deleted_with_server,
+        "delete_on_termination by default: {vm}"
+    );
     let volume = volume_by_id(&cloud, &made).await.unwrap_or_default();
     assert_eq!(volume["status"], "in-use", "{volume}");
     assert_eq!(volume["size"], 1);
@@ -149,7 +160,10 @@ async fn boots(target: Target) {
     let vm2 = server(&cloud, &server_id(&cloud, &project, "vm2").await).await;
     assert_eq!(vm2["image"], "");
     let root = cloud.volume(&project, "root").await;
-    assert_eq!(attached(&vm2), [(root["id"].as_str().unwrap_or_default().to_string(), false)]);
+    assert_eq!(
+        attached(&vm2),
+        [(root["id"].as_str().unwrap_or_default().to_string(), false)]
+    );
     assert_eq!(root["status"], "in-use");
     cloud.assert_converged("after booting from volumes");
 
@@ -165,7 +179,10 @@ async fn boots(target: Target) {
 
     // A zone Nova does not list fails in plan, at its line, the known zones listed; the
     // zones are kept in the state's catalog with the time they were pulled.
-    cloud.spec(&spec(flavor, "").replace("availability_zone = \"nova\"", "availability_zone = \"nvoa\""));
+    cloud.spec(&spec(flavor, "").replace(
+        "availability_zone = \"nova\"",
+        "availability_zone = \"nvoa\"",
+    ));
     let (code, out, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
@@ -193,7 +210,11 @@ async fn boots(target: Target) {
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
-    assert_eq!(volume_by_id(&cloud, &made).await, None, "deleted with its server");
+    assert_eq!(
+        volume_by_id(&cloud, &made).await,
+        None,
+        "deleted with its server"
+    );
     let vm = server(&cloud, &server_id(&cloud, &project, "vm").await).await;
     let (kept, deleted_with_server) = attached(&vm)[0].clone();
     assert!(!deleted_with_server, "{vm}");
@@ -210,7 +231,10 @@ async fn boots(target: Target) {
         out.contains("# instance.vm must be replaced (user_data forces replacement)"),
         "{out}"
     );
-    assert!(!out.contains("booted-again") && !out.contains("booted-by"), "{out}");
+    assert!(
+        !out.contains("booted-again") && !out.contains("booted-by"),
+        "{out}"
+    );
     cloud.spec(&spec(flavor, "delete_on_termination = false"));
 
     // Destroyed: `root` with its own table, the kept boot volume left available.
@@ -316,7 +340,10 @@ user_data_file = "missing.yaml"
         let position = cloud.position_of(at);
         assert!(err.contains(&position), "{message} at {position}:\n{err}");
     }
-    assert!(err.contains("instance.noimage: needs `image` (or `boot_volume`)"), "{err}");
+    assert!(
+        err.contains("instance.noimage: needs `image` (or `boot_volume`)"),
+        "{err}"
+    );
 }
 
 /// `examples/boot/` applies as it is on the embedded cloud, converges, and is destroyed; the
@@ -338,7 +365,10 @@ async fn the_boot_example_applies_as_it_is() {
         out.contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
         "{out}"
     );
-    assert!(!out.contains("nginx"), "user data shown as its hash only:\n{out}");
+    assert!(
+        !out.contains("nginx"),
+        "user data shown as its hash only:\n{out}"
+    );
     let (code, out, err) = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "converged:\n{out}\n{err}");
     let (code, out, err) = run(&["destroy", "--auto-approve"]);
