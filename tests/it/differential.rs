@@ -11,6 +11,7 @@
 //! when a step fails (the script never stops early).
 
 mod bodies;
+mod boot;
 mod cinder;
 mod compare;
 mod known_differences;

@@ -114,6 +114,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "metadata": {},
             "description": "",
             "tags": [],
+            "config_drive": false,
         })
     );
     let all: Vec<String> = desired.resources.keys().map(|a| a.to_string()).collect();

@@ -293,14 +293,10 @@ pub(super) async fn create_server(
     let image_ref = input
         .get("imageRef")
         .and_then(Value::as_str)
-        .map(|r| id_from_ref(r).to_string())
-        .ok_or_else(|| {
-            invalid_field(
-                "imageRef",
-                &Value::Null,
-                "'imageRef' is required when booting from an image.",
-            )
-        })?;
+        .filter(|r| !r.is_empty())
+        .map(|r| id_from_ref(r).to_string());
+    let disk = boot::boot_disk(input, image_ref)?;
+    let mut boot_options = boot::boot_options(input)?;
     let flavor_ref = input
         .get("flavorRef")
         .and_then(|v| match v {
@@ -373,13 +369,15 @@ pub(super) async fn create_server(
     let build_delay = chrono::Duration::from_std(state.config().build_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
-    match world
-        .image
-        .visible_status(&image_ref, &project_id, caller.is_admin())
-    {
-        None => return Err(bad_request("Can not find requested image")),
-        Some("active") => {}
-        Some(_) => return Err(bad_request(format!("Image {image_ref} is not active."))),
+    if let Some(image_ref) = boot::image_of(&disk) {
+        match world
+            .image
+            .visible_status(image_ref, &project_id, caller.is_admin())
+        {
+            None => return Err(bad_request("Can not find requested image")),
+            Some("active") => {}
+            Some(_) => return Err(bad_request(format!("Image {image_ref} is not active."))),
+        }
     }
     let flavor = world
         .compute
@@ -408,6 +406,19 @@ pub(super) async fn create_server(
             return Err(nic_fault(error));
         }
     }
+    if let Err(fault) = boot::attach_disk(
+        &mut world,
+        &disk,
+        &mut boot_options,
+        &project_id,
+        &caller,
+        &server_id,
+        at,
+        at + build_delay,
+    ) {
+        world.network.detach_server_ports(&server_id);
+        return Err(fault);
+    }
     world.compute.next_instance_index += 1;
     let mut server = Server {
         id: server_id.clone(),
@@ -415,7 +426,11 @@ pub(super) async fn create_server(
         description,
         project_id,
         user_id: caller.user_id.clone(),
-        image_id: image_ref,
+        image_id: match &disk {
+            boot::BootDisk::Image(id) => id.clone(),
+            _ => String::new(),
+        },
+        boot: boot_options,
         flavor,
         key_name,
         metadata,

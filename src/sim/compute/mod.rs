@@ -14,6 +14,7 @@
 //! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
 
 mod api;
+mod boot;
 mod catalog;
 mod model;
 mod ops;

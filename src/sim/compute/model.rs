@@ -58,6 +58,9 @@ pub(super) struct Server {
     /// An injected failure of this resize's confirmResize is due.
     #[serde(default)]
     pub(super) confirm_fails: bool,
+    /// User data, config drive, boot volume.
+    #[serde(default)]
+    pub(super) boot: super::boot::Boot,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it

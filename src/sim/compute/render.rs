@@ -94,9 +94,13 @@ pub(super) fn server_detail(
         "user_id": server.user_id,
         "metadata": server.metadata,
         "hostId": if scheduled { host_id(&server.project_id) } else { String::new() },
-        "image": {
-            "id": server.image_id,
-            "links": [{ "href": format!("{base}/compute/images/{}", server.image_id), "rel": "bookmark" }],
+        "image": if server.boot.volume_id.is_some() {
+            json!("")
+        } else {
+            json!({
+                "id": server.image_id,
+                "links": [{ "href": format!("{base}/compute/images/{}", server.image_id), "rel": "bookmark" }],
+            })
         },
         "flavor": flavor,
         "created": nova_time(server.created),
@@ -106,7 +110,7 @@ pub(super) fn server_detail(
         "accessIPv6": "",
         "links": server_links(base, &server.id),
         "key_name": server.key_name,
-        "config_drive": "",
+        "config_drive": if server.boot.config_drive { "True" } else { "" },
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": AVAILABILITY_ZONE,
         "OS-EXT-STS:power_state": server.power_state,
@@ -114,7 +118,7 @@ pub(super) fn server_detail(
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-SRV-USG:launched_at": server.launched_at.map(nova_usage_time),
         "OS-SRV-USG:terminated_at": null,
-        "os-extended-volumes:volumes_attached": volumes_attached(world, &server.id, mv),
+        "os-extended-volumes:volumes_attached": volumes_attached(world, server, mv),
     });
     let extra = |body: &mut Value, key: &str, value: Value| {
         if let Value::Object(map) = body {
@@ -160,12 +164,17 @@ pub(super) fn server_detail(
             extra(&mut body, "OS-EXT-SRV-ATTR:launch_index", json!(0));
             extra(&mut body, "OS-EXT-SRV-ATTR:kernel_id", json!(""));
             extra(&mut body, "OS-EXT-SRV-ATTR:ramdisk_id", json!(""));
+            let root = if server.boot.volume_id.is_some() {
+                super::boot::BOOT_DEVICE
+            } else {
+                "/dev/vda"
+            };
+            extra(&mut body, "OS-EXT-SRV-ATTR:root_device_name", json!(root));
             extra(
                 &mut body,
-                "OS-EXT-SRV-ATTR:root_device_name",
-                json!("/dev/vda"),
+                "OS-EXT-SRV-ATTR:user_data",
+                json!(server.boot.user_data),
             );
-            extra(&mut body, "OS-EXT-SRV-ATTR:user_data", Value::Null);
         }
         if mv.at_least(16) {
             let host_status = if scheduled { json!("UP") } else { json!("") };

@@ -118,6 +118,7 @@ fn pending_transitions_settle_by_time() {
         actions: Vec::new(),
         old_flavor: None,
         confirm_fails: false,
+        boot: Default::default(),
         created: at,
         updated: at,
         launched_at: None,

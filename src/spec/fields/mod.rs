@@ -38,12 +38,17 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
         networks: BTreeMap::new(),
     };
     let schema = addr.kind.schema();
-    let written: Vec<&str> = schema
+    let mut written: Vec<&str> = schema
         .attrs
         .iter()
         .filter(|a| a.is_written())
         .map(|a| a.name)
         .collect();
+    // A payload's file key is written in its place.
+    written.extend(schema.attrs.iter().filter_map(|a| match a.ty {
+        AttrType::Payload { file, .. } => Some(file),
+        _ => None,
+    }));
     b.t.reject_unknown(&written, b.diags);
     for attr in schema.attrs {
         b.attribute(attr);
@@ -116,6 +121,7 @@ impl Builder<'_, '_, '_> {
                 max_count,
                 forbidden,
             } => self.tags(key, max_len, max_count, forbidden),
+            AttrType::Payload { file, max_encoded } => self.payload(key, file, max_encoded),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -215,6 +221,52 @@ impl Builder<'_, '_, '_> {
                 self.set("name", default, None);
             }
         }
+    }
+
+    /// A payload (`user_data`): inline, or the file `file` names, relative to the folder of
+    /// the spec file; normalized to its hash, the content kept for the apply.
+    fn payload(&mut self, key: &str, file: &str, max_encoded: usize) {
+        let inline = self.t.string(key, self.diags);
+        let path = self.t.string(file, self.diags);
+        let (bytes, span) = match (inline, path) {
+            (Some(_), Some(path)) => {
+                return self.error(
+                    format!("sets both `{key}` and `{file}`"),
+                    path.span(),
+                    format!("keep `{key}` (the content) or `{file}` (a file holding it)"),
+                );
+            }
+            (Some(text), None) => (text.get_ref().as_bytes().to_vec(), text.span()),
+            (None, Some(path)) => {
+                let folder = self
+                    .t
+                    .file
+                    .path
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                let full = folder.join(path.get_ref());
+                match std::fs::read(&full) {
+                    Ok(bytes) => (bytes, path.span()),
+                    Err(e) => {
+                        return self.error(
+                            format!("cannot read `{file}` {}: {e}", full.display()),
+                            path.span(),
+                            format!("`{file}` is relative to the folder of this spec file"),
+                        );
+                    }
+                }
+            }
+            (None, None) => return,
+        };
+        let (hash, encoded) = crate::resources::user_data::remember(&bytes);
+        if encoded > max_encoded {
+            return self.error(
+                format!("`{key}` is too long: {encoded} bytes base64 encoded, Nova takes at most {max_encoded}"),
+                span,
+                "shorten it, or have the server fetch the rest at boot",
+            );
+        }
+        self.set(key, json!(hash), Some(span));
     }
 
     fn string_or(&mut self, key: &str, default: &str) {

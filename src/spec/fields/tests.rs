@@ -65,7 +65,7 @@ fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
         attrs(&d, Kind::Instance, "i"),
         json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
                "power_state": "running", "floating_ip": false,
-               "metadata": {}, "description": "", "tags": []})
+               "metadata": {}, "description": "", "tags": [], "config_drive": false})
     );
 }
 
