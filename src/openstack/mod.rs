@@ -23,6 +23,7 @@ mod limit;
 pub mod network;
 mod page;
 mod session;
+pub mod server_group;
 mod shared_poll;
 pub mod wait;
 

@@ -32,6 +32,7 @@ registry! {
     volume::Volume,
     snapshot::Snapshot,
     backup::Backup,
+    server_group::ServerGroup,
 }
 
 use std::any::Any;
@@ -230,6 +231,9 @@ pub struct Listings {
     pub created_shown: HashMap<Address, spec::Attrs>,
     /// Cinder quotas and usage of the tenants whose quotas were read, by project id.
     pub storage_usage: BTreeMap<String, BTreeMap<String, openstack::block_storage::QuotaUse>>,
+    /// Server id → the server group it was booted into, from the groups' members (None before
+    /// any refresh listed the groups).
+    pub server_group_members: Option<HashMap<String, String>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 

@@ -51,6 +51,9 @@ pub(super) struct Server {
     /// What was asked of the server, oldest first (os-instance-actions).
     #[serde(default)]
     pub(super) actions: Vec<Action>,
+    /// The server group it was booted into (scheduler hint `group`).
+    #[serde(default)]
+    pub(super) server_group: Option<String>,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it

@@ -115,6 +115,7 @@ fn pending_transitions_settle_by_time() {
         }),
         fault: None,
         actions: Vec::new(),
+        server_group: None,
         created: at,
         updated: at,
         launched_at: None,
