@@ -17,6 +17,7 @@ mod known_differences;
 mod recorder;
 mod router_ports;
 mod script;
+mod server_groups;
 
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};
 

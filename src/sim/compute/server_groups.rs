@@ -208,17 +208,17 @@ pub(super) async fn create_server_group(
         Some(Value::Object(rules)) if mv.at_least(64) => rules.clone().into_iter().collect(),
         _ => BTreeMap::new(),
     };
+    if let Some(other) = rules.keys().find(|k| *k != "max_server_per_host") {
+        let shown: Vec<String> = rules.iter().map(|(k, v)| format!("'{k}': {v}")).collect();
+        return Err(bad_request(format!(
+            "Invalid input for field/attribute rules. Value: {{{}}}. Additional properties are \
+             not allowed ('{other}' was unexpected)",
+            shown.join(", ")
+        )));
+    }
     let max_server_per_host = match rules.get("max_server_per_host") {
         None => None,
-        Some(value) => match value.as_i64() {
-            Some(n) if n >= 1 => Some(n),
-            _ => {
-                return Err(bad_request(format!(
-                    "Invalid input for field/attribute max_server_per_host. Value: {value}. \
-                     {value} is less than the minimum of 1"
-                )));
-            }
-        },
+        Some(value) => Some(max_server_per_host(value)?),
     };
     if !rules.is_empty() && policy != "anti-affinity" {
         return Err(bad_request("Only anti-affinity policy supports rules."));
@@ -253,6 +253,26 @@ pub(super) async fn create_server_group(
         StatusCode::OK,
         json!({ "server_group": render(&world.compute, &group) }),
     ))
+}
+
+/// Nova's `positive_integer`: an integer, or a string of digits, at least 1.
+fn max_server_per_host(value: &Value) -> Result<i64, Fault> {
+    let invalid = |reason: String| {
+        bad_request(format!(
+            "Invalid input for field/attribute max_server_per_host. Value: {}. {reason}",
+            value.as_str().map(str::to_string).unwrap_or(value.to_string())
+        ))
+    };
+    let number = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => s.parse().ok(),
+        Value::String(s) => return Err(invalid(format!("'{s}' does not match '^[0-9]*$'"))),
+        other => return Err(invalid(format!("{other} is not of type 'integer', 'string'"))),
+    };
+    match number {
+        Some(n) if n >= 1 => Ok(n),
+        _ => Err(invalid(format!("{value} is less than the minimum of 1"))),
+    }
 }
 
 /// DELETE /os-server-groups/{id}: allowed with members, which keep running in no group.
