@@ -22,8 +22,9 @@ pub mod image;
 mod limit;
 pub mod network;
 mod page;
-mod session;
+mod server_actions;
 pub mod server_group;
+mod session;
 mod shared_poll;
 pub mod wait;
 

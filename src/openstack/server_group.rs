@@ -29,13 +29,18 @@ pub struct ServerGroup {
 impl ServerGroup {
     /// The anti-affinity rule, when the group has one.
     pub fn max_server_per_host(&self) -> Option<i64> {
-        self.rules.get("max_server_per_host").and_then(Value::as_i64)
+        self.rules
+            .get("max_server_per_host")
+            .and_then(Value::as_i64)
     }
 }
 
 impl Compute<'_> {
     /// The groups of the session's project; with `all_projects`, every project's (admin).
-    pub async fn list_server_groups(self, all_projects: bool) -> Result<Vec<ServerGroup>, ApiError> {
+    pub async fn list_server_groups(
+        self,
+        all_projects: bool,
+    ) -> Result<Vec<ServerGroup>, ApiError> {
         let query: Vec<(String, String)> = if all_projects {
             vec![("all_projects".into(), "True".into())]
         } else {

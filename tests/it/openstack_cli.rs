@@ -545,13 +545,16 @@ fn server_groups(osc: &Osc) {
     fn create<'a>(v264: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
         [v264, &["server", "group", "create"], args].concat()
     }
-    let group = osc.json(&create(&v264, &[
-        "--policy",
-        "anti-affinity",
-        "--rule",
-        "max_server_per_host=2",
-        "osc-grp",
-    ]));
+    let group = osc.json(&create(
+        &v264,
+        &[
+            "--policy",
+            "anti-affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-grp",
+        ],
+    ));
     assert_eq!(group["policy"], "anti-affinity");
     assert_eq!(group["rules"], json!({ "max_server_per_host": 2 }));
     assert_eq!(group["members"], json!([]));
@@ -561,13 +564,16 @@ fn server_groups(osc: &Osc) {
         osc.names(&[&v264[..], &["server", "group", "list"]].concat()),
         ["osc-grp"]
     );
-    let (ok, _, stderr) = osc.run(&create(&v264, &[
-        "--policy",
-        "affinity",
-        "--rule",
-        "max_server_per_host=2",
-        "osc-bad",
-    ]));
+    let (ok, _, stderr) = osc.run(&create(
+        &v264,
+        &[
+            "--policy",
+            "affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-bad",
+        ],
+    ));
     assert!(!ok, "rules are anti-affinity's only");
     assert!(
         stderr.contains("Only anti-affinity policy supports rules."),

@@ -104,7 +104,11 @@ impl Cloud {
     /// The tenant's server groups, as an admin lists them.
     async fn groups(&self, project: &str) -> Vec<Value> {
         self.api
-            .list("compute", "/os-server-groups?all_projects=True", "server_groups")
+            .list(
+                "compute",
+                "/os-server-groups?all_projects=True",
+                "server_groups",
+            )
             .await
             .into_iter()
             .filter(|g| g["project_id"] == project)
@@ -191,7 +195,11 @@ async fn lifecycle(target: Target) {
     );
     let b = cloud.server(&project, "b").await;
     assert_eq!(b["status"], "ERROR");
-    assert_eq!(cloud.server(&project, "a").await["id"], a["id"], "a untouched");
+    assert_eq!(
+        cloud.server(&project, "a").await["id"],
+        a["id"],
+        "a untouched"
+    );
 
     // Nova cannot change a group: a new policy replaces it, and its members with it (the
     // plan says why); soft anti-affinity places both on the one host.
@@ -215,7 +223,10 @@ async fn lifecycle(target: Target) {
     let new_a = cloud.server(&project, "a").await;
     let b = cloud.server(&project, "b").await;
     assert_ne!(new_a["id"], a["id"], "replaced with its group");
-    assert_eq!((new_a["status"].as_str(), b["status"].as_str()), (Some("ACTIVE"), Some("ACTIVE")));
+    assert_eq!(
+        (new_a["status"].as_str(), b["status"].as_str()),
+        (Some("ACTIVE"), Some("ACTIVE"))
+    );
     let mut members: Vec<&str> = second["members"]
         .as_array()
         .into_iter()
@@ -223,7 +234,10 @@ async fn lifecycle(target: Target) {
         .filter_map(Value::as_str)
         .collect();
     members.sort();
-    let mut expected = vec![new_a["id"].as_str().unwrap_or(""), b["id"].as_str().unwrap_or("")];
+    let mut expected = vec![
+        new_a["id"].as_str().unwrap_or(""),
+        b["id"].as_str().unwrap_or(""),
+    ];
     expected.sort();
     assert_eq!(members, expected);
     cloud.assert_converged("after the replacement");
@@ -241,4 +255,73 @@ async fn a_server_group_is_made_replaced_with_its_members_and_enforced_on_one_ho
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_a_server_group_is_made_replaced_with_its_members_and_enforced_on_one_host() {
     lifecycle(Target::Real).await;
+}
+
+/// `stackform instance restart` (an action, not a desired state): soft then hard reboots of
+/// an instance of the state, each waited until ACTIVE and recorded by Nova as a `reboot`
+/// action of the same server; an unknown address lists the state's instances, closest first.
+async fn restart(target: Target) {
+    let Some(cloud) = Cloud::start(target).await else {
+        return;
+    };
+    cloud.spec(&format!(
+        "{}\n[instance.web-1]\ntenant = \"t\"\nflavor = \"{}\"\nimage = \"cirros\"\nsubnet = \"sub\"\n",
+        cloud.instance("web-2", "spread").replace("server_group = \"spread\"\n", ""),
+        cloud.flavor
+    ));
+    cloud.apply();
+    let project = cloud.project_id().await;
+    let server = cloud.server(&project, "web-1").await;
+    let id = server["id"].as_str().unwrap_or_default().to_string();
+
+    let (code, out, err) = cloud.run(&["instance", "restart", "instance.web-1"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.trim(),
+        format!("instance.web-1: restarted (soft reboot) and ACTIVE [id={id}]")
+    );
+    let (code, out, err) = cloud.run(&["instance", "restart", "instance.web-1", "--hard"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.trim(),
+        format!("instance.web-1: restarted (hard reboot) and ACTIVE [id={id}]")
+    );
+    let after = cloud.server(&project, "web-1").await;
+    assert_eq!(
+        (after["id"].as_str(), after["status"].as_str()),
+        (Some(id.as_str()), Some("ACTIVE"))
+    );
+    let actions = cloud
+        .api
+        .list(
+            "compute",
+            &format!("/servers/{id}/os-instance-actions"),
+            "instanceActions",
+        )
+        .await;
+    let reboots = actions.iter().filter(|a| a["action"] == "reboot").count();
+    assert_eq!(reboots, 2, "{actions:?}");
+
+    let (code, out, err) = cloud.run(&["instance", "restart", "instance.web"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "`instance.web` is not an instance of the state; known instances: instance.web-1, instance.web-2"
+        ),
+        "{err}"
+    );
+    if target == Target::Embedded {
+        let (code, out, err) = cloud.run(&["destroy", "--auto-approve"]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_restarts_soft_and_hard_and_an_unknown_address_lists_the_known_ones() {
+    restart(Target::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_an_instance_restarts_soft_and_hard_and_an_unknown_address_lists_the_known_ones() {
+    restart(Target::Real).await;
 }

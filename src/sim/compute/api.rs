@@ -409,8 +409,8 @@ pub(super) async fn create_server(
     };
 
     let server_id = new_uuid();
-    let build_fails = state.take_build_failure()
-        || group.as_ref().is_some_and(|g| !world.compute.host_for(g));
+    let build_fails =
+        state.take_build_failure() || group.as_ref().is_some_and(|g| !world.compute.host_for(g));
     for nic in &nics {
         if let Err(error) = world.network.attach_server_port(
             &project_id,

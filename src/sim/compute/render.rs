@@ -185,7 +185,11 @@ pub(super) fn server_detail(
         extra(&mut body, "trusted_image_certificates", Value::Null);
     }
     if mv.at_least(71) {
-        extra(&mut body, "server_groups", json!(server.server_group.iter().collect::<Vec<_>>()));
+        extra(
+            &mut body,
+            "server_groups",
+            json!(server.server_group.iter().collect::<Vec<_>>()),
+        );
     }
     if mv.at_least(73) {
         extra(&mut body, "locked_reason", Value::Null);

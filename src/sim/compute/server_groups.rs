@@ -20,7 +20,12 @@ use crate::sim::wire::json_reply;
 
 use super::*;
 
-const POLICIES: [&str; 4] = ["anti-affinity", "affinity", "soft-anti-affinity", "soft-affinity"];
+const POLICIES: [&str; 4] = [
+    "anti-affinity",
+    "affinity",
+    "soft-anti-affinity",
+    "soft-affinity",
+];
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(super) struct ServerGroup {
@@ -79,7 +84,9 @@ impl ComputeData {
         let on_host = self
             .group_members(&group.id)
             .iter()
-            .filter(|s| s.vm_state != "error" && s.pending.as_ref().is_none_or(|p| p.vm_state != "error"))
+            .filter(|s| {
+                s.vm_state != "error" && s.pending.as_ref().is_none_or(|p| p.vm_state != "error")
+            })
             .count() as i64;
         on_host < group.max_server_per_host.unwrap_or(1)
     }
@@ -118,7 +125,9 @@ fn visible<'a>(world: &'a World, caller: &Caller, id: &str) -> Result<&'a Server
         .compute
         .server_groups
         .get(id)
-        .filter(|g| caller.is_admin() || caller.project_id.as_deref() == Some(g.project_id.as_str()))
+        .filter(|g| {
+            caller.is_admin() || caller.project_id.as_deref() == Some(g.project_id.as_str())
+        })
         .ok_or_else(|| group_not_found(id))
 }
 
@@ -142,7 +151,10 @@ pub(super) async fn list_server_groups(
         .filter(|g| all || g.project_id == project)
         .map(|g| render(&world.compute, g))
         .collect();
-    Ok(json_reply(StatusCode::OK, json!({ "server_groups": groups })))
+    Ok(json_reply(
+        StatusCode::OK,
+        json!({ "server_groups": groups }),
+    ))
 }
 
 pub(super) async fn show_server_group(
@@ -172,7 +184,13 @@ pub(super) async fn create_server_group(
     let input = body
         .get("server_group")
         .filter(|g| g.is_object())
-        .ok_or_else(|| invalid_field("server_group", &body, "'server_group' is a required property"))?;
+        .ok_or_else(|| {
+            invalid_field(
+                "server_group",
+                &body,
+                "'server_group' is a required property",
+            )
+        })?;
     let name = input
         .get("name")
         .and_then(Value::as_str)
@@ -197,7 +215,10 @@ pub(super) async fn create_server_group(
     let policy = match policy.as_str() {
         Some(p) if POLICIES.contains(&p) => p.to_string(),
         _ => {
-            let shown = policy.as_str().map(str::to_string).unwrap_or(policy.to_string());
+            let shown = policy
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(policy.to_string());
             return Err(bad_request(format!(
                 "Invalid input for field/attribute policy. Value: {shown}. '{shown}' is not one \
                  of ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']"
@@ -260,14 +281,21 @@ fn max_server_per_host(value: &Value) -> Result<i64, Fault> {
     let invalid = |reason: String| {
         bad_request(format!(
             "Invalid input for field/attribute max_server_per_host. Value: {}. {reason}",
-            value.as_str().map(str::to_string).unwrap_or(value.to_string())
+            value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(value.to_string())
         ))
     };
     let number = match value {
         Value::Number(n) => n.as_i64(),
         Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => s.parse().ok(),
         Value::String(s) => return Err(invalid(format!("'{s}' does not match '^[0-9]*$'"))),
-        other => return Err(invalid(format!("{other} is not of type 'integer', 'string'"))),
+        other => {
+            return Err(invalid(format!(
+                "{other} is not of type 'integer', 'string'"
+            )));
+        }
     };
     match number {
         Some(n) if n >= 1 => Ok(n),

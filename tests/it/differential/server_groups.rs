@@ -41,20 +41,22 @@ pub(super) async fn server_groups(rec: &mut Recorder, run: &str) {
         .await;
     rec.bind("group", reply.str_at("/server_group/id"));
     rec.on_cleanup(C, "/v2.1/os-server-groups/{group}");
-    rec.call(get("nova.server_group.show", C, "/v2.1/os-server-groups/{group}"))
-        .await;
+    rec.call(get(
+        "nova.server_group.show",
+        C,
+        "/v2.1/os-server-groups/{group}",
+    ))
+    .await;
     for (i, var) in [(1, "grp_server1"), (2, "grp_server2")] {
         let reply = rec
-            .call(
-                post(
-                    "nova.server.create.in_group",
-                    C,
-                    "/v2.1/servers",
-                    json!({"server": {"name": format!("sfd-grp{i}-{run}"), "imageRef": "{image}",
+            .call(post(
+                "nova.server.create.in_group",
+                C,
+                "/v2.1/servers",
+                json!({"server": {"name": format!("sfd-grp{i}-{run}"), "imageRef": "{image}",
                         "flavorRef": "{flavor}", "networks": "none"},
                         "os:scheduler_hints": {"group": "{group}"}}),
-                ),
-            )
+            ))
             .await;
         rec.bind(var, reply.str_at("/server/id"));
     }
