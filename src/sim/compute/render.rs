@@ -85,7 +85,9 @@ pub(super) fn server_detail(
             "links": [{ "href": format!("{base}/compute/flavors/{}", server.flavor.id), "rel": "bookmark" }],
         })
     };
-    let scheduled = server.vm_state != "building";
+    // A server the scheduler found no host for never had one (nor a root device).
+    let scheduled = server.vm_state != "building"
+        && !(server.vm_state == "error" && server.fault.as_deref() == Some(NO_VALID_HOST));
     let mut body = json!({
         "id": server.id,
         "name": server.name,
@@ -141,6 +143,14 @@ pub(super) fn server_detail(
             "fault",
             json!({ "code": 500, "created": nova_time(server.updated), "message": message }),
         );
+        // Nova shows an admin the fault's traceback (a 500's details are hidden from others).
+        if caller.is_admin()
+            && let Some(fault) = body.get_mut("fault")
+        {
+            fault["details"] = json!(format!(
+                "Traceback (most recent call last):\nnova.exception.NoValidHost: {message}\n"
+            ));
+        }
     }
     if caller.is_admin() {
         let host = if scheduled { json!(HOST) } else { Value::Null };
@@ -160,11 +170,12 @@ pub(super) fn server_detail(
             extra(&mut body, "OS-EXT-SRV-ATTR:launch_index", json!(0));
             extra(&mut body, "OS-EXT-SRV-ATTR:kernel_id", json!(""));
             extra(&mut body, "OS-EXT-SRV-ATTR:ramdisk_id", json!(""));
-            extra(
-                &mut body,
-                "OS-EXT-SRV-ATTR:root_device_name",
-                json!("/dev/vda"),
-            );
+            let root_device = if scheduled {
+                json!("/dev/vda")
+            } else {
+                Value::Null
+            };
+            extra(&mut body, "OS-EXT-SRV-ATTR:root_device_name", root_device);
             extra(&mut body, "OS-EXT-SRV-ATTR:user_data", Value::Null);
         }
         if mv.at_least(16) {
