@@ -111,6 +111,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "security_groups": ["web"],
             "power_state": "running",
             "floating_ip": false,
+            "server_group": null,
         })
     );
     let all: Vec<String> = desired.resources.keys().map(|a| a.to_string()).collect();
