@@ -12,6 +12,7 @@ use crate::ops::{OpsError, RunOptions, Workspace};
 mod apply;
 mod catalog;
 mod graph;
+mod instance;
 mod plan;
 mod sim;
 mod state;
@@ -58,6 +59,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Pull the volume catalog (types, zones, limits) from the cloud into the state.
     RefreshCatalog(catalog::RefreshCatalogArgs),
+    /// Actions on an instance of the state (not a desired state: nothing in the spec changes).
+    #[command(subcommand)]
+    Instance(instance::InstanceCommand),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -176,6 +180,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::State(cmd) => state::run(cmd, &ws, &out).await,
         Command::Sim(args) => sim::run(args).await,
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
+        Command::Instance(cmd) => instance::run(cmd, &ws).await,
     }
 }
 

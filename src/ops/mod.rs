@@ -25,6 +25,7 @@ use crate::store::{
     self, AuditEntry, Change, Record, SledStore, StateStore, StepWrite, StoreError,
 };
 
+pub mod instance;
 pub mod state;
 
 /// Where a run reads its spec and keeps its state.

@@ -33,6 +33,7 @@ registry! {
     volume::Volume,
     snapshot::Snapshot,
     backup::Backup,
+    server_group::ServerGroup,
 }
 
 use std::any::Any;
@@ -235,6 +236,9 @@ pub struct Listings {
     /// Nova and Neutron usage of the tenants whose quotas were read (see
     /// [`Observed::quota_in_use`]).
     pub quota_in_use: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Server id → the server group it was booted into, from the groups' members (None before
+    /// any refresh listed the groups).
+    pub server_group_members: Option<HashMap<String, String>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 

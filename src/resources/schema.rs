@@ -231,6 +231,9 @@ pub enum Ownership {
     LineageTagAddressMetadata,
     /// Lineage and address as metadata keys (Cinder has no tags).
     Metadata,
+    /// No tags nor metadata in the API (Nova server groups): the object is named after its
+    /// address and found by that name within the spec's projects.
+    Name,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -19,6 +19,7 @@ mod recorder;
 mod resize;
 mod router_ports;
 mod script;
+mod server_groups;
 
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};
 

@@ -563,6 +563,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
 
     block_storage(&osc);
     boot_from_volume(&osc, data.path());
+    server_groups(&osc);
 
     osc.ok(&["server", "delete", "--wait", "osc-vm"]);
     assert!(osc.names(&["server", "list"]).is_empty());
@@ -585,6 +586,51 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         status.success(),
         "stackform sim exits cleanly on SIGTERM: {status}"
     );
+}
+
+/// Server groups through the CLI (2.64: one policy and its rules): made, shown, listed,
+/// refused with a rule of a policy other than anti-affinity, and deleted.
+fn server_groups(osc: &Osc) {
+    let v264 = ["--os-compute-api-version", "2.64"];
+    fn create<'a>(v264: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
+        [v264, &["server", "group", "create"], args].concat()
+    }
+    let group = osc.json(&create(
+        &v264,
+        &[
+            "--policy",
+            "anti-affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-grp",
+        ],
+    ));
+    assert_eq!(group["policy"], "anti-affinity");
+    assert_eq!(group["rules"], json!({ "max_server_per_host": 2 }));
+    assert_eq!(group["members"], json!([]));
+    let shown = osc.json(&[&v264[..], &["server", "group", "show", "osc-grp"]].concat());
+    assert_eq!(shown["id"], group["id"]);
+    assert_eq!(
+        osc.names(&[&v264[..], &["server", "group", "list"]].concat()),
+        ["osc-grp"]
+    );
+    let (ok, _, stderr) = osc.run(&create(
+        &v264,
+        &[
+            "--policy",
+            "affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-bad",
+        ],
+    ));
+    assert!(!ok, "rules are anti-affinity's only");
+    assert!(
+        stderr.contains("Only anti-affinity policy supports rules."),
+        "{stderr}"
+    );
+    osc.ok(&[&v264[..], &["server", "group", "delete", "osc-grp"]].concat());
+    assert!(osc.names(&["server", "group", "list"]).is_empty());
 }
 
 /// Cinder through the CLI: a volume created, extended (`volume set --size`), snapshotted,

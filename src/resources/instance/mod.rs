@@ -212,6 +212,16 @@ const SCHEMA: KindSchema = KindSchema {
             )
             .forces_replacement()
             .own_calls(),
+            // Nova places a server in a group only at boot (scheduler hint `group`): a change
+            // boots a new server in the new group.
+            Attr::new(
+                "server_group",
+                AttrType::OptionalReference(Ref::to(Kind::ServerGroup).same_tenant(
+                    "join",
+                    "an instance joins server groups of its own tenant only: pick one of",
+                )),
+            )
+            .forces_replacement(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -551,6 +561,12 @@ impl KindOps for Instance {
                         .filter(|f| common::has_tags(&f.tags, &tags))
                         .collect();
                     observe_floating_ip(&mut attrs, port, &own, &mapping);
+                    let group = listings
+                        .server_group_members
+                        .as_ref()
+                        .and_then(|members| members.get(&server.id))
+                        .map(|id| o.names.name(Kind::ServerGroup, id));
+                    attrs.insert("server_group".into(), json!(group));
                     attrs
                 })
                 .foreign(foreign)
@@ -585,14 +601,23 @@ impl KindOps for Instance {
             server_body["description"] = json!(description);
         }
         boot::create_fields(res, ids, image, &mut server_body)?;
+        let group = match res.attrs.get("server_group").and_then(Value::as_str) {
+            Some(name) => Some(dep_id(ids, Kind::ServerGroup, name)?),
+            None => None,
+        };
         let server_id = common::create_or_adopt(
             addr,
             || async {
-                Ok(session
-                    .compute()
-                    .create_server(server_body.clone())
-                    .await?
-                    .id)
+                let compute = session.compute();
+                let created = match group {
+                    Some(group) => {
+                        compute
+                            .create_server_in_group(server_body.clone(), group)
+                            .await?
+                    }
+                    None => compute.create_server(server_body.clone()).await?,
+                };
+                Ok(created.id)
             },
             || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
         )

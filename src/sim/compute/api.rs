@@ -105,7 +105,14 @@ pub fn routes() -> Router<SimState> {
             get(availability_zones_detail),
         )
         .route("/os-keypairs", get(keypairs))
-        .route("/os-server-groups", get(server_groups))
+        .route(
+            "/os-server-groups",
+            get(list_server_groups).post(create_server_group),
+        )
+        .route(
+            "/os-server-groups/{group_id}",
+            get(show_server_group).delete(delete_server_group),
+        )
         .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
         .method_not_allowed_fallback(|headers: HeaderMap| async move {
             unrouted(Service::Compute, true, &headers)
@@ -390,9 +397,18 @@ pub(super) async fn create_server(
     check_metadata_quota(&quota, metadata.len())?;
     check_quota(&quota, &world.compute.usage(&project_id), &flavor)?;
     let nics = requested_nics(&world, input, mv, &project_id)?;
+    let group = match body
+        .get("os:scheduler_hints")
+        .and_then(|h| h.get("group"))
+        .and_then(Value::as_str)
+    {
+        Some(hint) => Some(world.compute.group_for_boot(hint, &project_id, &caller)?),
+        None => None,
+    };
 
     let server_id = new_uuid();
-    let build_fails = state.take_build_failure();
+    let build_fails =
+        state.take_build_failure() || group.as_ref().is_some_and(|g| !world.compute.host_for(g));
     for nic in &nics {
         if let Err(error) = world.network.attach_server_port(
             &project_id,
@@ -465,6 +481,7 @@ pub(super) async fn create_server(
         actions: Vec::new(),
         old_flavor: None,
         confirm_fails: false,
+        server_group: group.map(|g| g.id),
     };
     // A build refused by the scheduler fails in the conductor, before any compute host.
     let event = if build_fails {

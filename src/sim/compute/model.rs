@@ -61,6 +61,9 @@ pub(super) struct Server {
     /// User data, config drive, boot volume.
     #[serde(default)]
     pub(super) boot: super::boot::Boot,
+    /// The server group it was booted into (scheduler hint `group`).
+    #[serde(default)]
+    pub(super) server_group: Option<String>,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it

@@ -85,7 +85,9 @@ pub(super) fn server_detail(
             "links": [{ "href": format!("{base}/compute/flavors/{}", server.flavor.id), "rel": "bookmark" }],
         })
     };
-    let scheduled = server.vm_state != "building";
+    // A server the scheduler found no host for never had one (nor a root device).
+    let scheduled = server.vm_state != "building"
+        && !(server.vm_state == "error" && server.fault.as_deref() == Some(NO_VALID_HOST));
     let mut body = json!({
         "id": server.id,
         "name": server.name,
@@ -145,6 +147,14 @@ pub(super) fn server_detail(
             "fault",
             json!({ "code": 500, "created": nova_time(server.updated), "message": message }),
         );
+        // Nova shows an admin the fault's traceback (a 500's details are hidden from others).
+        if caller.is_admin()
+            && let Some(fault) = body.get_mut("fault")
+        {
+            fault["details"] = json!(format!(
+                "Traceback (most recent call last):\nnova.exception.NoValidHost: {message}\n"
+            ));
+        }
     }
     if caller.is_admin() {
         let host = if scheduled { json!(HOST) } else { Value::Null };
@@ -164,12 +174,12 @@ pub(super) fn server_detail(
             extra(&mut body, "OS-EXT-SRV-ATTR:launch_index", json!(0));
             extra(&mut body, "OS-EXT-SRV-ATTR:kernel_id", json!(""));
             extra(&mut body, "OS-EXT-SRV-ATTR:ramdisk_id", json!(""));
-            let root = if server.boot.volume_id.is_some() {
-                super::boot::BOOT_DEVICE
-            } else {
-                "/dev/vda"
+            let root = match (scheduled, server.boot.volume_id.is_some()) {
+                (false, _) => Value::Null,
+                (true, true) => json!(super::boot::BOOT_DEVICE),
+                (true, false) => json!("/dev/vda"),
             };
-            extra(&mut body, "OS-EXT-SRV-ATTR:root_device_name", json!(root));
+            extra(&mut body, "OS-EXT-SRV-ATTR:root_device_name", root);
             extra(
                 &mut body,
                 "OS-EXT-SRV-ATTR:user_data",
@@ -194,7 +204,11 @@ pub(super) fn server_detail(
         extra(&mut body, "trusted_image_certificates", Value::Null);
     }
     if mv.at_least(71) {
-        extra(&mut body, "server_groups", json!([]));
+        extra(
+            &mut body,
+            "server_groups",
+            json!(server.server_group.iter().collect::<Vec<_>>()),
+        );
     }
     if mv.at_least(73) {
         extra(&mut body, "locked_reason", Value::Null);

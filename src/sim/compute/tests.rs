@@ -119,6 +119,7 @@ fn pending_transitions_settle_by_time() {
         old_flavor: None,
         confirm_fails: false,
         boot: Default::default(),
+        server_group: None,
         created: at,
         updated: at,
         launched_at: None,
