@@ -1717,6 +1717,14 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     ))
     .await;
     super::bodies::server_renames(rec, &format!("{name}-renamed")).await;
+    // What `instance.description` changes in place (2.19+).
+    rec.call(put(
+        "nova.server.update.description",
+        C,
+        servers,
+        json!({"server": {"description": "described in place"}}),
+    ))
+    .await;
     let action = "/v2.1/servers/{server}/action";
     rec.call(post(
         "nova.server.start.active",
