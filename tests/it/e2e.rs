@@ -8,18 +8,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cloud_api::CloudApi;
 use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Target {
-    /// `stackform sim` as a separate process, fresh for each scenario.
-    Embedded,
-    /// The real cloud of `REAL_OS_OPENRC`: shared and persistent, so every run names its
-    /// tenant uniquely and destroys what it made, even when it fails.
-    Real,
-}
+use crate::scenario::{Scenario, Setup, Target};
+use crate::support::{run_env, write_specs};
 
 fn provider(cloud: &str, external_network: &str, timeout: &str) -> String {
     format!(
@@ -91,79 +82,49 @@ power_state = "{power}"
     s
 }
 
-struct Scenario {
-    dir: tempfile::TempDir,
-    target: Target,
-    /// Kept alive for the scenario's length (the embedded target only).
-    _sim: Option<SimProcess>,
-    /// What stackform is given: OS_* pairs, or where its clouds.yaml is.
-    env: Vec<(String, String)>,
-    /// `[provider] cloud`: "env", or "clouds.yaml:NAME" after [`Scenario::use_clouds_yaml`].
+/// The shared scenario, and how stackform reaches the cloud.
+struct Demo {
+    base: Scenario,
+    /// `[provider] cloud`: "env", or "clouds.yaml:NAME" after [`Demo::use_clouds_yaml`].
     cloud: String,
-    api: CloudApi,
-    /// The cloud name of `tenant.demo`.
-    tenant: String,
-    external_network: String,
-    timeout: &'static str,
-    /// Set once `destroy` ran; until then dropping a real scenario destroys what it made.
-    destroyed: bool,
 }
 
-impl Scenario {
+impl std::ops::Deref for Demo {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Demo {
+    fn deref_mut(&mut self) -> &mut Scenario {
+        &mut self.base
+    }
+}
+
+impl Demo {
     /// None when the target is not configured (the real cloud without `REAL_OS_OPENRC`).
-    async fn start(target: Target) -> Option<Scenario> {
-        Scenario::start_with_build_delay(target, 200).await
+    async fn start(target: Target) -> Option<Demo> {
+        Demo::start_with_build_delay(target, 200).await
     }
 
-    /// As [`Scenario::start`], the embedded cloud's servers staying in BUILD for
+    /// As [`Demo::start`], the embedded cloud's servers staying in BUILD for
     /// `build_delay_ms` (a real cloud's builds take what they take).
-    async fn start_with_build_delay(target: Target, build_delay_ms: u64) -> Option<Scenario> {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario = match target {
-            Target::Embedded => {
-                let sim =
-                    SimProcess::start_with_build_delay(&dir.path().join("cloud"), build_delay_ms);
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Scenario {
-                    target,
-                    env: sim.env.clone(),
-                    cloud: "env".to_string(),
-                    _sim: Some(sim),
-                    api,
-                    tenant: "demo".to_string(),
-                    external_network: "public".to_string(),
-                    timeout: "60s",
-                    dir,
-                    destroyed: false,
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Scenario {
-                    target,
-                    env,
-                    cloud: "env".to_string(),
-                    _sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf"),
-                    external_network: real_common::EXTERNAL_NETWORK.to_string(),
-                    timeout: "300s",
-                    dir,
-                    destroyed: false,
-                }
-            }
+    async fn start_with_build_delay(target: Target, build_delay_ms: u64) -> Option<Demo> {
+        let setup = Setup {
+            build_delay_ms: Some(build_delay_ms),
+            ..Setup::new("demo", "sf")
         };
-        Some(scenario)
+        let base = Scenario::start(target, setup).await?;
+        Some(Demo {
+            base,
+            cloud: "env".to_string(),
+        })
     }
 
     fn specs(&self, demo_toml: &str) {
         let provider = provider(&self.cloud, &self.external_network, self.timeout);
-        write_specs(
-            self.dir.path(),
-            &[("provider.toml", &provider), ("demo.toml", demo_toml)],
-        );
+        self.write(&[("provider.toml", &provider), ("demo.toml", demo_toml)]);
     }
 
     fn demo(&self, cidr: &str, http_port: &str, vcpu: u32, power: &str, with_web: bool) {
@@ -209,31 +170,6 @@ impl Scenario {
             ("OS_CLIENT_SECURE_FILE".into(), secure.display().to_string()),
         ];
         self.cloud = format!("clouds.yaml:{CLOUD}");
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
-    }
-
-    async fn project_id(&self) -> String {
-        let p = self
-            .api
-            .one("identity", "/projects", "projects", &self.tenant)
-            .await;
-        p["id"].as_str().unwrap_or_default().to_string()
-    }
-
-    /// The one item named `name` in the tenant's `collection` (other tenants of a shared
-    /// cloud may hold the same names).
-    async fn owned(&self, project: &str, collection: &str, key: &str, name: &str) -> Value {
-        self.api
-            .one(
-                "network",
-                &format!("/{collection}?project_id={project}"),
-                key,
-                name,
-            )
-            .await
     }
 
     async fn server(&self, project: &str, name: &str) -> Value {
@@ -319,21 +255,6 @@ impl Scenario {
     }
 }
 
-impl Drop for Scenario {
-    /// A failed real scenario still removes what it made: the cloud is shared and persistent.
-    fn drop(&mut self) {
-        if self.target == Target::Real && !self.destroyed {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!(
-                    "cleanup of tenant {} failed ({code}):\n{out}\n{err}",
-                    self.tenant
-                );
-            }
-        }
-    }
-}
-
 /// The lineage id from an item's `stackform-lineage:` tag.
 fn lineage_of(item: &Value) -> String {
     item["tags"]
@@ -364,7 +285,7 @@ fn ports_of(rules: &[Value]) -> Vec<(String, i64)> {
 /// The foundation's scenarios in one run (each step builds on the previous one's cloud):
 /// create, converge, update in place, replace, remove, destroy, and nothing left behind.
 async fn lifecycle(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let started = std::time::Instant::now();
@@ -612,7 +533,7 @@ power_state = "{power}"
 /// disabled tenant refuses new resources in plan. A subnet's gateway moves while a router
 /// interface holds it, which a real cloud refuses unless the router lets go first.
 async fn every_attribute_in_place(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let started = std::time::Instant::now();
@@ -780,7 +701,7 @@ subnet = "sub"
 /// The failure: on the embedded cloud an injected build fault, on the real one a flavor no
 /// host can take (then the spec moves to a flavor that fits).
 async fn a_failed_build_is_replaced(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let failing_flavor = match target {
@@ -850,7 +771,7 @@ async fn real_a_failed_build_is_replaced_on_the_next_apply() {
 /// and converge on its first try.
 async fn a_server_still_building_is_waited_for(target: Target) {
     // Embedded builds take 10 s here, far longer than the first apply's 1 s.
-    let Some(mut s) = Scenario::start_with_build_delay(target, 10_000).await else {
+    let Some(mut s) = Demo::start_with_build_delay(target, 10_000).await else {
         return;
     };
     let normal_timeout = s.timeout;
@@ -982,7 +903,7 @@ security_groups = [{groups}]
 ///
 /// This scenario reaches the cloud through a clouds.yaml entry rather than OS_* variables.
 async fn dropped_resources_release_what_is_kept(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     s.use_clouds_yaml();
@@ -1040,7 +961,7 @@ async fn real_dropped_groups_and_routers_release_the_kept_instance_and_subnet() 
     dropped_resources_release_what_is_kept(Target::Real).await;
 }
 
-impl Scenario {
+impl Demo {
     /// Runs a Nova server action outside stackform and waits for the server's `status`.
     async fn server_action(&self, server_id: &str, action: &str, status: &str) {
         self.api
@@ -1078,7 +999,7 @@ impl Scenario {
 // action (os-start and os-stop alone are refused from them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_paused_suspended_and_shelved_servers_return_to_the_spec() {
-    let Some(mut s) = Scenario::start(Target::Real).await else {
+    let Some(mut s) = Demo::start(Target::Real).await else {
         return;
     };
     let spec = |power: &str| {
@@ -1121,7 +1042,7 @@ async fn real_paused_suspended_and_shelved_servers_return_to_the_spec() {
 /// which cannot be told to lose a reply): a network carrying the run's ownership tags that the
 /// state does not know. The next plan adopts it instead of creating a second one.
 async fn a_tagged_leftover_is_adopted(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let tenant_only = format!("[tenant.demo]\nname = \"{}\"\n", s.tenant);
@@ -1201,7 +1122,7 @@ async fn real_a_tagged_leftover_is_adopted_not_duplicated() {
 // `real_a_tagged_leftover_is_adopted_not_duplicated` makes the leftover by hand instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_create_reply_is_adopted_not_duplicated() {
-    let Some(s) = Scenario::start(Target::Embedded).await else {
+    let Some(s) = Demo::start(Target::Embedded).await else {
         return;
     };
     s.demo("10.1.0.0/24", "80", 20, "running", false);
@@ -1250,7 +1171,7 @@ async fn a_lost_create_reply_is_adopted_not_duplicated() {
 /// failed the apply. Now the create is looked up by its tag, then sent again after a backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_ride_out_unavailable_replies_without_duplicates() {
-    let Some(s) = Scenario::start(Target::Embedded).await else {
+    let Some(s) = Demo::start(Target::Embedded).await else {
         return;
     };
     s.demo("10.1.0.0/24", "80", 20, "running", false);
@@ -1291,7 +1212,7 @@ async fn creates_ride_out_unavailable_replies_without_duplicates() {
 /// rules now say what is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_interface_and_rule_replies_are_adopted() {
-    let Some(s) = Scenario::start(Target::Embedded).await else {
+    let Some(s) = Demo::start(Target::Embedded).await else {
         return;
     };
     s.demo("10.1.0.0/24", "80", 20, "running", true);
@@ -1325,7 +1246,7 @@ async fn lost_interface_and_rule_replies_are_adopted() {
 /// and failed on Keystone's 409 for the project name. The plan now names what another lineage
 /// owns and how to recover it, and nothing is applied.
 async fn another_lineages_resources_are_named_not_created(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let spec = format!(
@@ -1398,7 +1319,7 @@ async fn real_another_lineages_resources_are_named_and_nothing_is_applied() {
 
 /// Invalid specs fail with a located error before any change, on any target.
 async fn invalid_specs_change_nothing(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     // Nothing gets created, so there is nothing to destroy on drop.
@@ -1660,7 +1581,7 @@ fn routes_of(router: &Value) -> Vec<(String, String)> {
 /// gateway's SNAT change in place; dropping a route and the interface it goes through in one
 /// apply works (routes first), and destroy leaves nothing.
 async fn routes_and_remote_groups(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let route =
@@ -1831,7 +1752,7 @@ rules = [
 /// is made whole, the old one changes in place (its rule naming the new one once that
 /// exists), one more plan is empty, and destroy (groups naming each other) leaves nothing.
 async fn mutual_groups_joined_later(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     s.specs(&joined_groups(&s.tenant, "", None));
@@ -1914,7 +1835,7 @@ async fn real_mutual_remote_groups_joined_to_an_existing_group() {
 /// hand in the tenant takes one of its `network_count`, so a spec that fits the quota alone
 /// fails in plan, before any call, and fits again once the hand-made network is gone.
 async fn the_quota_check_counts_what_runs_outside_the_spec(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let spec = |networks: &[&str]| {
@@ -1983,7 +1904,7 @@ async fn real_the_quota_check_counts_a_network_made_by_hand() {
 /// `[provider] default_quotas` is set on each service for a tenant that writes no quotas,
 /// and a tenant that writes its own gets only those; the applied spec then plans no change.
 async fn default_quotas_are_set_on_every_service(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Demo::start(target).await else {
         return;
     };
     let provider = format!(

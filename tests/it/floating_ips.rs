@@ -7,64 +7,31 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cloud_api::CloudApi;
-use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
+use crate::scenario::{Scenario, Setup, Target};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Embedded,
-    Real,
+struct Fip(Scenario);
+
+impl std::ops::Deref for Fip {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
 }
 
-struct Scenario {
-    dir: tempfile::TempDir,
-    target: Target,
-    _sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    api: CloudApi,
-    tenant: String,
-    external_network: String,
-    timeout: &'static str,
-    destroyed: bool,
+impl std::ops::DerefMut for Fip {
+    fn deref_mut(&mut self) -> &mut Scenario {
+        &mut self.0
+    }
 }
 
-impl Scenario {
-    async fn start(target: Target) -> Option<Scenario> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start_with_build_delay(&dir.path().join("cloud"), 50);
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Scenario {
-                    env: sim.env.clone(),
-                    _sim: Some(sim),
-                    api,
-                    tenant: "fip".into(),
-                    external_network: "public".into(),
-                    timeout: "60s",
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Scenario {
-                    env,
-                    _sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf"),
-                    external_network: real_common::EXTERNAL_NETWORK.into(),
-                    timeout: "300s",
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-        })
+impl Fip {
+    /// The embedded Nova keeps servers in BUILD a little, as the real one does.
+    async fn start(target: Target) -> Option<Fip> {
+        let setup = Setup {
+            build_delay_ms: Some(50),
+            ..Setup::new("fip", "sf")
+        };
+        Scenario::start(target, setup).await.map(Fip)
     }
 
     /// Writes the provider (with `mapping` lines under ipv4_external_ip_mapping) and `body`.
@@ -79,34 +46,7 @@ impl Scenario {
              [subnet.sub]\nnetwork = \"net\"\ncidr = \"192.168.61.0/24\"\n{body}",
             self.tenant
         );
-        write_specs(
-            self.dir.path(),
-            &[("provider.toml", &provider), ("demo.toml", &body)],
-        );
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
-    }
-
-    fn apply(&self) -> String {
-        let (code, out, err) = self.run(&["apply", "--auto-approve"]);
-        assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
-        out
-    }
-
-    fn destroy(&mut self) {
-        let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-        assert_eq!(code, 0, "destroy failed:\n{out}\n{err}");
-        self.destroyed = true;
-    }
-
-    async fn project_id(&self) -> String {
-        let p = self
-            .api
-            .one("identity", "/projects", "projects", &self.tenant)
-            .await;
-        p["id"].as_str().unwrap_or_default().to_string()
+        self.write(&[("provider.toml", &provider), ("demo.toml", &body)]);
     }
 
     /// The project's floating IPs, through the cloud's API.
@@ -158,15 +98,6 @@ impl Scenario {
     }
 }
 
-impl Drop for Scenario {
-    /// A failed real scenario still removes what it made: the cloud is shared.
-    fn drop(&mut self) {
-        if self.target == Target::Real && !self.destroyed {
-            let _ = self.run(&["destroy", "--auto-approve"]);
-        }
-    }
-}
-
 const ROUTER: &str = r#"
 [router.edge]
 tenant = "demo"
@@ -194,7 +125,7 @@ fn floating_ip(instance: Option<&str>) -> String {
 }
 
 async fn moves_in_place(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Fip::start(target).await else {
         return;
     };
     let vms = instances(&["a", "b"]);
@@ -309,7 +240,7 @@ async fn real_a_floating_ip_moves_between_instances_in_place_keeping_its_address
 }
 
 async fn shorthand(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Fip::start(target).await else {
         return;
     };
     let with_flag = format!("{ROUTER}{}floating_ip = true\n", instances(&["a"]));
@@ -377,7 +308,7 @@ async fn real_the_instance_shorthand_allocates_associates_and_releases() {
 }
 
 async fn unreachable(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Fip::start(target).await else {
         return;
     };
     // No router connects the subnet to the external network.
@@ -410,7 +341,7 @@ async fn real_an_unreachable_association_fails_with_one_clear_line() {
 }
 
 async fn not_external(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Fip::start(target).await else {
         return;
     };
     s.external_network = "no-such-external".into();
@@ -453,7 +384,7 @@ async fn real_an_external_network_that_is_not_one_is_a_located_error() {
 /// tags. Embedded only: losing one reply needs the embedded cloud's `/_sim/faults`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_allocation_reply_and_a_lost_state_are_adopted_not_duplicated() {
-    let Some(s) = Scenario::start(Target::Embedded).await else {
+    let Some(s) = Fip::start(Target::Embedded).await else {
         return;
     };
     s.specs(&format!("{ROUTER}{}", floating_ip(None)), "");
@@ -511,7 +442,7 @@ async fn a_lost_allocation_reply_and_a_lost_state_are_adopted_not_duplicated() {
 /// another test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chosen_address_is_allocated_and_changing_it_replaces_the_floating_ip() {
-    let Some(s) = Scenario::start(Target::Embedded).await else {
+    let Some(s) = Fip::start(Target::Embedded).await else {
         return;
     };
     let with_address = |a: &str| format!("{ROUTER}{}address = \"{a}\"\n", floating_ip(None));
@@ -534,7 +465,7 @@ async fn a_chosen_address_is_allocated_and_changing_it_replaces_the_floating_ip(
 /// A floating IP on a port of the spec (a VIP with no instance), then moved to an instance in
 /// place, keeping its address; destroy in an order the cloud accepts.
 async fn on_a_port(target: Target) {
-    let Some(mut s) = Scenario::start(target).await else {
+    let Some(mut s) = Fip::start(target).await else {
         return;
     };
     let vip = "\n[port.vip]\nnetwork = \"net\"\nfixed_ips = [ { subnet = \"sub\", ip_address = \"192.168.61.50\" } ]\n";

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (each test binary costs a link on two cores).
 mod cloud_api;
 mod real_common;
+mod scenario;
 mod sim_common;
 mod support;
 

@@ -8,65 +8,29 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cloud_api::CloudApi;
-use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
+pub(crate) use crate::scenario::Target;
+use crate::scenario::{Scenario, Setup};
 
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) enum Target {
-    Embedded,
-    Real,
+pub(crate) struct Cloud(Scenario);
+
+impl std::ops::Deref for Cloud {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
 }
 
-pub(crate) struct Cloud {
-    dir: tempfile::TempDir,
-    target: Target,
-    _sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    pub(crate) api: CloudApi,
-    /// The cloud name of `tenant.t` (unique per run on the shared real cloud).
-    tenant: String,
-    external_network: String,
-    flavor: &'static str,
-    pub(crate) destroyed: bool,
+impl std::ops::DerefMut for Cloud {
+    fn deref_mut(&mut self) -> &mut Scenario {
+        &mut self.0
+    }
 }
 
 impl Cloud {
     pub(crate) async fn start(target: Target) -> Option<Cloud> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Cloud {
-                    env: sim.env.clone(),
-                    _sim: Some(sim),
-                    api,
-                    tenant: "ports".into(),
-                    external_network: "public".into(),
-                    flavor: "m1.tiny",
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Cloud {
-                    env,
-                    _sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf-port"),
-                    external_network: real_common::EXTERNAL_NETWORK.into(),
-                    flavor: real_common::FLAVOR,
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-        })
+        Scenario::start(target, Setup::new("ports", "sf-port"))
+            .await
+            .map(Cloud)
     }
 
     /// The spec: `body` after the provider, tenant, network, subnet, router and groups.
@@ -104,63 +68,11 @@ rules = [ {{ protocol = "tcp", port_range = "443", cidr = "0.0.0.0/0" }} ]
             ext = self.external_network,
             tenant = self.tenant,
         );
-        write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
-    }
-
-    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
-    }
-
-    pub(crate) fn apply(&self) -> String {
-        let (code, out, err) = self.run(&["apply", "--auto-approve"]);
-        assert_eq!(code, 0, "apply:\n{out}\n{err}");
-        out
-    }
-
-    pub(crate) fn assert_converged(&self, when: &str) {
-        let (code, out, err) = self.run(&["plan", "--detailed-exitcode"]);
-        assert_eq!(code, 0, "converged {when}:\n{out}\n{err}");
-    }
-
-    pub(crate) async fn project_id(&self) -> String {
-        let p = self
-            .api
-            .one("identity", "/projects", "projects", &self.tenant)
-            .await;
-        p["id"].as_str().unwrap_or_default().to_string()
-    }
-
-    pub(crate) async fn owned(
-        &self,
-        project: &str,
-        collection: &str,
-        key: &str,
-        name: &str,
-    ) -> Value {
-        self.api
-            .one(
-                "network",
-                &format!("/{collection}?project_id={project}"),
-                key,
-                name,
-            )
-            .await
+        self.write(&[("all.toml", &format!("{head}\n{body}"))]);
     }
 
     pub(crate) async fn port(&self, project: &str, name: &str) -> Value {
         self.owned(project, "ports", "ports", name).await
-    }
-}
-
-impl Drop for Cloud {
-    /// The real cloud is shared: what a failed scenario made is removed all the same.
-    fn drop(&mut self) {
-        if self.target == Target::Real && !self.destroyed {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenant);
-            }
-        }
     }
 }
 

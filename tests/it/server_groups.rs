@@ -7,58 +7,22 @@
 
 use serde_json::{Value, json};
 
-use crate::cloud_api::CloudApi;
-use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
+use crate::scenario::{Scenario, Setup, Target};
 
-#[derive(Clone, Copy, PartialEq)]
-enum Target {
-    Embedded,
-    Real,
-}
+struct Cloud(Scenario);
 
-struct Cloud {
-    dir: tempfile::TempDir,
-    target: Target,
-    _sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    api: CloudApi,
-    tenant: String,
-    flavor: &'static str,
+impl std::ops::Deref for Cloud {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
 }
 
 impl Cloud {
     async fn start(target: Target) -> Option<Cloud> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Cloud {
-                    env: sim.env.clone(),
-                    _sim: Some(sim),
-                    api,
-                    tenant: "groups".into(),
-                    dir,
-                    target,
-                    flavor: "m1.tiny",
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Cloud {
-                    env,
-                    _sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf-grp"),
-                    dir,
-                    target,
-                    flavor: real_common::FLAVOR,
-                }
-            }
-        })
+        Scenario::start(target, Setup::new("groups", "sf-grp"))
+            .await
+            .map(Cloud)
     }
 
     /// The tenant, a subnet, then `body`.
@@ -68,7 +32,7 @@ impl Cloud {
              [network.net]\ntenant = \"t\"\n\n[subnet.sub]\nnetwork = \"net\"\ncidr = \"10.61.0.0/24\"\n",
             self.tenant
         );
-        write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
+        self.write(&[("all.toml", &format!("{head}\n{body}"))]);
     }
 
     fn instance(&self, name: &str, group: &str) -> String {
@@ -76,29 +40,6 @@ impl Cloud {
             "\n[instance.{name}]\ntenant = \"t\"\nflavor = \"{}\"\nimage = \"cirros\"\nsubnet = \"sub\"\nserver_group = \"{group}\"\n",
             self.flavor
         )
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
-    }
-
-    fn apply(&self) -> String {
-        let (code, out, err) = self.run(&["apply", "--auto-approve"]);
-        assert_eq!(code, 0, "apply:\n{out}\n{err}");
-        out
-    }
-
-    fn assert_converged(&self, when: &str) {
-        let (code, out, err) = self.run(&["plan", "--detailed-exitcode"]);
-        assert_eq!(code, 0, "converged {when}:\n{out}\n{err}");
-    }
-
-    async fn project_id(&self) -> String {
-        let p = self
-            .api
-            .one("identity", "/projects", "projects", &self.tenant)
-            .await;
-        p["id"].as_str().unwrap_or_default().to_string()
     }
 
     /// The tenant's server groups, as an admin lists them.
@@ -126,18 +67,6 @@ impl Cloud {
             .await;
         assert_eq!(found.len(), 1, "one server {name}: {found:?}");
         found.into_iter().next().unwrap_or(Value::Null)
-    }
-}
-
-impl Drop for Cloud {
-    /// The real cloud is shared: what a failed scenario made is removed all the same.
-    fn drop(&mut self) {
-        if self.target == Target::Real {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenant);
-            }
-        }
     }
 }
 

@@ -9,98 +9,57 @@ use serde_json::{Value, json};
 
 use crate::cloud_api::CloudApi;
 use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Target {
-    Embedded,
-    Real,
-}
+use crate::scenario::{Scenario, Setup, Target};
 
 /// Every Neutron quota a tenant can set, written and read back on both clouds.
 const OWNER_QUOTAS: &str = "quotas = { network_count = 4, subnet_count = 4, router_count = 2, \
     port_count = 20, floating_ip_count = 2, security_group_count = 5, \
     security_group_rule_count = 60, rbac_policies = 3 }";
 
+/// The shared scenario (its tenant is `tenant.owner`) and the guest tenant's cloud name.
 struct Sharing {
-    dir: tempfile::TempDir,
-    target: Target,
-    _sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    api: CloudApi,
-    /// Cloud names of `tenant.owner` and `tenant.guest` (unique per run on the real cloud).
-    owner: String,
+    base: Scenario,
     guest: String,
-    flavor: &'static str,
-    image: &'static str,
-    destroyed: bool,
+}
+
+impl std::ops::Deref for Sharing {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Sharing {
+    fn deref_mut(&mut self) -> &mut Scenario {
+        &mut self.base
+    }
 }
 
 impl Sharing {
     async fn start(target: Target) -> Option<Sharing> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Sharing {
-                    env: sim.env.clone(),
-                    _sim: Some(sim),
-                    api,
-                    owner: "owner".into(),
-                    guest: "guest".into(),
-                    dir,
-                    target,
-                    flavor: "m1.small",
-                    image: "cirros",
-                    destroyed: false,
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Sharing {
-                    env,
-                    _sim: None,
-                    api,
-                    owner: real_common::unique_name("sf-own"),
-                    guest: real_common::unique_name("sf-gst"),
-                    dir,
-                    target,
-                    flavor: real_common::FLAVOR,
-                    image: real_common::IMAGE,
-                    destroyed: false,
-                }
-            }
-        })
-    }
-
-    fn timeout(&self) -> &'static str {
-        match self.target {
-            Target::Embedded => "60s",
-            Target::Real => "300s",
-        }
+        let base = Scenario::start(target, Setup::new("owner", "sf-own")).await?;
+        let guest = match target {
+            Target::Embedded => "guest".into(),
+            Target::Real => real_common::unique_name("sf-gst"),
+        };
+        Some(Sharing { base, guest })
     }
 
     /// Writes the spec: `body` after the two tenants.
     fn spec(&self, body: &str) {
         let provider = format!(
             "[provider]\ncloud = \"env\"\nparallelism = 4\ntimeout = \"{}\"\n",
-            self.timeout()
+            self.timeout
         );
         let tenants = format!(
             "[tenant.owner]\nname = \"{}\"\n{OWNER_QUOTAS}\n\n[tenant.guest]\nname = \"{}\"\n",
-            self.owner, self.guest
+            self.tenant, self.guest
         );
-        write_specs(
-            self.dir.path(),
-            &[
-                ("provider.toml", &provider),
-                ("tenants.toml", &tenants),
-                ("sharing.toml", body),
-            ],
-        );
+        self.write(&[
+            ("provider.toml", &provider),
+            ("tenants.toml", &tenants),
+            ("sharing.toml", body),
+        ]);
     }
 
     /// The shared topology: the owner's network and subnet, the policy (when `with_policy`),
@@ -122,7 +81,7 @@ image = "{image}"
 subnet = "shared-v4"
 "#,
             flavor = self.flavor,
-            image = self.image
+            image = real_common::IMAGE
         );
         if with_policy {
             s.push_str(
@@ -143,14 +102,11 @@ flavor = "{}"
 image = "{}"
 subnet = "shared-v4"
 "#,
-                self.flavor, self.image
+                self.flavor,
+                real_common::IMAGE
             ));
         }
         s
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
     }
 
     async fn project_id(&self, name: &str) -> Option<String> {
@@ -196,20 +152,8 @@ subnet = "shared-v4"
 
     /// Neither tenant's project exists.
     async fn assert_no_projects(&self) {
-        for name in [&self.owner, &self.guest] {
+        for name in [&self.tenant, &self.guest] {
             assert_eq!(self.project_id(name).await, None, "project {name} exists");
-        }
-    }
-}
-
-impl Drop for Sharing {
-    /// A failed real scenario still removes what it made: the cloud is shared.
-    fn drop(&mut self) {
-        if self.target == Target::Real && !self.destroyed {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!("cleanup failed ({code}):\n{out}\n{err}");
-            }
         }
     }
 }
@@ -240,7 +184,7 @@ async fn two_tenants_share_one_network(target: Target) {
         out.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
         "{out}"
     );
-    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let owner = s.project_id(&s.tenant).await.expect("owner project");
     let guest = s.project_id(&s.guest).await.expect("guest project");
     let network = s
         .api
@@ -496,7 +440,7 @@ async fn policies_are_adopted_and_their_drift_repaired(target: Target) {
     s.spec(&s.topology(false, false));
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
-    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let owner = s.project_id(&s.tenant).await.expect("owner project");
     let guest = s.project_id(&s.guest).await.expect("guest project");
     let network = s
         .api
@@ -610,7 +554,7 @@ async fn shared_and_port_security_change_in_place(target: Target) {
     s.spec(&open(true, false));
     let (code, out, err) = s.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "apply failed:\n{out}\n{err}");
-    let owner = s.project_id(&s.owner).await.expect("owner project");
+    let owner = s.project_id(&s.tenant).await.expect("owner project");
     let network = s
         .api
         .one(

@@ -8,28 +8,27 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cloud_api::CloudApi;
 use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
 
 mod backups;
 mod boot;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Target {
-    Embedded,
-    Real,
+pub(crate) use crate::scenario::Target;
+use crate::scenario::{Scenario, Setup};
+
+pub(crate) struct Cloud(Scenario);
+
+impl std::ops::Deref for Cloud {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
 }
 
-struct Cloud {
-    dir: tempfile::TempDir,
-    target: Target,
-    _sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    api: CloudApi,
-    /// The cloud name of `tenant.t` (unique per run on the shared real cloud).
-    tenant: String,
-    destroyed: bool,
+impl std::ops::DerefMut for Cloud {
+    fn deref_mut(&mut self) -> &mut Scenario {
+        &mut self.0
+    }
 }
 
 /// Cinder's service type in both catalogs (real Cinder also lists `block-storage`).
@@ -37,35 +36,9 @@ const CINDER: &str = "volumev3";
 
 impl Cloud {
     async fn start(target: Target) -> Option<Cloud> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Cloud {
-                    env: sim.env.clone(),
-                    _sim: Some(sim),
-                    api,
-                    tenant: "volumes".into(),
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                Cloud {
-                    env,
-                    _sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf-vol"),
-                    dir,
-                    target,
-                    destroyed: false,
-                }
-            }
-        })
+        Scenario::start(target, Setup::new("volumes", "sf-vol"))
+            .await
+            .map(Cloud)
     }
 
     /// The spec: `body` after the provider and the tenant.
@@ -92,30 +65,7 @@ name = "{tenant}"
 {quotas}"#,
             tenant = self.tenant,
         );
-        write_specs(self.dir.path(), &[("all.toml", &format!("{head}\n{body}"))]);
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
-    }
-
-    fn apply(&self) -> String {
-        let (code, out, err) = self.run(&["apply", "--auto-approve"]);
-        assert_eq!(code, 0, "apply:\n{out}\n{err}");
-        out
-    }
-
-    fn assert_converged(&self, when: &str) {
-        let (code, out, err) = self.run(&["plan", "--detailed-exitcode"]);
-        assert_eq!(code, 0, "converged {when}:\n{out}\n{err}");
-    }
-
-    async fn project_id(&self) -> String {
-        let p = self
-            .api
-            .one("identity", "/projects", "projects", &self.tenant)
-            .await;
-        p["id"].as_str().unwrap_or_default().to_string()
+        self.write(&[("all.toml", &format!("{head}\n{body}"))]);
     }
 
     /// The tenant's volumes named `name`, as an admin lists them.
@@ -138,31 +88,9 @@ name = "{tenant}"
         found.into_iter().next().unwrap_or(Value::Null)
     }
 
-    /// The line and column of the value of the `key = value` line `needle` in the spec
-    /// (1-based), where diagnostics point.
+    /// Where diagnostics point for the `key = value` line `needle` of the spec.
     fn position_of(&self, needle: &str) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("specs/all.toml"))
-            .or_else(|_| std::fs::read_to_string(self.dir.path().join("all.toml")))
-            .unwrap_or_default();
-        let at = text
-            .find(needle)
-            .unwrap_or_else(|| panic!("{needle} in the spec"))
-            + needle.find("= ").map_or(0, |i| i + 2);
-        let line = text[..at].matches('\n').count() + 1;
-        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        format!("all.toml:{line}:{}", at - line_start + 1)
-    }
-}
-
-impl Drop for Cloud {
-    /// The real cloud is shared: what a failed scenario made is removed all the same.
-    fn drop(&mut self) {
-        if self.target == Target::Real && !self.destroyed {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenant);
-            }
-        }
+        self.position_in("all.toml", needle)
     }
 }
 
