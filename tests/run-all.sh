@@ -36,5 +36,15 @@ if ! "$harness/start.sh" >"$REAL_OS_HOME/start.log" 2>&1; then
 fi
 export REAL_OS_OPENRC="$REAL_OS_HOME/run/openrc"
 
+# The differential test writes the differences it cannot explain here; printed last, so that
+# the end of a long log says what differed.
+export DIFFERENTIAL_UNEXPLAINED="$PWD/target/differential-unexplained.txt"
+rm -f "$DIFFERENTIAL_UNEXPLAINED"
 echo "== cargo test $*"
-cargo test "$@"
+status=0
+cargo test "$@" || status=$?
+if [ "$status" -ne 0 ] && [ -s "$DIFFERENTIAL_UNEXPLAINED" ]; then
+  echo "== differential: differences not in tests/it/differential/known_differences.rs"
+  cat "$DIFFERENTIAL_UNEXPLAINED"
+fi
+exit "$status"

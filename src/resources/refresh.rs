@@ -152,31 +152,55 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         )?)
     };
     let resources = async {
-        let mut matcher = Matcher::new(known);
-        let mut matched: Vec<(Address, Listed)> = Vec::new();
-        let mut cloud_projects = BTreeSet::new();
-        // The tenants first: the other kinds are listed in their projects.
-        for kind in Kind::ALL {
-            if kind.schema().api.scope == ListScope::Cloud {
-                let items = list_kind(kind, cx, Scope::Cloud).await?;
-                if kind == schema::tenant_kind() {
-                    cloud_projects.extend(items.iter().map(|item| item.id.clone()));
-                }
-                matched.extend(matcher.match_kind(kind, items));
-            }
-        }
         let tenant_kind = schema::tenant_kind();
-        let project_ids: Vec<String> = matched
-            .iter()
-            .filter(|(addr, _)| addr.kind == tenant_kind)
-            .map(|(_, item)| item.id.clone())
-            .collect();
         let mut known_by_kind: HashMap<Kind, Vec<String>> = HashMap::new();
         for (addr, id) in known {
             known_by_kind.entry(addr.kind).or_default().push(id.clone());
         }
-        let projects = Projects::new(project_ids, known_by_kind);
-        let (lists, ports) = list_projects(cx, &projects, reads_storage).await?;
+        // The other kinds are listed in the tenants' projects. The state's projects are
+        // listed beside the tenants themselves: when the tenants turn out to be those (every
+        // plan of a settled spec), refresh saves a round trip to Keystone on its critical path.
+        let expected: BTreeSet<String> = known_by_kind
+            .get(&tenant_kind)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default();
+        let early = Projects::new(expected.iter().cloned().collect(), known_by_kind.clone());
+        let early_lists = async {
+            if expected.is_empty() {
+                return Ok(None);
+            }
+            list_projects(cx, &early, reads_storage).await.map(Some)
+        };
+        let cloud_kinds = async {
+            let mut matcher = Matcher::new(known);
+            let mut matched: Vec<(Address, Listed)> = Vec::new();
+            let mut cloud_projects = BTreeSet::new();
+            for kind in Kind::ALL {
+                if kind.schema().api.scope == ListScope::Cloud {
+                    let items = list_kind(kind, cx, Scope::Cloud).await?;
+                    if kind == tenant_kind {
+                        cloud_projects.extend(items.iter().map(|item| item.id.clone()));
+                    }
+                    matched.extend(matcher.match_kind(kind, items));
+                }
+            }
+            Ok::<_, super::Error>((matcher, matched, cloud_projects))
+        };
+        let ((matcher, matched, cloud_projects), early_lists) =
+            tokio::try_join!(cloud_kinds, early_lists)?;
+        let project_ids: BTreeSet<String> = matched
+            .iter()
+            .filter(|(addr, _)| addr.kind == tenant_kind)
+            .map(|(_, item)| item.id.clone())
+            .collect();
+        let (lists, ports) = match early_lists {
+            Some(lists) if project_ids == expected => lists,
+            // A tenant adopted, lost or replaced: the lists of the projects there are.
+            _ => {
+                let projects = Projects::new(project_ids.into_iter().collect(), known_by_kind);
+                list_projects(cx, &projects, reads_storage).await?
+            }
+        };
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (

@@ -116,8 +116,13 @@ async fn embedded_cloud_matches_real_openstack() {
         differences.len(),
         unexplained.len()
     );
+    let unexplained_report = compare::report(unexplained.iter().copied());
+    // CI shows the head and the tail of a long log: tests/run-all.sh prints this file last.
+    if let Ok(path) = std::env::var("DIFFERENTIAL_UNEXPLAINED") {
+        let _ = std::fs::write(path, &unexplained_report);
+    }
     assert!(
         unexplained.is_empty(),
-        "embedded cloud differs from real OpenStack:{report}"
+        "embedded cloud differs from real OpenStack:{unexplained_report}"
     );
 }

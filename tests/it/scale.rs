@@ -131,6 +131,58 @@ async fn a_no_op_plan_costs_the_same_calls_for_two_tenants_and_for_six() {
     );
 }
 
+/// A settled spec's no-op plan lists what is inside the tenants' projects beside Keystone's
+/// list of the projects, not after it: the state knows the project ids. With Keystone made
+/// slow, the routers' list is answered first, and the plan still sees everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settled_plan_lists_inside_the_projects_beside_the_project_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_build_delay(&dir.path().join("cloud"), 50);
+    let api = CloudApi::admin(sim.auth_url()).await;
+    write_specs(dir.path(), &[("all.toml", &spec(2))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let slow =
+        serde_json::json!({"delay": {"method": "GET", "path_suffix": "/v3/projects", "ms": 500}});
+    let (status, _) = api
+        .request(Method::POST, "identity", "/../../_sim/faults", Some(slow))
+        .await;
+    assert_eq!(status, 204);
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["plan", "--detailed-exitcode"]).await;
+    assert!(out.contains("No changes."), "{out}");
+    let answered = |call: &str| {
+        requests
+            .iter()
+            .position(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap_or(""),
+                    r["path"].as_str().unwrap_or("")
+                ) == call
+            })
+            .unwrap_or_else(|| panic!("{call} in {requests:#?}"))
+    };
+    let projects = answered("GET /identity/v3/projects");
+    let routers = answered("GET /networking/v2.0/routers");
+    assert!(
+        routers < projects,
+        "the routers' list waited for the projects' list: {requests:#?}"
+    );
+    // Each list once: guessing right costs no call.
+    let counts = by_kind_of_call(&requests);
+    assert_eq!(
+        counts.get("GET /networking/v2.0/routers"),
+        Some(&1),
+        "{counts:#?}"
+    );
+    assert_eq!(
+        counts.get("GET /identity/v3/projects"),
+        Some(&1),
+        "{counts:#?}"
+    );
+}
+
 /// A spec and a state without storage (no volume, snapshot or backup, no storage quota): the
 /// no-op plan asks Cinder nothing, neither its lists nor its catalog (types, zones, limits).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

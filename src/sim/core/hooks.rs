@@ -76,6 +76,9 @@ pub(super) enum FaultKind {
     /// Answer with this status and JSON body without processing: how a test makes the cloud
     /// refuse a request the way some deployment does (a missing extension, a policy).
     Refuse(StatusCode, std::sync::Arc<Value>),
+    /// Process the request normally after waiting this long: one slow service, so that a test
+    /// can see which calls wait for which.
+    Delay(std::time::Duration),
 }
 
 impl FaultKind {
@@ -103,7 +106,7 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
 }
 
 /// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}` (with an
-/// optional `"body"` to answer with), or
+/// optional `"body"` to answer with), `{"delay": {..., "ms": 300}}`, or
 /// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR), or
 /// `{"fail_resize": {"count": N, "at": "schedule" | "confirm"}}` (the next N resizes fail
 /// there: see [`super::ResizeFailure`]).
@@ -174,10 +177,21 @@ pub(super) async fn add_fault(
             ),
             None => (spec, FaultKind::Fail(status)),
         }
+    } else if let Some(spec) = body.get("delay") {
+        let ms = spec.get("ms").and_then(Value::as_u64).ok_or_else(|| {
+            Fault::bad_request(
+                Service::Identity,
+                "delay.ms must be a number of milliseconds.",
+            )
+        })?;
+        (
+            spec,
+            FaultKind::Delay(std::time::Duration::from_millis(ms.min(60_000))),
+        )
     } else {
         return Err(Fault::bad_request(
             Service::Identity,
-            "Expecting to find lose_reply or fail in request body.",
+            "Expecting to find lose_reply, fail or delay in request body.",
         ));
     };
     let text = |key: &str| {

@@ -281,7 +281,12 @@ pub(super) async fn common_layer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let injected = take_fault(&state, &method, &path).or(match chaos {
+    let mut injected = take_fault(&state, &method, &path);
+    if let Some(FaultKind::Delay(delay)) = injected {
+        tokio::time::sleep(delay).await;
+        injected = None;
+    }
+    let injected = injected.or(match chaos {
         Decision::Pass => None,
         Decision::Fail(status) => Some(FaultKind::Fail(status)),
         Decision::Throttle(_) => Some(FaultKind::Fail(StatusCode::TOO_MANY_REQUESTS)),

@@ -679,10 +679,19 @@ async fn attachments_api(rec: &mut Recorder) {
     .await;
     rec.call(get("cinder.attachment.volume.in_use", "/volumes/{clone}"))
         .await;
-    rec.call(post(
-        "cinder.attachment.create.again",
-        "/attachments",
-        json!({"attachment": {"volume_uuid": "{clone}", "instance_uuid": server}}),
+    // The server holding the volume may reserve it again (Cinder allows it for a migration):
+    // that second attachment keeps the volume reserved until it goes too.
+    let again = rec
+        .call(post(
+            "cinder.attachment.create.again",
+            "/attachments",
+            json!({"attachment": {"volume_uuid": "{clone}", "instance_uuid": server}}),
+        ))
+        .await;
+    rec.bind("attachment_again", again.str_at("/attachment/id"));
+    rec.call(delete(
+        "cinder.attachment.delete.again",
+        "/attachments/{attachment_again}",
     ))
     .await;
     rec.call(delete(

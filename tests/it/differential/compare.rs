@@ -149,7 +149,7 @@ pub fn compare(real: &[Record], embedded: &[Record]) -> Vec<Difference> {
 }
 
 /// The readable report: every difference, marked when it is a known, deliberate one.
-pub fn report(differences: &[Difference]) -> String {
+pub fn report<'a>(differences: impl IntoIterator<Item = &'a Difference>) -> String {
     let mut text = String::new();
     let mut last_step = usize::MAX;
     for difference in differences {
