@@ -336,3 +336,60 @@ async fn waiting_volumes_share_their_polls() {
         .map(|v| v.iter().filter(|v| v["status"] == "available").count());
     assert_eq!(available, Some(10), "{}", listed.1);
 }
+
+/// Detaching volumes waits on the same shared list of the project's volumes: no GET per volume
+/// per poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detaching_volumes_share_their_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start_with_args(
+        &dir.path().join("cloud"),
+        &["--build-delay-ms", "50", "--volume-delay-ms", "800"],
+    );
+    let api = CloudApi::admin(sim.auth_url()).await;
+    let spec = |attached: &str| {
+        let mut text = format!(
+            "[provider]\ncloud = \"env\"\n\n[tenant.disks]\n\n[network.net]\ntenant = \"disks\"\n\n\
+             [subnet.sub]\nnetwork = \"net\"\ncidr = \"10.9.0.0/24\"\n\n[instance.vm]\n\
+             tenant = \"disks\"\nflavor = \"m1.tiny\"\nimage = \"cirros\"\nsubnet = \"sub\"\n\
+             volumes = [{attached}]\n"
+        );
+        for i in 0..4 {
+            text.push_str(&format!(
+                "\n[volume.disk-{i}]\ntenant = \"disks\"\nsize = 1\n"
+            ));
+        }
+        text
+    };
+    let all = "\"disk-0\", \"disk-1\", \"disk-2\", \"disk-3\"";
+    write_specs(dir.path(), &[("all.toml", &spec(all))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    write_specs(dir.path(), &[("all.toml", &spec(""))]);
+    let (requests, out) =
+        requests_of(&api, dir.path(), &sim.env, &["apply", "--auto-approve"]).await;
+    assert!(out.contains("0 added, 1 changed, 0 destroyed"), "{out}");
+    let counts = by_kind_of_call(&requests);
+    assert_eq!(
+        counts.get("DELETE /compute/v2.1/servers/{id}/os-volume_attachments/{id}"),
+        Some(&4),
+        "{counts:#?}"
+    );
+    assert_eq!(
+        counts.get("GET /volume/v3/{id}/volumes/{id}"),
+        None,
+        "{counts:#?}"
+    );
+    let (_, listed) = api
+        .request(
+            Method::GET,
+            "volumev3",
+            "/volumes/detail?all_tenants=1",
+            None,
+        )
+        .await;
+    let available = listed["volumes"]
+        .as_array()
+        .map(|v| v.iter().filter(|v| v["status"] == "available").count());
+    assert_eq!(available, Some(4), "{listed}");
+}

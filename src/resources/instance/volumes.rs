@@ -21,7 +21,7 @@ use super::super::schema::{Implied, View, referenced_names};
 use super::super::{Context, Error, Ids, Result};
 use crate::addr::{Address, Kind};
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
-use crate::openstack::wait::{self, Poll};
+use crate::openstack::wait::{Poll, WaitError};
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::resources::Observed;
 use crate::resources::storage_quota::DEFAULT_VOLUME_TYPE;
@@ -197,10 +197,10 @@ pub async fn converge(
     project: &str,
 ) -> Result<()> {
     for volume in to_detach(want, have, ids) {
-        detach(cx, addr, server, volume).await?;
+        detach(cx, addr, project, server, volume).await?;
     }
     for volume in want.iter().filter(|v| !have.contains(*v)) {
-        release(cx, addr, server, volume, ids).await?;
+        release(cx, addr, project, server, volume, ids).await?;
         attach_when_settled(cx, server, volume).await?;
         wait_status(cx, addr, project, volume, "in-use", "attaching").await?;
     }
@@ -253,7 +253,13 @@ fn is_settling(message: &str) -> bool {
 /// Detaches `volume` from `server` and waits until the server no longer holds it. Gone
 /// already, or already detaching (another instance's update taking it: Nova answers 400
 /// "Invalid volume: Unable to detach volume ..."), is fine: the wait covers both.
-async fn detach(cx: &Context, addr: &Address, server: &str, volume: &str) -> Result<()> {
+async fn detach(
+    cx: &Context,
+    addr: &Address,
+    project: &str,
+    server: &str,
+    volume: &str,
+) -> Result<()> {
     match cx.cloud.admin().compute().detach_volume(server, volume).await {
         Err(e) if e.is_not_found() => {}
         Err(e)
@@ -261,7 +267,7 @@ async fn detach(cx: &Context, addr: &Address, server: &str, volume: &str) -> Res
                 && e.message().starts_with("Invalid volume") => {}
         other => other?,
     }
-    wait_detached(cx, addr, volume, server).await
+    wait_detached(cx, addr, project, volume, server).await
 }
 
 /// Frees a volume `server` is to attach from the other servers holding it, unless it is
@@ -274,6 +280,7 @@ async fn detach(cx: &Context, addr: &Address, server: &str, volume: &str) -> Res
 async fn release(
     cx: &Context,
     addr: &Address,
+    project: &str,
     server: &str,
     volume: &str,
     ids: &Ids,
@@ -302,35 +309,46 @@ async fn release(
                 ),
             });
         }
-        detach(cx, addr, holder, volume).await?;
+        detach(cx, addr, project, holder, volume).await?;
     }
     Ok(())
 }
 
 /// Waits until `server` no longer holds `volume` and the detach is over. Not "until
 /// available": another instance may attach it as soon as it is free.
-async fn wait_detached(cx: &Context, addr: &Address, volume: &str, server: &str) -> Result<()> {
-    let api = cx.cloud.admin().block_storage();
-    wait::wait_for(cx.timeout, || async {
-        let found: cinder::Volume = match api.get(VOLUMES, volume).await {
-            Err(e) if e.is_not_found() => return Ok(Poll::Ready(())),
-            other => other?,
-        };
+/// Polls the list of the project's volumes the other waits there share, not one GET each.
+async fn wait_detached(
+    cx: &Context,
+    addr: &Address,
+    project: &str,
+    volume: &str,
+    server: &str,
+) -> Result<()> {
+    let verdict = |found: cinder::Volume| {
         let held = found
             .attachments
             .iter()
             .any(|a| a.server_id.as_deref() == Some(server));
-        Ok(match found.status.as_str() {
+        match found.status.as_str() {
             status if status.starts_with("error") => Poll::Failed(format!(
                 "volume {volume} went to status {status} while detaching"
             )),
             "detaching" => Poll::Pending("detaching".to_string()),
             _ if held => Poll::Pending(found.status.clone()),
             _ => Poll::Ready(()),
-        })
-    })
-    .await
-    .map_err(|e| common::wait_error(addr, "detaching", e))
+        }
+    };
+    let waited = cx
+        .cloud
+        .admin()
+        .block_storage()
+        .wait_polled(VOLUMES, project, volume, cx.timeout, verdict)
+        .await;
+    match waited {
+        // A volume deleted meanwhile is detached from everything.
+        Err(WaitError::Api(e)) if e.is_not_found() => Ok(()),
+        other => other.map_err(|e| common::wait_error(addr, "detaching", e)),
+    }
 }
 
 /// Waits for the volume's `target` status, polling the list of the project's volumes that
