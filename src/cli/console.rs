@@ -49,8 +49,7 @@ pub async fn url(args: ConsoleArgs, ws: &Workspace) -> Result<ExitCode, CliError
         ConsoleType::Spice => ConsoleKind::Spice,
         ConsoleType::Serial => ConsoleKind::Serial,
     };
-    let console =
-        ops::instance::console_url(ws, args.run.options(), &args.address, kind).await?;
+    let console = ops::instance::console_url(ws, args.run.options(), &args.address, kind).await?;
     println!("{}", console.url);
     Ok(ExitCode::SUCCESS)
 }

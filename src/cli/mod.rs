@@ -11,8 +11,8 @@ use crate::ops::{OpsError, RunOptions, Workspace};
 
 mod apply;
 mod catalog;
-mod graph;
 mod console;
+mod graph;
 mod instance;
 mod plan;
 mod sim;

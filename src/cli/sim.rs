@@ -53,7 +53,12 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
         volume_delay: Duration::from_millis(args.volume_delay_ms),
         chaos: args.chaos.clone().unwrap_or_default(),
         request_log_limit: args.request_log_limit,
-        enabled_consoles: args.consoles.iter().filter(|c| *c != "none").cloned().collect(),
+        enabled_consoles: args
+            .consoles
+            .iter()
+            .filter(|c| *c != "none")
+            .cloned()
+            .collect(),
         ..SimConfig::default()
     })
     .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;

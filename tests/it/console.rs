@@ -117,7 +117,9 @@ fn embedded_boot_log(server: &Value) -> Vec<String> {
         .as_str()
         .unwrap_or_default();
     // Nova's launched_at is "2026-01-02T03:04:05.000000": the log says it to the second.
-    let launched = server["OS-SRV-USG:launched_at"].as_str().unwrap_or_default();
+    let launched = server["OS-SRV-USG:launched_at"]
+        .as_str()
+        .unwrap_or_default();
     let booted = format!("{}Z", launched.get(..19).unwrap_or_default());
     vec![
         "[    0.000000] Linux version 6.1.0-stackform (stackform-sim) #1 SMP".to_string(),

@@ -388,7 +388,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     osc.ok(&["server", "start", "osc-vm"]);
     osc.wait_status("osc-vm", "ACTIVE");
     assert_eq!(osc.names(&["server", "list"]), ["osc-vm"]);
-    consoles::consoles(&osc, "osc-vm", sim.auth_url().trim_end_matches("/identity/v3"));
+    consoles::consoles(&osc, "osc-vm");
 
     // Resized (its --wait ends in VERIFY_RESIZE), confirmed (the deprecated --confirm), then
     // resized again and reverted (the newer subcommand).

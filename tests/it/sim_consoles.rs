@@ -55,7 +55,10 @@ async fn consoles_follow_novas_rules() {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["server"]["id"].as_str().unwrap_or_default().to_string();
+    let id = body["server"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let consoles = format!("/servers/{id}/remote-consoles");
     let action = format!("/servers/{id}/action");
     let novnc = json!({"remote_console": {"protocol": "vnc", "type": "novnc"}});
@@ -66,8 +69,14 @@ async fn consoles_follow_novas_rules() {
         StatusCode::CONFLICT,
         json!({"conflictingRequest": {"code": 409, "message": format!("Instance {id} is not ready")}}),
     );
-    assert_eq!(post(&cloud, &consoles, novnc.clone(), "2.79").await, not_ready);
-    assert_eq!(post(&cloud, &action, whole.clone(), "2.79").await, not_ready);
+    assert_eq!(
+        post(&cloud, &consoles, novnc.clone(), "2.79").await,
+        not_ready
+    );
+    assert_eq!(
+        post(&cloud, &action, whole.clone(), "2.79").await,
+        not_ready
+    );
 
     let server = wait_for_status(&cloud, &cloud.token, &id, "ACTIVE").await;
     let (status, body) = post(&cloud, &consoles, novnc.clone(), "2.79").await;
@@ -122,9 +131,16 @@ async fn consoles_follow_novas_rules() {
                  'type' is a required property",
             ),
         ),
-        (json!({}), bad_request("'remote_console' is a required property")),
+        (
+            json!({}),
+            bad_request("'remote_console' is a required property"),
+        ),
     ] {
-        assert_eq!(post(&cloud, &consoles, body.clone(), "2.79").await, expected, "{body}");
+        assert_eq!(
+            post(&cloud, &consoles, body.clone(), "2.79").await,
+            expected,
+            "{body}"
+        );
     }
     let not_found = (
         StatusCode::NOT_FOUND,
@@ -159,7 +175,9 @@ async fn consoles_follow_novas_rules() {
     let instance = server["OS-EXT-SRV-ATTR:instance_name"]
         .as_str()
         .unwrap_or_default();
-    let launched = server["OS-SRV-USG:launched_at"].as_str().unwrap_or_default();
+    let launched = server["OS-SRV-USG:launched_at"]
+        .as_str()
+        .unwrap_or_default();
     let log = [
         "[    0.000000] Linux version 6.1.0-stackform (stackform-sim) #1 SMP".to_string(),
         format!("[    0.000000] Command line: console=ttyS0 root=/dev/vda1 ({instance})"),
@@ -172,7 +190,10 @@ async fn consoles_follow_novas_rules() {
         "vm login: ".to_string(),
     ];
     let length = |n: Value| json!({"os-getConsoleOutput": {"length": n}});
-    assert_eq!(post(&cloud, &action, whole, "2.79").await, output(&log.join("\n")));
+    assert_eq!(
+        post(&cloud, &action, whole, "2.79").await,
+        output(&log.join("\n"))
+    );
     assert_eq!(
         post(&cloud, &action, length(json!(2)), "2.79").await,
         output(&log[4..].join("\n"))
@@ -185,7 +206,10 @@ async fn consoles_follow_novas_rules() {
         post(&cloud, &action, length(json!(-1)), "2.79").await,
         output(&log[1..].join("\n"))
     );
-    assert_eq!(post(&cloud, &action, length(json!(0)), "2.79").await, output(""));
+    assert_eq!(
+        post(&cloud, &action, length(json!(0)), "2.79").await,
+        output("")
+    );
     assert_eq!(
         post(&cloud, &action, length(json!(-2)), "2.79").await,
         bad_request(

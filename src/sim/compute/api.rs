@@ -620,9 +620,9 @@ pub(super) async fn server_action(
     let delay = chrono::Duration::from_std(state.config().action_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
-    if let Some(reply) =
-        console_action(&state, mv, &mut world, &caller, &server_id, &action, &argument)
-    {
+    if let Some(reply) = console_action(
+        &state, mv, &mut world, &caller, &server_id, &action, &argument,
+    ) {
         return reply;
     }
     let done_at = now() + delay;

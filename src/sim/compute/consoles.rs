@@ -71,9 +71,9 @@ pub(super) async fn create_remote_console(
 
 /// The protocol and type of a remote-consoles body, checked as Nova's schema checks them.
 fn remote_console_request(body: &Value, mv: Microversion) -> Result<(String, String), Fault> {
-    let object = body.as_object().ok_or_else(|| {
-        bad_request(format!("{} is not of type 'object'", py_repr(body)))
-    })?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| bad_request(format!("{} is not of type 'object'", py_repr(body))))?;
     let console = object
         .get("remote_console")
         .ok_or_else(|| bad_request("'remote_console' is a required property"))?;
@@ -103,7 +103,10 @@ fn remote_console_request(body: &Value, mv: Microversion) -> Result<(String, Str
             &format!("'{missing}' is a required property"),
         ));
     };
-    if let Some(extra) = fields.keys().find(|k| !matches!(k.as_str(), "protocol" | "type")) {
+    if let Some(extra) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "protocol" | "type"))
+    {
         return Err(invalid_field_py(
             "remote_console",
             console,

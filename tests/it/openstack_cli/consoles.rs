@@ -3,7 +3,8 @@
 
 use super::Osc;
 
-pub(super) fn consoles(osc: &Osc, server: &str, base_url: &str) {
+pub(super) fn consoles(osc: &Osc, server: &str) {
+    let base_url = osc.sim.auth_url().trim_end_matches("/identity/v3");
     let console = osc.json(&["console", "url", "show", server]);
     assert_eq!(
         (&console["protocol"], &console["type"]),
