@@ -11,6 +11,7 @@ use crate::ops::{OpsError, RunOptions, Workspace};
 
 mod apply;
 mod catalog;
+mod console;
 mod graph;
 mod instance;
 mod plan;
@@ -62,6 +63,10 @@ pub enum Command {
     /// Actions on an instance of the state (not a desired state: nothing in the spec changes).
     #[command(subcommand)]
     Instance(instance::InstanceCommand),
+    /// Print the URL of an instance's remote console (Nova's remote-consoles).
+    Console(console::ConsoleArgs),
+    /// Print what an instance wrote on its console (Nova's os-getConsoleOutput).
+    ConsoleLog(console::ConsoleLogArgs),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -181,6 +186,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sim(args) => sim::run(args).await,
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
         Command::Instance(cmd) => instance::run(cmd, &ws).await,
+        Command::Console(args) => console::url(args, &ws).await,
+        Command::ConsoleLog(args) => console::log(args, &ws).await,
     }
 }
 

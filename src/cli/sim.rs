@@ -33,6 +33,11 @@ pub struct SimArgs {
     /// How many recent requests GET /_sim/requests lists (its totals count every request).
     #[arg(long, default_value_t = crate::sim::DEFAULT_REQUEST_LOG_LIMIT)]
     pub request_log_limit: usize,
+    /// The remote-console protocols the cloud serves (Nova's `[vnc]`, `[spice]`,
+    /// `[serial_console]` enabled), comma-separated; `none` for no console at all.
+    #[arg(long, value_delimiter = ',', default_value = "vnc",
+          value_parser = ["vnc", "spice", "serial", "none"])]
+    pub consoles: Vec<String>,
 }
 
 fn parse_chaos(text: &str) -> Result<Chaos, String> {
@@ -48,6 +53,12 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
         volume_delay: Duration::from_millis(args.volume_delay_ms),
         chaos: args.chaos.clone().unwrap_or_default(),
         request_log_limit: args.request_log_limit,
+        enabled_consoles: args
+            .consoles
+            .iter()
+            .filter(|c| *c != "none")
+            .cloned()
+            .collect(),
         ..SimConfig::default()
     })
     .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;

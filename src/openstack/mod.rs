@@ -37,6 +37,7 @@ pub use block_storage_wait::Polled;
 pub use error::ApiError;
 use limit::CallLimit;
 pub use limit::DEFAULT_CALLS_IN_FLIGHT;
+pub use server_actions::RemoteConsole;
 pub use session::{COMPUTE_MICROVERSION, Session, backoff, honour_retry_after};
 
 /// The catalog service types we call.

@@ -14,6 +14,7 @@ mod bodies;
 mod boot;
 mod cinder;
 mod compare;
+mod consoles;
 mod known_differences;
 mod recorder;
 mod resize;
@@ -65,6 +66,8 @@ async fn embedded_cloud_matches_real_openstack() {
     // as it does on the real cloud.
     let sim_config = SimConfig {
         volume_delay: std::time::Duration::from_millis(800),
+        // The real cloud runs no console proxy (`[vnc] enabled = false`).
+        enabled_consoles: Vec::new(),
         ..SimConfig::default()
     };
     let sim = Sim::start_on_loopback(sim_config)

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{SimProcess, openstack_cli};
 
+mod consoles;
+
 struct Osc<'a> {
     bin: &'a Path,
     sim: &'a SimProcess,
@@ -386,6 +388,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     osc.ok(&["server", "start", "osc-vm"]);
     osc.wait_status("osc-vm", "ACTIVE");
     assert_eq!(osc.names(&["server", "list"]), ["osc-vm"]);
+    consoles::consoles(&osc, "osc-vm");
 
     // Resized (its --wait ends in VERIFY_RESIZE), confirmed (the deprecated --confirm), then
     // resized again and reverted (the newer subcommand).

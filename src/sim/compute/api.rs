@@ -34,6 +34,10 @@ pub fn routes() -> Router<SimState> {
         )
         .route("/servers/{server_id}/action", post(server_action))
         .route(
+            "/servers/{server_id}/remote-consoles",
+            post(create_remote_console),
+        )
+        .route(
             "/servers/{server_id}/metadata",
             get(list_metadata)
                 .put(replace_metadata)
@@ -596,8 +600,8 @@ pub(super) async fn delete_server(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// POST /servers/{id}/action: os-start, os-stop, reboot, createImage, and the resize actions
-/// (`resize`).
+/// POST /servers/{id}/action: os-start, os-stop, reboot, createImage, the resize actions
+/// (`resize`) and os-getConsoleOutput (`consoles`).
 pub(super) async fn server_action(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -616,6 +620,11 @@ pub(super) async fn server_action(
     let delay = chrono::Duration::from_std(state.config().action_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
+    if let Some(reply) = console_action(
+        &state, mv, &mut world, &caller, &server_id, &action, &argument,
+    ) {
+        return reply;
+    }
     let done_at = now() + delay;
     let resize = ResizeRequest {
         state: &state,

@@ -11,12 +11,14 @@
 //! server lifecycle), `resize` (resize, confirmResize, revertResize), `server_parts` (a server's metadata and tags), `server_views` (its
 //! security groups, interfaces and instance actions), `volumes` (os-volume_attachments,
 //! through Cinder's seam),
+//! `consoles` (remote-consoles and os-getConsoleOutput),
 //! `catalog` (flavors, quotas, limits, zones, keypairs), `server_groups` (os-server-groups and
 //! their scheduling on the one host), and `tests` of the data layer.
 
 mod api;
 mod boot;
 mod catalog;
+mod consoles;
 mod model;
 mod ops;
 mod query;
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::sim::core::{JournalTable, Journaled, Record, Table};
 
 use catalog::*;
+use consoles::*;
 use model::*;
 use ops::*;
 use query::*;

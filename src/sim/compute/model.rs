@@ -105,6 +105,13 @@ pub(super) const POWER_RUNNING: u8 = 1;
 pub(super) const POWER_SHUTDOWN: u8 = 4;
 
 impl Server {
+    /// Whether the scheduler has placed it on the host: not while it builds, never when no
+    /// host was found for it.
+    pub(super) fn has_host(&self) -> bool {
+        self.vm_state != "building"
+            && !(self.vm_state == "error" && self.fault.as_deref() == Some(NO_VALID_HOST))
+    }
+
     /// Applies a pending transition whose time has come.
     pub(super) fn settle(&mut self, at: DateTime<Utc>) {
         // A reboot's second half: the driver has started it (Nova's rebooting, reboot_pending,

@@ -86,8 +86,7 @@ pub(super) fn server_detail(
         })
     };
     // A server the scheduler found no host for never had one (nor a root device).
-    let scheduled = server.vm_state != "building"
-        && !(server.vm_state == "error" && server.fault.as_deref() == Some(NO_VALID_HOST));
+    let scheduled = server.has_host();
     let mut body = json!({
         "id": server.id,
         "name": server.name,

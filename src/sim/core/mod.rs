@@ -77,6 +77,10 @@ pub struct SimConfig {
     pub chaos: Chaos,
     /// How many recent requests `GET /_sim/requests` lists (its totals count them all).
     pub request_log_limit: usize,
+    /// The remote-console protocols whose proxies Nova runs (its `[vnc]`, `[spice]`,
+    /// `[serial_console]` `enabled`): `vnc`, `spice`, `serial`. Others answer "Unavailable
+    /// console type".
+    pub enabled_consoles: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -88,6 +92,7 @@ impl Default for SimConfig {
             volume_delay: Duration::from_millis(100),
             chaos: Chaos::default(),
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
+            enabled_consoles: vec!["vnc".to_string()],
         }
     }
 }

@@ -1781,6 +1781,7 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     )
     .await;
     super::resize::refusals(rec).await;
+    super::consoles::consoles(rec).await;
     rec.call(post(
         "nova.server.reboot",
         C,
