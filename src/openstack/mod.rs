@@ -129,6 +129,11 @@ impl Cloud {
         self.inner.calls.peak()
     }
 
+    /// Keystone's URL, as the configuration gives it (tenant users authenticate there).
+    pub fn auth_url(&self) -> &str {
+        &self.inner.auth.auth_url
+    }
+
     /// The session of the configured project (admin on the clouds stackform manages).
     pub fn admin(&self) -> &Session {
         &self.inner.admin

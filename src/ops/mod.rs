@@ -401,6 +401,9 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             listings: Default::default(),
             volume_catalog: None,
             reads_storage: resources::uses_storage(desired),
+            credentials: Some(std::sync::Arc::new(
+                store::credentials::CredentialVault::new(ws.state.clone()),
+            )),
         },
         identity,
         embedded,

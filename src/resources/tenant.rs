@@ -1,5 +1,6 @@
 //! Tenants: Keystone projects, with Nova and Neutron quotas. stackform grants its own user
-//! the `member` role on each tenant it creates, so it can act inside with a project token.
+//! the `member` role on each tenant it creates, so it can act inside with a project token,
+//! and gives each tenant a user of its own ([`tenant_user`]).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use super::schema::{
     Api, Attr, AttrType, KindSchema, ListScope, Ownership, QUOTA_MAX, Service, tenant_holder,
 };
 use super::storage_quota::{self, CINDER_QUOTAS};
+use super::tenant_user;
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::QuotaUse;
@@ -354,6 +356,9 @@ impl KindOps for Tenant {
             .identity()
             .grant_project_role(&project.id, &admin.user_id(), &role.id)
             .await?;
+        if let Some(vault) = &cx.credentials {
+            tenant_user::create(cx, vault, &res.addr, &project, &role.id).await?;
+        }
         set_quotas(cx, &project.id, res.attrs.get("quotas"), None).await?;
         Ok(project.id)
     }
@@ -397,7 +402,8 @@ impl KindOps for Tenant {
             Ok::<_, Error>(())
         };
         let project_gone = async { gone_ok(admin.identity().delete_project(&current.id).await) };
-        tokio::try_join!(default_group_gone, project_gone)?;
+        let user_gone = tenant_user::delete(cx, &current.addr);
+        tokio::try_join!(default_group_gone, project_gone, user_gone)?;
         cx.cloud.forget_project(&current.id).await;
         Ok(())
     }
