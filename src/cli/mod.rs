@@ -15,6 +15,7 @@ mod graph;
 mod plan;
 mod sim;
 mod state;
+mod tenant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +59,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Pull the volume catalog (types, zones, limits) from the cloud into the state.
     RefreshCatalog(catalog::RefreshCatalogArgs),
+    /// Tenants' own users.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -176,6 +180,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::State(cmd) => state::run(cmd, &ws, &out).await,
         Command::Sim(args) => sim::run(args).await,
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
+        Command::Tenant(cmd) => tenant::run(cmd, &ws, &out).await,
     }
 }
 

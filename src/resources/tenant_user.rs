@@ -46,7 +46,11 @@ pub async fn create(
         "enabled": true,
         "description": format!("the own user of stackform's {addr} (lineage {})", cx.lineage),
     });
-    if let Some(domain) = project.domain_id.clone().or_else(|| admin.project_domain_id()) {
+    if let Some(domain) = project
+        .domain_id
+        .clone()
+        .or_else(|| admin.project_domain_id())
+    {
         body["domain_id"] = json!(domain);
     }
     let user = admin.identity().create_user(body).await?;

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ring::aead::{CHACHA20_POLY1305, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
@@ -154,7 +154,10 @@ impl CredentialVault {
         };
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| StoreError::Corrupt {
             key: path.display().to_string(),
-            detail: format!("a credentials key is {KEY_LEN} bytes, found {}", bytes.len()),
+            detail: format!(
+                "a credentials key is {KEY_LEN} bytes, found {}",
+                bytes.len()
+            ),
         })?;
         Ok(Some(LessSafeKey::new(key)))
     }
@@ -243,8 +246,8 @@ impl CredentialVault {
         let plain = key
             .open_in_place(nonce, Aad::from(tenant.as_bytes()), &mut sealed)
             .map_err(|_| corrupt("the password does not open with the credentials key"))?;
-        let password = String::from_utf8(plain.to_vec())
-            .map_err(|_| corrupt("the password is not text"))?;
+        let password =
+            String::from_utf8(plain.to_vec()).map_err(|_| corrupt("the password is not text"))?;
         Ok(Some(TenantCredentials {
             user_id: entry.user_id,
             user_name: entry.user_name,
@@ -291,10 +294,7 @@ mod tests {
         let password = random_password().unwrap();
         assert_eq!(password.len(), 32);
         vault.put("tenant.demo", &sample(&password)).unwrap();
-        assert_eq!(
-            vault.get("tenant.demo").unwrap(),
-            Some(sample(&password))
-        );
+        assert_eq!(vault.get("tenant.demo").unwrap(), Some(sample(&password)));
         let sealed = std::fs::read(dir.path().join(SEALED_FILE)).unwrap();
         let text = String::from_utf8_lossy(&sealed);
         assert!(text.contains("demo-user-ab12"), "{text}");
@@ -310,7 +310,10 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(format!("{:?}", sample(&password)).contains(&password), false);
+        assert_eq!(
+            format!("{:?}", sample(&password)).contains(&password),
+            false
+        );
         vault.remove("tenant.demo").unwrap();
         assert_eq!(vault.get("tenant.demo").unwrap(), None);
     }
@@ -327,13 +330,20 @@ mod tests {
         assert!(err.contains("does not open"), "{err}");
         std::fs::write(dir.path().join(KEY_FILE), [0u8; 5]).unwrap();
         let err = vault.get("tenant.b").unwrap_err().to_string();
-        assert!(err.contains("a credentials key is 32 bytes, found 5"), "{err}");
+        assert!(
+            err.contains("a credentials key is 32 bytes, found 5"),
+            "{err}"
+        );
     }
 
     #[test]
     fn suffixes_are_lowercase_alphanumerics() {
         let suffix = random_suffix(4).unwrap();
         assert_eq!(suffix.len(), 4);
-        assert!(suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(
+            suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
     }
 }
