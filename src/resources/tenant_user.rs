@@ -80,6 +80,26 @@ async fn grant(cx: &Context, project_id: &str, user_id: &str, role_id: &str) -> 
         .await?)
 }
 
+/// Records in a tenant's observed attributes whether the state keeps its own user
+/// (`own_user`). Where nothing keeps credentials, or they cannot be read, it is reported as
+/// there: no plan should then try to make one.
+pub fn observe(
+    attrs: &mut crate::spec::Attrs,
+    vault: Option<&CredentialVault>,
+    addr: &Address,
+    project_id: &str,
+) {
+    let kept = match vault.map(|v| v.get(&addr.to_string())) {
+        None => true,
+        Some(Ok(kept)) => kept.is_some_and(|c| c.project_id == project_id),
+        Some(Err(e)) => {
+            tracing::warn!("{addr}: cannot read the tenant user's credentials: {e}");
+            true
+        }
+    };
+    attrs.insert("own_user".into(), serde_json::Value::Bool(kept));
+}
+
 /// Deletes the tenant's own user, if the state keeps one, and forgets its credentials.
 pub async fn delete(cx: &Context, addr: &Address) -> Result<()> {
     let Some(vault) = &cx.credentials else {

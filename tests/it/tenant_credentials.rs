@@ -160,6 +160,68 @@ async fn tenant_user_lives_and_dies_with_its_tenant(env: &[(String, String)], te
     }
 }
 
+/// A tenant made without its own user (`own_user = false`, or by an older stackform: the
+/// state keeps no credentials) gets one on the next apply, and the plan says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_without_its_own_user_gets_one_in_place() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let without = "[provider]\ncloud = \"env\"\ntenant_credentials_visible = true\n\n\
+                   [tenant.old]\nown_user = false\n";
+    write_specs(dir.path(), &[("all.toml", without)]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, _, err) = run_env(dir.path(), &["tenant", "credentials", "old"], &sim.env);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: the state keeps no credentials for tenant.old"),
+        "{err}"
+    );
+    let api = crate::cloud_api::CloudApi::admin(sim.auth_url()).await;
+    let users = api.list("identity", "/users", "users").await;
+    assert!(
+        !users.iter().any(|u| u["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("old-user-"))),
+        "{users:?}"
+    );
+
+    write_specs(dir.path(), &[("all.toml", &spec("old", true))]);
+    let (code, out, err) = run_env(dir.path(), &["plan"], &sim.env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("  # tenant.old will be updated in place\n  ~ tenant.old\n      ~ own_user = false -> true\n"),
+        "{out}"
+    );
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, shown, err) = run_env(dir.path(), &["tenant", "credentials", "old"], &sim.env);
+    assert_eq!(code, 0, "{err}");
+    let vars = exports(&shown);
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (status, roles) = login(
+        &get("OS_AUTH_URL"),
+        &get("OS_USER_ID"),
+        &get("OS_PASSWORD"),
+        &get("OS_PROJECT_ID"),
+    )
+    .await;
+    assert_eq!(
+        (status, roles.contains(&"member".to_string())),
+        (201, true),
+        "{roles:?}"
+    );
+    let (code, out, _) = run_env(dir.path(), &["plan"], &sim.env);
+    assert_eq!(code, 0);
+    assert!(out.contains("No changes."), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_user_on_the_embedded_cloud() {
     let data = tempfile::tempdir().unwrap();
