@@ -310,10 +310,8 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(
-            format!("{:?}", sample(&password)).contains(&password),
-            false
-        );
+        let shown = format!("{:?}", sample(&password));
+        assert!(!shown.contains(&password), "{shown}");
         vault.remove("tenant.demo").unwrap();
         assert_eq!(vault.get("tenant.demo").unwrap(), None);
     }

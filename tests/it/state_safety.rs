@@ -206,7 +206,10 @@ fn a_deleted_state_is_recovered_from_the_ownership_tags() {
         out.contains("  ~ tenant.safe\n      ~ own_user = false -> true\n"),
         "{out}"
     );
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{out}"
+    );
     f.ok(&["apply", "--auto-approve"]);
     f.converged();
 
