@@ -12,6 +12,7 @@ use crate::ops::{OpsError, RunOptions, Workspace};
 mod apply;
 mod catalog;
 mod graph;
+mod instance;
 mod plan;
 mod sim;
 mod state;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Tenants' own users.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Actions on an instance of the state (not a desired state: nothing in the spec changes).
+    #[command(subcommand)]
+    Instance(instance::InstanceCommand),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -181,6 +185,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sim(args) => sim::run(args).await,
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
         Command::Tenant(cmd) => tenant::run(cmd, &ws, &out).await,
+        Command::Instance(cmd) => instance::run(cmd, &ws).await,
     }
 }
 

@@ -92,6 +92,18 @@ pub struct Volume {
     /// Present for admins (and owners): the owning project.
     #[serde(rename = "os-vol-tenant-attr:tenant_id")]
     pub project_id: Option<String>,
+    /// The image a volume made from one came from (`image_id`, among others).
+    pub volume_image_metadata: BTreeMap<String, Value>,
+}
+
+impl Volume {
+    /// The Glance image the volume was made from.
+    pub fn image_id(&self) -> Option<String> {
+        self.volume_image_metadata
+            .get("image_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

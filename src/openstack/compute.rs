@@ -35,12 +35,47 @@ pub struct Server {
     /// The Cinder volumes attached to the server.
     #[serde(rename = "os-extended-volumes:volumes_attached")]
     pub volumes_attached: Vec<AttachedVolume>,
+    /// Base64; shown to admins only (2.3+).
+    #[serde(rename = "OS-EXT-SRV-ATTR:user_data")]
+    pub user_data: Option<String>,
+    /// Admins only (2.3+): the device a volume-booted server boots from.
+    #[serde(rename = "OS-EXT-SRV-ATTR:root_device_name")]
+    pub root_device_name: Option<String>,
+    /// "True" with a config drive, "" without.
+    pub config_drive: String,
+    #[serde(rename = "OS-EXT-AZ:availability_zone")]
+    pub availability_zone: Option<String>,
+    /// Not Nova's: the volume a server booted from a volume boots from, found by the caller
+    /// that needs it (a lookup in Cinder).
+    #[serde(skip)]
+    pub boot_volume: Option<BootVolume>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct AttachedVolume {
     pub id: String,
+    /// 2.3+: whether Nova deletes the volume with the server.
+    pub delete_on_termination: bool,
+}
+
+/// The volume a server boots from, as Cinder describes it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BootVolume {
+    pub id: String,
+    pub size: u64,
+    /// The Glance image it was made from.
+    pub image_id: Option<String>,
+    pub delete_on_termination: bool,
+}
+
+/// One of a server's `os-volume_attachments`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct VolumeAttachment {
+    #[serde(rename = "volumeId")]
+    pub volume_id: String,
+    pub device: Option<String>,
 }
 
 impl Server {
@@ -125,6 +160,33 @@ impl Compute<'_> {
                 Method::POST,
                 &format!("/servers/{server}/os-volume_attachments"),
                 Some(&json!({ "volumeAttachment": { "volumeId": volume } })),
+            )
+            .await
+    }
+
+    /// The availability zones (`os-availability-zone`): name and whether it is available.
+    pub async fn availability_zones(self) -> Result<Vec<(String, bool)>, ApiError> {
+        let zones: Vec<Value> = self
+            .0
+            .get(COMPUTE, "/os-availability-zone", "availabilityZoneInfo")
+            .await?;
+        Ok(zones
+            .iter()
+            .filter_map(|z| {
+                let name = z.get("zoneName")?.as_str()?.to_string();
+                let available = z.pointer("/zoneState/available") == Some(&Value::Bool(true));
+                Some((name, available))
+            })
+            .collect())
+    }
+
+    /// The volumes attached to a server, with their devices.
+    pub async fn volume_attachments(self, server: &str) -> Result<Vec<VolumeAttachment>, ApiError> {
+        self.0
+            .get(
+                COMPUTE,
+                &format!("/servers/{server}/os-volume_attachments"),
+                "volumeAttachments",
             )
             .await
     }

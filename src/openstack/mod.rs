@@ -22,6 +22,8 @@ pub mod image;
 mod limit;
 pub mod network;
 mod page;
+mod server_actions;
+pub mod server_group;
 mod session;
 mod shared_poll;
 pub mod wait;

@@ -17,6 +17,7 @@ use crate::diag::Diagnostics;
 use crate::graph::{self, Graph};
 use crate::openstack::{ApiError, AuthConfig, Cloud, Secret};
 use crate::plan::{self, ActionKind, Plan, Reason};
+use crate::resources::compute_zones;
 use crate::resources::{self, Context, Observed, ObservedResource};
 use crate::sim::{self, Sim, SimConfig, SimError, SimHandle};
 use crate::spec::{self, CloudChoice, Desired, DesiredResource};
@@ -24,6 +25,7 @@ use crate::store::{
     self, AuditEntry, Change, Record, SledStore, StateStore, StepWrite, StoreError,
 };
 
+pub mod instance;
 pub mod state;
 
 /// Where a run reads its spec and keeps its state.
@@ -259,10 +261,16 @@ async fn plan_with(
         Ok(cached) => cached,
         Err(e) => return Err((e, connection)),
     };
-    let observed = match resources::refresh(&connection.context, &known).await {
+    let mut observed = match resources::refresh(&connection.context, &known).await {
         Ok(o) => o,
         Err(e) => return Err((CloudError::Refresh(e).into(), connection)),
     };
+    if compute_zones::names_a_zone(&desired) {
+        match compute_catalog(store.as_ref(), &connection, max_age).await {
+            Ok(catalog) => observed.compute_zones = Some(catalog.zones),
+            Err(e) => return Err((e, connection)),
+        }
+    }
     if let Some(pulled) = &observed.volume_catalog_pulled
         && let Err(e) = keep_volume_catalog(store.as_ref(), pulled).await
     {
@@ -289,6 +297,32 @@ async fn plan_with(
         store,
         connection,
     })
+}
+
+/// The compute zones the state keeps when pulled less than `max_age` ago, else Nova's (then
+/// kept in the state with the time they were pulled).
+async fn compute_catalog(
+    store: &dyn StateStore,
+    connection: &Connection,
+    max_age: Duration,
+) -> Result<compute_zones::ComputeCatalog> {
+    if let Some(entry) = store.catalog(compute_zones::ComputeCatalog::NAME).await?
+        && entry.age().is_some_and(|age| age <= max_age)
+        && let Ok(catalog) = serde_json::from_value(entry.content)
+    {
+        return Ok(catalog);
+    }
+    let catalog = compute_zones::pull_compute_catalog(&connection.context)
+        .await
+        .map_err(|e| CloudError::Refresh(e.into()))?;
+    let entry = store::CatalogEntry {
+        pulled_at: store::now(),
+        content: serde_json::to_value(&catalog).unwrap_or_default(),
+    };
+    store
+        .set_catalog(compute_zones::ComputeCatalog::NAME, &entry)
+        .await?;
+    Ok(catalog)
 }
 
 /// The volume catalog the state keeps, if it was pulled less than `max_age` ago.

@@ -71,6 +71,9 @@ fn field(attr: &Attr) -> String {
         AttrType::Tags {
             max_len, max_count, ..
         } => format!("[]; at most {max_count} strings of at most {max_len} characters"),
+        AttrType::Payload { file, max_encoded } => format!(
+            "unset; a string, or `{file}` (a path relative to the spec's folder); at most {max_encoded} bytes base64 encoded; shown as its SHA-256"
+        ),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)
         }

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod schema;
 
 mod common;
+pub mod compute_zones;
 mod error_policy;
 mod listed;
 mod refresh;
@@ -33,6 +34,7 @@ registry! {
     volume::Volume,
     snapshot::Snapshot,
     backup::Backup,
+    server_group::ServerGroup,
 }
 
 use std::any::Any;
@@ -46,6 +48,7 @@ use crate::addr::Address;
 use crate::openstack::{self, ApiError};
 use crate::spec::{self, Attrs};
 
+pub use instance::user_data;
 pub use listed::{Listed, Observation, Projects, Scope};
 pub use refresh::refresh;
 
@@ -237,6 +240,9 @@ pub struct Listings {
     /// Nova and Neutron usage of the tenants whose quotas were read (see
     /// [`Observed::quota_in_use`]).
     pub quota_in_use: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Server id → the server group it was booted into, from the groups' members (None before
+    /// any refresh listed the groups).
+    pub server_group_members: Option<HashMap<String, String>>,
     objects: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -330,6 +336,10 @@ pub struct Observed {
     /// The volume types that allow a volume attached to several servers.
     #[serde(default)]
     pub multiattach_volume_types: std::collections::BTreeSet<String>,
+    /// Nova's availability zones, when the spec names one (`compute_zones`): set by the
+    /// plan from the state's cache or the cloud.
+    #[serde(default)]
+    pub compute_zones: Option<std::collections::BTreeSet<String>>,
     /// The volume catalog when this refresh pulled it from the cloud (rather than using the
     /// state's): the caller keeps it in the state.
     #[serde(default)]

@@ -231,6 +231,9 @@ pub enum Ownership {
     LineageTagAddressMetadata,
     /// Lineage and address as metadata keys (Cinder has no tags).
     Metadata,
+    /// No tags nor metadata in the API (Nova server groups): the object is named after its
+    /// address and found by that name within the spec's projects.
+    Name,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -485,6 +488,13 @@ pub enum AttrType {
     /// A port's allowed address pairs: `{ ip_address = IP or CIDR, mac_address = "..." }`,
     /// the MAC optional (the port's own). `[]` by default; sorted.
     AddressPairs,
+    /// Bytes given inline or read from the file named by the `file` key (relative to the
+    /// spec's folder), at most `max_encoded` bytes once base64 encoded; compared and shown as
+    /// their hash (`sha256:<hex>`), never as content (an instance's `user_data`).
+    Payload {
+        file: &'static str,
+        max_encoded: usize,
+    },
     /// A boolean read by another attribute's type, not an attribute of its own.
     Input {
         default: bool,

@@ -116,6 +116,11 @@ pub fn tenants_to_read(desired: &Desired) -> BTreeSet<String> {
         .map(|t| t.addr.name.clone());
     let holding = desired
         .of_kind(Kind::Volume)
+        .chain(
+            desired
+                .of_kind(Kind::Instance)
+                .filter(|i| i.attrs.contains_key("boot_volume_size")),
+        )
         .filter_map(|v| v.attrs.get("tenant").and_then(Value::as_str))
         .map(str::to_string);
     setting.chain(holding).collect()
@@ -300,6 +305,35 @@ fn demands(
                     .adds
                     .push((addr, gigabytes));
             }
+        }
+    }
+    // A server booted from a new volume has Nova make it in the tenant: one volume of the
+    // default type, `boot_volume_size` GB.
+    for instance in desired
+        .of_kind(Kind::Instance)
+        .filter(|i| in_tenant(&i.attrs) && !observed.resources.contains_key(&i.addr))
+    {
+        let Some(size) = instance
+            .attrs
+            .get("boot_volume_size")
+            .and_then(Value::as_u64)
+        else {
+            continue;
+        };
+        let addr = instance.addr.to_string();
+        out.entry("volumes".into())
+            .or_default()
+            .adds
+            .push((addr.clone(), 1));
+        out.entry("gigabytes".into())
+            .or_default()
+            .adds
+            .push((addr.clone(), size));
+        if dynamic {
+            out.entry(per_type(DEFAULT_VOLUME_TYPE))
+                .or_default()
+                .adds
+                .push((addr, size));
         }
     }
     // A snapshot takes its volume's size of the gigabytes quota (Cinder's default), a backup

@@ -11,6 +11,7 @@
 //! when a step fails (the script never stops early).
 
 mod bodies;
+mod boot;
 mod cinder;
 mod compare;
 mod known_differences;
@@ -18,6 +19,7 @@ mod recorder;
 mod resize;
 mod router_ports;
 mod script;
+mod server_groups;
 
 use stackform::sim::{ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Sim, SimConfig};
 

@@ -562,6 +562,8 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     assert!(!ok, "a subnet with ports cannot be deleted: {stderr}");
 
     block_storage(&osc);
+    boot_from_volume(&osc, data.path());
+    server_groups(&osc);
 
     osc.ok(&["server", "delete", "--wait", "osc-vm"]);
     assert!(osc.names(&["server", "list"]).is_empty());
@@ -584,6 +586,51 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         status.success(),
         "stackform sim exits cleanly on SIGTERM: {status}"
     );
+}
+
+/// Server groups through the CLI (2.64: one policy and its rules): made, shown, listed,
+/// refused with a rule of a policy other than anti-affinity, and deleted.
+fn server_groups(osc: &Osc) {
+    let v264 = ["--os-compute-api-version", "2.64"];
+    fn create<'a>(v264: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
+        [v264, &["server", "group", "create"], args].concat()
+    }
+    let group = osc.json(&create(
+        &v264,
+        &[
+            "--policy",
+            "anti-affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-grp",
+        ],
+    ));
+    assert_eq!(group["policy"], "anti-affinity");
+    assert_eq!(group["rules"], json!({ "max_server_per_host": 2 }));
+    assert_eq!(group["members"], json!([]));
+    let shown = osc.json(&[&v264[..], &["server", "group", "show", "osc-grp"]].concat());
+    assert_eq!(shown["id"], group["id"]);
+    assert_eq!(
+        osc.names(&[&v264[..], &["server", "group", "list"]].concat()),
+        ["osc-grp"]
+    );
+    let (ok, _, stderr) = osc.run(&create(
+        &v264,
+        &[
+            "--policy",
+            "affinity",
+            "--rule",
+            "max_server_per_host=2",
+            "osc-bad",
+        ],
+    ));
+    assert!(!ok, "rules are anti-affinity's only");
+    assert!(
+        stderr.contains("Only anti-affinity policy supports rules."),
+        "{stderr}"
+    );
+    osc.ok(&[&v264[..], &["server", "group", "delete", "osc-grp"]].concat());
+    assert!(osc.names(&["server", "group", "list"]).is_empty());
 }
 
 /// Cinder through the CLI: a volume created, extended (`volume set --size`), snapshotted,
@@ -680,4 +727,67 @@ fn block_storage(osc: &Osc) {
     osc.ok(&["volume", "backup", "delete", "osc-backup"]);
     assert_eq!(osc.json(&["volume", "list"]), json!([]));
     assert_eq!(osc.json(&["volume", "backup", "list"]), json!([]));
+}
+
+/// A server booted from a new volume of the image (`server create --boot-from-volume`), with
+/// user data and a config drive: `"image": ""` (the CLI's "N/A (booted from volume)"), the
+/// volume in Cinder's list, in-use and bootable, kept after the server (the CLI asks for no
+/// delete_on_termination). An unknown zone is refused as Nova does.
+fn boot_from_volume(osc: &Osc, dir: &Path) {
+    let user_data = dir.join("user-data.yaml");
+    std::fs::write(&user_data, "#cloud-config\n").expect("user data written");
+    let user_data = user_data.to_string_lossy().to_string();
+    let create = |name: &str, zone: &str| {
+        vec![
+            "--os-compute-api-version".to_string(),
+            "2.79".into(),
+            "server".into(),
+            "create".into(),
+            "--flavor".into(),
+            "m1.tiny".into(),
+            "--image".into(),
+            "cirros".into(),
+            "--boot-from-volume".into(),
+            "1".into(),
+            "--nic".into(),
+            "none".into(),
+            "--user-data".into(),
+            user_data.clone(),
+            "--config-drive".into(),
+            "true".into(),
+            "--availability-zone".into(),
+            zone.into(),
+            "--wait".into(),
+            name.into(),
+        ]
+    };
+    let args = create("osc-nowhere", "nowhere");
+    let (ok, _, stderr) = osc.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !ok && stderr.contains("The requested availability zone is not available"),
+        "{stderr}"
+    );
+    let args = create("osc-bfv", "nova");
+    let server = osc.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(server["status"], "ACTIVE", "{server}");
+    assert_eq!(server["image"], "N/A (booted from volume)", "{server}");
+    assert_eq!(server["config_drive"], "True", "{server}");
+    assert_eq!(
+        server["OS-EXT-SRV-ATTR:user_data"], "I2Nsb3VkLWNvbmZpZwo=",
+        "{server}"
+    );
+    let volumes = osc.json(&["volume", "list", "--long"]);
+    assert_eq!(volumes.as_array().map(Vec::len), Some(1), "{volumes}");
+    let id = volumes[0]["ID"].as_str().unwrap_or_default().to_string();
+    let volume = osc.json(&["volume", "show", &id]);
+    assert_eq!(
+        (&volume["status"], &volume["bootable"], &volume["size"]),
+        (&json!("in-use"), &json!(true), &json!(1)),
+        "{volume}"
+    );
+    assert_eq!(volume["attachments"][0]["device"], "/dev/sda", "{volume}");
+    osc.ok(&["server", "delete", "--wait", "osc-bfv"]);
+    osc.wait_field(&["volume"], &id, "available");
+    osc.ok(&["volume", "delete", &id]);
+    assert_eq!(osc.json(&["volume", "list"]), json!([]));
 }

@@ -114,6 +114,8 @@ fn demo_topology_loads_with_normalized_attrs() {
             "metadata": {},
             "description": "",
             "tags": [],
+            "config_drive": false,
+            "server_group": null,
         })
     );
     let all: Vec<String> = desired.resources.keys().map(|a| a.to_string()).collect();

@@ -13,6 +13,7 @@ use crate::real_common;
 use crate::support::{SimProcess, run_env, write_specs};
 
 mod backups;
+mod boot;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Target {

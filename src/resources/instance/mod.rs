@@ -7,12 +7,16 @@ use std::sync::PoisonError;
 
 use serde_json::{Value, json};
 
+mod boot;
+mod floating;
 mod nics;
 mod power;
 mod resize;
 mod server_attrs;
+pub mod user_data;
 mod volumes;
 
+use floating::{ensure_floating_ip, observe_floating_ip, release_floating_ips};
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
 pub use nics::port_of;
 use power::{power_state, set_power};
@@ -29,7 +33,7 @@ use crate::addr::{Address, Kind};
 
 use crate::openstack::Session;
 use crate::openstack::compute::Server;
-use crate::openstack::network::{self as neutron, FLOATINGIPS, PORTS};
+use crate::openstack::network::{self as neutron, PORTS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Instance;
@@ -45,7 +49,10 @@ const SCHEMA: KindSchema = KindSchema {
     replace_in_status: &[("power_state", "ERROR"), ("flavor", "ERROR")],
     implicit_dependencies: Some(implied),
     quota_usage: Some(quota_usage),
-    spec_check: Some(spec_check),
+    spec_check: Some(|instance, resources, out| {
+        spec_check(instance, resources, out);
+        boot::spec_check(instance, out);
+    }),
     shown: &["floating_ip_address", "public_address"],
     plan_check: Some(plan_check),
     ..KindSchema::new(
@@ -71,9 +78,10 @@ const SCHEMA: KindSchema = KindSchema {
             )
             .own_calls()
             .in_place_as("resized in place"),
+            // Required unless the server boots from `boot_volume` (see `boot`).
             Attr::new(
                 "image",
-                AttrType::CloudName {
+                AttrType::OptionalCloudName {
                     example: "\"<image name>\"",
                     catalog: Catalog::Images,
                 },
@@ -157,6 +165,63 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .own_calls(),
+            // What the server boots with (see `boot`): a change boots a new server.
+            Attr::new(
+                "boot_volume",
+                AttrType::Reference(
+                    Ref::to(Kind::Volume)
+                        .same_tenant(
+                            "boot from",
+                            "an instance boots from volumes of its own tenant only: pick one of",
+                        )
+                        .optional(),
+                ),
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new(
+                "boot_volume_size",
+                AttrType::Integer {
+                    min: 1,
+                    max: boot::MAX_VOLUME_GB,
+                    help: "the size in GB of the volume Nova makes from `image` to boot from",
+                },
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new("delete_on_termination", AttrType::OptionalBool)
+                .forces_replacement()
+                .own_calls(),
+            Attr::new(
+                "user_data",
+                AttrType::Payload {
+                    file: "user_data_file",
+                    max_encoded: user_data::MAX_ENCODED,
+                },
+            )
+            .forces_replacement()
+            .own_calls(),
+            Attr::new("config_drive", AttrType::Bool { default: false })
+                .forces_replacement()
+                .own_calls(),
+            Attr::new(
+                "availability_zone",
+                AttrType::OptionalText {
+                    what: "Nova's choice; one of the cloud's compute availability zones",
+                },
+            )
+            .forces_replacement()
+            .own_calls(),
+            // Nova places a server in a group only at boot (scheduler hint `group`): a change
+            // boots a new server in the new group.
+            Attr::new(
+                "server_group",
+                AttrType::OptionalReference(Ref::to(Kind::ServerGroup).same_tenant(
+                    "join",
+                    "an instance joins server groups of its own tenant only: pick one of",
+                )),
+            )
+            .forces_replacement(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -268,6 +333,7 @@ fn plan_check(
     out: &mut crate::diag::Diagnostics,
 ) {
     volumes::shared_check(instance, desired, observed, out);
+    super::compute_zones::check(instance, observed, out);
     if instance.attrs.get("floating_ip") == Some(&Value::Bool(true))
         && desired.provider.external_network.is_none()
     {
@@ -317,7 +383,12 @@ pub fn observe(
             .cloned()
             .unwrap_or_else(|| id.to_string())
     });
+    let image = image.or_else(|| {
+        let id = server.boot_volume.as_ref()?.image_id.as_ref()?;
+        Some(image_names.get(id).cloned().unwrap_or_else(|| id.clone()))
+    });
     attrs.insert("image".into(), json!(image));
+    boot::observe(server, names, &mut attrs);
     if let Some(port) = port {
         let subnet = port
             .fixed_ips
@@ -333,100 +404,16 @@ pub fn observe(
     }
     attrs.insert("power_state".into(), json!(power_state(&server.status)));
     server_attrs::observe(server, &mut attrs);
+    // The volume the server boots from is not one of its attached `volumes`.
+    let boot_volume = server.boot_volume.as_ref().map(|b| b.id.as_str());
     let volumes = server
         .volumes_attached
         .iter()
+        .filter(|v| Some(v.id.as_str()) != boot_volume)
         .map(|v| names.name(Kind::Volume, &v.id))
         .collect();
     attrs.insert("volumes".into(), common::sorted_names(volumes));
     attrs
-}
-
-/// The shorthand's floating IP among `own` (those tagged as the instance's): `floating_ip` is
-/// true when one is associated with the instance's port, and its address is shown (with its
-/// public address) whenever one exists, so that a release is planned for it even unassociated.
-fn observe_floating_ip(
-    attrs: &mut Attrs,
-    port: Option<&neutron::Port>,
-    own: &[&neutron::FloatingIp],
-    mapping: &std::collections::BTreeMap<String, String>,
-) {
-    let associated = own
-        .iter()
-        .find(|f| port.is_some_and(|p| f.port_id.as_deref() == Some(p.id.as_str())));
-    attrs.insert("floating_ip".into(), json!(associated.is_some()));
-    if let Some(fip) = associated.or(own.first()) {
-        attrs.insert(
-            "floating_ip_address".into(),
-            json!(fip.floating_ip_address),
-        );
-        if let Some(public) = mapping.get(&fip.floating_ip_address) {
-            attrs.insert("public_address".into(), json!(public));
-        }
-    }
-}
-
-/// The floating IPs tagged as `addr`'s: from what the last refresh listed, else looked up.
-async fn own_floating_ips(cx: &Context, addr: &Address) -> Result<Vec<neutron::FloatingIp>> {
-    let tags = common::ownership_tags(cx, addr);
-    let listed = cx.listed(|l| {
-        l.floating_ips.as_ref().map(|all| {
-            all.iter()
-                .filter(|f| common::has_tags(&f.tags, &tags))
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    });
-    if let Some(own) = listed {
-        return Ok(own);
-    }
-    let query = neutron::query(&[("tags", &tags.join(","))]);
-    let found: Vec<neutron::FloatingIp> =
-        cx.cloud.admin().network().list(FLOATINGIPS, &query).await?;
-    Ok(found
-        .into_iter()
-        .filter(|f| common::has_tags(&f.tags, &tags))
-        .collect())
-}
-
-/// Gives the instance its floating IP: the one it has (associated again if it drifted), else
-/// a new one of the provider's external network.
-async fn ensure_floating_ip(
-    cx: &Context,
-    addr: &Address,
-    project: &str,
-    server_id: &str,
-) -> Result<()> {
-    let api = cx.cloud.admin().network();
-    let query = neutron::query(&[("device_id", server_id)]);
-    let ports: Vec<neutron::Port> = api.list(PORTS, &query).await?;
-    let port = port_of(&common::lineage_tag(cx), addr, Some(server_id), &ports)
-        .ok_or_else(|| Error::Failed {
-            addr: addr.clone(),
-            message: "the instance has no port to give a floating IP".into(),
-        })?
-        .id
-        .clone();
-    let own = own_floating_ips(cx, addr).await?;
-    match own.first() {
-        Some(fip) if fip.port_id.as_deref() == Some(port.as_str()) => Ok(()),
-        Some(fip) => common::associate_floating_ip(cx, addr, &fip.id, Some(&port)).await,
-        None => {
-            let network = common::external_network_id(cx, addr, "").await?;
-            let body = json!({ "floating_network_id": network });
-            let tags = common::ownership_tags(cx, addr);
-            common::allocate_floating_ip(cx, addr, project, body, Some(&port), &tags).await?;
-            Ok(())
-        }
-    }
-}
-
-/// Releases the instance's floating IPs (gone already is fine).
-async fn release_floating_ips(cx: &Context, addr: &Address) -> Result<()> {
-    for fip in own_floating_ips(cx, addr).await? {
-        common::gone_ok(cx.cloud.admin().network().delete(FLOATINGIPS, &fip.id).await)?;
-    }
-    Ok(())
 }
 
 /// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
@@ -520,6 +507,7 @@ async fn list_servers(cx: &Context, projects: &Projects) -> Result<Vec<Server>> 
     let lineage = common::lineage_tag(cx);
     let query = neutron::query(&[("all_tenants", "1"), ("tags", &lineage)]);
     let mut servers = admin.compute().list_servers(&query).await?;
+    boot::find_boot_volumes(cx, &mut servers).await?;
     let listed: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
     for id in projects.known(Kind::Instance) {
         if listed.contains(id) {
@@ -573,6 +561,12 @@ impl KindOps for Instance {
                         .filter(|f| common::has_tags(&f.tags, &tags))
                         .collect();
                     observe_floating_ip(&mut attrs, port, &own, &mapping);
+                    let group = listings
+                        .server_group_members
+                        .as_ref()
+                        .and_then(|members| members.get(&server.id))
+                        .map(|id| o.names.name(Kind::ServerGroup, id));
+                    attrs.insert("server_group".into(), json!(group));
                     attrs
                 })
                 .foreign(foreign)
@@ -584,7 +578,10 @@ impl KindOps for Instance {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
         let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
-        let image = image_id(cx, addr, common::str_attr(res, "image")?).await?;
+        let image = match res.attrs.get("image").and_then(Value::as_str) {
+            Some(name) => Some(image_id(cx, addr, name).await?),
+            None => None,
+        };
         let nics = if res.attrs.contains_key("ports") {
             common::list_attr(res, "ports")
                 .iter()
@@ -596,7 +593,6 @@ impl KindOps for Instance {
         let mut server_body = json!({
             "name": name_of(res),
             "flavorRef": flavor,
-            "imageRef": image,
             "networks": nics,
             "metadata": server_attrs::full_metadata(res, addr),
             "tags": server_attrs::full_tags(res, &[common::lineage_tag(cx)]),
@@ -604,14 +600,24 @@ impl KindOps for Instance {
         if let Some(description) = server_attrs::description(res) {
             server_body["description"] = json!(description);
         }
+        boot::create_fields(res, ids, image, &mut server_body)?;
+        let group = match res.attrs.get("server_group").and_then(Value::as_str) {
+            Some(name) => Some(dep_id(ids, Kind::ServerGroup, name)?),
+            None => None,
+        };
         let server_id = common::create_or_adopt(
             addr,
             || async {
-                Ok(session
-                    .compute()
-                    .create_server(server_body.clone())
-                    .await?
-                    .id)
+                let compute = session.compute();
+                let created = match group {
+                    Some(group) => {
+                        compute
+                            .create_server_in_group(server_body.clone(), group)
+                            .await?
+                    }
+                    None => compute.create_server(server_body.clone()).await?,
+                };
+                Ok(created.id)
             },
             || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
         )
@@ -636,7 +642,7 @@ impl KindOps for Instance {
             ensure_floating_ip(cx, addr, session.project_id().as_str(), &server_id).await?;
         }
         let want = volumes::wanted(res, ids)?;
-        let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+        let have = boot::attached_volumes(cx, &server).await?;
         let project = session.project_id();
         volumes::converge(cx, addr, &server_id, &want, &have, ids, &project).await?;
         Ok(server_id)
@@ -713,7 +719,7 @@ impl KindOps for Instance {
         if res.attrs.contains_key("volumes") {
             let want = volumes::wanted(res, ids)?;
             let server = compute.get_server(&current.id).await?;
-            let have = server.volumes_attached.iter().map(|v| v.id.clone()).collect();
+            let have = boot::attached_volumes(cx, &server).await?;
             volumes::converge(cx, addr, &current.id, &want, &have, ids, &server.tenant_id)
                 .await?;
         }

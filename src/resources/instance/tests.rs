@@ -82,6 +82,7 @@ fn observes_server_with_its_port() {
         ("description".to_string(), json!("")),
         ("tags".to_string(), json!([])),
         ("volumes".to_string(), json!([])),
+        ("config_drive".to_string(), json!(false)),
     ]
     .into();
     assert_eq!(attrs, expected);
@@ -89,7 +90,10 @@ fn observes_server_with_its_port() {
     let mut attached = server("ACTIVE");
     attached.volumes_attached = ["vol-b", "vol-a"]
         .iter()
-        .map(|id| crate::openstack::compute::AttachedVolume { id: id.to_string() })
+        .map(|id| crate::openstack::compute::AttachedVolume {
+            id: id.to_string(),
+            ..Default::default()
+        })
         .collect();
     let mut known = names();
     known.insert(Kind::Volume, "vol-b", "data");

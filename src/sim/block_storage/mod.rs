@@ -27,6 +27,7 @@ mod api_more;
 mod attachments;
 mod backups;
 mod model;
+mod nova_volumes;
 mod ops;
 mod query;
 mod quotas;

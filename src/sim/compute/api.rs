@@ -105,7 +105,14 @@ pub fn routes() -> Router<SimState> {
             get(availability_zones_detail),
         )
         .route("/os-keypairs", get(keypairs))
-        .route("/os-server-groups", get(server_groups))
+        .route(
+            "/os-server-groups",
+            get(list_server_groups).post(create_server_group),
+        )
+        .route(
+            "/os-server-groups/{group_id}",
+            get(show_server_group).delete(delete_server_group),
+        )
         .fallback(|headers: HeaderMap| async move { unrouted(Service::Compute, false, &headers) })
         .method_not_allowed_fallback(|headers: HeaderMap| async move {
             unrouted(Service::Compute, true, &headers)
@@ -293,14 +300,10 @@ pub(super) async fn create_server(
     let image_ref = input
         .get("imageRef")
         .and_then(Value::as_str)
-        .map(|r| id_from_ref(r).to_string())
-        .ok_or_else(|| {
-            invalid_field(
-                "imageRef",
-                &Value::Null,
-                "'imageRef' is required when booting from an image.",
-            )
-        })?;
+        .filter(|r| !r.is_empty())
+        .map(|r| id_from_ref(r).to_string());
+    let disk = boot::boot_disk(input, image_ref)?;
+    let mut boot_options = boot::boot_options(input)?;
     let flavor_ref = input
         .get("flavorRef")
         .and_then(|v| match v {
@@ -373,13 +376,15 @@ pub(super) async fn create_server(
     let build_delay = chrono::Duration::from_std(state.config().build_delay)
         .unwrap_or_else(|_| chrono::Duration::zero());
     let mut world = state.world();
-    match world
-        .image
-        .visible_status(&image_ref, &project_id, caller.is_admin())
-    {
-        None => return Err(bad_request("Can not find requested image")),
-        Some("active") => {}
-        Some(_) => return Err(bad_request(format!("Image {image_ref} is not active."))),
+    if let Some(image_ref) = boot::image_of(&disk) {
+        match world
+            .image
+            .visible_status(image_ref, &project_id, caller.is_admin())
+        {
+            None => return Err(bad_request("Can not find requested image")),
+            Some("active") => {}
+            Some(_) => return Err(bad_request(format!("Image {image_ref} is not active."))),
+        }
     }
     let flavor = world
         .compute
@@ -392,9 +397,18 @@ pub(super) async fn create_server(
     check_metadata_quota(&quota, metadata.len())?;
     check_quota(&quota, &world.compute.usage(&project_id), &flavor)?;
     let nics = requested_nics(&world, input, mv, &project_id)?;
+    let group = match body
+        .get("os:scheduler_hints")
+        .and_then(|h| h.get("group"))
+        .and_then(Value::as_str)
+    {
+        Some(hint) => Some(world.compute.group_for_boot(hint, &project_id, &caller)?),
+        None => None,
+    };
 
     let server_id = new_uuid();
-    let build_fails = state.take_build_failure();
+    let build_fails =
+        state.take_build_failure() || group.as_ref().is_some_and(|g| !world.compute.host_for(g));
     for nic in &nics {
         if let Err(error) = world.network.attach_server_port(
             &project_id,
@@ -408,6 +422,19 @@ pub(super) async fn create_server(
             return Err(nic_fault(error));
         }
     }
+    if let Err(fault) = boot::attach_disk(
+        &mut world,
+        &disk,
+        &mut boot_options,
+        &project_id,
+        &caller,
+        &server_id,
+        at,
+        at + build_delay,
+    ) {
+        world.network.detach_server_ports(&server_id);
+        return Err(fault);
+    }
     world.compute.next_instance_index += 1;
     let mut server = Server {
         id: server_id.clone(),
@@ -415,7 +442,11 @@ pub(super) async fn create_server(
         description,
         project_id,
         user_id: caller.user_id.clone(),
-        image_id: image_ref,
+        image_id: match &disk {
+            boot::BootDisk::Image(id) => id.clone(),
+            _ => String::new(),
+        },
+        boot: boot_options,
         flavor,
         key_name,
         metadata,
@@ -450,6 +481,7 @@ pub(super) async fn create_server(
         actions: Vec::new(),
         old_flavor: None,
         confirm_fails: false,
+        server_group: group.map(|g| g.id),
     };
     // A build refused by the scheduler fails in the conductor, before any compute host.
     let event = if build_fails {

@@ -223,7 +223,12 @@ pub(super) async fn limits(
                     "totalCoresUsed": usage.cores,
                     "totalInstancesUsed": usage.instances,
                     "totalRAMUsed": usage.ram,
-                    "totalServerGroupsUsed": 0,
+                    "totalServerGroupsUsed": world
+                        .compute
+                        .server_groups
+                        .values()
+                        .filter(|g| g.project_id == project_id)
+                        .count(),
                 },
                 "rate": [],
             }
@@ -286,14 +291,4 @@ pub(super) async fn keypairs(
 ) -> Result<Response, Fault> {
     state.caller(&headers, Service::Compute)?;
     Ok(json_reply(StatusCode::OK, json!({ "keypairs": [] })))
-}
-
-/// GET /os-server-groups (`openstack server group list`): the embedded cloud makes no server
-/// groups, so every project's list is empty.
-pub(super) async fn server_groups(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-) -> Result<Response, Fault> {
-    state.caller(&headers, Service::Compute)?;
-    Ok(json_reply(StatusCode::OK, json!({ "server_groups": [] })))
 }

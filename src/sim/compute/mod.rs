@@ -11,15 +11,18 @@
 //! server lifecycle), `resize` (resize, confirmResize, revertResize), `server_parts` (a server's metadata and tags), `server_views` (its
 //! security groups, interfaces and instance actions), `volumes` (os-volume_attachments,
 //! through Cinder's seam),
-//! `catalog` (flavors, quotas, limits, zones, keypairs), and `tests` of the data layer.
+//! `catalog` (flavors, quotas, limits, zones, keypairs), `server_groups` (os-server-groups and
+//! their scheduling on the one host), and `tests` of the data layer.
 
 mod api;
+mod boot;
 mod catalog;
 mod model;
 mod ops;
 mod query;
 mod render;
 mod resize;
+mod server_groups;
 mod server_parts;
 mod server_views;
 #[cfg(test)]
@@ -39,6 +42,7 @@ use ops::*;
 use query::*;
 use render::*;
 use resize::*;
+use server_groups::*;
 use server_parts::*;
 use server_views::*;
 use volumes::*;
@@ -73,6 +77,9 @@ pub struct ComputeData {
     quotas: BTreeMap<String, Quota>,
     /// Numbers instance names (instance-0000000N) as Nova does.
     next_instance_index: u64,
+    /// os-server-groups, by id.
+    #[serde(default)]
+    server_groups: BTreeMap<String, ServerGroup>,
 }
 
 impl ComputeData {
@@ -143,6 +150,7 @@ impl Journaled for ComputeData {
         Ok(vec![
             ("flavors", serde_json::to_vec(&self.flavors)?),
             ("quotas", serde_json::to_vec(&self.quotas)?),
+            ("server_groups", serde_json::to_vec(&self.server_groups)?),
             (
                 "next_instance_index",
                 serde_json::to_vec(&self.next_instance_index)?,
@@ -153,6 +161,7 @@ impl Journaled for ComputeData {
         match field {
             "flavors" => self.flavors = serde_json::from_value(value)?,
             "quotas" => self.quotas = serde_json::from_value(value)?,
+            "server_groups" => self.server_groups = serde_json::from_value(value)?,
             "next_instance_index" => self.next_instance_index = serde_json::from_value(value)?,
             _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
         }

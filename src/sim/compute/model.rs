@@ -58,6 +58,12 @@ pub(super) struct Server {
     /// An injected failure of this resize's confirmResize is due.
     #[serde(default)]
     pub(super) confirm_fails: bool,
+    /// User data, config drive, boot volume.
+    #[serde(default)]
+    pub(super) boot: super::boot::Boot,
+    /// The server group it was booted into (scheduler hint `group`).
+    #[serde(default)]
+    pub(super) server_group: Option<String>,
 }
 
 /// One instance action: who asked what in which request, and the one event that carries it

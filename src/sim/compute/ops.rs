@@ -408,9 +408,15 @@ pub fn reap_deleted_servers(world: &mut World, at: DateTime<Utc>) {
         world.network.detach_server_ports(&server_id);
     }
     for (server_id, has_ports) in gone {
-        world.compute.servers.remove(&server_id);
-        // As Nova does on delete: the server's volumes are detached (and available).
+        let boot = world.compute.servers.remove(&server_id).map(|s| s.boot);
+        // As Nova does on delete: the server's volumes are detached (and available), and the
+        // boot volume it made with delete_on_termination deleted.
         world.block_storage.detach_server(&server_id, at);
+        if let Some(boot) = boot.filter(|b| b.delete_on_termination)
+            && let Some(volume_id) = &boot.volume_id
+        {
+            world.block_storage.delete_for_server(volume_id, at);
+        }
         if has_ports {
             world.network.detach_server_ports(&server_id);
         }

@@ -85,7 +85,9 @@ pub(super) fn server_detail(
             "links": [{ "href": format!("{base}/compute/flavors/{}", server.flavor.id), "rel": "bookmark" }],
         })
     };
-    let scheduled = server.vm_state != "building";
+    // A server the scheduler found no host for never had one (nor a root device).
+    let scheduled = server.vm_state != "building"
+        && !(server.vm_state == "error" && server.fault.as_deref() == Some(NO_VALID_HOST));
     let mut body = json!({
         "id": server.id,
         "name": server.name,
@@ -94,9 +96,13 @@ pub(super) fn server_detail(
         "user_id": server.user_id,
         "metadata": server.metadata,
         "hostId": if scheduled { host_id(&server.project_id) } else { String::new() },
-        "image": {
-            "id": server.image_id,
-            "links": [{ "href": format!("{base}/compute/images/{}", server.image_id), "rel": "bookmark" }],
+        "image": if server.boot.volume_id.is_some() {
+            json!("")
+        } else {
+            json!({
+                "id": server.image_id,
+                "links": [{ "href": format!("{base}/compute/images/{}", server.image_id), "rel": "bookmark" }],
+            })
         },
         "flavor": flavor,
         "created": nova_time(server.created),
@@ -106,7 +112,7 @@ pub(super) fn server_detail(
         "accessIPv6": "",
         "links": server_links(base, &server.id),
         "key_name": server.key_name,
-        "config_drive": "",
+        "config_drive": if server.boot.config_drive { "True" } else { "" },
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": AVAILABILITY_ZONE,
         "OS-EXT-STS:power_state": server.power_state,
@@ -114,7 +120,7 @@ pub(super) fn server_detail(
         "OS-EXT-STS:vm_state": server.vm_state,
         "OS-SRV-USG:launched_at": server.launched_at.map(nova_usage_time),
         "OS-SRV-USG:terminated_at": null,
-        "os-extended-volumes:volumes_attached": volumes_attached(world, &server.id, mv),
+        "os-extended-volumes:volumes_attached": volumes_attached(world, server, mv),
     });
     let extra = |body: &mut Value, key: &str, value: Value| {
         if let Value::Object(map) = body {
@@ -141,6 +147,14 @@ pub(super) fn server_detail(
             "fault",
             json!({ "code": 500, "created": nova_time(server.updated), "message": message }),
         );
+        // Nova shows an admin the fault's traceback (a 500's details are hidden from others).
+        if caller.is_admin()
+            && let Some(fault) = body.get_mut("fault")
+        {
+            fault["details"] = json!(format!(
+                "Traceback (most recent call last):\nnova.exception.NoValidHost: {message}\n"
+            ));
+        }
     }
     if caller.is_admin() {
         let host = if scheduled { json!(HOST) } else { Value::Null };
@@ -160,12 +174,17 @@ pub(super) fn server_detail(
             extra(&mut body, "OS-EXT-SRV-ATTR:launch_index", json!(0));
             extra(&mut body, "OS-EXT-SRV-ATTR:kernel_id", json!(""));
             extra(&mut body, "OS-EXT-SRV-ATTR:ramdisk_id", json!(""));
+            let root = match (scheduled, server.boot.volume_id.is_some()) {
+                (false, _) => Value::Null,
+                (true, true) => json!(super::boot::BOOT_DEVICE),
+                (true, false) => json!("/dev/vda"),
+            };
+            extra(&mut body, "OS-EXT-SRV-ATTR:root_device_name", root);
             extra(
                 &mut body,
-                "OS-EXT-SRV-ATTR:root_device_name",
-                json!("/dev/vda"),
+                "OS-EXT-SRV-ATTR:user_data",
+                json!(server.boot.user_data),
             );
-            extra(&mut body, "OS-EXT-SRV-ATTR:user_data", Value::Null);
         }
         if mv.at_least(16) {
             let host_status = if scheduled { json!("UP") } else { json!("") };
@@ -185,7 +204,11 @@ pub(super) fn server_detail(
         extra(&mut body, "trusted_image_certificates", Value::Null);
     }
     if mv.at_least(71) {
-        extra(&mut body, "server_groups", json!([]));
+        extra(
+            &mut body,
+            "server_groups",
+            json!(server.server_group.iter().collect::<Vec<_>>()),
+        );
     }
     if mv.at_least(73) {
         extra(&mut body, "locked_reason", Value::Null);

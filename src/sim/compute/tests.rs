@@ -118,6 +118,8 @@ fn pending_transitions_settle_by_time() {
         actions: Vec::new(),
         old_flavor: None,
         confirm_fails: false,
+        boot: Default::default(),
+        server_group: None,
         created: at,
         updated: at,
         launched_at: None,

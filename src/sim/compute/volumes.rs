@@ -40,14 +40,16 @@ fn attachment_view(server_id: &str, volume: &ServerVolume, mv: Microversion) -> 
 
 /// `os-extended-volumes:volumes_attached` of a server view (2.3 adds
 /// `delete_on_termination`).
-pub(super) fn volumes_attached(world: &World, server_id: &str, mv: Microversion) -> Value {
+pub(super) fn volumes_attached(world: &World, server: &Server, mv: Microversion) -> Value {
     let volumes: Vec<Value> = world
         .block_storage
-        .server_volumes(server_id)
+        .server_volumes(&server.id)
         .iter()
         .map(|v| {
             if mv.at_least(3) {
-                json!({ "id": v.volume_id, "delete_on_termination": false })
+                let deleted = server.boot.delete_on_termination
+                    && server.boot.volume_id.as_deref() == Some(v.volume_id.as_str());
+                json!({ "id": v.volume_id, "delete_on_termination": deleted })
             } else {
                 json!({ "id": v.volume_id })
             }

@@ -38,12 +38,17 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
         networks: BTreeMap::new(),
     };
     let schema = addr.kind.schema();
-    let written: Vec<&str> = schema
+    let mut written: Vec<&str> = schema
         .attrs
         .iter()
         .filter(|a| a.is_written())
         .map(|a| a.name)
         .collect();
+    // A payload's file key is written in its place.
+    written.extend(schema.attrs.iter().filter_map(|a| match a.ty {
+        AttrType::Payload { file, .. } => Some(file),
+        _ => None,
+    }));
     b.t.reject_unknown(&written, b.diags);
     for attr in schema.attrs {
         b.attribute(attr);
@@ -116,6 +121,7 @@ impl Builder<'_, '_, '_> {
                 max_count,
                 forbidden,
             } => self.tags(key, max_len, max_count, forbidden),
+            AttrType::Payload { file, max_encoded } => self.payload(key, file, max_encoded),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -215,6 +221,52 @@ impl Builder<'_, '_, '_> {
                 self.set("name", default, None);
             }
         }
+    }
+
+    /// A payload (`user_data`): inline, or the file `file` names, relative to the folder of
+    /// the spec file; normalized to its hash, the content kept for the apply.
+    fn payload(&mut self, key: &str, file: &str, max_encoded: usize) {
+        let inline = self.t.string(key, self.diags);
+        let path = self.t.string(file, self.diags);
+        let (bytes, span) = match (inline, path) {
+            (Some(_), Some(path)) => {
+                return self.error(
+                    format!("sets both `{key}` and `{file}`"),
+                    path.span(),
+                    format!("keep `{key}` (the content) or `{file}` (a file holding it)"),
+                );
+            }
+            (Some(text), None) => (text.get_ref().as_bytes().to_vec(), text.span()),
+            (None, Some(path)) => {
+                let folder = self
+                    .t
+                    .file
+                    .path
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                let full = folder.join(path.get_ref());
+                match std::fs::read(&full) {
+                    Ok(bytes) => (bytes, path.span()),
+                    Err(e) => {
+                        return self.error(
+                            format!("cannot read `{file}` {}: {e}", full.display()),
+                            path.span(),
+                            format!("`{file}` is relative to the folder of this spec file"),
+                        );
+                    }
+                }
+            }
+            (None, None) => return,
+        };
+        let (hash, encoded) = crate::resources::user_data::remember(&bytes);
+        if encoded > max_encoded {
+            return self.error(
+                format!("`{key}` is too long: {encoded} bytes base64 encoded, Nova takes at most {max_encoded}"),
+                span,
+                "shorten it, or have the server fetch the rest at boot",
+            );
+        }
+        self.set(key, json!(hash), Some(span));
     }
 
     fn string_or(&mut self, key: &str, default: &str) {
@@ -512,132 +564,6 @@ impl Builder<'_, '_, '_> {
         self.set(key, Value::Array(sorted), Some(written.span()));
     }
 
-    /// A partial map of quota limits; absent means unmanaged.
-    fn quotas(
-        &mut self,
-        key: &str,
-        keys: &[&str],
-        maps: &[&str],
-        (aliases, renamed): (NamePairs<'_>, NamePairs<'_>),
-        max: i64,
-    ) {
-        let Some(quotas) = self.t.table(key, self.diags) else {
-            return;
-        };
-        let all_keys: Vec<&str> = keys.iter().chain(maps).copied().collect();
-        let table = Table {
-            file: self.t.file,
-            table: quotas.get_ref(),
-            what: key.to_string(),
-            header: quotas.span(),
-        };
-        let mut normalized = serde_json::Map::new();
-        for (quota, item) in super::reader::entries_in_order(quotas.get_ref()) {
-            let written: &str = quota.get_ref();
-            let name = match renamed.iter().find(|(old, _)| *old == written) {
-                Some((old, new)) => {
-                    self.diags.push(
-                        Diagnostic::warning(format!("quota `{old}` is now written `{new}`"))
-                            .at(self.t.span(quota.span()))
-                            .help(format!("rename it `{new}`: `{old}` will stop being read")),
-                    );
-                    *new
-                }
-                None => written,
-            };
-            if written != name && table.get(name).is_some() {
-                self.error(
-                    format!("quota `{name}` is written twice (once as `{written}`)"),
-                    quota.span(),
-                    format!("remove `{written}`"),
-                );
-                continue;
-            }
-            if maps.contains(&name) {
-                if let Some(map) = self.quota_map(&table, name, max) {
-                    normalized.insert(name.to_string(), map);
-                }
-                continue;
-            }
-            if !keys.contains(&name) {
-                let help = match aliases.iter().find(|(alias, _)| *alias == name) {
-                    Some((_, help)) => help.to_string(),
-                    None => {
-                        // A typo of a former name (`netwroks`) means its current one.
-                        let candidates = all_keys.iter().chain(renamed.iter().map(|(old, _)| old));
-                        let close = super::suggest::did_you_mean(name, candidates.copied())
-                            .map(|c| match renamed.iter().find(|(old, _)| *old == c) {
-                                Some((_, new)) => *new,
-                                None => c,
-                            })
-                            .map(|c| format!("did you mean `{c}`? "))
-                            .unwrap_or_default();
-                        format!("{close}quotas are: {}", all_keys.join(", "))
-                    }
-                };
-                self.error(format!("unknown quota `{name}`"), quota.span(), help);
-                continue;
-            }
-            let Some(value) = table.integer(written, self.diags) else {
-                continue;
-            };
-            if self.quota_in_range(name, *value.get_ref(), item.span(), max) {
-                normalized.insert(name.to_string(), json!(value.get_ref()));
-            }
-        }
-        self.set(key, Value::Object(normalized), Some(quotas.span()));
-    }
-
-    /// A quota's limit: -1 (unlimited) up to `max`.
-    fn quota_in_range(&mut self, name: &str, value: i64, at: Range<usize>, max: i64) -> bool {
-        if value < -1 {
-            self.error(
-                format!("quota `{name}` must be -1 (unlimited) or more, found {value}"),
-                at,
-                "write -1 for no limit, or the maximum count",
-            );
-            return false;
-        }
-        if value > max {
-            self.error(
-                format!("quota `{name}` must be at most {max}, found {value}"),
-                at,
-                format!(
-                    "the API stores quotas as 32-bit integers: write -1 for no limit, or at most {max}"
-                ),
-            );
-            return false;
-        }
-        true
-    }
-
-    /// A quota whose value is a table of name → limit (`volume_types = { ssd = 100 }`).
-    fn quota_map(&mut self, quotas: &Table<'_, '_>, name: &str, max: i64) -> Option<Value> {
-        let map = quotas.table(name, self.diags)?;
-        let table = Table {
-            file: quotas.file,
-            table: map.get_ref(),
-            what: format!("{}.{name}", quotas.what),
-            header: map.span(),
-        };
-        let mut normalized = serde_json::Map::new();
-        for (entry, item) in super::reader::entries_in_order(map.get_ref()) {
-            let entry: &str = entry.get_ref();
-            let Some(value) = table.integer(entry, self.diags) else {
-                continue;
-            };
-            if self.quota_in_range(
-                &format!("{name}.{entry}"),
-                *value.get_ref(),
-                item.span(),
-                max,
-            ) {
-                normalized.insert(entry.to_string(), json!(value.get_ref()));
-            }
-        }
-        Some(Value::Object(normalized))
-    }
-
     /// A table of strings (Cinder metadata), `{}` when absent. Keys starting with
     /// `stackform_` are stackform's own ownership marks, so a spec may not write them.
     fn metadata(&mut self, key: &str) {
@@ -809,5 +735,6 @@ fn first_host(net: IpNet) -> IpAddr {
     net.hosts().next().unwrap_or(net.network())
 }
 
+mod quotas;
 #[cfg(test)]
 mod tests;

@@ -64,8 +64,8 @@ fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
     assert_eq!(
         attrs(&d, Kind::Instance, "i"),
         json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
-               "power_state": "running", "floating_ip": false,
-               "metadata": {}, "description": "", "tags": []})
+               "power_state": "running", "floating_ip": false, "server_group": null,
+               "metadata": {}, "description": "", "tags": [], "config_drive": false})
     );
 }
 

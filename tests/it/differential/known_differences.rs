@@ -21,6 +21,13 @@ const VOLUME_TYPES: &str = "the embedded cloud seeds the volume types ssd, hdd a
 
 pub static KNOWN_DIFFERENCES: &[Known] = &[
     Known {
+        step: "cinder.boot.volume.show",
+        what: "body volume.volume_image_metadata.*",
+        reason: "the embedded Cinder keeps only the image id of a volume made from an image \
+            (what stackform reads, to name a volume-booted server's image); real Cinder copies \
+            the image's Glance properties (checksum, formats, sizes, name) beside it",
+    },
+    Known {
         step: "cinder.types.list",
         what: "body volume_types[].extra_specs*",
         reason: VOLUME_TYPES,

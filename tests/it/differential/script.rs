@@ -65,7 +65,9 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     network_rbac(rec).await;
     super::bodies::creates(rec, login).await;
     compute(rec, login).await;
+    super::server_groups::server_groups(rec, &login.run).await;
     super::cinder::cinder(rec, login).await;
+    super::boot::boot_from_volume(rec, login).await;
     teardown(rec).await;
 }
 
@@ -1715,6 +1717,14 @@ async fn compute(rec: &mut Recorder, login: &Login) {
     ))
     .await;
     super::bodies::server_renames(rec, &format!("{name}-renamed")).await;
+    // What `instance.description` changes in place (2.19+).
+    rec.call(put(
+        "nova.server.update.description",
+        C,
+        servers,
+        json!({"server": {"description": "described in place"}}),
+    ))
+    .await;
     let action = "/v2.1/servers/{server}/action";
     rec.call(post(
         "nova.server.start.active",

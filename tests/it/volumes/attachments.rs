@@ -25,7 +25,7 @@ fn spec(flavor: &str, a: &str, b: &str, volumes: &str) -> String {
     )
 }
 
-async fn flavor(cloud: &Cloud, target: Target) -> &'static str {
+pub(super) async fn flavor(cloud: &Cloud, target: Target) -> &'static str {
     match target {
         Target::Embedded => "m1.tiny",
         Target::Real => {
@@ -36,7 +36,7 @@ async fn flavor(cloud: &Cloud, target: Target) -> &'static str {
 }
 
 /// The id of the tenant's server `name`.
-async fn server_id(cloud: &Cloud, project: &str, name: &str) -> String {
+pub(super) async fn server_id(cloud: &Cloud, project: &str, name: &str) -> String {
     let servers: Vec<Value> = cloud
         .api
         .list(
