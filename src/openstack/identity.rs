@@ -33,6 +33,7 @@ pub struct User {
     pub id: String,
     pub name: String,
     pub domain_id: Option<String>,
+    pub default_project_id: Option<String>,
 }
 
 /// Keystone calls of one session.
@@ -132,6 +133,19 @@ impl Identity<'_> {
                 IDENTITY,
                 Method::POST,
                 "/users",
+                &json!({ "user": user }),
+                Some("user"),
+            )
+            .await
+    }
+
+    /// `PATCH /users/{id}`: `user` is the inner object of the fields to change (password, ...).
+    pub async fn update_user(self, id: &str, user: Value) -> Result<User, ApiError> {
+        self.0
+            .send_json(
+                IDENTITY,
+                Method::PATCH,
+                &format!("/users/{id}"),
                 &json!({ "user": user }),
                 Some("user"),
             )

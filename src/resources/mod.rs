@@ -35,6 +35,7 @@ registry! {
     snapshot::Snapshot,
     backup::Backup,
     server_group::ServerGroup,
+    keypair::Keypair,
 }
 
 use std::any::Any;

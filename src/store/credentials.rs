@@ -82,21 +82,6 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `n` random characters of `[a-z0-9]` (a user name's suffix).
-pub fn random_suffix(n: usize) -> Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    // 252 = 7 × 36: bytes above are drawn again, so every character is equally likely.
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        for b in random_bytes(n * 2)? {
-            if b < 252 && out.len() < n {
-                out.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// A random password: 128 bits, as 32 hex digits (accepted by any Keystone password rule
 /// that does not ask for mixed case or symbols).
 pub fn random_password() -> Result<String> {
@@ -223,6 +208,15 @@ impl CredentialVault {
         self.write_entries(&entries)
     }
 
+    /// Each kept user's project id and user id (no password opened): whose keypairs to list.
+    pub fn users(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .entries()?
+            .into_values()
+            .map(|e| (e.project_id, e.user_id))
+            .collect())
+    }
+
     /// `tenant`'s credentials, opened; `None` when none are kept.
     pub fn get(&self, tenant: &str) -> Result<Option<TenantCredentials>> {
         let Some(entry) = self.entries()?.remove(tenant) else {
@@ -334,14 +328,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn suffixes_are_lowercase_alphanumerics() {
-        let suffix = random_suffix(4).unwrap();
-        assert_eq!(suffix.len(), 4);
-        assert!(
-            suffix
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-    }
 }

@@ -22,6 +22,7 @@ mod ports;
 mod readme;
 mod router_ports;
 mod scale;
+mod keypairs;
 mod server_groups;
 mod sharing;
 mod sim_block_storage;

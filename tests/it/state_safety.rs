@@ -200,7 +200,7 @@ fn a_deleted_state_is_recovered_from_the_ownership_tags() {
     assert_eq!(f.listed(), before);
     assert_eq!(f.lineage(), lineage);
     // The tenant user's password was kept only in the deleted folder: the recovered state
-    // gives the tenant a new user, and says so.
+    // adopts the tenant's user (found by its name) with a new password, and says so.
     let out = f.ok(&["plan"]);
     assert!(
         out.contains("  ~ tenant.safe\n      ~ own_user = false -> true\n"),

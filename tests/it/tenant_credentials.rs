@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::cloud_api::CloudApi;
 use crate::real_common::{real_cloud_env, unique_name};
 use crate::support::{SimProcess, run_env, write_specs};
 
@@ -116,7 +117,11 @@ async fn tenant_user_lives_and_dies_with_its_tenant(env: &[(String, String)], te
     let suffix = user_name
         .strip_prefix(&format!("{tenant}-user-"))
         .unwrap_or_else(|| panic!("{user_name}"));
-    assert_eq!(suffix.len(), 4, "{user_name}");
+    assert_eq!(
+        suffix,
+        &project_id[..8],
+        "derived from the project id: {user_name}"
+    );
 
     // The cloud holds the user, the password opens a token scoped to the tenant, as member.
     let (status, roles) = login(&auth_url, &user_id, &password, &project_id).await;
@@ -220,6 +225,118 @@ async fn a_tenant_without_its_own_user_gets_one_in_place() {
     let (code, out, _) = run_env(dir.path(), &["plan"], &sim.env);
     assert_eq!(code, 0);
     assert!(out.contains("No changes."), "{out}");
+}
+
+/// The users named `<tenant>-user-…` the cloud holds.
+async fn own_users(api: &CloudApi, tenant: &str) -> Vec<Value> {
+    let prefix = format!("{tenant}-user-");
+    api.list("identity", "/users", "users")
+        .await
+        .into_iter()
+        .filter(|u| u["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .collect()
+}
+
+/// `stackform tenant credentials NAME` → (auth URL, user id, password, project id).
+fn credentials_of(dir: &Path, tenant: &str, env: &[(String, String)]) -> [String; 4] {
+    let (code, shown, err) = run_env(dir, &["tenant", "credentials", tenant], env);
+    assert_eq!(code, 0, "{err}");
+    let vars = exports(&shown);
+    ["OS_AUTH_URL", "OS_USER_ID", "OS_PASSWORD", "OS_PROJECT_ID"].map(|k| {
+        vars.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{k} missing from {shown}"))
+    })
+}
+
+/// A lost state (`state recover` rebuilds it from the tags) must not orphan the tenant's
+/// user: the next apply finds it by its derived name, resets its password (the old one went
+/// with the state) and keeps the new one.
+async fn a_recovered_tenant_keeps_its_one_user(env: &[(String, String)], tenant: &str) {
+    let api = CloudApi::login_env(env).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_specs(dir.path(), &[("all.toml", &spec(tenant, true))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let [auth_url, user_id, old_password, project_id] = credentials_of(dir.path(), tenant, env);
+    let state = std::fs::read_to_string(dir.path().join("state/state.json")).unwrap();
+    let state: Value = serde_json::from_str(&state).unwrap();
+    let lineage = state["lineage"].as_str().unwrap_or_default().to_string();
+    std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+
+    let (code, out, err) = run_env(dir.path(), &["state", "recover", "--lineage", &lineage], env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains(&old_password), "{out}");
+    let users = own_users(&api, tenant).await;
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["id"], json!(user_id), "the same user, adopted");
+    let [_, kept_id, password, kept_project] = credentials_of(dir.path(), tenant, env);
+    assert_eq!((&kept_id, &kept_project), (&user_id, &project_id));
+    assert_ne!(password, old_password, "a new password: the old one was lost");
+    let (status, roles) = login(&auth_url, &user_id, &password, &project_id).await;
+    assert_eq!(status, 201);
+    assert!(roles.contains(&"member".to_string()), "{roles:?}");
+    assert_eq!(login(&auth_url, &user_id, &old_password, &project_id).await.0, 401);
+    let (code, out, _) = run_env(dir.path(), &["plan"], env);
+    assert_eq!(code, 0);
+    assert!(out.contains("No changes."), "{out}");
+
+    let (code, out, err) = run_env(dir.path(), &["destroy", "--auto-approve"], env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(own_users(&api, tenant).await, Vec::<Value>::new());
+}
+
+/// The reply to the user's create is lost (the cloud made it): the retry must find that user,
+/// not make a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_user_create_reply_makes_one_user() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path());
+    let api = CloudApi::admin(sim.auth_url()).await;
+    let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/v3/users", "count": 1}});
+    let (status, _) = api
+        .request(reqwest::Method::POST, "identity", "/../../_sim/faults", Some(lose))
+        .await;
+    assert_eq!(status, 204);
+    let dir = tempfile::tempdir().unwrap();
+    write_specs(dir.path(), &[("all.toml", &spec("lost", true))]);
+    let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let log = api.get("identity", "/../../_sim/requests").await;
+    let user_posts: Vec<u64> = log["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with("/v3/users")))
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(user_posts, [502], "one create, its reply lost");
+    let users = own_users(&api, "lost").await;
+    assert_eq!(users.len(), 1, "{users:?}");
+    let [auth_url, user_id, password, project_id] = credentials_of(dir.path(), "lost", &sim.env);
+    assert_eq!(users[0]["id"], json!(user_id));
+    let (status, roles) = login(&auth_url, &user_id, &password, &project_id).await;
+    assert_eq!(status, 201);
+    assert!(roles.contains(&"member".to_string()), "{roles:?}");
+    let (code, out, _) = run_env(dir.path(), &["plan"], &sim.env);
+    assert_eq!(code, 0);
+    assert!(out.contains("No changes."), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovered_tenant_keeps_its_user_on_the_embedded_cloud() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path());
+    a_recovered_tenant_keeps_its_one_user(&sim.env, "back").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovered_tenant_keeps_its_user_on_real_keystone() {
+    let Some(env) = real_cloud_env() else { return };
+    a_recovered_tenant_keeps_its_one_user(&env, &unique_name("sfrec")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
