@@ -91,9 +91,10 @@ mod tests {
         let page = r#"{"keypairs": [{"keypair": {"name": "sfprobe-kp", "public_key":
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf",
             "fingerprint": "83:83:4f:21:20:0d:18:9b:a9:1f:37:8e:cf:81:d6:0d", "type": "ssh"}}]}"#;
-        let listed: Vec<Listed> =
-            serde_json::from_value(serde_json::from_str::<serde_json::Value>(page).unwrap()["keypairs"].clone())
-                .unwrap();
+        let listed: Vec<Listed> = serde_json::from_value(
+            serde_json::from_str::<serde_json::Value>(page).unwrap()["keypairs"].clone(),
+        )
+        .unwrap();
         assert_eq!(listed[0].keypair.name, "sfprobe-kp");
         assert_eq!(listed[0].keypair.key_type, "ssh");
         assert_eq!(listed[0].keypair.user_id, None);

@@ -13,7 +13,8 @@ use crate::real_common;
 use crate::support::{SimProcess, run_env, write_specs};
 
 /// An ed25519 key and the fingerprint real Nova gives it (`ssh-keygen -l -E md5` agrees).
-const KEY_ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
+const KEY_ED25519: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
 const FINGERPRINT_ED25519: &str = "83:83:4f:21:20:0d:18:9b:a9:1f:37:8e:cf:81:d6:0d";
 const KEY_RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC8EvW5IUFynVqxQfyQiB4itijwKI/yB2k/TyEaLq1Sdyjx8NxmBGKRNZJfXNLRu0stiu4IA0CjqbS+nAXjIkU3d4wnwupSS04EH5Khna4Irq3eV66uuv2UIzYadkLywLWhCUvOAv8q2OvfAeNW4AIxHhifG9e5az3uc50VC0euGw== second@sf";
 const FINGERPRINT_RSA: &str = "ce:41:ed:0f:1b:ca:5a:ba:1d:43:18:7c:f1:67:dd:a5";
@@ -78,7 +79,10 @@ impl Cloud {
              [tenant.t]\nname = \"{}\"\n",
             self.tenants[which]
         );
-        write_specs(self.dirs[which].path(), &[("all.toml", &format!("{head}\n{body}"))]);
+        write_specs(
+            self.dirs[which].path(),
+            &[("all.toml", &format!("{head}\n{body}"))],
+        );
     }
 
     fn run(&self, which: usize, args: &[&str]) -> (i32, String, String) {
@@ -153,7 +157,10 @@ impl Drop for Cloud {
             for which in 0..self.dirs.len() {
                 let (code, out, err) = self.run(which, &["destroy", "--auto-approve"]);
                 if code != 0 {
-                    eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenants[which]);
+                    eprintln!(
+                        "cleanup of {} failed ({code}):\n{out}\n{err}",
+                        self.tenants[which]
+                    );
                 }
             }
         }
@@ -178,19 +185,30 @@ async fn keypairs_per_tenant(target: Target) {
     };
     // Tenant a: an inline key and an instance booted with it; tenant b: a key read from a
     // file beside the spec, under the same keypair name.
-    cloud.spec(0, &format!("{}{}", keypair(KEY_ED25519), server(cloud.flavor)));
+    cloud.spec(
+        0,
+        &format!("{}{}", keypair(KEY_ED25519), server(cloud.flavor)),
+    );
     cloud.spec(
         1,
         "\n[keypair.deploy]\ntenant = \"t\"\npublic_key_file = \"deploy.pub\"\n",
     );
-    std::fs::write(cloud.dirs[1].path().join("specs/deploy.pub"), format!("{KEY_RSA}\n")).unwrap();
+    std::fs::write(
+        cloud.dirs[1].path().join("specs/deploy.pub"),
+        format!("{KEY_RSA}\n"),
+    )
+    .unwrap();
     cloud.apply(0);
     cloud.apply(1);
     let (user_a, user_b) = (cloud.user_id(0), cloud.user_id(1));
     assert_ne!(user_a, user_b);
     assert_eq!(
         cloud.keypairs(&user_a).await,
-        [("deploy".into(), KEY_ED25519.into(), FINGERPRINT_ED25519.into())]
+        [(
+            "deploy".into(),
+            KEY_ED25519.into(),
+            FINGERPRINT_ED25519.into()
+        )]
     );
     assert_eq!(
         cloud.keypairs(&user_b).await,
@@ -238,7 +256,10 @@ async fn keypairs_per_tenant(target: Target) {
         out.contains("# instance.web must be replaced (keypair.deploy is replaced)"),
         "{out}"
     );
-    assert!(out.contains("Plan: 2 to add, 0 to change, 2 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 2 to add, 0 to change, 2 to destroy."),
+        "{out}"
+    );
     cloud.apply(0);
     assert_eq!(
         cloud.keypairs(&user_a).await,

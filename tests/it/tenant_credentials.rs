@@ -265,7 +265,11 @@ async fn a_recovered_tenant_keeps_its_one_user(env: &[(String, String)], tenant:
     let lineage = state["lineage"].as_str().unwrap_or_default().to_string();
     std::fs::remove_dir_all(dir.path().join("state")).unwrap();
 
-    let (code, out, err) = run_env(dir.path(), &["state", "recover", "--lineage", &lineage], env);
+    let (code, out, err) = run_env(
+        dir.path(),
+        &["state", "recover", "--lineage", &lineage],
+        env,
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], env);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -275,11 +279,19 @@ async fn a_recovered_tenant_keeps_its_one_user(env: &[(String, String)], tenant:
     assert_eq!(users[0]["id"], json!(user_id), "the same user, adopted");
     let [_, kept_id, password, kept_project] = credentials_of(dir.path(), tenant, env);
     assert_eq!((&kept_id, &kept_project), (&user_id, &project_id));
-    assert_ne!(password, old_password, "a new password: the old one was lost");
+    assert_ne!(
+        password, old_password,
+        "a new password: the old one was lost"
+    );
     let (status, roles) = login(&auth_url, &user_id, &password, &project_id).await;
     assert_eq!(status, 201);
     assert!(roles.contains(&"member".to_string()), "{roles:?}");
-    assert_eq!(login(&auth_url, &user_id, &old_password, &project_id).await.0, 401);
+    assert_eq!(
+        login(&auth_url, &user_id, &old_password, &project_id)
+            .await
+            .0,
+        401
+    );
     let (code, out, _) = run_env(dir.path(), &["plan"], env);
     assert_eq!(code, 0);
     assert!(out.contains("No changes."), "{out}");
@@ -298,7 +310,12 @@ async fn a_lost_user_create_reply_makes_one_user() {
     let api = CloudApi::admin(sim.auth_url()).await;
     let lose = json!({"lose_reply": {"method": "POST", "path_suffix": "/v3/users", "count": 1}});
     let (status, _) = api
-        .request(reqwest::Method::POST, "identity", "/../../_sim/faults", Some(lose))
+        .request(
+            reqwest::Method::POST,
+            "identity",
+            "/../../_sim/faults",
+            Some(lose),
+        )
         .await;
     assert_eq!(status, 204);
     let dir = tempfile::tempdir().unwrap();
@@ -310,7 +327,9 @@ async fn a_lost_user_create_reply_makes_one_user() {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with("/v3/users")))
+        .filter(|r| {
+            r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with("/v3/users"))
+        })
         .filter_map(|r| r["status"].as_u64())
         .collect();
     assert_eq!(user_posts, [502], "one create, its reply lost");

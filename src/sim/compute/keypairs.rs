@@ -208,9 +208,8 @@ pub(super) async fn create_keypair(
             "The embedded cloud imports keypairs only: give a public_key"
         }));
     };
-    let fingerprint = fingerprint(public_key).ok_or_else(|| {
-        bad_request("Keypair data is invalid: failed to generate fingerprint")
-    })?;
+    let fingerprint = fingerprint(public_key)
+        .ok_or_else(|| bad_request("Keypair data is invalid: failed to generate fingerprint"))?;
     let mut world = state.world();
     let compute = &mut world.compute;
     let limit = compute.quota(&project_id).key_pairs;

@@ -159,7 +159,10 @@ impl Journaled for ComputeData {
             ("quotas", serde_json::to_vec(&self.quotas)?),
             ("server_groups", serde_json::to_vec(&self.server_groups)?),
             ("keypairs", serde_json::to_vec(&self.keypairs)?),
-            ("next_keypair_id", serde_json::to_vec(&self.next_keypair_id)?),
+            (
+                "next_keypair_id",
+                serde_json::to_vec(&self.next_keypair_id)?,
+            ),
             (
                 "next_instance_index",
                 serde_json::to_vec(&self.next_instance_index)?,

@@ -75,7 +75,8 @@ impl Builder<'_, '_, '_> {
                 }
             }
             (None, None) => {
-                self.t.missing(key, "\"ssh-ed25519 AAAA... you@host\"", self.diags);
+                self.t
+                    .missing(key, "\"ssh-ed25519 AAAA... you@host\"", self.diags);
                 return;
             }
         };
@@ -108,7 +109,8 @@ impl Builder<'_, '_, '_> {
 mod tests {
     use super::key_problem;
 
-    const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
 
     #[test]
     fn openssh_lines_are_checked_down_to_the_type_in_the_key() {

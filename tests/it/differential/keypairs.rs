@@ -7,7 +7,8 @@ use serde_json::json;
 use super::recorder::{Recorder, Svc};
 use super::script::{delete, get, post};
 
-const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf";
 
 pub(super) async fn keypairs(rec: &mut Recorder, run: &str) {
     use Svc::Compute as C;
