@@ -70,13 +70,16 @@ pub struct Cloud {
     inner: Arc<CloudInner>,
 }
 
+/// A session made once, by its first asker; later ones wait for it.
+type SessionCell = Arc<tokio::sync::OnceCell<Session>>;
+
 struct CloudInner {
     auth: Arc<AuthConfig>,
     admin: Session,
     /// Each project's session, made once (concurrent askers wait for the same one).
     projects: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Session>>>>,
     /// Each (user, project) session of tenants' own users, made once.
-    users: std::sync::Mutex<HashMap<(String, String), Arc<tokio::sync::OnceCell<Session>>>>,
+    users: std::sync::Mutex<HashMap<(String, String), SessionCell>>,
     calls: Arc<CallLimit>,
 }
 
