@@ -340,3 +340,77 @@ fn the_keypairs_example_applies_as_it_is() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("5 destroyed"), "{out}");
 }
+
+/// The embedded Nova's `key_pairs` quota (per user, at the project's limit): the keypair
+/// beyond it is refused with Nova's 403, and the server create naming a keypair its caller
+/// does not have gets Nova's 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_nova_counts_keypairs_and_checks_key_names() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path());
+    let api = CloudApi::admin(sim.auth_url()).await;
+    let admin = api.one("identity", "/projects", "projects", "admin").await;
+    let project = admin["id"].as_str().unwrap_or_default().to_string();
+    api.send(
+        reqwest::Method::PUT,
+        "compute",
+        &format!("/os-quota-sets/{project}"),
+        json!({"quota_set": {"key_pairs": 1}}),
+        &[200],
+    )
+    .await;
+    let create = |name: &str| json!({"keypair": {"name": name, "public_key": KEY_ED25519}});
+    let made = api
+        .send(
+            reqwest::Method::POST,
+            "compute",
+            "/os-keypairs",
+            create("one"),
+            &[201],
+        )
+        .await;
+    assert_eq!(made["keypair"]["fingerprint"], FINGERPRINT_ED25519);
+    let (status, body) = api
+        .request(
+            reqwest::Method::POST,
+            "compute",
+            "/os-keypairs",
+            Some(create("two")),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"forbidden": {"code": 403, "message": "Quota exceeded, too many key pairs."}})
+        )
+    );
+    let (status, body) = api
+        .request(
+            reqwest::Method::POST,
+            "compute",
+            "/os-keypairs",
+            Some(create("one")),
+        )
+        .await;
+    assert_eq!(status, 403, "the quota is checked first: {body}");
+    let image = api.one("image", "/images", "images", "cirros").await;
+    let (status, body) = api
+        .request(
+            reqwest::Method::POST,
+            "compute",
+            "/servers",
+            Some(
+                json!({"server": {"name": "s", "imageRef": image["id"], "flavorRef": "1",
+                "networks": "none", "key_name": "nosuch"}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"badRequest": {"code": 400, "message": "Invalid key_name provided."}})
+        )
+    );
+}
