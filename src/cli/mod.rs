@@ -17,6 +17,7 @@ mod instance;
 mod plan;
 mod sim;
 mod state;
+mod tenant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +61,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Pull the volume catalog (types, zones, limits) from the cloud into the state.
     RefreshCatalog(catalog::RefreshCatalogArgs),
+    /// Tenants' own users.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
     /// Actions on an instance of the state (not a desired state: nothing in the spec changes).
     #[command(subcommand)]
     Instance(instance::InstanceCommand),
@@ -185,6 +189,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::State(cmd) => state::run(cmd, &ws, &out).await,
         Command::Sim(args) => sim::run(args).await,
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
+        Command::Tenant(cmd) => tenant::run(cmd, &ws, &out).await,
         Command::Instance(cmd) => instance::run(cmd, &ws).await,
         Command::Console(args) => console::url(args, &ws).await,
         Command::ConsoleLog(args) => console::log(args, &ws).await,

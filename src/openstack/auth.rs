@@ -66,6 +66,9 @@ pub struct AuthConfig {
     pub region: Option<String>,
     /// The catalog interface: public, internal or admin.
     pub interface: String,
+    /// Authenticate as this user id rather than `username` in `user_domain` (a tenant's own
+    /// user, whose id the state keeps).
+    pub user_id: Option<String>,
 }
 
 impl AuthConfig {
@@ -86,6 +89,7 @@ impl AuthConfig {
             project_domain: DomainRef::Name("Default".into()),
             region: None,
             interface: "public".into(),
+            user_id: None,
         }
     }
 
@@ -137,6 +141,7 @@ impl AuthConfig {
             interface: lookup("OS_INTERFACE")
                 .map(|i| i.trim_end_matches("URL").to_string())
                 .unwrap_or_else(|| "public".into()),
+            user_id: None,
         })
     }
 
@@ -169,17 +174,19 @@ pub fn token_request(auth: &AuthConfig, scope: &Scope) -> Value {
         }),
         Scope::ProjectId(id) => json!({ "id": id }),
     };
+    let user = match &auth.user_id {
+        Some(id) => json!({ "id": id, "password": auth.password.expose() }),
+        None => json!({
+            "name": auth.username,
+            "domain": auth.user_domain.to_json(),
+            "password": auth.password.expose(),
+        }),
+    };
     json!({
         "auth": {
             "identity": {
                 "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth.username,
-                        "domain": auth.user_domain.to_json(),
-                        "password": auth.password.expose(),
-                    }
-                }
+                "password": { "user": user }
             },
             "scope": { "project": project }
         }
@@ -474,6 +481,7 @@ mod tests {
             project_domain: DomainRef::Id("default".into()),
             region: None,
             interface: "public".into(),
+            user_id: None,
         };
         let by_name = token_request(&config, &Scope::Configured);
         assert_eq!(
@@ -487,5 +495,14 @@ mod tests {
             json!({"name": "admin", "domain": {"name": "Default"}, "password": "pw"})
         );
         assert_eq!(config.identity_url(), "http://cloud:5000/v3");
+        let as_user = AuthConfig {
+            user_id: Some("u7".into()),
+            ..config
+        };
+        assert_eq!(
+            token_request(&as_user, &Scope::ProjectId("p9".into()))["auth"]["identity"]["password"]
+                ["user"],
+            json!({"id": "u7", "password": "pw"})
+        );
     }
 }

@@ -144,6 +144,7 @@ fn entry_auth(name: &str, entry: &Value) -> Result<AuthConfig, String> {
         interface: text(top, "interface")
             .map(|i| i.trim_end_matches("URL").to_string())
             .unwrap_or_else(|| "public".into()),
+        user_id: None,
     })
 }
 

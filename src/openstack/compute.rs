@@ -45,6 +45,8 @@ pub struct Server {
     pub config_drive: String,
     #[serde(rename = "OS-EXT-AZ:availability_zone")]
     pub availability_zone: Option<String>,
+    /// The keypair of the user who created the server, by name; null without one.
+    pub key_name: Option<String>,
     /// Not Nova's: the volume a server booted from a volume boots from, found by the caller
     /// that needs it (a lookup in Cinder).
     #[serde(skip)]

@@ -1,4 +1,4 @@
-//! Keystone v3: projects (with tags), roles and role grants.
+//! Keystone v3: projects (with tags), users, roles and role grants.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -25,6 +25,15 @@ pub struct Project {
 pub struct Role {
     pub id: String,
     pub name: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub default_project_id: Option<String>,
 }
 
 /// Keystone calls of one session.
@@ -114,6 +123,45 @@ impl Identity<'_> {
                 &format!("/projects/{project}/users/{user}/roles/{role}"),
                 None,
             )
+            .await
+    }
+
+    /// `user` is the inner object: name, password, domain_id, default_project_id, ...
+    pub async fn create_user(self, user: Value) -> Result<User, ApiError> {
+        self.0
+            .send_json(
+                IDENTITY,
+                Method::POST,
+                "/users",
+                &json!({ "user": user }),
+                Some("user"),
+            )
+            .await
+    }
+
+    /// `PATCH /users/{id}`: `user` is the inner object of the fields to change (password, ...).
+    pub async fn update_user(self, id: &str, user: Value) -> Result<User, ApiError> {
+        self.0
+            .send_json(
+                IDENTITY,
+                Method::PATCH,
+                &format!("/users/{id}"),
+                &json!({ "user": user }),
+                Some("user"),
+            )
+            .await
+    }
+
+    pub async fn delete_user(self, id: &str) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(IDENTITY, Method::DELETE, &format!("/users/{id}"), None)
+            .await
+    }
+
+    /// Users named `name` (in any domain the caller sees).
+    pub async fn find_users(self, name: &str) -> Result<Vec<User>, ApiError> {
+        self.0
+            .list(IDENTITY, "/users", "users", &[("name".into(), name.into())])
             .await
     }
 }

@@ -19,6 +19,7 @@ pub mod compute;
 mod error;
 pub mod identity;
 pub mod image;
+pub mod keypair;
 mod limit;
 pub mod network;
 mod page;
@@ -70,11 +71,16 @@ pub struct Cloud {
     inner: Arc<CloudInner>,
 }
 
+/// A session made once, by its first asker; later ones wait for it.
+type SessionCell = Arc<tokio::sync::OnceCell<Session>>;
+
 struct CloudInner {
     auth: Arc<AuthConfig>,
     admin: Session,
     /// Each project's session, made once (concurrent askers wait for the same one).
     projects: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Session>>>>,
+    /// Each (user, project) session of tenants' own users, made once.
+    users: std::sync::Mutex<HashMap<(String, String), SessionCell>>,
     calls: Arc<CallLimit>,
 }
 
@@ -116,6 +122,7 @@ impl Cloud {
                 auth,
                 admin,
                 projects: std::sync::Mutex::new(HashMap::new()),
+                users: std::sync::Mutex::new(HashMap::new()),
                 calls,
             }),
         })
@@ -130,6 +137,11 @@ impl Cloud {
     /// The most API calls that were in flight at once so far.
     pub fn peak_calls_in_flight(&self) -> usize {
         self.inner.calls.peak()
+    }
+
+    /// Keystone's URL, as the configuration gives it (tenant users authenticate there).
+    pub fn auth_url(&self) -> &str {
+        &self.inner.auth.auth_url
     }
 
     /// The session of the configured project (admin on the clouds stackform manages).
@@ -155,6 +167,35 @@ impl Cloud {
         cell.get_or_try_init(|| self.inner.admin.rescoped(project_id))
             .await
             .cloned()
+    }
+
+    /// A session of the user `user_id` (by password) in `project_id`, cached per user and
+    /// project: what belongs to a user in OpenStack (keypairs, and the servers that name
+    /// one) is made with it.
+    pub async fn user_session(
+        &self,
+        user_id: &str,
+        password: &str,
+        project_id: &str,
+    ) -> Result<Session, ApiError> {
+        let cell = {
+            let mut sessions = self
+                .inner
+                .users
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sessions
+                .entry((user_id.to_string(), project_id.to_string()))
+                .or_default()
+                .clone()
+        };
+        cell.get_or_try_init(|| {
+            self.inner
+                .admin
+                .as_user(user_id, Secret::new(password), project_id)
+        })
+        .await
+        .cloned()
     }
 
     /// Forgets a project's session (after the project is deleted).

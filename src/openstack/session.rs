@@ -113,6 +113,29 @@ impl Session {
         ))
     }
 
+    /// A session of `user_id` (password auth) scoped to `project_id`, on this session's HTTP
+    /// client, catalog interface and call limit: a tenant's own user acting in its tenant.
+    pub(super) async fn as_user(
+        &self,
+        user_id: &str,
+        password: Secret,
+        project_id: &str,
+    ) -> Result<Session, ApiError> {
+        let inner = &self.inner;
+        let auth = Arc::new(AuthConfig {
+            user_id: Some(user_id.to_string()),
+            password,
+            ..(*inner.auth).clone()
+        });
+        Session::authenticate(
+            inner.http.clone(),
+            auth,
+            inner.calls.clone(),
+            Scope::ProjectId(project_id.to_string()),
+        )
+        .await
+    }
+
     fn with_token(
         http: reqwest::Client,
         auth: Arc<AuthConfig>,

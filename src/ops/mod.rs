@@ -49,6 +49,14 @@ pub enum OpsError {
     Spec(Diagnostics),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error(
+        "tenant credentials are not shown: set `tenant_credentials_visible = true` in [provider] to allow `stackform tenant credentials`"
+    )]
+    CredentialsHidden,
+    #[error(
+        "the state keeps no credentials for tenant.{0}: stackform makes a tenant's user when it creates the tenant; check the name with `stackform state list`"
+    )]
+    NoCredentials(String),
     /// Connecting to or talking to the cloud failed.
     #[error("{0}")]
     Cloud(#[from] CloudError),
@@ -435,6 +443,9 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             listings: Default::default(),
             volume_catalog: None,
             reads_storage: resources::uses_storage(desired),
+            credentials: Some(std::sync::Arc::new(
+                store::credentials::CredentialVault::new(ws.state.clone()),
+            )),
         },
         identity,
         embedded,
@@ -606,4 +617,20 @@ impl Executor for CloudExecutor<'_> {
     fn created_shown(&self, addr: &crate::addr::Address) -> crate::spec::Attrs {
         self.cx.take_created_shown(addr)
     }
+}
+
+/// `stackform tenant credentials NAME`: the credentials of the tenant's own user, read from
+/// the state; only when the spec's `[provider] tenant_credentials_visible = true`.
+pub fn tenant_credentials(
+    ws: &Workspace,
+    tenant: &str,
+) -> Result<store::credentials::TenantCredentials> {
+    let desired = validate(ws)?;
+    if !desired.provider.tenant_credentials_visible {
+        return Err(OpsError::CredentialsHidden);
+    }
+    let vault = store::credentials::CredentialVault::new(ws.state.clone());
+    vault
+        .get(&format!("tenant.{tenant}"))?
+        .ok_or_else(|| OpsError::NoCredentials(tenant.to_string()))
 }

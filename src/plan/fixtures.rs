@@ -55,6 +55,7 @@ pub fn desired(resources: Vec<DesiredResource>) -> Desired {
             storage_mode: Default::default(),
             catalog_max_age_secs: 3600,
             default_quotas: None,
+            tenant_credentials_visible: false,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

@@ -74,6 +74,9 @@ fn field(attr: &Attr) -> String {
         AttrType::Payload { file, max_encoded } => format!(
             "unset; a string, or `{file}` (a path relative to the spec's folder); at most {max_encoded} bytes base64 encoded; shown as its SHA-256"
         ),
+        AttrType::PublicKey { file } => format!(
+            "required; an OpenSSH public key line (ssh-rsa, ssh-ed25519, ecdsa-sha2-*), or `{file}` (a path relative to the spec's folder)"
+        ),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)
         }

@@ -17,6 +17,7 @@ mod error_policy;
 mod listed;
 mod refresh;
 mod storage_quota;
+mod tenant_user;
 mod volume_copy;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
@@ -34,6 +35,7 @@ registry! {
     snapshot::Snapshot,
     backup::Backup,
     server_group::ServerGroup,
+    keypair::Keypair,
 }
 
 use std::any::Any;
@@ -77,6 +79,9 @@ pub struct Context {
     /// recovery adopts whatever carries the lineage. Otherwise those reads would only cost
     /// calls.
     pub reads_storage: bool,
+    /// Where tenants' own users' credentials are kept (sealed, in the state folder); `None`
+    /// where nothing keeps them (a bare client test): tenants are then made without a user.
+    pub credentials: Option<Arc<crate::store::credentials::CredentialVault>>,
 }
 
 /// Whether `kind` lives in Cinder.

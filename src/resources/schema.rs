@@ -495,6 +495,11 @@ pub enum AttrType {
         file: &'static str,
         max_encoded: usize,
     },
+    /// An OpenSSH public key line, given inline or read from the file named by the `file`
+    /// key (relative to the spec's folder): exactly one of the two (a keypair's `public_key`).
+    PublicKey {
+        file: &'static str,
+    },
     /// A boolean read by another attribute's type, not an attribute of its own.
     Input {
         default: bool,

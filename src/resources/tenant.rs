@@ -1,5 +1,6 @@
 //! Tenants: Keystone projects, with Nova and Neutron quotas. stackform grants its own user
-//! the `member` role on each tenant it creates, so it can act inside with a project token.
+//! the `member` role on each tenant it creates, so it can act inside with a project token,
+//! and gives each tenant a user of its own ([`tenant_user`]).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use super::schema::{
     Api, Attr, AttrType, KindSchema, ListScope, Ownership, QUOTA_MAX, Service, tenant_holder,
 };
 use super::storage_quota::{self, CINDER_QUOTAS};
+use super::tenant_user;
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::QuotaUse;
@@ -47,6 +49,9 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .own_calls(),
+            // The tenant's own Keystone user (see `tenant_user`): a tenant of an older state
+            // gets one on the next apply, as an in-place change of this attribute.
+            Attr::new("own_user", AttrType::Bool { default: true }).own_calls(),
         ],
     )
 };
@@ -229,77 +234,83 @@ async fn list(cx: &Context) -> Result<Vec<Listed>> {
             let admin = admin.clone();
             let quotas_of = cx.quotas_of.clone();
             let listings = cx.listings.clone();
+            let vault = cx.credentials.clone();
             Listed::reading(project.id.clone(), claim, None, move |addr, _| async move {
-                let read_quotas = quotas_of.includes(&addr);
-                let read_storage = quotas_of.includes_storage(&addr);
-                if !read_quotas && !read_storage {
-                    return observe(&project, None, None, None);
-                }
-                let (nova, neutron, cinder) = tokio::join!(
-                    // The details carry what the project uses: the plan's quota check
-                    // counts what runs there outside the spec.
-                    async {
-                        match read_quotas {
-                            true => admin.compute().quota_details(&project.id).await.map(Some),
-                            false => Ok(None),
-                        }
-                    },
-                    async {
-                        match read_quotas {
-                            true => admin.network().quota_details(&project.id).await.map(Some),
-                            false => Ok(None),
-                        }
-                    },
-                    async {
-                        match read_storage {
-                            true => admin
-                                .block_storage()
-                                .quota_usage(&project.id)
-                                .await
-                                .map(Some),
-                            false => Ok(None),
-                        }
-                    },
-                );
-                // A cloud without Cinder (no endpoint: a Config error) has no storage quotas
-                // to manage; any other failure is worth a warning.
-                let cinder = cinder
-                    .inspect_err(|e| {
-                        if !matches!(e, crate::openstack::ApiError::Config(_)) {
-                            tracing::warn!("{addr}: cannot read Cinder quotas: {e}")
-                        }
-                    })
-                    .ok()
-                    .flatten();
-                if let Some(usage) = &cinder {
+                let mut attrs = async {
+                    let read_quotas = quotas_of.includes(&addr);
+                    let read_storage = quotas_of.includes_storage(&addr);
+                    if !read_quotas && !read_storage {
+                        return observe(&project, None, None, None);
+                    }
+                    let (nova, neutron, cinder) = tokio::join!(
+                        // The details carry what the project uses: the plan's quota check
+                        // counts what runs there outside the spec.
+                        async {
+                            match read_quotas {
+                                true => admin.compute().quota_details(&project.id).await.map(Some),
+                                false => Ok(None),
+                            }
+                        },
+                        async {
+                            match read_quotas {
+                                true => admin.network().quota_details(&project.id).await.map(Some),
+                                false => Ok(None),
+                            }
+                        },
+                        async {
+                            match read_storage {
+                                true => admin
+                                    .block_storage()
+                                    .quota_usage(&project.id)
+                                    .await
+                                    .map(Some),
+                                false => Ok(None),
+                            }
+                        },
+                    );
+                    // A cloud without Cinder (no endpoint: a Config error) has no storage quotas
+                    // to manage; any other failure is worth a warning.
+                    let cinder = cinder
+                        .inspect_err(|e| {
+                            if !matches!(e, crate::openstack::ApiError::Config(_)) {
+                                tracing::warn!("{addr}: cannot read Cinder quotas: {e}")
+                            }
+                        })
+                        .ok()
+                        .flatten();
+                    if let Some(usage) = &cinder {
+                        listings
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .storage_usage
+                            .insert(project.id.clone(), usage.clone());
+                    }
+                    if !read_quotas {
+                        // Read for the plan's storage check only: the quotas stay unmanaged.
+                        return observe(&project, None, None, None);
+                    }
+                    // Quotas are unmanaged unless desired; a cloud that hides them must not stop
+                    // refresh.
+                    let nova = nova
+                        .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
+                        .ok()
+                        .flatten();
+                    let neutron = neutron
+                        .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
+                        .ok()
+                        .flatten();
+                    let in_use = in_use(nova.as_ref(), neutron.as_ref());
                     listings
                         .write()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .storage_usage
-                        .insert(project.id.clone(), usage.clone());
+                        .quota_in_use
+                        .insert(project.id.clone(), in_use);
+                    let (nova, neutron) = (limits(nova.as_ref()), limits(neutron.as_ref()));
+                    observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
                 }
-                if !read_quotas {
-                    // Read for the plan's storage check only: the quotas stay unmanaged.
-                    return observe(&project, None, None, None);
-                }
-                // Quotas are unmanaged unless desired; a cloud that hides them must not stop
-                // refresh.
-                let nova = nova
-                    .inspect_err(|e| tracing::warn!("{addr}: cannot read Nova quotas: {e}"))
-                    .ok()
-                    .flatten();
-                let neutron = neutron
-                    .inspect_err(|e| tracing::warn!("{addr}: cannot read Neutron quotas: {e}"))
-                    .ok()
-                    .flatten();
-                let in_use = in_use(nova.as_ref(), neutron.as_ref());
-                listings
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .quota_in_use
-                    .insert(project.id.clone(), in_use);
-                let (nova, neutron) = (limits(nova.as_ref()), limits(neutron.as_ref()));
-                observe(&project, nova.as_ref(), neutron.as_ref(), cinder.as_ref())
+                .await;
+                tenant_user::observe(&mut attrs, vault.as_deref(), &addr, &project.id);
+                attrs
             })
             .foreign(foreign)
             .unique_name(&name)
@@ -354,6 +365,9 @@ impl KindOps for Tenant {
             .identity()
             .grant_project_role(&project.id, &admin.user_id(), &role.id)
             .await?;
+        if let Some(vault) = cx.credentials.as_deref().filter(|_| wants_own_user(res)) {
+            tenant_user::create(cx, vault, &res.addr, &project, &role.id).await?;
+        }
         set_quotas(cx, &project.id, res.attrs.get("quotas"), None).await?;
         Ok(project.id)
     }
@@ -371,6 +385,29 @@ impl KindOps for Tenant {
                 .identity()
                 .update_project(&current.id, Value::Object(changes))
                 .await?;
+        }
+        let had_user = current.attrs.get("own_user") != Some(&Value::Bool(false));
+        match (wants_own_user(res), had_user, cx.credentials.as_deref()) {
+            (true, false, Some(vault)) => {
+                let role = admin
+                    .identity()
+                    .find_role(MEMBER_ROLE)
+                    .await?
+                    .ok_or_else(|| Error::Failed {
+                        addr: res.addr.clone(),
+                        message: format!(
+                            "Keystone has no `{MEMBER_ROLE}` role to grant the tenant's own user"
+                        ),
+                    })?;
+                let project = Project {
+                    id: current.id.clone(),
+                    name: name_of(res).to_string(),
+                    ..Project::default()
+                };
+                tenant_user::create(cx, vault, &res.addr, &project, &role.id).await?;
+            }
+            (false, true, _) => tenant_user::delete(cx, &res.addr).await?,
+            _ => {}
         }
         set_quotas(
             cx,
@@ -397,10 +434,16 @@ impl KindOps for Tenant {
             Ok::<_, Error>(())
         };
         let project_gone = async { gone_ok(admin.identity().delete_project(&current.id).await) };
-        tokio::try_join!(default_group_gone, project_gone)?;
+        let user_gone = tenant_user::delete(cx, &current.addr);
+        tokio::try_join!(default_group_gone, project_gone, user_gone)?;
         cx.cloud.forget_project(&current.id).await;
         Ok(())
     }
+}
+
+/// `own_user` (default true): whether the tenant has a Keystone user of its own.
+fn wants_own_user(res: &DesiredResource) -> bool {
+    bool_attr(res, "own_user", true)
 }
 
 /// A plan fails early when the tenant cannot hold what the spec puts in it.

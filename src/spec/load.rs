@@ -35,6 +35,7 @@ const PROVIDER_FIELDS: &[&str] = &[
     "storage_mode",
     "catalog_max_age",
     "default_quotas",
+    "tenant_credentials_visible",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -299,6 +300,7 @@ fn default_provider() -> Provider {
         storage_mode: StorageMode::Fixed,
         catalog_max_age_secs: DEFAULT_CATALOG_MAX_AGE_SECS,
         default_quotas: None,
+        tenant_credentials_visible: false,
         span: None,
     }
 }
@@ -451,6 +453,9 @@ fn read_provider(
         }
     }
     provider.default_quotas = super::fields::default_quotas(&t, "default_quotas", diags);
+    if let Some(visible) = t.bool("tenant_credentials_visible", diags) {
+        provider.tenant_credentials_visible = *visible.get_ref();
+    }
     if let Some((_, item)) = t.get("catalog_max_age") {
         match parse_timeout(item) {
             Ok(secs) => provider.catalog_max_age_secs = secs,

@@ -76,6 +76,9 @@ pub struct Provider {
     pub storage_mode: StorageMode,
     /// How old the cached volume catalog may be before a plan pulls it again.
     pub catalog_max_age_secs: u64,
+    /// `[provider] tenant_credentials_visible`: whether `stackform tenant credentials` may
+    /// print a tenant user's password (default false: it refuses).
+    pub tenant_credentials_visible: bool,
     /// `[provider] default_quotas`: the quotas of every tenant that sets none (normalized as
     /// a tenant's `quotas`), with where they are written. Absent: such tenants' quotas stay
     /// unmanaged (the cloud's own defaults).

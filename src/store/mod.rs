@@ -23,6 +23,7 @@ use crate::spec::Attrs;
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod credentials;
 mod sled_store;
 pub mod snapshot;
 

@@ -82,6 +82,7 @@ async fn connect(sim: &SimHandle) -> Context {
         listings: Default::default(),
         volume_catalog: None,
         reads_storage: true,
+        credentials: None,
     }
 }
 

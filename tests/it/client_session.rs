@@ -198,6 +198,7 @@ fn auth(base: &str, password: &str) -> AuthConfig {
         project_domain: DomainRef::Id("default".into()),
         region: Some("RegionOne".into()),
         interface: "public".into(),
+        user_id: None,
     }
 }
 

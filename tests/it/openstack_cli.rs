@@ -567,6 +567,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     block_storage(&osc);
     boot_from_volume(&osc, data.path());
     server_groups(&osc);
+    keypairs(&osc, data.path());
 
     osc.ok(&["server", "delete", "--wait", "osc-vm"]);
     assert!(osc.names(&["server", "list"]).is_empty());
@@ -634,6 +635,32 @@ fn server_groups(osc: &Osc) {
     );
     osc.ok(&[&v264[..], &["server", "group", "delete", "osc-grp"]].concat());
     assert!(osc.names(&["server", "group", "list"]).is_empty());
+}
+
+/// Keypairs through the CLI: imported from a public key file (with Nova's fingerprint),
+/// shown, listed, refused twice under one name, and deleted.
+fn keypairs(osc: &Osc, dir: &Path) {
+    let key = dir.join("osc-key.pub");
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf\n",
+    )
+    .unwrap();
+    let key = key.to_string_lossy().to_string();
+    let made = osc.json(&["keypair", "create", "--public-key", &key, "osc-key"]);
+    let fingerprint = "83:83:4f:21:20:0d:18:9b:a9:1f:37:8e:cf:81:d6:0d";
+    assert_eq!(made["fingerprint"], fingerprint, "{made}");
+    let shown = osc.json(&["keypair", "show", "osc-key"]);
+    assert_eq!(shown["fingerprint"], fingerprint, "{shown}");
+    assert_eq!(osc.names(&["keypair", "list"]), ["osc-key"]);
+    let (ok, _, stderr) = osc.run(&["keypair", "create", "--public-key", &key, "osc-key"]);
+    assert!(!ok, "a name is taken once per user");
+    assert!(
+        stderr.contains("Key pair 'osc-key' already exists."),
+        "{stderr}"
+    );
+    osc.ok(&["keypair", "delete", "osc-key"]);
+    assert!(osc.names(&["keypair", "list"]).is_empty());
 }
 
 /// Cinder through the CLI: a volume created, extended (`volume set --size`), snapshotted,

@@ -133,6 +133,7 @@ fn demo() -> Desired {
             storage_mode: Default::default(),
             catalog_max_age_secs: 3600,
             default_quotas: None,
+            tenant_credentials_visible: false,
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

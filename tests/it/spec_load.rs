@@ -42,6 +42,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "description": "The demo tenant",
             "enabled": true,
             "quotas": {"instances": 10, "vcpu": 20, "ram": 51200, "network_count": 5, "floating_ip_count": -1},
+            "own_user": true,
         })
     );
     assert_eq!(
@@ -116,6 +117,7 @@ fn demo_topology_loads_with_normalized_attrs() {
             "tags": [],
             "config_drive": false,
             "server_group": null,
+            "keypair": null,
         })
     );
     let all: Vec<String> = desired.resources.keys().map(|a| a.to_string()).collect();

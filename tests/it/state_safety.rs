@@ -199,6 +199,18 @@ fn a_deleted_state_is_recovered_from_the_ownership_tags() {
     );
     assert_eq!(f.listed(), before);
     assert_eq!(f.lineage(), lineage);
+    // The tenant user's password was kept only in the deleted folder: the recovered state
+    // adopts the tenant's user (found by its name) with a new password, and says so.
+    let out = f.ok(&["plan"]);
+    assert!(
+        out.contains("  ~ tenant.safe\n      ~ own_user = false -> true\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{out}"
+    );
+    f.ok(&["apply", "--auto-approve"]);
     f.converged();
 
     // A second recovery over a healthy state would lose nothing and is refused.

@@ -1,7 +1,7 @@
 //! What an instance boots with, fixed at create (a change boots a new server): its disk (the
 //! image, a `boot_volume` of the spec, or a volume Nova makes from the image:
 //! `boot_volume_size`, kept after the server when `delete_on_termination = false`), its
-//! `user_data`, `config_drive` and `availability_zone`.
+//! `user_data`, `config_drive`, `availability_zone` and `keypair`.
 //!
 //! Nova shows a server booted from a volume with `"image": ""`: its image is read from the boot
 //! volume's `volume_image_metadata`, and the boot volume is told from the other attached ones by
@@ -16,6 +16,7 @@ use super::super::{Context, Ids, Result};
 use super::user_data;
 use crate::addr::Kind;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::openstack::Session;
 use crate::openstack::block_storage::{self as cinder, VOLUMES};
 use crate::openstack::compute::{BootVolume, Server};
 use crate::spec::{Attrs, DesiredResource};
@@ -122,7 +123,26 @@ pub fn create_fields(
     if let Some(zone) = res.attrs.get("availability_zone").and_then(Value::as_str) {
         body["availability_zone"] = json!(zone);
     }
+    if let Some(keypair) = res.attrs.get("keypair").and_then(Value::as_str) {
+        body["key_name"] = json!(keypair);
+    }
     Ok(())
+}
+
+/// The session that creates the server. Nova looks `key_name` up among the keypairs of the
+/// user who creates the server (real Nova: 400 "Invalid key_name provided." for the admin's
+/// token, whatever its project): an instance with a keypair is created as its tenant's own
+/// user, who owns the tenant's keypairs (see `keypair`). Others as stackform's user.
+pub async fn creating_session(
+    cx: &Context,
+    res: &DesiredResource,
+    ids: &Ids,
+    session: &Session,
+) -> Result<Session> {
+    match res.attrs.get("keypair").and_then(Value::as_str) {
+        Some(_) => super::super::tenant_user::session(cx, res, ids).await,
+        None => Ok(session.clone()),
+    }
 }
 
 /// The boot attributes of `server`.
@@ -152,6 +172,8 @@ pub fn observe(server: &Server, names: &Names, attrs: &mut Attrs) {
     if let Some(zone) = &server.availability_zone {
         attrs.insert("availability_zone".into(), json!(zone));
     }
+    // Named after its address (see `keypair`).
+    attrs.insert("keypair".into(), json!(server.key_name));
 }
 
 /// The attached volumes of `server` but its boot volume: those `volumes` converges (the boot

@@ -222,6 +222,9 @@ const SCHEMA: KindSchema = KindSchema {
                 )),
             )
             .forces_replacement(),
+            // The tenant's keypair the server boots with (see `boot::creating_session`).
+            Attr::new("keypair", AttrType::OptionalReference(Ref::to(Kind::Keypair).same_tenant("boot with", "an instance boots with keypairs of its own tenant only: pick one of")))
+                .forces_replacement(),
             Attr::new("floating_ip_address", AttrType::Derived).own_calls(),
             Attr::new("public_address", AttrType::Derived).own_calls(),
         ],
@@ -605,10 +608,11 @@ impl KindOps for Instance {
             Some(name) => Some(dep_id(ids, Kind::ServerGroup, name)?),
             None => None,
         };
+        let creator = boot::creating_session(cx, res, ids, &session).await?;
         let server_id = common::create_or_adopt(
             addr,
             || async {
-                let compute = session.compute();
+                let compute = creator.compute();
                 let created = match group {
                     Some(group) => {
                         compute

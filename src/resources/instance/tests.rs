@@ -83,6 +83,7 @@ fn observes_server_with_its_port() {
         ("tags".to_string(), json!([])),
         ("volumes".to_string(), json!([])),
         ("config_drive".to_string(), json!(false)),
+        ("keypair".to_string(), json!(null)),
     ]
     .into();
     assert_eq!(attrs, expected);

@@ -108,7 +108,11 @@ pub fn routes() -> Router<SimState> {
             "/os-availability-zone/detail",
             get(availability_zones_detail),
         )
-        .route("/os-keypairs", get(keypairs))
+        .route("/os-keypairs", get(list_keypairs).post(create_keypair))
+        .route(
+            "/os-keypairs/{keypair_name}",
+            get(show_keypair).delete(delete_keypair),
+        )
         .route(
             "/os-server-groups",
             get(list_server_groups).post(create_server_group),
@@ -397,6 +401,12 @@ pub(super) async fn create_server(
         .find(|f| f.id == flavor_ref)
         .cloned()
         .ok_or_else(|| bad_request("Invalid flavorRef provided."))?;
+    // Nova looks the key up among the keypairs of the user who creates the server.
+    if let Some(key) = &key_name
+        && !world.compute.has_keypair(&caller.user_id, key)
+    {
+        return Err(bad_request("Invalid key_name provided."));
+    }
     let quota = world.compute.quota(&project_id);
     check_metadata_quota(&quota, metadata.len())?;
     check_quota(&quota, &world.compute.usage(&project_id), &flavor)?;

@@ -1,5 +1,5 @@
 //! Handlers of what servers are made from and bounded by: flavors, quota sets, limits,
-//! availability zones, keypairs.
+//! availability zones.
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
@@ -282,13 +282,4 @@ pub(super) async fn availability_zones_detail(
             ]
         }),
     ))
-}
-
-/// Key pairs are not kept: `key_name` on create is accepted and shown, nothing more.
-pub(super) async fn keypairs(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-) -> Result<Response, Fault> {
-    state.caller(&headers, Service::Compute)?;
-    Ok(json_reply(StatusCode::OK, json!({ "keypairs": [] })))
 }

@@ -12,13 +12,14 @@
 //! security groups, interfaces and instance actions), `volumes` (os-volume_attachments,
 //! through Cinder's seam),
 //! `consoles` (remote-consoles and os-getConsoleOutput),
-//! `catalog` (flavors, quotas, limits, zones, keypairs), `server_groups` (os-server-groups and
+//! `catalog` (flavors, quotas, limits, zones), `keypairs` (os-keypairs, per user), `server_groups` (os-server-groups and
 //! their scheduling on the one host), and `tests` of the data layer.
 
 mod api;
 mod boot;
 mod catalog;
 mod consoles;
+mod keypairs;
 mod model;
 mod ops;
 mod query;
@@ -40,6 +41,7 @@ use crate::sim::core::{JournalTable, Journaled, Record, Table};
 
 use catalog::*;
 use consoles::*;
+use keypairs::*;
 use model::*;
 use ops::*;
 use query::*;
@@ -83,6 +85,11 @@ pub struct ComputeData {
     /// os-server-groups, by id.
     #[serde(default)]
     server_groups: BTreeMap<String, ServerGroup>,
+    /// os-keypairs, per user.
+    #[serde(default)]
+    keypairs: Keypairs,
+    #[serde(default)]
+    next_keypair_id: u64,
 }
 
 impl ComputeData {
@@ -154,6 +161,11 @@ impl Journaled for ComputeData {
             ("flavors", serde_json::to_vec(&self.flavors)?),
             ("quotas", serde_json::to_vec(&self.quotas)?),
             ("server_groups", serde_json::to_vec(&self.server_groups)?),
+            ("keypairs", serde_json::to_vec(&self.keypairs)?),
+            (
+                "next_keypair_id",
+                serde_json::to_vec(&self.next_keypair_id)?,
+            ),
             (
                 "next_instance_index",
                 serde_json::to_vec(&self.next_instance_index)?,
@@ -165,6 +177,8 @@ impl Journaled for ComputeData {
             "flavors" => self.flavors = serde_json::from_value(value)?,
             "quotas" => self.quotas = serde_json::from_value(value)?,
             "server_groups" => self.server_groups = serde_json::from_value(value)?,
+            "keypairs" => self.keypairs = serde_json::from_value(value)?,
+            "next_keypair_id" => self.next_keypair_id = serde_json::from_value(value)?,
             "next_instance_index" => self.next_instance_index = serde_json::from_value(value)?,
             _ => return Err(serde::de::Error::custom(format!("no field {field}"))),
         }

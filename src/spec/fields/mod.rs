@@ -46,7 +46,7 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
         .collect();
     // A payload's file key is written in its place.
     written.extend(schema.attrs.iter().filter_map(|a| match a.ty {
-        AttrType::Payload { file, .. } => Some(file),
+        AttrType::Payload { file, .. } | AttrType::PublicKey { file } => Some(file),
         _ => None,
     }));
     b.t.reject_unknown(&written, b.diags);
@@ -122,6 +122,7 @@ impl Builder<'_, '_, '_> {
                 forbidden,
             } => self.tags(key, max_len, max_count, forbidden),
             AttrType::Payload { file, max_encoded } => self.payload(key, file, max_encoded),
+            AttrType::PublicKey { file } => self.public_key(key, file),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -735,6 +736,7 @@ fn first_host(net: IpNet) -> IpAddr {
     net.hosts().next().unwrap_or(net.network())
 }
 
+mod public_key;
 mod quotas;
 #[cfg(test)]
 mod tests;

@@ -40,7 +40,7 @@ fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
     let d = loaded(MINIMAL);
     assert_eq!(
         attrs(&d, Kind::Tenant, "t"),
-        json!({"name": "t", "description": "", "enabled": true})
+        json!({"name": "t", "description": "", "enabled": true, "own_user": true})
     );
     assert_eq!(
         attrs(&d, Kind::Network, "n"),
@@ -64,7 +64,7 @@ fn omitted_fields_take_their_defaults_and_optional_ones_stay_absent() {
     assert_eq!(
         attrs(&d, Kind::Instance, "i"),
         json!({"name": "i", "tenant": "t", "flavor": "f", "image": "img", "subnet": "s",
-               "power_state": "running", "floating_ip": false, "server_group": null,
+               "power_state": "running", "floating_ip": false, "server_group": null, "keypair": null,
                "metadata": {}, "description": "", "tags": [], "config_drive": false})
     );
 }
