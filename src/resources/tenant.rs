@@ -10,6 +10,7 @@ use super::schema::{
     Api, Attr, AttrType, KindSchema, ListScope, Ownership, QUOTA_MAX, Service, tenant_holder,
 };
 use super::storage_quota::{self, CINDER_QUOTAS};
+use super::tenant_grants;
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::QuotaUse;
@@ -47,6 +48,8 @@ const SCHEMA: KindSchema = KindSchema {
                 },
             )
             .own_calls(),
+            // Role grants of existing Keystone users, made by calls of their own.
+            Attr::new(tenant_grants::ATTR, AttrType::Grants).own_calls(),
         ],
     )
 };
@@ -355,6 +358,8 @@ impl KindOps for Tenant {
             .grant_project_role(&project.id, &admin.user_id(), &role.id)
             .await?;
         set_quotas(cx, &project.id, res.attrs.get("quotas"), None).await?;
+        let users = res.attrs.get(tenant_grants::ATTR);
+        tenant_grants::apply(cx, &res.addr, &project.id, users, None).await?;
         Ok(project.id)
     }
 
@@ -378,7 +383,12 @@ impl KindOps for Tenant {
             res.attrs.get("quotas"),
             current.attrs.get("quotas"),
         )
-        .await
+        .await?;
+        let (users, had) = (
+            res.attrs.get(tenant_grants::ATTR),
+            current.attrs.get(tenant_grants::ATTR),
+        );
+        tenant_grants::apply(cx, &res.addr, &current.id, users, had).await
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
@@ -413,6 +423,7 @@ fn plan_check(
     check_quotas(tenant, desired, observed, out);
     storage_quota::check(tenant, desired, observed, out);
     check_disabled(tenant, desired, observed, out);
+    tenant_grants::check(tenant, observed, out);
 }
 
 /// The tenant a desired resource lives in.

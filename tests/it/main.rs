@@ -36,4 +36,5 @@ mod sim_server_network;
 mod spec_corpus;
 mod spec_load;
 mod state_safety;
+mod tenant_grants;
 mod volumes;
