@@ -287,8 +287,12 @@ async fn lifecycle(target: Target) {
             "stackform's own grant stays: {all:?}"
         );
     };
-    scenario.await;
+    // The real cloud is shared: what a failed scenario made is removed all the same.
+    let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario)).await;
     cloud.cleanup().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[tokio::test]
