@@ -59,7 +59,9 @@ pub(super) fn grants(t: &Table<'_, '_>, key: &str, diags: &mut Diagnostics) -> O
             continue;
         }
         if roles.is_empty() {
-            let at = entry.get("roles").map_or(entry.header.clone(), |(_, v)| v.span());
+            let at = entry
+                .get("roles")
+                .map_or(entry.header.clone(), |(_, v)| v.span());
             diags.push(
                 Diagnostic::error(format!("user `{user}` in `{key}` has no roles"))
                     .at(t.span(at))

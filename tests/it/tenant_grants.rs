@@ -257,9 +257,7 @@ async fn lifecycle(target: Target) {
         assert!(err.contains("all.toml:7:"), "located:\n{err}");
         assert!(err.contains("Keystone roles: member, "), "{err}");
         assert!(
-            err.contains(&format!(
-                "tenant.t: user `{alice}x` is not a Keystone user"
-            )),
+            err.contains(&format!("tenant.t: user `{alice}x` is not a Keystone user")),
             "{err}"
         );
         assert!(err.contains(&format!("Keystone users: {alice}, ")), "{err}");
@@ -288,7 +286,8 @@ async fn lifecycle(target: Target) {
         );
     };
     // The real cloud is shared: what a failed scenario made is removed all the same.
-    let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario)).await;
+    let outcome =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario)).await;
     cloud.cleanup().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);

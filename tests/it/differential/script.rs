@@ -495,7 +495,11 @@ async fn identity(rec: &mut Recorder, login: &Login) {
 async fn grants(rec: &mut Recorder) {
     use Svc::Identity as I;
     let reply = rec
-        .call(get("keystone.roles.list.reader", I, "/v3/roles?name=reader"))
+        .call(get(
+            "keystone.roles.list.reader",
+            I,
+            "/v3/roles?name=reader",
+        ))
         .await;
     rec.bind("reader_role", reply.str_at("/roles/0/id"));
     rec.call(put_empty(
