@@ -36,6 +36,22 @@ pub struct User {
     pub default_project_id: Option<String>,
 }
 
+/// A reference in a role assignment: its id, and its name when asked with `include_names`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// One row of `GET /v3/role_assignments`. A group's assignment has no `user`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleAssignment {
+    pub user: Option<NamedRef>,
+    pub role: NamedRef,
+}
+
 /// Keystone calls of one session.
 #[derive(Clone, Copy)]
 pub struct Identity<'a>(pub &'a Session);
@@ -139,6 +155,23 @@ impl Identity<'_> {
             .await
     }
 
+    /// `DELETE /projects/{p}/users/{u}/roles/{r}`: 204, or 404 when the grant is absent.
+    pub async fn revoke_project_role(
+        self,
+        project: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<(), ApiError> {
+        self.0
+            .send_no_content(
+                IDENTITY,
+                Method::DELETE,
+                &format!("/projects/{project}/users/{user}/roles/{role}"),
+                None,
+            )
+            .await
+    }
+
     /// `PATCH /users/{id}`: `user` is the inner object of the fields to change (password, ...).
     pub async fn update_user(self, id: &str, user: Value) -> Result<User, ApiError> {
         self.0
@@ -162,6 +195,27 @@ impl Identity<'_> {
     pub async fn find_users(self, name: &str) -> Result<Vec<User>, ApiError> {
         self.0
             .list(IDENTITY, "/users", "users", &[("name".into(), name.into())])
+            .await
+    }
+
+    /// Every role of the cloud.
+    pub async fn list_roles(self) -> Result<Vec<Role>, ApiError> {
+        self.0.list(IDENTITY, "/roles", "roles", &[]).await
+    }
+
+    /// The users matching `query` (`name`, `domain_id`...).
+    pub async fn list_users(self, query: &[(String, String)]) -> Result<Vec<User>, ApiError> {
+        self.0.list(IDENTITY, "/users", "users", query).await
+    }
+
+    /// The direct role assignments on a project, with the names of users and roles.
+    pub async fn project_assignments(self, project: &str) -> Result<Vec<RoleAssignment>, ApiError> {
+        let query = [
+            ("scope.project.id".to_string(), project.to_string()),
+            ("include_names".to_string(), "true".to_string()),
+        ];
+        self.0
+            .list(IDENTITY, "/role_assignments", "role_assignments", &query)
             .await
     }
 }

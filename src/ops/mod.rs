@@ -265,6 +265,20 @@ async fn plan_with(
         Ok(o) => o,
         Err(e) => return Err((CloudError::Refresh(e).into(), connection)),
     };
+    let granted = match store.records().await {
+        Ok(records) => resources::tenant_grants::remembered(&records),
+        Err(e) => return Err((e.into(), connection)),
+    };
+    let mut desired = desired;
+    let grants = resources::tenant_grants::observe(
+        &connection.context,
+        &mut desired,
+        &mut observed,
+        &granted,
+    );
+    if let Err(e) = grants.await {
+        return Err((CloudError::Refresh(e.into()).into(), connection));
+    }
     if compute_zones::names_a_zone(&desired) {
         match compute_catalog(store.as_ref(), &connection, max_age).await {
             Ok(catalog) => observed.compute_zones = Some(catalog.zones),

@@ -256,7 +256,15 @@ fn in_place_note(action: &Action) -> String {
         .changes
         .iter()
         .filter_map(|change| {
-            let what = schema::attribute(action.addr.kind, &change.attr)?.in_place_as?;
+            let attr = schema::attribute(action.addr.kind, &change.attr)?;
+            if matches!(attr.ty, schema::AttrType::Grants) {
+                let words = crate::resources::tenant_grants::describe(
+                    change.before.as_ref(),
+                    change.after.as_ref(),
+                );
+                return Some(format!("updated in place ({})", words.join(", ")));
+            }
+            let what = attr.in_place_as?;
             Some(format!(
                 "{what} ({} {} → {})",
                 change.attr,

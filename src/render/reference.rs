@@ -102,6 +102,7 @@ fn field(attr: &Attr) -> String {
         AttrType::Quotas { .. } => "unmanaged; keys below".to_string(),
         AttrType::Rules { .. } | AttrType::AddressPairs => "[]".to_string(),
         AttrType::FixedIps { to } => format!("unmanaged; {} and ip_address tables", to.kind),
+        AttrType::Grants => "unmanaged; { name = USER, roles = [ROLE] } tables".to_string(),
     };
     format!("`{}` ({default})", attr.name)
 }

@@ -18,6 +18,7 @@ mod listed;
 mod refresh;
 mod storage_quota;
 mod tenant_user;
+pub mod tenant_grants;
 mod volume_copy;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
@@ -352,6 +353,9 @@ pub struct Observed {
     /// the spec's quota keys (`vcpu`, `port_count`...): in use plus reserved.
     #[serde(default)]
     pub quota_in_use: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Keystone's user and role names, when the spec grants roles on a tenant (`users`).
+    #[serde(default)]
+    pub keystone_names: Option<tenant_grants::KeystoneNames>,
 }
 
 /// An object of another lineage claiming one of our addresses.

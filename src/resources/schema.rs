@@ -500,6 +500,10 @@ pub enum AttrType {
     PublicKey {
         file: &'static str,
     },
+    /// Keystone role grants on a tenant: `{ name = USER, roles = [ROLE, ...] }` tables,
+    /// sorted by user, roles sorted; absent is unmanaged (users it granted before are still
+    /// revoked: the state remembers them).
+    Grants,
     /// A boolean read by another attribute's type, not an attribute of its own.
     Input {
         default: bool,

@@ -12,6 +12,7 @@ use super::schema::{
 };
 use super::storage_quota::{self, CINDER_QUOTAS};
 use super::tenant_user;
+use super::tenant_grants;
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::openstack::block_storage::QuotaUse;
@@ -52,6 +53,8 @@ const SCHEMA: KindSchema = KindSchema {
             // The tenant's own Keystone user (see `tenant_user`): a tenant of an older state
             // gets one on the next apply, as an in-place change of this attribute.
             Attr::new("own_user", AttrType::Bool { default: true }).own_calls(),
+            // Role grants of existing Keystone users, made by calls of their own.
+            Attr::new(tenant_grants::ATTR, AttrType::Grants).own_calls(),
         ],
     )
 };
@@ -369,6 +372,8 @@ impl KindOps for Tenant {
             tenant_user::create(cx, vault, &res.addr, &project, &role.id).await?;
         }
         set_quotas(cx, &project.id, res.attrs.get("quotas"), None).await?;
+        let users = res.attrs.get(tenant_grants::ATTR);
+        tenant_grants::apply(cx, &res.addr, &project.id, users, None).await?;
         Ok(project.id)
     }
 
@@ -415,7 +420,12 @@ impl KindOps for Tenant {
             res.attrs.get("quotas"),
             current.attrs.get("quotas"),
         )
-        .await
+        .await?;
+        let (users, had) = (
+            res.attrs.get(tenant_grants::ATTR),
+            current.attrs.get(tenant_grants::ATTR),
+        );
+        tenant_grants::apply(cx, &res.addr, &current.id, users, had).await
     }
 
     async fn delete(cx: &Context, current: &ObservedResource, _ids: &Ids) -> Result<()> {
@@ -456,6 +466,7 @@ fn plan_check(
     check_quotas(tenant, desired, observed, out);
     storage_quota::check(tenant, desired, observed, out);
     check_disabled(tenant, desired, observed, out);
+    tenant_grants::check(tenant, observed, out);
 }
 
 /// The tenant a desired resource lives in.

@@ -15,6 +15,7 @@ use crate::diag::{Diagnostics, Span};
 mod checks;
 mod conflicts;
 mod fields;
+pub mod grant_fields;
 mod load;
 #[cfg(test)]
 pub(crate) use load::load_str;

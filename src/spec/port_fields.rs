@@ -35,7 +35,7 @@ pub fn fixed_ip_entry(subnet: &str, ip: Option<&str>) -> String {
 }
 
 /// The tables of array `key`, each as a [`Table`] that names itself `what`.
-fn tables<'a, 'i>(
+pub(super) fn tables<'a, 'i>(
     t: &Table<'a, 'i>,
     key: &str,
     what: &str,

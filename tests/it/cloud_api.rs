@@ -54,7 +54,12 @@ impl CloudApi {
     ) -> CloudApi {
         // reqwest is built without a default TLS provider (see Cargo.toml): pick ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        // Real Keystone's gunicorn closes a kept-alive connection after 2 s idle: reusing one
+        // as it closes fails the request (IncompleteMessage), so idle ones are dropped sooner.
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(1))
+            .build()
+            .expect("an HTTP client");
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": user, "domain": {"name": user_domain}, "password": password}}},

@@ -41,4 +41,5 @@ mod spec_corpus;
 mod spec_load;
 mod state_safety;
 mod tenant_credentials;
+mod tenant_grants;
 mod volumes;

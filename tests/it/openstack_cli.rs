@@ -132,6 +132,50 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         project["id"]
     );
 
+    // Role grants, as a tenant's `users` makes them.
+    osc.json(&["user", "create", "--password", "osc-pw", "osc-alice"]);
+    osc.ok(&[
+        "role",
+        "add",
+        "--user",
+        "osc-alice",
+        "--project",
+        "osc-demo",
+        "member",
+    ]);
+    let assignments = osc.json(&[
+        "role",
+        "assignment",
+        "list",
+        "--project",
+        "osc-demo",
+        "--names",
+    ]);
+    assert_eq!(
+        assignments,
+        json!([{
+            "Role": "member",
+            "User": "osc-alice@Default",
+            "Group": "",
+            "Project": "osc-demo@Default",
+            "Domain": "",
+            "System": "",
+            "Inherited": false,
+        }]),
+        "{assignments}"
+    );
+    osc.ok(&[
+        "role",
+        "remove",
+        "--user",
+        "osc-alice",
+        "--project",
+        "osc-demo",
+        "member",
+    ]);
+    let after = osc.json(&["role", "assignment", "list", "--project", "osc-demo"]);
+    assert_eq!(after, json!([]), "{after}");
+
     // Catalog content
     let flavors = osc.names(&["flavor", "list"]);
     for f in ["m1.tiny", "m1.small", "m1.medium", "m1.large"] {

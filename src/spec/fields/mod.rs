@@ -170,6 +170,11 @@ impl Builder<'_, '_, '_> {
             AttrType::Rules { default_egress } => self.rules(key, default_egress),
             AttrType::FixedIps { to } => self.fixed_ips(key, to.kind),
             AttrType::AddressPairs => self.address_pairs(key),
+            AttrType::Grants => {
+                if let Some(read) = super::grant_fields::grants(self.t, key, self.diags) {
+                    self.take(key, read);
+                }
+            }
             // Derived values are set by the attribute they come from; inputs are read by the
             // attribute they shape.
             AttrType::Derived | AttrType::Input { .. } => {}

@@ -489,6 +489,56 @@ async fn identity(rec: &mut Recorder, login: &Login) {
         .call(post("keystone.token.issue.project", I, "/v3/auth/tokens", body).auth(Auth::None))
         .await;
     rec.bind("project_token", subject_token(&reply));
+    grants(rec).await;
+}
+
+/// A tenant's `users`: a grant made, listed with names, revoked, and revoked again (404).
+async fn grants(rec: &mut Recorder) {
+    use Svc::Identity as I;
+    let reply = rec
+        .call(get(
+            "keystone.roles.list.reader",
+            I,
+            "/v3/roles?name=reader",
+        ))
+        .await;
+    rec.bind("reader_role", reply.str_at("/roles/0/id"));
+    rec.call(put_empty(
+        "keystone.grant.add.reader",
+        I,
+        "/v3/projects/{project}/users/{user}/roles/{reader_role}",
+    ))
+    .await;
+    rec.call(get(
+        "keystone.role_assignments.user.names",
+        I,
+        "/v3/role_assignments?scope.project.id={project}&user.id={user}&include_names=true",
+    ))
+    .await;
+    rec.call(delete(
+        "keystone.grant.revoke",
+        I,
+        "/v3/projects/{project}/users/{user}/roles/{reader_role}",
+    ))
+    .await;
+    rec.call(delete(
+        "keystone.grant.revoke.absent",
+        I,
+        "/v3/projects/{project}/users/{user}/roles/{reader_role}",
+    ))
+    .await;
+    rec.call(delete(
+        "keystone.grant.revoke.no_role",
+        I,
+        &format!("/v3/projects/{{project}}/users/{{user}}/roles/{NO_SUCH_ID}"),
+    ))
+    .await;
+    rec.call(get(
+        "keystone.role_assignments.after_revoke",
+        I,
+        "/v3/role_assignments?scope.project.id={project}&role.id={reader_role}",
+    ))
+    .await;
 }
 
 async fn image(rec: &mut Recorder, login: &Login) {
