@@ -14,6 +14,7 @@ mod bodies;
 mod boot;
 mod cinder;
 mod compare;
+mod flavors;
 mod known_differences;
 mod recorder;
 mod resize;

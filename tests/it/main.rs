@@ -10,6 +10,8 @@ mod chaos;
 mod cli;
 mod client_resources;
 mod client_session;
+mod compute_catalog;
+mod compute_examples;
 mod converged;
 mod crash;
 mod differential;

@@ -17,6 +17,7 @@
 mod api;
 mod boot;
 mod catalog;
+mod flavors;
 mod model;
 mod ops;
 mod query;
@@ -37,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::sim::core::{JournalTable, Journaled, Record, Table};
 
 use catalog::*;
+use flavors::*;
 use model::*;
 use ops::*;
 use query::*;

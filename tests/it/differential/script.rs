@@ -66,6 +66,7 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     super::bodies::creates(rec, login).await;
     compute(rec, login).await;
     super::server_groups::server_groups(rec, &login.run).await;
+    super::flavors::flavors(rec, &login.run).await;
     super::cinder::cinder(rec, login).await;
     super::boot::boot_from_volume(rec, login).await;
     teardown(rec).await;
