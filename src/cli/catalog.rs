@@ -1,5 +1,6 @@
-//! `stackform refresh-catalog`: pulls the volume catalog (types, zones, limits) and keeps it
-//! in the state; plans use it until it is older than `[provider] catalog_max_age`.
+//! `stackform refresh-catalog`: pulls the volume catalog (types, zones, limits) and the
+//! compute catalog (flavors, images, zones) and keeps them in the state; plans use them until
+//! they are older than `[provider] catalog_max_age`.
 
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ pub async fn run(
     ws: &Workspace,
     _out: &Output,
 ) -> Result<ExitCode, CliError> {
-    let (catalog, pulled_at) = ops::refresh_catalog(ws, args.run.options()).await?;
+    let pulled = ops::refresh_catalog(ws, args.run.options()).await?;
     let list = |names: Vec<&str>| {
         if names.is_empty() {
             "none".to_string()
@@ -27,7 +28,8 @@ pub async fn run(
             names.join(", ")
         }
     };
-    println!("Volume catalog pulled at {pulled_at}:");
+    let catalog = &pulled.volume;
+    println!("Volume catalog pulled at {}:", pulled.volume_pulled_at);
     println!(
         "  volume types: {}",
         list(catalog.volume_types.iter().map(String::as_str).collect())
@@ -45,6 +47,46 @@ pub async fn run(
     println!(
         "  limits: {}",
         list(limits.iter().map(String::as_str).collect())
+    );
+    let compute = &pulled.compute;
+    println!("Compute catalog pulled at {}:", pulled.compute_pulled_at);
+    let mut flavors: Vec<_> = compute.flavors.iter().flatten().collect();
+    flavors
+        .sort_by(|a, b| (a.vcpus, a.ram, a.disk, &a.name).cmp(&(b.vcpus, b.ram, b.disk, &b.name)));
+    let flavors: Vec<String> = flavors
+        .iter()
+        .map(|f| {
+            format!(
+                "{} ({} vCPU, {} MiB RAM, {} GB disk)",
+                f.name, f.vcpus, f.ram, f.disk
+            )
+        })
+        .collect();
+    println!(
+        "  flavors: {}",
+        list(flavors.iter().map(String::as_str).collect())
+    );
+    let mut images: Vec<String> = compute
+        .images
+        .iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "{} ({}, {})",
+                i.name.as_deref().unwrap_or(&i.id),
+                i.status,
+                i.visibility.as_deref().unwrap_or("private")
+            )
+        })
+        .collect();
+    images.sort();
+    println!(
+        "  images: {}",
+        list(images.iter().map(String::as_str).collect())
+    );
+    println!(
+        "  availability zones: {}",
+        list(compute.zones.iter().map(String::as_str).collect())
     );
     Ok(ExitCode::SUCCESS)
 }

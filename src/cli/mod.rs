@@ -59,7 +59,8 @@ pub enum Command {
     State(state::StateCommand),
     /// Serve the embedded OpenStack-compatible cloud for other clients (the `openstack` CLI).
     Sim(sim::SimArgs),
-    /// Pull the volume catalog (types, zones, limits) from the cloud into the state.
+    /// Pull the volume catalog (types, zones, limits) and the compute catalog (flavors, images,
+    /// zones) from the cloud into the state.
     RefreshCatalog(catalog::RefreshCatalogArgs),
     /// Tenants' own users.
     #[command(subcommand)]

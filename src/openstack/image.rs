@@ -1,10 +1,10 @@
 //! Glance v2: listing images (name → id), following `next` pages.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ServiceType, Session};
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Image {
     pub id: String,

@@ -261,6 +261,11 @@ async fn plan_with(
         Ok(cached) => cached,
         Err(e) => return Err((e, connection)),
     };
+    connection.context.compute_catalog = match cached_compute_catalog(store.as_ref(), max_age).await
+    {
+        Ok(cached) => cached,
+        Err(e) => return Err((e, connection)),
+    };
     let mut observed = match resources::refresh(&connection.context, &known).await {
         Ok(o) => o,
         Err(e) => return Err((CloudError::Refresh(e).into(), connection)),
@@ -279,11 +284,10 @@ async fn plan_with(
     if let Err(e) = grants.await {
         return Err((CloudError::Refresh(e.into()).into(), connection));
     }
-    if compute_zones::names_a_zone(&desired) {
-        match compute_catalog(store.as_ref(), &connection, max_age).await {
-            Ok(catalog) => observed.compute_zones = Some(catalog.zones),
-            Err(e) => return Err((e, connection)),
-        }
+    if let Some(pulled) = &observed.compute_catalog_pulled
+        && let Err(e) = keep_compute_catalog(store.as_ref(), pulled).await
+    {
+        return Err((e, connection));
     }
     if let Some(pulled) = &observed.volume_catalog_pulled
         && let Err(e) = keep_volume_catalog(store.as_ref(), pulled).await
@@ -313,30 +317,38 @@ async fn plan_with(
     })
 }
 
-/// The compute zones the state keeps when pulled less than `max_age` ago, else Nova's (then
-/// kept in the state with the time they were pulled).
-async fn compute_catalog(
+/// The compute catalog the state keeps, if it was pulled less than `max_age` ago and is of
+/// the current shape.
+async fn cached_compute_catalog(
     store: &dyn StateStore,
-    connection: &Connection,
     max_age: Duration,
-) -> Result<compute_zones::ComputeCatalog> {
-    if let Some(entry) = store.catalog(compute_zones::ComputeCatalog::NAME).await?
-        && entry.age().is_some_and(|age| age <= max_age)
-        && let Ok(catalog) = serde_json::from_value(entry.content)
-    {
-        return Ok(catalog);
+) -> Result<Option<compute_zones::ComputeCatalog>> {
+    let Some(entry) = store.catalog(compute_zones::ComputeCatalog::NAME).await? else {
+        return Ok(None);
+    };
+    if entry.age().is_none_or(|age| age > max_age) {
+        return Ok(None);
     }
-    let catalog = compute_zones::pull_compute_catalog(&connection.context)
-        .await
-        .map_err(|e| CloudError::Refresh(e.into()))?;
+    Ok(
+        serde_json::from_value::<compute_zones::ComputeCatalog>(entry.content)
+            .ok()
+            .filter(compute_zones::ComputeCatalog::is_complete),
+    )
+}
+
+/// Keeps a freshly pulled compute catalog in the state, with the time it was pulled.
+async fn keep_compute_catalog(
+    store: &dyn StateStore,
+    catalog: &compute_zones::ComputeCatalog,
+) -> Result<store::CatalogEntry> {
     let entry = store::CatalogEntry {
         pulled_at: store::now(),
-        content: serde_json::to_value(&catalog).unwrap_or_default(),
+        content: serde_json::to_value(catalog).unwrap_or_default(),
     };
     store
         .set_catalog(compute_zones::ComputeCatalog::NAME, &entry)
         .await?;
-    Ok(catalog)
+    Ok(entry)
 }
 
 /// The volume catalog the state keeps, if it was pulled less than `max_age` ago.
@@ -373,22 +385,37 @@ async fn keep_volume_catalog(
     Ok(entry)
 }
 
-/// `stackform refresh-catalog`: pulls the volume catalog (types, zones, limits) from the cloud
-/// and keeps it in the state, whatever its age. Returns what was kept and when it was pulled.
-pub async fn refresh_catalog(
-    ws: &Workspace,
-    options: RunOptions,
-) -> Result<(resources::VolumeCatalog, String)> {
+/// What `stackform refresh-catalog` pulled and kept, with the times they were pulled.
+pub struct RefreshedCatalogs {
+    pub volume: resources::VolumeCatalog,
+    pub volume_pulled_at: String,
+    pub compute: compute_zones::ComputeCatalog,
+    pub compute_pulled_at: String,
+}
+
+/// `stackform refresh-catalog`: pulls the volume catalog (types, zones, limits) and the
+/// compute catalog (flavors, images, zones) from the cloud and keeps them in the state,
+/// whatever their age.
+pub async fn refresh_catalog(ws: &Workspace, options: RunOptions) -> Result<RefreshedCatalogs> {
     let desired = validate(ws)?;
     let store = state::open_locked(ws, "refresh-catalog", options.lock_timeout).await?;
     let lineage = store.lineage().await?;
     let connection = connect(ws, &desired, lineage).await?;
     let result = async {
-        let catalog = resources::pull_volume_catalog(&connection.context)
-            .await
-            .map_err(|e| CloudError::Refresh(e.into()))?;
-        let entry = keep_volume_catalog(store.as_ref(), &catalog).await?;
-        Ok::<_, OpsError>((catalog, entry.pulled_at))
+        let cx = &connection.context;
+        let (volume, compute) = tokio::try_join!(
+            resources::pull_volume_catalog(cx),
+            compute_zones::pull_compute_catalog(cx),
+        )
+        .map_err(|e| CloudError::Refresh(e.into()))?;
+        let volume_entry = keep_volume_catalog(store.as_ref(), &volume).await?;
+        let compute_entry = keep_compute_catalog(store.as_ref(), &compute).await?;
+        Ok::<_, OpsError>(RefreshedCatalogs {
+            volume,
+            volume_pulled_at: volume_entry.pulled_at,
+            compute,
+            compute_pulled_at: compute_entry.pulled_at,
+        })
     }
     .await;
     connection.close().await;
@@ -456,6 +483,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             quotas_of: resources::QuotaReads::of(desired),
             listings: Default::default(),
             volume_catalog: None,
+            compute_catalog: None,
             reads_storage: resources::uses_storage(desired),
             credentials: Some(std::sync::Arc::new(
                 store::credentials::CredentialVault::new(ws.state.clone()),

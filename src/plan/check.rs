@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::resources::Observed;
+use crate::resources::compute_zones::closest_first;
 use crate::resources::schema::{self, AttrType, Catalog};
 use crate::spec::{Desired, DesiredResource};
 
@@ -134,9 +135,10 @@ fn check_exists(
     let Some(wanted) = resource.attrs.get(attr).and_then(Value::as_str) else {
         return;
     };
+    // Flavors and images are listed closest to the name asked first: a typo's fix leads.
     let available: Vec<&str> = match catalog {
-        Catalog::Flavors => observed.flavors.keys().map(String::as_str).collect(),
-        Catalog::Images => observed.images.keys().map(String::as_str).collect(),
+        Catalog::Flavors => closest_first(wanted, observed.flavors.keys().map(String::as_str)),
+        Catalog::Images => closest_first(wanted, observed.images.keys().map(String::as_str)),
         Catalog::VolumeTypes => observed.volume_types.iter().map(String::as_str).collect(),
         Catalog::VolumeZones => observed.volume_zones.iter().map(String::as_str).collect(),
     };
@@ -249,7 +251,7 @@ mod tests {
             [
                 (
                     "instance.a: flavor `m1.huge` does not exist in the cloud".to_string(),
-                    Some("available flavors: m1.small, m1.tiny".to_string()),
+                    Some("available flavors: m1.tiny, m1.small".to_string()),
                     Some(40)
                 ),
                 (

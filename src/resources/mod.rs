@@ -17,8 +17,8 @@ mod error_policy;
 mod listed;
 mod refresh;
 mod storage_quota;
-mod tenant_user;
 pub mod tenant_grants;
+mod tenant_user;
 mod volume_copy;
 
 // The kind registry: one line per kind, `module::Type` (see `registry`).
@@ -75,6 +75,9 @@ pub struct Context {
     /// The volume catalog the state keeps, when it is fresh enough to use: refresh then reads
     /// it instead of asking Cinder.
     pub volume_catalog: Option<VolumeCatalog>,
+    /// The compute catalog (flavors, images, zones) the state keeps, when fresh enough to use:
+    /// refresh then reads it instead of asking Nova and Glance.
+    pub compute_catalog: Option<compute_zones::ComputeCatalog>,
     /// Whether refresh reads Cinder (its lists and its catalog) although the state knows no
     /// storage resource: the spec holds some or sets storage quotas ([`uses_storage`]), or a
     /// recovery adopts whatever carries the lineage. Otherwise those reads would only cost
@@ -338,10 +341,14 @@ pub struct Observed {
     /// The volume types that allow a volume attached to several servers.
     #[serde(default)]
     pub multiattach_volume_types: std::collections::BTreeSet<String>,
-    /// Nova's availability zones, when the spec names one (`compute_zones`): set by the
-    /// plan from the state's cache or the cloud.
+    /// Nova's availability zones, from the compute catalog (`compute_zones`): the state's
+    /// cache or the cloud.
     #[serde(default)]
     pub compute_zones: Option<std::collections::BTreeSet<String>>,
+    /// The compute catalog when this refresh pulled it from the cloud (rather than using the
+    /// state's): the caller keeps it in the state.
+    #[serde(default)]
+    pub compute_catalog_pulled: Option<compute_zones::ComputeCatalog>,
     /// The volume catalog when this refresh pulled it from the cloud (rather than using the
     /// state's): the caller keeps it in the state.
     #[serde(default)]

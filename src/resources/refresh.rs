@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::compute_zones::ComputeCatalog;
 use super::listed::{Listed, Observation, Projects, Scope};
 use super::schema::{self, ListScope};
 use super::{
@@ -116,6 +117,16 @@ async fn volume_catalog(
     }
 }
 
+/// The state's compute catalog when fresh, else Nova's and Glance's (then marked as pulled).
+async fn compute_catalog(
+    cx: &Context,
+) -> std::result::Result<(ComputeCatalog, bool), crate::openstack::ApiError> {
+    match &cx.compute_catalog {
+        Some(cached) if cached.is_complete() => Ok((cached.clone(), false)),
+        _ => Ok((super::compute_zones::pull_compute_catalog(cx).await?, true)),
+    }
+}
+
 pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
     let admin = cx.cloud.admin();
     // Cinder is read only where the spec or the state has storage, as its quotas are.
@@ -144,8 +155,7 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
             )
         };
         Ok::<_, super::Error>(tokio::try_join!(
-            admin.compute().list_flavors(),
-            admin.image().list_images(&[]),
+            compute_catalog(cx),
             externals,
             extensions,
             volume_catalog(cx, reads_storage),
@@ -204,9 +214,11 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         Ok::<_, super::Error>((matcher, matched, lists, ports, cloud_projects))
     };
     let (
-        (flavors, images, externals, extensions, (volume_catalog, pulled)),
+        ((compute_catalog, compute_pulled), externals, extensions, (volume_catalog, pulled)),
         (mut matcher, mut matched, lists, ports, cloud_projects),
     ) = tokio::try_join!(catalog, resources)?;
+    let flavors = compute_catalog.flavors.clone().unwrap_or_default();
+    let images = compute_catalog.images.clone().unwrap_or_default();
     // A cloud without the router:external filter lists every network: only external ones count.
     let external_networks: Vec<super::ExternalNetwork> = externals
         .into_iter()
@@ -244,6 +256,8 @@ pub async fn refresh(cx: &Context, known: &Ids) -> Result<Observed> {
         volume_zones: volume_catalog.zones.clone(),
         multiattach_volume_types: volume_catalog.multiattach_types.clone().unwrap_or_default(),
         volume_catalog_pulled: pulled.then_some(volume_catalog),
+        compute_zones: Some(compute_catalog.zones.clone()),
+        compute_catalog_pulled: compute_pulled.then_some(compute_catalog),
         ..Observed::default()
     };
     for f in &flavors {

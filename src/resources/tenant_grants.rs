@@ -273,9 +273,7 @@ pub async fn apply(
 /// The user of that name: the one in the domain stackform's project lives in when several
 /// domains hold the name.
 fn pick_user(found: Vec<User>, domain: Option<&str>) -> Option<User> {
-    let in_domain = found
-        .iter()
-        .position(|u| u.domain_id.as_deref() == domain);
+    let in_domain = found.iter().position(|u| u.domain_id.as_deref() == domain);
     match in_domain {
         Some(i) => found.into_iter().nth(i),
         None => found.into_iter().next(),

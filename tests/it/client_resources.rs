@@ -81,6 +81,7 @@ async fn connect(sim: &SimHandle) -> Context {
         quotas_of: QuotaReads::All,
         listings: Default::default(),
         volume_catalog: None,
+        compute_catalog: None,
         reads_storage: true,
         credentials: None,
     }

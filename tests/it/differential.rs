@@ -15,6 +15,7 @@ mod boot;
 mod cinder;
 mod compare;
 mod consoles;
+mod flavors;
 mod keypairs;
 mod known_differences;
 mod recorder;

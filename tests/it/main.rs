@@ -11,6 +11,8 @@ mod chaos;
 mod cli;
 mod client_resources;
 mod client_session;
+mod compute_catalog;
+mod compute_examples;
 mod console;
 mod converged;
 mod crash;

@@ -182,6 +182,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         assert!(flavors.contains(&f.to_string()), "{flavors:?}");
     }
     assert_eq!(osc.names(&["image", "list"]), ["cirros"]);
+    flavor_manage(&osc);
 
     // Network
     let net = osc.json(&["network", "create", "osc-net"]);
@@ -638,6 +639,56 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
 
 /// Server groups through the CLI (2.64: one policy and its rules): made, shown, listed,
 /// refused with a rule of a policy other than anti-affinity, and deleted.
+/// `openstack flavor create` / `flavor delete` (os-flavor-manage, admin): a name taken is
+/// refused, a deleted flavor is gone from the list.
+fn flavor_manage(osc: &Osc) {
+    let made = osc.json(&[
+        "flavor",
+        "create",
+        "--vcpus",
+        "1",
+        "--ram",
+        "64",
+        "--disk",
+        "1",
+        "osc-flavor",
+    ]);
+    assert_eq!(
+        [&made["name"], &made["vcpus"], &made["ram"], &made["disk"]],
+        [
+            &serde_json::json!("osc-flavor"),
+            &serde_json::json!(1),
+            &serde_json::json!(64),
+            &serde_json::json!(1)
+        ],
+        "{made}"
+    );
+    assert_eq!(
+        osc.json(&["flavor", "show", "osc-flavor"])["id"],
+        made["id"]
+    );
+    let (ok, _, stderr) = osc.run(&[
+        "flavor",
+        "create",
+        "--vcpus",
+        "1",
+        "--ram",
+        "64",
+        "--disk",
+        "1",
+        "osc-flavor",
+    ]);
+    assert!(
+        !ok && stderr.contains("Flavor with name osc-flavor already exists."),
+        "a name taken: {stderr}"
+    );
+    osc.ok(&["flavor", "delete", "osc-flavor"]);
+    assert!(
+        !osc.names(&["flavor", "list"])
+            .contains(&"osc-flavor".to_string())
+    );
+}
+
 fn server_groups(osc: &Osc) {
     let v264 = ["--os-compute-api-version", "2.64"];
     fn create<'a>(v264: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {

@@ -11,6 +11,7 @@ mod boot;
 mod floating;
 mod nics;
 mod power;
+mod refs;
 mod resize;
 mod server_attrs;
 pub mod user_data;
@@ -20,6 +21,9 @@ use floating::{ensure_floating_ip, observe_floating_ip, release_floating_ips};
 use nics::{booted_ports, observed_port, own_port, routers_of_subnet, spec_check};
 pub use nics::port_of;
 use power::{power_state, set_power};
+use refs::{flavor_id, image_id};
+#[cfg(test)]
+use refs::pick_image;
 
 use super::common::{self, ADDRESS_METADATA, Names, dep_id, name_of};
 use super::schema::{
@@ -419,65 +423,31 @@ pub fn observe(
     attrs
 }
 
-/// The id of the flavor named (or with id) `name`: from the flavors refresh listed, else (a
-/// flavor made since) from a list of its own.
-pub(super) async fn flavor_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
-    if let Some(id) = cx.listed(|listed| pick_flavor(&listed.flavors, name)) {
-        return Ok(id);
+/// The create request of `res` on `nics`, with the flavor and image ids known now.
+async fn server_body(
+    cx: &Context,
+    res: &DesiredResource,
+    ids: &Ids,
+    nics: &[Value],
+) -> Result<Value> {
+    let addr = &res.addr;
+    let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
+    let image = match res.attrs.get("image").and_then(Value::as_str) {
+        Some(name) => Some(image_id(cx, addr, name).await?),
+        None => None,
+    };
+    let mut body = json!({
+        "name": name_of(res),
+        "flavorRef": flavor,
+        "networks": nics,
+        "metadata": server_attrs::full_metadata(res, addr),
+        "tags": server_attrs::full_tags(res, &[common::lineage_tag(cx)]),
+    });
+    if let Some(description) = server_attrs::description(res) {
+        body["description"] = json!(description);
     }
-    let flavors = cx.cloud.admin().compute().list_flavors().await?;
-    pick_flavor(&flavors, name).ok_or_else(|| Error::Failed {
-        addr: addr.clone(),
-        message: format!("no flavor named `{name}`"),
-    })
-}
-
-fn pick_flavor(flavors: &[crate::openstack::compute::Flavor], name: &str) -> Option<String> {
-    flavors
-        .iter()
-        .find(|f| f.name == name)
-        .or_else(|| flavors.iter().find(|f| f.id == name))
-        .map(|f| f.id.clone())
-}
-
-/// The id of the image `name`: from the images refresh listed when they settle it, else (an
-/// image made, activated or removed since) from a lookup of its own, which also gives the
-/// error.
-async fn image_id(cx: &Context, addr: &Address, name: &str) -> Result<String> {
-    if let Ok(id) = cx.listed(|listed| pick_image(&listed.images, name)) {
-        return Ok(id);
-    }
-    let query = [("name".to_string(), name.to_string())];
-    let images = cx.cloud.admin().image().list_images(&query).await?;
-    pick_image(&images, name).map_err(|message| Error::Failed {
-        addr: addr.clone(),
-        message,
-    })
-}
-
-/// The one active image named (or with id) `name`. Real Glance also lists images that are
-/// not bootable yet or any more (queued while their data uploads, deactivated, killed), and
-/// Nova refuses those ("Image ... is not active"): only active ones count.
-fn pick_image(
-    images: &[crate::openstack::image::Image],
-    name: &str,
-) -> std::result::Result<String, String> {
-    let matching: Vec<_> = images
-        .iter()
-        .filter(|i| i.name.as_deref() == Some(name) || i.id == name)
-        .collect();
-    let active: Vec<_> = matching.iter().filter(|i| i.status == "active").collect();
-    match (active.as_slice(), matching.first()) {
-        ([one], _) => Ok(one.id.clone()),
-        ([], None) => Err(format!("no image named `{name}`")),
-        ([], Some(inactive)) => Err(format!(
-            "image `{name}` is not active (status {})",
-            inactive.status
-        )),
-        _ => Err(format!(
-            "several active images are named `{name}`: name one by its id"
-        )),
-    }
+    boot::create_fields(res, ids, image, &mut body)?;
+    Ok(body)
 }
 
 /// The servers stackform made for `addr` in the session's project (by lineage tag and
@@ -580,11 +550,6 @@ impl KindOps for Instance {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let addr = &res.addr;
         let session = common::tenant_session(cx, res, ids).await?;
-        let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
-        let image = match res.attrs.get("image").and_then(Value::as_str) {
-            Some(name) => Some(image_id(cx, addr, name).await?),
-            None => None,
-        };
         let nics = if res.attrs.contains_key("ports") {
             common::list_attr(res, "ports")
                 .iter()
@@ -593,39 +558,43 @@ impl KindOps for Instance {
         } else {
             vec![json!({ "port": own_port(cx, &session, res, ids).await? })]
         };
-        let mut server_body = json!({
-            "name": name_of(res),
-            "flavorRef": flavor,
-            "networks": nics,
-            "metadata": server_attrs::full_metadata(res, addr),
-            "tags": server_attrs::full_tags(res, &[common::lineage_tag(cx)]),
-        });
-        if let Some(description) = server_attrs::description(res) {
-            server_body["description"] = json!(description);
-        }
-        boot::create_fields(res, ids, image, &mut server_body)?;
         let group = match res.attrs.get("server_group").and_then(Value::as_str) {
             Some(name) => Some(dep_id(ids, Kind::ServerGroup, name)?),
             None => None,
         };
         let creator = boot::creating_session(cx, res, ids, &session).await?;
-        let server_id = common::create_or_adopt(
-            addr,
-            || async {
-                let compute = creator.compute();
-                let created = match group {
-                    Some(group) => {
-                        compute
-                            .create_server_in_group(server_body.clone(), group)
-                            .await?
-                    }
-                    None => compute.create_server(server_body.clone()).await?,
-                };
-                Ok(created.id)
-            },
-            || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
-        )
-        .await?;
+        let mut looked_up_afresh = false;
+        let server_id = loop {
+            let server_body = &server_body(cx, res, ids, &nics).await?;
+            let created = common::create_or_adopt(
+                addr,
+                || async {
+                    let compute = creator.compute();
+                    let created = match group {
+                        Some(group) => {
+                            compute
+                                .create_server_in_group(server_body.clone(), group)
+                                .await?
+                        }
+                        None => compute.create_server(server_body.clone()).await?,
+                    };
+                    Ok(created.id)
+                },
+                || async { Ok(find_server(cx, &session, addr).await?.map(|s| s.id)) },
+            )
+            .await;
+            match created {
+                Err(e) if !looked_up_afresh && refs::refused_for_catalog(&e) => {
+                    tracing::info!(
+                        "{addr}: Nova refused the catalog's flavor or image ({e}): looking \
+                         them up again"
+                    );
+                    refs::forget_catalog(cx);
+                    looked_up_afresh = true;
+                }
+                other => break other?,
+            }
+        };
         let lineage = common::lineage_tag(cx);
         let server = cx
             .cloud

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::refs::{forget_catalog, refused_ref};
 use super::{SCHEMA, flavor_id};
 use crate::addr::Address;
 use crate::openstack::compute::Server;
@@ -26,7 +27,17 @@ pub(super) async fn resize(
     };
     let compute = cx.cloud.admin().compute();
     let flavor = flavor_id(cx, addr, to).await?;
-    if let Err(error) = compute.resize_server(server_id, &flavor).await {
+    let mut sent = compute.resize_server(server_id, &flavor).await;
+    if let Err(error) = &sent
+        && refused_ref(error)
+    {
+        // The catalog's id of `to` is gone (deleted, or made again, since the pull).
+        tracing::info!("{addr}: Nova refused the catalog's flavor {to} ({error}): looking it up");
+        forget_catalog(cx);
+        let flavor = flavor_id(cx, addr, to).await?;
+        sent = compute.resize_server(server_id, &flavor).await;
+    }
+    if let Err(error) = sent {
         // After a lost answer the server's status says whether Nova took the resize.
         if !error.is_unknown_outcome() {
             return Err(failed(error.to_string()));

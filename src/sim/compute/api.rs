@@ -86,9 +86,12 @@ pub fn routes() -> Router<SimState> {
             "/servers/{server_id}/os-interface/{port_id}",
             get(show_interface).delete(detach_interface),
         )
-        .route("/flavors", get(list_flavors))
+        .route("/flavors", get(list_flavors).post(create_flavor))
         .route("/flavors/detail", get(list_flavors_detail))
-        .route("/flavors/{flavor_id}", get(show_flavor))
+        .route(
+            "/flavors/{flavor_id}",
+            get(show_flavor).delete(delete_flavor),
+        )
         .route(
             "/flavors/{flavor_id}/os-extra_specs",
             get(flavor_extra_specs),

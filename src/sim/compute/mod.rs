@@ -19,6 +19,7 @@ mod api;
 mod boot;
 mod catalog;
 mod consoles;
+mod flavors;
 mod keypairs;
 mod model;
 mod ops;
@@ -41,6 +42,7 @@ use crate::sim::core::{JournalTable, Journaled, Record, Table};
 
 use catalog::*;
 use consoles::*;
+use flavors::*;
 use keypairs::*;
 use model::*;
 use ops::*;

@@ -67,6 +67,7 @@ pub async fn run(rec: &mut Recorder, login: &Login) {
     compute(rec, login).await;
     super::server_groups::server_groups(rec, &login.run).await;
     super::keypairs::keypairs(rec, &login.run).await;
+    super::flavors::flavors(rec, &login.run).await;
     super::cinder::cinder(rec, login).await;
     super::boot::boot_from_volume(rec, login).await;
     teardown(rec).await;
