@@ -433,6 +433,9 @@ async fn a_lost_allocation_reply_and_a_lost_state_are_adopted_not_duplicated() {
     let (_, state, _) = s.run(&["state", "list"]);
     let id = all[0]["id"].as_str().unwrap_or_default();
     assert!(state.contains(&format!("floating_ip.web\t{id}")), "{state}");
+    // The tenant user's password went with the state: one apply adopts the user with a new one.
+    let out = s.apply();
+    assert!(out.contains("0 added, 1 changed, 0 destroyed"), "{out}");
     let (code, out, _) = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
