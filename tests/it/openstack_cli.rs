@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{SimProcess, openstack_cli};
 
+mod block_storage;
+mod compute;
 mod consoles;
 
 struct Osc<'a> {
@@ -182,7 +184,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         assert!(flavors.contains(&f.to_string()), "{flavors:?}");
     }
     assert_eq!(osc.names(&["image", "list"]), ["cirros"]);
-    flavor_manage(&osc);
+    compute::flavor_manage(&osc);
 
     // Network
     let net = osc.json(&["network", "create", "osc-net"]);
@@ -609,10 +611,10 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
     let (ok, _, stderr) = osc.run(&["subnet", "delete", "osc-subnet"]);
     assert!(!ok, "a subnet with ports cannot be deleted: {stderr}");
 
-    block_storage(&osc);
-    boot_from_volume(&osc, data.path());
-    server_groups(&osc);
-    keypairs(&osc, data.path());
+    block_storage::block_storage(&osc);
+    compute::boot_from_volume(&osc, data.path());
+    compute::server_groups(&osc);
+    compute::keypairs(&osc, data.path());
 
     osc.ok(&["server", "delete", "--wait", "osc-vm"]);
     assert!(osc.names(&["server", "list"]).is_empty());
@@ -635,284 +637,4 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         status.success(),
         "stackform sim exits cleanly on SIGTERM: {status}"
     );
-}
-
-/// Server groups through the CLI (2.64: one policy and its rules): made, shown, listed,
-/// refused with a rule of a policy other than anti-affinity, and deleted.
-/// `openstack flavor create` / `flavor delete` (os-flavor-manage, admin): a name taken is
-/// refused, a deleted flavor is gone from the list.
-fn flavor_manage(osc: &Osc) {
-    let made = osc.json(&[
-        "flavor",
-        "create",
-        "--vcpus",
-        "1",
-        "--ram",
-        "64",
-        "--disk",
-        "1",
-        "osc-flavor",
-    ]);
-    assert_eq!(
-        [&made["name"], &made["vcpus"], &made["ram"], &made["disk"]],
-        [
-            &serde_json::json!("osc-flavor"),
-            &serde_json::json!(1),
-            &serde_json::json!(64),
-            &serde_json::json!(1)
-        ],
-        "{made}"
-    );
-    assert_eq!(
-        osc.json(&["flavor", "show", "osc-flavor"])["id"],
-        made["id"]
-    );
-    let (ok, _, stderr) = osc.run(&[
-        "flavor",
-        "create",
-        "--vcpus",
-        "1",
-        "--ram",
-        "64",
-        "--disk",
-        "1",
-        "osc-flavor",
-    ]);
-    assert!(
-        !ok && stderr.contains("Flavor with name osc-flavor already exists."),
-        "a name taken: {stderr}"
-    );
-    osc.ok(&["flavor", "delete", "osc-flavor"]);
-    assert!(
-        !osc.names(&["flavor", "list"])
-            .contains(&"osc-flavor".to_string())
-    );
-}
-
-fn server_groups(osc: &Osc) {
-    let v264 = ["--os-compute-api-version", "2.64"];
-    fn create<'a>(v264: &[&'a str], args: &[&'a str]) -> Vec<&'a str> {
-        [v264, &["server", "group", "create"], args].concat()
-    }
-    let group = osc.json(&create(
-        &v264,
-        &[
-            "--policy",
-            "anti-affinity",
-            "--rule",
-            "max_server_per_host=2",
-            "osc-grp",
-        ],
-    ));
-    assert_eq!(group["policy"], "anti-affinity");
-    assert_eq!(group["rules"], json!({ "max_server_per_host": 2 }));
-    assert_eq!(group["members"], json!([]));
-    let shown = osc.json(&[&v264[..], &["server", "group", "show", "osc-grp"]].concat());
-    assert_eq!(shown["id"], group["id"]);
-    assert_eq!(
-        osc.names(&[&v264[..], &["server", "group", "list"]].concat()),
-        ["osc-grp"]
-    );
-    let (ok, _, stderr) = osc.run(&create(
-        &v264,
-        &[
-            "--policy",
-            "affinity",
-            "--rule",
-            "max_server_per_host=2",
-            "osc-bad",
-        ],
-    ));
-    assert!(!ok, "rules are anti-affinity's only");
-    assert!(
-        stderr.contains("Only anti-affinity policy supports rules."),
-        "{stderr}"
-    );
-    osc.ok(&[&v264[..], &["server", "group", "delete", "osc-grp"]].concat());
-    assert!(osc.names(&["server", "group", "list"]).is_empty());
-}
-
-/// Keypairs through the CLI: imported from a public key file (with Nova's fingerprint),
-/// shown, listed, refused twice under one name, and deleted.
-fn keypairs(osc: &Osc, dir: &Path) {
-    let key = dir.join("osc-key.pub");
-    std::fs::write(
-        &key,
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGUr3OlcqeYBaYI1GgSBM5uDJYUEPa5hzxRXK7Masug probe@sf\n",
-    )
-    .unwrap();
-    let key = key.to_string_lossy().to_string();
-    let made = osc.json(&["keypair", "create", "--public-key", &key, "osc-key"]);
-    let fingerprint = "83:83:4f:21:20:0d:18:9b:a9:1f:37:8e:cf:81:d6:0d";
-    assert_eq!(made["fingerprint"], fingerprint, "{made}");
-    let shown = osc.json(&["keypair", "show", "osc-key"]);
-    assert_eq!(shown["fingerprint"], fingerprint, "{shown}");
-    assert_eq!(osc.names(&["keypair", "list"]), ["osc-key"]);
-    let (ok, _, stderr) = osc.run(&["keypair", "create", "--public-key", &key, "osc-key"]);
-    assert!(!ok, "a name is taken once per user");
-    assert!(
-        stderr.contains("Key pair 'osc-key' already exists."),
-        "{stderr}"
-    );
-    osc.ok(&["keypair", "delete", "osc-key"]);
-    assert!(osc.names(&["keypair", "list"]).is_empty());
-}
-
-/// Cinder through the CLI: a volume created, extended (`volume set --size`), snapshotted,
-/// backed up and restored, attached to and detached from `osc-vm`, and everything deleted.
-fn block_storage(osc: &Osc) {
-    let volume = osc.json(&[
-        "volume",
-        "create",
-        "--size",
-        "1",
-        "--type",
-        "ssd",
-        "--property",
-        "owner=osc",
-        "osc-vol",
-    ]);
-    assert_eq!(volume["size"], 1, "{volume}");
-    osc.wait_field(&["volume"], "osc-vol", "available");
-    osc.ok(&["volume", "set", "--size", "2", "osc-vol"]);
-    let grown = osc.wait_field(&["volume"], "osc-vol", "available");
-    assert_eq!(
-        (&grown["size"], &grown["type"], &grown["properties"]),
-        (&json!(2), &json!("ssd"), &json!({ "owner": "osc" })),
-        "{grown}"
-    );
-    let (ok, _, stderr) = osc.run(&["volume", "set", "--size", "1", "osc-vol"]);
-    assert!(
-        !ok && stderr.contains("New size must be greater than 2 GB"),
-        "a shrink is refused: {stderr}"
-    );
-
-    osc.json(&[
-        "volume", "snapshot", "create", "--volume", "osc-vol", "osc-snap",
-    ]);
-    let snapshot = osc.wait_field(&["volume", "snapshot"], "osc-snap", "available");
-    assert_eq!(snapshot["size"], 2, "{snapshot}");
-    let (ok, _, _) = osc.run(&["volume", "delete", "osc-vol"]);
-    assert!(!ok, "a volume with snapshots cannot be deleted");
-
-    osc.json(&[
-        "volume",
-        "backup",
-        "create",
-        "--name",
-        "osc-backup",
-        "osc-vol",
-    ]);
-    let backup = osc.wait_field(&["volume", "backup"], "osc-backup", "available");
-    assert_eq!(backup["size"], 2, "{backup}");
-    // An admin resets a backup's status, to `available` or `error` only.
-    osc.ok(&["volume", "backup", "set", "--state", "error", "osc-backup"]);
-    let errored = osc.json(&["volume", "backup", "show", "osc-backup"]);
-    assert_eq!(
-        (&errored["status"], &errored["fail_reason"]),
-        (&json!("error"), &json!(null)),
-        "{errored}"
-    );
-    let (ok, _, stderr) = osc.run(&[
-        "volume",
-        "backup",
-        "set",
-        "--state",
-        "creating",
-        "osc-backup",
-    ]);
-    assert!(!ok, "only available or error: {stderr}");
-    osc.ok(&[
-        "volume",
-        "backup",
-        "set",
-        "--state",
-        "available",
-        "osc-backup",
-    ]);
-    osc.wait_field(&["volume"], "osc-vol", "available");
-    osc.ok(&["volume", "backup", "restore", "osc-backup", "osc-restored"]);
-    let restored = osc.wait_field(&["volume"], "osc-restored", "available");
-    assert_eq!(restored["size"], 2, "{restored}");
-
-    osc.ok(&["server", "add", "volume", "osc-vm", "osc-vol"]);
-    let attached = osc.wait_field(&["volume"], "osc-vol", "in-use");
-    assert!(
-        attached["attachments"].to_string().contains("/dev/sdb"),
-        "{attached}"
-    );
-    let listed = osc.json(&["server", "volume", "list", "osc-vm"]);
-    assert_eq!(listed[0]["Volume ID"], volume["id"], "{listed}");
-    osc.ok(&["server", "remove", "volume", "osc-vm", "osc-vol"]);
-    osc.wait_field(&["volume"], "osc-vol", "available");
-    assert_eq!(osc.json(&["server", "volume", "list", "osc-vm"]), json!([]));
-
-    osc.ok(&["volume", "snapshot", "delete", "osc-snap"]);
-    osc.ok(&["volume", "delete", "osc-vol", "osc-restored"]);
-    osc.ok(&["volume", "backup", "delete", "osc-backup"]);
-    assert_eq!(osc.json(&["volume", "list"]), json!([]));
-    assert_eq!(osc.json(&["volume", "backup", "list"]), json!([]));
-}
-
-/// A server booted from a new volume of the image (`server create --boot-from-volume`), with
-/// user data and a config drive: `"image": ""` (the CLI's "N/A (booted from volume)"), the
-/// volume in Cinder's list, in-use and bootable, kept after the server (the CLI asks for no
-/// delete_on_termination). An unknown zone is refused as Nova does.
-fn boot_from_volume(osc: &Osc, dir: &Path) {
-    let user_data = dir.join("user-data.yaml");
-    std::fs::write(&user_data, "#cloud-config\n").expect("user data written");
-    let user_data = user_data.to_string_lossy().to_string();
-    let create = |name: &str, zone: &str| {
-        vec![
-            "--os-compute-api-version".to_string(),
-            "2.79".into(),
-            "server".into(),
-            "create".into(),
-            "--flavor".into(),
-            "m1.tiny".into(),
-            "--image".into(),
-            "cirros".into(),
-            "--boot-from-volume".into(),
-            "1".into(),
-            "--nic".into(),
-            "none".into(),
-            "--user-data".into(),
-            user_data.clone(),
-            "--config-drive".into(),
-            "true".into(),
-            "--availability-zone".into(),
-            zone.into(),
-            "--wait".into(),
-            name.into(),
-        ]
-    };
-    let args = create("osc-nowhere", "nowhere");
-    let (ok, _, stderr) = osc.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(
-        !ok && stderr.contains("The requested availability zone is not available"),
-        "{stderr}"
-    );
-    let args = create("osc-bfv", "nova");
-    let server = osc.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(server["status"], "ACTIVE", "{server}");
-    assert_eq!(server["image"], "N/A (booted from volume)", "{server}");
-    assert_eq!(server["config_drive"], "True", "{server}");
-    assert_eq!(
-        server["OS-EXT-SRV-ATTR:user_data"], "I2Nsb3VkLWNvbmZpZwo=",
-        "{server}"
-    );
-    let volumes = osc.json(&["volume", "list", "--long"]);
-    assert_eq!(volumes.as_array().map(Vec::len), Some(1), "{volumes}");
-    let id = volumes[0]["ID"].as_str().unwrap_or_default().to_string();
-    let volume = osc.json(&["volume", "show", &id]);
-    assert_eq!(
-        (&volume["status"], &volume["bootable"], &volume["size"]),
-        (&json!("in-use"), &json!(true), &json!(1)),
-        "{volume}"
-    );
-    assert_eq!(volume["attachments"][0]["device"], "/dev/sda", "{volume}");
-    osc.ok(&["server", "delete", "--wait", "osc-bfv"]);
-    osc.wait_field(&["volume"], &id, "available");
-    osc.ok(&["volume", "delete", &id]);
-    assert_eq!(osc.json(&["volume", "list"]), json!([]));
 }
