@@ -286,8 +286,7 @@ impl Session {
             method,
             Method::GET | Method::PUT | Method::DELETE | Method::PATCH | Method::HEAD
         );
-        let may_retry =
-            |error: &ApiError| error.is_retryable() && (idempotent || !error.is_unknown_outcome());
+        let may_retry = |error: &ApiError| may_retry(error, idempotent);
         attempt
             .retry(backoff())
             .when(may_retry)
@@ -569,6 +568,15 @@ fn request_id(headers: &HeaderMap) -> Option<Box<str>> {
     .map(Box::from)
 }
 
+/// Whether a failed call is sent again. Besides the service being briefly unable, a 500 is
+/// retried when repeating the request is harmless: real Keystone answers one to a project
+/// delete while its database is busy with another writer (seen in CI), and the next attempt
+/// succeeds. A POST's 500 is not: it may have made something.
+fn may_retry(error: &ApiError, idempotent: bool) -> bool {
+    let busy_server = idempotent && error.status() == Some(StatusCode::INTERNAL_SERVER_ERROR);
+    busy_server || (error.is_retryable() && (idempotent || !error.is_unknown_outcome()))
+}
+
 fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     if !matches!(
         status,
@@ -689,6 +697,26 @@ fn log_token_time(started: std::time::Instant, scope: &Scope) -> impl Drop + '_ 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_error_is_retried_only_where_repeating_is_harmless() {
+        let error = |status| ApiError::Status {
+            service: "identity",
+            status,
+            method: Method::DELETE,
+            url: "http://cloud/v3/projects/p".into(),
+            message: "An unexpected error prevented the server from fulfilling your request."
+                .into(),
+            request_id: None,
+            retry_after: None,
+        };
+        assert!(may_retry(&error(StatusCode::INTERNAL_SERVER_ERROR), true));
+        assert!(!may_retry(&error(StatusCode::INTERNAL_SERVER_ERROR), false));
+        assert!(may_retry(&error(StatusCode::SERVICE_UNAVAILABLE), true));
+        assert!(!may_retry(&error(StatusCode::SERVICE_UNAVAILABLE), false));
+        assert!(may_retry(&error(StatusCode::TOO_MANY_REQUESTS), false));
+        assert!(!may_retry(&error(StatusCode::CONFLICT), true));
+    }
 
     #[test]
     fn retry_after_is_read_for_429_and_503_only() {
