@@ -229,6 +229,29 @@ impl Builder<'_, '_, '_> {
         }
     }
 
+    /// The content of `path`, relative to the folder of this spec file; a located error on
+    /// `file` (the attribute naming it) when it cannot be read.
+    fn read_beside(&mut self, file: &str, path: &str, span: Range<usize>) -> Option<Vec<u8>> {
+        let folder = self
+            .t
+            .file
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        let full = folder.join(path);
+        match std::fs::read(&full) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.error(
+                    format!("cannot read `{file}` {}: {e}", full.display()),
+                    span,
+                    format!("`{file}` is relative to the folder of this spec file"),
+                );
+                None
+            }
+        }
+    }
+
     /// A payload (`user_data`): inline, or the file `file` names, relative to the folder of
     /// the spec file; normalized to its hash, the content kept for the apply.
     fn payload(&mut self, key: &str, file: &str, max_encoded: usize) {
@@ -243,25 +266,10 @@ impl Builder<'_, '_, '_> {
                 );
             }
             (Some(text), None) => (text.get_ref().as_bytes().to_vec(), text.span()),
-            (None, Some(path)) => {
-                let folder = self
-                    .t
-                    .file
-                    .path
-                    .parent()
-                    .unwrap_or(std::path::Path::new(""));
-                let full = folder.join(path.get_ref());
-                match std::fs::read(&full) {
-                    Ok(bytes) => (bytes, path.span()),
-                    Err(e) => {
-                        return self.error(
-                            format!("cannot read `{file}` {}: {e}", full.display()),
-                            path.span(),
-                            format!("`{file}` is relative to the folder of this spec file"),
-                        );
-                    }
-                }
-            }
+            (None, Some(path)) => match self.read_beside(file, path.get_ref(), path.span()) {
+                Some(bytes) => (bytes, path.span()),
+                None => return,
+            },
             (None, None) => return,
         };
         let (hash, encoded) = crate::resources::user_data::remember(&bytes);

@@ -55,25 +55,11 @@ impl Builder<'_, '_, '_> {
                 );
             }
             (Some(text), None) => (text.get_ref().to_string(), text.span()),
-            (None, Some(path)) => {
-                let folder = self
-                    .t
-                    .file
-                    .path
-                    .parent()
-                    .unwrap_or(std::path::Path::new(""));
-                let full = folder.join(path.get_ref());
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => (text, path.span()),
-                    Err(e) => {
-                        return self.error(
-                            format!("cannot read `{file}` {}: {e}", full.display()),
-                            path.span(),
-                            format!("`{file}` is relative to the folder of this spec file"),
-                        );
-                    }
-                }
-            }
+            (None, Some(path)) => match self.read_beside(file, path.get_ref(), path.span()) {
+                // Not UTF-8 cannot be a key line: the line check below says what is wrong.
+                Some(bytes) => (String::from_utf8_lossy(&bytes).into_owned(), path.span()),
+                None => return,
+            },
             (None, None) => {
                 self.t
                     .missing(key, "\"ssh-ed25519 AAAA... you@host\"", self.diags);
