@@ -5,58 +5,22 @@
 
 use serde_json::Value;
 
-use crate::cloud_api::CloudApi;
-use crate::real_common;
-use crate::support::{SimProcess, run_env, write_specs};
+use crate::scenario::{Scenario, Setup, Target};
 
-#[derive(Clone, Copy, PartialEq)]
-enum Target {
-    Embedded,
-    Real,
-}
+struct Cloud(Scenario);
 
-struct Cloud {
-    dir: tempfile::TempDir,
-    target: Target,
-    sim: Option<SimProcess>,
-    env: Vec<(String, String)>,
-    api: CloudApi,
-    tenant: String,
-    flavor: &'static str,
+impl std::ops::Deref for Cloud {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
 }
 
 impl Cloud {
     async fn start(target: Target) -> Option<Cloud> {
-        let dir = tempfile::tempdir().unwrap();
-        Some(match target {
-            Target::Embedded => {
-                let sim = SimProcess::start(&dir.path().join("cloud"));
-                let api = CloudApi::admin(sim.auth_url()).await;
-                Cloud {
-                    env: sim.env.clone(),
-                    sim: Some(sim),
-                    api,
-                    tenant: "consoles".into(),
-                    dir,
-                    target,
-                    flavor: "m1.tiny",
-                }
-            }
-            Target::Real => {
-                let env = real_common::real_cloud_env()?;
-                let api = CloudApi::login_env(&env).await;
-                real_common::ensure_admin_setup(&api).await;
-                Cloud {
-                    env,
-                    sim: None,
-                    api,
-                    tenant: real_common::unique_name("sf-con"),
-                    dir,
-                    target,
-                    flavor: real_common::FLAVOR,
-                }
-            }
-        })
+        Scenario::start(target, Setup::new("consoles", "sf-con"))
+            .await
+            .map(Cloud)
     }
 
     /// The tenant, a subnet and the instances `names`.
@@ -72,11 +36,7 @@ impl Cloud {
                 self.flavor
             ));
         }
-        write_specs(self.dir.path(), &[("all.toml", &text)]);
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_env(self.dir.path(), args, &self.env)
+        self.write(&[("all.toml", &text)]);
     }
 
     async fn server(&self, name: &str) -> Value {
@@ -95,18 +55,6 @@ impl Cloud {
             .await;
         assert_eq!(found.len(), 1, "one server {name}: {found:?}");
         found.into_iter().next().unwrap_or(Value::Null)
-    }
-}
-
-impl Drop for Cloud {
-    /// The real cloud is shared: what a failed scenario made is removed all the same.
-    fn drop(&mut self) {
-        if self.target == Target::Real {
-            let (code, out, err) = self.run(&["destroy", "--auto-approve"]);
-            if code != 0 {
-                eprintln!("cleanup of {} failed ({code}):\n{out}\n{err}", self.tenant);
-            }
-        }
     }
 }
 
@@ -147,7 +95,7 @@ async fn consoles(target: Target) {
     assert_eq!(server["status"], "ACTIVE", "{server}");
 
     let (code, out, err) = cloud.run(&["console", "instance.web"]);
-    match &cloud.sim {
+    match cloud.sim() {
         Some(sim) => {
             assert_eq!(code, 0, "{out}\n{err}");
             let base = sim.auth_url().trim_end_matches("/identity/v3");

@@ -97,6 +97,11 @@ impl Scenario {
         })
     }
 
+    /// The embedded cloud's process (None on the real cloud).
+    pub(crate) fn sim(&self) -> Option<&SimProcess> {
+        self._sim.as_ref()
+    }
+
     /// Writes the spec folder: `files` as (name, content).
     pub(crate) fn write(&self, files: &[(&str, &str)]) {
         write_specs(self.dir.path(), files);
