@@ -20,6 +20,7 @@ mod error;
 pub mod identity;
 pub mod image;
 pub mod keypair;
+mod learned;
 mod limit;
 pub mod network;
 mod page;
@@ -114,6 +115,7 @@ impl Cloud {
             http.clone(),
             auth.clone(),
             calls.clone(),
+            Arc::default(),
             auth::Scope::Configured,
         )
         .await?;

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::ServiceType;
 use super::auth::{self, AuthConfig, Endpoints, Scope, Secret, TokenInfo};
 use super::error::{self, ApiError};
+use super::learned::Learned;
 use super::limit::CallLimit;
 use super::page::{Page, next_query_of_href};
 use super::shared_poll::SharedPolls;
@@ -59,6 +60,8 @@ struct SessionInner {
     auth: Arc<AuthConfig>,
     /// Shared by the cloud's sessions: bounds the calls in flight across all of them.
     calls: Arc<CallLimit>,
+    /// Shared by the cloud's sessions: what the run learned of the cloud's behaviour.
+    learned: Arc<Learned>,
     /// Lists shared by the polls of waiting objects ([`SharedPolls`]).
     polls: SharedPolls,
     scope: Scope,
@@ -79,11 +82,14 @@ impl Session {
         http: reqwest::Client,
         auth: Arc<AuthConfig>,
         calls: Arc<CallLimit>,
+        learned: Arc<Learned>,
         scope: Scope,
     ) -> Result<Session, ApiError> {
         let body = auth::token_request(&auth, &scope);
         let token = issue_token(&http, &calls, &auth, &scope, &body).await?;
-        Ok(Session::with_token(http, auth, calls, scope, token))
+        Ok(Session::with_token(
+            http, auth, calls, learned, scope, token,
+        ))
     }
 
     /// A session of the project `project_id`, its first token obtained by rescoping this
@@ -108,6 +114,7 @@ impl Session {
             inner.http.clone(),
             inner.auth.clone(),
             inner.calls.clone(),
+            inner.learned.clone(),
             scope,
             token,
         ))
@@ -131,6 +138,7 @@ impl Session {
             inner.http.clone(),
             auth,
             inner.calls.clone(),
+            inner.learned.clone(),
             Scope::ProjectId(project_id.to_string()),
         )
         .await
@@ -140,6 +148,7 @@ impl Session {
         http: reqwest::Client,
         auth: Arc<AuthConfig>,
         calls: Arc<CallLimit>,
+        learned: Arc<Learned>,
         scope: Scope,
         token: (Secret, TokenInfo),
     ) -> Session {
@@ -148,6 +157,7 @@ impl Session {
                 http,
                 auth,
                 calls,
+                learned,
                 polls: SharedPolls::default(),
                 scope,
                 token: RwLock::new(token),
@@ -160,6 +170,11 @@ impl Session {
             Ok(guard) => guard.1.clone(),
             Err(poisoned) => poisoned.into_inner().1.clone(),
         }
+    }
+
+    /// What the run learned of the cloud's behaviour, shared by all its sessions.
+    pub fn learned(&self) -> &Learned {
+        &self.inner.learned
     }
 
     pub(super) fn polls(&self) -> &SharedPolls {

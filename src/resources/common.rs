@@ -124,7 +124,32 @@ pub fn ref_id<'a>(res: &DesiredResource, ids: &'a Ids, attr: &str, kind: Kind) -
 /// in their project with its own token, so they belong to it.
 pub async fn tenant_session(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<Session> {
     let project = ref_id(res, ids, "tenant", Kind::Tenant)?;
-    Ok(cx.cloud.project_session(project).await?)
+    project_session(cx, project).await
+}
+
+/// A session in `project`, a tenant of the spec. A tenant whose creating run was killed
+/// between the project's create and the grant of stackform's role on it (the next run adopts
+/// it by its tag) refuses a token: the role is granted then, as the create would have, and
+/// the token asked again.
+pub async fn project_session(cx: &Context, project: &str) -> Result<Session> {
+    match cx.cloud.project_session(project).await {
+        Err(refused) if refused.is_unauthorized() => {
+            let admin = cx.cloud.admin();
+            let Some(role) = admin
+                .identity()
+                .find_role(super::tenant::MEMBER_ROLE)
+                .await?
+            else {
+                return Err(refused.into());
+            };
+            admin
+                .identity()
+                .grant_project_role(project, &admin.user_id(), &role.id)
+                .await?;
+            Ok(cx.cloud.project_session(project).await?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// The attributes present in desired whose value differs from current, for in-place updates.
@@ -195,8 +220,9 @@ where
 }
 
 /// POSTs a Neutron resource with its tags in the body; clouds without tag-at-create
-/// (`tag-creation` extension) reject the field, so then create without and PUT the tags.
-/// A lost answer is resolved by looking the tags up in the project.
+/// (`tag-creation` extension, or real Neutron although it advertises it) reject the field, so
+/// then create without and PUT the tags, and once refused, the run's later creates go without
+/// at once. A lost answer is resolved by looking the tags up in the project.
 pub async fn neutron_create_tagged<T>(
     session: &Session,
     collection: Collection,
@@ -214,61 +240,105 @@ where
         // Filtered here too: a cloud without the tag filter extension returns everything.
         Ok(found.into_iter().find(|item| has_tags(item.tags(), tags)))
     };
-    let mut tagged = body.clone();
-    tagged["tags"] = json!(tags);
-    let first = create_or_adopt(
-        addr,
-        || session.network().create::<T>(collection, tagged.clone()),
-        find,
-    )
-    .await;
+    let learned = session.learned();
+    // Ports take tags in the body and drop them (real Neutron 2026.2): a run killed between
+    // the POST and the tag PUT would leave an untagged port, so ports are looked for first.
+    let untagged_first = collection.path == neutron::PORTS.path;
+    let first = if untagged_first || learned.neutron_refuses_tags_on_create() {
+        None
+    } else {
+        let mut tagged = body.clone();
+        tagged["tags"] = json!(tags);
+        Some(
+            create_or_adopt(
+                addr,
+                || session.network().create::<T>(collection, tagged.clone()),
+                find,
+            )
+            .await,
+        )
+    };
     match first {
-        Err(Error::Api(error))
+        None => create_then_tag(session, collection, addr, body, tags).await,
+        Some(Err(Error::Api(error)))
             if error.status() == Some(reqwest::StatusCode::BAD_REQUEST)
                 && error.message().contains("tags") =>
         {
-            // Without tags in the body, a create whose answer is lost leaves an untagged
-            // object: it is the one of this name that was not there before the first POST.
-            let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
-            let same_name = || async {
-                let query = neutron::query(&[("name", name), ("project_id", &project)]);
-                session.network().list::<T>(collection, &query).await
-            };
-            let before: BTreeSet<String> = same_name()
-                .await?
-                .iter()
-                .map(|item| item.id().to_string())
-                .collect();
-            let created: T = create_or_adopt(
-                addr,
-                || session.network().create::<T>(collection, body.clone()),
-                || async {
-                    Ok(same_name()
-                        .await?
-                        .into_iter()
-                        .find(|item| !before.contains(item.id()) && item.tags().is_empty()))
-                },
-            )
-            .await?;
-            session
-                .network()
-                .set_tags(collection, created.id(), tags)
-                .await?;
-            Ok(created)
+            learned.learn_neutron_refuses_tags_on_create();
+            create_then_tag(session, collection, addr, body, tags).await
         }
         // Real Neutron (2026.2, ML2) answers a port POST with `tags: []` although it
         // advertises `tag-creation`: the tags in the body are dropped. Without them a lost
         // reply could not be adopted and the port could not be told as ours once unbound, so
         // whatever the reply lacks is set explicitly.
-        Ok(created) if !has_tags(created.tags(), tags) => {
+        Some(Ok(created)) if !has_tags(created.tags(), tags) => {
             session
                 .network()
                 .set_tags(collection, created.id(), tags)
                 .await?;
             Ok(created)
         }
-        other => other,
+        Some(other) => other,
     }
+}
+
+/// Creates a Neutron object without tags in the body, then PUTs them: for a cloud that
+/// refuses tags at create.
+async fn create_then_tag<T>(
+    session: &Session,
+    collection: Collection,
+    addr: &Address,
+    body: Value,
+    tags: &[String],
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + Tagged,
+{
+    let project = session.project_id();
+    // Without tags in the body, a create whose answer is lost leaves an untagged object: it is
+    // the one of this name that was not there before the POST.
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let same_name = || async {
+        let query = neutron::query(&[("name", name), ("project_id", &project)]);
+        session.network().list::<T>(collection, &query).await
+    };
+    let mut existing = same_name().await?;
+    // An untagged object of this name in the project is what an interrupted run left between
+    // its POST and its tags (killed, or the tag PUT's answer lost): it is taken over rather
+    // than made twice.
+    let untagged: Vec<usize> = (0..existing.len())
+        .filter(|&i| existing[i].tags().is_empty())
+        .collect();
+    if let [only] = untagged[..] {
+        let orphan = existing.swap_remove(only);
+        tracing::warn!(
+            "{addr}: taking over the untagged object of this name ({}) that an interrupted \
+             run left",
+            orphan.id()
+        );
+        session
+            .network()
+            .set_tags(collection, orphan.id(), tags)
+            .await?;
+        return Ok(orphan);
+    }
+    let before: BTreeSet<String> = existing.iter().map(|item| item.id().to_string()).collect();
+    let created: T = create_or_adopt(
+        addr,
+        || session.network().create::<T>(collection, body.clone()),
+        || async {
+            Ok(same_name()
+                .await?
+                .into_iter()
+                .find(|item| !before.contains(item.id()) && item.tags().is_empty()))
+        },
+    )
+    .await?;
+    session
+        .network()
+        .set_tags(collection, created.id(), tags)
+        .await?;
+    Ok(created)
 }
 
 /// How many project ids one Neutron list names (`project_id=a&project_id=b...`, any of): 100

@@ -118,16 +118,45 @@ pub fn observe(network: &neutron::Network, names: &Names) -> Attrs {
     attrs
 }
 
+/// Keeps a network as listed or created, so that its subnets' creates know its project
+/// without asking Neutron again.
+fn keep_network(listings: &std::sync::RwLock<super::Listings>, network: &neutron::Network) {
+    listings
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .keep(&network.id, network.clone());
+}
+
+/// The project of network `id`: as this run listed or created it, else as Neutron says.
+pub async fn project_of(cx: &Context, id: &str) -> Result<String> {
+    let kept = cx
+        .listings
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .object::<neutron::Network>(id);
+    Ok(match kept {
+        Some(network) => network.project_id.clone(),
+        None => {
+            let network: neutron::Network = cx.cloud.admin().network().get(NETWORKS, id).await?;
+            network.project_id
+        }
+    })
+}
+
 impl KindOps for Network {
     const SCHEMA: KindSchema = SCHEMA;
 
     async fn list(cx: &Context, scope: Scope<'_>) -> Result<Vec<Listed>> {
+        let listings = cx.listings.clone();
         common::list_neutron(
             cx,
             NETWORKS,
             scope,
             |n: &neutron::Network| Some(&n.status),
-            |n, _, o| observe(n, &o.names),
+            move |n, _, o| {
+                keep_network(&listings, n);
+                observe(n, &o.names)
+            },
         )
         .await
     }
@@ -149,6 +178,7 @@ impl KindOps for Network {
         let tags = common::ownership_tags(cx, &res.addr);
         let network: neutron::Network =
             neutron_create_tagged(&session, NETWORKS, &res.addr, body, &tags).await?;
+        keep_network(&cx.listings, &network);
         // A project member may not create a shared network (403 "create_network:shared").
         if common::bool_attr(res, "shared", false) {
             let _: neutron::Network = cx

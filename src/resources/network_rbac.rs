@@ -20,7 +20,7 @@ use super::schema::{Api, Attr, AttrType, Grant, Implied, KindSchema, Ref, View};
 use super::{Context, Error, Ids, KindOps, Listed, Observed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::openstack::network::{self as neutron, NETWORKS, RBAC_POLICIES};
+use crate::openstack::network::{self as neutron, RBAC_POLICIES};
 use crate::spec::{Attrs, Desired, DesiredResource};
 
 pub struct NetworkRbac;
@@ -224,7 +224,7 @@ impl KindOps for NetworkRbac {
     /// Neutron), so the policy counts against the network owner's `rbac_policy` quota.
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let network_id = ref_id(res, ids, "network", Kind::Network)?;
-        let network: neutron::Network = cx.cloud.admin().network().get(NETWORKS, network_id).await?;
+        let project_id = super::network::project_of(cx, network_id).await?;
         let action = res
             .attrs
             .get("action")
@@ -237,9 +237,9 @@ impl KindOps for NetworkRbac {
             "object_id": network_id,
             "action": action,
             "target_tenant": target,
-            "project_id": network.project_id,
+            "project_id": project_id,
         });
-        let lookup = || find(cx, &network.project_id, network_id, &action, &target);
+        let lookup = || find(cx, &project_id, network_id, &action, &target);
         let created = common::create_or_adopt(
             &res.addr,
             || cx.cloud.admin().network().create::<neutron::RbacPolicy>(RBAC_POLICIES, body.clone()),

@@ -16,7 +16,7 @@ use super::schema::{self, Api, Attr, AttrType, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::openstack::network::{self as neutron, NETWORKS, PORTS};
+use crate::openstack::network::{self as neutron, PORTS};
 use crate::spec::port_fields::{
     entry_span_key, fixed_ip_entry, managed_addresses, pairs_as_observed, sort_entries,
 };
@@ -350,9 +350,8 @@ impl KindOps for Port {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let network_id = ref_id(res, ids, "network", Kind::Network)?;
         // A port lives in its network's project; the network says which.
-        let network: neutron::Network =
-            cx.cloud.admin().network().get(NETWORKS, network_id).await?;
-        let session = cx.cloud.project_session(&network.project_id).await?;
+        let project_id = super::network::project_of(cx, network_id).await?;
+        let session = common::project_session(cx, &project_id).await?;
         let mut body = json!({
             "network_id": network_id,
             "name": name_of(res),

@@ -8,7 +8,7 @@ use super::common::{self, Names, gone_ok, name_of, neutron_create_tagged, ref_id
 use super::schema::{Api, Attr, AttrType, KindSchema, Ref};
 use super::{Context, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::Kind;
-use crate::openstack::network::{self as neutron, NETWORKS, PORTS, SUBNETS};
+use crate::openstack::network::{self as neutron, PORTS, SUBNETS};
 use crate::spec::{Attrs, DesiredResource};
 
 pub struct Subnet;
@@ -166,9 +166,8 @@ impl KindOps for Subnet {
     async fn create(cx: &Context, res: &DesiredResource, ids: &Ids) -> Result<String> {
         let network_id = ref_id(res, ids, "network", Kind::Network)?;
         // A subnet lives in its network's project; the network says which.
-        let network: neutron::Network =
-            cx.cloud.admin().network().get(NETWORKS, network_id).await?;
-        let session = cx.cloud.project_session(&network.project_id).await?;
+        let project_id = super::network::project_of(cx, network_id).await?;
+        let session = common::project_session(cx, &project_id).await?;
         let cidr = common::str_attr(res, "cidr")?;
         let ip_version = match res.attrs.get("ip_version").and_then(Value::as_i64) {
             Some(v) => v,

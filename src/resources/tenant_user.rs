@@ -57,35 +57,46 @@ pub async fn create(
         .domain_id
         .clone()
         .or_else(|| admin.project_domain_id());
-    let user_id = match find(cx, &user_name, domain.as_deref(), &project.id).await? {
-        Some(found) => {
-            tracing::info!("{addr}: adopting its own user {user_name}, with a new password");
-            admin
-                .identity()
-                .update_user(&found, json!({ "password": password }))
-                .await?;
-            found
-        }
-        None => {
-            let mut body = json!({
-                "name": user_name,
-                "password": password,
-                "default_project_id": project.id,
-                "enabled": true,
-                "description": format!("the own user of stackform's {addr} (lineage {})", cx.lineage),
-            });
-            if let Some(domain) = &domain {
-                body["domain_id"] = json!(domain);
+    let mut body = json!({
+        "name": user_name,
+        "password": password,
+        "default_project_id": project.id,
+        "enabled": true,
+        "description": format!("the own user of stackform's {addr} (lineage {})", cx.lineage),
+    });
+    if let Some(domain) = &domain {
+        body["domain_id"] = json!(domain);
+    }
+    // Made straight away (the name is new with the project); a lost reply is resolved by the
+    // name, which is this project's alone, and the user the lost create made has the password
+    // sent with it.
+    let created = common::create_or_adopt(
+        addr,
+        || async { Ok(admin.identity().create_user(body.clone()).await?.id) },
+        || find(cx, &user_name, domain.as_deref(), &project.id),
+    )
+    .await;
+    let user_id = match created {
+        Ok(id) => id,
+        // The name is taken: by the user an earlier run made for this project (the state lost
+        // its password: a lost reply, a recovered state), which is adopted with a new
+        // password; by anyone else's, which is not.
+        Err(Error::Api(conflict)) if conflict.is_conflict() => {
+            match find(cx, &user_name, domain.as_deref(), &project.id).await? {
+                Some(found) => {
+                    tracing::info!(
+                        "{addr}: adopting its own user {user_name}, with a new password"
+                    );
+                    admin
+                        .identity()
+                        .update_user(&found, json!({ "password": password }))
+                        .await?;
+                    found
+                }
+                None => return Err(Error::Api(conflict)),
             }
-            // A lost reply is resolved by the name, which is this project's alone; the user
-            // the lost create made has the password sent with it.
-            common::create_or_adopt(
-                addr,
-                || async { Ok(admin.identity().create_user(body.clone()).await?.id) },
-                || find(cx, &user_name, domain.as_deref(), &project.id),
-            )
-            .await?
         }
+        Err(e) => return Err(e),
     };
     // Kept before anything else can fail: a user the state does not know would be orphaned.
     let kept = TenantCredentials {

@@ -280,7 +280,7 @@ async fn volume_session(cx: &Context, volume_id: &str) -> Result<Session> {
         .get(VOLUMES, volume_id)
         .await?;
     let project = volume.project_id.unwrap_or_default();
-    Ok(cx.cloud.project_session(&project).await?)
+    super::common::project_session(cx, &project).await
 }
 
 /// Creates the copy (adopting one whose reply was lost, by its metadata), then waits for it.

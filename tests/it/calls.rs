@@ -390,3 +390,67 @@ subnets = ["sub"]
         .collect();
     assert_eq!(port_lists.len(), 1, "{refresh:?}");
 }
+
+/// Real Neutron refuses `tags` in the POST of networks, subnets, routers and security groups
+/// (and so does the embedded cloud): the first refusal is learned for the run, so the creates
+/// after it send no tags, and no create looks its network up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_of_tags_at_create_is_met_once_per_run() {
+    let cloud = Counted::start().await;
+    cloud.spec(
+        r#"
+[provider]
+cloud = "env"
+external_network = "public"
+
+[tenant.calls]
+
+[network.net]
+tenant = "calls"
+
+[subnet.a]
+network = "net"
+cidr = "10.31.1.0/24"
+
+[subnet.b]
+network = "net"
+cidr = "10.31.2.0/24"
+
+[router.edge]
+tenant = "calls"
+external_gateway = true
+subnets = ["a", "b"]
+"#,
+    );
+    cloud
+        .api
+        .request(Method::DELETE, "identity", "/../../_sim/requests", None)
+        .await;
+    let (code, out, err) = run_env(cloud.dir(), &["apply", "--auto-approve"], &cloud.sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, log) = cloud
+        .api
+        .request(Method::GET, "identity", "/../../_sim/requests", None)
+        .await;
+    let requests = log["requests"].as_array().cloned().unwrap_or_default();
+    let refused: Vec<String> = requests
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["status"] == 400)
+        .map(|r| r["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].ends_with("/v2.0/networks"), "{refused:?}");
+    let network_reads = requests
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("/v2.0/networks/")
+        })
+        .count();
+    assert_eq!(network_reads, 0, "{requests:?}");
+    // Everything made is tagged, so the next plan has nothing to do.
+    cloud.converged();
+}

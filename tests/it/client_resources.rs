@@ -468,7 +468,8 @@ async fn a_gateway_without_an_external_network_is_a_clear_error() {
         .unwrap();
     assert_eq!(
         error.to_string(),
-        "router.edge: external network `nowhere` not found (external networks: public)"
+        "router.edge: `nowhere` is not an external network of the cloud (external networks: \
+         public)"
     );
     sim.stop().await;
 }

@@ -131,18 +131,39 @@ async fn full_lifecycle_with_conflicts() {
     let token = token.as_str();
     let (public, public_subnet) = public_network(&cloud, token).await;
 
-    let net = post(
+    // As real Neutron: `tag-creation` is advertised, yet tags in the POST are refused.
+    let tagged = post(
         &cloud,
         token,
         "networks",
         json!({"network": {"name": "app", "tags": ["t1"]}}),
     )
     .await;
+    assert_eq!(tagged.status, StatusCode::BAD_REQUEST, "{}", tagged.body);
+    assert_eq!(
+        tagged.body["NeutronError"]["message"],
+        json!("Attribute 'tags' not allowed in POST")
+    );
+    let net = post(
+        &cloud,
+        token,
+        "networks",
+        json!({"network": {"name": "app"}}),
+    )
+    .await;
     assert_eq!(net.status, StatusCode::CREATED, "{}", net.body);
     let net_id = id_of(&net, "network");
     assert_eq!(net.body["network"]["mtu"], json!(1450));
     assert_eq!(net.body["network"]["project_id"], json!(project));
-    assert_eq!(net.body["network"]["tags"], json!(["t1"]));
+    assert_eq!(net.body["network"]["tags"], json!([]));
+    let tags = put(
+        &cloud,
+        token,
+        &format!("networks/{net_id}/tags"),
+        Some(json!({"tags": ["t1"]})),
+    )
+    .await;
+    assert_eq!(tags.body, json!({"tags": ["t1"]}));
     assert_eq!(net.body["network"]["status"], json!("ACTIVE"));
     assert!(net.body["network"].get("provider:network_type").is_none());
 
@@ -572,26 +593,20 @@ async fn quotas_and_over_quota() {
 async fn tags_api_and_filters() {
     let cloud = start().await;
     let (_, _, token) = cloud.tenant("delta").await;
-    let a = id_of(
-        &post(
-            &cloud,
-            &token,
-            "networks",
-            json!({"network": {"name": "a", "tags": ["red", "blue"]}}),
-        )
-        .await,
-        "network",
-    );
-    let b = id_of(
-        &post(
-            &cloud,
-            &token,
-            "networks",
-            json!({"network": {"name": "b", "tags": ["red"]}}),
-        )
-        .await,
-        "network",
-    );
+    let tagged_network = |name: &'static str, tags: Value| {
+        let (cloud, token) = (&cloud, &token);
+        async move {
+            let id = id_of(
+                &post(cloud, token, "networks", json!({"network": {"name": name}})).await,
+                "network",
+            );
+            let path = format!("networks/{id}/tags");
+            put(cloud, token, &path, Some(json!({ "tags": tags }))).await;
+            id
+        }
+    };
+    let a = tagged_network("a", json!(["red", "blue"])).await;
+    let b = tagged_network("b", json!(["red"])).await;
     let c = id_of(
         &post(
             &cloud,

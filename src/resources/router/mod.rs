@@ -16,7 +16,7 @@ use super::common::{self, Names, dep_id, gone_ok, name_of, neutron_create_tagged
 use super::schema::{Api, Attr, AttrType, KindSchema, Ref, View};
 use super::{Context, Error, Ids, KindOps, Listed, ObservedResource, Result, Scope};
 use crate::addr::{Address, Kind};
-use crate::openstack::network::{self as neutron, NETWORKS, PORTS, ROUTERS};
+use crate::openstack::network::{self as neutron, PORTS, ROUTERS};
 use crate::spec::{Attrs, DesiredResource};
 
 mod checks;
@@ -194,7 +194,8 @@ pub fn routers_on_subnet(view: &View<'_>, subnet: &Address) -> Vec<Address> {
     routers
 }
 
-/// The external network's id, from `cx.external_network` (a name or an id).
+/// The external network's id, from `cx.external_network` (a name or an id), found among the
+/// external networks the refresh listed.
 async fn external_network_id(cx: &Context, addr: &Address) -> Result<String> {
     let wanted = cx
         .external_network
@@ -206,35 +207,7 @@ async fn external_network_id(cx: &Context, addr: &Address) -> Result<String> {
                   the [provider] table"
                     .into(),
         })?;
-    let query = neutron::query(&[("router:external", "true")]);
-    let externals: Vec<neutron::Network> =
-        cx.cloud.admin().network().list(NETWORKS, &query).await?;
-    let externals: Vec<_> = externals
-        .into_iter()
-        .filter(|n| n.external != Some(false))
-        .collect();
-    if let Some(by_id) = externals.iter().find(|n| n.id == wanted) {
-        return Ok(by_id.id.clone());
-    }
-    let by_name: Vec<_> = externals.iter().filter(|n| n.name == wanted).collect();
-    match by_name.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => Err(Error::Failed {
-            addr: addr.clone(),
-            message: format!(
-                "external network `{wanted}` not found (external networks: {})",
-                externals
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }),
-        _ => Err(Error::Failed {
-            addr: addr.clone(),
-            message: format!("several external networks are named `{wanted}`: give its id"),
-        }),
-    }
+    common::external_network_id(cx, addr, wanted).await
 }
 
 /// What `res` asks of the router's links, with ids resolved.

@@ -107,6 +107,10 @@ impl Kind {
         }
     }
     /// Attributes accepted in POST, accepted in PUT, and known but read-only.
+    ///
+    /// Real Neutron (2026.2, ML2) advertises `tag-creation` yet refuses `tags` in the POST of
+    /// networks, subnets, routers, security groups and floating IPs ("Attribute 'tags' not
+    /// allowed in POST"), and drops them from a port's: they are read-only here too.
     pub fn attributes(self) -> AttrTable {
         const COMMON_RO: &[&str] = &[
             "id",
@@ -130,7 +134,6 @@ impl Kind {
                     "provider:segmentation_id",
                     "availability_zone_hints",
                     "is_default",
-                    "tags",
                     "project_id",
                     "tenant_id",
                 ],
@@ -150,6 +153,7 @@ impl Kind {
                     "ipv4_address_scope",
                     "ipv6_address_scope",
                     "l2_adjacency",
+                    "tags",
                 ],
                 common_read_only: COMMON_RO,
             },
@@ -167,7 +171,6 @@ impl Kind {
                     "host_routes",
                     "ipv6_address_mode",
                     "ipv6_ra_mode",
-                    "tags",
                     "project_id",
                     "tenant_id",
                 ],
@@ -186,6 +189,7 @@ impl Kind {
                     "segment_id",
                     "router:external",
                     "dns_publish_fixed_ip",
+                    "tags",
                 ],
                 common_read_only: COMMON_RO,
             },
@@ -238,7 +242,6 @@ impl Kind {
                     "admin_state_up",
                     "external_gateway_info",
                     "availability_zone_hints",
-                    "tags",
                     "project_id",
                     "tenant_id",
                 ],
@@ -249,20 +252,13 @@ impl Kind {
                     "external_gateway_info",
                     "routes",
                 ],
-                read_only: &["availability_zones", "flavor_id"],
+                read_only: &["availability_zones", "flavor_id", "tags"],
                 common_read_only: COMMON_RO,
             },
             Kind::SecurityGroup => AttrTable {
-                post: &[
-                    "name",
-                    "description",
-                    "stateful",
-                    "tags",
-                    "project_id",
-                    "tenant_id",
-                ],
+                post: &["name", "description", "stateful", "project_id", "tenant_id"],
                 put: &["name", "description", "stateful"],
-                read_only: &["security_group_rules", "shared"],
+                read_only: &["security_group_rules", "shared", "tags"],
                 common_read_only: COMMON_RO,
             },
             Kind::SecurityGroupRule => AttrTable {

@@ -523,7 +523,9 @@ impl NetworkData {
         spec.device_owner = get_str(body, "device_owner", 255)?.unwrap_or_default();
         spec.port_security_enabled = get_bool(body, "port_security_enabled")?;
         spec.allowed_address_pairs = read_address_pairs(body)?.unwrap_or_default();
-        spec.tags = validate_tags(&get_str_list(body, "tags")?.unwrap_or_default())?;
+        // Real Neutron (2026.2, ML2) takes `tags` in a port's POST and drops them: the reply
+        // and the port have none.
+        validate_tags(&get_str_list(body, "tags")?.unwrap_or_default())?;
         read_binding(
             actor,
             body,

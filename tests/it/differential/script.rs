@@ -882,6 +882,54 @@ async fn network(rec: &mut Recorder, login: &Login) {
     rec.on_cleanup(N, "/v2.0/networks/{net}");
     rec.call(get("neutron.network.show", N, "/v2.0/networks/{net}"))
         .await;
+    // `tag-creation` is advertised, yet tags in a POST are refused (ports: dropped).
+    for (step, path, body) in [
+        (
+            "neutron.network.create.tags_refused",
+            "/v2.0/networks",
+            json!({"network": {"name": "sfd-tagged", "tags": ["blue"]}}),
+        ),
+        (
+            "neutron.subnet.create.tags_refused",
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": "{net}", "cidr": "10.98.0.0/24", "ip_version": 4,
+                "tags": ["blue"]}}),
+        ),
+        (
+            "neutron.router.create.tags_refused",
+            "/v2.0/routers",
+            json!({"router": {"name": "sfd-tagged", "tags": ["blue"]}}),
+        ),
+        (
+            "neutron.security_group.create.tags_refused",
+            "/v2.0/security-groups",
+            json!({"security_group": {"name": "sfd-tagged", "tags": ["blue"]}}),
+        ),
+    ] {
+        rec.call(post(step, N, path, body)).await;
+    }
+    let reply = rec
+        .call(post(
+            "neutron.port.create.tags_dropped",
+            N,
+            "/v2.0/ports",
+            json!({"port": {"network_id": "{net}", "name": "sfd-tagged", "tags": ["blue"]}}),
+        ))
+        .await;
+    rec.bind("tagged_port", reply.str_at("/port/id"));
+    rec.on_cleanup(N, "/v2.0/ports/{tagged_port}");
+    rec.call(get(
+        "neutron.port.show.tags_dropped",
+        N,
+        "/v2.0/ports/{tagged_port}",
+    ))
+    .await;
+    rec.call(delete(
+        "neutron.port.delete.tags_dropped",
+        N,
+        "/v2.0/ports/{tagged_port}",
+    ))
+    .await;
     rec.call(put(
         "neutron.network.update",
         N,
