@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
 use super::suggest::did_you_mean;
+use super::watch_fields::WatchConfig;
 use super::{
     CloudChoice, Desired, DesiredResource, Provider, StorageMode, checks, conflicts, fields,
 };
@@ -77,6 +78,8 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
             let name: &str = key.get_ref();
             if name == "provider" {
                 merged.provider_table(file, key, item, &mut diags);
+            } else if name == "watch" {
+                merged.watch_table(file, key, item, &mut diags);
             } else if let Some(kind) = Kind::parse(name) {
                 merged.kind_table(file, kind, item, &mut diags);
             } else {
@@ -107,6 +110,7 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     }
     let desired = Desired {
         provider,
+        watch: merged.watch.unwrap_or_default(),
         resources,
         warnings: diags.clone(),
     };
@@ -131,6 +135,9 @@ fn no_provider(files: &[SourceFile]) -> Diagnostic {
 #[derive(Default)]
 struct Merged {
     provider: Option<Provider>,
+    /// The `[watch]` table (the daemon's timers), with where it is.
+    watch: Option<WatchConfig>,
+    watch_at: Option<Span>,
     /// Where the first `[provider]` table is, even when it had errors.
     provider_at: Option<Span>,
     resources: BTreeMap<Address, DesiredResource>,
@@ -159,6 +166,28 @@ impl Merged {
         }
         self.provider_at = Some(file.span(header.clone()));
         self.provider = read_provider(file, item, header, diags);
+    }
+
+    /// The `[watch]` table: one per folder, as `[provider]`.
+    fn watch_table(
+        &mut self,
+        file: &SourceFile,
+        key: &Key<'_>,
+        item: &Item<'_>,
+        diags: &mut Diagnostics,
+    ) {
+        let header = header_range(file, key, item);
+        if let Some(first) = &self.watch_at {
+            diags.push(
+                Diagnostic::error("more than one [watch] table")
+                    .at(file.span(header))
+                    .note("the first [watch] table is here", first.clone())
+                    .help("keep one [watch] table for the whole folder"),
+            );
+            return;
+        }
+        self.watch_at = Some(file.span(header.clone()));
+        self.watch = super::watch_fields::read_watch(file, item, header, diags);
     }
 
     /// A `[kind]` table: every `[kind.name]` resource in it.
@@ -357,7 +386,7 @@ fn syntax_error(file: &SourceFile, error: &toml::de::Error) -> Diagnostic {
 fn unknown_kind(file: &SourceFile, key: &Key<'_>) -> Diagnostic {
     let name: &str = key.get_ref();
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    let close = did_you_mean(name, kinds.iter().copied().chain(["provider"]))
+    let close = did_you_mean(name, kinds.iter().copied().chain(["provider", "watch"]))
         .map(|c| format!("did you mean `{c}`? "))
         .unwrap_or_default();
     Diagnostic::error(format!("unknown resource kind `{name}`"))
@@ -547,7 +576,7 @@ fn parse_cloud(text: &str) -> Option<CloudChoice> {
 }
 
 /// Seconds from `"90s"`, `"5m"`, `"1h"`, `"300"` or an integer; Err describes what was found.
-fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
+pub(super) fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
     let secs = match item.get_ref() {
         DeValue::String(text) => {
             let text = text.trim();
