@@ -99,3 +99,67 @@ pub(super) fn read_watch(
     }
     (diags.0.len() == before).then_some(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load_str;
+
+    const PROVIDER: &str = "[provider]\ncloud = \"embedded\"\n";
+
+    fn errors(text: &str) -> String {
+        match load_str(&format!("{PROVIDER}{text}")) {
+            Ok(_) => panic!("should not load:\n{text}"),
+            Err(diags) => diags.to_string(),
+        }
+    }
+
+    #[test]
+    fn without_a_watch_table_the_seed_systems_intervals_apply() {
+        let desired = load_str(PROVIDER).expect("loads");
+        assert_eq!(desired.watch, WatchConfig::default());
+        assert_eq!(desired.watch.pull_resources, Duration::from_secs(3600));
+        assert_eq!(desired.watch.pull_sub_resources, Duration::from_secs(7200));
+        assert_eq!(desired.watch.pull_quotas, Duration::from_secs(43200));
+        assert_eq!(desired.watch.pull_properties, Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn a_watch_table_sets_the_intervals_it_names() {
+        let desired = load_str(&format!(
+            "{PROVIDER}[watch]\npull_resources = \"10m\"\npull_quotas = 600\n"
+        ))
+        .expect("loads");
+        assert_eq!(desired.watch.pull_resources, Duration::from_secs(600));
+        assert_eq!(desired.watch.pull_quotas, Duration::from_secs(600));
+        assert_eq!(desired.watch.pull_sub_resources, Duration::from_secs(7200));
+        assert!(desired.watch.span.is_some());
+    }
+
+    #[test]
+    fn watch_table_errors_are_located() {
+        let text = errors("[watch]\npull_resource = \"1h\"\n");
+        assert!(
+            text.contains("unknown field `pull_resource` in [watch]"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `pull_resources`?"), "{text}");
+        assert!(text.contains("spec.toml:4:1"), "{text}");
+
+        let text = errors("[watch]\npull_quotas = \"0s\"\n");
+        assert!(text.contains("invalid pull_quotas of zero"), "{text}");
+        assert!(text.contains("spec.toml:4:15"), "{text}");
+
+        let text = errors("[watch]\n[watch.x]\n");
+        assert!(text.contains("unknown field `x` in [watch]"), "{text}");
+
+        let Err(diags) = load_str(&format!("watch = 3\n{PROVIDER}")) else {
+            panic!("`watch = 3` loads");
+        };
+        let text = diags.to_string();
+        assert!(
+            text.contains("`watch` must be a table, found integer"),
+            "{text}"
+        );
+    }
+}

@@ -16,7 +16,11 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::cloud_api::CloudApi;
+use crate::real_common;
 use crate::support::{SimProcess, run_env, stackform};
+
+/// Every security group (the embedded cloud of one test holds only its own).
+const ALL: &str = "/security-groups";
 
 fn spec(groups: &[&str], extra: &str) -> String {
     let mut s = String::from("[provider]\ncloud = \"env\"\n\n[tenant.watch]\n");
@@ -148,9 +152,10 @@ impl Drop for Daemon {
     }
 }
 
-async fn group_names(api: &CloudApi) -> Vec<String> {
+/// The security groups' names (the `default` one aside) of a list path.
+async fn group_names(api: &CloudApi, groups: &str) -> Vec<String> {
     let mut names: Vec<String> = api
-        .list("network", "/security-groups", "security_groups")
+        .list("network", groups, "security_groups")
         .await
         .iter()
         .filter_map(|g| g["name"].as_str())
@@ -161,10 +166,8 @@ async fn group_names(api: &CloudApi) -> Vec<String> {
     names
 }
 
-async fn delete_group(api: &CloudApi, name: &str) -> String {
-    let group = api
-        .one("network", "/security-groups", "security_groups", name)
-        .await;
+async fn delete_group(api: &CloudApi, groups: &str, name: &str) -> String {
+    let group = api.one("network", groups, "security_groups", name).await;
     let id = group["id"].as_str().unwrap_or_default().to_string();
     let (status, _) = api
         .request(
@@ -186,14 +189,14 @@ async fn edits_are_applied_an_invalid_edit_changes_nothing_and_the_lock_names_th
     save(dir.path(), &spec(&["ssh"], ""));
     let daemon = Daemon::start(dir.path(), &sim.env, &[]);
     daemon.wait_for("reconcile (start) applied", 1);
-    assert_eq!(group_names(&api).await, ["ssh"]);
+    assert_eq!(group_names(&api, ALL).await, ["ssh"]);
     let (code, body) = daemon.get("/readyz").await;
     assert_eq!((code, body.as_str()), (200, "ready\n"));
 
     // An edit: applied with no command.
     save(dir.path(), &spec(&["ssh", "web"], ""));
     daemon.wait_for("reconcile (spec-change) applied", 1);
-    assert_eq!(group_names(&api).await, ["ssh", "web"]);
+    assert_eq!(group_names(&api, ALL).await, ["ssh", "web"]);
 
     // An invalid edit: reported as `plan` reports it, nothing made, the daemon lives on.
     let invalid = spec(&["ssh", "web", "db"], "").replace(
@@ -216,7 +219,7 @@ async fn edits_are_applied_an_invalid_edit_changes_nothing_and_the_lock_names_th
         "the daemon's error is plan's:\n{plan_err}\ndaemon:\n{}",
         daemon.err()
     );
-    assert_eq!(group_names(&api).await, ["ssh", "web"]);
+    assert_eq!(group_names(&api, ALL).await, ["ssh", "web"]);
     let status = daemon.status().await;
     assert_eq!(status["last"]["spec-change"]["result"], "invalid-spec");
     assert!(
@@ -231,7 +234,7 @@ async fn edits_are_applied_an_invalid_edit_changes_nothing_and_the_lock_names_th
     // The fix: applied.
     save(dir.path(), &spec(&["ssh", "web", "db"], ""));
     daemon.wait_for("reconcile (spec-change) applied", 2);
-    assert_eq!(group_names(&api).await, ["db", "ssh", "web"]);
+    assert_eq!(group_names(&api, ALL).await, ["db", "ssh", "web"]);
     // The lock: a concurrent apply is refused, naming the daemon; `plan` still works (above).
     let (code, out, err) = run_env(dir.path(), &["apply", "--auto-approve"], &sim.env);
     assert_eq!(code, 1, "{out}\n{err}");
@@ -267,19 +270,44 @@ async fn drift_is_corrected_in_apply_mode_and_only_reported_in_plan_mode() {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimProcess::start(&dir.path().join("cloud"));
     let api = CloudApi::admin(sim.auth_url()).await;
+    drift_scenario(dir.path(), &sim.env, &api, "watch").await;
+}
+
+/// The same against the real services of `REAL_OS_OPENRC`, in a tenant of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_drift_is_corrected_in_apply_mode_and_only_reported_in_plan_mode() {
+    let Some(env) = real_common::real_cloud_env() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let api = CloudApi::login_env(&env).await;
+    let tenant = real_common::unique_name("sf-watch");
+    drift_scenario(dir.path(), &env, &api, &tenant).await;
+    let (code, out, err) = run_env(dir.path(), &["destroy", "--auto-approve"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// Drift with a pull every second: a security group deleted behind stackform's back is made
+/// again in apply mode; in plan mode it is reported at every pull and nothing is made.
+async fn drift_scenario(dir: &Path, env: &[(String, String)], api: &CloudApi, tenant: &str) {
     save(
-        dir.path(),
-        &spec(&["ssh"], "\n[watch]\npull_resources = \"1s\"\n"),
+        dir,
+        &spec(&["ssh"], "\n[watch]\npull_resources = \"1s\"\n").replace(
+            "[tenant.watch]\n",
+            &format!("[tenant.watch]\nname = \"{tenant}\"\n"),
+        ),
     );
-    let daemon = Daemon::start(dir.path(), &sim.env, &[]);
+    let daemon = Daemon::start(dir, env, &[]);
     daemon.wait_for("reconcile (start) applied", 1);
-    let old_id = delete_group(&api, "ssh").await;
+    let project = api.one("identity", "/projects", "projects", tenant).await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let groups = format!("/security-groups?project_id={project}");
+    let old_id = delete_group(api, &groups, "ssh").await;
     daemon.wait_for("drift found: 1 change(s) corrected", 1);
-    assert_eq!(group_names(&api).await, ["ssh"]);
-    let new_id = api
-        .one("network", "/security-groups", "security_groups", "ssh")
-        .await["id"]
-        .clone();
+    assert_eq!(group_names(api, &groups).await, ["ssh"]);
+    let new_id = api.one("network", &groups, "security_groups", "ssh").await["id"].clone();
     assert_ne!(new_id, Value::from(old_id));
     let status = daemon.status().await;
     assert_eq!(status["drift_corrected"], true, "{status}");
@@ -293,9 +321,9 @@ async fn drift_is_corrected_in_apply_mode_and_only_reported_in_plan_mode() {
     let (code, _) = daemon.terminate();
     assert_eq!(code, 0);
 
-    let daemon = Daemon::start(dir.path(), &sim.env, &["--mode", "plan"]);
+    let daemon = Daemon::start(dir, env, &["--mode", "plan"]);
     daemon.wait_for("reconcile (start) converged", 1);
-    delete_group(&api, "ssh").await;
+    delete_group(api, &groups, "ssh").await;
     let out = daemon.wait_for(
         "drift found: 1 change(s) reported, not applied (plan mode)",
         1,
@@ -304,9 +332,9 @@ async fn drift_is_corrected_in_apply_mode_and_only_reported_in_plan_mode() {
         out.contains("# security_group.ssh will be created (deleted outside stackform)"),
         "{out}"
     );
-    // Later pulls report it again, and still apply nothing.
+    // Later pulls report it again, and still make nothing.
     daemon.wait_for("reconcile (pull-resources) planned", 2);
-    assert_eq!(group_names(&api).await, Vec::<String>::new());
+    assert_eq!(group_names(api, &groups).await, Vec::<String>::new());
     let status = daemon.status().await;
     assert_eq!(status["mode"], "plan");
     assert_eq!(status["drift_corrected"], false);
@@ -325,16 +353,16 @@ async fn once_reconciles_one_time_and_exits_like_apply() {
     let (code, out, err) = run_env(dir.path(), &["watch", "--once"], &sim.env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("Apply complete! Resources: 2 added"), "{out}");
-    assert_eq!(group_names(&api).await, ["ssh"]);
+    assert_eq!(group_names(&api, ALL).await, ["ssh"]);
 
-    delete_group(&api, "ssh").await;
+    delete_group(&api, ALL, "ssh").await;
     let (code, out, err) = run_env(dir.path(), &["watch", "--once", "--mode", "plan"], &sim.env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("# security_group.ssh will be created (deleted outside stackform)"),
         "{out}"
     );
-    assert_eq!(group_names(&api).await, Vec::<String>::new());
+    assert_eq!(group_names(&api, ALL).await, Vec::<String>::new());
 
     save(
         dir.path(),
