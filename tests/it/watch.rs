@@ -344,6 +344,82 @@ async fn drift_scenario(dir: &Path, env: &[(String, String)], api: &CloudApi, te
     assert_eq!(code, 0);
 }
 
+/// Makes the embedded cloud answer the next security group create `ms` late.
+async fn delay_group_create(api: &CloudApi, ms: u64) {
+    let (status, body) = api
+        .request(
+            Method::POST,
+            "identity",
+            "/../../_sim/faults",
+            Some(serde_json::json!({"delay": {"method": "POST",
+                "path_suffix": "/v2.0/security-groups", "ms": ms}})),
+        )
+        .await;
+    assert!(status < 300, "fault injection: {status} {body}");
+}
+
+fn signal(daemon: &Daemon, name: &str) {
+    let pid = daemon.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args([name, &pid])
+        .status();
+    assert!(
+        sent.map(|s| s.success()).unwrap_or(false),
+        "kill {name} {pid}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_lets_the_step_in_flight_finish_and_a_second_one_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(&dir.path().join("cloud"));
+    let api = CloudApi::admin(sim.auth_url()).await;
+    save(dir.path(), &spec(&["ssh"], ""));
+    let daemon = Daemon::start(dir.path(), &sim.env, &[]);
+    daemon.wait_for("reconcile (start) applied", 1);
+
+    // SIGTERM while a create is in flight: it finishes and is recorded, then exit 0.
+    delay_group_create(&api, 1500).await;
+    save(dir.path(), &spec(&["ssh", "web"], ""));
+    daemon.wait_for("security_group.web: Creating...", 1);
+    let (code, out) = daemon.terminate();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("security_group.web: Creation complete after"),
+        "{out}"
+    );
+    assert!(out.ends_with("stackform watch: stopped\n"), "{out}");
+    assert_eq!(group_names(&api, ALL).await, ["ssh", "web"]);
+    let (_, state, _) = run_env(dir.path(), &["state", "list"], &sim.env);
+    assert!(state.contains("security_group.web\t"), "{state}");
+
+    // A second signal: out at once, the create still unanswered.
+    let daemon = Daemon::start(dir.path(), &sim.env, &[]);
+    daemon.wait_for("reconcile (start) converged", 1);
+    delay_group_create(&api, 5000).await;
+    save(dir.path(), &spec(&["ssh", "web", "db"], ""));
+    daemon.wait_for("security_group.db: Creating...", 1);
+    let signalled = Instant::now();
+    signal(&daemon, "-TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&daemon, "-INT");
+    let mut daemon = daemon;
+    let status = daemon.child.wait().expect("the daemon exits");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        signalled.elapsed()
+    );
+    drop(daemon);
+
+    // The next run goes on: the create whose reply was never read is adopted, not repeated.
+    std::thread::sleep(Duration::from_secs(5));
+    let (code, out, err) = run_env(dir.path(), &["watch", "--once"], &sim.env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(group_names(&api, ALL).await, ["db", "ssh", "web"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_reconciles_one_time_and_exits_like_apply() {
     let dir = tempfile::tempdir().unwrap();
