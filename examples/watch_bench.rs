@@ -41,7 +41,9 @@ fn spec(description: usize) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let saves: usize = match std::env::args().nth(1) {
-        Some(n) => n.parse().map_err(|e| format!("SAVES must be a number: {e}"))?,
+        Some(n) => n
+            .parse()
+            .map_err(|e| format!("SAVES must be a number: {e}"))?,
         None => 20,
     };
     let dir = tempfile::tempdir()?;

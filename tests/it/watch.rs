@@ -344,6 +344,42 @@ async fn drift_scenario(dir: &Path, env: &[(String, String)], api: &CloudApi, te
     assert_eq!(code, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_on_an_invalid_spec_is_alive_not_ready_and_waits_for_a_valid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(&dir.path().join("cloud"));
+    let api = CloudApi::admin(sim.auth_url()).await;
+    save(
+        dir.path(),
+        &spec(&["ssh"], "").replace("tenant = ", "tenantt = "),
+    );
+    let daemon = Daemon::start(dir.path(), &sim.env, &[]);
+    daemon.wait_for(
+        "the spec is invalid; nothing applied, waiting for a valid one",
+        1,
+    );
+    assert!(
+        daemon.err().contains("unknown field `tenantt`"),
+        "{}",
+        daemon.err()
+    );
+    assert_eq!(daemon.get("/healthz").await, (200, "ok\n".to_string()));
+    assert_eq!(
+        daemon.get("/readyz").await,
+        (503, "not ready: no valid spec loaded\n".to_string())
+    );
+    let status = daemon.status().await;
+    assert_eq!(status["spec_loaded"], false);
+    assert_eq!(status["last"]["start"]["result"], "invalid-spec");
+    assert_eq!(group_names(&api, ALL).await, Vec::<String>::new());
+
+    save(dir.path(), &spec(&["ssh"], ""));
+    daemon.wait_for("reconcile (spec-change) applied", 1);
+    assert_eq!(daemon.get("/readyz").await, (200, "ready\n".to_string()));
+    assert_eq!(group_names(&api, ALL).await, ["ssh"]);
+    assert_eq!(daemon.get("/nothing").await.0, 404);
+}
+
 /// Makes the embedded cloud answer the next security group create `ms` late.
 async fn delay_group_create(api: &CloudApi, ms: u64) {
     let (status, body) = api
