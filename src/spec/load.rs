@@ -79,7 +79,9 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
             if name == "provider" {
                 merged.provider_table(file, key, item, &mut diags);
             } else if name == "watch" {
-                merged.watch_table(file, key, item, &mut diags);
+                let header = header_range(file, key, item);
+                let watch = (&mut merged.watch, &mut merged.watch_at);
+                super::watch_fields::watch_table(file, header, item, watch, &mut diags);
             } else if let Some(kind) = Kind::parse(name) {
                 merged.kind_table(file, kind, item, &mut diags);
             } else {
@@ -135,7 +137,7 @@ fn no_provider(files: &[SourceFile]) -> Diagnostic {
 #[derive(Default)]
 struct Merged {
     provider: Option<Provider>,
-    /// The `[watch]` table (the daemon's timers), with where it is.
+    /// The `[watch]` table (the daemon's timers), and where the first one is.
     watch: Option<WatchConfig>,
     watch_at: Option<Span>,
     /// Where the first `[provider]` table is, even when it had errors.
@@ -166,28 +168,6 @@ impl Merged {
         }
         self.provider_at = Some(file.span(header.clone()));
         self.provider = read_provider(file, item, header, diags);
-    }
-
-    /// The `[watch]` table: one per folder, as `[provider]`.
-    fn watch_table(
-        &mut self,
-        file: &SourceFile,
-        key: &Key<'_>,
-        item: &Item<'_>,
-        diags: &mut Diagnostics,
-    ) {
-        let header = header_range(file, key, item);
-        if let Some(first) = &self.watch_at {
-            diags.push(
-                Diagnostic::error("more than one [watch] table")
-                    .at(file.span(header))
-                    .note("the first [watch] table is here", first.clone())
-                    .help("keep one [watch] table for the whole folder"),
-            );
-            return;
-        }
-        self.watch_at = Some(file.span(header.clone()));
-        self.watch = super::watch_fields::read_watch(file, item, header, diags);
     }
 
     /// A `[kind]` table: every `[kind.name]` resource in it.

@@ -46,8 +46,31 @@ pub(super) const WATCH_FIELDS: &[&str] = &[
     "pull_properties",
 ];
 
+/// A `[watch]` table of the folder: one per folder, as `[provider]`; `found` is what was
+/// read before and where.
+pub(super) fn watch_table(
+    file: &SourceFile,
+    header: std::ops::Range<usize>,
+    item: &Item<'_>,
+    found: (&mut Option<WatchConfig>, &mut Option<Span>),
+    diags: &mut Diagnostics,
+) {
+    let (config, at) = found;
+    if let Some(first) = at.as_ref() {
+        diags.push(
+            Diagnostic::error("more than one [watch] table")
+                .at(file.span(header))
+                .note("the first [watch] table is here", first.clone())
+                .help("keep one [watch] table for the whole folder"),
+        );
+        return;
+    }
+    *at = Some(file.span(header.clone()));
+    *config = read_watch(file, item, header, diags);
+}
+
 /// Reads a `[watch]` table; `None` when it has errors (reported in `diags`).
-pub(super) fn read_watch(
+fn read_watch(
     file: &SourceFile,
     item: &Item<'_>,
     header: std::ops::Range<usize>,
