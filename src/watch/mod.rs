@@ -281,10 +281,13 @@ impl Daemon {
             desired
         };
         let done = self.reconcile(trigger, desired).await;
-        if trigger.is_pull() && done.succeeded() {
+        // Kept until a later pull finds drift again: a pull that finds none (often the one
+        // right after a correction) does not hide what was found.
+        if trigger.is_pull() && done.succeeded() && !done.drift.is_empty() {
             let mut s = self.status();
             s.drift = done.drift.clone();
-            s.drift_corrected = self.options.mode == Mode::Apply && !done.drift.is_empty();
+            s.drift_found_at = Some(done.last.started_at.clone());
+            s.drift_corrected = self.options.mode == Mode::Apply;
         }
         if !done.drift.is_empty() && trigger.is_pull() {
             self.log.info(&format!(

@@ -1,7 +1,7 @@
 //! What the daemon tells about itself over HTTP on `--listen`: `/healthz` (the process
 //! answers), `/readyz` (a valid spec is loaded and the cloud was reached), `/status` (JSON:
-//! the last reconcile per trigger with its result and duration, the next timers, the drift the
-//! last pull found). The server takes a bound listener and a shutdown future, so that tests
+//! the last reconcile per trigger with its result and duration, the next timers, the last drift a
+//! pull found). The server takes a bound listener and a shutdown future, so that tests
 //! bind `127.0.0.1:0`.
 
 use std::collections::BTreeMap;
@@ -38,8 +38,11 @@ pub struct Status {
     pub timers: BTreeMap<&'static str, TimerStatus>,
     /// When a failed reconcile is tried again (backoff), if one is waiting.
     pub retry_at: Option<String>,
-    /// What the last pull found changed outside stackform (empty: no drift).
+    /// What the last pull that found drift found changed outside stackform (empty: no pull
+    /// found any yet).
     pub drift: Vec<DriftItem>,
+    /// When that pull started.
+    pub drift_found_at: Option<String>,
     /// Whether that drift was corrected (apply mode) or only reported (plan mode).
     pub drift_corrected: bool,
 }

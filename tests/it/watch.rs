@@ -311,6 +311,7 @@ async fn drift_scenario(dir: &Path, env: &[(String, String)], api: &CloudApi, te
     assert_ne!(new_id, Value::from(old_id));
     let status = daemon.status().await;
     assert_eq!(status["drift_corrected"], true, "{status}");
+    assert!(status["drift_found_at"].is_string(), "{status}");
     assert_eq!(status["drift"][0]["address"], "security_group.ssh");
     assert_eq!(status["drift"][0]["action"], "create");
     assert_eq!(
