@@ -282,9 +282,28 @@ async fn real_drift_is_corrected_in_apply_mode_and_only_reported_in_plan_mode() 
     let dir = tempfile::tempdir().unwrap();
     let api = CloudApi::login_env(&env).await;
     let tenant = real_common::unique_name("sf-watch");
+    let cleanup = Destroy {
+        dir: dir.path(),
+        env: &env,
+    };
     drift_scenario(dir.path(), &env, &api, &tenant).await;
-    let (code, out, err) = run_env(dir.path(), &["destroy", "--auto-approve"], &env);
-    assert_eq!(code, 0, "{out}\n{err}");
+    drop(cleanup);
+}
+
+/// Destroys what the state holds when dropped, even when the test failed midway: the real
+/// cloud is shared.
+struct Destroy<'a> {
+    dir: &'a Path,
+    env: &'a [(String, String)],
+}
+
+impl Drop for Destroy<'_> {
+    fn drop(&mut self) {
+        let (code, out, err) = run_env(self.dir, &["destroy", "--auto-approve"], self.env);
+        if code != 0 && !std::thread::panicking() {
+            panic!("destroy failed:\n{out}\n{err}");
+        }
+    }
 }
 
 /// Drift with a pull every second: a security group deleted behind stackform's back is made
