@@ -17,6 +17,8 @@
 //!   failures stay typed ([`apply::StepError`]).
 //! - [`ops`]: the workflows behind the commands: validate → lock → refresh → check → diff →
 //!   apply; prints nothing.
+//! - [`watch`]: the daemon (`stackform watch`): spec watcher, pull timers, backoff, status
+//!   endpoints, on the `ops` core.
 //! - [`sim`]: the embedded OpenStack-compatible cloud; shares no types with the client.
 //! - [`cli`]: the commands: options in, an `ops` call, output out.
 //!
@@ -35,3 +37,4 @@ pub mod resources;
 pub mod sim;
 pub mod spec;
 pub mod store;
+pub mod watch;

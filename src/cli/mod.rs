@@ -18,6 +18,7 @@ mod plan;
 mod sim;
 mod state;
 mod tenant;
+mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,6 +73,8 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Print what an instance wrote on its console (Nova's os-getConsoleOutput).
     ConsoleLog(console::ConsoleLogArgs),
+    /// Keep reconciling: on every spec edit, on pull timers (drift), with status endpoints.
+    Watch(watch::WatchArgs),
 }
 
 /// Where every command finds its spec and state. Global: accepted before or after the
@@ -147,6 +150,8 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Watch(crate::watch::WatchError),
 }
 
 impl CliError {
@@ -194,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Instance(cmd) => instance::run(cmd, &ws).await,
         Command::Console(args) => console::url(args, &ws).await,
         Command::ConsoleLog(args) => console::log(args, &ws).await,
+        Command::Watch(args) => watch::run(args, &ws, &out).await,
     }
 }
 

@@ -27,6 +27,7 @@ use crate::store::{
 
 pub mod instance;
 pub mod state;
+pub mod watch;
 
 /// Where a run reads its spec and keeps its state.
 #[derive(Clone, Debug)]

@@ -44,6 +44,7 @@ pub fn resource(address: &str, attrs: Value) -> DesiredResource {
 pub fn desired(resources: Vec<DesiredResource>) -> Desired {
     Desired {
         warnings: Default::default(),
+        watch: Default::default(),
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: None,

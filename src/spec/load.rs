@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::reader::{Item, Key, SourceFile, Table, entries_in_order, with_article};
 use super::suggest::did_you_mean;
+use super::watch_fields::WatchConfig;
 use super::{
     CloudChoice, Desired, DesiredResource, Provider, StorageMode, checks, conflicts, fields,
 };
@@ -77,6 +78,10 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
             let name: &str = key.get_ref();
             if name == "provider" {
                 merged.provider_table(file, key, item, &mut diags);
+            } else if name == "watch" {
+                let header = header_range(file, key, item);
+                let watch = (&mut merged.watch, &mut merged.watch_at);
+                super::watch_fields::watch_table(file, header, item, watch, &mut diags);
             } else if let Some(kind) = Kind::parse(name) {
                 merged.kind_table(file, kind, item, &mut diags);
             } else {
@@ -107,6 +112,7 @@ pub(super) fn load_files(files: &[SourceFile]) -> Result<(Desired, Diagnostics),
     }
     let desired = Desired {
         provider,
+        watch: merged.watch.unwrap_or_default(),
         resources,
         warnings: diags.clone(),
     };
@@ -131,6 +137,9 @@ fn no_provider(files: &[SourceFile]) -> Diagnostic {
 #[derive(Default)]
 struct Merged {
     provider: Option<Provider>,
+    /// The `[watch]` table (the daemon's timers), and where the first one is.
+    watch: Option<WatchConfig>,
+    watch_at: Option<Span>,
     /// Where the first `[provider]` table is, even when it had errors.
     provider_at: Option<Span>,
     resources: BTreeMap<Address, DesiredResource>,
@@ -357,7 +366,7 @@ fn syntax_error(file: &SourceFile, error: &toml::de::Error) -> Diagnostic {
 fn unknown_kind(file: &SourceFile, key: &Key<'_>) -> Diagnostic {
     let name: &str = key.get_ref();
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    let close = did_you_mean(name, kinds.iter().copied().chain(["provider"]))
+    let close = did_you_mean(name, kinds.iter().copied().chain(["provider", "watch"]))
         .map(|c| format!("did you mean `{c}`? "))
         .unwrap_or_default();
     Diagnostic::error(format!("unknown resource kind `{name}`"))
@@ -547,7 +556,7 @@ fn parse_cloud(text: &str) -> Option<CloudChoice> {
 }
 
 /// Seconds from `"90s"`, `"5m"`, `"1h"`, `"300"` or an integer; Err describes what was found.
-fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
+pub(super) fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
     let secs = match item.get_ref() {
         DeValue::String(text) => {
             let text = text.trim();

@@ -23,6 +23,8 @@ pub mod port_fields;
 mod reader;
 mod rules;
 mod suggest;
+mod watch_fields;
+pub use watch_fields::WatchConfig;
 
 /// Attribute values of one resource, normalized so that desired and observed compare with `==`:
 /// references hold the target's *name* (its address name), sets are sorted, defaults are filled.
@@ -32,6 +34,8 @@ pub type Attrs = BTreeMap<String, Value>;
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub provider: Provider,
+    /// `[watch]`: the daemon's pull intervals (defaults when the spec has no such table).
+    pub watch: WatchConfig,
     pub resources: BTreeMap<Address, DesiredResource>,
     /// What loads but deserves a look (no `[provider]`, ambiguous names): commands print
     /// these before they go on.

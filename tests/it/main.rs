@@ -45,3 +45,4 @@ mod state_safety;
 mod tenant_credentials;
 mod tenant_grants;
 mod volumes;
+mod watch;

@@ -122,6 +122,7 @@ fn demo() -> Desired {
     ];
     Desired {
         warnings: Default::default(),
+        watch: Default::default(),
         provider: Provider {
             cloud: CloudChoice::Embedded,
             external_network: Some("public".into()),
