@@ -154,7 +154,8 @@ fn name_attr(schema: &KindSchema) -> Option<&'static str> {
 /// Neutron and Nova accept it, but anyone finding the resource by name (the dashboard, the
 /// CLI, scripts) gets two answers, so it is a warning.
 fn same_names(resources: &Resources, tenants: &Tenants<'_>, diags: &mut Diagnostics) {
-    let mut seen: FastHashMap<(Kind, Option<&str>, &str), &DesiredResource> = FastHashMap::default();
+    let mut seen: FastHashMap<(Kind, Option<&str>, &str), &DesiredResource> =
+        FastHashMap::default();
     for resource in resources.values() {
         let schema = resource.addr.kind.schema();
         let Some(attr) = name_attr(schema) else {

@@ -680,7 +680,14 @@ mod tests {
         let mut keys = Vec::new();
         for direction in ["ingress", "egress"] {
             for ethertype in ["IPv4", "IPv6"] {
-                for ports in [None, Some((22, 22)), Some((100, 100)), Some((8, 80)), Some((80, 8000)), Some((1, 65534))] {
+                for ports in [
+                    None,
+                    Some((22, 22)),
+                    Some((100, 100)),
+                    Some((8, 80)),
+                    Some((80, 8000)),
+                    Some((1, 65534)),
+                ] {
                     for protocol in strings(&["tcp", "udp", "6", "17", "200", "ipv6-icmp"]) {
                         for (remote_group, remote_ip_prefix) in [
                             (None, None),

@@ -27,26 +27,6 @@ pub(super) struct Built {
     pub attr_spans: BTreeMap<String, Span>,
 }
 
-/// What a [`Builder`] has read so far, in reading order: the maps are made once at the end
-/// (a sort and a bulk build), which costs less than a B-tree insert per attribute. A key read
-/// twice keeps its last value, as an insert would.
-#[derive(Debug, Default)]
-struct Read {
-    attrs: Vec<(String, Value)>,
-    refs: Vec<Reference>,
-    attr_spans: Vec<(String, Span)>,
-}
-
-impl Read {
-    fn built(self) -> Built {
-        Built {
-            attrs: self.attrs.into_iter().collect(),
-            refs: self.refs,
-            attr_spans: self.attr_spans.into_iter().collect(),
-        }
-    }
-}
-
 /// Validates the table of `addr` and normalizes it; problems go to `diags`, and the attributes
 /// that could be read are still returned so later checks (references) see as much as possible.
 pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnostics) -> Built {
@@ -54,7 +34,7 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
         addr,
         t: table,
         diags,
-        out: Read::default(),
+        out: Built::default(),
         networks: BTreeMap::new(),
     };
     let schema = addr.kind.schema();
@@ -73,7 +53,7 @@ pub(super) fn build(addr: &Address, table: &Table<'_, '_>, diags: &mut Diagnosti
     for attr in schema.attrs {
         b.attribute(attr);
     }
-    b.out.built()
+    b.out
 }
 
 /// `[provider] default_quotas`: read and checked as a tenant's `quotas` are, with their
@@ -99,13 +79,12 @@ pub(super) fn default_quotas(
         addr: &addr,
         t: provider,
         diags,
-        out: Read::default(),
+        out: Built::default(),
         networks: BTreeMap::new(),
     };
     b.quotas(key, keys, maps, (aliases, renamed), max);
-    let mut built = b.out.built();
-    let value = built.attrs.remove(key)?;
-    Some((value, built.attr_spans.remove(key)?))
+    let value = b.out.attrs.remove(key)?;
+    Some((value, b.out.attr_spans.remove(key)?))
 }
 
 /// Quota names paired with what they mean: an alias's help, or a former name's current one.
@@ -115,7 +94,7 @@ struct Builder<'b, 'a, 'i> {
     addr: &'b Address,
     t: &'b Table<'a, 'i>,
     diags: &'b mut Diagnostics,
-    out: Read,
+    out: Built,
     /// Networks read so far (CIDRs), for addresses that must lie inside them.
     networks: BTreeMap<&'static str, IpNet>,
 }
@@ -203,11 +182,11 @@ impl Builder<'_, '_, '_> {
     }
 
     fn set(&mut self, key: &str, value: Value, written_at: Option<Range<usize>>) {
-        self.out.attrs.push((key.to_string(), value));
+        self.out.attrs.insert(key.to_string(), value);
         if let Some(range) = written_at {
             self.out
                 .attr_spans
-                .push((key.to_string(), self.t.span(range)));
+                .insert(key.to_string(), self.t.span(range));
         }
     }
 
