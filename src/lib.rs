@@ -28,6 +28,7 @@ pub mod addr;
 pub mod apply;
 pub mod cli;
 pub mod diag;
+pub mod fast_hash;
 pub mod graph;
 pub mod openstack;
 pub mod ops;

@@ -3,7 +3,7 @@
 //! Owns building the DAG, finding cycles, the creation order and the reversed deletion order,
 //! and DOT output. Knows nothing of TOML or HTTP.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
 use petgraph::Direction;
@@ -11,6 +11,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::addr::Address;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::fast_hash::{FastHashMap, FastHashSet};
 use crate::resources::Observed;
 use crate::resources::schema::{self, View, referenced_names};
 use crate::spec::{Attrs, Desired};
@@ -44,7 +45,7 @@ pub struct Graph {
     dag: DiGraph<Address, Vec<Link>>,
     /// A hash map: building the graph looks up both ends of every edge, and a B-tree of
     /// addresses made that a string comparison per level.
-    index: HashMap<Address, NodeIndex>,
+    index: FastHashMap<Address, NodeIndex>,
     /// Dependencies left out of the order to break a cycle ([`Graph::deferred_dependencies`]).
     deferred: BTreeSet<Edge>,
 }
@@ -59,8 +60,8 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
         .cloned()
         .collect();
 
-    let known: HashSet<&Address> = nodes.iter().collect();
-    let mut edges = BTreeSet::new();
+    let known: FastHashSet<&Address> = nodes.iter().collect();
+    let mut edges = Vec::new();
     for addr in &nodes {
         let wanted = desired.get(addr).map(|r| &r.attrs);
         let seen = observed.resources.get(addr).map(|r| &r.attrs);
@@ -72,7 +73,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
         // subnet that goes away): that delete must wait for the link to be undone, so the
         // cloud's links to dropped resources count too.
         if let (Some(_), Some(attrs)) = (wanted, seen) {
-            let mut current = BTreeSet::new();
+            let mut current = Vec::new();
             reference_edges(addr, attrs, &known, &mut current);
             edges.extend(
                 current
@@ -82,6 +83,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
         }
     }
     implicit_edges(View::new(desired, observed), &nodes, &mut edges);
+    let edges = in_order(&nodes, edges);
 
     let graph = defer_breakable_cycles(&nodes, edges);
     let cycles = graph.cycle_diagnostics(desired);
@@ -97,7 +99,7 @@ pub fn build(desired: &Desired, observed: &Observed) -> Result<Graph, Diagnostic
 /// name web, so both groups are made first and each one's rules naming the other follow. Only
 /// edges inside a cycle are deferred: elsewhere the dependency simply goes first, in one step.
 /// What is still a cycle without them is one, and is reported.
-fn defer_breakable_cycles(nodes: &BTreeSet<Address>, edges: BTreeSet<Edge>) -> Graph {
+fn defer_breakable_cycles(nodes: &BTreeSet<Address>, edges: Vec<Edge>) -> Graph {
     let may_defer = |edge: &Edge| {
         matches!(&edge.link, Link::Implied { attr, .. }
             if edge.dependency != edge.dependent
@@ -114,22 +116,54 @@ fn defer_breakable_cycles(nodes: &BTreeSet<Address>, edges: BTreeSet<Edge>) -> G
             component.insert(&whole.dag[n], i);
         }
     }
-    let (kept, deferred): (BTreeSet<Edge>, BTreeSet<Edge>) = edges.into_iter().partition(|edge| {
+    let (kept, deferred): (Vec<Edge>, Vec<Edge>) = edges.into_iter().partition(|edge| {
         !(may_defer(edge) && component.get(&edge.dependency) == component.get(&edge.dependent))
     });
     if deferred.is_empty() {
         return whole;
     }
     let mut graph = Graph::from_edges(nodes, kept);
-    graph.deferred = deferred;
+    graph.deferred = deferred.into_iter().collect();
     graph
+}
+
+/// `edges` sorted as `Edge`'s order sorts them, each once: the order the graph adds them in.
+/// Both ends of an edge the graph keeps are nodes, and nodes are sorted, so an edge sorts by
+/// its ends' places among the nodes first (two integers), and by the whole edge only between
+/// edges joining the same two resources. (Sorting the edges themselves, or a B-tree insert
+/// per edge, compared addresses at every step.) Edges with an end outside the nodes are
+/// dropped by the graph; their place does not matter.
+fn in_order(nodes: &BTreeSet<Address>, edges: Vec<Edge>) -> Vec<Edge> {
+    let place: FastHashMap<&Address, u32> = nodes.iter().zip(0..).collect();
+    let place_of = |addr: &Address| place.get(addr).copied().unwrap_or(u32::MAX);
+    let mut order: Vec<(u32, u32, usize)> = edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (place_of(&e.dependency), place_of(&e.dependent), i))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| edges[a.2].cmp(&edges[b.2]))
+    });
+    let mut slots: Vec<Option<Edge>> = edges.into_iter().map(Some).collect();
+    let mut sorted: Vec<Edge> = Vec::with_capacity(order.len());
+    for (_, _, i) in order {
+        let Some(edge) = slots[i].take() else {
+            continue;
+        };
+        if sorted.last() != Some(&edge) {
+            sorted.push(edge);
+        }
+    }
+    sorted
 }
 
 fn reference_edges(
     addr: &Address,
     attrs: &Attrs,
-    known: &HashSet<&Address>,
-    edges: &mut BTreeSet<Edge>,
+    known: &FastHashSet<&Address>,
+    edges: &mut Vec<Edge>,
 ) {
     for attr in schema::attributes(addr.kind) {
         let Some(target) = attr.reference() else {
@@ -139,7 +173,7 @@ fn reference_edges(
             let target = Address::new(target.kind, name);
             // Dangling references are the spec loader's to report.
             if known.contains(&target) {
-                edges.insert(Edge {
+                edges.push(Edge {
                     dependency: target,
                     dependent: addr.clone(),
                     link: Link::Reference { attr: attr.name },
@@ -151,13 +185,13 @@ fn reference_edges(
 
 /// The dependencies each kind implies beyond its references ([`schema::KindSchema`]'s
 /// `implicit_dependencies`).
-fn implicit_edges(view: View<'_>, nodes: &BTreeSet<Address>, edges: &mut BTreeSet<Edge>) {
+fn implicit_edges(view: View<'_>, nodes: &BTreeSet<Address>, edges: &mut Vec<Edge>) {
     for addr in nodes {
         let Some(implied) = addr.kind.schema().implicit_dependencies else {
             continue;
         };
         for dependency in implied(addr, &view, nodes) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 dependency: dependency.dependency,
                 dependent: addr.clone(),
                 link: Link::Implied {
@@ -173,7 +207,7 @@ fn implicit_edges(view: View<'_>, nodes: &BTreeSet<Address>, edges: &mut BTreeSe
 impl Graph {
     fn from_edges(nodes: &BTreeSet<Address>, edges: impl IntoIterator<Item = Edge>) -> Graph {
         let mut dag: DiGraph<Address, Vec<Link>> = DiGraph::with_capacity(nodes.len(), 0);
-        let mut index = HashMap::with_capacity(nodes.len());
+        let mut index = FastHashMap::with_capacity_and_hasher(nodes.len(), Default::default());
         for addr in nodes {
             let i = dag.add_node(addr.clone());
             index.insert(addr.clone(), i);

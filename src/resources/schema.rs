@@ -15,10 +15,11 @@
 //!   equal; attributes with no default and no value are absent and not managed;
 //! - a partial map (quotas) is compared only on the keys the spec writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::addr::{Address, Kind};
 use crate::diag::Diagnostics;
+use crate::fast_hash::FastHashMap;
 use crate::spec::{Attrs, Desired, DesiredResource};
 
 use super::Observed;
@@ -96,7 +97,17 @@ pub struct View<'a> {
     /// asking "which routers name this subnet" costs a lookup, not a scan of every resource
     /// (per instance, that scan made graph building quadratic). Hashed: every reference
     /// of the spec goes in, and a B-tree of addresses cost a string comparison per level.
-    referrers: std::cell::OnceCell<HashMap<Address, Vec<(Address, &'static str)>>>,
+    referrers: std::cell::OnceCell<FastHashMap<Address, Vec<(Address, &'static str)>>>,
+    /// The attributes of every address, hashed on first use: kinds look resources up by
+    /// address for each instance (its subnet, network, ports), and each lookup in the
+    /// B-trees of 10,000 resources was a dozen string comparisons.
+    lookups: std::cell::OnceCell<Lookups<'a>>,
+}
+
+#[derive(Clone)]
+struct Lookups<'a> {
+    wanted: FastHashMap<&'a Address, &'a Attrs>,
+    seen: FastHashMap<&'a Address, &'a Attrs>,
 }
 
 impl<'a> View<'a> {
@@ -105,24 +116,39 @@ impl<'a> View<'a> {
             desired,
             observed,
             referrers: std::cell::OnceCell::new(),
+            lookups: std::cell::OnceCell::new(),
         }
     }
 
+    fn lookups(&self) -> &Lookups<'a> {
+        self.lookups.get_or_init(|| Lookups {
+            wanted: self
+                .desired
+                .resources
+                .iter()
+                .map(|(addr, r)| (addr, &r.attrs))
+                .collect(),
+            seen: self
+                .observed
+                .resources
+                .iter()
+                .map(|(addr, r)| (addr, &r.attrs))
+                .collect(),
+        })
+    }
+
     pub fn attrs(&self, addr: &Address) -> Option<&'a Attrs> {
-        self.desired
-            .get(addr)
-            .map(|r| &r.attrs)
-            .or_else(|| self.observed.resources.get(addr).map(|r| &r.attrs))
+        self.wanted(addr).or_else(|| self.seen(addr))
     }
 
     /// What the spec says of `addr` (None when the spec does not hold it).
     pub fn wanted(&self, addr: &Address) -> Option<&'a Attrs> {
-        self.desired.get(addr).map(|r| &r.attrs)
+        self.lookups().wanted.get(addr).copied()
     }
 
     /// What the cloud holds of `addr` (None when it does not hold it).
     pub fn seen(&self, addr: &Address) -> Option<&'a Attrs> {
-        self.observed.resources.get(addr).map(|r| &r.attrs)
+        self.lookups().seen.get(addr).copied()
     }
 
     /// The addresses of `kind` the cloud holds.
@@ -145,18 +171,16 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    fn index_referrers(&self) -> HashMap<Address, Vec<(Address, &'static str)>> {
-        let mut index: HashMap<Address, Vec<(Address, &'static str)>> = HashMap::new();
-        let addrs = self.desired.resources.keys().chain(
-            self.observed
-                .resources
-                .keys()
-                .filter(|a| !self.desired.resources.contains_key(a)),
-        );
-        for addr in addrs {
-            let Some(attrs) = self.attrs(addr) else {
-                continue;
-            };
+    fn index_referrers(&self) -> FastHashMap<Address, Vec<(Address, &'static str)>> {
+        let mut index: FastHashMap<Address, Vec<(Address, &'static str)>> = FastHashMap::default();
+        let wanted = self.desired.resources.iter().map(|(a, r)| (a, &r.attrs));
+        let seen_only = self
+            .observed
+            .resources
+            .iter()
+            .filter(|(a, _)| self.wanted(a).is_none())
+            .map(|(a, r)| (a, &r.attrs));
+        for (addr, attrs) in wanted.chain(seen_only) {
             for attr in attributes(addr.kind) {
                 let Some(target) = attr.reference() else {
                     continue;

@@ -2,12 +2,13 @@
 //! what a resource attaches or uses belongs to its own tenant (where its kind's schema says
 //! so). Cycles are `graph`'s business.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::DesiredResource;
 use super::suggest::did_you_mean;
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::fast_hash::FastHashMap;
 use crate::resources::schema::{made_from, tenant_holder};
 
 type Resources = BTreeMap<Address, DesiredResource>;
@@ -17,11 +18,15 @@ const LISTED_NAMES: usize = 5;
 
 /// The tenant of each resource of the spec: the resource that names it (itself, or a parent up
 /// the chain) and its name. Found once per load, since the checks ask for it per reference.
-pub(super) struct Tenants<'a>(HashMap<&'a Address, (Address, &'a str)>);
+pub(super) struct Tenants<'a>(FastHashMap<&'a Address, (Address, &'a str)>);
 
 impl<'a> Tenants<'a> {
     pub(super) fn of(resources: &'a Resources) -> Tenants<'a> {
-        let attrs_of = |a: &Address| resources.get(a).map(|r| &r.attrs);
+        // Hashed: a parent is looked up for each resource, and each lookup in the B-tree of a
+        // big spec was a dozen string comparisons.
+        let by_addr: FastHashMap<&Address, &super::Attrs> =
+            resources.iter().map(|(a, r)| (a, &r.attrs)).collect();
+        let attrs_of = |a: &Address| by_addr.get(a).copied();
         let found = resources
             .keys()
             .filter_map(|addr| Some((addr, tenant_holder(addr, &attrs_of)?)))

@@ -6,7 +6,7 @@
 //! [`AttrType::Cidr`], their scope is the kind's `parent` (a network holds subnets) or a
 //! [`AttrType::ReferenceSet`] that names several of them (a router attaches subnets).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
@@ -14,6 +14,7 @@ use super::DesiredResource;
 use super::checks::Tenants;
 use crate::addr::{Address, Kind};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::fast_hash::FastHashMap;
 use crate::resources::schema::{AttrType, KindSchema};
 
 type Resources = BTreeMap<Address, DesiredResource>;
@@ -153,7 +154,8 @@ fn name_attr(schema: &KindSchema) -> Option<&'static str> {
 /// Neutron and Nova accept it, but anyone finding the resource by name (the dashboard, the
 /// CLI, scripts) gets two answers, so it is a warning.
 fn same_names(resources: &Resources, tenants: &Tenants<'_>, diags: &mut Diagnostics) {
-    let mut seen: HashMap<(Kind, Option<&str>, &str), &DesiredResource> = HashMap::new();
+    let mut seen: FastHashMap<(Kind, Option<&str>, &str), &DesiredResource> =
+        FastHashMap::default();
     for resource in resources.values() {
         let schema = resource.addr.kind.schema();
         let Some(attr) = name_attr(schema) else {

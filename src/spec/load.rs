@@ -211,7 +211,9 @@ impl Merged {
                     .help("a name starts with a letter or digit and holds only letters, digits, `_`, `.` and `-`"),
             );
         }
-        let address_len = addr.to_string().chars().count();
+        // The address's text, made once: its length here, and how messages name the table.
+        let what = addr.to_string();
+        let address_len = what.chars().count();
         if address_len > crate::addr::MAX_ADDRESS_LEN {
             let room = crate::addr::MAX_ADDRESS_LEN - kind.as_str().len() - 1;
             diags.push(
@@ -252,7 +254,7 @@ impl Merged {
         let reader = Table {
             file,
             table,
-            what: addr.to_string(),
+            what,
             header: header.clone(),
         };
         let built = fields::build(&addr, &reader, diags);

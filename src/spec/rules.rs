@@ -1,7 +1,7 @@
 //! Security group rules: the short spec form (`protocol = "tcp"`, `port_range = "80"`,
 //! `cidr = "0.0.0.0/0"`) into Neutron's full rule objects, sorted and deduplicated.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
 use std::ops::Range;
 
 use ipnet::IpNet;
@@ -11,6 +11,7 @@ use toml::de::{DeArray, DeValue};
 use super::fields::parse_network;
 use super::reader::{Table, with_article};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::fast_hash::FastHashMap;
 
 const RULE_FIELDS: &[&str] = &[
     "direction",
@@ -106,7 +107,9 @@ pub fn canonical_protocol(protocol: &str, ethertype: &str) -> String {
 
 /// The rules a group ends up with: the written ones, normalized, plus (when `default_egress`)
 /// the two egress rules Neutron adds to every new group, so a spec that never mentions egress
-/// does not fight them. Sorted by the rule objects' JSON text, as the attribute contract (`resources::schema`) fixes.
+/// does not fight them. Sorted by the rule objects' JSON text, as the attribute contract
+/// (`resources::schema`) fixes: compared as [`RuleKey`] values in that order, since making
+/// each rule's text was a quarter of building a spec's attributes.
 pub(super) fn security_group_rules(
     written: Option<&DeArray<'_>>,
     default_egress: bool,
@@ -114,10 +117,9 @@ pub(super) fn security_group_rules(
     diags: &mut Diagnostics,
 ) -> GroupRules {
     let mut remote_groups = Vec::new();
-    // Each rule with its JSON text: the text finds duplicates (a map, not a scan of the rules
-    // so far) and is the order rules are kept in.
-    let mut rules: Vec<(String, Value)> = Vec::new();
-    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    // Each rule with where it is written: a map finds duplicates (not a scan of the rules so
+    // far: a group may hold a thousand).
+    let mut seen: FastHashMap<RuleKey, Range<usize>> = FastHashMap::default();
     for item in written.into_iter().flat_map(|a| a.iter()) {
         let DeValue::Table(table) = item.get_ref() else {
             diags.push(
@@ -139,8 +141,7 @@ pub(super) fn security_group_rules(
         let Some((rule, remote_group)) = rule(&rule_table, diags) else {
             continue;
         };
-        let text = rule.to_string();
-        if let Some(first) = seen.get(&text) {
+        if let Some(first) = seen.get(&rule) {
             diags.push(
                 Diagnostic::error(format!("duplicate rule in {}", t.what))
                     .at(t.span(item.span()))
@@ -149,13 +150,13 @@ pub(super) fn security_group_rules(
             );
             continue;
         }
-        seen.insert(text.clone(), item.span());
-        rules.push((text, rule));
+        seen.insert(rule, item.span());
         remote_groups.extend(remote_group);
     }
+    let mut defaults = Vec::new();
     if default_egress {
         for ethertype in ["IPv4", "IPv6"] {
-            let egress = rule_object("egress", ethertype, Value::Null, None, Value::Null);
+            let egress = RuleKey::egress(ethertype, None);
             // Real Neutron treats a remote of 0.0.0.0/0 or ::/0 as no remote when it looks
             // for duplicates (`_rule_to_key`): adding its default beside a written egress to
             // anywhere would be refused with 409 SecurityGroupRuleExists.
@@ -164,41 +165,139 @@ pub(super) fn security_group_rules(
             } else {
                 "::/0"
             };
-            let written_anywhere = rule_object("egress", ethertype, Value::Null, None, json!(any));
-            if !seen.contains_key(&egress.to_string())
-                && !seen.contains_key(&written_anywhere.to_string())
-            {
-                rules.push((egress.to_string(), egress));
+            let written_anywhere = RuleKey::egress(ethertype, Some(any.to_string()));
+            if !seen.contains_key(&egress) && !seen.contains_key(&written_anywhere) {
+                defaults.push(egress);
             }
         }
     }
-    rules.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let mut rules: Vec<RuleKey> = seen.into_keys().chain(defaults).collect();
+    rules.sort_unstable();
     GroupRules {
-        rules: rules.into_iter().map(|(_, rule)| rule).collect(),
+        rules: rules.iter().map(RuleKey::to_value).collect(),
         remote_groups,
     }
 }
 
-fn rule_object(
-    direction: &str,
-    ethertype: &str,
-    protocol: Value,
+/// One normalized rule as a value: equal exactly when the rule objects sent to Neutron are,
+/// and ordered as those objects' JSON text is (see its `Ord`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RuleKey {
+    direction: &'static str,
+    ethertype: &'static str,
+    /// Canonical ([`canonical_protocol`]); None for any.
+    protocol: Option<String>,
+    /// None for all ports.
     ports: Option<(u16, u16)>,
-    remote_ip_prefix: Value,
-) -> Value {
-    json!({
-        "direction": direction,
-        "ethertype": ethertype,
-        "protocol": protocol,
-        "port_range_min": ports.map(|p| p.0),
-        "port_range_max": ports.map(|p| p.1),
-        "remote_ip_prefix": remote_ip_prefix,
-    })
+    remote_group: Option<String>,
+    remote_ip_prefix: Option<String>,
+}
+
+impl RuleKey {
+    fn egress(ethertype: &'static str, remote_ip_prefix: Option<String>) -> RuleKey {
+        RuleKey {
+            direction: "egress",
+            ethertype,
+            protocol: None,
+            ports: None,
+            remote_group: None,
+            remote_ip_prefix,
+        }
+    }
+
+    /// The rule object of the attribute contract. Only rules with a remote group carry that
+    /// key, as observed rules do.
+    fn to_value(&self) -> Value {
+        let mut object = json!({
+            "direction": self.direction,
+            "ethertype": self.ethertype,
+            "protocol": self.protocol,
+            "port_range_min": self.ports.map(|p| p.0),
+            "port_range_max": self.ports.map(|p| p.1),
+            "remote_ip_prefix": self.remote_ip_prefix,
+        });
+        if let Some(group) = &self.remote_group {
+            object["remote_group"] = json!(group);
+        }
+        object
+    }
+}
+
+/// The order of the rule objects' JSON text, field by field. `serde_json` writes keys sorted
+/// (direction, ethertype, port_range_max, port_range_min, protocol, remote_group,
+/// remote_ip_prefix); in that text a string (`"`) sorts before a number (a digit) before
+/// `null`, numbers compare as their digits, and a string that is a prefix of another comes
+/// first (its closing quote is below every character a loaded rule's values hold: names,
+/// CIDRs, protocol names and numbers). `rule_order_is_the_json_text_order` checks this
+/// against the text itself.
+impl Ord for RuleKey {
+    fn cmp(&self, other: &RuleKey) -> Ordering {
+        self.direction
+            .cmp(other.direction)
+            .then_with(|| self.ethertype.cmp(other.ethertype))
+            .then_with(|| port_text_order(self.ports.map(|p| p.1), other.ports.map(|p| p.1)))
+            .then_with(|| port_text_order(self.ports.map(|p| p.0), other.ports.map(|p| p.0)))
+            .then_with(|| absent_last(&self.protocol, &other.protocol))
+            .then_with(|| absent_last(&self.remote_group, &other.remote_group))
+            .then_with(|| absent_last(&self.remote_ip_prefix, &other.remote_ip_prefix))
+    }
+}
+
+impl PartialOrd for RuleKey {
+    fn partial_cmp(&self, other: &RuleKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A string before `null`, strings by their text.
+fn absent_last(a: &Option<String>, b: &Option<String>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// A number before `null`, numbers by their decimal digits (`100` before `22`).
+fn port_text_order(a: Option<u16>, b: Option<u16>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => Digits::of(a).as_bytes().cmp(Digits::of(b).as_bytes()),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// A port's decimal digits, without allocating.
+struct Digits {
+    buf: [u8; 5],
+    start: usize,
+}
+
+impl Digits {
+    fn of(mut n: u16) -> Digits {
+        let mut buf = [0u8; 5];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Digits { buf, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
 }
 
 /// One rule and the group it names as its remote, or None when it has an error (already
 /// reported).
-fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<(Value, Option<RemoteGroup>)> {
+fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<(RuleKey, Option<RemoteGroup>)> {
     let before = diags.0.len();
     t.reject_unknown(RULE_FIELDS, diags);
 
@@ -286,19 +385,19 @@ fn rule(t: &Table<'_, '_>, diags: &mut Diagnostics) -> Option<(Value, Option<Rem
     if diags.0.len() > before {
         return None;
     }
-    let mut object = rule_object(
-        direction,
-        ethertype,
-        protocol.map_or(Value::Null, |p| json!(canonical_protocol(&p, ethertype))),
+    let key = RuleKey {
+        direction: if direction == "egress" {
+            "egress"
+        } else {
+            "ingress"
+        },
+        ethertype: if ethertype == "IPv6" { "IPv6" } else { "IPv4" },
+        protocol: protocol.map(|p| canonical_protocol(&p, ethertype)),
         ports,
-        network.map_or(Value::Null, |n| json!(n.to_string())),
-    );
-    // Only rules with a remote group carry the key, as observed rules do: the other rules'
-    // text (their order and identity) stays what it was.
-    if let Some((group, _)) = &remote_group {
-        object["remote_group"] = json!(group);
-    }
-    Some((object, remote_group))
+        remote_group: remote_group.as_ref().map(|(group, _)| group.clone()),
+        remote_ip_prefix: network.map(|n| n.to_string()),
+    };
+    Some((key, remote_group))
 }
 
 /// The rule's protocol: None for any. Names are lowercased; numbers stay numbers as text.
@@ -567,5 +666,55 @@ mod tests {
             .and_then(|g| g.attr_spans.get("rules"))
             .map(|s| s.to_string());
         assert_eq!(written_at.as_deref(), Some("spec.toml:6:1"));
+    }
+
+    #[test]
+    fn rule_order_is_the_json_text_order() {
+        // Every combination of values that sort differently as text than as numbers or as
+        // absent/present: the keys must order exactly as the rule objects' text does.
+        let strings = |values: &[&str]| -> Vec<Option<String>> {
+            std::iter::once(None)
+                .chain(values.iter().map(|v| Some(v.to_string())))
+                .collect()
+        };
+        let mut keys = Vec::new();
+        for direction in ["ingress", "egress"] {
+            for ethertype in ["IPv4", "IPv6"] {
+                for ports in [
+                    None,
+                    Some((22, 22)),
+                    Some((100, 100)),
+                    Some((8, 80)),
+                    Some((80, 8000)),
+                    Some((1, 65534)),
+                ] {
+                    for protocol in strings(&["tcp", "udp", "6", "17", "200", "ipv6-icmp"]) {
+                        for (remote_group, remote_ip_prefix) in [
+                            (None, None),
+                            (Some("web".to_string()), None),
+                            (Some("web-2".to_string()), None),
+                            (None, Some("0.0.0.0/0".to_string())),
+                            (None, Some("10.0.0.0/8".to_string())),
+                            (None, Some("10.0.0.0/16".to_string())),
+                            (None, Some("::/0".to_string())),
+                        ] {
+                            keys.push(super::RuleKey {
+                                direction,
+                                ethertype,
+                                protocol: protocol.clone(),
+                                ports,
+                                remote_group,
+                                remote_ip_prefix,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut by_key = keys.clone();
+        by_key.sort();
+        let mut by_text = keys;
+        by_text.sort_by_cached_key(|k| k.to_value().to_string());
+        assert_eq!(by_key, by_text);
     }
 }
