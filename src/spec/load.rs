@@ -36,6 +36,10 @@ const PROVIDER_FIELDS: &[&str] = &[
     "catalog_max_age",
     "default_quotas",
     "tenant_credentials_visible",
+    "allow_public_images",
+    "image_count_total_limit",
+    "image_size_total_limit",
+    "image_upload_timeout",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -301,6 +305,7 @@ fn default_provider() -> Provider {
         catalog_max_age_secs: DEFAULT_CATALOG_MAX_AGE_SECS,
         default_quotas: None,
         tenant_credentials_visible: false,
+        images: Default::default(),
         span: None,
     }
 }
@@ -456,6 +461,7 @@ fn read_provider(
     if let Some(visible) = t.bool("tenant_credentials_visible", diags) {
         provider.tenant_credentials_visible = *visible.get_ref();
     }
+    super::provider_images::read(&t, &mut provider, diags);
     if let Some((_, item)) = t.get("catalog_max_age") {
         match parse_timeout(item) {
             Ok(secs) => provider.catalog_max_age_secs = secs,
@@ -547,7 +553,7 @@ fn parse_cloud(text: &str) -> Option<CloudChoice> {
 }
 
 /// Seconds from `"90s"`, `"5m"`, `"1h"`, `"300"` or an integer; Err describes what was found.
-fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
+pub(super) fn parse_timeout(item: &Item<'_>) -> Result<u64, String> {
     let secs = match item.get_ref() {
         DeValue::String(text) => {
             let text = text.trim();
