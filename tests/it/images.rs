@@ -353,3 +353,37 @@ async fn a_one_off_image_is_uploaded_and_verified() {
 async fn real_a_one_off_image_is_uploaded_and_verified() {
     one_off(Target::Real).await;
 }
+
+/// A transfer that arrives with one byte flipped (the embedded Glance's `corrupt_upload`
+/// fault) is detected by its SHA-512, reported, and the image deleted: nothing half made
+/// stays. The next apply uploads it intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_upload_is_detected_reported_and_cleaned() {
+    let Some(cloud) = Cloud::start(Target::Embedded).await else {
+        return;
+    };
+    let sha512 = write_image(&cloud.image_path("disk.raw"), 512 * 1024 + 3, 4);
+    cloud.spec("", &Cloud::image("custom", "disk.raw", ""));
+    let (status, body) = cloud
+        .api
+        .request(
+            reqwest::Method::POST,
+            "identity",
+            "/../../_sim/faults",
+            Some(json!({"corrupt_upload": {"count": 1}})),
+        )
+        .await;
+    assert!(status < 300, "fault injection: {status} {body}");
+    let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("image.custom: Verification failed: os_hash_value (sha512) is ") && said.contains(&format!("the file's is {}…", &sha512[..16])),
+        "{said}"
+    );
+    let project = cloud.project_id().await;
+    assert_eq!(cloud.images(&project).await, Vec::<Value>::new(), "deleted");
+    cloud.apply();
+    let image = cloud.only_image(&project).await;
+    assert_eq!(image["os_hash_value"], sha512.as_str());
+}

@@ -51,7 +51,8 @@ const SCHEMA: KindSchema = KindSchema {
             Attr::new("name", AttrType::Name { max: 255 }),
             // Glance never changes an active image's data: new content is a new image.
             Attr::new("file", AttrType::UploadFile { size_attr: "size" }).forces_replacement(),
-            Attr::new("size", AttrType::Derived).forces_replacement(),
+            // Follows `file`, whose change already says why the image is replaced.
+            Attr::new("size", AttrType::Derived).own_calls(),
             Attr::new(
                 "disk_format",
                 AttrType::Choice {
