@@ -193,3 +193,88 @@ async fn image_lists_filter_and_page() {
     assert_eq!(public.body["images"].as_array().map(Vec::len), Some(1));
     cloud.handle.stop().await;
 }
+
+fn sha512_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA512, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a queued raw/bare image named `name`; returns its id.
+async fn queued_image(cloud: &crate::sim_common::Cloud, name: &str) -> String {
+    let created = cloud
+        .call(
+            Method::POST,
+            "/image/v2/images",
+            Some(json!({ "name": name, "disk_format": "raw", "container_format": "bare" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+async fn upload(cloud: &crate::sim_common::Cloud, id: &str, data: Vec<u8>) -> StatusCode {
+    cloud
+        .http
+        .put(cloud.url(&format!("/image/v2/images/{id}/file")))
+        .header("X-Auth-Token", &cloud.token)
+        .header("Content-Type", "application/octet-stream")
+        .body(data)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("upload failed: {err}"))
+        .status()
+}
+
+#[tokio::test]
+async fn an_injected_corruption_flips_one_byte_of_the_next_uploads_only() {
+    let cloud = start().await;
+    let fault = cloud
+        .call(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({ "corrupt_upload": { "count": 1 } })),
+        )
+        .await;
+    assert_eq!(fault.status, StatusCode::NO_CONTENT, "{}", fault.body);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut flipped = data.clone();
+    flipped[0] ^= 0xff;
+
+    let corrupted = queued_image(&cloud, "corrupted").await;
+    assert_eq!(
+        upload(&cloud, &corrupted, data.clone()).await,
+        StatusCode::NO_CONTENT
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{corrupted}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("active"));
+    assert_eq!(shown.body["size"], json!(data.len()));
+    assert_eq!(shown.body["os_hash_value"], json!(sha512_hex(&flipped)));
+    assert_eq!(shown.body["checksum"], json!(md5_hex(&flipped)));
+    assert_ne!(shown.body["os_hash_value"], json!(sha512_hex(&data)));
+
+    // The fault was for one upload: the next one arrives intact.
+    let intact = queued_image(&cloud, "intact").await;
+    assert_eq!(
+        upload(&cloud, &intact, data.clone()).await,
+        StatusCode::NO_CONTENT
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{intact}"), None)
+        .await;
+    assert_eq!(shown.body["os_hash_value"], json!(sha512_hex(&data)));
+    assert_eq!(shown.body["checksum"], json!(md5_hex(&data)));
+    cloud.handle.stop().await;
+}

@@ -185,6 +185,8 @@ struct Inner {
     failing_builds: Mutex<u32>,
     /// Injected resize failures still to come (`fail_resize`), in the order they were asked.
     failing_resizes: Mutex<Vec<ResizeFailure>>,
+    /// How many of the next image uploads are stored with one byte flipped (`corrupt_upload`).
+    corrupt_uploads: Mutex<u32>,
     /// Random faults (`chaos`).
     chaos: Mutex<ChaosState>,
     /// The latest requests served (method, path, status), for tests that must prove what a
@@ -263,6 +265,21 @@ impl SimState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         (!remaining.is_empty()).then(|| remaining.remove(0))
+    }
+
+    /// Whether the image upload starting now must be stored corrupted (consumes one injected
+    /// corruption): a transfer that changed a byte on the way, for clients that verify.
+    pub fn take_upload_corruption(&self) -> bool {
+        let mut remaining = self
+            .inner
+            .corrupt_uploads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *remaining == 0 {
+            return false;
+        }
+        *remaining -= 1;
+        true
     }
 
     fn record_request(&self, method: &Method, path: &str, status: StatusCode) {

@@ -86,6 +86,7 @@ impl Sim {
                     peak_in_flight: Default::default(),
                     failing_builds: Mutex::new(0),
                     failing_resizes: Mutex::new(Vec::new()),
+                    corrupt_uploads: Mutex::new(0),
                     chaos: Mutex::new(chaos),
                     journal,
                     _lock: lock,

@@ -293,7 +293,8 @@ pub(super) async fn upload_image(
         image.status = "saving".to_string();
         image.updated_at = now();
     }
-    let received = receive(body).await;
+    let corrupt = state.take_upload_corruption();
+    let received = receive(body, corrupt).await;
     let mut world = state.world();
     let image = world
         .image
@@ -321,10 +322,12 @@ pub(super) async fn upload_image(
     }
 }
 
-/// Reads a request body to its end: its size and SHA-512 (hex).
-/// Size, SHA-512 and MD5 (hex) of the streamed data.
+/// Reads a request body to its end: size, SHA-512 and MD5 (hex) of the streamed data. When
+/// `corrupt`, the first byte is flipped before it is kept, so the hashes are those of data that
+/// differs from what the client sent (an injected `corrupt_upload`).
 pub(super) async fn receive(
     mut body: axum::body::Body,
+    mut corrupt: bool,
 ) -> Result<(u64, String, String), axum::Error> {
     use axum::body::HttpBody;
     let mut size = 0u64;
@@ -335,6 +338,16 @@ pub(super) async fn receive(
     {
         if let Some(data) = frame?.data_ref() {
             size += data.len() as u64;
+            if corrupt && !data.is_empty() {
+                let mut flipped = data.to_vec();
+                if let Some(first) = flipped.first_mut() {
+                    *first ^= 0xff;
+                }
+                digest.update(&flipped);
+                md5.update(&flipped);
+                corrupt = false;
+                continue;
+            }
             digest.update(data);
             md5.update(data);
         }
