@@ -73,6 +73,7 @@ impl Sim {
                 (world, Some(journal), Some(lock))
             }
         };
+        let files = files::FilesFolder::open(config.data_dir.as_deref())?;
         let chaos = ChaosState::new(config.chaos.clone());
         Ok(Sim {
             state: SimState {
@@ -89,6 +90,7 @@ impl Sim {
                     corrupt_uploads: Mutex::new(0),
                     chaos: Mutex::new(chaos),
                     journal,
+                    files,
                     _lock: lock,
                 }),
             },
