@@ -199,19 +199,23 @@ async fn lifecycle(target: Target) {
     assert_eq!(server["image"]["id"], image["id"], "booted from the custom image");
     cloud.assert_converged("after the first apply");
 
-    // In place: Glance changes minimums and visibility with a JSON patch.
+    // In place: Glance changes minimums and visibility with a JSON patch. (Real Nova refuses
+    // to boot an image whose min_disk is over the flavor's disk: the minimum stays 1 GB.)
     cloud.spec(
         "",
         &format!(
             "{}{}",
-            Cloud::image("custom", "disk.raw", "min_disk = 2\nvisibility = \"shared\"\n"),
+            Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"),
             cloud.network_and_instance("custom")
         ),
     );
     cloud.apply();
     let patched = cloud.only_image(&project).await;
     assert_eq!(patched["id"], image["id"]);
-    assert_eq!((patched["min_disk"].as_i64(), patched["visibility"].as_str()), (Some(2), Some("shared")));
+    assert_eq!(
+        (patched["min_ram"].as_i64(), patched["visibility"].as_str()),
+        (Some(128), Some("shared"))
+    );
 
     // A changed file replaces the image, and the instance booted from it; the plan says why
     // with both hashes' prefixes.
@@ -234,7 +238,7 @@ async fn lifecycle(target: Target) {
     // Deleted out of band: made again.
     let path = format!("/images/{}", replaced["id"].as_str().unwrap());
     cloud.api.request(reqwest::Method::DELETE, "image", &path, None).await;
-    cloud.spec("", &Cloud::image("custom", "disk.raw", "min_disk = 2\nvisibility = \"shared\"\n"));
+    cloud.spec("", &Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"));
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("image.custom"), "{out}");
@@ -251,7 +255,7 @@ async fn lifecycle(target: Target) {
         .await;
     let body = format!(
         "{}{}",
-        Cloud::image("custom", "disk.raw", "min_disk = 2\nvisibility = \"shared\"\n"),
+        Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"),
         Cloud::image("half", "disk.raw", "")
     );
     cloud.spec("", &body);

@@ -159,10 +159,13 @@ fn plan_check(image: &DesiredResource, desired: &Desired, _: &Observed, out: &mu
         );
     }
     if let Some(limit) = settings.size_limit {
-        let size = |r: &DesiredResource| r.attrs.get("size").and_then(Value::as_u64).unwrap_or(0);
-        let before: u64 = of_tenant[..position].iter().map(|r| size(r)).sum();
-        let total: u64 = of_tenant.iter().map(|r| size(r)).sum();
-        if before <= limit && before + size(image) > limit {
+        let sizes: Vec<u64> = of_tenant
+            .iter()
+            .map(|r| r.attrs.get("size").and_then(Value::as_u64).unwrap_or(0))
+            .collect();
+        let before: u64 = sizes[..position].iter().sum();
+        let total: u64 = sizes.iter().sum();
+        if before <= limit && before + sizes[position] > limit {
             out.push(
                 Diagnostic::error(upload::size_exceeded(&tenant_addr, total, limit))
                     .at(image.span_of("file"))
