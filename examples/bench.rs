@@ -233,12 +233,15 @@ fn image(size_mib: u64) -> Result<()> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cloud = EmbeddedCloud::start(&work.path().join("cloud"), 50)?;
     let path = work.path().join("disk.raw");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| e.to_string())?);
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| e.to_string())?);
     let mut block = vec![0u8; 1 << 20];
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..size_mib {
         for chunk in block.chunks_mut(8) {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
         }
         file.write_all(&block).map_err(|e| e.to_string())?;

@@ -84,7 +84,12 @@ impl ImageApi<'_> {
 
     pub async fn delete_image(self, id: &str) -> Result<(), ApiError> {
         self.0
-            .send_no_content(ServiceType::Image, Method::DELETE, &format!("/images/{id}"), None)
+            .send_no_content(
+                ServiceType::Image,
+                Method::DELETE,
+                &format!("/images/{id}"),
+                None,
+            )
             .await
     }
 

@@ -35,7 +35,8 @@ pub async fn upload_image(ws: &Workspace, file: &Path, request: &UploadRequest) 
     }
     let amazon = ["aki", "ami", "ari"];
     let (disk, container) = (&request.disk_format, &request.container_format);
-    if (amazon.contains(&disk.as_str()) || amazon.contains(&container.as_str())) && disk != container
+    if (amazon.contains(&disk.as_str()) || amazon.contains(&container.as_str()))
+        && disk != container
     {
         return Err(OpsError::Usage(format!(
             "disk format `{disk}` and container format `{container}` do not go together: aki, \

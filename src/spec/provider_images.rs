@@ -26,7 +26,9 @@ pub(super) fn read(t: &Table<'_, '_>, provider: &mut Provider, diags: &mut Diagn
                         n.get_ref()
                     ))
                     .at(t.span(n.span()))
-                    .help(format!("the number of {unit} one tenant may hold; remove it for no limit")),
+                    .help(format!(
+                        "the number of {unit} one tenant may hold; remove it for no limit"
+                    )),
                 ),
             }
         }

@@ -28,10 +28,14 @@ impl std::ops::DerefMut for Cloud {
 /// well as any other), derived from `seed`.
 fn write_image(path: &std::path::Path, size: usize, seed: u64) -> String {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut data = Vec::with_capacity(size);
     while data.len() < size {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         data.extend_from_slice(&state.to_le_bytes());
     }
     data.truncate(size);
@@ -122,7 +126,9 @@ async fn lifecycle(target: Target) {
     let (code, out, err) = cloud.run(&["validate"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        err.contains("image.custom: disk_format `aki` and container_format `bare` do not go together"),
+        err.contains(
+            "image.custom: disk_format `aki` and container_format `bare` do not go together"
+        ),
         "{err}"
     );
     let at = cloud.position_in("all.toml", "container_format = \"bare\"");
@@ -162,10 +168,16 @@ async fn lifecycle(target: Target) {
         ),
         "{err}"
     );
-    cloud.spec("", &Cloud::image("custom", "disk.raw", "visibility = \"public\"\n"));
+    cloud.spec(
+        "",
+        &Cloud::image("custom", "disk.raw", "visibility = \"public\"\n"),
+    );
     let (code, _, err) = cloud.run(&["plan"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("only the service provider may publish one"), "{err}");
+    assert!(
+        err.contains("only the service provider may publish one"),
+        "{err}"
+    );
 
     // Uploaded, verified, tagged, and an instance boots from it by its address name.
     cloud.spec(
@@ -188,7 +200,12 @@ async fn lifecycle(target: Target) {
     assert_eq!(image["container_format"], "bare");
     assert_eq!(image["visibility"], "private");
     assert_eq!(image["min_disk"], 1);
-    let tags: Vec<&str> = image["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let tags: Vec<&str> = image["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(tags.contains(&"stackform:image.custom"), "{tags:?}");
     let lineage = tags
         .iter()
@@ -196,7 +213,10 @@ async fn lifecycle(target: Target) {
         .map(|t| t.to_string())
         .expect("the lineage tag");
     let server = cloud.server(&project, "vm").await;
-    assert_eq!(server["image"]["id"], image["id"], "booted from the custom image");
+    assert_eq!(
+        server["image"]["id"], image["id"],
+        "booted from the custom image"
+    );
     cloud.assert_converged("after the first apply");
 
     // In place: Glance changes minimums and visibility with a JSON patch. (Real Nova refuses
@@ -205,7 +225,11 @@ async fn lifecycle(target: Target) {
         "",
         &format!(
             "{}{}",
-            Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"),
+            Cloud::image(
+                "custom",
+                "disk.raw",
+                "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"
+            ),
             cloud.network_and_instance("custom")
         ),
     );
@@ -222,10 +246,22 @@ async fn lifecycle(target: Target) {
     let new_sha = write_image(&cloud.image_path("disk.raw"), 2 * 1024 * 1024, 2);
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
-    assert!(out.contains("# image.custom must be replaced (file forces replacement)"), "{out}");
-    assert!(out.contains(&format!("sha512:{}", &sha512[..16])), "old hash:\n{out}");
-    assert!(out.contains(&format!("sha512:{}", &new_sha[..16])), "new hash:\n{out}");
-    assert!(out.contains("# instance.vm must be replaced (image.custom is replaced)"), "{out}");
+    assert!(
+        out.contains("# image.custom must be replaced (file forces replacement)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("sha512:{}", &sha512[..16])),
+        "old hash:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("sha512:{}", &new_sha[..16])),
+        "new hash:\n{out}"
+    );
+    assert!(
+        out.contains("# instance.vm must be replaced (image.custom is replaced)"),
+        "{out}"
+    );
     cloud.apply();
     let replaced = cloud.only_image(&project).await;
     assert_ne!(replaced["id"], image["id"]);
@@ -237,8 +273,18 @@ async fn lifecycle(target: Target) {
 
     // Deleted out of band: made again.
     let path = format!("/images/{}", replaced["id"].as_str().unwrap());
-    cloud.api.request(reqwest::Method::DELETE, "image", &path, None).await;
-    cloud.spec("", &Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"));
+    cloud
+        .api
+        .request(reqwest::Method::DELETE, "image", &path, None)
+        .await;
+    cloud.spec(
+        "",
+        &Cloud::image(
+            "custom",
+            "disk.raw",
+            "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n",
+        ),
+    );
     let (code, out, err) = cloud.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("image.custom"), "{out}");
@@ -255,7 +301,11 @@ async fn lifecycle(target: Target) {
         .await;
     let body = format!(
         "{}{}",
-        Cloud::image("custom", "disk.raw", "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"),
+        Cloud::image(
+            "custom",
+            "disk.raw",
+            "min_disk = 1\nmin_ram = 128\nvisibility = \"shared\"\n"
+        ),
         Cloud::image("half", "disk.raw", "")
     );
     cloud.spec("", &body);
@@ -266,7 +316,12 @@ async fn lifecycle(target: Target) {
     cloud.apply();
     let images = cloud.images(&project).await;
     assert_eq!(images.len(), 2, "{images:?}");
-    assert!(images.iter().all(|i| i["id"] != half["id"] && i["status"] == "active"), "{images:?}");
+    assert!(
+        images
+            .iter()
+            .all(|i| i["id"] != half["id"] && i["status"] == "active"),
+        "{images:?}"
+    );
 
     let other = cloud.queued_image(&project, "other-tool", json!([])).await;
     cloud.spec(
@@ -276,12 +331,16 @@ async fn lifecycle(target: Target) {
     let (code, out, err) = cloud.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        format!("{out}{err}").contains("Image count limit exceeded: tenant.t would own 4 images, the limit is 3"),
+        format!("{out}{err}")
+            .contains("Image count limit exceeded: tenant.t would own 4 images, the limit is 3"),
         "{out}\n{err}"
     );
     assert_eq!(cloud.images(&project).await.len(), 3, "nothing made");
     let path = format!("/images/{}", other["id"].as_str().unwrap());
-    cloud.api.request(reqwest::Method::DELETE, "image", &path, None).await;
+    cloud
+        .api
+        .request(reqwest::Method::DELETE, "image", &path, None)
+        .await;
 
     cloud.destroy();
     assert_eq!(cloud.images(&project).await, Vec::<Value>::new());
@@ -323,29 +382,53 @@ async fn one_off(target: Target) {
     cloud.apply();
     let file = cloud.image_path("tool.raw");
     let (code, out, err) = cloud.run(&[
-        "image", "upload", file.to_str().unwrap(), "--tenant", "t", "--name", "tool",
-        "--disk-format", "raw", "--min-ram", "64",
+        "image",
+        "upload",
+        file.to_str().unwrap(),
+        "--tenant",
+        "t",
+        "--name",
+        "tool",
+        "--disk-format",
+        "raw",
+        "--min-ram",
+        "64",
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let project = cloud.project_id().await;
     let image = cloud.only_image(&project).await;
     assert_eq!(
         out.trim(),
-        format!("image tool uploaded and verified: id {} status active size 1048581", image["id"].as_str().unwrap())
+        format!(
+            "image tool uploaded and verified: id {} status active size 1048581",
+            image["id"].as_str().unwrap()
+        )
     );
-    assert!(err.contains("tool: uploaded 1048581 of 1048581 bytes (100%"), "plain progress lines off a terminal:\n{err}");
+    assert!(
+        err.contains("tool: uploaded 1048581 of 1048581 bytes (100%"),
+        "plain progress lines off a terminal:\n{err}"
+    );
     assert_eq!(image["os_hash_value"], sha512.as_str());
     assert_eq!(image["min_ram"], 64);
     assert_eq!(image["tags"], json!([]));
     cloud.assert_converged("with the one-off image");
 
     let (code, _, err) = cloud.run(&[
-        "image", "upload", file.to_str().unwrap(), "--tenant", "nope", "--name", "x",
+        "image",
+        "upload",
+        file.to_str().unwrap(),
+        "--tenant",
+        "nope",
+        "--name",
+        "x",
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("`nope` is not a tenant of the state"), "{err}");
     let path = format!("/images/{}", image["id"].as_str().unwrap());
-    cloud.api.request(reqwest::Method::DELETE, "image", &path, None).await;
+    cloud
+        .api
+        .request(reqwest::Method::DELETE, "image", &path, None)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,7 +465,8 @@ async fn a_corrupted_upload_is_detected_reported_and_cleaned() {
     assert_eq!(code, 1, "{out}\n{err}");
     let said = format!("{out}{err}");
     assert!(
-        said.contains("image.custom: Verification failed: os_hash_value (sha512) is ") && said.contains(&format!("the file's is {}…", &sha512[..16])),
+        said.contains("image.custom: Verification failed: os_hash_value (sha512) is ")
+            && said.contains(&format!("the file's is {}…", &sha512[..16])),
         "{said}"
     );
     let project = cloud.project_id().await;

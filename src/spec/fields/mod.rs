@@ -757,6 +757,6 @@ fn first_host(net: IpNet) -> IpAddr {
 
 mod public_key;
 mod quotas;
-mod upload_file;
 #[cfg(test)]
 mod tests;
+mod upload_file;
