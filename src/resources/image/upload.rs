@@ -202,7 +202,7 @@ fn reporter(label: &str, size: u64) -> Report {
         }
         *last = (Some(Instant::now()), finished);
         let seconds = started.elapsed().as_secs_f64().max(0.001);
-        let percent = if total == 0 { 100 } else { sent * 100 / total };
+        let percent = (sent * 100).checked_div(total).unwrap_or(100);
         eprintln!(
             "{label}: uploaded {sent} of {total} bytes ({percent}%, {:.1} MiB/s)",
             sent as f64 / seconds / (1024.0 * 1024.0)
