@@ -6,6 +6,7 @@
 //!   cargo run --release --example bench -- wide --tenants 10 --servers 10 --build-ms 2000
 //!   cargo run --release --example bench -- validate --resources 10000
 //!   cargo run --release --example bench -- real          (OS_* variables of a real cloud)
+//!   cargo run --release --example bench -- image --size-mib 2048
 //!
 //! stackform and the embedded cloud run as processes of their own (this program, started
 //! again as `stackform`), so that each one's wall time, CPU and peak RSS are its own. API
@@ -75,6 +76,13 @@ enum Scenario {
     Validate {
         #[arg(long, default_value_t = 10_000)]
         resources: usize,
+    },
+    /// Apply one `[image.NAME]` of a generated file of this many MiB to the embedded cloud:
+    /// the throughput of hashing and streaming it, and stackform's peak RSS (it must stay flat
+    /// whatever the size).
+    Image {
+        #[arg(long, default_value_t = 2048)]
+        size_mib: u64,
     },
     /// On the cloud of the OS_* variables: create, no-op plan and destroy of a small topology,
     /// and the critical path probe.
@@ -213,7 +221,53 @@ async fn run(scenario: Scenario, names: &Names) -> Result<()> {
         } => wide(shape, names, latency_ms, build_ms, parallelism).await,
         Scenario::Validate { resources } => validate(resources, names),
         Scenario::Real { shape } => real(shape, names).await,
+        Scenario::Image { size_mib } => image(size_mib),
     }
+}
+
+/// Writes `size_mib` MiB of varied bytes (1 MiB at a time), applies an image of them, and
+/// reports the apply's wall time (SHA-512 of the file, then the streamed upload and Glance's
+/// own hashing), throughput and peak RSS.
+fn image(size_mib: u64) -> Result<()> {
+    use std::io::Write;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cloud = EmbeddedCloud::start(&work.path().join("cloud"), 50)?;
+    let path = work.path().join("disk.raw");
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| e.to_string())?);
+    let mut block = vec![0u8; 1 << 20];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..size_mib {
+        for chunk in block.chunks_mut(8) {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        file.write_all(&block).map_err(|e| e.to_string())?;
+    }
+    file.flush().map_err(|e| e.to_string())?;
+    drop(file);
+    write_spec(
+        work.path(),
+        "[provider]\ncloud = \"env\"\n\n[tenant.t]\n\n[image.big]\ntenant = \"t\"\nfile = \"../disk.raw\"\ndisk_format = \"raw\"\n",
+    )?;
+    let apply = stackform(work.path(), &cloud.env, &["apply", "--auto-approve"])?;
+    apply.check("the image apply")?;
+    let mib = size_mib as f64;
+    println!("image apply of {size_mib} MiB (hash, then stream to the embedded Glance):");
+    println!(
+        "  wall {:.1} s, {:.0} MiB/s; stackform CPU {:.1} s, peak RSS {} MB",
+        apply.wall.as_secs_f64(),
+        mib / apply.wall.as_secs_f64(),
+        apply.cpu.as_secs_f64(),
+        apply.peak_rss_kb / 1024
+    );
+    println!(
+        "  embedded cloud peak RSS {} MB",
+        cloud.peak_rss_kb() / 1024
+    );
+    Ok(())
 }
 
 async fn plan(shape: Shape, names: &Names, latency_ms: u64) -> Result<()> {

@@ -13,6 +13,7 @@ mod apply;
 mod catalog;
 mod console;
 mod graph;
+mod image;
 mod instance;
 mod plan;
 mod sim;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Actions on an instance of the state (not a desired state: nothing in the spec changes).
     #[command(subcommand)]
     Instance(instance::InstanceCommand),
+    /// Images that no spec names: `image upload FILE --tenant NAME --name NAME`.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Print the URL of an instance's remote console (Nova's remote-consoles).
     Console(console::ConsoleArgs),
     /// Print what an instance wrote on its console (Nova's os-getConsoleOutput).
@@ -197,6 +201,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::RefreshCatalog(args) => catalog::run(args, &ws, &out).await,
         Command::Tenant(cmd) => tenant::run(cmd, &ws, &out).await,
         Command::Instance(cmd) => instance::run(cmd, &ws).await,
+        Command::Image(cmd) => image::run(cmd, &ws).await,
         Command::Console(args) => console::url(args, &ws).await,
         Command::ConsoleLog(args) => console::log(args, &ws).await,
         Command::Watch(args) => watch::run(args, &ws, &out).await,

@@ -38,6 +38,9 @@ pub struct SimArgs {
     #[arg(long, value_delimiter = ',', default_value = "vnc",
           value_parser = ["vnc", "spice", "serial", "none"])]
     pub consoles: Vec<String>,
+    /// Glance's `image_size_cap`: the most bytes an image upload may hold (413 beyond).
+    #[arg(long, default_value_t = crate::sim::DEFAULT_IMAGE_SIZE_CAP)]
+    pub image_size_cap: u64,
 }
 
 fn parse_chaos(text: &str) -> Result<Chaos, String> {
@@ -59,6 +62,7 @@ pub async fn run(args: SimArgs) -> Result<ExitCode, CliError> {
             .filter(|c| *c != "none")
             .cloned()
             .collect(),
+        image_size_cap: args.image_size_cap,
         ..SimConfig::default()
     })
     .map_err(|e| CliError::Usage(format!("embedded cloud: {e}")))?;

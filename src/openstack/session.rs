@@ -457,6 +457,43 @@ impl Session {
         decode(service, method, path, value, key)
     }
 
+    /// Sends `body` as is, of `content_type` (an image's bytes, a JSON patch), within
+    /// `timeout` for the whole exchange instead of the client's per-call one when given: an
+    /// image upload takes as long as its size needs. Sent once, never retried: a stream
+    /// cannot be replayed.
+    pub async fn send_raw(
+        &self,
+        service: ServiceType,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: reqwest::Body,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Value>, ApiError> {
+        let (token, endpoints) = self.current_token().await?;
+        let url = self.url(&endpoints, service, path)?;
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, "application/json")
+            .header("X-Auth-Token", token.expose())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let _permit = self.inner.calls.acquire().await;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(service, &method, &url, e))?;
+        read_response(service, &method, &url, response)
+            .await?
+            .map(|bytes| parse_json(service, &method, path, &bytes))
+            .transpose()
+    }
+
     /// A call whose answer body does not matter (204s, 202 actions).
     pub async fn send_no_content(
         &self,

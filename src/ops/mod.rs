@@ -25,6 +25,7 @@ use crate::store::{
     self, AuditEntry, Change, Record, SledStore, StateStore, StepWrite, StoreError,
 };
 
+pub mod image;
 pub mod instance;
 pub mod state;
 pub mod watch;
@@ -169,6 +170,8 @@ impl Connection {
 
 /// Loads and validates the spec only: no state, no network.
 pub fn validate(ws: &Workspace) -> Result<Desired> {
+    // Image files are hashed once per version: the state folder keeps their hashes.
+    resources::image_file::use_hash_cache(&ws.state);
     spec::load(&ws.specs).map_err(OpsError::Spec)
 }
 
@@ -489,6 +492,7 @@ async fn connect(ws: &Workspace, desired: &Desired, lineage: String) -> Result<C
             credentials: Some(std::sync::Arc::new(
                 store::credentials::CredentialVault::new(ws.state.clone()),
             )),
+            images: provider.images.clone(),
         },
         identity,
         embedded,

@@ -18,7 +18,7 @@ pub fn check(desired: &Desired, observed: &Observed) -> Diagnostics {
             if let AttrType::CloudName { catalog, .. }
             | AttrType::OptionalCloudName { catalog, .. } = attr.ty
             {
-                check_exists(resource, attr.name, catalog, observed, &mut out);
+                check_exists(resource, attr.name, catalog, desired, observed, &mut out);
             }
         }
     }
@@ -129,12 +129,22 @@ fn check_exists(
     resource: &DesiredResource,
     attr: &str,
     catalog: Catalog,
+    desired: &Desired,
     observed: &Observed,
     out: &mut Diagnostics,
 ) {
     let Some(wanted) = resource.attrs.get(attr).and_then(Value::as_str) else {
         return;
     };
+    // A resource of the spec that joins the catalog (an `[image.NAME]`), named by address.
+    let joins = |kind: crate::addr::Kind| kind.schema().catalog == Some(catalog);
+    if crate::addr::Kind::ALL
+        .into_iter()
+        .filter(|k| joins(*k))
+        .any(|k| desired.get(&crate::addr::Address::new(k, wanted)).is_some())
+    {
+        return;
+    }
     // Flavors and images are listed closest to the name asked first: a typo's fix leads.
     let available: Vec<&str> = match catalog {
         Catalog::Flavors => closest_first(wanted, observed.flavors.keys().map(String::as_str)),

@@ -57,6 +57,7 @@ pub fn desired(resources: Vec<DesiredResource>) -> Desired {
             catalog_max_age_secs: 3600,
             default_quotas: None,
             tenant_credentials_visible: false,
+            images: Default::default(),
             span: None,
         },
         resources: resources.into_iter().map(|r| (r.addr.clone(), r)).collect(),

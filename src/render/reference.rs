@@ -77,6 +77,9 @@ fn field(attr: &Attr) -> String {
         AttrType::PublicKey { file } => format!(
             "required; an OpenSSH public key line (ssh-rsa, ssh-ed25519, ecdsa-sha2-*), or `{file}` (a path relative to the spec's folder)"
         ),
+        AttrType::UploadFile { size_attr } => format!(
+            "required; a path relative to the spec's folder, uploaded; shown as its SHA-512, its size in `{size_attr}`"
+        ),
         AttrType::Reference(to) if to.optional && to.only_at_create => {
             format!("unset; a {}, read when it is made", to.kind)
         }

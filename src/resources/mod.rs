@@ -37,6 +37,7 @@ registry! {
     backup::Backup,
     server_group::ServerGroup,
     keypair::Keypair,
+    image::Image,
 }
 
 use std::any::Any;
@@ -50,6 +51,8 @@ use crate::addr::Address;
 use crate::openstack::{self, ApiError};
 use crate::spec::{self, Attrs};
 
+pub use image::local as image_file;
+pub use image::upload as image_upload;
 pub use instance::user_data;
 pub use listed::{Listed, Observation, Projects, Scope};
 pub use refresh::refresh;
@@ -86,6 +89,8 @@ pub struct Context {
     /// Where tenants' own users' credentials are kept (sealed, in the state folder); `None`
     /// where nothing keeps them (a bare client test): tenants are then made without a user.
     pub credentials: Option<Arc<crate::store::credentials::CredentialVault>>,
+    /// `[provider]` image settings: limits and the upload timeout.
+    pub images: crate::spec::ImageProvider,
 }
 
 /// Whether `kind` lives in Cinder.

@@ -73,6 +73,10 @@ pub struct KindSchema {
     /// The observed attribute in which the cloud says why a resource is in a `failed` status
     /// (a Cinder backup's `fail_reason`): the plan's reason quotes it.
     pub failure_detail: Option<&'static str>,
+    /// The catalog this kind's resources join (an image of the spec is one of the cloud's
+    /// images): an attribute naming a name of that catalog may name one of them by its
+    /// address name instead, and then depends on it.
+    pub catalog: Option<Catalog>,
 }
 
 /// How a kind grants a tenant the use of another tenant's resource.
@@ -524,6 +528,13 @@ pub enum AttrType {
     PublicKey {
         file: &'static str,
     },
+    /// A local file uploaded as the resource's data (an image's disk), named relative to the
+    /// spec's folder: required, compared by its content's SHA-512 as `sha512:<16 hex digits>`
+    /// (enough to tell one file's versions apart; the upload is verified against the whole
+    /// hash), its size in bytes set in the derived attribute `size_attr`.
+    UploadFile {
+        size_attr: &'static str,
+    },
     /// Keystone role grants on a tenant: `{ name = USER, roles = [ROLE, ...] }` tables,
     /// sorted by user, roles sorted; absent is unmanaged (users it granted before are still
     /// revoked: the state remembers them).
@@ -648,6 +659,7 @@ impl KindSchema {
             grant: None,
             replace_failed: false,
             failure_detail: None,
+            catalog: None,
         }
     }
 

@@ -53,11 +53,10 @@ mod compute;
 mod core;
 mod identity;
 mod image;
-mod md5;
 mod network;
 mod wire;
 
 pub use core::{
-    ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, DEFAULT_REQUEST_LOG_LIMIT, Sim, SimConfig,
-    SimError, SimHandle, served_url,
+    ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER, Chaos, DEFAULT_IMAGE_SIZE_CAP,
+    DEFAULT_REQUEST_LOG_LIMIT, Sim, SimConfig, SimError, SimHandle, served_url,
 };

@@ -37,6 +37,10 @@ const PROVIDER_FIELDS: &[&str] = &[
     "catalog_max_age",
     "default_quotas",
     "tenant_credentials_visible",
+    "allow_public_images",
+    "image_count_total_limit",
+    "image_size_total_limit",
+    "image_upload_timeout",
 ];
 
 /// Loads the spec folder `dir`: every problem found, located and with a help, or the complete
@@ -312,6 +316,7 @@ fn default_provider() -> Provider {
         catalog_max_age_secs: DEFAULT_CATALOG_MAX_AGE_SECS,
         default_quotas: None,
         tenant_credentials_visible: false,
+        images: Default::default(),
         span: None,
     }
 }
@@ -467,6 +472,7 @@ fn read_provider(
     if let Some(visible) = t.bool("tenant_credentials_visible", diags) {
         provider.tenant_credentials_visible = *visible.get_ref();
     }
+    super::provider_images::read(&t, &mut provider, diags);
     if let Some((_, item)) = t.get("catalog_max_age") {
         match parse_timeout(item) {
             Ok(secs) => provider.catalog_max_age_secs = secs,

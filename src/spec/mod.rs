@@ -17,6 +17,7 @@ mod conflicts;
 mod fields;
 pub mod grant_fields;
 mod load;
+mod provider_images;
 #[cfg(test)]
 pub(crate) use load::load_str;
 pub mod port_fields;
@@ -88,7 +89,38 @@ pub struct Provider {
     /// a tenant's `quotas`), with where they are written. Absent: such tenants' quotas stay
     /// unmanaged (the cloud's own defaults).
     pub default_quotas: Option<(serde_json::Value, Span)>,
+    /// The `[provider]` settings of `[image.NAME]` uploads.
+    pub images: ImageProvider,
     pub span: Option<Span>,
+}
+
+/// `[provider]` settings of images: the service provider's permission to publish, the limits
+/// per tenant, and how long one upload may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageProvider {
+    /// `allow_public_images`: whether an image may be `visibility = "public"` (seen by every
+    /// project of the cloud: the service provider's call, not a tenant's).
+    pub allow_public: bool,
+    /// `image_count_total_limit`: how many images one tenant may own.
+    pub count_limit: Option<u64>,
+    /// `image_size_total_limit`: how many bytes one tenant's images may total.
+    pub size_limit: Option<u64>,
+    /// `image_upload_timeout`: how long one image's data may take to upload.
+    pub upload_timeout_secs: u64,
+}
+
+/// A 10 GiB image over a 10 Mbit/s line takes about 2.5 hours: a day leaves room.
+pub const DEFAULT_IMAGE_UPLOAD_TIMEOUT_SECS: u64 = 24 * 3600;
+
+impl Default for ImageProvider {
+    fn default() -> Self {
+        ImageProvider {
+            allow_public: false,
+            count_limit: None,
+            size_limit: None,
+            upload_timeout_secs: DEFAULT_IMAGE_UPLOAD_TIMEOUT_SECS,
+        }
+    }
 }
 
 /// `[provider] storage_mode`.

@@ -84,6 +84,7 @@ async fn connect(sim: &SimHandle) -> Context {
         compute_catalog: None,
         reads_storage: true,
         credentials: None,
+        images: Default::default(),
     }
 }
 

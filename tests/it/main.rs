@@ -20,6 +20,7 @@ mod differential;
 mod drift;
 mod e2e;
 mod floating_ips;
+mod images;
 mod keypairs;
 mod openstack_cli;
 mod plan_render;

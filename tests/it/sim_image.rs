@@ -193,3 +193,219 @@ async fn image_lists_filter_and_page() {
     assert_eq!(public.body["images"].as_array().map(Vec::len), Some(1));
     cloud.handle.stop().await;
 }
+
+fn sha512_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha512::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a queued raw/bare image named `name`; returns its id.
+async fn queued_image(cloud: &crate::sim_common::Cloud, name: &str) -> String {
+    let created = cloud
+        .call(
+            Method::POST,
+            "/image/v2/images",
+            Some(json!({ "name": name, "disk_format": "raw", "container_format": "bare" })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// PUT /v2/images/{id}/file with `data`: the status and the (JSON) error body, if any.
+async fn upload(cloud: &crate::sim_common::Cloud, id: &str, data: Vec<u8>) -> (StatusCode, Value) {
+    let response = cloud
+        .http
+        .put(cloud.url(&format!("/image/v2/images/{id}/file")))
+        .header("X-Auth-Token", &cloud.token)
+        .header("Content-Type", "application/octet-stream")
+        .header("Accept", "application/json")
+        .body(data)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("upload failed: {err}"));
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// GET /v2/images/{id}/file: the status, the headers and the bytes.
+async fn download(
+    cloud: &crate::sim_common::Cloud,
+    id: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = cloud
+        .http
+        .get(cloud.url(&format!("/image/v2/images/{id}/file")))
+        .header("X-Auth-Token", &cloud.token)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("download failed: {err}"));
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .bytes()
+        .await
+        .unwrap_or_else(|err| panic!("download body failed: {err}"));
+    (status, headers, bytes.to_vec())
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn an_injected_corruption_flips_one_byte_of_the_next_uploads_only() {
+    let cloud = start().await;
+    let fault = cloud
+        .call(
+            Method::POST,
+            "/_sim/faults",
+            Some(json!({ "corrupt_upload": { "count": 1 } })),
+        )
+        .await;
+    assert_eq!(fault.status, StatusCode::NO_CONTENT, "{}", fault.body);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut flipped = data.clone();
+    flipped[0] ^= 0xff;
+
+    let corrupted = queued_image(&cloud, "corrupted").await;
+    assert_eq!(
+        upload(&cloud, &corrupted, data.clone()).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{corrupted}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("active"));
+    assert_eq!(shown.body["size"], json!(data.len()));
+    assert_eq!(shown.body["os_hash_value"], json!(sha512_hex(&flipped)));
+    assert_eq!(shown.body["checksum"], json!(md5_hex(&flipped)));
+    assert_ne!(shown.body["os_hash_value"], json!(sha512_hex(&data)));
+    // What is stored is what the checksums describe.
+    let (status, _, stored) = download(&cloud, &corrupted).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored, flipped);
+
+    // The fault was for one upload: the next one arrives intact.
+    let intact = queued_image(&cloud, "intact").await;
+    assert_eq!(
+        upload(&cloud, &intact, data.clone()).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{intact}"), None)
+        .await;
+    assert_eq!(shown.body["os_hash_value"], json!(sha512_hex(&data)));
+    assert_eq!(shown.body["checksum"], json!(md5_hex(&data)));
+    cloud.handle.stop().await;
+}
+
+#[tokio::test]
+async fn image_data_is_kept_in_one_file_streamed_back_and_removed_with_its_image() {
+    let folder = tempfile::tempdir().unwrap_or_else(|err| panic!("no temp dir: {err}"));
+    let cloud = crate::sim_common::start_with(stackform::sim::SimConfig {
+        data_dir: Some(folder.path().to_path_buf()),
+        ..crate::sim_common::fast_config()
+    })
+    .await;
+    let id = queued_image(&cloud, "kept").await;
+    // Real Glance answers a queued image's data with 204 and no body.
+    let (status, headers, bytes) = download(&cloud, &id).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(header(&headers, "content-type"), None);
+    assert!(bytes.is_empty());
+
+    // Several MiB, in more pieces than one write or read buffer.
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    assert_eq!(
+        upload(&cloud, &id, data.clone()).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let file = folder.path().join("files").join("images").join(&id);
+    assert_eq!(
+        std::fs::read(&file).unwrap_or_else(|err| panic!("{}: {err}", file.display())),
+        data
+    );
+    let (status, headers, bytes) = download(&cloud, &id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        header(&headers, "content-md5"),
+        Some(md5_hex(&data).as_str())
+    );
+    assert_eq!(header(&headers, "content-length"), Some("3000000"));
+    assert!(
+        bytes == data,
+        "the downloaded bytes differ from the uploaded ones"
+    );
+
+    let deleted = cloud
+        .call(Method::DELETE, &format!("/image/v2/images/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(!file.exists(), "{} outlived its image", file.display());
+    let (status, _, _) = download(&cloud, &id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    cloud.handle.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_over_the_size_cap_is_refused_with_413_and_leaves_the_image_queued() {
+    let folder = tempfile::tempdir().unwrap_or_else(|err| panic!("no temp dir: {err}"));
+    let cloud = crate::sim_common::start_with(stackform::sim::SimConfig {
+        data_dir: Some(folder.path().to_path_buf()),
+        image_size_cap: 100_000,
+        ..crate::sim_common::fast_config()
+    })
+    .await;
+    let id = queued_image(&cloud, "too-big").await;
+    let (status, body) = upload(&cloud, &id, vec![1u8; 100_001]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body,
+        json!({
+            "message": "The incoming image is too large: The provided image is too large.<br /><br />\n\n\n",
+            "code": "413 Request Entity Too Large",
+            "title": "Request Entity Too Large"
+        })
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{id}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("queued"));
+    assert_eq!(shown.body["size"], Value::Null);
+    let images = folder.path().join("files").join("images");
+    let left: Vec<_> = std::fs::read_dir(&images)
+        .unwrap_or_else(|err| panic!("{}: {err}", images.display()))
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(left.is_empty(), "partial data left behind: {left:?}");
+
+    // Exactly the cap is allowed, and the queued image takes it.
+    assert_eq!(
+        upload(&cloud, &id, vec![1u8; 100_000]).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{id}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("active"));
+    assert_eq!(shown.body["size"], json!(100_000));
+    cloud.handle.stop().await;
+}

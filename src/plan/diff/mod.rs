@@ -452,7 +452,16 @@ fn strongest_reference(attrs: &Attrs, dependent: &Address, target: &Address) -> 
     for attr in schema::attributes(dependent.kind) {
         // A copy is not remade with what it was made from (a backup keeps its old volume's
         // data when the volume is replaced).
-        if attr.reference().map(|r| r.kind) != Some(target.kind)
+        // A name of a catalog the target's kind joins (an instance's `image` naming an
+        // `[image.NAME]`) holds its id as a reference does.
+        let joined = match attr.ty {
+            schema::AttrType::CloudName { catalog, .. }
+            | schema::AttrType::OptionalCloudName { catalog, .. } => {
+                target.kind.schema().catalog == Some(catalog)
+            }
+            _ => false,
+        };
+        if (attr.reference().map(|r| r.kind) != Some(target.kind) && !joined)
             || schema::made_from(dependent.kind, attr.name)
         {
             continue;

@@ -254,7 +254,21 @@ fn implied(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Ve
     let mut implied = routers_of_subnet(instance, view, nodes);
     implied.extend(policies_sharing_subnet(instance, view, nodes));
     implied.extend(volumes::moves(instance, view, nodes));
+    implied.extend(image_of_spec(instance, view, nodes));
     implied
+}
+
+/// An instance booting from an `[image.NAME]` of the spec (named by its address name) is
+/// made after the image and deleted before it.
+fn image_of_spec(instance: &Address, view: &View<'_>, nodes: &BTreeSet<Address>) -> Option<Implied> {
+    let name = view.attrs(instance)?.get("image")?.as_str()?;
+    let image = Address::new(Kind::Image, name);
+    nodes.contains(&image).then(|| Implied {
+        dependency: image.clone(),
+        attr: "image",
+        via: image,
+        relation: "the image",
+    })
 }
 
 /// An instance on a subnet of another tenant's network needs the RBAC policy that shares the
@@ -384,10 +398,12 @@ pub fn observe(
         Some(flavor_names.get(id).cloned().unwrap_or_else(|| id.clone()))
     });
     attrs.insert("flavor".into(), json!(flavor));
+    // An image of the spec is named by its address name, as the spec names it.
     let image = server.image_id().map(|id| {
-        image_names
-            .get(id)
-            .cloned()
+        names
+            .get(Kind::Image, id)
+            .map(str::to_string)
+            .or_else(|| image_names.get(id).cloned())
             .unwrap_or_else(|| id.to_string())
     });
     let image = image.or_else(|| {
@@ -433,7 +449,10 @@ async fn server_body(
     let addr = &res.addr;
     let flavor = flavor_id(cx, addr, common::str_attr(res, "flavor")?).await?;
     let image = match res.attrs.get("image").and_then(Value::as_str) {
-        Some(name) => Some(image_id(cx, addr, name).await?),
+        Some(name) => match ids.get(&Address::new(Kind::Image, name)) {
+            Some(own) => Some(own.clone()),
+            None => Some(image_id(cx, addr, name).await?),
+        },
         None => None,
     };
     let mut body = json!({

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::sim::core::{Caller, Fault, Service, SimState, parse_json};
-use crate::sim::md5::Md5;
 use crate::sim::wire::json_reply;
 
 use super::*;
@@ -79,13 +78,8 @@ fn fingerprint(public_key: &str) -> Option<String> {
         return None;
     }
     let decoded = decode_base64(words.next()?).filter(|d| !d.is_empty())?;
-    let mut md5 = Md5::default();
-    md5.update(&decoded);
-    let hex = md5.hex();
-    let pairs: Vec<&str> = (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| hex.get(i..i + 2))
-        .collect();
+    let digest = <md5::Md5 as md5::Digest>::digest(&decoded);
+    let pairs: Vec<String> = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     Some(pairs.join(":"))
 }
 

@@ -156,7 +156,11 @@ impl Fault {
 
 /// The HTTP reason phrase, as Keystone and webob title their errors.
 pub(super) fn reason(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("Error")
+    match status {
+        // webob's title (RFC 2616's wording); `http` has RFC 9110's "Payload Too Large".
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
 }
 
 impl IntoResponse for Fault {

@@ -109,7 +109,8 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
 /// optional `"body"` to answer with), `{"delay": {..., "ms": 300}}`, or
 /// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR), or
 /// `{"fail_resize": {"count": N, "at": "schedule" | "confirm"}}` (the next N resizes fail
-/// there: see [`super::ResizeFailure`]).
+/// there: see [`super::ResizeFailure`]), or `{"corrupt_upload": {"count": N}}` (the next N
+/// image uploads are stored with one byte flipped, their checksums those of the stored data).
 pub(super) async fn add_fault(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -132,6 +133,19 @@ pub(super) async fn add_fault(
         *state
             .inner
             .failing_builds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += count;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if let Some(spec) = body.get("corrupt_upload") {
+        let count = spec
+            .get("count")
+            .and_then(Value::as_u64)
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(1);
+        *state
+            .inner
+            .corrupt_uploads
             .lock()
             .unwrap_or_else(PoisonError::into_inner) += count;
         return Ok(StatusCode::NO_CONTENT);
@@ -238,6 +252,11 @@ pub(super) async fn clear_faults(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
+    *state
+        .inner
+        .corrupt_uploads
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = 0;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,6 +26,7 @@
 
 mod chaos;
 mod fault;
+mod files;
 mod hooks;
 mod journal;
 mod media;
@@ -58,6 +59,9 @@ pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "stackform-embedded";
 pub const ADMIN_PROJECT: &str = "admin";
 
+/// Glance's default `image_size_cap`: 1 TiB.
+pub const DEFAULT_IMAGE_SIZE_CAP: u64 = 1 << 40;
+
 /// Held with an exclusive OS lock while a process serves the data folder.
 const LOCK_FILE: &str = "cloud.lock";
 
@@ -77,6 +81,8 @@ pub struct SimConfig {
     pub chaos: Chaos,
     /// How many recent requests `GET /_sim/requests` lists (its totals count them all).
     pub request_log_limit: usize,
+    /// Glance's `image_size_cap`: the most bytes one image's upload may hold (413 beyond).
+    pub image_size_cap: u64,
     /// The remote-console protocols whose proxies Nova runs (its `[vnc]`, `[spice]`,
     /// `[serial_console]` `enabled`): `vnc`, `spice`, `serial`. Others answer "Unavailable
     /// console type".
@@ -93,6 +99,7 @@ impl Default for SimConfig {
             chaos: Chaos::default(),
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
             enabled_consoles: vec!["vnc".to_string()],
+            image_size_cap: DEFAULT_IMAGE_SIZE_CAP,
         }
     }
 }
@@ -185,6 +192,8 @@ struct Inner {
     failing_builds: Mutex<u32>,
     /// Injected resize failures still to come (`fail_resize`), in the order they were asked.
     failing_resizes: Mutex<Vec<ResizeFailure>>,
+    /// How many of the next image uploads are stored with one byte flipped (`corrupt_upload`).
+    corrupt_uploads: Mutex<u32>,
     /// Random faults (`chaos`).
     chaos: Mutex<ChaosState>,
     /// The latest requests served (method, path, status), for tests that must prove what a
@@ -196,6 +205,8 @@ struct Inner {
     /// client's bound on its calls in flight looks like from the cloud.
     in_flight: std::sync::atomic::AtomicUsize,
     peak_in_flight: std::sync::atomic::AtomicUsize,
+    /// Where bulk data (image files) is kept.
+    files: files::FilesFolder,
     /// Kept open (and locked) as long as the cloud lives.
     _lock: Option<File>,
 }
@@ -221,6 +232,12 @@ impl SimState {
     }
     pub fn config(&self) -> &SimConfig {
         &self.inner.config
+    }
+    /// The folder for a service's bulk data (see `files`), created on first use.
+    pub fn files_dir(&self, service: &str) -> Result<PathBuf, std::io::Error> {
+        let dir = self.inner.files.path().join(service);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
     }
     /// http://127.0.0.1:PORT
     pub fn base_url(&self) -> &str {
@@ -263,6 +280,21 @@ impl SimState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         (!remaining.is_empty()).then(|| remaining.remove(0))
+    }
+
+    /// Whether the image upload starting now must be stored corrupted (consumes one injected
+    /// corruption): a transfer that changed a byte on the way, for clients that verify.
+    pub fn take_upload_corruption(&self) -> bool {
+        let mut remaining = self
+            .inner
+            .corrupt_uploads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *remaining == 0 {
+            return false;
+        }
+        *remaining -= 1;
+        true
     }
 
     fn record_request(&self, method: &Method, path: &str, status: StatusCode) {

@@ -73,6 +73,7 @@ impl Sim {
                 (world, Some(journal), Some(lock))
             }
         };
+        let files = files::FilesFolder::open(config.data_dir.as_deref())?;
         let chaos = ChaosState::new(config.chaos.clone());
         Ok(Sim {
             state: SimState {
@@ -86,8 +87,10 @@ impl Sim {
                     peak_in_flight: Default::default(),
                     failing_builds: Mutex::new(0),
                     failing_resizes: Mutex::new(Vec::new()),
+                    corrupt_uploads: Mutex::new(0),
                     chaos: Mutex::new(chaos),
                     journal,
+                    files,
                     _lock: lock,
                 }),
             },

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::Value;
 
@@ -29,7 +29,10 @@ pub fn routes() -> Router<SimState> {
             "/v2/images/{image_id}",
             get(show_image).patch(update_image).delete(delete_image),
         )
-        .route("/v2/images/{image_id}/file", put(upload_image))
+        .route(
+            "/v2/images/{image_id}/file",
+            put(upload_image).get(download_image),
+        )
         .route(
             "/v2/images/{image_id}/tags/{tag}",
             put(add_tag).delete(remove_tag),
@@ -261,11 +264,16 @@ pub(super) async fn delete_image(
         )));
     }
     world.image.images.retain(|i| i.id != image_id);
+    drop(world);
+    if let Ok(dir) = image_files(&state) {
+        remove_data(&data::data_path(&dir, &image_id));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// PUT /v2/images/{id}/file: the data is streamed through (any size) and only its size and
-/// SHA-512 are kept; the image is `saving` meanwhile, then `active`.
+/// PUT /v2/images/{id}/file: the data is streamed to the image's file (see `data`), its size
+/// and hashes computed on the way; the image is `saving` meanwhile, then `active`, or back to
+/// `queued` (its partial data gone) when the upload fails or is refused.
 pub(super) async fn upload_image(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -273,6 +281,9 @@ pub(super) async fn upload_image(
     body: axum::body::Body,
 ) -> Result<StatusCode, Fault> {
     let caller = state.caller(&headers, Service::Image)?;
+    let path = image_files(&state)
+        .map(|dir| data::data_path(&dir, &image_id))
+        .map_err(store_fault)?;
     {
         let mut world = state.world();
         let image = owned_image(&mut world.image.images, &image_id, &caller, "upload_image")?;
@@ -293,59 +304,91 @@ pub(super) async fn upload_image(
         image.status = "saving".to_string();
         image.updated_at = now();
     }
-    let received = receive(body).await;
+    let corrupt = state.take_upload_corruption();
+    let stored = data::store(body, &path, state.config().image_size_cap, corrupt).await;
     let mut world = state.world();
-    let image = world
-        .image
-        .images
-        .iter_mut()
-        .find(|i| i.id == image_id)
-        .ok_or_else(|| not_found(&image_id))?;
-    match received {
-        Ok((size, digest, checksum)) => {
-            image.size = Some(size);
-            image.os_hash_value = Some(digest);
-            image.checksum = Some(checksum);
+    let Some(image) = world.image.images.iter_mut().find(|i| i.id == image_id) else {
+        // Deleted while its data arrived: Glance drops the data and answers 410.
+        remove_data(&path);
+        return Err(Fault::new(
+            Service::Image,
+            StatusCode::GONE,
+            format!(
+                "Image {image_id} could not be found after upload. The image may have been \
+                 deleted during the upload, cleaning up the chunks uploaded."
+            ),
+        ));
+    };
+    image.updated_at = now();
+    match stored {
+        Ok(stored) => {
+            image.size = Some(stored.size);
+            image.os_hash_value = Some(stored.sha512);
+            image.checksum = Some(stored.md5);
             image.status = "active".to_string();
-            image.updated_at = now();
             Ok(StatusCode::NO_CONTENT)
         }
         Err(err) => {
-            // Glance puts an image whose upload broke back to `queued`, ready for a retry.
+            // Glance's `_restore`: the image goes back to `queued`, ready for another upload.
             image.status = "queued".to_string();
-            image.updated_at = now();
-            Err(bad_request(format!(
-                "Error in store: the upload was interrupted: {err}"
-            )))
+            Err(err.fault())
         }
     }
 }
 
-/// Reads a request body to its end: its size and SHA-512 (hex).
-/// Size, SHA-512 and MD5 (hex) of the streamed data.
-pub(super) async fn receive(
-    mut body: axum::body::Body,
-) -> Result<(u64, String, String), axum::Error> {
-    use axum::body::HttpBody;
-    let mut size = 0u64;
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA512);
-    let mut md5 = crate::sim::md5::Md5::default();
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        if let Some(data) = frame?.data_ref() {
-            size += data.len() as u64;
-            digest.update(data);
-            md5.update(data);
-        }
+/// GET /v2/images/{id}/file: the data, streamed, with its MD5 in Content-MD5 as Glance sends
+/// it; 204 with no body for an image that has none (real Glance does so for a queued image).
+pub(super) async fn download_image(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Path(image_id): Path<String>,
+) -> Result<Response, Fault> {
+    let caller = state.caller(&headers, Service::Image)?;
+    let (checksum, size) = {
+        let world = state.world();
+        let image = world
+            .image
+            .images
+            .iter()
+            .find(|i| i.id == image_id && visible(i, &caller))
+            .ok_or_else(|| not_found(&image_id))?;
+        (image.checksum.clone(), image.size.unwrap_or_default())
+    };
+    // Images made without data (the seeded cirros, server snapshots) have no checksum.
+    let Some(checksum) = checksum else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let path = image_files(&state)
+        .map(|dir| data::data_path(&dir, &image_id))
+        .map_err(store_fault)?;
+    let body = data::read(&path).await.map_err(store_fault)?;
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(value) = HeaderValue::from_str(&checksum) {
+        headers.insert("content-md5", value);
     }
-    let hex = digest
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((size, hex, md5.hex()))
+    Ok(response)
+}
+
+/// The folder of image files.
+fn image_files(state: &SimState) -> std::io::Result<std::path::PathBuf> {
+    state.files_dir("images")
+}
+
+fn store_fault(err: std::io::Error) -> Fault {
+    data::StoreError::Io(err).fault()
+}
+
+/// Removes an image's data; a file that cannot be removed only costs disk space.
+fn remove_data(path: &std::path::Path) {
+    if let Err(err) = data::remove(path) {
+        tracing::warn!(path = %path.display(), error = %err, "image data not removed");
+    }
 }
 
 /// PUT /v2/images/{id}/tags/{tag}: 204.

@@ -1,12 +1,14 @@
 //! Glance v2 of the embedded cloud: image records, their visibility, tags and properties,
-//! uploads (only the size is kept, never the bytes), and the image schema.
+//! their data (streamed to and from one file per image), and the image schema.
 //!
 //! Layout: `model` (records, seed, visibility), `ops` (Glance's rules without HTTP: attribute
-//! changes, ownership, faults), `render` (image view, version documents), `query` (the image
+//! changes, ownership, faults), `data` (image files: streamed upload with its hashes and size
+//! cap, streamed download), `render` (image view, version documents), `query` (the image
 //! list: filters, order, paging links), `api` (routes, webob error layer, handlers), and
 //! `tests` of the data layer.
 
 mod api;
+mod data;
 mod model;
 mod ops;
 mod query;

@@ -123,6 +123,7 @@ impl Builder<'_, '_, '_> {
             } => self.tags(key, max_len, max_count, forbidden),
             AttrType::Payload { file, max_encoded } => self.payload(key, file, max_encoded),
             AttrType::PublicKey { file } => self.public_key(key, file),
+            AttrType::UploadFile { size_attr } => self.upload_file(key, size_attr),
             AttrType::Bool { default } => self.bool_or(key, default),
             AttrType::Integer { min, max, help } => self.integer_in(key, min, max, help),
             AttrType::Choice { values, default } => self.choice(key, values, default),
@@ -232,13 +233,7 @@ impl Builder<'_, '_, '_> {
     /// The content of `path`, relative to the folder of this spec file; a located error on
     /// `file` (the attribute naming it) when it cannot be read.
     fn read_beside(&mut self, file: &str, path: &str, span: Range<usize>) -> Option<Vec<u8>> {
-        let folder = self
-            .t
-            .file
-            .path
-            .parent()
-            .unwrap_or(std::path::Path::new(""));
-        let full = folder.join(path);
+        let full = self.beside(path);
         match std::fs::read(&full) {
             Ok(bytes) => Some(bytes),
             Err(e) => {
@@ -250,6 +245,17 @@ impl Builder<'_, '_, '_> {
                 None
             }
         }
+    }
+
+    /// `path` read relative to the folder of this spec file.
+    fn beside(&self, path: &str) -> std::path::PathBuf {
+        let folder = self
+            .t
+            .file
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        folder.join(path)
     }
 
     /// A payload (`user_data`): inline, or the file `file` names, relative to the folder of
@@ -753,3 +759,4 @@ mod public_key;
 mod quotas;
 #[cfg(test)]
 mod tests;
+mod upload_file;
