@@ -17,7 +17,9 @@
 //!   /_sim/faults   test hook (admin token): `{"lose_reply": {"method", "path_suffix", "count"}}`
 //!                  processes the next matching request then answers 502 with no body;
 //!                  `{"fail": {..., "status"}}` rejects without processing; `{"fail_build":
-//!                  {"count"}}` makes the next server builds end in ERROR; DELETE clears all.
+//!                  {"count"}}` makes the next server builds end in ERROR; `{"corrupt_upload":
+//!                  {"count"}}` stores the next image uploads with one byte flipped (their
+//!                  checksums those of the stored data); DELETE clears all.
 //!   /_sim/requests test hook (admin token): GET answers `{"requests": [{"method", "path",
 //!                  "status"}], "total": N, "by_method": {"GET": n, ...}}`: the latest
 //!                  requests (at most `SimConfig::request_log_limit`, 10,000 by default,
@@ -28,6 +30,9 @@
 //! network's subnets and ports, a group's rules, a volume's snapshots and backups, a
 //! server's volume attachments), so a list costs what it returns and a token
 //! check is one lookup, whatever the size of the cloud.
+//!
+//! Image data lives in `<data_dir>/files/images/<id>` (a temporary folder for an in-memory
+//! cloud), streamed in and out, never held whole in memory.
 //!
 //! State lives in `<data_dir>/cloud.json` (a snapshot) plus `<data_dir>/cloud.journal`: each
 //! write appends the rows it changed before it is answered, and the journal is folded into

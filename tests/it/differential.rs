@@ -16,6 +16,7 @@ mod cinder;
 mod compare;
 mod consoles;
 mod flavors;
+mod glance;
 mod keypairs;
 mod known_differences;
 mod recorder;

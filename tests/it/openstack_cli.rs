@@ -12,6 +12,7 @@ use crate::support::{SimProcess, openstack_cli};
 mod block_storage;
 mod compute;
 mod consoles;
+mod images;
 
 struct Osc<'a> {
     bin: &'a Path,
@@ -184,6 +185,7 @@ fn openstack_cli_manages_every_resource_of_the_embedded_cloud() {
         assert!(flavors.contains(&f.to_string()), "{flavors:?}");
     }
     assert_eq!(osc.names(&["image", "list"]), ["cirros"]);
+    images::images(&osc);
     compute::flavor_manage(&osc);
 
     // Network

@@ -409,3 +409,59 @@ async fn an_upload_over_the_size_cap_is_refused_with_413_and_leaves_the_image_qu
     assert_eq!(shown.body["size"], json!(100_000));
     cloud.handle.stop().await;
 }
+
+#[tokio::test]
+async fn data_that_is_not_the_declared_disk_format_is_refused_with_415() {
+    let cloud = start().await;
+    let created = cloud
+        .call(
+            Method::POST,
+            "/image/v2/images",
+            Some(json!({ "name": "q", "disk_format": "qcow2", "container_format": "bare" })),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap_or_default().to_string();
+    let (status, body) = upload(&cloud, &id, vec![0u8; 4096]).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Real Glance's words (glance/location.py, webob's HTTPUnsupportedMediaType).
+    assert_eq!(
+        body,
+        json!({
+            "message": "The request media type application/octet-stream is not supported by this server.\n<br /><br />\nImage disk_format qcow2 does not match stream data raw",
+            "code": "415 Unsupported Media Type",
+            "title": "Unsupported Media Type"
+        })
+    );
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{id}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("queued"));
+    assert_eq!(shown.body["checksum"], Value::Null);
+
+    // A qcow2 header: the image takes it, and its virtual size is the header's.
+    let mut qcow2 = vec![0u8; 4096];
+    qcow2[..4].copy_from_slice(b"QFI\xfb");
+    qcow2[4..8].copy_from_slice(&3u32.to_be_bytes());
+    qcow2[24..32].copy_from_slice(&(1u64 << 30).to_be_bytes());
+    assert_eq!(upload(&cloud, &id, qcow2).await.0, StatusCode::NO_CONTENT);
+    let shown = cloud
+        .call(Method::GET, &format!("/image/v2/images/{id}"), None)
+        .await;
+    assert_eq!(shown.body["status"], json!("active"));
+    assert_eq!(shown.body["size"], json!(4096));
+    assert_eq!(shown.body["virtual_size"], json!(1u64 << 30));
+
+    // raw takes anything, qcow2 data included.
+    let raw = cloud
+        .call(
+            Method::POST,
+            "/image/v2/images",
+            Some(json!({ "name": "r", "disk_format": "raw", "container_format": "bare" })),
+        )
+        .await;
+    let raw = raw.body["id"].as_str().unwrap_or_default().to_string();
+    let mut data = vec![0u8; 100];
+    data[..4].copy_from_slice(b"QFI\xfb");
+    assert_eq!(upload(&cloud, &raw, data).await.0, StatusCode::NO_CONTENT);
+    cloud.handle.stop().await;
+}

@@ -146,7 +146,12 @@ impl Fault {
                 "error": { "code": code, "title": reason(self.status), "message": self.message }
             }),
             Service::Image => json!({
-                "message": format!("{}<br /><br />\n\n\n", self.message),
+                // webob's 415 has a detail, which Glance's faults write into the message.
+                "message": if code == 415 {
+                    self.message.clone()
+                } else {
+                    format!("{}<br /><br />\n\n\n", self.message)
+                },
                 "code": format!("{} {}", code, reason(self.status)),
                 "title": reason(self.status),
             }),

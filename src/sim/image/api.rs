@@ -170,6 +170,7 @@ pub(super) async fn create_image(
         updated_at: at,
         os_hash_value: None,
         checksum: None,
+        virtual_size: None,
         properties: BTreeMap::new(),
     };
     for (key, value) in input.iter().filter(|(k, _)| k.as_str() != "id") {
@@ -204,11 +205,16 @@ pub(super) async fn update_image(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !content_type.starts_with("application/openstack-images-v2.1-json-patch") {
-        return Err(Fault::new(
-            Service::Image,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Unsupported Content-Type {content_type}"),
+    if !JSON_PATCH_TYPES
+        .iter()
+        .any(|media| content_type.starts_with(media))
+    {
+        return Err(unsupported_media(
+            content_type,
+            &format!(
+                "Image PATCH expects Content-Type one of: {}",
+                JSON_PATCH_TYPES.join(", ")
+            ),
         ));
     }
     let patch = parse_json(Service::Image, &body)?;
@@ -304,6 +310,11 @@ pub(super) async fn upload_image(
         image.status = "saving".to_string();
         image.updated_at = now();
     }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
     let corrupt = state.take_upload_corruption();
     let stored = data::store(body, &path, state.config().image_size_cap, corrupt).await;
     let mut world = state.world();
@@ -322,7 +333,14 @@ pub(super) async fn upload_image(
     image.updated_at = now();
     match stored {
         Ok(stored) => {
+            if let Some(detail) = format_mismatch(image, stored.format) {
+                // Glance inspects the data once it is stored, and `_restore`s the image.
+                image.status = "queued".to_string();
+                remove_data(&path);
+                return Err(unsupported_media(&content_type, &detail));
+            }
             image.size = Some(stored.size);
+            image.virtual_size = Some(stored.virtual_size);
             image.os_hash_value = Some(stored.sha512);
             image.checksum = Some(stored.md5);
             image.status = "active".to_string();

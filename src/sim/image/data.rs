@@ -21,6 +21,10 @@ const READ_CHUNK: usize = 256 << 10;
 /// What a complete upload left on disk.
 pub(super) struct Stored {
     pub(super) size: u64,
+    /// The format Glance's format inspector would find in the data (`raw` when none).
+    pub(super) format: &'static str,
+    /// The disk size the data describes: a qcow2 header's, else the data's own size.
+    pub(super) virtual_size: u64,
     /// SHA-512 of the stored data, hex (Glance's `os_hash_value`).
     pub(super) sha512: String,
     /// MD5 of the stored data, hex (Glance's `checksum`).
@@ -114,6 +118,7 @@ async fn write(
     let mut size = 0u64;
     let mut sha512 = sha2::Sha512::new();
     let mut md5 = md5::Md5::new();
+    let mut head = Vec::new();
     while let Some(frame) =
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
     {
@@ -133,14 +138,57 @@ async fn write(
         };
         sha512.update(&data);
         md5.update(&data);
+        if head.len() < HEAD_LEN {
+            let wanted = (HEAD_LEN - head.len()).min(data.len());
+            head.extend_from_slice(data.get(..wanted).unwrap_or_default());
+        }
         file.write_all(&data).await.map_err(StoreError::Io)?;
     }
     file.flush().await.map_err(StoreError::Io)?;
+    let format = detect_format(&head);
     Ok(Stored {
         size,
+        format,
+        virtual_size: qcow2_virtual_size(&head)
+            .filter(|_| format == "qcow2")
+            .unwrap_or(size),
         sha512: hex(&sha512.finalize()),
         md5: hex(&md5.finalize()),
     })
+}
+
+/// How much of the data's start the format detection reads (an ISO's descriptor is at 32 KiB).
+const HEAD_LEN: usize = 0x8006;
+
+/// The formats Glance's format inspector recognizes (`format_inspector.ALL_FORMATS`, less
+/// those the embedded cloud does not detect: gpt, luks).
+pub(super) const INSPECTABLE: [&str; 7] = ["raw", "qcow2", "vhd", "vhdx", "vmdk", "vdi", "iso"];
+
+/// The format of data starting with `head`, by the magic numbers Glance's inspectors read;
+/// `raw` when none matches.
+pub(super) fn detect_format(head: &[u8]) -> &'static str {
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    if at(0, b"QFI\xfb") {
+        "qcow2"
+    } else if at(0, b"KDMV") {
+        "vmdk"
+    } else if at(0, b"vhdxfile") {
+        "vhdx"
+    } else if at(0, b"conectix") {
+        "vhd"
+    } else if at(0x40, &[0x7f, 0x10, 0xda, 0xbe]) {
+        "vdi"
+    } else if at(0x8001, b"CD001") {
+        "iso"
+    } else {
+        "raw"
+    }
+}
+
+/// A qcow2 header's virtual size (big-endian u64 at offset 24).
+fn qcow2_virtual_size(head: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = head.get(24..32)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
 }
 
 fn flip_first_byte(data: &Bytes) -> Bytes {

@@ -52,6 +52,12 @@ const READ_ONLY: [&str; 12] = [
     "direct_url",
 ];
 
+/// The media types Glance takes a PATCH in.
+const JSON_PATCH_TYPES: [&str; 2] = [
+    "application/openstack-images-v2.0-json-patch",
+    "application/openstack-images-v2.1-json-patch",
+];
+
 const DEFAULT_PAGE: usize = 25;
 const MAX_PAGE: usize = 1000;
 

@@ -43,6 +43,10 @@ pub(super) struct Image {
     /// MD5 of the uploaded data, hex (Glance's legacy `checksum`).
     #[serde(default)]
     pub(super) checksum: Option<String>,
+    /// The disk size the uploaded data describes (a qcow2 header's); None before an upload,
+    /// and for records kept before it was (their size stands in).
+    #[serde(default)]
+    pub(super) virtual_size: Option<u64>,
     /// Free-form properties (`os_distro`, `hw_*`...), shown at the top level.
     pub(super) properties: BTreeMap<String, String>,
 }
@@ -69,6 +73,7 @@ impl ImageData {
             updated_at: at,
             os_hash_value: None,
             checksum: None,
+            virtual_size: None,
             properties: BTreeMap::from([
                 ("os_distro".to_string(), "cirros".to_string()),
                 ("hw_rng_model".to_string(), "virtio".to_string()),
@@ -104,6 +109,7 @@ impl ImageData {
             updated_at: at,
             os_hash_value: None,
             checksum: None,
+            virtual_size: None,
             properties,
         });
         id

@@ -19,6 +19,31 @@ pub(super) fn forbidden(message: impl Into<String>) -> Fault {
     Fault::forbidden(Service::Image, message)
 }
 
+/// webob's 415 as Glance raises it: the request's media type, then Glance's detail.
+pub(super) fn unsupported_media(content_type: &str, detail: &str) -> Fault {
+    Fault::new(
+        Service::Image,
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "The request media type {content_type} is not supported by this server.\n<br /><br />\n{detail}"
+        ),
+    )
+}
+
+/// Why uploaded data of format `found` is refused for `image`, if it is: Glance's
+/// `ImageProxy.set_data` (glance/location.py) inspects bare images and requires the detected
+/// format to be the declared one, except that `raw` takes anything and formats it cannot
+/// inspect (ami, aki, ari, ploop) take what it does not recognize.
+pub(super) fn format_mismatch(image: &Image, found: &str) -> Option<String> {
+    let disk_format = image.disk_format.as_deref().unwrap_or("raw");
+    let allowed = image.container_format.as_deref() != Some("bare")
+        || found == disk_format
+        || disk_format == "raw"
+        || (found == "raw" && !data::INSPECTABLE.contains(&disk_format));
+    (!allowed)
+        .then(|| format!("Image disk_format {disk_format} does not match stream data {found}"))
+}
+
 /// Sets one attribute from a create body or a patch; `None` removes a free property.
 pub(super) fn set_attribute(
     image: &mut Image,

@@ -26,7 +26,7 @@ pub(super) fn image_body(image: &Image) -> Value {
         "container_format": image.container_format,
         "size": image.size,
         // Glance's format inspector reads a raw image's virtual size as its size.
-        "virtual_size": image.checksum.as_ref().and(image.size),
+        "virtual_size": image.virtual_size.or(image.checksum.as_ref().and(image.size)),
         "checksum": image.checksum,
         "os_hash_algo": image.os_hash_value.as_ref().map(|_| "sha512"),
         "os_hash_value": image.os_hash_value,

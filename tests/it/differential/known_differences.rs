@@ -81,6 +81,15 @@ pub static KNOWN_DIFFERENCES: &[Known] = &[
             shared real cloud other tests left some, the fresh embedded cloud has none",
     },
     Known {
+        step: "glance.format.show.refused",
+        what: "body *",
+        reason: "a Glance bug the embedded cloud does not copy: after refusing data that is not \
+            the image's disk_format (415), real Glance puts the image back to `queued` but keeps \
+            the refused data's checksum, os_hash_value and store on it, and then answers 500 to \
+            its next upload and download (seen by hand on the harness); the embedded cloud \
+            clears them, so the queued image can be uploaded again",
+    },
+    Known {
         step: "glance.schema.image",
         what: "body properties.*",
         reason: "deployment: the image schema's extra properties come from the deployment's \

@@ -67,6 +67,10 @@ const COMPARED_VALUES: &[&str] = &[
     "protocol",
     "visibility",
     "protected",
+    // Image data: the same bytes hash alike on both clouds.
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
     "disk_format",
     "container_format",
     "OS-EXT-STS:vm_state",
@@ -655,7 +659,12 @@ fn header_summary(
             out.insert(name.to_string(), "present".to_string());
         }
     }
-    for name in ["openstack-api-version", "x-openstack-nova-api-version"] {
+    for name in [
+        "openstack-api-version",
+        "x-openstack-nova-api-version",
+        // Glance's download: the MD5 of the data sent back.
+        "content-md5",
+    ] {
         if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
             out.insert(name.to_string(), value.to_string());
         }

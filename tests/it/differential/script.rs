@@ -41,7 +41,13 @@ pub(super) fn delete(label: &str, svc: Svc, path: &str) -> Req {
     Req::new(label, svc, Method::DELETE, path)
 }
 
-fn token_request(user: &str, password: &str, domain: &str, project: &str, pdomain: &str) -> Value {
+pub(super) fn token_request(
+    user: &str,
+    password: &str,
+    domain: &str,
+    project: &str,
+    pdomain: &str,
+) -> Value {
     json!({"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"name": domain}, "password": password}}},
@@ -49,7 +55,7 @@ fn token_request(user: &str, password: &str, domain: &str, project: &str, pdomai
     }})
 }
 
-fn subject_token(reply: &Reply) -> String {
+pub(super) fn subject_token(reply: &Reply) -> String {
     reply
         .headers
         .get("x-subject-token")
@@ -61,6 +67,7 @@ fn subject_token(reply: &Reply) -> String {
 pub async fn run(rec: &mut Recorder, login: &Login) {
     identity(rec, login).await;
     image(rec, login).await;
+    super::glance::glance(rec, login).await;
     network(rec, login).await;
     network_rbac(rec).await;
     super::bodies::creates(rec, login).await;
