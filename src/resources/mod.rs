@@ -15,6 +15,7 @@ mod common;
 pub mod compute_zones;
 mod error_policy;
 mod listed;
+mod neutron_tagged;
 mod refresh;
 mod storage_quota;
 pub mod tenant_grants;
