@@ -91,24 +91,7 @@ async fn execute(
         return Ok(ExitCode::from(1));
     }
     println!();
-    let on_event = |event: Event| {
-        let line = match event {
-            Event::Started { addr, action } => render::human::step_started(&addr, action),
-            Event::Done {
-                addr,
-                action,
-                id,
-                elapsed,
-            } => render::human::step_done(&addr, action, id.as_deref(), elapsed),
-            Event::Failed {
-                addr,
-                action,
-                error,
-            } => render::human::step_failed(&addr, action, &error.to_string()),
-            Event::Skipped { addr, because, .. } => render::human::step_skipped(&addr, &because),
-        };
-        println!("{line}");
-    };
+    let on_event = |event: Event| println!("{}", render::human::step_line(event));
     let result = ops::apply(&planned, parallelism.map(usize::from), &on_event).await;
     planned.connection.close().await;
     let outcome = result?;

@@ -60,6 +60,26 @@ pub fn plan(plan: &Plan, color: bool) -> String {
 }
 
 /// `network.demo-net: Creating...`
+/// The progress line of one apply event, as `apply` prints it and the daemon logs it.
+pub fn step_line<E: std::fmt::Display>(event: crate::apply::Event<E>) -> String {
+    use crate::apply::Event;
+    match event {
+        Event::Started { addr, action } => step_started(&addr, action),
+        Event::Done {
+            addr,
+            action,
+            id,
+            elapsed,
+        } => step_done(&addr, action, id.as_deref(), elapsed),
+        Event::Failed {
+            addr,
+            action,
+            error,
+        } => step_failed(&addr, action, &error.to_string()),
+        Event::Skipped { addr, because, .. } => step_skipped(&addr, &because),
+    }
+}
+
 pub fn step_started(addr: &Address, kind: ActionKind) -> String {
     let verb = match kind {
         ActionKind::Create => "Creating...",

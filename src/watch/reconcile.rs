@@ -107,7 +107,7 @@ pub async fn reconcile(
             held.release(planned);
         }
         Mode::Apply => {
-            let on_event = |event: Event| log.info(&step_line(event));
+            let on_event = |event: Event| log.info(&render::human::step_line(event));
             let result = ops::apply(&planned, None, &on_event).await;
             held.release(planned);
             match result {
@@ -189,22 +189,4 @@ fn drift_items(plan: &crate::plan::Plan) -> Vec<DriftItem> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn step_line(event: Event) -> String {
-    match event {
-        Event::Started { addr, action } => render::human::step_started(&addr, action),
-        Event::Done {
-            addr,
-            action,
-            id,
-            elapsed,
-        } => render::human::step_done(&addr, action, id.as_deref(), elapsed),
-        Event::Failed {
-            addr,
-            action,
-            error,
-        } => render::human::step_failed(&addr, action, &error.to_string()),
-        Event::Skipped { addr, because, .. } => render::human::step_skipped(&addr, &because),
-    }
 }

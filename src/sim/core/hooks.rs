@@ -105,6 +105,14 @@ pub(super) fn take_fault(state: &SimState, method: &Method, path: &str) -> Optio
     Some(kind)
 }
 
+/// A fault's `count`: how many times it strikes (once when absent).
+fn fault_count(spec: &Value) -> u32 {
+    spec.get("count")
+        .and_then(Value::as_u64)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(1)
+}
+
 /// POST /_sim/faults: `{"lose_reply": {...}}`, `{"fail": {..., "status": 503}}` (with an
 /// optional `"body"` to answer with), `{"delay": {..., "ms": 300}}`, or
 /// `{"fail_build": {"count": N}}` (the next N server builds end in ERROR), or
@@ -125,29 +133,19 @@ pub(super) async fn add_fault(
     }
     let body = parse_json(Service::Identity, &body)?;
     if let Some(spec) = body.get("fail_build") {
-        let count = spec
-            .get("count")
-            .and_then(Value::as_u64)
-            .and_then(|c| u32::try_from(c).ok())
-            .unwrap_or(1);
         *state
             .inner
             .failing_builds
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) += count;
+            .unwrap_or_else(PoisonError::into_inner) += fault_count(spec);
         return Ok(StatusCode::NO_CONTENT);
     }
     if let Some(spec) = body.get("corrupt_upload") {
-        let count = spec
-            .get("count")
-            .and_then(Value::as_u64)
-            .and_then(|c| u32::try_from(c).ok())
-            .unwrap_or(1);
         *state
             .inner
             .corrupt_uploads
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) += count;
+            .unwrap_or_else(PoisonError::into_inner) += fault_count(spec);
         return Ok(StatusCode::NO_CONTENT);
     }
     if let Some(spec) = body.get("fail_resize") {
